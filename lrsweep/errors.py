@@ -1,0 +1,52 @@
+"""Typed errors: library code raises these; only the CLI turns them into messages and exit codes."""
+
+from __future__ import annotations
+
+
+class LrsweepError(Exception):
+    """Base of every error lrsweep raises on purpose."""
+
+    exit_code = 1
+
+
+class UsageError(LrsweepError):
+    """The user asked for something that cannot be done as asked (exit code 2)."""
+
+    exit_code = 2
+
+
+class ConfigError(UsageError):
+    """A config value is missing, misspelt, of the wrong type or out of range.
+
+    Args:
+        message: what is wrong, including what was given and what is allowed.
+        key: dotted path of the offending key (``model.hidden``), if any.
+        file: the config file it came from, if any.
+    """
+
+    def __init__(self, message: str, key: str | None = None, file: str | None = None):
+        self.message = message
+        self.key = key
+        self.file = file
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        where = ": ".join(part for part in (self.file, self.key) if part)
+        return f"{where}: {self.message}" if where else self.message
+
+    def located(self, file: str | None = None, prefix: str | None = None) -> "ConfigError":
+        """A copy that names the file and sits under ``prefix`` in the key path."""
+        key = ".".join(p for p in (prefix, self.key) if p) or None
+        return ConfigError(self.message, key=key, file=file or self.file)
+
+
+class DataError(UsageError):
+    """A dataset cannot be found, read or verified."""
+
+
+class DownloadError(DataError):
+    """Every mirror failed, or what came back did not match its checksum."""
+
+
+class RunDirError(UsageError):
+    """A run directory is missing, unreadable, or does not match the config."""

@@ -1,0 +1,185 @@
+"""Name -> factory registries shared by datasets, models, optimizers and schedulers."""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+import inspect
+from typing import Any, Callable, Generic, Iterable, TypeVar
+
+from lrsweep.errors import ConfigError
+
+T = TypeVar("T")
+
+
+def nearest(name: str, choices: Iterable[str]) -> str | None:
+    """The closest spelling of ``name`` among ``choices``, or None if nothing is close."""
+    matches = difflib.get_close_matches(str(name).lower(), [c.lower() for c in choices], n=1, cutoff=0.6)
+    if not matches:
+        return None
+    lowered = {c.lower(): c for c in choices}
+    return lowered[matches[0]]
+
+
+def unknown_message(what: str, given: str, valid: Iterable[str]) -> str:
+    """``unknown model 'mpl'; did you mean 'mlp'? (valid: cnn, linear, mlp)``"""
+    valid = sorted(set(valid))
+    guess = nearest(given, valid)
+    hint = f"; did you mean '{guess}'?" if guess else ""
+    return f"unknown {what} '{given}'{hint} (valid: {', '.join(valid)})"
+
+
+def import_object(spec: str, key: str | None = None) -> Any:
+    """Import ``package.module:attribute``; errors name the spec and what went wrong."""
+    module_name, _, attr = spec.partition(":")
+    if not module_name or not attr:
+        raise ConfigError(f"expected 'package.module:function', got '{spec}'", key=key)
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigError(f"cannot import module '{module_name}' of '{spec}': {exc}", key=key) from None
+    try:
+        return getattr(module, attr)
+    except AttributeError:
+        raise ConfigError(f"module '{module_name}' has no attribute '{attr}'", key=key) from None
+
+
+class Registry(Generic[T]):
+    """A dict from lower-case name (and aliases) to an entry; unknown names list the valid ones.
+
+    Names containing ':' are imported as ``package.module:factory`` when ``allow_import`` is set.
+    """
+
+    def __init__(self, kind: str, allow_import: bool = False):
+        self.kind = kind
+        self.allow_import = allow_import
+        self._entries: dict[str, T] = {}
+        self._aliases: dict[str, str] = {}
+
+    def add(self, name: str, entry: T, aliases: Iterable[str] = ()) -> T:
+        name = name.lower()
+        if name in self._entries or name in self._aliases:
+            raise ValueError(f"{self.kind} '{name}' registered twice")
+        self._entries[name] = entry
+        for alias in aliases:
+            self._aliases[alias.lower()] = name
+        return entry
+
+    def register(self, name: str, aliases: Iterable[str] = ()) -> Callable[[T], T]:
+        """Decorator form of :meth:`add`."""
+
+        def decorate(entry: T) -> T:
+            return self.add(name, entry, aliases)
+
+        return decorate
+
+    def names(self) -> list[str]:
+        return list(self._entries)
+
+    def aliases_of(self, name: str) -> list[str]:
+        return [a for a, target in self._aliases.items() if target == name]
+
+    def is_import(self, name: str) -> bool:
+        return self.allow_import and ":" in str(name)
+
+    def canonical(self, name: str, key: str | None = None) -> str:
+        """The registered name for ``name`` or one of its aliases (imports are returned as given)."""
+        if self.is_import(name):
+            return str(name)
+        lowered = str(name).lower()
+        if lowered in self._entries:
+            return lowered
+        if lowered in self._aliases:
+            return self._aliases[lowered]
+        raise ConfigError(unknown_message(self.kind, name, self._entries), key=key)
+
+    def get(self, name: str, key: str | None = None) -> T:
+        if self.is_import(name):
+            return import_object(str(name), key=key)
+        return self._entries[self.canonical(name, key=key)]
+
+    def __contains__(self, name: object) -> bool:
+        lowered = str(name).lower()
+        return lowered in self._entries or lowered in self._aliases
+
+    def __iter__(self):
+        return iter(self._entries.items())
+
+
+def signature_defaults(fn: Callable, skip: Iterable[str] = ()) -> dict[str, Any]:
+    """Keyword parameters of ``fn`` and their defaults (``inspect.Parameter.empty`` when required)."""
+    skip = set(skip)
+    params = {}
+    for name, param in inspect.signature(fn).parameters.items():
+        if name in skip or name == "self" or param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            continue
+        params[name] = param.default
+    return params
+
+
+def accepts_var_kwargs(fn: Callable) -> bool:
+    return any(p.kind is p.VAR_KEYWORD for p in inspect.signature(fn).parameters.values())
+
+
+def check_value_type(value: Any, default: Any, key: str) -> Any:
+    """Check ``value`` against the type of a signature default; returns the value, coerced where lossless."""
+    if default is inspect.Parameter.empty or default is None:
+        return value
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"must be true or false, got {value!r}", key=key)
+        return value
+    if isinstance(default, (int, float)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ConfigError(f"must be a number, got {value!r}", key=key)
+        if isinstance(default, int) and not isinstance(default, bool) and isinstance(value, float):
+            return value  # torch often writes 0 for a float default (momentum=0)
+        return value
+    if isinstance(default, str):
+        if not isinstance(value, str):
+            raise ConfigError(f"must be a string, got {value!r}", key=key)
+        return value
+    if isinstance(default, tuple):
+        if not isinstance(value, (list, tuple)) or len(value) != len(default):
+            raise ConfigError(f"must be a list of {len(default)} values, got {value!r}", key=key)
+        return tuple(check_value_type(v, d, f"{key}[{i}]") for i, (v, d) in enumerate(zip(value, default)))
+    return value
+
+
+def check_kwargs(
+    fn: Callable,
+    kwargs: dict[str, Any],
+    key: str,
+    skip: Iterable[str] = (),
+    extra: Iterable[str] = (),
+) -> dict[str, Any]:
+    """Validate ``kwargs`` against ``fn``'s signature: unknown names get the nearest valid spelling.
+
+    Args:
+        fn: the callable whose keyword parameters are allowed.
+        kwargs: the user's values.
+        key: the dotted config path the kwargs live under (for messages).
+        skip: parameters the caller supplies itself (never taken from the user).
+        extra: further keys the caller handles, allowed but not checked here.
+    Returns:
+        The kwargs with values type-checked against the defaults.
+    """
+    params = signature_defaults(fn, skip=skip)
+    allowed = list(params) + list(extra)
+    checked = {}
+    for name, value in kwargs.items():
+        if name in extra:
+            checked[name] = value
+            continue
+        if name not in params:
+            if accepts_var_kwargs(fn):
+                checked[name] = value
+                continue
+            guess = nearest(name, allowed)
+            hint = f"; did you mean '{guess}'?" if guess else ""
+            raise ConfigError(f"unknown key '{name}'{hint} (valid: {', '.join(sorted(allowed))})", key=f"{key}.{name}")
+        checked[name] = check_value_type(value, params[name], f"{key}.{name}")
+    missing = [n for n, d in params.items() if d is inspect.Parameter.empty and n not in checked]
+    if missing:
+        raise ConfigError(f"missing required key(s): {', '.join(missing)}", key=key)
+    return checked
