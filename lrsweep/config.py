@@ -1,0 +1,426 @@
+"""The config: YAML + ``--set`` overrides -> a typed, validated :class:`Config`.
+
+Every default lives here, once, beside a one-line comment. Dataset, model, optimizer and
+scheduler options are checked against their registries (and the signatures behind them).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from lrsweep.errors import ConfigError
+from lrsweep.registry import nearest
+
+SELECT_METRICS = {"val_loss": "min", "val_acc": "max"}  # metric -> direction
+LOSSES = ("auto", "cross_entropy", "mse")
+ENGINES = ("auto", "vectorized", "sequential")
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    name: str = "mnist-sample"  # dataset registry name, or "package.module:function"
+    root: str | None = None  # where datasets live; None: $LRSWEEP_DATA, else the user cache dir
+    download: bool = True  # fetch missing files from the canonical mirrors
+    val_fraction: float = 0.1  # share of the training data held out (seeded) for validation
+    batch_size: int = 128  # mini-batch size for training and evaluation
+    options: dict = field(default_factory=dict)  # dataset-specific keys (path, target, n_samples, ...)
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    name: str = "mlp"  # model registry name, or "package.module:factory"
+    options: dict = field(default_factory=dict)  # e.g. hidden: [256, 256]
+
+
+@dataclass(frozen=True)
+class OptimizerConfig:
+    name: str = "sgd"  # sgd | adam | adamw | rmsprop | adagrad
+    options: dict = field(default_factory=dict)  # torch.optim keyword arguments except lr
+
+    @property
+    def label(self) -> str:
+        inner = ",".join(f"{k}={v}" for k, v in sorted(self.options.items()))
+        return f"{self.name}({inner})" if inner else self.name
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, **self.options}
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 10  # passes over the training split per variant
+    loss: str = "auto"  # auto (cross_entropy for classification, mse for regression) | cross_entropy | mse
+
+
+@dataclass(frozen=True)
+class SelectConfig:
+    metric: str = "val_loss"  # val_loss (lowest wins) | val_acc (highest wins), at the last epoch
+
+    @property
+    def direction(self) -> str:
+        return SELECT_METRICS[self.metric]
+
+
+@dataclass(frozen=True)
+class Config:
+    """A validated sweep: everything that ran is recoverable from :meth:`to_dict`."""
+
+    name: str = "sweep"  # prefix of the run directory name
+    seeds: tuple[int, ...] = (0,)  # `seed: 0`, or `seeds: [0, 1, 2]` as a sweep axis
+    device: str = "auto"  # auto | cpu | cuda | cuda:N | mps
+    engine: str = "auto"  # auto | vectorized | sequential
+    lrs: tuple[float, ...] = (0.1,)  # `lr:` a number, a list, or {logspace: {start, stop, num}}
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optimizers: tuple[OptimizerConfig, ...] = (OptimizerConfig(),)  # `optimizer:` one or a list
+    schedulers: tuple[Any, ...] = ()  # SchedulerSpecs; `scheduler:` none, one or a list
+    train: TrainConfig = field(default_factory=TrainConfig)
+    select: SelectConfig = field(default_factory=SelectConfig)
+    retrain: bool = True  # retrain the best variant on train+val and score it on test
+    source: str | None = field(default=None, compare=False)  # the file it came from
+
+    def to_dict(self) -> dict:
+        """The resolved config as plain YAML-able data (it loads back to an equal Config)."""
+        return {
+            "name": self.name,
+            "seeds": list(self.seeds),
+            "device": self.device,
+            "engine": self.engine,
+            "lr": list(self.lrs),
+            "data": _section_dict(self.data),
+            "model": {"name": self.model.name, **self.model.options},
+            "optimizer": [o.to_dict() for o in self.optimizers],
+            "scheduler": [s.to_dict() for s in self.schedulers],
+            "train": dataclasses.asdict(self.train),
+            "select": dataclasses.asdict(self.select),
+            "retrain": self.retrain,
+        }
+
+    def fingerprint(self) -> str:
+        """A short hash of what determines the results (not the device or the engine)."""
+        data = self.to_dict()
+        for volatile in ("device", "engine", "name"):
+            data.pop(volatile)
+        data["data"].pop("root", None)
+        blob = json.dumps(data, sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()[:8]
+
+
+def _section_dict(section: DataConfig) -> dict:
+    out = {f.name: getattr(section, f.name) for f in dataclasses.fields(section) if f.name != "options"}
+    out.update(section.options)
+    return out
+
+
+# --------------------------------------------------------------------------- loading
+
+TOP_KEYS = (
+    "name", "seed", "seeds", "device", "engine", "lr", "data", "model",
+    "optimizer", "scheduler", "train", "select", "retrain",
+)
+
+
+def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> Config:
+    """Read a YAML file, apply ``dotted.key=value`` overrides, validate."""
+    path = Path(path)
+    raw = read_yaml(path)
+    try:
+        raw = apply_overrides(raw, overrides)
+        return parse_config(raw, source=str(path))
+    except ConfigError as err:
+        raise err.located(file=str(path)) from None
+
+
+def read_yaml(path: Path) -> dict:
+    """Parse a YAML mapping; syntax errors name the file and line."""
+    if not path.exists():
+        raise ConfigError(f"config file not found: {path}")
+    if path.is_dir():
+        raise ConfigError(f"expected a YAML file, got a directory: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
+        raise ConfigError(f"YAML syntax error at {where}: {exc.problem}", file=str(path)) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"YAML error: {exc}", file=str(path)) from None
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"expected a mapping of keys at the top level, got {type(raw).__name__}", file=str(path))
+    return raw
+
+
+def parse_override(item: str) -> tuple[list[str], Any]:
+    """``train.epochs=3`` -> (["train", "epochs"], 3); the value is parsed as YAML."""
+    key, sep, text = item.partition("=")
+    key = key.strip()
+    if not sep or not key:
+        raise ConfigError(f"--set expects dotted.key=value, got '{item}'")
+    try:
+        value = yaml.safe_load(text) if text.strip() else None
+    except yaml.YAMLError:
+        raise ConfigError(f"cannot parse the value of --set {item!r} as YAML", key=key) from None
+    return key.split("."), value
+
+
+def apply_overrides(raw: dict, overrides: list[str] | tuple[str, ...]) -> dict:
+    """Set each ``dotted.key=value`` in a copy of ``raw`` (keys are validated later, with the rest)."""
+    raw = copy.deepcopy(raw)
+    for item in overrides:
+        parts, value = parse_override(item)
+        node = raw
+        for i, part in enumerate(parts[:-1]):
+            child = node.get(part)
+            if child is None:
+                child = node[part] = {}
+            elif isinstance(child, str) and part in ("data", "model", "optimizer", "scheduler"):
+                child = node[part] = {"type" if part == "scheduler" else "name": child}
+            elif not isinstance(child, dict):
+                raise ConfigError(f"cannot set '{'.'.join(parts)}': '{'.'.join(parts[: i + 1])}' is not a section")
+            node = child
+        node[parts[-1]] = value
+    return raw
+
+
+def parse_config(raw: dict, source: str | None = None) -> Config:
+    """Validate a raw mapping into a :class:`Config` (errors carry the key path)."""
+    check_keys(raw, TOP_KEYS, prefix="")
+    if "seed" in raw and "seeds" in raw:
+        raise ConfigError("give either 'seed' or 'seeds', not both", key="seeds")
+    defaults = Config()
+    data = parse_data(raw.get("data") or {})
+    config = Config(
+        name=parse_name(raw.get("name", defaults.name)),
+        seeds=parse_seeds(raw),
+        device=expect(raw.get("device", defaults.device), str, "device"),
+        engine=choice(raw.get("engine", defaults.engine), ENGINES, "engine"),
+        lrs=parse_lrs(raw.get("lr", list(defaults.lrs))),
+        data=data,
+        model=parse_model(raw.get("model") or {}),
+        optimizers=parse_optimizers(raw.get("optimizer")),
+        schedulers=parse_schedulers(raw.get("scheduler")),
+        train=parse_train(raw.get("train") or {}),
+        select=parse_select(raw.get("select") or {}),
+        retrain=expect(raw.get("retrain", defaults.retrain), bool, "retrain"),
+        source=source,
+    )
+    check_consistency(config)
+    return config
+
+
+def check_consistency(config: Config) -> None:
+    if config.data.val_fraction == 0 and len(config.lrs) * len(config.optimizers) * max(1, len(config.schedulers)) > 1:
+        raise ConfigError("a sweep needs a validation split to choose the best variant, got val_fraction=0",
+                          key="data.val_fraction")
+
+
+# --------------------------------------------------------------------------- sections
+
+
+def check_keys(mapping: Any, allowed: tuple[str, ...] | list[str], prefix: str) -> None:
+    """Unknown keys are an error naming the key path and the nearest valid spelling."""
+    if not isinstance(mapping, dict):
+        raise ConfigError(f"expected a mapping, got {mapping!r}", key=prefix or None)
+    for key in mapping:
+        if key not in allowed:
+            guess = nearest(str(key), allowed)
+            hint = f"; did you mean '{guess}'?" if guess else ""
+            path = f"{prefix}.{key}" if prefix else str(key)
+            raise ConfigError(f"unknown key{hint} (valid: {', '.join(sorted(allowed))})", key=path)
+
+
+def expect(value: Any, kind: type | tuple[type, ...], key: str) -> Any:
+    """Type check with the given value in the message; ints are accepted where floats are."""
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    if float in kinds and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, bool) and bool not in kinds:
+        ok = False
+    else:
+        ok = isinstance(value, kinds)
+    if not ok:
+        names = " or ".join({bool: "true/false", str: "a string", int: "an integer", float: "a number",
+                             dict: "a mapping", list: "a list"}.get(k, k.__name__) for k in kinds)
+        raise ConfigError(f"must be {names}, got {value!r}", key=key)
+    return value
+
+
+def choice(value: Any, allowed: tuple[str, ...], key: str) -> str:
+    if value not in allowed:
+        guess = nearest(str(value), allowed)
+        hint = f"; did you mean '{guess}'?" if guess else ""
+        raise ConfigError(f"got {value!r}{hint} (valid: {', '.join(allowed)})", key=key)
+    return value
+
+
+def parse_name(value: Any) -> str:
+    name = expect(value, str, "name")
+    if not name or any(c in name for c in "/\\") or name.startswith("."):
+        raise ConfigError(f"must be a plain file-name prefix, got {name!r}", key="name")
+    return name
+
+
+def parse_seeds(raw: dict) -> tuple[int, ...]:
+    if "seeds" in raw:
+        seeds = raw["seeds"]
+        if not isinstance(seeds, list) or not seeds:
+            raise ConfigError(f"must be a non-empty list of integers, got {seeds!r}", key="seeds")
+        for i, s in enumerate(seeds):
+            expect(s, int, f"seeds[{i}]")
+        if len(set(seeds)) != len(seeds):
+            raise ConfigError(f"seeds repeat, got {seeds!r}", key="seeds")
+        return tuple(seeds)
+    return (expect(raw.get("seed", 0), int, "seed"),)
+
+
+def parse_lrs(value: Any) -> tuple[float, ...]:
+    """A number, a list, or ``{logspace: {start, stop, num}}`` / ``{linspace: ...}``."""
+    if isinstance(value, dict):
+        lrs = _spaced_lrs(value)
+    elif isinstance(value, list):
+        if not value:
+            raise ConfigError("the learning-rate grid is empty", key="lr")
+        lrs = [expect(v, float, f"lr[{i}]") for i, v in enumerate(value)]
+    else:
+        lrs = [expect(value, float, "lr")]
+    for i, lr in enumerate(lrs):
+        key = f"lr[{i}]" if len(lrs) > 1 or isinstance(value, (list, dict)) else "lr"
+        if not math.isfinite(lr) or lr <= 0:
+            raise ConfigError(f"learning rates must be finite and > 0, got lr={lr}", key=key)
+    if len(set(lrs)) != len(lrs):
+        raise ConfigError(f"the grid repeats a learning rate: {lrs}", key="lr")
+    return tuple(float(lr) for lr in lrs)
+
+
+def _spaced_lrs(value: dict) -> list[float]:
+    check_keys(value, ("logspace", "linspace"), "lr")
+    if len(value) != 1:
+        raise ConfigError("give one of logspace or linspace", key="lr")
+    kind, spec = next(iter(value.items()))
+    key = f"lr.{kind}"
+    check_keys(spec, ("start", "stop", "num"), key)
+    for required in ("start", "stop", "num"):
+        if required not in spec:
+            raise ConfigError(f"missing '{required}'", key=key)
+    start = expect(spec["start"], float, f"{key}.start")
+    stop = expect(spec["stop"], float, f"{key}.stop")
+    num = expect(spec["num"], int, f"{key}.num")
+    if num < 1:
+        raise ConfigError(f"must be >= 1, got num={num}", key=f"{key}.num")
+    if kind == "logspace":
+        for name, v in (("start", start), ("stop", stop)):
+            if not math.isfinite(v) or v <= 0:
+                raise ConfigError(f"must be finite and > 0, got {name}={v}", key=f"{key}.{name}")
+        if num == 1:
+            return [start]
+        lo, hi = math.log10(start), math.log10(stop)
+        return [float(f"{10 ** (lo + (hi - lo) * i / (num - 1)):.6g}") for i in range(num)]
+    if num == 1:
+        return [start]
+    return [float(f"{start + (stop - start) * i / (num - 1):.6g}") for i in range(num)]
+
+
+def parse_data(raw: Any) -> DataConfig:
+    from lrsweep import data as datasets
+
+    if isinstance(raw, str):
+        raw = {"name": raw}
+    expect(raw, dict, "data")
+    defaults = DataConfig()
+    common = {k: raw[k] for k in datasets.COMMON_KEYS if k in raw}
+    options = {k: v for k, v in raw.items() if k not in datasets.COMMON_KEYS}
+    name = expect(common.get("name", defaults.name), str, "data.name")
+    options = datasets.check_options(name, options, key="data")
+    root = common.get("root", defaults.root)
+    if root is not None:
+        expect(root, str, "data.root")
+    val_fraction = expect(common.get("val_fraction", defaults.val_fraction), float, "data.val_fraction")
+    if not 0 <= val_fraction < 1:
+        raise ConfigError(f"must be in [0, 1), got val_fraction={val_fraction}", key="data.val_fraction")
+    batch_size = expect(common.get("batch_size", defaults.batch_size), int, "data.batch_size")
+    if batch_size < 1:
+        raise ConfigError(f"must be >= 1, got batch_size={batch_size}", key="data.batch_size")
+    return DataConfig(
+        name=name,
+        root=root,
+        download=expect(common.get("download", defaults.download), bool, "data.download"),
+        val_fraction=val_fraction,
+        batch_size=batch_size,
+        options=options,
+    )
+
+
+def parse_model(raw: Any) -> ModelConfig:
+    from lrsweep.models import check_model_options
+
+    if isinstance(raw, str):
+        raw = {"name": raw}
+    expect(raw, dict, "model")
+    name = expect(raw.get("name", ModelConfig().name), str, "model.name")
+    options = {k: v for k, v in raw.items() if k != "name"}
+    return ModelConfig(name=name, options=check_model_options(name, options, key="model"))
+
+
+def parse_optimizers(raw: Any) -> tuple[OptimizerConfig, ...]:
+    if raw is None:
+        return (OptimizerConfig(),)
+    if isinstance(raw, list):
+        if not raw:
+            raise ConfigError("the optimizer list is empty", key="optimizer")
+        parsed = tuple(parse_optimizer(item, f"optimizer[{i}]") for i, item in enumerate(raw))
+        if len(set(o.label for o in parsed)) != len(parsed):
+            raise ConfigError("the optimizer list repeats an entry", key="optimizer")
+        return parsed
+    return (parse_optimizer(raw, "optimizer"),)
+
+
+def parse_optimizer(raw: Any, key: str) -> OptimizerConfig:
+    from lrsweep.optim import check_optimizer_options
+
+    if isinstance(raw, str):
+        raw = {"name": raw}
+    expect(raw, dict, key)
+    name = expect(raw.get("name", OptimizerConfig().name), str, f"{key}.name")
+    options = {k: v for k, v in raw.items() if k != "name"}
+    name, options = check_optimizer_options(name, options, key=key)
+    return OptimizerConfig(name=name, options=options)
+
+
+def parse_schedulers(raw: Any) -> tuple[Any, ...]:
+    from lrsweep.schedulers import parse_scheduler
+
+    if isinstance(raw, list):
+        if not raw:
+            raise ConfigError("the scheduler list is empty", key="scheduler")
+        parsed = tuple(parse_scheduler(item, key=f"scheduler[{i}]") for i, item in enumerate(raw))
+        if len(set(s.label for s in parsed)) != len(parsed):
+            raise ConfigError("the scheduler list repeats an entry", key="scheduler")
+        return parsed
+    return (parse_scheduler(raw, key="scheduler"),)
+
+
+def parse_train(raw: Any) -> TrainConfig:
+    check_keys(raw, [f.name for f in dataclasses.fields(TrainConfig)], "train")
+    defaults = TrainConfig()
+    epochs = expect(raw.get("epochs", defaults.epochs), int, "train.epochs")
+    if epochs < 1:
+        raise ConfigError(f"must be >= 1, got epochs={epochs}", key="train.epochs")
+    loss = choice(raw.get("loss", defaults.loss), LOSSES, "train.loss")
+    return TrainConfig(epochs=epochs, loss=loss)
+
+
+def parse_select(raw: Any) -> SelectConfig:
+    check_keys(raw, [f.name for f in dataclasses.fields(SelectConfig)], "select")
+    metric = choice(raw.get("metric", SelectConfig().metric), tuple(SELECT_METRICS), "select.metric")
+    return SelectConfig(metric=metric)

@@ -1,0 +1,109 @@
+"""What every engine shares: the job description, per-epoch records, results and callbacks."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import torch
+import torch.nn.functional as F
+
+STATUS_DONE = "done"
+STATUS_DIVERGED = "diverged"
+STATUS_FAILED = "failed"
+STATUS_INTERRUPTED = "interrupted"
+FINISHED = (STATUS_DONE, STATUS_DIVERGED)  # a resumed sweep does not run these again
+
+EVAL_CHUNK = 4096  # rows per forward pass when evaluating (no gradients, so bigger than a batch)
+
+
+@dataclass(frozen=True)
+class TrainSpec:
+    """What all variants of a sweep share."""
+
+    model_name: str
+    model_options: dict
+    input_shape: tuple[int, ...]
+    output_size: int
+    epochs: int
+    batch_size: int
+    loss: str  # cross_entropy | mse
+
+
+@dataclass
+class EpochRecord:
+    epoch: int  # 1-based
+    lr: float  # the learning rate at the start of the epoch
+    train_loss: float
+    train_acc: float | None
+    val_loss: float | None
+    val_acc: float | None
+    seconds: float
+
+    def as_row(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass
+class VariantResult:
+    variant_id: str
+    status: str
+    epochs: list[EpochRecord] = field(default_factory=list)
+    lr_steps: list[float] = field(default_factory=list)  # per optimizer step, for per-step schedules
+    error: str | None = None
+    test_loss: float | None = None
+    test_acc: float | None = None
+    seconds: float = 0.0
+
+
+class Callbacks(Protocol):
+    """How an engine reports; it never prints or writes files itself."""
+
+    def on_epoch(self, variant_id: str, record: EpochRecord) -> None: ...
+
+
+class NoCallbacks:
+    def on_epoch(self, variant_id: str, record: EpochRecord) -> None:
+        pass
+
+
+def loss_fn(name: str):
+    return F.cross_entropy if name == "cross_entropy" else F.mse_loss
+
+
+def is_finite(value: float | None) -> bool:
+    return value is None or math.isfinite(value)
+
+
+@torch.no_grad()
+def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, loss: str) -> tuple[float, float | None]:
+    """Mean loss (and accuracy for classification) over a whole split, in large chunks."""
+    if len(x) == 0:
+        return float("nan"), None
+    was_training = model.training
+    model.eval()
+    fn = loss_fn(loss)
+    total = torch.zeros((), device=x.device, dtype=torch.float64)
+    correct = torch.zeros((), device=x.device, dtype=torch.int64)
+    for start in range(0, len(x), EVAL_CHUNK):
+        out = model(x[start:start + EVAL_CHUNK])
+        target = y[start:start + EVAL_CHUNK]
+        total += fn(out, target, reduction="sum").double()
+        if loss == "cross_entropy":
+            correct += (out.argmax(dim=1) == target).sum()
+    model.train(was_training)
+    n = len(x) * (1 if loss == "cross_entropy" else y[0].numel())
+    mean = (total / n).item()
+    acc = (correct.double() / len(x)).item() if loss == "cross_entropy" else None
+    return mean, acc
+
+
+def batch_orders(n: int, seed: int, device: torch.device):
+    """One permutation of the training rows per epoch, forever.
+
+    The same seed gives every variant (in any engine) the same batches in the same order.
+    """
+    generator = torch.Generator(device="cpu").manual_seed(seed)
+    while True:
+        yield torch.randperm(n, generator=generator).to(device)

@@ -1,0 +1,77 @@
+"""The plan: a Config expanded into Variants (lr × scheduler × optimizer × seed) with stable ids."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from lrsweep.config import Config, OptimizerConfig
+from lrsweep.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One training run of the sweep."""
+
+    lr: float
+    optimizer: OptimizerConfig
+    scheduler: Any  # SchedulerSpec
+    seed: int
+
+    @property
+    def id(self) -> str:
+        """Stable across runs and machines: readable prefix + hash of everything that defines it."""
+        blob = json.dumps(
+            {"lr": self.lr, "opt": self.optimizer.to_dict(), "sched": self.scheduler.to_dict(), "seed": self.seed},
+            sort_keys=True, default=str,
+        )
+        digest = hashlib.sha1(blob.encode()).hexdigest()[:6]
+        return f"lr{self.lr:.3g}-{self.optimizer.name}-{self.scheduler.type}-s{self.seed}-{digest}"
+
+    @property
+    def group(self) -> str:
+        """The variant without its seed: what seed statistics aggregate over."""
+        return f"lr={self.lr:g} {self.optimizer.label} {self.scheduler.label}"
+
+    def describe(self) -> dict:
+        return {
+            "id": self.id,
+            "lr": self.lr,
+            "optimizer": self.optimizer.label,
+            "scheduler": self.scheduler.label,
+            "seed": self.seed,
+        }
+
+
+def expand(config: Config) -> list[Variant]:
+    """Every variant of the sweep, in a stable order (seed innermost)."""
+    schedulers = config.schedulers or (_no_schedule(),)
+    return [
+        Variant(lr=lr, optimizer=opt, scheduler=sched, seed=seed)
+        for opt in config.optimizers
+        for sched in schedulers
+        for lr in config.lrs
+        for seed in config.seeds
+    ]
+
+
+def _no_schedule():
+    from lrsweep.schedulers import parse_scheduler
+
+    return parse_scheduler(None)
+
+
+def check_task(config: Config, task: str) -> str:
+    """The loss for the dataset's task; refuses combinations that cannot work, before training."""
+    loss = config.train.loss
+    if loss == "auto":
+        loss = "cross_entropy" if task == "classification" else "mse"
+    if task == "regression" and loss == "cross_entropy":
+        raise ConfigError("cross_entropy needs a classification dataset; this one is regression (use mse)",
+                          key="train.loss")
+    if task == "regression" and config.select.metric == "val_acc":
+        raise ConfigError("val_acc needs a classification dataset; this one is regression (use val_loss)",
+                          key="select.metric")
+    return loss
