@@ -1,0 +1,314 @@
+"""Dataset registry: load a dataset by name, check it, and split off a seeded validation set.
+
+Built in: mnist, fashion-mnist, mnist-sample (bundled, offline), synthetic-regression,
+synthetic-classification, csv, npz; or any ``package.module:function`` returning a Dataset or
+``(train_x, train_y, test_x, test_y)``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+
+from lrsweep.errors import ConfigError, DataError
+from lrsweep.registry import Registry, check_kwargs
+
+TASKS = ("classification", "regression")
+COMMON_KEYS = ("name", "root", "download", "val_fraction", "batch_size")  # owned by the config
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """A dataset as loaded, CPU tensors: images [N, 1, 28, 28] or features [N, F]."""
+
+    name: str
+    train_x: torch.Tensor  # float32
+    train_y: torch.Tensor  # int64 [N] (classification) or float32 [N, k] (regression)
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+    task: str  # "classification" | "regression"
+    num_classes: int | None  # classification only
+
+
+@dataclass(frozen=True)
+class Splits:
+    """Train / validation / test tensors, as training uses them."""
+
+    train_x: torch.Tensor
+    train_y: torch.Tensor
+    val_x: torch.Tensor
+    val_y: torch.Tensor
+    test_x: torch.Tensor
+    test_y: torch.Tensor
+    task: str
+    num_classes: int | None
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(self.train_x.shape[1:])
+
+    @property
+    def output_size(self) -> int:
+        """Number of classes, or the width of the regression target."""
+        return self.num_classes if self.task == "classification" else int(self.train_y.shape[1])
+
+    def to(self, device: torch.device | str) -> "Splits":
+        """A copy with every tensor on ``device``."""
+        moved = {f: getattr(self, f).to(device, non_blocking=True) for f in _TENSOR_FIELDS}
+        return replace(self, **moved)
+
+    def train_plus_val(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Training and validation data concatenated, for retraining the chosen variant."""
+        return torch.cat([self.train_x, self.val_x]), torch.cat([self.train_y, self.val_y])
+
+    def sizes(self) -> dict[str, int]:
+        return {"train": len(self.train_x), "val": len(self.val_x), "test": len(self.test_x)}
+
+
+_TENSOR_FIELDS = ("train_x", "train_y", "val_x", "val_y", "test_x", "test_y")
+
+DATASETS: Registry[Callable[..., Dataset]] = Registry("dataset", allow_import=True)
+
+
+def default_root() -> Path:
+    """Where datasets live: $LRSWEEP_DATA, else $XDG_CACHE_HOME/lrsweep, else ~/.cache/lrsweep."""
+    if os.environ.get("LRSWEEP_DATA"):
+        return Path(os.environ["LRSWEEP_DATA"]).expanduser()
+    cache = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(cache).expanduser() / "lrsweep"
+
+
+# --- option checks shared by the built-in factories (by option name, so each rule is written once)
+
+
+def _integer(key: str, value: Any, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
+        raise ConfigError(f"must be an integer, got {value!r}", key=key)
+    if value < minimum:
+        raise ConfigError(f"must be >= {minimum}, got {key.rpartition('.')[2]}={value!r}", key=key)
+    return int(value)
+
+
+def _number(key: str, value: Any, low: float, high: float | None = None, open_low: bool = False) -> float:
+    name = key.rpartition(".")[2]
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ConfigError(f"must be a number, got {value!r}", key=key)
+    if value < low or (open_low and value == low) or (high is not None and value >= high):
+        bounds = f"{'>' if open_low else '>='} {low}" + (f" and < {high}" if high is not None else "")
+        raise ConfigError(f"must be {bounds}, got {name}={value!r}", key=key)
+    return float(value)
+
+
+def _task(key: str, value: Any) -> str:
+    if value not in ("auto", *TASKS):
+        raise ConfigError(f"must be one of auto, classification, regression; got {value!r}", key=key)
+    return value
+
+
+def _string_list(key: str, value: Any) -> tuple[str, ...]:
+    if isinstance(value, str) or not isinstance(value, (list, tuple)) or not value:
+        raise ConfigError(f"must be a non-empty list of URLs, got {value!r}", key=key)
+    if not all(isinstance(v, str) and v for v in value):
+        raise ConfigError(f"must be a list of URL strings, got {value!r}", key=key)
+    return tuple(value)
+
+
+def _md5_table(key: str, value: Any) -> dict[str, str]:
+    if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
+        raise ConfigError(f"must map file names to md5 strings, got {value!r}", key=key)
+    return {k: v.lower() for k, v in value.items()}
+
+
+def _nonempty_string(key: str, value: Any) -> str:
+    if not isinstance(value, (str, os.PathLike)) or not str(value):
+        raise ConfigError(f"must be a non-empty string, got {value!r}", key=key)
+    return value
+
+
+def _delimiter(key: str, value: Any) -> str:
+    if not isinstance(value, str) or len(value) != 1:
+        raise ConfigError(f"must be a single character, got {value!r}", key=key)
+    return value
+
+
+_RULES: dict[str, Callable[[str, Any], Any]] = {
+    "n_samples": lambda k, v: _integer(k, v, 2),
+    "n_test": lambda k, v: _integer(k, v, 1),
+    "n_features": lambda k, v: _integer(k, v, 1),
+    "n_classes": lambda k, v: _integer(k, v, 2),
+    "seed": lambda k, v: _integer(k, v, 0),
+    "noise": lambda k, v: _number(k, v, 0.0),
+    "separation": lambda k, v: _number(k, v, 0.0),
+    "test_fraction": lambda k, v: _number(k, v, 0.0, 1.0, open_low=True),
+    "task": _task,
+    "mirrors": _string_list,
+    "md5s": _md5_table,
+    "path": _nonempty_string,
+    "target": _nonempty_string,
+    "delimiter": _delimiter,
+}
+
+
+def check_values(options: dict[str, Any], key: str = "data") -> dict[str, Any]:
+    """Range-check the built-in datasets' options (None means 'use the default'); returns them coerced."""
+    checked = dict(options)
+    for name, value in options.items():
+        if name in _RULES and value is not None:
+            checked[name] = _RULES[name](f"{key}.{name}", value)
+    return checked
+
+
+# --- the public entry points
+
+
+def check_options(name: str, options: dict[str, Any], key: str = "data") -> dict[str, Any]:
+    """Validate a data section's dataset-specific keys against the factory for ``name``.
+
+    Keys in COMMON_KEYS are ignored (the config owns them). Returns the dataset-specific options,
+    type-checked (and, for built-in datasets, range-checked).
+
+    Raises:
+        ConfigError: unknown dataset (``data.name``, with the valid names), unknown or bad option.
+    """
+    factory = DATASETS.get(name, key=f"{key}.name")
+    if not callable(factory):
+        raise ConfigError(f"'{name}' is not a function", key=f"{key}.name")
+    specific = {k: v for k, v in options.items() if k not in COMMON_KEYS}
+    checked = check_kwargs(factory, specific, key, skip=("root", "download"))
+    return checked if DATASETS.is_import(name) else check_values(checked, key)
+
+
+def load_dataset(name: str, options: dict[str, Any], root: Path | None = None, download: bool = True) -> Dataset:
+    """Load dataset ``name`` with its options; ``root`` defaults to :func:`default_root`.
+
+    Raises:
+        ConfigError: bad name or options.
+        DataError: files missing or unreadable, or a user factory returned something malformed.
+        DownloadError: a download failed.
+    """
+    options = check_options(name, options)
+    root = Path(root).expanduser() if root is not None else default_root()
+    factory = DATASETS.get(name)
+    if not DATASETS.is_import(name):
+        return validate(factory(root=root, download=download, **options))
+    params = inspect.signature(factory).parameters
+    if "root" in params:
+        options["root"] = root
+    if "download" in params:
+        options["download"] = download
+    return validate(_as_dataset(name, factory(**options)))
+
+
+def _as_dataset(name: str, result: Any) -> Dataset:
+    if isinstance(result, Dataset):
+        return result
+    if isinstance(result, (tuple, list)) and len(result) == 4:
+        return tabular.dataset_from_arrays(name, *result)
+    raise DataError(
+        f"dataset factory '{name}' must return a Dataset or (train_x, train_y, test_x, test_y), "
+        f"got {type(result).__name__}"
+    )
+
+
+def validate(dataset: Dataset) -> Dataset:
+    """Check shapes, dtypes and labels of a loaded dataset; returns it unchanged."""
+    d, where = dataset, f"dataset '{dataset.name}'"
+    tensors = {f: getattr(d, f) for f in ("train_x", "train_y", "test_x", "test_y")}
+    for field, value in tensors.items():
+        if not isinstance(value, torch.Tensor):
+            raise DataError(f"{where}: {field} must be a torch.Tensor, got {type(value).__name__}")
+    for part in ("train", "test"):
+        x, y = tensors[f"{part}_x"], tensors[f"{part}_y"]
+        if x.dtype != torch.float32 or x.dim() < 2:
+            raise DataError(f"{where}: {part}_x must be float32 [N, ...], got {_describe(x)}")
+        if len(x) == 0 or len(x) != len(y):
+            raise DataError(f"{where}: {part}_x has {len(x)} rows, {part}_y has {len(y)}; need the same, >= 1")
+        if not torch.isfinite(x).all():
+            raise DataError(f"{where}: {part}_x contains NaN or infinite values")
+        _check_targets(d, where, f"{part}_y", y)
+    if d.train_x.shape[1:] != d.test_x.shape[1:] or d.train_y.shape[1:] != d.test_y.shape[1:]:
+        raise DataError(
+            f"{where}: train and test shapes differ: x {_describe(d.train_x)} vs {_describe(d.test_x)}, "
+            f"y {_describe(d.train_y)} vs {_describe(d.test_y)}"
+        )
+    return dataset
+
+
+def _check_targets(d: Dataset, where: str, field: str, y: torch.Tensor) -> None:
+    if d.task == "regression":
+        if y.dtype != torch.float32 or y.dim() != 2:
+            raise DataError(f"{where}: regression {field} must be float32 [N, k], got {_describe(y)}")
+        if d.num_classes is not None:
+            raise DataError(f"{where}: num_classes must be None for regression, got {d.num_classes}")
+        if not torch.isfinite(y).all():
+            raise DataError(f"{where}: {field} contains NaN or infinite values")
+    elif d.task == "classification":
+        if y.dtype != torch.int64 or y.dim() != 1:
+            raise DataError(f"{where}: classification {field} must be int64 [N], got {_describe(y)}")
+        if not isinstance(d.num_classes, int) or d.num_classes < 1:
+            raise DataError(f"{where}: num_classes must be a positive integer, got {d.num_classes!r}")
+        low, high = int(y.min()), int(y.max())
+        if low < 0 or high >= d.num_classes:
+            raise DataError(f"{where}: {field} labels span {low}..{high}, outside 0..{d.num_classes - 1}")
+    else:
+        raise DataError(f"{where}: task must be classification or regression, got {d.task!r}")
+
+
+def _describe(t: torch.Tensor) -> str:
+    return f"{str(t.dtype).removeprefix('torch.')} {list(t.shape)}"
+
+
+def split(dataset: Dataset, val_fraction: float, seed: int) -> Splits:
+    """Split a seeded random ``val_fraction`` of the training data off for validation.
+
+    The same (dataset, val_fraction, seed) always gives the same split; 0 gives empty validation
+    tensors; the test split is passed through untouched.
+    """
+    val_fraction = _number("data.val_fraction", val_fraction, 0.0, 1.0)
+    n = len(dataset.train_x)
+    n_val = round(n * val_fraction)
+    if val_fraction > 0:
+        n_val = min(max(n_val, 1), n - 1)
+        if n < 2:
+            raise ConfigError(f"cannot split a validation set off {n} training row(s)", key="data.val_fraction")
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(int(seed)))
+    val, train = order[:n_val], order[n_val:]
+    return Splits(
+        train_x=dataset.train_x[train],
+        train_y=dataset.train_y[train],
+        val_x=dataset.train_x[val],
+        val_y=dataset.train_y[val],
+        test_x=dataset.test_x,
+        test_y=dataset.test_y,
+        task=dataset.task,
+        num_classes=dataset.num_classes,
+    )
+
+
+# Factories register here; the modules import Dataset from this (already defined) package.
+from lrsweep.data import idx, synthetic, tabular  # noqa: E402
+
+DATASETS.add("mnist", idx.mnist)
+DATASETS.add("fashion-mnist", idx.fashion_mnist, aliases=("fashion_mnist", "fmnist"))
+DATASETS.add("mnist-sample", idx.mnist_sample, aliases=("mnist_sample", "sample"))
+DATASETS.add("synthetic-regression", synthetic.regression, aliases=("synthetic_regression",))
+DATASETS.add("synthetic-classification", synthetic.classification, aliases=("synthetic_classification",))
+DATASETS.add("csv", tabular.csv_dataset)
+DATASETS.add("npz", tabular.npz_dataset)
+
+__all__ = [
+    "COMMON_KEYS",
+    "DATASETS",
+    "Dataset",
+    "Splits",
+    "check_options",
+    "default_root",
+    "load_dataset",
+    "split",
+    "validate",
+]
