@@ -96,6 +96,22 @@ def write_idx(path: Path, array: np.ndarray) -> Path:
     return path
 
 
+def write_idx_files(directory: Path, train_images, train_labels, test_images, test_labels) -> dict[str, str]:
+    """Write uint8 arrays as the four MNIST-layout files in ``directory``; returns {file name: md5}.
+
+    For a private mirror or a test: serve the directory, pass its URL as ``mirrors`` and the
+    returned table as ``md5s`` to ``mnist`` / ``fashion-mnist``.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    arrays = (train_images, train_labels, test_images, test_labels)
+    md5s = {}
+    for filename, array in zip(FILES, arrays):
+        path = write_idx(directory / filename, np.asarray(array, dtype=np.uint8))
+        md5s[filename] = hashlib.md5(path.read_bytes()).hexdigest()
+    return md5s
+
+
 def images_to_tensor(images: np.ndarray, stats: tuple[float, float]) -> torch.Tensor:
     """uint8 [N, H, W] -> float32 [N, 1, H, W], scaled to [0, 1] then normalised by (mean, std)."""
     mean, std = stats

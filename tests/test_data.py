@@ -1,0 +1,278 @@
+"""The dataset registry: every dataset through one contract, splits, options, user factories."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+import torch
+
+from lrsweep.data import (
+    COMMON_KEYS,
+    DATASETS,
+    Dataset,
+    Splits,
+    check_options,
+    default_root,
+    load_dataset,
+    split,
+    validate,
+)
+from lrsweep.data.idx import write_idx_files
+from lrsweep.errors import ConfigError, DataError
+
+
+def _fake_mirror(tmp_path, name):
+    """A directory of small IDX files, reachable as a file:// mirror, and its md5 table."""
+    rng = np.random.default_rng(0)
+    folder = tmp_path / f"{name}-mirror"
+    md5s = write_idx_files(
+        folder,
+        rng.integers(0, 256, (60, 28, 28)),
+        np.arange(60) % 10,
+        rng.integers(0, 256, (20, 28, 28)),
+        np.arange(20) % 10,
+    )
+    return {"mirrors": [folder.as_uri() + "/"], "md5s": md5s}
+
+
+def _small_options(name, tmp_path):
+    """Small options that make each registered dataset load quickly and offline."""
+    rng = np.random.default_rng(1)
+    if name == "csv":
+        path = tmp_path / "table.csv"
+        rows = ["a,b,label"] + [f"{rng.normal():.3f},{rng.normal():.3f},{i % 3}" for i in range(40)]
+        path.write_text("\n".join(rows) + "\n")
+        return {"path": str(path), "target": "label"}
+    if name == "npz":
+        path = tmp_path / "arrays.npz"
+        np.savez(path, x=rng.normal(size=(40, 5)), y=rng.normal(size=40))
+        return {"path": str(path)}
+    return {
+        "mnist": lambda: _fake_mirror(tmp_path, name),
+        "fashion-mnist": lambda: _fake_mirror(tmp_path, name),
+        "mnist-sample": dict,
+        "synthetic-regression": lambda: {"n_samples": 50, "n_test": 10, "n_features": 3},
+        "synthetic-classification": lambda: {"n_samples": 60, "n_test": 15, "n_features": 4},
+    }[name]()
+
+
+@pytest.mark.parametrize("name", DATASETS.names())
+def test_every_dataset_meets_the_contract(name, tmp_path):
+    ds = load_dataset(name, _small_options(name, tmp_path), root=tmp_path / "root")
+    assert isinstance(ds, Dataset) and ds.task in ("classification", "regression")
+    assert ds.train_x.dtype == ds.test_x.dtype == torch.float32
+    assert ds.train_x.shape[1:] == ds.test_x.shape[1:] and ds.train_x.dim() >= 2
+    assert len(ds.train_x) == len(ds.train_y) > 0 and len(ds.test_x) == len(ds.test_y) > 0
+    if ds.task == "classification":
+        assert ds.train_y.dtype == torch.int64 and ds.train_y.dim() == 1
+        assert 0 <= int(ds.train_y.min()) and int(ds.train_y.max()) < ds.num_classes
+    else:
+        assert ds.num_classes is None and ds.train_y.dtype == torch.float32 and ds.train_y.dim() == 2
+    assert torch.isfinite(ds.train_x).all()
+
+    first, again, other = split(ds, 0.25, seed=3), split(ds, 0.25, seed=3), split(ds, 0.25, seed=4)
+    assert torch.equal(first.val_x, again.val_x) and torch.equal(first.train_y, again.train_y)
+    assert not torch.equal(first.val_x, other.val_x)
+    assert first.sizes()["train"] + first.sizes()["val"] == len(ds.train_x)
+    rows = {tuple(r.flatten().tolist()) for r in first.train_x}
+    assert not any(tuple(r.flatten().tolist()) in rows for r in first.val_x)  # disjoint
+    assert first.input_shape == tuple(ds.train_x.shape[1:])
+    assert first.output_size == (ds.num_classes if ds.task == "classification" else ds.train_y.shape[1])
+
+
+def test_mnist_variants_keep_their_own_folders(tmp_path):
+    load_dataset("fmnist", _fake_mirror(tmp_path, "fashion-mnist"), root=tmp_path)
+    assert (tmp_path / "fashion-mnist" / "t10k-labels-idx1-ubyte.gz").is_file()
+    assert not (tmp_path / "mnist").exists()
+
+
+def _tiny(task="classification"):
+    x = torch.arange(20, dtype=torch.float32).reshape(10, 2)
+    y = torch.arange(10) % 2 if task == "classification" else torch.zeros(10, 1)
+    return Dataset("tiny", x, y, x[:3], y[:3], task, 2 if task == "classification" else None)
+
+
+def test_split_is_seeded_disjoint_and_leaves_test_alone():
+    ds = _tiny()
+    s = split(ds, 0.3, seed=0)
+    assert s.sizes() == {"train": 7, "val": 3, "test": 3}
+    seen = torch.cat([s.train_x[:, 0], s.val_x[:, 0]]).sort().values
+    assert torch.equal(seen, ds.train_x[:, 0])  # every row exactly once
+    assert s.test_x is ds.test_x
+    x, y = s.train_plus_val()
+    assert len(x) == len(y) == 10
+
+
+def test_split_zero_fraction_gives_empty_validation():
+    s = split(_tiny(), 0.0, seed=0)
+    assert s.sizes() == {"train": 10, "val": 0, "test": 3}
+    assert s.val_x.shape == (0, 2) and s.val_y.dtype == torch.int64
+
+
+def test_split_keeps_at_least_one_row_each_side():
+    assert split(_tiny(), 0.01, seed=0).sizes()["val"] == 1
+    assert split(_tiny(), 0.99, seed=0).sizes()["train"] == 1
+
+
+@pytest.mark.parametrize("bad", [-0.1, 1.0, "half", True])
+def test_split_rejects_bad_fractions(bad):
+    with pytest.raises(ConfigError, match="data.val_fraction"):
+        split(_tiny(), bad, seed=0)
+
+
+def test_splits_to_device_and_output_size():
+    s = split(_tiny("regression"), 0.2, seed=0)
+    moved = s.to("cpu")
+    assert isinstance(moved, Splits) and moved.output_size == 1 and moved.task == "regression"
+    assert all(getattr(moved, f).device.type == "cpu" for f in ("train_x", "val_y", "test_x"))
+    assert split(_tiny(), 0.2, seed=0).output_size == 2
+
+
+def test_unknown_dataset_lists_valid_names_and_suggests():
+    with pytest.raises(ConfigError) as err:
+        check_options("mnst", {})
+    assert err.value.key == "data.name"
+    assert "did you mean 'mnist'?" in str(err.value)
+    assert "synthetic-regression" in str(err.value) and "npz" in str(err.value)
+
+
+def test_aliases_resolve():
+    assert DATASETS.canonical("fashion_mnist") == DATASETS.canonical("FMNIST") == "fashion-mnist"
+    assert DATASETS.canonical("sample") == "mnist-sample"
+
+
+def test_check_options_ignores_common_keys_and_rejects_typos():
+    common = {k: None for k in COMMON_KEYS}
+    assert check_options("synthetic-regression", {**common, "noise": 0.5}) == {"noise": 0.5}
+    with pytest.raises(ConfigError, match="did you mean 'noise'") as err:
+        check_options("synthetic-regression", {"nosie": 0.5})
+    assert err.value.key == "data.nosie"
+
+
+@pytest.mark.parametrize(
+    "name, options, key",
+    [
+        ("synthetic-regression", {"n_samples": 0}, "data.n_samples"),
+        ("synthetic-regression", {"n_features": 2.5}, "data.n_features"),
+        ("synthetic-classification", {"n_classes": 1}, "data.n_classes"),
+        ("synthetic-regression", {"noise": -1.0}, "data.noise"),
+        ("csv", {"path": "a.csv", "target": "y", "test_fraction": 1.0}, "data.test_fraction"),
+        ("csv", {"path": "a.csv", "target": "y", "task": "ranking"}, "data.task"),
+        ("mnist", {"mirrors": "http://one/"}, "data.mirrors"),
+    ],
+)
+def test_check_options_range_checks_builtin_options(name, options, key):
+    with pytest.raises(ConfigError) as err:
+        check_options(name, options)
+    assert err.value.key == key
+
+
+def test_csv_requires_path_and_target():
+    with pytest.raises(ConfigError, match="missing required key.*path, target"):
+        check_options("csv", {})
+
+
+def test_default_root_honours_environment(monkeypatch, tmp_path):
+    monkeypatch.setenv("LRSWEEP_DATA", str(tmp_path / "data"))
+    assert default_root() == tmp_path / "data"
+    monkeypatch.delenv("LRSWEEP_DATA")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    assert default_root() == tmp_path / "cache" / "lrsweep"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    assert default_root() == tmp_path / ".cache" / "lrsweep"
+
+
+# --- user factories ("package.module:function")
+
+
+@pytest.fixture
+def user_module(tmp_path, monkeypatch):
+    """An importable module of user dataset factories, good and bad."""
+    (tmp_path / "my_factories.py").write_text(
+        textwrap.dedent(
+            """
+            import numpy as np
+            import torch
+            from lrsweep.data import Dataset
+
+            def arrays(n=30, scale=1.0):
+                x = np.random.default_rng(0).normal(size=(n, 4)) * scale
+                return x, np.arange(n) % 4, x[:8], np.arange(8) % 4
+
+            def regression(n=30):
+                x = torch.randn(n, 2)
+                return x, x.sum(1), x[:5], x[:5].sum(1)
+
+            def with_root(root, download, n=12):
+                x = torch.zeros(n, 3)
+                return Dataset(f"from {root.name}", x, torch.zeros(n, dtype=torch.int64), x, torch.zeros(n, dtype=torch.int64), "classification", 1)
+
+            def wrong_type():
+                return {"x": 1}
+
+            def ragged():
+                return torch.zeros(5, 2), torch.zeros(4, dtype=torch.int64), torch.zeros(2, 2), torch.zeros(2, dtype=torch.int64)
+
+            def bad_labels():
+                x = torch.zeros(4, 2)
+                return Dataset("bad", x, torch.tensor([0, 1, 2, 5]), x, torch.zeros(4, dtype=torch.int64), "classification", 3)
+            """
+        )
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield "my_factories"
+    sys.modules.pop("my_factories", None)
+
+
+def test_user_factory_tuple_infers_classification(user_module):
+    ds = load_dataset(f"{user_module}:arrays", {"n": 20})
+    assert ds.task == "classification" and ds.num_classes == 4 and ds.train_x.shape == (20, 4)
+    assert ds.train_x.dtype == torch.float32 and ds.train_y.dtype == torch.int64
+    assert ds.name == f"{user_module}:arrays"
+
+
+def test_user_factory_tuple_infers_regression(user_module):
+    ds = load_dataset(f"{user_module}:regression", {})
+    assert ds.task == "regression" and ds.num_classes is None and ds.train_y.shape == (30, 1)
+
+
+def test_user_factory_receives_root_and_download_when_it_asks(user_module, tmp_path):
+    ds = load_dataset(f"{user_module}:with_root", {"n": 5}, root=tmp_path / "here")
+    assert ds.name == "from here" and len(ds.train_x) == 5
+
+
+def test_user_factory_options_are_checked_against_its_signature(user_module):
+    with pytest.raises(ConfigError, match="did you mean 'scale'") as err:
+        check_options(f"{user_module}:arrays", {"scael": 2.0})
+    assert err.value.key == "data.scael"
+    with pytest.raises(ConfigError, match="cannot import module"):
+        check_options("no_such_module_xyz:make", {})
+
+
+@pytest.mark.parametrize(
+    "factory, message",
+    [
+        ("wrong_type", "must return a Dataset or .*got dict"),
+        ("ragged", "train_x has 5 rows, train_y has 4"),
+        ("bad_labels", "labels span 0..5, outside 0..2"),
+    ],
+)
+def test_malformed_user_datasets_are_refused(user_module, factory, message):
+    with pytest.raises(DataError, match=message):
+        load_dataset(f"{user_module}:{factory}", {})
+
+
+def test_validate_refuses_wrong_dtypes():
+    ds = _tiny()
+    with pytest.raises(DataError, match="train_x must be float32"):
+        validate(Dataset("d", ds.train_x.double(), ds.train_y, ds.test_x, ds.test_y, "classification", 2))
+    with pytest.raises(DataError, match="regression train_y must be float32 \\[N, k\\]"):
+        validate(Dataset("d", ds.train_x, torch.zeros(10), ds.test_x, torch.zeros(3), "regression", None))
+    with pytest.raises(DataError, match="NaN"):
+        bad = ds.train_x.clone()
+        bad[0, 0] = float("nan")
+        validate(Dataset("d", bad, ds.train_y, ds.test_x, ds.test_y, "classification", 2))
