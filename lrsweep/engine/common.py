@@ -52,6 +52,7 @@ class VariantResult:
     epochs: list[EpochRecord] = field(default_factory=list)
     lr_steps: list[float] = field(default_factory=list)  # per optimizer step, for per-step schedules
     error: str | None = None
+    traceback: str | None = None
     test_loss: float | None = None
     test_acc: float | None = None
     seconds: float = 0.0

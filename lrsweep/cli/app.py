@@ -1,0 +1,19 @@
+"""The Typer application that every command module registers on."""
+
+import typer
+
+app = typer.Typer(
+    name="lrsweep",
+    help=(
+        "Choose a learning rate by strategy, from one YAML file.\n\n"
+        "grid: train one variant per learning rate (x scheduler x optimizer x seed), pick the best "
+        "on validation, retrain it and score it on test. schedule: preview, run and compare PyTorch LR "
+        "schedulers. find: the LR range test, which proposes a grid in one short run.\n\n"
+        "Exit codes: 0 all variants finished, 1 some variant failed, 2 bad usage or config, "
+        "130 interrupted (resumable with --resume)."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)

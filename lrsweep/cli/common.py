@@ -1,0 +1,126 @@
+"""What every command shares: consoles, error handling, data loading and run-directory set-up."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import signal
+import socket
+import subprocess
+import sys
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, Iterator, Optional
+
+import typer
+from rich.console import Console
+
+from lrsweep.errors import LrsweepError
+
+SetOption = Annotated[
+    Optional[list[str]],
+    typer.Option("--set", "-s", help="Override a config key: dotted.key=value (value parsed as YAML). Repeatable."),
+]
+DeviceOption = Annotated[
+    Optional[str], typer.Option("--device", "-d", help="auto | cpu | cuda | cuda:N | mps (overrides the config).")
+]
+OutOption = Annotated[Path, typer.Option("--out", "-o", help="Folder in which the run directory is created.")]
+JsonOption = Annotated[bool, typer.Option("--json", help="Print only machine-readable JSON on stdout.")]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress display and no tables.")]
+DEFAULT_OUT = Path("runs")
+
+
+def stdout_console() -> Console:
+    return Console(highlight=False, soft_wrap=False)
+
+
+def stderr_console() -> Console:
+    return Console(stderr=True, highlight=False)
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Turn lrsweep's typed errors into a red one-line message and their exit code."""
+    try:
+        yield
+    except LrsweepError as err:
+        stderr_console().print(f"[bold red]error:[/] {err}", markup=True, highlight=False)
+        raise typer.Exit(err.exit_code) from None
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a preempted box, a scheduler's kill) is handled like Ctrl-C: consistent and resumable."""
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread (e.g. under some test runners)
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def print_json(data: Any) -> None:
+    from lrsweep.store import to_plain
+
+    sys.stdout.write(json.dumps(to_plain(data), indent=2) + "\n")
+    sys.stdout.flush()
+
+
+def config_overrides(sets: list[str] | None, device: str | None) -> list[str]:
+    overrides = list(sets or [])
+    if device:
+        overrides.append(f"device={device}")
+    return overrides
+
+
+def load_splits(config):
+    """The dataset of ``config``, split with its first seed (the same split for every seed)."""
+    from lrsweep.data import default_root, load_dataset, split
+
+    root = Path(config.data.root).expanduser() if config.data.root else default_root()
+    dataset = load_dataset(config.data.name, config.data.options, root=root, download=config.data.download)
+    return split(dataset, config.data.val_fraction, seed=config.seeds[0])
+
+
+def git_state() -> dict:
+    """The commit of the working directory's repository, and whether its tree was dirty."""
+    try:
+        sha = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
+        if sha.returncode != 0:
+            return {}
+        dirty = subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True, timeout=5)
+        return {"git_sha": sha.stdout.strip(), "git_dirty": bool(dirty.stdout.strip())}
+    except (OSError, subprocess.SubprocessError):
+        return {}
+
+
+def run_meta(config, device) -> dict:
+    """meta.json: what ran, where, on which versions."""
+    import torch
+
+    from lrsweep import __version__
+    from lrsweep.device import describe_device
+
+    return {
+        "command": sys.argv,
+        "cwd": os.getcwd(),
+        "started": datetime.now().isoformat(timespec="seconds"),
+        "host": socket.gethostname(),
+        "fingerprint": config.fingerprint(),
+        "device": describe_device(device),
+        "versions": {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "cuda": torch.version.cuda,
+            "lrsweep": __version__,
+        },
+        **git_state(),
+    }

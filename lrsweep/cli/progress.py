@@ -1,0 +1,67 @@
+"""The live progress display of a sweep (a Rich progress bar on a terminal, lines otherwise)."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from lrsweep.report import fmt, fmt_lr
+
+
+class ProgressEvents:
+    """SweepEvents for people: one bar over all variant-epochs, one line per finished variant."""
+
+    def __init__(self, console: Console, epochs: int, quiet: bool = False):
+        self.console, self.epochs, self.quiet = console, epochs, quiet
+        self.progress: Progress | None = None
+        self.task = None
+        self.current = ""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.progress is not None:
+            self.progress.stop()
+        return False
+
+    def on_start(self, variants, pending) -> None:
+        if self.quiet:
+            return
+        skipped = len(variants) - len(pending)
+        if skipped:
+            self.console.print(f"{skipped} of {len(variants)} variants already finished; running {len(pending)}.")
+        if self.console.is_terminal:
+            self.progress = Progress(
+                TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("{task.fields[status]}"), TimeElapsedColumn(), console=self.console, transient=True,
+            )
+            self.progress.start()
+            self.task = self.progress.add_task("sweep", total=len(pending) * self.epochs, status="")
+
+    def on_variant_start(self, variant) -> None:
+        self.current = f"lr={fmt_lr(variant.lr)} {variant.optimizer.label} {variant.scheduler.label} s{variant.seed}"
+        if self.progress is not None:
+            self.progress.update(self.task, description=self.current)
+
+    def on_epoch(self, variant_id, record) -> None:
+        if self.progress is not None:
+            acc = f" val_acc {fmt(record.val_acc)}" if record.val_acc is not None else ""
+            status = f"epoch {record.epoch} loss {fmt(record.train_loss)} val_loss {fmt(record.val_loss)}{acc}"
+            self.progress.update(self.task, advance=1, status=status)
+
+    def on_variant_end(self, variant, result) -> None:
+        if self.progress is not None and len(result.epochs) < self.epochs:
+            self.progress.update(self.task, advance=self.epochs - len(result.epochs))
+        if self.quiet:
+            return
+        last = result.epochs[-1] if result.epochs else None
+        metrics = f"val_loss {fmt(last.val_loss)} val_acc {fmt(last.val_acc)}" if last else ""
+        line = f"{result.status:<8} {self.current}  {metrics}  {result.seconds:.1f}s"
+        if result.error:
+            line += f"  ({result.error})"
+        self.console.print(line, style=None if result.status == "done" else "red", markup=False)
+
+    def on_notice(self, message: str) -> None:
+        if not self.quiet:
+            self.console.print(message, style="yellow", markup=False)

@@ -1,0 +1,123 @@
+"""Rich renderables: data in, renderable out. Nothing here prints; the CLI does."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from rich.table import Table
+from rich.text import Text
+
+SPARK = "▁▂▃▄▅▆▇█"
+
+
+def fmt(value: Any, digits: int = 4) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return str(value)
+        return f"{value:.{digits}g}"
+    return str(value)
+
+
+def fmt_lr(lr: float) -> str:
+    return f"{lr:.3g}"
+
+
+def sparkline(values: list[float]) -> str:
+    """A one-line chart of ``values`` (non-finite points shown as spaces)."""
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    if not finite:
+        return ""
+    lo, hi = min(finite), max(finite)
+    span = (hi - lo) or 1.0
+    return "".join(
+        " " if v is None or not math.isfinite(v) else SPARK[min(len(SPARK) - 1, int((v - lo) / span * len(SPARK)))]
+        for v in values
+    )
+
+
+def plan_table(variants: list, sizes: dict, device: str, fingerprint: str, epochs: int) -> Table:
+    """What ``validate`` shows: every variant the sweep would train."""
+    table = Table(title=f"{len(variants)} variants · device {device} · data {sizes} · "
+                        f"{epochs} epochs · fingerprint {fingerprint}", title_justify="left")
+    for column in ("#", "id", "lr", "optimizer", "scheduler", "seed"):
+        table.add_column(column, justify="right" if column in ("#", "lr", "seed") else "left")
+    for i, v in enumerate(variants, start=1):
+        table.add_row(str(i), v.id, fmt_lr(v.lr), v.optimizer.label, v.scheduler.label, str(v.seed))
+    return table
+
+
+def _has_seeds(summary: dict) -> bool:
+    return any(len(g["seeds"]) > 1 for g in summary["groups"])
+
+
+def summary_table(summary: dict) -> Table:
+    """The final table: sorted by the selection metric, the best highlighted."""
+    if _has_seeds(summary):
+        return _group_table(summary)
+    metric = summary["metric"]
+    table = Table(title=f"{summary['name']}: ranked by {metric} ({summary['direction']}imum wins)",
+                  title_justify="left")
+    columns = ("rank", "lr", "optimizer", "scheduler", "status", "epochs", "train_loss", "val_loss", "val_acc",
+               "final_lr", "seconds")
+    for column in columns:
+        table.add_column(column, justify="left" if column in ("optimizer", "scheduler", "status") else "right")
+    for row in summary["variants"]:
+        style = "bold green" if row.get("best") else ("red" if row["status"] not in ("done",) else None)
+        table.add_row(
+            (fmt(row.get("rank")) + (" ★" if row.get("best") else "")), fmt_lr(row["lr"]), row["optimizer"],
+            row["scheduler"], row["status"], str(row["epochs_run"]), fmt(row["train_loss"]), fmt(row["val_loss"]),
+            fmt(row["val_acc"]), fmt(row.get("final_lr")), f"{row['seconds']:.1f}", style=style,
+        )
+    return table
+
+
+def _group_table(summary: dict) -> Table:
+    metric = summary["metric"]
+    table = Table(title=f"{summary['name']}: {metric} mean ± std over seeds ({summary['direction']}imum wins)",
+                  title_justify="left")
+    for column in ("rank", "lr", "optimizer", "scheduler", "seeds", metric, "status"):
+        table.add_column(column, justify="left" if column in ("optimizer", "scheduler", "status") else "right")
+    best_ids = set((summary.get("best") or {}).get("ids", []))
+    for rank, group in enumerate(summary["groups"], start=1):
+        is_best = bool(best_ids) and set(group["ids"]) == best_ids
+        value = "–" if group["mean"] is None else f"{group['mean']:.4g} ± {group['std']:.2g}"
+        table.add_row(
+            (str(rank) if group["mean"] is not None else "–") + (" ★" if is_best else ""), fmt_lr(group["lr"]),
+            group["optimizer"], group["scheduler"], ",".join(map(str, group["seeds"])), value,
+            ",".join(group["statuses"]), style="bold green" if is_best else None,
+        )
+    return table
+
+
+def verdict(summary: dict) -> Text:
+    """The lines under the table: the best, its test score, and warnings worth acting on."""
+    best = summary.get("best")
+    text = Text()
+    if best is None:
+        text.append("No variant finished with a finite score; try smaller learning rates.", style="bold red")
+        return text
+    text.append(f"Best: lr={fmt_lr(best['lr'])} {best['optimizer']} {best['scheduler']} "
+                f"({summary['metric']} {fmt(best['mean'])})", style="bold green")
+    retrain = summary.get("retrain")
+    if retrain and retrain.get("status") == "done":
+        acc = f", test_acc {fmt(retrain['test_acc'])}" if retrain.get("test_acc") is not None else ""
+        text.append(f"\nRetrained on train+val: test_loss {fmt(retrain['test_loss'])}{acc}")
+    elif retrain:
+        text.append(f"\nRetraining the best variant ended {retrain['status']}: {retrain.get('error') or ''}",
+                    style="red")
+    if best.get("tied_with_runner_up"):
+        text.append("\nThe best and the runner-up are tied within seed noise (one standard deviation).",
+                    style="yellow")
+    if best.get("edge"):
+        side = "smallest" if best["edge"] == "low" else "largest"
+        text.append(f"\nThe best learning rate is the {side} in the grid: the optimum may lie beyond it; "
+                    f"extend the grid {'downwards' if best['edge'] == 'low' else 'upwards'} (or use --extend).",
+                    style="yellow")
+    counts = summary.get("status_counts", {})
+    failed = counts.get("failed", 0)
+    if failed:
+        text.append(f"\n{failed} variant(s) failed; see status.json in their variant folders.", style="red")
+    return text

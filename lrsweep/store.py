@@ -1,0 +1,181 @@
+"""The run directory: the only module that knows its layout. Every file is written atomically.
+
+    runs/<name>-<YYYYmmdd-HHMMSS>/
+      config.yaml  meta.json  summary.csv  summary.json
+      variants/<id>/metrics.csv  status.json  lr_steps.csv
+      retrain/metrics.csv  status.json
+      plots/*.png
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import tempfile
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Iterable
+
+import yaml
+
+from lrsweep.errors import RunDirError
+
+RETRAIN_ID = "retrain"  # the best variant retrained on train+val lives in <run>/retrain/
+METRIC_COLUMNS = ("epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "seconds")
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write to a temporary file beside ``path``, flush it to disk, then rename over ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    atomic_write_bytes(path, text.encode())
+
+
+def to_plain(value: Any) -> Any:
+    """Tuples to lists and non-finite floats to None, recursively: YAML/JSON-safe data."""
+    if isinstance(value, dict):
+        return {str(k): to_plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_plain(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def write_json(path: Path, data: Any) -> None:
+    atomic_write_text(path, json.dumps(to_plain(data), indent=2, sort_keys=False) + "\n")
+
+
+def read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise RunDirError(f"missing file: {path}") from None
+    except json.JSONDecodeError as exc:
+        raise RunDirError(f"unreadable JSON in {path}: {exc}") from None
+
+
+def csv_text(rows: Iterable[dict], columns: Iterable[str]) -> str:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
+    return buffer.getvalue()
+
+
+def read_csv(path: Path) -> list[dict]:
+    """Rows with numbers parsed back (empty cells -> None)."""
+    with path.open(newline="") as handle:
+        return [{k: _number(v) for k, v in row.items()} for row in csv.DictReader(handle)]
+
+
+def _number(text: str) -> Any:
+    if text == "":
+        return None
+    try:
+        as_float = float(text)
+    except ValueError:
+        return {"True": True, "False": False}.get(text, text)
+    return int(as_float) if text.lstrip("-").isdigit() else as_float
+
+
+class RunStore:
+    """Reads and writes one run directory."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    @classmethod
+    def create(cls, out: Path, name: str, stamp: datetime | None = None) -> "RunStore":
+        """A new, empty run directory ``<out>/<name>-<YYYYmmdd-HHMMSS>`` (suffixed if taken)."""
+        stamp = (stamp or datetime.now()).strftime("%Y%m%d-%H%M%S")
+        out = Path(out)
+        out.mkdir(parents=True, exist_ok=True)
+        path = out / f"{name}-{stamp}"
+        n = 1
+        while True:
+            try:
+                path.mkdir()
+                break
+            except FileExistsError:
+                n += 1
+                path = out / f"{name}-{stamp}-{n}"
+        return cls(path)
+
+    @classmethod
+    def open(cls, path: Path) -> "RunStore":
+        path = Path(path)
+        if not path.is_dir():
+            raise RunDirError(f"run directory not found: {path}")
+        if not (path / "config.yaml").exists():
+            raise RunDirError(f"not a run directory (no config.yaml): {path}")
+        return cls(path)
+
+    # ---- whole-run files
+    def write_config(self, config: dict) -> None:
+        atomic_write_text(self.path / "config.yaml", yaml.safe_dump(to_plain(config), sort_keys=False))
+
+    def read_config(self) -> dict:
+        return yaml.safe_load((self.path / "config.yaml").read_text())
+
+    def write_meta(self, meta: dict) -> None:
+        write_json(self.path / "meta.json", meta)
+
+    def read_meta(self) -> dict:
+        return read_json(self.path / "meta.json") if (self.path / "meta.json").exists() else {}
+
+    def write_summary(self, summary: dict, columns: Iterable[str]) -> None:
+        atomic_write_text(self.path / "summary.csv", csv_text(summary["variants"], columns))
+        write_json(self.path / "summary.json", summary)
+
+    def read_summary(self) -> dict | None:
+        path = self.path / "summary.json"
+        return read_json(path) if path.exists() else None
+
+    @property
+    def plots_dir(self) -> Path:
+        return self.path / "plots"
+
+    # ---- per variant
+    def variant_dir(self, variant_id: str) -> Path:
+        if variant_id == RETRAIN_ID:
+            return self.path / RETRAIN_ID
+        return self.path / "variants" / variant_id
+
+    def write_metrics(self, variant_id: str, rows: list[dict]) -> None:
+        atomic_write_text(self.variant_dir(variant_id) / "metrics.csv", csv_text(rows, METRIC_COLUMNS))
+
+    def read_metrics(self, variant_id: str) -> list[dict]:
+        path = self.variant_dir(variant_id) / "metrics.csv"
+        return read_csv(path) if path.exists() else []
+
+    def write_lr_steps(self, variant_id: str, lrs: list[float]) -> None:
+        rows = ({"step": i, "lr": lr} for i, lr in enumerate(lrs, start=1))
+        atomic_write_text(self.variant_dir(variant_id) / "lr_steps.csv", csv_text(rows, ("step", "lr")))
+
+    def write_status(self, variant_id: str, status: dict) -> None:
+        write_json(self.variant_dir(variant_id) / "status.json", status)
+
+    def read_status(self, variant_id: str) -> dict | None:
+        path = self.variant_dir(variant_id) / "status.json"
+        return read_json(path) if path.exists() else None
+
+    def variant_ids(self) -> list[str]:
+        root = self.path / "variants"
+        return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.exists() else []

@@ -1,0 +1,133 @@
+"""Pure summaries: per-variant rows from epoch records, seed groups, the best variant.
+
+Used alike by a finishing sweep, ``resume``, ``show`` and ``merge``, so a summary rebuilt
+from files equals the one written at the end of the run.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from typing import Any
+
+SUMMARY_COLUMNS = (
+    "rank", "best", "id", "lr", "optimizer", "scheduler", "seed", "status", "epochs_run",
+    "train_loss", "train_acc", "val_loss", "val_acc", "best_val_loss", "best_val_acc",
+    "final_lr", "seconds", "error",
+)
+DIRECTIONS = {"val_loss": "min", "val_acc": "max"}
+
+
+def _finite(values):
+    return [v for v in values if v is not None and isinstance(v, (int, float)) and math.isfinite(v)]
+
+
+def variant_row(described: dict, status: dict | None, records: list[dict]) -> dict:
+    """One summary row: the variant, its status and its last-epoch metrics."""
+    last = records[-1] if records else {}
+    return {
+        **described,
+        "status": (status or {}).get("status", "pending"),
+        "epochs_run": len(records),
+        "train_loss": last.get("train_loss"),
+        "train_acc": last.get("train_acc"),
+        "val_loss": last.get("val_loss"),
+        "val_acc": last.get("val_acc"),
+        "best_val_loss": min(_finite(r.get("val_loss") for r in records), default=None),
+        "best_val_acc": max(_finite(r.get("val_acc") for r in records), default=None),
+        "final_lr": (status or {}).get("final_lr", last.get("lr")),
+        "seconds": round(sum(_finite(r.get("seconds") for r in records)), 3),
+        "error": (status or {}).get("error"),
+    }
+
+
+def score(row: dict, metric: str) -> float | None:
+    """The selection score of a finished row (None: not rankable, e.g. diverged or pending)."""
+    if row["status"] != "done":
+        return None
+    value = row.get(metric)
+    return value if value is not None and math.isfinite(value) else None
+
+
+def group_rows(rows: list[dict], metric: str) -> list[dict]:
+    """Aggregate seeds: one group per (lr, optimizer, scheduler), mean ± std of the metric."""
+    groups: dict[tuple, list[dict]] = {}
+    for row in rows:
+        groups.setdefault((row["lr"], row["optimizer"], row["scheduler"]), []).append(row)
+    out = []
+    for (lr, opt, sched), members in groups.items():
+        scores = [score(r, metric) for r in members]
+        complete = all(s is not None for s in scores)
+        values = _finite(scores)
+        out.append({
+            "lr": lr, "optimizer": opt, "scheduler": sched,
+            "seeds": [r["seed"] for r in members],
+            "ids": [r["id"] for r in members],
+            "n": len(values),
+            "mean": statistics.fmean(values) if complete and values else None,
+            "std": statistics.stdev(values) if complete and len(values) > 1 else (0.0 if complete and values else None),
+            "statuses": sorted({r["status"] for r in members}),
+        })
+    return out
+
+
+def rank_groups(groups: list[dict], metric: str) -> list[dict]:
+    """Rankable groups best first (a group with a diverged or unfinished seed is not rankable)."""
+    sign = 1 if DIRECTIONS[metric] == "min" else -1
+    rankable = [g for g in groups if g["mean"] is not None]
+    return sorted(rankable, key=lambda g: (sign * g["mean"], g["lr"]))
+
+
+def summarize(name: str, metric: str, rows: list[dict], retrain: dict | None = None) -> dict:
+    """The summary of a sweep: rows ranked by the metric, seed groups, the best, the tie flag."""
+    groups = group_rows(rows, metric)
+    ranked = rank_groups(groups, metric)
+    best = ranked[0] if ranked else None
+    rank_of = {tuple(g["ids"]): i + 1 for i, g in enumerate(ranked)}
+    for row in rows:
+        group = next(g for g in groups if row["id"] in g["ids"])
+        row["rank"] = rank_of.get(tuple(group["ids"]))
+        row["best"] = best is not None and row["id"] in best["ids"]
+    sign = 1 if DIRECTIONS[metric] == "min" else -1
+    ordered = sorted(rows, key=lambda r: (r["rank"] is None, r["rank"] or 0, sign * (score(r, metric) or 0), r["lr"]))
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row["status"]] = counts.get(row["status"], 0) + 1
+    return {
+        "name": name,
+        "metric": metric,
+        "direction": DIRECTIONS[metric],
+        "best": _best_entry(best, ranked, rows),
+        "groups": ranked + [g for g in groups if g["mean"] is None],
+        "variants": ordered,
+        "status_counts": counts,
+        "complete": all(r["status"] in ("done", "diverged") for r in rows),
+        "retrain": retrain,
+    }
+
+
+def _best_entry(best: dict | None, ranked: list[dict], rows: list[dict]) -> dict | None:
+    if best is None:
+        return None
+    entry: dict[str, Any] = {k: best[k] for k in ("lr", "optimizer", "scheduler", "mean", "std", "n", "ids")}
+    entry["id"] = best["ids"][0]
+    if len(ranked) > 1 and best["n"] > 1:
+        runner_up = ranked[1]
+        gap = abs(runner_up["mean"] - best["mean"])
+        entry["tied_with_runner_up"] = gap <= max(best["std"] or 0.0, runner_up["std"] or 0.0)
+    else:
+        entry["tied_with_runner_up"] = False
+    entry["edge"] = _grid_edge(best, ranked, rows)
+    return entry
+
+
+def _grid_edge(best: dict, ranked: list[dict], rows: list[dict]) -> str | None:
+    """'low' or 'high' when the best lr is the smallest/largest of its (optimizer, scheduler) grid."""
+    lrs = sorted({r["lr"] for r in rows if r["optimizer"] == best["optimizer"] and r["scheduler"] == best["scheduler"]})
+    if len(lrs) < 2:
+        return None
+    if best["lr"] == lrs[0]:
+        return "low"
+    if best["lr"] == lrs[-1]:
+        return "high"
+    return None

@@ -1,0 +1,120 @@
+"""`lrsweep grid` and `lrsweep validate` through the CLI, as users and shell scripts call them."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from lrsweep.cli import app
+
+
+def run_dir_of(tmp_path):
+    dirs = [p for p in (tmp_path / "runs").iterdir() if p.is_dir()]
+    assert len(dirs) == 1
+    return dirs[0]
+
+
+def test_grid_writes_the_run_directory_and_prints_the_table(runner, write_config, tiny_sweep, tmp_path):
+    path = write_config(tiny_sweep)
+    result = runner.invoke(app, ["grid", str(path), "--out", str(tmp_path / "runs")])
+    assert result.exit_code == 0, result.output
+    assert "Best: lr=" in result.stdout and "ranked by val_loss" in result.stdout
+    run = run_dir_of(tmp_path)
+    for name in ("config.yaml", "meta.json", "summary.csv", "summary.json"):
+        assert (run / name).exists(), name
+    summary = json.loads((run / "summary.json").read_text())
+    assert len(summary["variants"]) == 3 and sum(r["best"] for r in summary["variants"]) == 1
+    for row in summary["variants"]:
+        metrics = (run / "variants" / row["id"] / "metrics.csv").read_text().splitlines()
+        assert metrics[0] == "epoch,lr,train_loss,train_acc,val_loss,val_acc,seconds"
+        assert len(metrics) == 1 + row["epochs_run"]
+        assert json.loads((run / "variants" / row["id"] / "status.json").read_text())["status"] in ("done", "diverged")
+    assert summary["retrain"]["status"] == "done" and 0 <= summary["retrain"]["test_acc"] <= 1
+    assert (run / "retrain" / "metrics.csv").exists()
+    meta = json.loads((run / "meta.json").read_text())
+    assert meta["versions"]["torch"] and meta["fingerprint"] and meta["outcome"] == "finished"
+
+
+def test_grid_json_prints_only_the_summary(runner, write_config, tiny_sweep, tmp_path):
+    path = write_config(tiny_sweep)
+    result = runner.invoke(app, ["grid", str(path), "--out", str(tmp_path / "runs"), "--json",
+                                 "--set", "train.epochs=1", "--set", "lr=[0.1, 0.2]"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert {r["lr"] for r in summary["variants"]} == {0.1, 0.2}
+    assert all(r["epochs_run"] == 1 for r in summary["variants"])
+    assert summary["best"]["lr"] in (0.1, 0.2)
+
+
+def test_diverged_variant_is_finished_and_the_sweep_goes_on(runner, write_config, tiny_sweep, tmp_path):
+    path = write_config({**tiny_sweep, "lr": [0.1, 1e8], "retrain": False})
+    result = runner.invoke(app, ["grid", str(path), "--out", str(tmp_path / "runs"), "--json"])
+    assert result.exit_code == 0, result.output
+    statuses = {r["lr"]: r["status"] for r in json.loads(result.stdout)["variants"]}
+    assert statuses == {0.1: "done", 1e8: "diverged"}
+
+
+@pytest.mark.parametrize(
+    "change, fragment",
+    [
+        ({"trian": {"epochs": 1}}, "trian: unknown key; did you mean 'train'"),
+        ({"model": {"name": "mpl"}}, "model.name: unknown model 'mpl'; did you mean 'mlp'"),
+        ({"optimizer": {"name": "sgdd"}}, "did you mean 'sgd'"),
+        ({"data": {"name": "mnits"}}, "did you mean 'mnist'"),
+        ({"lr": [0.1, -1]}, "lr[1]: learning rates must be finite and > 0, got lr=-1"),
+        ({"lr": []}, "lr: the learning-rate grid is empty"),
+        ({"train": {"epochs": "2"}}, "train.epochs: must be an integer, got '2'"),
+        ({"device": "cuda:7"}, "device"),
+        ({"scheduler": {"type": "steplrr"}}, "did you mean 'steplr'"),
+    ],
+)
+@pytest.mark.parametrize("command", ["grid", "validate"])
+def test_config_errors_exit_2_with_one_line_and_no_traceback(runner, write_config, tiny_sweep, tmp_path,
+                                                              change, fragment, command):
+    path = write_config({**tiny_sweep, **change})
+    result = runner.invoke(app, [command, str(path)])
+    assert result.exit_code == 2
+    assert fragment in result.stderr
+    assert str(path) in result.stderr or fragment == "device"
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "runs").exists()
+
+
+def test_yaml_syntax_error_exits_2_with_line(runner, tmp_path):
+    path = tmp_path / "bad.yaml"
+    path.write_text("name: x\nlr: [0.1, 0.2\n")
+    result = runner.invoke(app, ["validate", str(path)])
+    assert result.exit_code == 2 and "line" in result.stderr
+
+
+def test_missing_config_file_exits_2(runner, tmp_path):
+    result = runner.invoke(app, ["grid", str(tmp_path / "nope.yaml")])
+    assert result.exit_code == 2 and "nope.yaml" in result.stderr
+
+
+def test_bad_set_override_exits_2(runner, write_config, tiny_sweep):
+    path = write_config(tiny_sweep)
+    result = runner.invoke(app, ["validate", str(path), "--set", "train.epoch=3"])
+    assert result.exit_code == 2 and "train.epoch" in result.stderr and "did you mean 'epochs'" in result.stderr
+
+
+def test_regression_with_val_acc_is_refused_before_training(runner, write_config, tmp_path):
+    path = write_config({"data": {"name": "synthetic-regression"}, "model": "linear", "select": {"metric": "val_acc"},
+                         "device": "cpu"})
+    result = runner.invoke(app, ["grid", str(path), "--out", str(tmp_path / "runs")])
+    assert result.exit_code == 2 and "select.metric" in result.stderr
+
+
+def test_validate_prints_the_plan(runner, write_config, tiny_sweep):
+    path = write_config({**tiny_sweep, "seeds": [0, 1], "seed": None} if False else {**tiny_sweep})
+    result = runner.invoke(app, ["validate", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "3 variants" in result.stdout and "'train': 240" in result.stdout
+    data = json.loads(runner.invoke(app, ["validate", str(path), "--json"]).stdout)
+    assert len(data["variants"]) == 3 and data["sizes"] == {"train": 240, "val": 60, "test": 100}
+
+
+def test_python_dash_m_works_like_the_console_script():
+    result = subprocess.run([sys.executable, "-m", "lrsweep", "--help"], capture_output=True, text=True)
+    assert result.returncode == 0 and "grid" in result.stdout and "validate" in result.stdout

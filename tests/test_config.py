@@ -1,0 +1,113 @@
+import math
+
+import pytest
+import yaml
+
+from lrsweep.config import Config, apply_overrides, load_config, parse_config
+from lrsweep.errors import ConfigError
+
+
+def error_of(raw: dict) -> ConfigError:
+    with pytest.raises(ConfigError) as info:
+        parse_config(raw)
+    return info.value
+
+
+def test_defaults_are_a_valid_config():
+    config = parse_config({})
+    assert config == Config(schedulers=config.schedulers, data=config.data, model=config.model)
+    assert config.lrs == (0.1,) and config.seeds == (0,)
+
+
+@pytest.mark.parametrize(
+    "raw, key, fragment",
+    [
+        ({"trian": {}}, "trian", "did you mean 'train'"),
+        ({"train": {"epoch": 3}}, "train.epoch", "did you mean 'epochs'"),
+        ({"model": {"name": "mlp", "hiden": [8]}}, "model.hiden", "did you mean 'hidden'"),
+        ({"model": {"name": "mpl"}}, "model.name", "did you mean 'mlp'"),
+        ({"optimizer": {"name": "sgd", "momentm": 0.9}}, "optimizer.momentm", "did you mean 'momentum'"),
+        ({"optimizer": {"name": "adm"}}, "optimizer.name", "did you mean 'adam'"),
+        ({"data": {"name": "mnst"}}, "data.name", "did you mean 'mnist'"),
+        ({"lr": -0.1}, "lr", "got lr=-0.1"),
+        ({"lr": [0.1, 0.0]}, "lr[1]", "got lr=0.0"),
+        ({"lr": [0.1, float("nan")]}, "lr[1]", "finite"),
+        ({"lr": []}, "lr", "empty"),
+        ({"lr": "fast"}, "lr", "got 'fast'"),
+        ({"train": {"epochs": 0}}, "train.epochs", "got epochs=0"),
+        ({"train": {"epochs": "ten"}}, "train.epochs", "got 'ten'"),
+        ({"select": {"metric": "val_los"}}, "select.metric", "did you mean 'val_loss'"),
+        ({"data": {"batch_size": 0}}, "data.batch_size", "got batch_size=0"),
+        ({"data": {"val_fraction": 1.5}}, "data.val_fraction", "got val_fraction=1.5"),
+        ({"retrain": "yes"}, "retrain", "got 'yes'"),
+        ({"lr": {"logspace": {"start": 0, "stop": 1, "num": 3}}}, "lr.logspace.start", "got start=0"),
+        ({"lr": {"logspce": {}}}, "lr.logspce", "did you mean 'logspace'"),
+        ({"seed": 0, "seeds": [1]}, "seeds", "either"),
+        ({"optimizer": {"name": "sgd", "lr": 0.1}}, "optimizer.lr", "top-level 'lr'"),
+        ({"optimizer": {"name": "sgd", "nesterov": True}}, "optimizer", "Nesterov"),
+    ],
+)
+def test_errors_name_the_key_and_what_was_given(raw, key, fragment):
+    err = error_of(raw)
+    assert err.key == key
+    assert fragment in str(err)
+
+
+def test_logspace_grid_is_log_spaced_and_inclusive():
+    config = parse_config({"lr": {"logspace": {"start": 1e-4, "stop": 1.0, "num": 5}}})
+    assert config.lrs == (1e-4, 1e-3, 1e-2, 1e-1, 1.0)
+    ratios = [b / a for a, b in zip(config.lrs, config.lrs[1:])]
+    assert all(math.isclose(r, 10.0) for r in ratios)
+
+
+def test_overrides_are_typed_and_nested():
+    raw = apply_overrides({"train": {"epochs": 5}}, ["train.epochs=3", "data.batch_size=64", "lr=[0.1, 0.01]",
+                                                    "optimizer.momentum=0.5"])
+    config = parse_config(raw)
+    assert config.train.epochs == 3 and config.data.batch_size == 64
+    assert config.lrs == (0.1, 0.01)
+    assert config.optimizers[0].options == {"momentum": 0.5}
+
+
+def test_override_without_equals_is_refused():
+    with pytest.raises(ConfigError, match="dotted.key=value"):
+        apply_overrides({}, ["train.epochs"])
+
+
+def test_yaml_syntax_error_names_file_and_line(tmp_path):
+    path = tmp_path / "broken.yaml"
+    path.write_text("name: x\ntrain:\n  epochs: [1, 2\n")
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(path) in str(info.value) and "line" in str(info.value)
+
+
+def test_missing_file_is_named(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "nope.yaml")
+
+
+def test_errors_from_a_file_name_the_file(write_config):
+    path = write_config({"trian": {}})
+    with pytest.raises(ConfigError) as info:
+        load_config(path)
+    assert str(info.value).startswith(f"{path}: trian:")
+
+
+def test_resolved_config_round_trips(tiny_sweep):
+    config = parse_config(tiny_sweep)
+    again = parse_config(yaml.safe_load(yaml.safe_dump(config.to_dict())))
+    assert again == config
+    assert again.fingerprint() == config.fingerprint()
+
+
+def test_fingerprint_ignores_device_but_not_lrs(tiny_sweep):
+    base = parse_config(tiny_sweep).fingerprint()
+    assert parse_config({**tiny_sweep, "device": "auto"}).fingerprint() == base
+    assert parse_config({**tiny_sweep, "lr": [0.5]}).fingerprint() != base
+
+
+def test_seeds_and_optimizer_lists_are_axes():
+    config = parse_config({"seeds": [0, 1], "optimizer": ["sgd", {"name": "adam"}], "lr": [0.1, 0.01]})
+    assert config.seeds == (0, 1)
+    assert [o.name for o in config.optimizers] == ["sgd", "adam"]
