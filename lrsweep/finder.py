@@ -1,0 +1,403 @@
+"""The learning-rate range test (Leslie Smith; fastai's ``lr_find``) and the suggestions read off its curve.
+
+Pure core: never prints, never touches files. ``range_test`` trains while the LR rises, records one
+point per optimizer step, and leaves the model, optimizer and RNG exactly as it found them.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import random
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any, Callable, Iterator
+
+import torch
+
+from lrsweep.errors import UsageError
+
+SUGGESTERS = ("steep", "valley", "min10")  # every suggestion a result carries, in display order
+DEFAULT_SUGGESTER = "valley"  # fastai's default: robust where "steep" picks noise and "min10" is timid
+MODES = ("exp", "linear")
+MIN_POINTS = 5  # usable points (after dropping) needed to suggest anything
+VALLEY_FRACTION = 2 / 3  # how far down the longest decreasing stretch the valley suggestion sits
+VAL_CHUNK = 4096  # rows per forward pass when scoring the validation split
+
+OnStep = Callable[[int, float, float, float], None]  # (step, lr, loss, smoothed)
+
+
+@dataclass(frozen=True)
+class FinderSettings:
+    """How the range test runs; every default of ``lrsweep find`` lives here."""
+
+    start_lr: float = 1e-7  # LR of the first optimizer step
+    end_lr: float = 10.0  # LR of the last step (if the loss has not blown up before)
+    steps: int = 100  # optimizer steps from start_lr to end_lr (epochs repeat as needed)
+    mode: str = "exp"  # "exp": geometric rise; "linear": arithmetic rise
+    smooth_beta: float = 0.98  # EMA factor of the smoothed loss (bias-corrected)
+    diverge_factor: float = 4.0  # stop once smoothed loss > this x its best so far
+    accumulate: int = 1  # micro-batches per optimizer step (gradient accumulation)
+    use_val: bool = False  # record the validation loss after each step instead of the batch loss
+    skip_start: int = 10  # points dropped at the start before suggesting (at most 1/5 of them)
+    skip_end: int = 5  # points dropped at the end before suggesting (at most 1/10 of them)
+
+    def __post_init__(self) -> None:
+        self.check()
+
+    def check(self) -> None:
+        """Raise UsageError for settings that cannot describe a range test."""
+        _require(math.isfinite(self.start_lr) and self.start_lr > 0, f"start_lr must be a finite number > 0, got start_lr={self.start_lr}")
+        _require(math.isfinite(self.end_lr) and self.end_lr > self.start_lr, f"end_lr must be finite and > start_lr={self.start_lr}, got end_lr={self.end_lr}")
+        _require(self.steps >= 2, f"steps must be >= 2, got steps={self.steps}")
+        _require(self.mode in MODES, f"mode must be one of {', '.join(MODES)}, got mode={self.mode!r}")
+        _require(0 <= self.smooth_beta < 1, f"smooth_beta must be in [0, 1), got smooth_beta={self.smooth_beta}")
+        _require(self.diverge_factor > 1, f"diverge_factor must be > 1, got diverge_factor={self.diverge_factor}")
+        _require(self.accumulate >= 1, f"accumulate must be >= 1, got accumulate={self.accumulate}")
+        _require(self.skip_start >= 0 and self.skip_end >= 0, f"skip_start and skip_end must be >= 0, got {self.skip_start}, {self.skip_end}")
+
+
+def _require(ok: bool, message: str) -> None:
+    if not ok:
+        raise UsageError(message)
+
+
+@dataclass
+class FinderResult:
+    """One range test: the curve, why it stopped, and the LRs read off it."""
+
+    lrs: list[float]
+    losses: list[float]
+    smoothed: list[float]
+    suggestions: dict[str, float]
+    default: str
+    divergence_lr: float | None  # LR where the final blow-up began (see divergence_onset); None if completed
+    stopped: str  # "completed" | "diverged" | "nonfinite"
+    stop_lr: float  # LR of the last step run
+    steps_run: int
+    seconds: float = 0.0
+    settings: FinderSettings = field(default_factory=FinderSettings)
+
+    def suggestion(self, name: str | None = None) -> float:
+        """The LR suggested by ``name`` (the default suggester when None)."""
+        name = name or self.default
+        if name not in self.suggestions:
+            raise UsageError(f"unknown suggestion '{name}' (valid: {', '.join(SUGGESTERS)})")
+        return self.suggestions[name]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: non-finite numbers become None."""
+        return {
+            "suggestions": dict(self.suggestions),
+            "default": self.default,
+            "suggested_lr": self.suggestion(),
+            "divergence_lr": self.divergence_lr,
+            "stopped": self.stopped,
+            "stop_lr": self.stop_lr,
+            "steps_run": self.steps_run,
+            "seconds": round(self.seconds, 3),
+            "settings": asdict(self.settings),
+            "points": [
+                {"step": i, "lr": lr, "loss": _finite_or_none(loss), "smoothed": _finite_or_none(sm)}
+                for i, (lr, loss, sm) in enumerate(zip(self.lrs, self.losses, self.smoothed))
+            ],
+        }
+
+
+def _finite_or_none(x: float) -> float | None:
+    return x if math.isfinite(x) else None
+
+
+def lr_schedule(settings: FinderSettings) -> list[float]:
+    """The LR of each optimizer step: geometric (exp) or arithmetic (linear) from start_lr to end_lr."""
+    n, lo, hi = settings.steps, settings.start_lr, settings.end_lr
+    if settings.mode == "exp":
+        return [lo * (hi / lo) ** (i / (n - 1)) for i in range(n)]
+    return [lo + (hi - lo) * i / (n - 1) for i in range(n)]
+
+
+# --- state snapshot -------------------------------------------------------------------------------
+
+
+def _capture(model: torch.nn.Module, optimizer: torch.optim.Optimizer, generator, device: torch.device) -> dict:
+    """Everything the test may change, deep-copied."""
+    snap = {
+        "model": copy.deepcopy(model.state_dict()),
+        "modes": [m.training for m in model.modules()],
+        "grads": [None if p.grad is None else p.grad.detach().clone() for p in model.parameters()],
+        "optimizer": copy.deepcopy(optimizer.state_dict()),
+        "torch_rng": torch.get_rng_state(),
+        "python_rng": random.getstate(),
+        "generator": None if generator is None else generator.get_state(),
+    }
+    if "numpy" in sys.modules:  # only if something loaded it; the test itself never needs numpy
+        snap["numpy_rng"] = sys.modules["numpy"].random.get_state()
+    if device.type == "cuda" or torch.cuda.is_initialized():
+        snap["cuda_rng"] = torch.cuda.get_rng_state_all()
+    if device.type == "mps":
+        snap["mps_rng"] = torch.mps.get_rng_state()
+    return snap
+
+
+def _restore(snap: dict, model: torch.nn.Module, optimizer: torch.optim.Optimizer, generator) -> None:
+    model.load_state_dict(snap["model"])
+    for module, training in zip(model.modules(), snap["modes"]):
+        module.training = training
+    for param, grad in zip(model.parameters(), snap["grads"]):
+        param.grad = grad
+    optimizer.load_state_dict(snap["optimizer"])
+    torch.set_rng_state(snap["torch_rng"])
+    random.setstate(snap["python_rng"])
+    if generator is not None:
+        generator.set_state(snap["generator"])
+    if "numpy_rng" in snap:
+        sys.modules["numpy"].random.set_state(snap["numpy_rng"])
+    if "cuda_rng" in snap:
+        torch.cuda.set_rng_state_all(snap["cuda_rng"])
+    if "mps_rng" in snap:
+        torch.mps.set_rng_state(snap["mps_rng"])
+
+
+# --- the test -------------------------------------------------------------------------------------
+
+
+def _batches(n: int, batch_size: int, generator, device: torch.device) -> Iterator[torch.Tensor]:
+    """Index tensors of shuffled batches, reshuffling at each epoch, forever."""
+    gen_device = generator.device if generator is not None else torch.device("cpu")
+    while True:
+        order = torch.randperm(n, generator=generator, device=gen_device).to(device)
+        for start in range(0, n, batch_size):
+            yield order[start : start + batch_size]
+
+
+@torch.no_grad()
+def _evaluate(model: torch.nn.Module, loss_fn: Callable, x: torch.Tensor, y: torch.Tensor) -> float:
+    """Mean loss over (x, y) in eval mode, in chunks (assumes loss_fn averages over rows)."""
+    was_training = model.training
+    model.eval()
+    total = 0.0
+    for start in range(0, len(x), VAL_CHUNK):
+        xb, yb = x[start : start + VAL_CHUNK], y[start : start + VAL_CHUNK]
+        total += float(loss_fn(model(xb), yb)) * len(xb)
+    model.train(was_training)
+    return total / len(x)
+
+
+def _train_step(model, optimizer, loss_fn, x, y, batches: Iterator[torch.Tensor], accumulate: int) -> float:
+    """One optimizer step over ``accumulate`` micro-batches; returns their mean loss (not stepping on non-finite)."""
+    optimizer.zero_grad(set_to_none=True)
+    total = 0.0
+    for _ in range(accumulate):
+        idx = next(batches)
+        loss = loss_fn(model(x[idx]), y[idx])
+        (loss / accumulate).backward()
+        total += float(loss.detach())
+    mean = total / accumulate
+    if math.isfinite(mean):
+        optimizer.step()
+    return mean
+
+
+def range_test(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    loss_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor],
+    train_x: torch.Tensor,
+    train_y: torch.Tensor,
+    batch_size: int,
+    settings: FinderSettings = FinderSettings(),
+    *,
+    val: tuple[torch.Tensor, torch.Tensor] | None = None,
+    generator: torch.Generator | None = None,
+    on_step: OnStep | None = None,
+) -> FinderResult:
+    """Run the LR range test and read suggestions off its curve; all state is restored afterwards.
+
+    Args:
+        model, optimizer: trained in place during the test, then restored bit for bit (also on error).
+        loss_fn: ``loss_fn(outputs, targets)`` -> mean loss over the batch.
+        train_x, train_y: resident tensors on the model's device; batches are index slices.
+        batch_size: rows per micro-batch.
+        settings: the LR range and stopping rules.
+        val: (x, y) of the validation split; required when ``settings.use_val``.
+        generator: drives the batch order (its state is restored too); the global RNG when None.
+        on_step: called after each optimizer step with (step, lr, loss, smoothed).
+    Raises:
+        UsageError: bad arguments, or too few usable points to suggest an LR.
+    """
+    if settings.use_val and val is None:
+        raise UsageError("use_val needs a validation split, but none was given")
+    if batch_size < 1 or len(train_x) == 0:
+        raise UsageError(f"the range test needs a batch_size >= 1 and training data, got batch_size={batch_size}, {len(train_x)} rows")
+    snap = _capture(model, optimizer, generator, train_x.device)
+    began = time.perf_counter()
+    try:
+        model.train()
+        curve = _run(model, optimizer, loss_fn, train_x, train_y, batch_size, settings, val, generator, on_step)
+    finally:
+        _restore(snap, model, optimizer, generator)
+    lrs, losses, smoothed, stopped = curve
+    return FinderResult(
+        lrs=lrs,
+        losses=losses,
+        smoothed=smoothed,
+        suggestions=_suggest_checked(lrs, smoothed, stopped, settings),
+        default=DEFAULT_SUGGESTER,
+        divergence_lr=lrs[divergence_onset(losses)] if stopped != "completed" else None,
+        stopped=stopped,
+        stop_lr=lrs[-1],
+        steps_run=len(lrs),
+        seconds=time.perf_counter() - began,
+        settings=settings,
+    )
+
+
+def _run(model, optimizer, loss_fn, x, y, batch_size, settings, val, generator, on_step):
+    """The loop itself: returns (lrs, losses, smoothed, stopped)."""
+    batches = _batches(len(x), batch_size, generator, x.device)
+    lrs, losses, smoothed = [], [], []
+    avg, best, beta = 0.0, math.inf, settings.smooth_beta
+    for step, lr in enumerate(lr_schedule(settings)):
+        for group in optimizer.param_groups:
+            group["lr"] = lr
+        loss = _train_step(model, optimizer, loss_fn, x, y, batches, settings.accumulate)
+        if settings.use_val and math.isfinite(loss):
+            loss = _evaluate(model, loss_fn, *val)
+        avg = beta * avg + (1 - beta) * loss
+        smooth = avg / (1 - beta ** (step + 1))  # bias correction counts this test's steps only
+        lrs.append(lr)
+        losses.append(loss)
+        smoothed.append(smooth)
+        if on_step is not None:
+            on_step(step, lr, loss, smooth)
+        if not math.isfinite(smooth):
+            return lrs, losses, smoothed, "nonfinite"
+        best = min(best, smooth)
+        if best > 0 and smooth > settings.diverge_factor * best:  # a ratio test means nothing for losses <= 0
+            return lrs, losses, smoothed, "diverged"
+    return lrs, losses, smoothed, "completed"
+
+
+def divergence_onset(losses: list[float]) -> int:
+    """Index where the final rise of the raw loss began (non-finite counts as +inf).
+
+    The stop fires when the smoothed loss crosses its threshold, which its EMA lag puts several
+    steps (a factor of 2-5 in LR) after the loss really turned; walking back along the last
+    unbroken rise of the raw loss dates the blow-up where it started.
+    """
+    i = len(losses) - 1
+    value = lambda k: losses[k] if math.isfinite(losses[k]) else math.inf
+    while i > 0 and value(i - 1) < value(i):
+        i -= 1
+    return i
+
+
+def _suggest_checked(lrs, smoothed, stopped: str, settings: FinderSettings) -> dict[str, float]:
+    """``suggest``, with an error message that says what to change when the curve is too short."""
+    usable = len(_kept(lrs, smoothed, settings.skip_start, settings.skip_end))
+    if usable < MIN_POINTS:
+        hint = "lower the start LR (--start)" if stopped != "completed" else "raise the number of steps (--steps)"
+        raise UsageError(
+            f"range test stopped after {len(lrs)} steps ({stopped}), leaving {usable} usable points "
+            f"(need {MIN_POINTS}) to suggest a learning rate; {hint}"
+        )
+    return suggest(lrs, smoothed, skip_start=settings.skip_start, skip_end=settings.skip_end)
+
+
+# --- suggestions ----------------------------------------------------------------------------------
+
+
+def _kept(lrs, smoothed, skip_start: int, skip_end: int) -> list[int]:
+    """Indices used for suggestions: finite points, less the first and last few (capped at 1/5 and 1/10)."""
+    finite = [i for i, (lr, s) in enumerate(zip(lrs, smoothed)) if math.isfinite(s) and lr > 0]
+    head, tail = min(skip_start, len(finite) // 5), min(skip_end, len(finite) // 10)
+    return finite[head : len(finite) - tail]
+
+
+def suggest(lrs: list[float], smoothed: list[float], *, skip_start: int = 10, skip_end: int = 5) -> dict[str, float]:
+    """The three suggested LRs of a range-test curve.
+
+    ``steep``: most negative slope of smoothed loss against log10 LR. ``valley``: the point
+    VALLEY_FRACTION of the way from the first to the last point of the longest decreasing run.
+    ``min10``: the LR of the lowest smoothed loss, divided by 10.
+    """
+    idx = _kept(lrs, smoothed, skip_start, skip_end)
+    if len(idx) < MIN_POINTS:
+        raise UsageError(f"{len(idx)} usable points on the range-test curve; need at least {MIN_POINTS} to suggest a learning rate")
+    x = [math.log10(lrs[i]) for i in idx]
+    y = [smoothed[i] for i in idx]
+    slopes = gradient(y, x)
+    return {
+        "steep": lrs[idx[min(range(len(idx)), key=slopes.__getitem__)]],
+        "valley": lrs[idx[valley_index(y)]],
+        "min10": lrs[idx[min(range(len(idx)), key=y.__getitem__)]] / 10,
+    }
+
+
+def gradient(y: list[float], x: list[float]) -> list[float]:
+    """dy/dx on a non-uniform grid: second-order central differences inside, one-sided at the ends (as np.gradient)."""
+    n = len(y)
+    out = [(y[1] - y[0]) / (x[1] - x[0])]
+    for i in range(1, n - 1):
+        hl, hr = x[i] - x[i - 1], x[i + 1] - x[i]
+        out.append((hl**2 * y[i + 1] - hr**2 * y[i - 1] + (hr**2 - hl**2) * y[i]) / (hl * hr * (hl + hr)))
+    out.append((y[-1] - y[-2]) / (x[-1] - x[-2]))
+    return out
+
+
+def valley_index(y: list[float]) -> int:
+    """Index VALLEY_FRACTION of the way along the longest strictly decreasing subsequence of ``y``.
+
+    A subsequence (not a contiguous run) rides over the small bumps a noisy curve keeps even after
+    smoothing, as fastai's ``valley`` does; unlike fastai we follow it back to its true first point.
+    """
+    n = len(y)
+    length, prev = [1] * n, [-1] * n
+    for i in range(n):
+        for j in range(i):
+            if y[j] > y[i] and length[j] + 1 > length[i]:
+                length[i], prev[i] = length[j] + 1, j
+    end = max(range(n), key=lambda i: (length[i], -i))  # longest, earliest-ending on ties
+    start = end
+    while prev[start] != -1:
+        start = prev[start]
+    return start + round(VALLEY_FRACTION * (end - start))
+
+
+# --- to the grid ----------------------------------------------------------------------------------
+
+
+def grid_around(
+    suggestion: float,
+    divergence_lr: float | None,
+    num: int = 7,
+    span: float = 10.0,
+    margin: float = 2.0,
+    digits: int = 3,
+) -> list[float]:
+    """A log-spaced LR grid around ``suggestion``, kept below the divergence LR.
+
+    Args:
+        suggestion: the LR the range test suggested (the grid's centre when nothing bounds it).
+        divergence_lr: where the test's loss blew up; the grid's top stays at or below divergence_lr / margin.
+        num: grid points.
+        span: the grid runs from suggestion / span to suggestion * span.
+        margin: the smoothed loss blows up a few steps after the real instability, so stay this factor below it.
+        digits: significant digits of each LR (a readable YAML).
+    """
+    _require(math.isfinite(suggestion) and suggestion > 0, f"the suggested LR must be a finite number > 0, got {suggestion}")
+    _require(num >= 1 and span > 1 and margin >= 1, f"grid_around needs num >= 1, span > 1, margin >= 1, got {num}, {span}, {margin}")
+    lo, hi = suggestion / span, suggestion * span
+    if divergence_lr is not None:
+        hi = min(hi, divergence_lr / margin)
+    if hi <= lo:
+        raise UsageError(f"the divergence LR {divergence_lr:g} leaves no room for a grid above {lo:g}; lower --start")
+    if num == 1:
+        return [_round_sig(suggestion if suggestion <= hi else hi, digits)]
+    a, b = math.log10(lo), math.log10(hi)
+    return [_round_sig(10 ** (a + (b - a) * i / (num - 1)), digits) for i in range(num)]
+
+
+def _round_sig(x: float, digits: int) -> float:
+    return float(f"{x:.{digits}g}")
