@@ -70,7 +70,8 @@ def parse_idx(raw: bytes, source: str, magic: int | None = None) -> np.ndarray:
     if found_bytes != expected:
         state = "truncated" if found_bytes < expected else "too long"
         raise DataError(f"{source}: {state}: dimensions {list(dims)} need {expected} data bytes, found {found_bytes}")
-    return np.frombuffer(raw, dtype=dtype, count=count, offset=header).reshape(dims)
+    array = np.frombuffer(raw, dtype=dtype, count=count, offset=header).reshape(dims)
+    return array.astype(dtype.newbyteorder("="), copy=False)  # native order; no copy for uint8
 
 
 def read_idx(path: Path, magic: int | None = None) -> np.ndarray:
