@@ -68,8 +68,9 @@ def _class_labels(name: str, ys: list[np.ndarray]) -> tuple[list[torch.Tensor], 
         classes, inverse = np.unique(np.concatenate([y.astype(str) for y in ys]), return_inverse=True)
         return list(map(torch.from_numpy, np.split(inverse.astype(np.int64), [len(ys[0])]))), len(classes)
     for field, y in zip(fields, ys):
-        if y.dtype.kind == "f" and not np.all(np.isfinite(y) & (y == np.round(y))):
-            raise DataError(f"dataset '{name}': class labels {field} must be integers, got float values like {y[y != np.round(y)][:1]}")
+        bad = y[~(np.isfinite(y) & (y == np.round(y)))] if y.dtype.kind == "f" else []
+        if len(bad):
+            raise DataError(f"dataset '{name}': class labels {field} must be integers, got {float(bad[0])}")
         if len(y) and y.min() < 0:
             raise DataError(f"dataset '{name}': class labels {field} must be >= 0, got {y.min()}")
     labels = [torch.from_numpy(y.astype(np.int64)) for y in ys]
@@ -175,7 +176,7 @@ def _numeric(file: Path, names: list[str], lines: list[int], cells: np.ndarray) 
             except ValueError:
                 ok = False
             if not ok:
-                raise DataError(f"{file}: column '{name}', line {lines[i]}: {cell!r} is not a finite number")
+                raise DataError(f"{file}: column '{name}', line {lines[i]}: {str(cell)!r} is not a finite number")
     raise AssertionError("unreachable")  # pragma: no cover
 
 

@@ -1,0 +1,122 @@
+"""CSV and npz datasets, and turning user arrays into a Dataset."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from lrsweep.data import load_dataset
+from lrsweep.data.tabular import csv_dataset, dataset_from_arrays, npz_dataset
+from lrsweep.errors import DataError
+
+
+def _csv(tmp_path, rows, name="data.csv"):
+    path = tmp_path / name
+    path.write_text("\n".join(rows) + "\n")
+    return str(path)
+
+
+def test_csv_integer_target_is_classification_remapped_to_0_k(tmp_path):
+    rows = ["x1,x2,grade"] + [f"{i},{i * 2 % 7},{5 + i % 3 * 5}" for i in range(30)]  # grades 5, 10, 15
+    ds = csv_dataset(path=_csv(tmp_path, rows), target="grade", seed=0)
+    assert ds.task == "classification" and ds.num_classes == 3
+    assert sorted(torch.cat([ds.train_y, ds.test_y]).unique().tolist()) == [0, 1, 2]
+    assert ds.train_x.shape == (24, 2) and ds.test_x.shape == (6, 2)
+
+
+def test_csv_string_labels_are_mapped_in_sorted_order(tmp_path):
+    rows = ["petal,species"] + [f"{i},{['setosa', 'virginica'][i % 2]}" for i in range(10)]
+    ds = csv_dataset(path=_csv(tmp_path, rows), target="species", test_fraction=0.5, standardize=False)
+    x = torch.cat([ds.train_x[:, 0], ds.test_x[:, 0]])
+    y = torch.cat([ds.train_y, ds.test_y])
+    assert ds.num_classes == 2 and torch.equal(y, (x % 2).long())  # setosa -> 0, virginica -> 1
+
+
+def test_csv_float_target_is_regression(tmp_path):
+    rows = ["a,price,b"] + [f"{i},{i * 1.5 + 0.25},{-i}" for i in range(20)]
+    ds = load_dataset("csv", {"path": _csv(tmp_path, rows), "target": "price"})
+    assert ds.task == "regression" and ds.train_y.shape == (16, 1) and ds.train_x.shape == (16, 2)
+
+
+def test_csv_task_can_be_forced(tmp_path):
+    rows = ["a,y"] + [f"{i},{i % 4}" for i in range(20)]
+    ds = csv_dataset(path=_csv(tmp_path, rows), target="y", task="regression")
+    assert ds.task == "regression" and ds.train_y.dtype == torch.float32
+
+
+def test_csv_features_standardised_with_train_statistics(tmp_path):
+    rows = ["a,const,y"] + [f"{i * 10},3,{i % 2}" for i in range(50)]
+    ds = csv_dataset(path=_csv(tmp_path, rows), target="y", test_fraction=0.2)
+    assert torch.allclose(ds.train_x.mean(0), torch.zeros(2), atol=1e-5)
+    assert torch.allclose(ds.train_x[:, 0].std(unbiased=False), torch.tensor(1.0), atol=1e-5)
+    assert torch.equal(ds.train_x[:, 1], torch.zeros(40))  # a constant column stays finite
+    raw = csv_dataset(path=_csv(tmp_path, rows), target="y", test_fraction=0.2, standardize=False)
+    mean, std = raw.train_x[:, 0].mean(), raw.train_x[:, 0].std(unbiased=False)
+    assert torch.allclose(ds.test_x[:, 0], (raw.test_x[:, 0] - mean) / std, atol=1e-5)
+
+
+def test_csv_split_is_seeded(tmp_path):
+    path = _csv(tmp_path, ["a,y"] + [f"{i},{i % 2}" for i in range(30)])
+    one, two, other = (csv_dataset(path=path, target="y", seed=s, standardize=False) for s in (1, 1, 2))
+    assert torch.equal(one.test_x, two.test_x) and not torch.equal(one.test_x, other.test_x)
+
+
+def test_csv_non_numeric_feature_names_column_and_line(tmp_path):
+    rows = ["a,b,y", "1,2,0", "3,oops,1", "4,5,0"]
+    with pytest.raises(DataError, match=r"column 'b', line 3: 'oops' is not a finite number"):
+        csv_dataset(path=_csv(tmp_path, rows), target="y")
+    rows = ["a,b,y", "1,2,0", "3,,1"]
+    with pytest.raises(DataError, match=r"column 'b', line 3: '' is not"):
+        csv_dataset(path=_csv(tmp_path, rows), target="y")
+
+
+def test_csv_missing_target_suggests_nearest_and_lists_columns(tmp_path):
+    path = _csv(tmp_path, ["age,income,label", "1,2,0", "2,3,1"])
+    with pytest.raises(DataError, match=r"no column 'lable'; did you mean 'label'\? \(columns: age, income, label\)"):
+        csv_dataset(path=path, target="lable")
+
+
+def test_csv_missing_file_names_it(tmp_path):
+    with pytest.raises(DataError, match=f"csv file not found: {tmp_path / 'nope.csv'}"):
+        load_dataset("csv", {"path": str(tmp_path / "nope.csv"), "target": "y"})
+
+
+def test_csv_ragged_row_and_regression_text_target(tmp_path):
+    with pytest.raises(DataError, match="line 3 has 2 fields, the header has 3"):
+        csv_dataset(path=_csv(tmp_path, ["a,b,y", "1,2,0", "3,1"]), target="y")
+    with pytest.raises(DataError, match="column 'y', line 3: 'cat'"):
+        csv_dataset(path=_csv(tmp_path, ["a,y", "1,2.5", "3,cat"]), target="y", task="regression")
+
+
+def test_npz_without_test_arrays_is_split(tmp_path):
+    path = tmp_path / "d.npz"
+    np.savez(path, x=np.random.default_rng(0).normal(size=(50, 2, 3)), y=np.arange(50) % 5)
+    ds = npz_dataset(path=str(path), test_fraction=0.1)
+    assert ds.task == "classification" and ds.num_classes == 5
+    assert ds.train_x.shape == (45, 2, 3) and ds.test_x.shape == (5, 2, 3)
+
+
+def test_npz_with_explicit_test_split_and_regression(tmp_path):
+    path = tmp_path / "d.npz"
+    x, x_test = np.ones((8, 3)), np.zeros((4, 3))
+    np.savez(path, x=x, y=np.linspace(0, 1, 8), x_test=x_test, y_test=np.linspace(0, 1, 4))
+    ds = load_dataset("npz", {"path": str(path)})
+    assert ds.task == "regression" and ds.train_y.shape == (8, 1)
+    assert torch.equal(ds.test_x, torch.zeros(4, 3))
+
+
+def test_npz_missing_arrays_are_named(tmp_path):
+    path = tmp_path / "d.npz"
+    np.savez(path, features=np.ones((4, 2)), y=np.ones(4))
+    with pytest.raises(DataError, match="needs arrays x and y.*found features, y"):
+        npz_dataset(path=str(path))
+
+
+def test_arrays_integer_labels_keep_their_indices():
+    ds = dataset_from_arrays("a", np.ones(6), np.array([0, 4, 4, 0, 4, 0]), np.ones(2), np.array([2, 0]))
+    assert ds.num_classes == 5 and ds.train_x.shape == (6, 1)
+    with pytest.raises(DataError, match="must be >= 0"):
+        dataset_from_arrays("a", np.ones(3), np.array([0, -1, 1]), np.ones(1), np.array([0]))
+    with pytest.raises(DataError, match="must be integers"):
+        dataset_from_arrays("a", np.ones(2), np.array([0.5, 1.0]), np.ones(1), np.array([0.0]), task="classification")
