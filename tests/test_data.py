@@ -162,12 +162,18 @@ def test_check_options_ignores_common_keys_and_rejects_typos():
         ("csv", {"path": "a.csv", "target": "y", "test_fraction": 1.0}, "data.test_fraction"),
         ("csv", {"path": "a.csv", "target": "y", "task": "ranking"}, "data.task"),
         ("mnist", {"mirrors": "http://one/"}, "data.mirrors"),
+        ("synthetic-regression", {"seed": None}, "data.seed"),
+        ("csv", {"path": None, "target": "y"}, "data.path"),
     ],
 )
 def test_check_options_range_checks_builtin_options(name, options, key):
     with pytest.raises(ConfigError) as err:
         check_options(name, options)
     assert err.value.key == key
+
+
+def test_none_means_default_only_where_the_default_is_none():
+    assert check_options("mnist", {"mirrors": None, "md5s": None}) == {"mirrors": None, "md5s": None}
 
 
 def test_csv_requires_path_and_target():
@@ -209,17 +215,20 @@ def user_module(tmp_path, monkeypatch):
 
             def with_root(root, download, n=12):
                 x = torch.zeros(n, 3)
-                return Dataset(f"from {root.name}", x, torch.zeros(n, dtype=torch.int64), x, torch.zeros(n, dtype=torch.int64), "classification", 1)
+                y = torch.zeros(n, dtype=torch.int64)
+                return Dataset(f"from {root.name}", x, y, x, y, "classification", 1)
 
             def wrong_type():
                 return {"x": 1}
 
             def ragged():
-                return torch.zeros(5, 2), torch.zeros(4, dtype=torch.int64), torch.zeros(2, 2), torch.zeros(2, dtype=torch.int64)
+                x, y = torch.zeros(5, 2), torch.zeros(4, dtype=torch.int64)
+                return x, y, x[:2], y[:2]
 
             def bad_labels():
                 x = torch.zeros(4, 2)
-                return Dataset("bad", x, torch.tensor([0, 1, 2, 5]), x, torch.zeros(4, dtype=torch.int64), "classification", 3)
+                y = torch.zeros(4, dtype=torch.int64)
+                return Dataset("bad", x, torch.tensor([0, 1, 2, 5]), x, y, "classification", 3)
             """
         )
     )

@@ -109,6 +109,12 @@ def test_server_down_lists_every_url_with_its_error(tmp_path, closed_port_url):
     assert _leftovers(tmp_path) == []
 
 
+def test_malformed_url_is_reported_not_raised(tmp_path):
+    with pytest.raises(DownloadError, match="not-a-url: ValueError: unknown url type"):
+        fetch(["not-a-url"], tmp_path / "data.bin", None)
+    assert _leftovers(tmp_path) == []
+
+
 def test_existing_file_is_not_fetched_again(tmp_path):
     (tmp_path / "data.bin").write_bytes(PAYLOAD)
     with _Server({}) as server:
@@ -119,7 +125,11 @@ def test_existing_file_is_not_fetched_again(tmp_path):
 def _fake_mnist(folder):
     rng = np.random.default_rng(0)
     return write_idx_files(
-        folder, rng.integers(0, 256, (40, 28, 28)), np.arange(40) % 10, rng.integers(0, 256, (10, 28, 28)), np.arange(10) % 10
+        folder,
+        rng.integers(0, 256, (40, 28, 28)),
+        np.arange(40) % 10,
+        rng.integers(0, 256, (10, 28, 28)),
+        np.arange(10) % 10,
     )
 
 

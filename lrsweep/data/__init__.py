@@ -16,7 +16,7 @@ from typing import Any, Callable
 import torch
 
 from lrsweep.errors import ConfigError, DataError
-from lrsweep.registry import Registry, check_kwargs
+from lrsweep.registry import Registry, check_kwargs, signature_defaults
 
 TASKS = ("classification", "regression")
 COMMON_KEYS = ("name", "root", "download", "val_fraction", "batch_size")  # owned by the config
@@ -59,7 +59,9 @@ class Splits:
 
     def to(self, device: torch.device | str) -> "Splits":
         """A copy with every tensor on ``device``."""
-        moved = {f: getattr(self, f).to(device, non_blocking=True) for f in _TENSOR_FIELDS}
+        # Asynchronous only host -> GPU: a non-blocking copy back to the host could be read too early.
+        non_blocking = torch.device(device).type != "cpu"
+        moved = {f: getattr(self, f).to(device, non_blocking=non_blocking) for f in _TENSOR_FIELDS}
         return replace(self, **moved)
 
     def train_plus_val(self) -> tuple[torch.Tensor, torch.Tensor]:
@@ -154,11 +156,12 @@ _RULES: dict[str, Callable[[str, Any], Any]] = {
 }
 
 
-def check_values(options: dict[str, Any], key: str = "data") -> dict[str, Any]:
-    """Range-check the built-in datasets' options (None means 'use the default'); returns them coerced."""
+def _check_values(factory: Callable, options: dict[str, Any], key: str) -> dict[str, Any]:
+    """Range-check a built-in factory's options; returns them coerced (None only where the default is None)."""
+    defaults = signature_defaults(factory, skip=("root", "download"))
     checked = dict(options)
     for name, value in options.items():
-        if name in _RULES and value is not None:
+        if name in _RULES and not (value is None and defaults.get(name, 0) is None):
             checked[name] = _RULES[name](f"{key}.{name}", value)
     return checked
 
@@ -180,7 +183,7 @@ def check_options(name: str, options: dict[str, Any], key: str = "data") -> dict
         raise ConfigError(f"'{name}' is not a function", key=f"{key}.name")
     specific = {k: v for k, v in options.items() if k not in COMMON_KEYS}
     checked = check_kwargs(factory, specific, key, skip=("root", "download"))
-    return checked if DATASETS.is_import(name) else check_values(checked, key)
+    return checked if DATASETS.is_import(name) else _check_values(factory, checked, key)
 
 
 def load_dataset(name: str, options: dict[str, Any], root: Path | None = None, download: bool = True) -> Dataset:

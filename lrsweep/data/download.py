@@ -75,15 +75,8 @@ def _download(url: str, dest: Path, md5: str | None, timeout: float) -> None:
     except OSError as exc:
         raise DataError(f"cannot write to {dest.parent}: {exc}") from None
     try:
-        digest = hashlib.md5()
-        request = urllib.request.Request(url, headers={"User-Agent": f"lrsweep/{__version__}"})
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(request, timeout=timeout) as response:
-            for chunk in iter(lambda: response.read(_CHUNK), b""):
-                out.write(chunk)
-                digest.update(chunk)
-            out.flush()
-            os.fsync(out.fileno())
-        got = digest.hexdigest()
+        with os.fdopen(fd, "wb") as out:
+            got = _stream(url, out, timeout)
         if md5 is not None and got != md5.lower():
             raise _Failure(f"checksum mismatch: expected md5 {md5}, got {got}")
         os.replace(tmp, dest)
@@ -96,6 +89,19 @@ def _download(url: str, dest: Path, md5: str | None, timeout: float) -> None:
         raise _Failure(f"{type(exc).__name__}: {exc}") from None
     finally:
         Path(tmp).unlink(missing_ok=True)  # a no-op once os.replace has moved it
+
+
+def _stream(url: str, out, timeout: float) -> str:
+    """Copy the body at ``url`` into the open file ``out``, synced to disk; returns its md5."""
+    digest = hashlib.md5()
+    request = urllib.request.Request(url, headers={"User-Agent": f"lrsweep/{__version__}"})
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        for chunk in iter(lambda: response.read(_CHUNK), b""):
+            out.write(chunk)
+            digest.update(chunk)
+    out.flush()
+    os.fsync(out.fileno())
+    return digest.hexdigest()
 
 
 def ensure_files(

@@ -38,7 +38,10 @@ def _array(name: str, field: str, value: Any) -> np.ndarray:
         value = value.detach().cpu().numpy()
     array = np.asarray(value)
     if array.dtype.kind not in "biufUS" or array.ndim == 0:
-        raise DataError(f"dataset '{name}': {field} must be a numeric (or label) array [N, ...], got {array.dtype} {list(array.shape)}")
+        raise DataError(
+            f"dataset '{name}': {field} must be a numeric (or label) array [N, ...], "
+            f"got {array.dtype} {list(array.shape)}"
+        )
     return array
 
 
@@ -91,7 +94,8 @@ def _standardized(ds: Dataset) -> Dataset:
     mean = ds.train_x.mean(dim=0)
     std = ds.train_x.std(dim=0, unbiased=False)
     std = torch.where(std > 0, std, torch.ones_like(std))  # a constant feature stays constant
-    return Dataset(ds.name, (ds.train_x - mean) / std, ds.train_y, (ds.test_x - mean) / std, ds.test_y, ds.task, ds.num_classes)
+    train_x, test_x = (ds.train_x - mean) / std, (ds.test_x - mean) / std
+    return Dataset(ds.name, train_x, ds.train_y, test_x, ds.test_y, ds.task, ds.num_classes)
 
 
 # --- CSV
@@ -151,7 +155,9 @@ def _read_csv(file: Path, delimiter: str) -> tuple[list[str], list[int], np.ndar
                 if not any(cell.strip() for cell in row):
                     continue  # blank line
                 if len(row) != len(header):
-                    raise DataError(f"{file}: line {reader.line_num} has {len(row)} fields, the header has {len(header)}")
+                    raise DataError(
+                        f"{file}: line {reader.line_num} has {len(row)} fields, the header has {len(header)}"
+                    )
                 rows.append([cell.strip() for cell in row])
                 lines.append(reader.line_num)
     except (OSError, UnicodeDecodeError, csv.Error) as exc:
