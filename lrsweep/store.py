@@ -152,6 +152,11 @@ class RunStore:
     def plots_dir(self) -> Path:
         return self.path / "plots"
 
+    @property
+    def tensorboard_dir(self) -> Path:
+        """TensorBoard event files, one folder per variant (``tensorboard --logdir runs/`` finds them)."""
+        return self.path / "tensorboard"
+
     # ---- per variant
     def variant_dir(self, variant_id: str) -> Path:
         if variant_id == RETRAIN_ID:
@@ -168,6 +173,11 @@ class RunStore:
     def write_lr_steps(self, variant_id: str, lrs: list[float]) -> None:
         rows = ({"step": i, "lr": lr} for i, lr in enumerate(lrs, start=1))
         atomic_write_text(self.variant_dir(variant_id) / "lr_steps.csv", csv_text(rows, ("step", "lr")))
+
+    def read_lr_steps(self, variant_id: str) -> list[dict]:
+        """Per optimizer step ``{step, lr}`` rows (only variants with a per-step schedule have them)."""
+        path = self.variant_dir(variant_id) / "lr_steps.csv"
+        return read_csv(path) if path.exists() else []
 
     def write_status(self, variant_id: str, status: dict) -> None:
         write_json(self.variant_dir(variant_id) / "status.json", status)
