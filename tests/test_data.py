@@ -159,6 +159,8 @@ def test_check_options_ignores_common_keys_and_rejects_typos():
         ("synthetic-regression", {"n_features": 2.5}, "data.n_features"),
         ("synthetic-classification", {"n_classes": 1}, "data.n_classes"),
         ("synthetic-regression", {"noise": -1.0}, "data.noise"),
+        ("synthetic-regression", {"noise": float("nan")}, "data.noise"),
+        ("synthetic-regression", {"n_test": float("inf")}, "data.n_test"),
         ("csv", {"path": "a.csv", "target": "y", "test_fraction": 1.0}, "data.test_fraction"),
         ("csv", {"path": "a.csv", "target": "y", "task": "ranking"}, "data.task"),
         ("mnist", {"mirrors": "http://one/"}, "data.mirrors"),

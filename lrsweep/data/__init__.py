@@ -8,6 +8,7 @@ synthetic-classification, csv, npz; or any ``package.module:function`` returning
 from __future__ import annotations
 
 import inspect
+import math
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -89,7 +90,7 @@ def default_root() -> Path:
 
 
 def _integer(key: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or int(value) != value:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not float(value).is_integer():
         raise ConfigError(f"must be an integer, got {value!r}", key=key)
     if value < minimum:
         raise ConfigError(f"must be >= {minimum}, got {key.rpartition('.')[2]}={value!r}", key=key)
@@ -98,8 +99,8 @@ def _integer(key: str, value: Any, minimum: int) -> int:
 
 def _number(key: str, value: Any, low: float, high: float | None = None, open_low: bool = False) -> float:
     name = key.rpartition(".")[2]
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ConfigError(f"must be a number, got {value!r}", key=key)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ConfigError(f"must be a finite number, got {value!r}", key=key)
     if value < low or (open_low and value == low) or (high is not None and value >= high):
         bounds = f"{'>' if open_low else '>='} {low}" + (f" and < {high}" if high is not None else "")
         raise ConfigError(f"must be {bounds}, got {name}={value!r}", key=key)
@@ -112,12 +113,12 @@ def _task(key: str, value: Any) -> str:
     return value
 
 
-def _string_list(key: str, value: Any) -> tuple[str, ...]:
+def _string_list(key: str, value: Any) -> list[str]:
     if isinstance(value, str) or not isinstance(value, (list, tuple)) or not value:
         raise ConfigError(f"must be a non-empty list of URLs, got {value!r}", key=key)
     if not all(isinstance(v, str) and v for v in value):
         raise ConfigError(f"must be a list of URL strings, got {value!r}", key=key)
-    return tuple(value)
+    return list(value)
 
 
 def _md5_table(key: str, value: Any) -> dict[str, str]:

@@ -77,7 +77,7 @@ def _class_labels(name: str, ys: list[np.ndarray]) -> tuple[list[torch.Tensor], 
         if len(y) and y.min() < 0:
             raise DataError(f"dataset '{name}': class labels {field} must be >= 0, got {y.min()}")
     labels = [torch.from_numpy(y.astype(np.int64)) for y in ys]
-    return labels, int(max(int(y.max()) for y in labels if len(y))) + 1
+    return labels, max((int(y.max()) + 1 for y in labels if len(y)), default=1)
 
 
 def _split_indices(n: int, test_fraction: float, seed: int, source: str) -> tuple[np.ndarray, np.ndarray]:
