@@ -53,24 +53,33 @@ def _has_seeds(summary: dict) -> bool:
     return any(len(g["seeds"]) > 1 for g in summary["groups"])
 
 
+def _varying(rows: list[dict], key: str) -> bool:
+    return len({str(r.get(key)) for r in rows}) > 1
+
+
 def summary_table(summary: dict) -> Table:
-    """The final table: sorted by the selection metric, the best highlighted."""
+    """The final table: sorted by the selection metric, the best highlighted.
+
+    Optimizer and scheduler get a column only when they vary; otherwise they go in the caption.
+    """
     if _has_seeds(summary):
         return _group_table(summary)
-    metric = summary["metric"]
-    table = Table(title=f"{summary['name']}: ranked by {metric} ({summary['direction']}imum wins)",
-                  title_justify="left")
-    columns = ("rank", "lr", "optimizer", "scheduler", "status", "epochs", "train_loss", "val_loss", "val_acc",
-               "final_lr", "seconds")
+    rows = summary["variants"]
+    axes = [k for k in ("optimizer", "scheduler") if _varying(rows, k)]
+    fixed = [f"{k}: {rows[0][k]}" for k in ("optimizer", "scheduler") if rows and k not in axes]
+    table = Table(title=f"{summary['name']}: ranked by {summary['metric']} ({summary['direction']}imum wins)",
+                  caption=" · ".join(fixed) or None, title_justify="left", caption_justify="left")
+    columns = ["rank", "lr", *axes, "status", "epochs", "train_loss", "val_loss", "val_acc", "final_lr", "s"]
     for column in columns:
-        table.add_column(column, justify="left" if column in ("optimizer", "scheduler", "status") else "right")
-    for row in summary["variants"]:
-        style = "bold green" if row.get("best") else ("red" if row["status"] not in ("done",) else None)
-        table.add_row(
-            (fmt(row.get("rank")) + (" ★" if row.get("best") else "")), fmt_lr(row["lr"]), row["optimizer"],
-            row["scheduler"], row["status"], str(row["epochs_run"]), fmt(row["train_loss"]), fmt(row["val_loss"]),
-            fmt(row["val_acc"]), fmt(row.get("final_lr")), f"{row['seconds']:.1f}", style=style,
-        )
+        table.add_column(column, justify="left" if column in ("optimizer", "scheduler", "status") else "right",
+                         no_wrap=column in ("lr", "status", "rank"))
+    for row in rows:
+        style = "bold green" if row.get("best") else ("red" if row["status"] != "done" else None)
+        cells = [fmt(row.get("rank")) + (" ★" if row.get("best") else ""), fmt_lr(row["lr"])]
+        cells += [row[k] for k in axes]
+        cells += [row["status"], str(row["epochs_run"]), fmt(row["train_loss"]), fmt(row["val_loss"]),
+                  fmt(row["val_acc"]), fmt(row.get("final_lr"), 3), f"{row['seconds']:.1f}"]
+        table.add_row(*cells, style=style)
     return table
 
 

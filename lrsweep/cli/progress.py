@@ -60,8 +60,8 @@ class ProgressEvents:
         line = f"{result.status:<8} {self.current}  {metrics}  {result.seconds:.1f}s"
         if result.error:
             line += f"  ({result.error})"
-        self.console.print(line, style=None if result.status == "done" else "red", markup=False)
+        self.console.print(line, style=None if result.status == "done" else "red", markup=False, soft_wrap=True)
 
     def on_notice(self, message: str) -> None:
         if not self.quiet:
-            self.console.print(message, style="yellow", markup=False)
+            self.console.print(message, style="yellow", markup=False, soft_wrap=True)
