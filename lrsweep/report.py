@@ -130,3 +130,87 @@ def verdict(summary: dict) -> Text:
     if failed:
         text.append(f"\n{failed} variant(s) failed; see status.json in their variant folders.", style="red")
     return text
+
+
+# --------------------------------------------------------------------------- show / compare
+
+
+def run_header(details: dict, summary: dict) -> Text:
+    """The lines above ``show``'s table: where the run is, how it went, how its grid grew."""
+    meta = details.get("meta", {})
+    facts = [details["run_dir"]]
+    facts += [f"{key} {meta[key]}" for key in ("fingerprint", "started", "finished", "outcome") if meta.get(key)]
+    text = Text(" · ".join(facts))
+    for i, ext in enumerate(meta.get("extensions") or [], start=1):
+        way = "downwards" if ext.get("edge") == "low" else "upwards"
+        text.append(f"\ngrid extension {i}: {way}, added lr = {', '.join(f'{lr:g}' for lr in ext.get('added', []))}")
+    if not summary.get("complete", True):
+        unfinished = sum(n for status, n in summary.get("status_counts", {}).items() if status not in ("done", "diverged"))
+        text.append(f"\n{unfinished} variant(s) unfinished; resume with  lrsweep grid --resume {details['run_dir']}")
+    return text
+
+
+def _score_at(groups: list[dict], lr: float, direction: str) -> dict | None:
+    """The best seed group at ``lr`` (over optimizers/schedulers), or its status when none is rankable."""
+    here = [g for g in groups if g["lr"] == lr]
+    if not here:
+        return None
+    ranked = sorted((g for g in here if g["mean"] is not None), key=lambda g: g["mean"] * (1 if direction == "min" else -1))
+    if ranked:
+        g = ranked[0]
+        return {"mean": g["mean"], "std": g["std"], "n": g["n"], "optimizer": g["optimizer"],
+                "scheduler": g["scheduler"], "status": "done"}
+    return {"mean": None, "std": None, "n": 0, "status": ",".join(sorted({s for g in here for s in g["statuses"]}))}
+
+
+def compare_data(runs: dict[str, dict]) -> dict:
+    """Several summaries side by side (pure): each run's best, and each run's score at every lr."""
+    out_runs = []
+    for label, summary in runs.items():
+        best = summary.get("best") or {}
+        out_runs.append({
+            "label": label, "run_dir": summary.get("run_dir"), "name": summary.get("name"),
+            "metric": summary["metric"], "direction": summary["direction"],
+            "best": {k: best.get(k) for k in ("lr", "optimizer", "scheduler", "mean", "std", "n", "edge",
+                                              "tied_with_runner_up")} if best else None,
+            "retrain": summary.get("retrain"), "variants": len(summary["variants"]),
+            "complete": summary.get("complete"),
+        })
+    lrs = sorted({g["lr"] for summary in runs.values() for g in summary["groups"]})
+    by_lr = [{"lr": lr, "runs": {label: _score_at(s["groups"], lr, s["direction"]) for label, s in runs.items()}}
+             for lr in lrs]
+    return {"runs": out_runs, "by_lr": by_lr}
+
+
+def _mean_std(entry: dict | None) -> str:
+    if entry is None:
+        return ""
+    if entry["mean"] is None:
+        return entry["status"]
+    return fmt(entry["mean"]) + (f" ± {entry['std']:.2g}" if entry.get("n", 0) > 1 else "")
+
+
+def compare_tables(data: dict) -> list[Table]:
+    """Two tables: one row per run with its best; one row per learning rate with a column per run."""
+    best = Table(title="Best of each run", title_justify="left")
+    for column in ("run", "metric", "best lr", "optimizer", "scheduler", "score", "test_loss", "test_acc",
+                   "variants", "complete"):
+        best.add_column(column, justify="right" if column in ("best lr", "score", "test_loss", "test_acc",
+                                                             "variants") else "left")
+    for run in data["runs"]:
+        b, r = run["best"] or {}, run["retrain"] or {}
+        best.add_row(run["label"], f"{run['metric']} ({run['direction']})", fmt_lr(b["lr"]) if b else "–",
+                     b.get("optimizer") or "–", b.get("scheduler") or "–", _mean_std(b) if b else "–",
+                     fmt(r.get("test_loss")), fmt(r.get("test_acc")), str(run["variants"]),
+                     "yes" if run["complete"] else "no")
+    by_lr = Table(title="Score at each learning rate (★ the run's best)", title_justify="left")
+    by_lr.add_column("lr", justify="right")
+    for run in data["runs"]:
+        by_lr.add_column(f"{run['label']}\n{run['metric']}", justify="right")
+    for line in data["by_lr"]:
+        cells = [fmt_lr(line["lr"])]
+        for run in data["runs"]:
+            star = " ★" if run["best"] and run["best"]["lr"] == line["lr"] else ""
+            cells.append(_mean_std(line["runs"][run["label"]]) + star)
+        by_lr.add_row(*cells)
+    return [best, by_lr]
