@@ -81,8 +81,26 @@ def config_overrides(sets: list[str] | None, device: str | None) -> list[str]:
     return overrides
 
 
-def load_splits(config):
-    """The dataset of ``config``, split with its first seed (the same split for every seed)."""
+def load_splits(config, quiet: bool = False):
+    """The dataset of ``config``, split with its first seed (the same split for every seed).
+
+    Downloads, if any, are announced on stderr.
+    """
+    import logging
+
+    logger = logging.getLogger("lrsweep.data.download")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    if not quiet:
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+    try:
+        return _load_and_split(config)
+    finally:
+        logger.removeHandler(handler)
+
+
+def _load_and_split(config):
     from lrsweep.data import default_root, load_dataset, split
 
     root = Path(config.data.root).expanduser() if config.data.root else default_root()
