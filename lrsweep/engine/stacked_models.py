@@ -1,0 +1,232 @@
+"""K copies of one architecture as one computation: parameters stacked as ``[K, *shape]``.
+
+Two ways to run a pack forward, both mapping inputs to outputs of shape ``[K, B, out]``:
+
+- ``SequentialStack``, the fast path for ``nn.Sequential`` stacks of Linear / Conv2d / pooling /
+  Flatten / elementwise layers (lrsweep's linear, mlp and cnn): a layer whose input is shared by
+  every variant runs as ONE matmul or convolution with K times the outputs; later layers run as
+  batched matmuls (``baddbmm``) or grouped convolutions.
+- ``FuncStack``, for any other module: ``torch.func.functional_call`` under ``vmap`` (dropout
+  draws differently per variant; BatchNorm keeps per-variant running statistics).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.func import functional_call, stack_module_state, vmap
+
+from lrsweep.engine.stacked_optim import VectorizeError
+
+ELEMENTWISE = (
+    nn.ReLU, nn.Tanh, nn.GELU, nn.Sigmoid, nn.LeakyReLU, nn.ELU, nn.SiLU, nn.Softplus, nn.Identity,
+    nn.Dropout,
+)
+POOLS = (nn.MaxPool2d, nn.AvgPool2d)
+PATHS = ("auto", "fast", "vmap")
+
+
+class StackedModel:
+    """The stacked leaves of K models and a forward over all of them."""
+
+    names: list[str]
+    params: list[Tensor]
+    training: bool = True
+
+    @property
+    def k(self) -> int:
+        return self.params[0].shape[0]
+
+    def train(self, mode: bool = True) -> "StackedModel":
+        self.training = mode
+        return self
+
+    def forward(self, x: Tensor, shared: bool) -> Tensor:
+        """``x`` is one batch ``[B, ...]`` for every variant (``shared``) or ``[K, B, ...]``; returns ``[K, B, out]``."""
+        raise NotImplementedError
+
+    def variant_state(self, k: int) -> dict[str, Tensor]:
+        """Variant ``k``'s parameters (and buffers), named as in its module's ``state_dict``."""
+        return {n: p[k].detach().clone() for n, p in zip(self.names, self.params)}
+
+    def compact(self, keep: Sequence[int]) -> None:
+        """Keep only the variants at positions ``keep``; the parameters become new leaves."""
+        index = torch.tensor(list(keep), dtype=torch.long, device=self.params[0].device)
+        self.params = [p.detach().index_select(0, index).requires_grad_(True) for p in self.params]
+
+
+class SequentialStack(StackedModel):
+    """Fast path: an ``nn.Sequential`` of supported layers, run as shared / batched matmuls and grouped convs."""
+
+    def __init__(self, models: Sequence[nn.Module]):
+        base = models[0]
+        unsupported = fast_path_obstacle(base)
+        if unsupported:
+            raise VectorizeError(unsupported)
+        self.layers = list(base)
+        self.names, self.params = [], []
+        self.slots: list[tuple[int, int] | None] = []  # per layer: indices of (weight, bias) in params
+        for i, layer in enumerate(self.layers):
+            if isinstance(layer, (nn.Linear, nn.Conv2d)):
+                w = _stack([m[i].weight for m in models])
+                b = _stack([m[i].bias for m in models]) if layer.bias is not None else None
+                self.slots.append((len(self.params), len(self.params) + 1 if b is not None else -1))
+                self.names.append(f"{i}.weight")
+                self.params.append(w)
+                if b is not None:
+                    self.names.append(f"{i}.bias")
+                    self.params.append(b)
+            else:
+                self.slots.append(None)
+
+    def forward(self, x: Tensor, shared: bool) -> Tensor:
+        h, form = x, ("shared" if shared else "KB")
+        for layer, slot in zip(self.layers, self.slots):
+            if slot is not None:
+                w = self.params[slot[0]]
+                b = self.params[slot[1]] if slot[1] >= 0 else None
+                h, form = (_linear if isinstance(layer, nn.Linear) else _conv)(layer, h, form, w, b)
+            else:
+                h, form = self._other(layer, h, form)
+        return _to_kb(h, form, self.k)
+
+    def _other(self, layer: nn.Module, h: Tensor, form: str) -> tuple[Tensor, str]:
+        if isinstance(layer, nn.Flatten):
+            return h.flatten(1 if form == "shared" else 2), form
+        if isinstance(layer, nn.Dropout):
+            if not self.training or layer.p == 0:
+                return h, form
+            if form == "shared":  # every variant draws its own mask
+                h, form = _to_bk(h, form, self.k), "BK"
+            return F.dropout(h, layer.p, training=True), form
+        if isinstance(layer, POOLS):
+            return _per_channel_map(layer, h, form, self.k), form
+        return layer(h), form  # elementwise: any layout
+
+
+class FuncStack(StackedModel):
+    """Generic path: ``functional_call`` over the user's module under ``vmap``."""
+
+    def __init__(self, models: Sequence[nn.Module]):
+        self.base = models[0]
+        params, buffers = stack_module_state(list(models))
+        self.names = list(params)
+        self.params = list(params.values())
+        self.buffer_names = list(buffers)
+        self.buffers = list(buffers.values())
+
+    def train(self, mode: bool = True) -> "FuncStack":
+        self.training = mode
+        self.base.train(mode)
+        return self
+
+    def forward(self, x: Tensor, shared: bool) -> Tensor:
+        names, buffer_names, base = self.names, self.buffer_names, self.base
+
+        def one(params, buffers, xb):
+            return functional_call(base, (dict(zip(names, params)), dict(zip(buffer_names, buffers))), (xb,))
+
+        fn = vmap(one, in_dims=(0, 0, None if shared else 0), randomness="different")
+        return fn(self.params, self.buffers, x)
+
+    def variant_state(self, k: int) -> dict[str, Tensor]:
+        state = super().variant_state(k)
+        state.update({n: b[k].clone() for n, b in zip(self.buffer_names, self.buffers)})
+        return state
+
+    def compact(self, keep: Sequence[int]) -> None:
+        super().compact(keep)
+        index = torch.tensor(list(keep), dtype=torch.long, device=self.params[0].device)
+        self.buffers = [b.index_select(0, index) for b in self.buffers]
+
+
+def stack_models(models: Sequence[nn.Module], path: str = "auto") -> StackedModel:
+    """The fast path when the architecture allows it (and ``path`` is auto or fast), else vmap."""
+    if path not in PATHS:
+        raise ValueError(f"path must be one of {PATHS}, got {path!r}")
+    _check_same_architecture(models)
+    if path == "vmap" or (path == "auto" and fast_path_obstacle(models[0])):
+        return FuncStack(models)
+    return SequentialStack(models)
+
+
+def fast_path_obstacle(model: nn.Module) -> str | None:
+    """Why ``model`` cannot take the fast path, or None when it can."""
+    if type(model) is not nn.Sequential:
+        return f"{type(model).__name__} is not a plain nn.Sequential"
+    for i, layer in enumerate(model):
+        if isinstance(layer, nn.Flatten) and (layer.start_dim, layer.end_dim) != (1, -1):
+            return f"layer {i}: Flatten({layer.start_dim}, {layer.end_dim})"
+        if isinstance(layer, nn.Conv2d) and (layer.groups != 1 or layer.padding_mode != "zeros"
+                                             or isinstance(layer.padding, str)):
+            return f"layer {i}: Conv2d with groups/padding_mode/string padding"
+        if type(layer) not in (nn.Linear, nn.Conv2d, nn.Flatten, *POOLS, *ELEMENTWISE):
+            return f"layer {i}: {type(layer).__name__}"
+    return None
+
+
+def _check_same_architecture(models: Sequence[nn.Module]) -> None:
+    first = [(n, p.shape) for n, p in models[0].state_dict().items()]
+    for k, m in enumerate(models[1:], start=1):
+        if [(n, p.shape) for n, p in m.state_dict().items()] != first:
+            raise VectorizeError(f"variant {k}'s model has different parameters from variant 0's")
+
+
+def _stack(tensors: Sequence[Tensor]) -> Tensor:
+    return torch.stack([t.detach() for t in tensors]).requires_grad_(True)
+
+
+# ---- layouts: "shared" [B, ...] (one input for all), "BK" [B, K, ...], "KB" [K, B, ...] ----
+
+
+def _to_kb(h: Tensor, form: str, k: int) -> Tensor:
+    if form == "KB":
+        return h
+    if form == "shared":
+        return h.unsqueeze(0).expand(k, *h.shape)
+    return h.transpose(0, 1)
+
+
+def _to_bk(h: Tensor, form: str, k: int) -> Tensor:
+    if form == "BK":
+        return h
+    if form == "shared":
+        return h.unsqueeze(1).expand(h.shape[0], k, *h.shape[1:])
+    return h.transpose(0, 1).contiguous()
+
+
+def _linear(layer: nn.Linear, h: Tensor, form: str, w: Tensor, b: Tensor | None) -> tuple[Tensor, str]:
+    k, out_f, in_f = w.shape
+    if form == "shared":  # one [B, in] x [in, K*out] product for the whole pack
+        y = F.linear(h, w.reshape(k * out_f, in_f), None if b is None else b.reshape(k * out_f))
+        return y.view(h.shape[0], k, out_f), "BK"
+    h = _to_kb(h, form, k)
+    if b is None:
+        return torch.bmm(h, w.transpose(1, 2)), "KB"
+    return torch.baddbmm(b.unsqueeze(1), h, w.transpose(1, 2)), "KB"
+
+
+def _conv(layer: nn.Conv2d, h: Tensor, form: str, w: Tensor, b: Tensor | None) -> tuple[Tensor, str]:
+    k, out_c, in_c = w.shape[:3]
+    opts = dict(stride=layer.stride, padding=layer.padding, dilation=layer.dilation)
+    bias = None if b is None else b.reshape(k * out_c)
+    weight = w.reshape(k * out_c, *w.shape[2:])
+    if form == "shared":  # one convolution with K times the output channels
+        y = F.conv2d(h, weight, bias, **opts)
+    else:  # a grouped convolution: variant k's channels only see variant k's filters
+        h = _to_bk(h, form, k)
+        y = F.conv2d(h.reshape(h.shape[0], k * in_c, *h.shape[3:]), weight, bias, groups=k, **opts)
+    return y.view(y.shape[0], k, out_c, *y.shape[2:]), "BK"
+
+
+def _per_channel_map(layer: nn.Module, h: Tensor, form: str, k: int) -> Tensor:
+    """Apply a per-channel spatial op (pooling) to stacked [., ., C, H, W] activations."""
+    if form == "shared":
+        return layer(h)
+    lead = h.shape[:2]
+    y = layer(h.reshape(math.prod(lead), -1, *h.shape[-2:]))
+    return y.view(*lead, -1, *y.shape[-2:])

@@ -1,0 +1,295 @@
+"""The vectorized engine: a pack of K variants trained as one computation, batch for batch.
+
+Every variant starts from the weights the sequential engine would give it (``build_model`` with
+its seed), sees the batches its seed orders (one shared batch when the pack has one seed), and is
+stepped by its own optimizer hyper-parameters and its own torch scheduler (driven on a proxy
+optimizer). A variant whose loss goes NaN/inf is masked out of the backward pass, frozen, marked
+``diverged`` and dropped from the pack; the rest train on. Results, records and callbacks are those
+of :func:`lrsweep.engine.loop.train_variant`, one per variant.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from lrsweep.engine.common import (
+    EVAL_CHUNK, STATUS_DIVERGED, STATUS_DONE, Callbacks, EpochRecord, NoCallbacks, TrainSpec, VariantResult,
+    batch_orders,
+)
+from lrsweep.engine.loop import steps_per_epoch
+from lrsweep.engine.stacked_models import PATHS, StackedModel, stack_models
+from lrsweep.engine.stacked_optim import StackedOptimizer, VectorizeError, supports
+from lrsweep.models import build_model
+
+EVAL_ROWS_TIMES_VARIANTS = EVAL_CHUNK * 8  # evaluation chunk = this / K rows: bounded memory for big packs
+
+__all__ = ["PackTrainer", "VectorizeError", "train_pack", "pack_variants", "check_vectorizable"]
+
+
+def train_pack(
+    variants: Sequence,
+    spec: TrainSpec,
+    train: tuple[Tensor, Tensor],
+    evaluation: tuple[Tensor, Tensor] | None,
+    callbacks: Callbacks | None = None,
+    test: tuple[Tensor, Tensor] | None = None,
+    path: str = "auto",
+) -> list[VariantResult]:
+    """Train ``variants`` as one pack; one :class:`VariantResult` per variant, in order.
+
+    Same contract as :func:`~lrsweep.engine.loop.train_variant` (data already on the device, records
+    reported through ``callbacks.on_epoch``). Raises :class:`VectorizeError` before any training when
+    the pack cannot be vectorized (the caller falls back to the sequential engine).
+    """
+    trainer = PackTrainer(variants, spec, train[0].device, path=path)
+    return trainer.run(train, evaluation, callbacks, test)
+
+
+def pack_variants(variants: Sequence, max_size: int) -> list[list]:
+    """Group variants that can share a pack (same optimizer class), in order, at most ``max_size`` each."""
+    groups: dict[str, list] = {}
+    for v in variants:
+        groups.setdefault(v.optimizer.name.lower(), []).append(v)
+    return [g[i:i + max_size] for g in groups.values() for i in range(0, len(g), max(1, max_size))]
+
+
+def check_vectorizable(variants: Sequence, spec: TrainSpec, device: torch.device | str = "cpu") -> None:
+    """Raise :class:`VectorizeError` (naming the model and why) if these variants cannot train as a pack."""
+    PackTrainer(variants[:2], spec, torch.device(device))
+
+
+class PackTrainer:
+    """A pack's stacked model, stacked optimizer and per-variant schedules; :meth:`run` trains it.
+
+    Args:
+        variants: the pack (``lr``, ``optimizer``, ``scheduler``, ``seed``, ``id`` as in ``plan.Variant``).
+        spec: what the variants share.
+        device: where the data lives and the pack trains.
+        path: ``auto`` (fast path when the architecture allows), ``fast`` or ``vmap``.
+    """
+
+    def __init__(self, variants: Sequence, spec: TrainSpec, device: torch.device, path: str = "auto"):
+        if path not in PATHS:
+            raise ValueError(f"path must be one of {PATHS}, got {path!r}")
+        self.variants, self.spec, self.device = list(variants), spec, torch.device(device)
+        names = {v.optimizer.name.lower() for v in self.variants}
+        if len(names) != 1 or not supports(next(iter(names))):
+            raise VectorizeError(f"a pack needs one supported optimizer, got {sorted(names)}")
+        torch.manual_seed(self.variants[0].seed)  # as the sequential engine: dropout draws from here
+        self.model = _stack(self.variants, spec, self.device, path)
+        hparams = [{"lr": v.lr, **v.optimizer.options} for v in self.variants]
+        self.optimizer = StackedOptimizer(names.pop(), self.model.params, hparams)
+        self.alive = list(range(len(self.variants)))  # pack position -> variant index
+
+    def state_dict(self, i: int) -> dict[str, Tensor]:
+        """Variant ``i``'s current parameters (as its own module's state_dict), while it is in the pack."""
+        return self.model.variant_state(self.alive.index(i))
+
+    def run(self, train, evaluation, callbacks=None, test=None) -> list[VariantResult]:
+        """Train for ``spec.epochs`` epochs; see :func:`train_pack`."""
+        from lrsweep.schedulers import ScheduleDriver
+
+        callbacks = callbacks or NoCallbacks()
+        x, y = train
+        k, spec = len(self.variants), self.spec
+        n_steps = steps_per_epoch(len(x), spec.batch_size)
+        self.drivers = [ScheduleDriver(v.scheduler, p, spec.epochs, n_steps, v.lr)
+                        for v, p in zip(self.variants, self.optimizer.proxy_optimizers())]
+        self.optimizer.read_proxies()
+        self.results = [VariantResult(v.id, STATUS_DONE) for v in self.variants]
+        self.frozen: dict[int, dict[str, Tensor]] = {}
+        orders = _Orders(self.variants, len(x), x.device)
+        started = time.perf_counter()
+        for epoch in range(1, spec.epochs + 1):
+            if not self.alive:
+                break
+            self._epoch(epoch, x, y, orders.next_epoch(), evaluation, callbacks)
+        if test is not None and self.alive:
+            for i, (loss, acc) in zip(self.alive, self._evaluate(*test)):
+                self.results[i].test_loss, self.results[i].test_acc = loss, acc
+        total = time.perf_counter() - started
+        for r in self.results:
+            r.seconds = total / k  # each variant's share of the pack's wall time
+        return self.results
+
+    # ---- one epoch ----
+
+    def _epoch(self, epoch, x, y, order, evaluation, callbacks) -> None:
+        t0 = time.perf_counter()
+        members = list(self.alive)
+        lrs = dict(zip(members, self.optimizer.lr))
+        stats = _EpochStats(len(self.variants), x.device, self.spec.loss == "cross_entropy")
+        for start in range(0, len(x), self.spec.batch_size):
+            if not self.alive:
+                break
+            self._batch(x, y, order.batch(start, self.spec.batch_size, self.alive), stats)
+        scores = dict(zip(self.alive, self._evaluate(*evaluation))) if evaluation and self.alive else {}
+        share = (time.perf_counter() - t0) / len(members)
+        nan = float("nan") if evaluation else None
+        for i in members:
+            train_loss, train_acc = stats.mean(i, self.spec.loss == "cross_entropy")
+            val_loss, val_acc = scores.get(i, (nan, nan)) if evaluation else (None, None)
+            record = EpochRecord(epoch, lrs[i], train_loss, train_acc, val_loss, val_acc, share)
+            self.results[i].epochs.append(record)
+            callbacks.on_epoch(self.variants[i].id, record)
+            if not all(math.isfinite(v) for v in (train_loss, val_loss if val_loss is not None else 0.0)):
+                self._drop([i])
+        for i in self.alive:
+            self.drivers[i].after_epoch(scores[i][0] if evaluation else stats.mean(i, False)[0])
+        self.optimizer.read_proxies()
+
+    def _batch(self, x, y, index: Tensor, stats: "_EpochStats") -> None:
+        shared = index.dim() == 1
+        xb, yb = x[index], y[index]
+        out = self.model.forward(xb, shared)
+        losses = _losses(out, yb, shared, self.spec.loss)
+        finite = torch.isfinite(losses.detach())
+        all_finite = bool(finite.all())
+        flags = [True] * len(self.alive) if all_finite else finite.tolist()
+        for p in self.model.params:
+            p.grad = None
+        # torch.where, not a product: 0 * NaN is NaN, and would poison the whole pack's gradients
+        torch.where(finite, losses, torch.zeros_like(losses)).sum().backward()
+        for pos, i in enumerate(self.alive):
+            if self.drivers[i].per_step:
+                self.results[i].lr_steps.append(self.optimizer.hp["lr"][pos])
+        self.optimizer.step(None if all_finite else finite)
+        for pos, i in enumerate(self.alive):
+            if flags[pos]:
+                self.drivers[i].after_batch()
+        if any(d.per_step for d in self.drivers):
+            self.optimizer.read_proxies()
+        stats.add(self.alive, losses.detach(), out.detach(), yb, shared, index.shape[-1])
+        if not all_finite:
+            self._drop([i for pos, i in enumerate(self.alive) if not flags[pos]])
+
+    def _drop(self, dropped: list[int]) -> None:
+        """Freeze variants out of the pack for good (they diverged); the others keep training."""
+        for i in dropped:
+            self.results[i].status = STATUS_DIVERGED
+            self.frozen[i] = self.state_dict(i)
+        keep = [pos for pos, i in enumerate(self.alive) if i not in dropped]
+        self.alive = [self.alive[pos] for pos in keep]
+        if keep:
+            self.model.compact(keep)
+            self.optimizer.compact(keep, self.model.params)
+
+    @torch.no_grad()
+    def _evaluate(self, x: Tensor, y: Tensor) -> list[tuple[float, float | None]]:
+        """Per-variant mean loss (and accuracy) over a split, as :func:`lrsweep.engine.common.evaluate`."""
+        k = len(self.alive)
+        classification = self.spec.loss == "cross_entropy"
+        if len(x) == 0:
+            return [(float("nan"), None)] * k
+        self.model.train(False)
+        total = torch.zeros(k, device=x.device, dtype=torch.float64)
+        correct = torch.zeros(k, device=x.device, dtype=torch.int64)
+        chunk = max(256, min(EVAL_CHUNK, EVAL_ROWS_TIMES_VARIANTS // k))  # the sequential engine's up to K=8
+        for start in range(0, len(x), chunk):
+            out = self.model.forward(x[start:start + chunk], True)
+            target = y[start:start + chunk]
+            total += _losses(out, target, True, self.spec.loss, reduction="sum").double()
+            if classification:
+                correct += (out.argmax(dim=-1) == target).sum(dim=1)
+        self.model.train(True)
+        n = len(x) * (1 if classification else y[0].numel())
+        means = (total / n).tolist()
+        accs = (correct.double() / len(x)).tolist() if classification else [None] * k
+        return list(zip(means, accs))
+
+
+def _stack(variants, spec: TrainSpec, device: torch.device, path: str) -> StackedModel:
+    """Each variant's model exactly as the sequential engine builds it, stacked; a trial pass checks it."""
+    by_seed = {}
+    for v in variants:
+        if v.seed not in by_seed:
+            by_seed[v.seed] = build_model(spec.model_name, spec.model_options, spec.input_shape,
+                                          spec.output_size, v.seed).to(device).train()
+    try:
+        stacked = stack_models([by_seed[v.seed] for v in variants], path)
+        _trial(stacked, spec, device)
+    except VectorizeError as exc:
+        raise VectorizeError(f"model '{spec.model_name}' cannot be vectorized: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - whatever vmap or the model raised: fall back, say why
+        raise VectorizeError(f"model '{spec.model_name}' cannot be vectorized: {type(exc).__name__}: "
+                             f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
+    return stacked
+
+
+def _trial(stacked: StackedModel, spec: TrainSpec, device: torch.device) -> None:
+    """A forward/backward on two rows, leaving no trace (RNG, buffers, gradients)."""
+    x = torch.zeros(2, *spec.input_shape, device=device)
+    buffers = [b.clone() for b in getattr(stacked, "buffers", [])]
+    with torch.random.fork_rng(devices=[] if device.type == "cpu" else [device]):
+        out = stacked.forward(x, True)
+        expected = (stacked.k, 2, spec.output_size)
+        if tuple(out.shape) != expected:
+            raise VectorizeError(f"stacked output has shape {tuple(out.shape)}, expected {expected}")
+        torch.autograd.grad(out.float().sum(), stacked.params, allow_unused=True)
+    for b, saved in zip(getattr(stacked, "buffers", []), buffers):
+        b.copy_(saved)
+
+
+def _losses(out: Tensor, y: Tensor, shared: bool, loss: str, reduction: str = "mean") -> Tensor:
+    """Per-variant loss ``[K]`` of outputs ``[K, B, ...]`` against targets ``[B, ...]`` (shared) or ``[K, B, ...]``."""
+    k, b = out.shape[:2]
+    target = y.unsqueeze(0).expand(k, *y.shape) if shared else y
+    if loss == "cross_entropy":
+        each = F.cross_entropy(out.reshape(k * b, -1), target.reshape(k * b), reduction="none").view(k, -1)
+    else:
+        each = F.mse_loss(out, target.to(out.dtype), reduction="none").reshape(k, -1)
+    return each.sum(dim=1) if reduction == "sum" else each.mean(dim=1)
+
+
+class _EpochStats:
+    """Per-variant loss and accuracy sums over an epoch, kept on the device (no sync per batch)."""
+
+    def __init__(self, k: int, device: torch.device, classification: bool):
+        self.total = torch.zeros(k, device=device)
+        self.correct = torch.zeros(k, device=device, dtype=torch.int64)
+        self.seen = [0] * k
+        self.classification = classification
+
+    def add(self, alive: list[int], losses: Tensor, out: Tensor, y: Tensor, shared: bool, n: int) -> None:
+        index = torch.tensor(alive, device=losses.device)
+        self.total.index_add_(0, index, losses * n)
+        if self.classification:
+            target = y.unsqueeze(0) if shared else y
+            self.correct.index_add_(0, index, (out.argmax(dim=-1) == target).sum(dim=1))
+        for i in alive:
+            self.seen[i] += n
+
+    def mean(self, i: int, classification: bool) -> tuple[float, float | None]:
+        seen = max(1, self.seen[i])
+        acc = self.correct[i].item() / seen if classification else None
+        return (self.total[i] / seen).item(), acc
+
+
+class _Orders:
+    """Each seed's batch order (as the sequential engine draws it); positions map to their seed's order."""
+
+    def __init__(self, variants, n: int, device: torch.device):
+        self.seeds = [v.seed for v in variants]
+        self.streams = {s: batch_orders(n, s, device) for s in dict.fromkeys(self.seeds)}
+
+    def next_epoch(self) -> "_EpochOrder":
+        return _EpochOrder({s: next(stream) for s, stream in self.streams.items()}, self.seeds)
+
+
+class _EpochOrder:
+    def __init__(self, perms: dict[int, Tensor], seeds: list[int]):
+        self.perms, self.seeds = perms, seeds
+
+    def batch(self, start: int, size: int, alive: list[int]) -> Tensor:
+        """Row indices ``[B]`` when all live variants share a seed, else ``[K, B]``."""
+        seeds = {self.seeds[i] for i in alive}
+        if len(seeds) == 1:
+            return self.perms[seeds.pop()][start:start + size]
+        return torch.stack([self.perms[self.seeds[i]][start:start + size] for i in alive])
+
