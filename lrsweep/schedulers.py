@@ -31,7 +31,7 @@ FORMULA_PARAMS = ("lr_lambda",)
 NEVER_FROM_USER = ("optimizer", "last_epoch")  # lrsweep passes the optimizer and always starts fresh
 COMPOSITES = ("sequentiallr", "chainedscheduler", "warmup")
 WARMUP_START_FACTOR = 0.1  # warmup starts at lr x 0.1 and rises linearly to lr
-FORMULA_CHECK_LIMIT = 100_000  # a formula is evaluated at every scheduler step up to this many, at config time
+FORMULA_CHECK_LIMIT = 10_000  # a formula is checked at every scheduler step up to this many (else a sample), at config time
 
 
 class _Impossible(Exception):
@@ -201,8 +201,10 @@ def _label_value(value: Any) -> str:
         return value.label
     if isinstance(value, (list, tuple)):
         return "[" + ",".join(_label_value(v) for v in value) + "]"
+    if isinstance(value, bool):
+        return str(value).lower()
     if isinstance(value, float):
-        return f"{value:g}"
+        return repr(value)  # the shortest text that reads back as the same number: labels stay distinct
     return str(value).replace(" ", "")
 
 
@@ -711,6 +713,11 @@ _OWN_PARAMS = {  # parameters of lrsweep's own types (their defaults are written
     "sequentiallr": {"schedulers": inspect.Parameter.empty, "milestones": inspect.Parameter.empty},
     "chainedscheduler": {"schedulers": inspect.Parameter.empty},
 }
+_REQUIRED_TEXT = {
+    "lr_lambda": "required: a formula of epoch (or step), e.g. '0.95 ** epoch'",
+    "schedulers": "required: a list of schedules (plain types, stepping together)",
+    "milestones": "required: the steps at which to switch (epochs, or batches when interval=step)",
+}
 
 
 def describe_all() -> list[dict]:
@@ -731,8 +738,7 @@ def _describe_type(entry: SchedulerType) -> dict:
         if name in derived:
             params.append({"name": name, "default": derived[name].text, "source": "lrsweep"})
         elif default is inspect.Parameter.empty:
-            text = "required: a formula of epoch, e.g. '0.95 ** epoch'" if name in FORMULA_PARAMS else "required"
-            params.append({"name": name, "default": text, "source": "required"})
+            params.append({"name": name, "default": _REQUIRED_TEXT.get(name, "required"), "source": "required"})
         else:
             source = "lrsweep" if entry.name in _OWN_PARAMS else "torch"
             params.append({"name": name, "default": _default_text(default), "source": source})
