@@ -138,7 +138,8 @@ class PackTrainer:
             record = EpochRecord(epoch, lrs[i], train_loss, train_acc, val_loss, val_acc, share)
             self.results[i].epochs.append(record)
             callbacks.on_epoch(self.variants[i].id, record)
-            if not all(math.isfinite(v) for v in (train_loss, val_loss if val_loss is not None else 0.0)):
+            finite = all(math.isfinite(v) for v in (train_loss, val_loss if val_loss is not None else 0.0))
+            if i in self.alive and not finite:
                 self._drop([i])
         for i in self.alive:
             self.drivers[i].after_epoch(scores[i][0] if evaluation else stats.mean(i, False)[0])
