@@ -1,0 +1,152 @@
+"""``lrsweep show``, ``compare`` and ``plot``: read run directories back, from files alone.
+
+Nothing here imports torch, so reading results starts fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from lrsweep.cli.app import app
+from lrsweep.cli.common import JsonOption, print_json, stdout_console, user_errors
+
+RunDirArg = Annotated[Path, typer.Argument(help="A run directory (runs/<name>-<stamp>).")]
+
+
+def load_summary(store) -> dict:
+    """The run's summary: summary.json while it agrees with the status files, else rebuilt from them.
+
+    A run still in progress (or killed without a chance to write its summary) is rebuilt from
+    each variant's status.json and metrics.csv with the same pure code a finishing sweep uses.
+    """
+    written = store.read_summary()
+    if written is not None and not _stale(store, written):
+        return written
+    return rebuild_summary(store, previous=written)
+
+
+def _stale(store, summary: dict) -> bool:
+    recorded = {row["id"]: row["status"] for row in summary["variants"]}
+    on_disk = {vid: (store.read_status(vid) or {}).get("status", "pending") for vid in store.variant_ids()}
+    return any(on_disk.get(vid, status) != status for vid, status in recorded.items()) or bool(
+        set(on_disk) - set(recorded))
+
+
+def rebuild_summary(store, previous: dict | None = None) -> dict:
+    """A summary from status.json + metrics.csv files (variants never started count as pending)."""
+    from lrsweep.store import RETRAIN_ID
+    from lrsweep.summary import summarize, variant_row
+
+    config = store.read_config()
+    rows = []
+    for vid in store.variant_ids():
+        status = store.read_status(vid)
+        if status and status.get("variant"):
+            rows.append(variant_row(status["variant"], status, store.read_metrics(vid)))
+    summary = summarize(config.get("name", store.path.name), (config.get("select") or {}).get("metric", "val_loss"),
+                        rows, retrain=(previous or {}).get("retrain") or _retrain_entry(store.read_status(RETRAIN_ID)))
+    missing = expected_variants(config) - len(rows)
+    if missing > 0:
+        summary["status_counts"]["pending"] = summary["status_counts"].get("pending", 0) + missing
+        summary["complete"] = False
+    return summary
+
+
+def expected_variants(config: dict) -> int:
+    """How many variants the resolved config.yaml expands to (lr × optimizer × scheduler × seed)."""
+    def count(key):
+        value = config.get(key)
+        return len(value) if isinstance(value, list) else (0 if value is None else 1)
+
+    return max(1, count("lr")) * max(1, count("optimizer")) * max(1, count("scheduler")) * max(1, count("seeds"))
+
+
+def _retrain_entry(status: dict | None) -> dict | None:
+    if not status:
+        return None
+    variant = status.get("variant") or {}
+    keys = ("status", "test_loss", "test_acc", "seconds", "error")
+    return {"id": variant.get("id"), "lr": variant.get("lr"), **{k: status.get(k) for k in keys}}
+
+
+def open_run(path: Path):
+    from lrsweep.store import RunStore
+
+    return RunStore.open(path)
+
+
+def run_details(store) -> dict:
+    """What ``show --json`` adds to the summary: where the run is and how it went."""
+    meta = store.read_meta()
+    keep = ("fingerprint", "started", "finished", "outcome", "host", "device", "git_sha", "git_dirty", "extensions")
+    return {"run_dir": str(store.path), "meta": {k: meta[k] for k in keep if k in meta}}
+
+
+@app.command()
+def show(run_dir: RunDirArg, json_out: JsonOption = False) -> None:
+    """Print a run directory's tables again, from its files (no training, no torch).
+
+    With --json, the summary as JSON:  lrsweep show runs/<run> --json | jq .best.lr
+    """
+    from lrsweep.report import run_header, summary_table, verdict
+
+    with user_errors():
+        store = open_run(run_dir)
+        summary = load_summary(store)
+        details = run_details(store)
+        if json_out:
+            print_json({**summary, **details})
+            return
+        console = stdout_console()
+        console.print(run_header(details, summary), markup=False, highlight=False)
+        console.print(summary_table(summary))
+        console.print(verdict(summary))
+
+
+@app.command()
+def compare(
+    run_dirs: Annotated[list[Path], typer.Argument(help="Two or more run directories.")],
+    json_out: JsonOption = False,
+) -> None:
+    """Sweeps side by side: the best of each, and each run's metric at every learning rate."""
+    from lrsweep.errors import UsageError
+    from lrsweep.report import compare_data, compare_tables
+
+    with user_errors():
+        if len(run_dirs) < 2:
+            raise UsageError(f"compare needs two or more run directories, got {len(run_dirs)}")
+        runs = {}
+        for path in run_dirs:
+            store = open_run(path)
+            runs[_label(path, run_dirs)] = {**load_summary(store), **run_details(store)}
+        data = compare_data(runs)
+        if json_out:
+            print_json(data)
+            return
+        console = stdout_console()
+        for table in compare_tables(data):
+            console.print(table)
+
+
+def _label(path: Path, all_paths: list[Path]) -> str:
+    """The directory name, or the whole path where two runs share a name."""
+    names = [p.name for p in all_paths]
+    return path.name if names.count(path.name) == 1 else str(path)
+
+
+@app.command()
+def plot(run_dir: RunDirArg) -> None:
+    """Write PNG figures into RUN_DIR/plots/: the metric vs the learning rate (seed mean ± std),
+    train/val loss curves per variant, and the learning rate per epoch (per step where recorded).
+
+    Needs matplotlib:  pip install 'lrsweep\\[plot]'
+    """
+    from lrsweep.plots import write_plots
+
+    with user_errors():
+        store = open_run(run_dir)
+        for path in write_plots(store, load_summary(store)):
+            typer.echo(str(path))

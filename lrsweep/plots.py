@@ -1,0 +1,236 @@
+"""PNG figures of a run directory: the metric vs the learning rate, loss curves, LR schedules.
+
+matplotlib is an optional extra (``pip install 'lrsweep[plot]'``), imported only when a plot
+is made, with the non-interactive Agg backend (no display needed on a GPU box).
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from lrsweep.errors import UsageError
+
+PANELS_PER_PAGE = 30  # small multiples per PNG; bigger sweeps continue in <name>-2.png, ...
+COLUMNS = 5  # panels per row
+INSTALL_HINT = "pip install 'lrsweep[plot]'"
+
+
+def pyplot():
+    """matplotlib.pyplot on the Agg backend, or a UsageError naming the install command."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise UsageError(f"plots need matplotlib, which is not installed: {INSTALL_HINT}") from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def write_plots(store, summary: dict) -> list[Path]:
+    """Every figure of the run into ``store.plots_dir``; returns the files written."""
+    plt = pyplot()
+    rows = summary["variants"]
+    metrics = {row["id"]: store.read_metrics(row["id"]) for row in rows}
+    figures = {"metric_vs_lr": metric_vs_lr(plt, summary)}
+    fixed = [f"{k} {rows[0][k]}" for k in ("optimizer", "scheduler") if rows and k not in varying_axes(summary)]
+    loss_title = " · ".join([f"{summary['name']}: train/val loss per epoch", *fixed])
+    figures.update(_paged("loss_curves", loss_panels(summary, metrics), plt, _draw_losses, loss_title))
+    figures.update(_paged("lr_schedule", schedule_panels(summary, metrics, store), plt, _draw_schedule,
+                          f"{summary['name']}: learning rate during training"))
+    written = []
+    store.plots_dir.mkdir(parents=True, exist_ok=True)
+    for name, figure in figures.items():
+        path = store.plots_dir / f"{name}.png"
+        _save(figure, path)
+        plt.close(figure)
+        written.append(path)
+    return written
+
+
+def _save(figure, path: Path) -> None:
+    """Render to bytes, then write atomically (a killed plot leaves no half-written PNG)."""
+    import io
+
+    from lrsweep.store import atomic_write_bytes
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def _finite(value) -> float:
+    return value if isinstance(value, (int, float)) and math.isfinite(value) else math.nan
+
+
+def _wide_positive(values, ratio: float = 20.0) -> bool:
+    """Positive values spanning more than ``ratio``: worth a log axis (losses of a wide lr grid)."""
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    return bool(finite) and min(finite) > 0 and max(finite) / min(finite) > ratio
+
+
+def _series_label(optimizer: str, scheduler: str) -> str:
+    return f"{optimizer} · {scheduler}"
+
+
+# --------------------------------------------------------------------------- metric vs lr
+
+
+def metric_vs_lr(plt, summary: dict):
+    """The selection metric against the learning rate (log axis): one line per optimizer/scheduler,
+    the seed mean with ±1 std error bars; the best starred, diverged learning rates marked ×."""
+    metric = summary["metric"]
+    figure, ax = plt.subplots(figsize=(7, 4.5))
+    series: dict[str, list[dict]] = {}
+    for group in summary["groups"]:
+        series.setdefault(_series_label(group["optimizer"], group["scheduler"]), []).append(group)
+    for label, groups in sorted(series.items()):
+        points = sorted((g for g in groups if g["mean"] is not None), key=lambda g: g["lr"])
+        if points:
+            ax.errorbar([g["lr"] for g in points], [g["mean"] for g in points],
+                        yerr=[g["std"] or 0.0 for g in points], marker="o", capsize=3, label=label)
+        failed = [g["lr"] for g in groups if g["mean"] is None]
+        if failed:
+            ax.plot(failed, [0.98] * len(failed), "x", color="red", transform=ax.get_xaxis_transform(),
+                    label=f"{label}: diverged/unfinished")
+    best = summary.get("best")
+    if best and best.get("mean") is not None:
+        ax.plot([best["lr"]], [best["mean"]], marker="*", markersize=16, color="gold", markeredgecolor="black",
+                linestyle="none", label=f"best lr={best['lr']:.3g}", zorder=5)
+    ax.set_xscale("log")
+    if _wide_positive([g["mean"] for g in summary["groups"]]):
+        ax.set_yscale("log")
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel(f"{metric} (last epoch, mean ± std over seeds)")
+    ax.set_title(f"{summary['name']}: {metric} vs learning rate ({summary['direction']}imum wins)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize="small")
+    return figure
+
+
+# --------------------------------------------------------------------------- small multiples
+
+
+def _groups_in_order(summary: dict) -> list[list[dict]]:
+    """Variant rows grouped by (optimizer, scheduler, lr), ordered by those, seeds together."""
+    groups: dict[tuple, list[dict]] = {}
+    for row in summary["variants"]:
+        groups.setdefault((row["optimizer"], row["scheduler"], row["lr"]), []).append(row)
+    return [sorted(groups[key], key=lambda r: r["seed"]) for key in sorted(groups)]
+
+
+def varying_axes(summary: dict) -> list[str]:
+    """optimizer/scheduler when they vary across the sweep (panel titles name only those)."""
+    rows = summary["variants"]
+    return [k for k in ("optimizer", "scheduler") if len({r[k] for r in rows}) > 1]
+
+
+def loss_panels(summary: dict, metrics: dict[str, list[dict]]) -> list[dict]:
+    """One panel per variant: train (solid) and val (dashed) loss per epoch, one line per seed."""
+    axes = varying_axes(summary)
+    panels = []
+    for members in _groups_in_order(summary):
+        head = members[0]
+        lines = []
+        for i, row in enumerate(members):
+            records = metrics.get(row["id"], [])
+            epochs = [r["epoch"] for r in records]
+            seeds = f" ({len(members)} seeds)" if len(members) > 1 else ""
+            for kind, style, color in (("train", "-", "tab:blue"), ("val", "--", "tab:orange")):
+                lines.append({"x": epochs, "y": [_finite(r.get(f"{kind}_loss")) for r in records],
+                              "label": f"{kind}{seeds}" if i == 0 else None, "style": style, "color": color})
+        statuses = ",".join(sorted({r["status"] for r in members}))
+        title = " ".join([f"lr={head['lr']:.3g}", *(str(head[k]) for k in axes)])
+        panels.append({"title": f"{title}\n{statuses}", "lines": lines, "best": any(r.get("best") for r in members),
+                       "ylabel": "loss"})
+    return panels
+
+
+def schedule_panels(summary: dict, metrics: dict[str, list[dict]], store) -> list[dict]:
+    """One panel per optimizer/scheduler: the learning rate per epoch for each grid lr (per optimizer
+    step, in fractional epochs, where the variant recorded lr_steps.csv)."""
+    by_series: dict[tuple, list[dict]] = {}
+    for members in _groups_in_order(summary):
+        by_series.setdefault((members[0]["optimizer"], members[0]["scheduler"]), []).append(members[0])
+    panels = []
+    for (optimizer, scheduler), heads in by_series.items():
+        lines = []
+        for row in heads:
+            records = metrics.get(row["id"], [])
+            steps = _read_lr_steps(store, row["id"])
+            if steps and records:
+                per_epoch = len(steps) / len(records)
+                x = [1 + (s["step"] - 1) / per_epoch for s in steps]
+                y = [s["lr"] for s in steps]
+            else:  # the lr holds for the whole epoch: draw each step out to the next epoch
+                x = [r["epoch"] for r in records] + [records[-1]["epoch"] + 1] * bool(records)
+                y = [r["lr"] for r in records] + [records[-1]["lr"]] * bool(records)
+            lines.append({"x": x, "y": [_finite(v) for v in y], "label": f"lr={row['lr']:.3g}", "style": "-",
+                          "steps": not steps})
+        panels.append({"title": _series_label(optimizer, scheduler), "lines": lines, "best": False,
+                       "ylabel": "learning rate", "logy": True})
+    return panels
+
+
+def _read_lr_steps(store, variant_id: str) -> list[dict]:
+    reader = getattr(store, "read_lr_steps", None)
+    return reader(variant_id) if reader else []
+
+
+def _paged(name: str, panels: list[dict], plt, draw, title: str) -> dict:
+    pages = [panels[i:i + PANELS_PER_PAGE] for i in range(0, len(panels), PANELS_PER_PAGE)] or [[]]
+    return {(name if i == 0 else f"{name}-{i + 1}"): _small_multiples(plt, page, draw, title)
+            for i, page in enumerate(pages)}
+
+
+def _small_multiples(plt, panels: list[dict], draw, title: str):
+    n = max(1, len(panels))
+    cols = min(COLUMNS, n)
+    rows = math.ceil(n / cols)
+    figure, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 2.7 * rows), squeeze=False)
+    flat = [ax for line in axes for ax in line]
+    for ax, panel in zip(flat, panels):
+        draw(ax, panel)
+    for ax in flat[len(panels):]:
+        ax.set_visible(False)
+    figure.suptitle(title, fontsize="medium")
+    figure.tight_layout()
+    return figure
+
+
+def _draw_losses(ax, panel: dict) -> None:
+    for line in panel["lines"]:
+        ax.plot(line["x"], line["y"], line["style"], marker=".", label=line["label"], color=line["color"],
+                alpha=0.8)
+    if _wide_positive([v for line in panel["lines"] for v in line["y"]]):
+        ax.set_yscale("log")
+    _decorate(ax, panel, "epoch")
+
+
+def _draw_schedule(ax, panel: dict) -> None:
+    for line in panel["lines"]:
+        if line.get("steps"):
+            ax.step(line["x"], line["y"], where="post", label=line["label"])
+        else:
+            ax.plot(line["x"], line["y"], label=line["label"])
+    if any(math.isfinite(v) and v > 0 for line in panel["lines"] for v in line["y"]):
+        ax.set_yscale("log")
+    _decorate(ax, panel, "epoch")
+
+
+def _decorate(ax, panel: dict, xlabel: str) -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    ax.set_title(panel["title"], fontsize="small", color="darkgreen" if panel["best"] else "black")
+    ax.set_xlabel(xlabel, fontsize="small")
+    ax.set_ylabel(panel["ylabel"], fontsize="small")
+    ax.tick_params(labelsize="x-small")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.grid(True, alpha=0.3)
+    if panel["best"]:
+        for spine in ax.spines.values():
+            spine.set_edgecolor("green")
+            spine.set_linewidth(2)
+    if any(line["label"] for line in panel["lines"]):
+        ax.legend(fontsize="xx-small")

@@ -1,0 +1,90 @@
+"""TensorBoard scalars for a sweep: a SweepEvents wrapper writing one event folder per variant.
+
+The ``tensorboard`` package is an optional extra (``pip install 'lrsweep[tensorboard]'``);
+its writer is imported only when ``--tensorboard`` is asked for.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from lrsweep.errors import UsageError
+
+INSTALL_HINT = "pip install 'lrsweep[tensorboard]'"
+RETRAIN_FOLDER = "retrain"  # the best variant retrained on train+val
+
+
+def summary_writer_class():
+    """torch's SummaryWriter, or a UsageError naming the install command when tensorboard is missing."""
+    import importlib.util
+
+    if importlib.util.find_spec("tensorboard") is None:
+        raise UsageError(f"--tensorboard needs the tensorboard package, which is not installed: {INSTALL_HINT}")
+    from torch.utils.tensorboard import SummaryWriter
+
+    return SummaryWriter
+
+
+class TensorBoardEvents:
+    """Forwards every event to ``inner`` and writes scalars under ``root/<variant id>``.
+
+    Per epoch: loss/train, loss/val, acc/train, acc/val, lr; per optimizer step (when the variant
+    recorded its learning rate per step): lr_step. Retraining the best goes to ``root/retrain``.
+    """
+
+    def __init__(self, inner, root: Path):
+        self.inner, self.root = inner, Path(root)
+        self.writer_class = summary_writer_class()
+        self.writers: dict[str, object] = {}
+        self.current: str | None = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def close(self) -> None:
+        for writer in self.writers.values():
+            writer.close()
+        self.writers.clear()
+
+    def _writer(self, folder: str):
+        """The folder's writer; a new one starts clean (a resumed variant restarts from epoch 1)."""
+        if folder not in self.writers:
+            shutil.rmtree(self.root / folder, ignore_errors=True)
+            self.writers[folder] = self.writer_class(log_dir=str(self.root / folder))
+        return self.writers[folder]
+
+    def on_start(self, variants, pending) -> None:
+        self.inner.on_start(variants, pending)
+
+    def on_variant_start(self, variant) -> None:
+        self.current = variant.id
+        self.inner.on_variant_start(variant)
+
+    def on_epoch(self, variant_id, record) -> None:
+        # Epochs outside a started variant come from retraining the best (the runner starts no variant for it).
+        writer = self._writer(variant_id if variant_id == self.current else RETRAIN_FOLDER)
+        scalars = {"loss/train": record.train_loss, "loss/val": record.val_loss, "acc/train": record.train_acc,
+                   "acc/val": record.val_acc, "lr": record.lr}
+        for tag, value in scalars.items():
+            if value is not None:
+                writer.add_scalar(tag, value, record.epoch)
+        writer.flush()
+        self.inner.on_epoch(variant_id, record)
+
+    def on_variant_end(self, variant, result) -> None:
+        if result.lr_steps:
+            writer = self._writer(variant.id)
+            for step, lr in enumerate(result.lr_steps, start=1):
+                writer.add_scalar("lr_step", lr, step)
+        if variant.id in self.writers:
+            self.writers.pop(variant.id).close()
+        self.current = None
+        self.inner.on_variant_end(variant, result)
+
+    def on_notice(self, message: str) -> None:
+        self.inner.on_notice(message)
