@@ -65,14 +65,19 @@ def train_spec(config: Config, splits: Splits) -> TrainSpec:
 def preflight(config: Config, splits: Splits, variants: list[Variant]) -> TrainSpec:
     """Everything that can be refused is refused here, before any training starts."""
     from lrsweep.models import build_model
-    from lrsweep.schedulers import resolve_params
 
     spec = train_spec(config, splits)
     build_model(spec.model_name, spec.model_options, spec.input_shape, spec.output_size, seed=0)
-    n_steps = steps_per_epoch(len(splits.train_x), spec.batch_size)
     for variant in variants:
-        resolve_params(variant.scheduler, variant.lr, spec.epochs, n_steps)
+        scheduler_params(variant, spec, len(splits.train_x))
     return spec
+
+
+def scheduler_params(variant: Variant, spec: TrainSpec, n_train: int) -> dict:
+    """The arguments the variant's torch scheduler is built with (derived defaults filled in)."""
+    from lrsweep.schedulers import resolve_params
+
+    return resolve_params(variant.scheduler, variant.lr, spec.epochs, steps_per_epoch(n_train, spec.batch_size))
 
 
 class _Recorder:
@@ -122,7 +127,7 @@ def run_sweep(config: Config, splits: Splits, store: RunStore, events: SweepEven
             current = variant
             events.on_variant_start(variant)
             result = _train_one(variant, spec, (splits.train_x, splits.train_y), evaluation, recorder)
-            _finish(store, variant, result)
+            _finish(store, variant, result, scheduler_params(variant, spec, len(splits.train_x)))
             events.on_variant_end(variant, result)
             current = None
         summary = collect_summary(config, store, variants)
@@ -153,10 +158,12 @@ def _train_one(variant, spec, train, evaluation, recorder, test=None) -> Variant
         return result
 
 
-def _finish(store: RunStore, variant: Variant, result: VariantResult) -> None:
+def _finish(store: RunStore, variant: Variant, result: VariantResult, scheduler: dict | None = None) -> None:
     if result.lr_steps:
         store.write_lr_steps(variant.id, result.lr_steps)
-    store.write_status(variant.id, status_record(variant.id, result, variant.describe()))
+    record = status_record(variant.id, result, variant.describe())
+    record["scheduler_params"] = scheduler
+    store.write_status(variant.id, record)
 
 
 def collect_summary(config: Config, store: RunStore, variants: list[Variant]) -> dict:
