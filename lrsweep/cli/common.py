@@ -46,7 +46,10 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except LrsweepError as err:
-        stderr_console().print(f"[bold red]error:[/] {err}", markup=True, highlight=False)
+        from rich.markup import escape
+
+        # escaped: messages quote user input and commands, whose [brackets] are not markup
+        stderr_console().print(f"[bold red]error:[/] {escape(str(err))}", markup=True, highlight=False)
         raise typer.Exit(err.exit_code) from None
 
 
