@@ -11,6 +11,7 @@ of :func:`lrsweep.engine.loop.train_variant`, one per variant.
 from __future__ import annotations
 
 import math
+import os
 import time
 from typing import Sequence
 
@@ -28,8 +29,10 @@ from lrsweep.engine.stacked_optim import StackedOptimizer, VectorizeError, suppo
 from lrsweep.models import build_model
 
 EVAL_ROWS_TIMES_VARIANTS = EVAL_CHUNK * 8  # evaluation chunk = this / K rows: bounded memory for big packs
+PACK_MEMORY_SHARE = 0.5  # share of the device's free memory a pack is sized to use
+MAX_PACK = 64  # variants per pack at most, whatever the memory
 
-__all__ = ["PackTrainer", "VectorizeError", "train_pack", "pack_variants", "check_vectorizable"]
+__all__ = ["PackTrainer", "VectorizeError", "train_pack", "pack_variants", "max_pack_size", "check_vectorizable"]
 
 
 def train_pack(
@@ -59,6 +62,38 @@ def pack_variants(variants: Sequence, max_size: int) -> list[list]:
     return [g[i:i + max_size] for g in groups.values() for i in range(0, len(g), max(1, max_size))]
 
 
+def max_pack_size(spec: TrainSpec, device: torch.device | str, cap: int = MAX_PACK) -> int:
+    """How many variants one pack may hold: a share of the device's free memory over one variant's footprint."""
+    device = torch.device(device)
+    model = build_model(spec.model_name, spec.model_options, spec.input_shape, spec.output_size, 0)
+    params = sum(p.numel() for p in model.parameters())
+    widths = _activation_widths(model, spec.input_shape)
+    per_variant = 4 * (5 * params + 3 * sum(widths) * spec.batch_size)  # params, grads, state; saved activations
+    evaluation = 4 * 2 * max(widths, default=0) * EVAL_ROWS_TIMES_VARIANTS  # shared by the pack
+    budget = _free_bytes(device) * PACK_MEMORY_SHARE - evaluation
+    return max(1, min(cap, int(budget // max(1, per_variant))))
+
+
+def _activation_widths(model: torch.nn.Module, input_shape) -> list[int]:
+    """Elements each leaf module outputs per row."""
+    widths: list[int] = []
+    hooks = [m.register_forward_hook(lambda _m, _i, out: widths.append(out[0].numel()))
+             for m in model.modules() if not list(m.children())]
+    try:
+        with torch.no_grad():
+            model.eval()(torch.zeros(1, *input_shape))
+    finally:
+        for h in hooks:
+            h.remove()
+    return widths
+
+
+def _free_bytes(device: torch.device) -> int:
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[0]
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
 def check_vectorizable(variants: Sequence, spec: TrainSpec, device: torch.device | str = "cpu") -> None:
     """Raise :class:`VectorizeError` (naming the model and why) if these variants cannot train as a pack."""
     PackTrainer(variants[:2], spec, torch.device(device))
@@ -86,6 +121,7 @@ class PackTrainer:
         hparams = [{"lr": v.lr, **v.optimizer.options} for v in self.variants]
         self.optimizer = StackedOptimizer(names.pop(), self.model.params, hparams)
         self.alive = list(range(len(self.variants)))  # pack position -> variant index
+        self.alive_index = torch.arange(len(self.variants), device=self.device)
 
     def state_dict(self, i: int) -> dict[str, Tensor]:
         """Variant ``i``'s current parameters (as its own module's state_dict), while it is in the pack."""
@@ -166,7 +202,7 @@ class PackTrainer:
                 self.drivers[i].after_batch()
         if any(d.per_step for d in self.drivers):
             self.optimizer.read_proxies()
-        stats.add(self.alive, losses.detach(), out.detach(), yb, shared, index.shape[-1])
+        stats.add(self.alive, self.alive_index, losses.detach(), out.detach(), yb, shared, index.shape[-1])
         if not all_finite:
             self._drop([i for pos, i in enumerate(self.alive) if not flags[pos]])
 
@@ -177,6 +213,7 @@ class PackTrainer:
             self.frozen[i] = self.state_dict(i)
         keep = [pos for pos, i in enumerate(self.alive) if i not in dropped]
         self.alive = [self.alive[pos] for pos in keep]
+        self.alive_index = torch.tensor(self.alive, dtype=torch.long, device=self.device)
         if keep:
             self.model.compact(keep)
             self.optimizer.compact(keep, self.model.params)
@@ -257,8 +294,8 @@ class _EpochStats:
         self.seen = [0] * k
         self.classification = classification
 
-    def add(self, alive: list[int], losses: Tensor, out: Tensor, y: Tensor, shared: bool, n: int) -> None:
-        index = torch.tensor(alive, device=losses.device)
+    def add(self, alive: list[int], index: Tensor, losses: Tensor, out: Tensor, y: Tensor, shared: bool,
+            n: int) -> None:
         self.total.index_add_(0, index, losses * n)
         if self.classification:
             target = y.unsqueeze(0) if shared else y
