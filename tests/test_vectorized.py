@@ -216,3 +216,18 @@ def test_packs_group_by_optimizer_and_respect_the_size_limit():
     assert sorted(v.id for p in packs for v in p) == sorted(v.id for v in vs)
     with pytest.raises(VectorizeError, match="one supported optimizer"):
         PackTrainer(vs[:1] + vs[4:5], spec(), torch.device("cpu"))
+
+
+def test_pack_size_follows_free_memory(monkeypatch):
+    import lrsweep.engine.vectorized as vectorized
+
+    s = spec(options={"hidden": [256, 256]}, shape=(784,), out=10)
+    monkeypatch.setattr(vectorized, "_free_bytes", lambda device: 10**12)
+    assert vectorized.max_pack_size(s, "cpu", cap=16) == 16
+    sizes = []
+    for gib in (0.5, 1, 2):
+        monkeypatch.setattr(vectorized, "_free_bytes", lambda device, gib=gib: int(gib * 2**30))
+        sizes.append(vectorized.max_pack_size(s, "cpu", cap=10**6))
+    assert 1 < sizes[0] < sizes[1] < sizes[2]
+    monkeypatch.setattr(vectorized, "_free_bytes", lambda device: 0)
+    assert vectorized.max_pack_size(s, "cpu") == 1
