@@ -12,17 +12,19 @@ import random
 import sys
 import time
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Iterator
-
-import torch
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from lrsweep.errors import UsageError
+
+if TYPE_CHECKING:  # torch is imported where it is used: the CLI loads this module for its defaults
+    import torch
 
 SUGGESTERS = ("steep", "valley", "min10")  # every suggestion a result carries, in display order
 DEFAULT_SUGGESTER = "valley"  # fastai's default: robust where "steep" picks noise and "min10" is timid
 MODES = ("exp", "linear")
 MIN_POINTS = 5  # usable points (after dropping) needed to suggest anything
-VALLEY_FRACTION = 2 / 3  # how far down the longest decreasing stretch the valley suggestion sits
+FALL_BAND = (0.1, 0.9)  # the valley's descent: from where the loss has done 10% of its fall to 90%
+VALLEY_FRACTION = 1 / 2  # where in that descent (in log LR) the valley suggestion sits
 VAL_CHUNK = 4096  # rows per forward pass when scoring the validation split
 
 OnStep = Callable[[int, float, float, float], None]  # (step, lr, loss, smoothed)
@@ -122,6 +124,8 @@ def lr_schedule(settings: FinderSettings) -> list[float]:
 
 def _capture(model: torch.nn.Module, optimizer: torch.optim.Optimizer, generator, device: torch.device) -> dict:
     """Everything the test may change, deep-copied."""
+    import torch
+
     snap = {
         "model": copy.deepcopy(model.state_dict()),
         "modes": [m.training for m in model.modules()],
@@ -141,6 +145,8 @@ def _capture(model: torch.nn.Module, optimizer: torch.optim.Optimizer, generator
 
 
 def _restore(snap: dict, model: torch.nn.Module, optimizer: torch.optim.Optimizer, generator) -> None:
+    import torch
+
     model.load_state_dict(snap["model"])
     for module, training in zip(model.modules(), snap["modes"]):
         module.training = training
@@ -164,6 +170,8 @@ def _restore(snap: dict, model: torch.nn.Module, optimizer: torch.optim.Optimize
 
 def _batches(n: int, batch_size: int, generator, device: torch.device) -> Iterator[torch.Tensor]:
     """Index tensors of shuffled batches, reshuffling at each epoch, forever."""
+    import torch
+
     gen_device = generator.device if generator is not None else torch.device("cpu")
     while True:
         order = torch.randperm(n, generator=generator, device=gen_device).to(device)
@@ -171,15 +179,17 @@ def _batches(n: int, batch_size: int, generator, device: torch.device) -> Iterat
             yield order[start : start + batch_size]
 
 
-@torch.no_grad()
 def _evaluate(model: torch.nn.Module, loss_fn: Callable, x: torch.Tensor, y: torch.Tensor) -> float:
     """Mean loss over (x, y) in eval mode, in chunks (assumes loss_fn averages over rows)."""
+    import torch
+
     was_training = model.training
     model.eval()
     total = 0.0
-    for start in range(0, len(x), VAL_CHUNK):
-        xb, yb = x[start : start + VAL_CHUNK], y[start : start + VAL_CHUNK]
-        total += float(loss_fn(model(xb), yb)) * len(xb)
+    with torch.no_grad():
+        for start in range(0, len(x), VAL_CHUNK):
+            xb, yb = x[start : start + VAL_CHUNK], y[start : start + VAL_CHUNK]
+            total += float(loss_fn(model(xb), yb)) * len(xb)
     model.train(was_training)
     return total / len(x)
 
@@ -226,7 +236,7 @@ def range_test(
     Raises:
         UsageError: bad arguments, or too few usable points to suggest an LR.
     """
-    if settings.use_val and val is None:
+    if settings.use_val and (val is None or len(val[0]) == 0):
         raise UsageError("use_val needs a validation split, but none was given")
     if batch_size < 1 or len(train_x) == 0:
         raise UsageError(f"the range test needs a batch_size >= 1 and training data, got batch_size={batch_size}, {len(train_x)} rows")
@@ -319,7 +329,7 @@ def suggest(lrs: list[float], smoothed: list[float], *, skip_start: int = 10, sk
     """The three suggested LRs of a range-test curve.
 
     ``steep``: most negative slope of smoothed loss against log10 LR. ``valley``: the point
-    VALLEY_FRACTION of the way from the first to the last point of the longest decreasing run.
+    VALLEY_FRACTION of the way down the descent into the minimum (see ``valley_index``).
     ``min10``: the LR of the lowest smoothed loss, divided by 10.
     """
     idx = _kept(lrs, smoothed, skip_start, skip_end)
@@ -347,21 +357,19 @@ def gradient(y: list[float], x: list[float]) -> list[float]:
 
 
 def valley_index(y: list[float]) -> int:
-    """Index VALLEY_FRACTION of the way along the longest strictly decreasing subsequence of ``y``.
+    """Index of the middle (in steps, i.e. log LR in exp mode) of the descent into the minimum of ``y``.
 
-    A subsequence (not a contiguous run) rides over the small bumps a noisy curve keeps even after
-    smoothing, as fastai's ``valley`` does; unlike fastai we follow it back to its true first point.
+    The descent runs from the last point still above ``top - 0.1 * fall`` to the first point at or
+    below ``top - 0.9 * fall`` (FALL_BAND), where ``top`` is the highest point before the minimum
+    and ``fall`` the drop from it to the minimum. Level crossings ignore the noisy plateau before
+    the descent and the flat, lag-shifted bottom after it. fastai's longest decreasing subsequence
+    starts inside that plateau and lands 4-25x below the best grid LR on the bundled configs.
     """
-    n = len(y)
-    length, prev = [1] * n, [-1] * n
-    for i in range(n):
-        for j in range(i):
-            if y[j] > y[i] and length[j] + 1 > length[i]:
-                length[i], prev[i] = length[j] + 1, j
-    end = max(range(n), key=lambda i: (length[i], -i))  # longest, earliest-ending on ties
-    start = end
-    while prev[start] != -1:
-        start = prev[start]
+    low = min(range(len(y)), key=y.__getitem__)
+    top = max(y[: low + 1])
+    fall = top - y[low]
+    start = max((i for i in range(low + 1) if y[i] > top - FALL_BAND[0] * fall), default=low)
+    end = min((i for i in range(start, low + 1) if y[i] <= top - FALL_BAND[1] * fall), default=low)
     return start + round(VALLEY_FRACTION * (end - start))
 
 
