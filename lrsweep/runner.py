@@ -15,7 +15,7 @@ from lrsweep.engine.common import (
     FINISHED, STATUS_FAILED, STATUS_INTERRUPTED, EpochRecord, TrainSpec, VariantResult,
 )
 from lrsweep.engine.loop import steps_per_epoch, train_variant
-from lrsweep.errors import LrsweepError
+from lrsweep.errors import LrsweepError, UsageError
 from lrsweep.plan import Variant, check_task, expand
 from lrsweep.store import RETRAIN_ID, RunStore
 from lrsweep.summary import SUMMARY_COLUMNS, summarize, variant_row
@@ -25,15 +25,15 @@ class SweepEvents(Protocol):
     """What a sweep tells its observer (the CLI's progress display)."""
 
     def on_start(self, variants: list[Variant], pending: list[Variant]) -> None: ...
-    def on_variant_start(self, variant: Variant) -> None: ...
-    def on_epoch(self, variant_id: str, record: EpochRecord) -> None: ...
+    def on_pack_start(self, variants: list[Variant]) -> None: ...
+    def on_epoch(self, variant_id: str, record: EpochRecord) -> None: ...  # variant_id "retrain" for the retrain
     def on_variant_end(self, variant: Variant, result: VariantResult) -> None: ...
     def on_notice(self, message: str) -> None: ...
 
 
 class QuietEvents:
     def on_start(self, variants, pending): pass
-    def on_variant_start(self, variant): pass
+    def on_pack_start(self, variants): pass
     def on_epoch(self, variant_id, record): pass
     def on_variant_end(self, variant, result): pass
     def on_notice(self, message): pass
@@ -91,7 +91,7 @@ class _Recorder:
         rows = self.rows.setdefault(variant_id, [])
         rows.append(record.as_row())
         self.store.write_metrics(self.write_as or variant_id, rows)
-        self.events.on_epoch(variant_id, record)
+        self.events.on_epoch(self.write_as or variant_id, record)
 
 
 def status_record(variant_id: str, result: VariantResult, described: dict | None = None) -> dict:
@@ -121,28 +121,77 @@ def run_sweep(config: Config, splits: Splits, store: RunStore, events: SweepEven
     events.on_start(variants, pending)
     recorder = _Recorder(store, events)
     evaluation = (splits.val_x, splits.val_y) if len(splits.val_x) else None
-    current: Variant | None = None
+    train = (splits.train_x, splits.train_y)
+    running: list[Variant] = []
     try:
-        for variant in pending:
-            current = variant
-            events.on_variant_start(variant)
-            result = _train_one(variant, spec, (splits.train_x, splits.train_y), evaluation, recorder)
-            _finish(store, variant, result, scheduler_params(variant, spec, len(splits.train_x)))
-            events.on_variant_end(variant, result)
-            current = None
+        for pack in plan_packs(config.engine, pending, spec, splits.train_x.device, events):
+            running = pack
+            events.on_pack_start(pack)
+            for variant, result in zip(pack, _train_pack(config.engine, pack, spec, train, evaluation, recorder,
+                                                         events)):
+                _finish(store, variant, result, scheduler_params(variant, spec, len(splits.train_x)))
+                events.on_variant_end(variant, result)
+            running = []
         summary = collect_summary(config, store, variants)
         if config.retrain and summary["best"] is not None:
             summary["retrain"] = retrain_best(config, splits, store, spec, variants, summary, events)
     except KeyboardInterrupt:
-        if current is not None:
-            partial = VariantResult(current.id, STATUS_INTERRUPTED)
-            partial.epochs = [EpochRecord(**row) for row in recorder.rows.get(current.id, [])]
-            _finish(store, current, partial)
+        for variant in running:
+            partial = VariantResult(variant.id, STATUS_INTERRUPTED)
+            partial.epochs = [EpochRecord(**row) for row in recorder.rows.get(variant.id, [])]
+            _finish(store, variant, partial)
         summary = collect_summary(config, store, variants)
         store.write_summary(summary, SUMMARY_COLUMNS)
         raise Interrupted(summary) from None
     store.write_summary(summary, SUMMARY_COLUMNS)
     return summary
+
+
+def plan_packs(engine: str, pending: list[Variant], spec: TrainSpec, device, events) -> list[list[Variant]]:
+    """Packs of 1 for the sequential engine; otherwise compatible variants together, sized to the device."""
+    from lrsweep.engine.packing import make_packs, pack_limit
+
+    if engine == "sequential" or len(pending) < 2:
+        return [[v] for v in pending]
+    packs = make_packs(pending, pack_limit(spec, device))
+    if engine == "auto" and packs:
+        reason = vectorize_obstacle(packs[0], spec, device)
+        if reason:
+            events.on_notice(f"training variants one at a time (sequential engine): {reason}")
+            return [[v] for v in pending]
+    return packs
+
+
+def vectorize_obstacle(pack: list[Variant], spec: TrainSpec, device) -> str | None:
+    """Why this pack cannot train as one computation, or None if it can."""
+    from lrsweep.engine.vectorized import VectorizeError, check_vectorizable
+
+    try:
+        check_vectorizable(pack, spec, device)
+    except VectorizeError as exc:
+        return str(exc)
+    return None
+
+
+def _train_pack(engine, pack, spec, train, evaluation, recorder, events, test=None) -> list[VariantResult]:
+    """Results for a pack, in order; an unexpected error fails only the variants it hit."""
+    if len(pack) == 1:
+        return [_train_one(pack[0], spec, train, evaluation, recorder, test)]
+    from lrsweep.engine.vectorized import VectorizeError, train_pack
+
+    try:
+        return train_pack(pack, spec, train, evaluation, recorder, test=test)
+    except VectorizeError as exc:
+        if engine == "vectorized":
+            raise UsageError(f"--engine vectorized: {exc}") from None
+        events.on_notice(f"training this pack one variant at a time: {exc}")
+    except (KeyboardInterrupt, LrsweepError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - the pack failed; retry its variants alone
+        events.on_notice(f"pack of {len(pack)} failed ({type(exc).__name__}: {exc}); retrying its variants one at a time")
+    for variant in pack:
+        recorder.rows.pop(variant.id, None)
+    return [_train_one(v, spec, train, evaluation, recorder, test) for v in pack]
 
 
 def _train_one(variant, spec, train, evaluation, recorder, test=None) -> VariantResult:

@@ -12,7 +12,6 @@ from pathlib import Path
 from lrsweep.errors import UsageError
 
 INSTALL_HINT = "pip install 'lrsweep[tensorboard]'"
-RETRAIN_FOLDER = "retrain"  # the best variant retrained on train+val
 
 
 def summary_writer_class():
@@ -37,7 +36,6 @@ class TensorBoardEvents:
         self.inner, self.root = inner, Path(root)
         self.writer_class = summary_writer_class()
         self.writers: dict[str, object] = {}
-        self.current: str | None = None
 
     def __enter__(self):
         return self
@@ -61,13 +59,11 @@ class TensorBoardEvents:
     def on_start(self, variants, pending) -> None:
         self.inner.on_start(variants, pending)
 
-    def on_variant_start(self, variant) -> None:
-        self.current = variant.id
-        self.inner.on_variant_start(variant)
+    def on_pack_start(self, variants) -> None:
+        self.inner.on_pack_start(variants)
 
     def on_epoch(self, variant_id, record) -> None:
-        # Epochs outside a started variant come from retraining the best (the runner starts no variant for it).
-        writer = self._writer(variant_id if variant_id == self.current else RETRAIN_FOLDER)
+        writer = self._writer(variant_id)  # the retrain's epochs come as variant_id "retrain"
         scalars = {"loss/train": record.train_loss, "loss/val": record.val_loss, "acc/train": record.train_acc,
                    "acc/val": record.val_acc, "lr": record.lr}
         for tag, value in scalars.items():
@@ -83,7 +79,6 @@ class TensorBoardEvents:
                 writer.add_scalar("lr_step", lr, step)
         if variant.id in self.writers:
             self.writers.pop(variant.id).close()
-        self.current = None
         self.inner.on_variant_end(variant, result)
 
     def on_notice(self, message: str) -> None:

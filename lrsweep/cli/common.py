@@ -77,10 +77,20 @@ def print_json(data: Any) -> None:
     sys.stdout.flush()
 
 
-def config_overrides(sets: list[str] | None, device: str | None) -> list[str]:
+EngineOption = Annotated[
+    Optional[str],
+    typer.Option("--engine", help="auto (train compatible variants together) | vectorized | sequential "
+                                   "(overrides the config)."),
+]
+
+
+def config_overrides(sets: list[str] | None, device: str | None, engine: str | None = None) -> list[str]:
+    """--set items, plus the options that are shorthands for a config key."""
     overrides = list(sets or [])
     if device:
         overrides.append(f"device={device}")
+    if engine:
+        overrides.append(f"engine={engine}")
     return overrides
 
 

@@ -9,7 +9,7 @@ import typer
 
 from lrsweep.cli.app import app
 from lrsweep.cli.common import (
-    DEFAULT_OUT, DeviceOption, JsonOption, OutOption, QuietOption, SetOption, config_overrides, load_splits,
+    DEFAULT_OUT, DeviceOption, EngineOption, JsonOption, OutOption, QuietOption, SetOption, config_overrides, load_splits,
     print_json, run_meta, sigterm_as_interrupt, stderr_console, stdout_console, user_errors,
 )
 from lrsweep.errors import RunDirError, UsageError
@@ -20,12 +20,12 @@ ConfigArg = Annotated[
 ]
 
 
-def _load(config_path: Path | None, sets, device, resume: Path | None, force: bool):
+def _load(config_path: Path | None, sets, device, engine, resume: Path | None, force: bool):
     """The config to run, and the run directory to resume (or None for a new run)."""
     from lrsweep.config import apply_overrides, load_config, parse_config
     from lrsweep.store import RunStore
 
-    overrides = config_overrides(sets, device)
+    overrides = config_overrides(sets, device, engine)
     if resume is None:
         if config_path is None:
             raise UsageError("give a CONFIG file (or --resume RUN_DIR)")
@@ -48,6 +48,7 @@ def grid(
     config_path: ConfigArg = None,
     sets: SetOption = None,
     device: DeviceOption = None,
+    engine: EngineOption = None,
     out: OutOption = DEFAULT_OUT,
     resume: Annotated[
         Optional[Path], typer.Option("--resume", help="Finish an interrupted run directory: re-runs only unfinished variants.")
@@ -77,7 +78,7 @@ def grid(
 
     with user_errors():
         _check_extras(plot, tensorboard)
-        config, store = _load(config_path, sets, device, resume, force)
+        config, store = _load(config_path, sets, device, engine, resume, force)
         torch_device = resolve_device(config.device)
         splits = load_splits(config).to(torch_device)
         if store is None:
@@ -85,7 +86,7 @@ def grid(
             store.write_config(config.to_dict())
             store.write_meta(run_meta(config, torch_device))
         else:
-            _note_resume(store)
+            _note_resume(store, config)
         err = stderr_console()
         if not json_out and not quiet:
             err.print(f"run directory: {store.path}", markup=False, highlight=False)
@@ -202,13 +203,18 @@ def _plots(store, summary: dict) -> list:
     return write_plots(store, summary)
 
 
-def _note_resume(store) -> None:
-    """meta.json keeps every resume: when, and with which command line."""
+def _note_resume(store, config) -> None:
+    """meta.json keeps every resume (when, which command line); a --force'd config becomes the run's config."""
     import sys
     from datetime import datetime
 
     meta = store.read_meta()
-    meta.setdefault("resumes", []).append({"at": datetime.now().isoformat(timespec="seconds"), "command": sys.argv})
+    entry = {"at": datetime.now().isoformat(timespec="seconds"), "command": sys.argv}
+    if meta.get("fingerprint") != config.fingerprint():
+        entry["forced_from"] = meta.get("fingerprint")
+        meta["fingerprint"] = config.fingerprint()
+        store.write_config(config.to_dict())
+    meta.setdefault("resumes", []).append(entry)
     store.write_meta(meta)
 
 

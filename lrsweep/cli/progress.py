@@ -8,6 +8,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from lrsweep.report import fmt, fmt_lr
 
 
+def describe(variant) -> str:
+    return f"lr={fmt_lr(variant.lr)} {variant.optimizer.label} {variant.scheduler.label} s{variant.seed}"
+
+
 class ProgressEvents:
     """SweepEvents for people: one bar over all variant-epochs, one line per finished variant."""
 
@@ -39,8 +43,14 @@ class ProgressEvents:
             self.progress.start()
             self.task = self.progress.add_task("sweep", total=len(pending) * self.epochs, status="")
 
-    def on_variant_start(self, variant) -> None:
-        self.current = f"lr={fmt_lr(variant.lr)} {variant.optimizer.label} {variant.scheduler.label} s{variant.seed}"
+    def on_pack_start(self, variants) -> None:
+        if len(variants) == 1:
+            self.current = describe(variants[0])
+        else:
+            lrs = sorted(v.lr for v in variants)
+            first = variants[0]
+            self.current = (f"{len(variants)} variants together: lr {fmt_lr(lrs[0])}…{fmt_lr(lrs[-1])} "
+                            f"{first.optimizer.label} s{first.seed}")
         if self.progress is not None:
             self.progress.update(self.task, description=self.current)
 
@@ -57,7 +67,7 @@ class ProgressEvents:
             return
         last = result.epochs[-1] if result.epochs else None
         metrics = f"val_loss {fmt(last.val_loss)} val_acc {fmt(last.val_acc)}" if last else ""
-        line = f"{result.status:<8} {self.current}  {metrics}  {result.seconds:.1f}s"
+        line = f"{result.status:<8} {describe(variant)}  {metrics}  {result.seconds:.1f}s"
         if result.error:
             line += f"  ({result.error})"
         self.console.print(line, style=None if result.status == "done" else "red", markup=False, soft_wrap=True)

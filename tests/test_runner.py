@@ -1,0 +1,79 @@
+"""The runner: engines agree, packs fall back, every variant gets a status, retrain scores test."""
+
+import textwrap
+
+import pytest
+
+from lrsweep.config import parse_config
+from lrsweep.data import load_dataset, split
+from lrsweep.runner import QuietEvents, run_sweep
+from lrsweep.store import RunStore
+
+
+class Notices(QuietEvents):
+    def __init__(self):
+        self.notices, self.packs = [], []
+
+    def on_notice(self, message):
+        self.notices.append(message)
+
+    def on_pack_start(self, variants):
+        self.packs.append(len(variants))
+
+
+def sweep(raw, tmp_path, name):
+    config = parse_config(raw)
+    splits = split(load_dataset(config.data.name, config.data.options), config.data.val_fraction, config.seeds[0])
+    events = Notices()
+    summary = run_sweep(config, splits, RunStore.create(tmp_path / name, config.name), events)
+    return summary, events
+
+
+def by_lr(summary):
+    return {r["lr"]: r for r in summary["variants"]}
+
+
+def test_vectorized_and_sequential_engines_give_the_same_sweep(tiny_sweep, tmp_path):
+    packed, events = sweep({**tiny_sweep, "engine": "auto"}, tmp_path, "a")
+    alone, _ = sweep({**tiny_sweep, "engine": "sequential"}, tmp_path, "b")
+    assert events.packs == [3]
+    assert packed["best"]["lr"] == alone["best"]["lr"]
+    for lr, row in by_lr(packed).items():
+        other = by_lr(alone)[lr]
+        assert row["status"] == other["status"]
+        assert row["val_loss"] == pytest.approx(other["val_loss"], rel=1e-4, abs=1e-6)
+    assert packed["retrain"]["test_loss"] == pytest.approx(alone["retrain"]["test_loss"], rel=1e-5)
+
+
+def test_unvectorizable_user_model_falls_back_with_a_notice(tiny_sweep, tmp_path, monkeypatch):
+    module = tmp_path / "branchy_model.py"
+    module.write_text(textwrap.dedent("""
+        import math
+        from torch import nn
+
+        class Branchy(nn.Module):
+            def __init__(self, n_in, n_out):
+                super().__init__()
+                self.a, self.b = nn.Linear(n_in, n_out), nn.Linear(n_in, n_out)
+
+            def forward(self, x):
+                x = x.flatten(1)
+                h = self.a(x)
+                return h if h.sum() > 0 else self.b(x)   # branches on a weight-dependent value: vmap cannot
+
+        def make(input_shape, output_size):
+            return Branchy(math.prod(input_shape), output_size)
+    """))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    summary, events = sweep({**tiny_sweep, "model": {"name": "branchy_model:make"}, "retrain": False}, tmp_path, "c")
+    assert any("one at a time" in n and "branchy_model:make" in n for n in events.notices)
+    assert events.packs == [1, 1, 1]
+    assert {r["status"] for r in summary["variants"]} <= {"done", "diverged"}
+
+
+def test_seeds_and_optimizers_make_separate_packs(tiny_sweep, tmp_path):
+    raw = {**tiny_sweep, "seeds": [0, 1], "optimizer": ["sgd", "adam"], "lr": [0.01, 0.1], "retrain": False}
+    raw.pop("seed")
+    summary, events = sweep(raw, tmp_path, "d")
+    assert sorted(events.packs) == [2, 2, 2, 2]
+    assert len(summary["variants"]) == 8 and len(summary["groups"]) == 4
