@@ -13,6 +13,7 @@ from lrsweep.errors import UsageError
 
 PANELS_PER_PAGE = 30  # small multiples per PNG; bigger sweeps continue in <name>-2.png, ...
 COLUMNS = 5  # panels per row
+LEGEND_MAX = 10  # entries; panels with more lines go without a legend
 INSTALL_HINT = "pip install 'lrsweep[plot]'"
 
 
@@ -81,7 +82,7 @@ def metric_vs_lr(plt, summary: dict):
     """The selection metric against the learning rate (log axis): one line per optimizer/scheduler,
     the seed mean with ±1 std error bars; the best starred, diverged learning rates marked ×."""
     metric = summary["metric"]
-    figure, ax = plt.subplots(figsize=(7, 4.5))
+    figure, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
     series: dict[str, list[dict]] = {}
     for group in summary["groups"]:
         series.setdefault(_series_label(group["optimizer"], group["scheduler"]), []).append(group)
@@ -188,14 +189,14 @@ def _small_multiples(plt, panels: list[dict], draw, title: str):
     n = max(1, len(panels))
     cols = min(COLUMNS, n)
     rows = math.ceil(n / cols)
-    figure, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 2.7 * rows), squeeze=False)
+    figure, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 2.8 * rows + 0.4), squeeze=False,
+                                layout="constrained")
     flat = [ax for line in axes for ax in line]
     for ax, panel in zip(flat, panels):
         draw(ax, panel)
     for ax in flat[len(panels):]:
         ax.set_visible(False)
     figure.suptitle(title, fontsize="medium")
-    figure.tight_layout()
     return figure
 
 
@@ -232,5 +233,6 @@ def _decorate(ax, panel: dict, xlabel: str) -> None:
         for spine in ax.spines.values():
             spine.set_edgecolor("green")
             spine.set_linewidth(2)
-    if any(line["label"] for line in panel["lines"]):
+    labelled = sum(bool(line["label"]) for line in panel["lines"])
+    if 0 < labelled <= LEGEND_MAX:  # beyond that a legend hides the panel; the log y axis names each lr
         ax.legend(fontsize="xx-small")

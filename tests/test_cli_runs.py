@@ -1,0 +1,199 @@
+"""`lrsweep show`, `compare` and `plot`: tables and JSON rebuilt from run directories alone."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from typer.testing import CliRunner
+
+from lrsweep.cli import app
+
+ROOT = Path(__file__).resolve().parent.parent
+TINY = {  # conftest's tiny_sweep, at module scope so one sweep serves several tests
+    "name": "tiny",
+    "device": "cpu",
+    "data": {"name": "synthetic-classification", "n_samples": 300, "n_features": 8, "n_classes": 3,
+             "n_test": 100, "val_fraction": 0.2, "batch_size": 32},
+    "model": {"name": "mlp", "hidden": [16]},
+    "optimizer": {"name": "sgd", "momentum": 0.9},
+    "train": {"epochs": 1},
+    "select": {"metric": "val_loss"},
+    "retrain": False,
+}
+
+
+@pytest.fixture(scope="module")
+def cli():
+    return CliRunner(env={"COLUMNS": "200"})
+
+
+def _sweep(cli, tmp_path_factory, name, **changes) -> Path:
+    folder = tmp_path_factory.mktemp(name)
+    config = folder / "config.yaml"
+    config.write_text(yaml.safe_dump({**TINY, "name": name, **changes}))
+    result = cli.invoke(app, ["grid", str(config), "--out", str(folder / "runs"), "--quiet"])
+    assert result.exit_code == 0, result.output
+    return next((folder / "runs").iterdir())
+
+
+@pytest.fixture(scope="module")
+def seed_run(cli, tmp_path_factory) -> Path:
+    """3 seeds; lr 0.1 and 0.10001 give the same result up to seed noise, so the best is tied."""
+    return _sweep(cli, tmp_path_factory, "seeds", seeds=[0, 1, 2], lr=[0.01, 0.1, 0.10001])
+
+
+@pytest.fixture(scope="module")
+def single_run(cli, tmp_path_factory) -> Path:
+    return _sweep(cli, tmp_path_factory, "single", seed=0, lr=[0.1, 1.0])
+
+
+def test_show_prints_the_seed_table_with_mean_std_and_the_tie(cli, seed_run):
+    result = cli.invoke(app, ["show", str(seed_run)])
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert str(seed_run) in out
+    assert "val_loss mean ± std over seeds" in out and "0,1,2" in out and "★" in out
+    assert "tied within seed noise" in out
+    assert "Best: lr=0.1" in out  # 0.1 or 0.10001, both print as 0.1 at 3 significant digits
+
+
+def test_show_json_is_the_written_summary_with_best_lr(cli, seed_run):
+    result = cli.invoke(app, ["show", str(seed_run), "--json"])
+    assert result.exit_code == 0, result.output
+    shown = json.loads(result.stdout)
+    written = json.loads((seed_run / "summary.json").read_text())
+    assert shown["best"] == written["best"] and shown["variants"] == written["variants"]
+    assert shown["best"]["lr"] in (0.1, 0.10001) and shown["best"]["n"] == 3
+    assert shown["best"]["tied_with_runner_up"] is True
+    assert shown["meta"]["fingerprint"] == json.loads((seed_run / "meta.json").read_text())["fingerprint"]
+    assert shown["run_dir"] == str(seed_run)
+    group = next(g for g in shown["groups"] if g["lr"] == shown["best"]["lr"])
+    assert group["seeds"] == [0, 1, 2] and group["std"] > 0
+
+
+def test_show_rebuilds_from_status_and_metrics_files(cli, seed_run, tmp_path):
+    import shutil
+
+    copy = tmp_path / seed_run.name
+    shutil.copytree(seed_run, copy)
+    expected = json.loads((copy / "summary.json").read_text())
+    (copy / "summary.json").unlink()
+    rebuilt = json.loads(cli.invoke(app, ["show", str(copy), "--json"]).stdout)
+    assert rebuilt["best"] == expected["best"]
+    assert sorted(rebuilt["variants"], key=lambda r: r["id"]) == sorted(expected["variants"], key=lambda r: r["id"])
+
+
+def test_show_of_a_run_in_progress_counts_what_is_missing(cli, seed_run, tmp_path):
+    import shutil
+
+    copy = tmp_path / seed_run.name
+    shutil.copytree(seed_run, copy)
+    (copy / "summary.json").unlink()
+    for variant in sorted((copy / "variants").iterdir())[:2]:  # not started yet
+        shutil.rmtree(variant)
+    result = cli.invoke(app, ["show", str(copy)])
+    assert result.exit_code == 0, result.output
+    assert "2 variant(s) unfinished" in result.stdout and f"lrsweep grid --resume {copy}" in result.stdout
+    shown = json.loads(cli.invoke(app, ["show", str(copy), "--json"]).stdout)
+    assert not shown["complete"] and shown["status_counts"]["pending"] == 2
+
+
+def test_show_prefers_status_files_newer_than_the_summary(cli, single_run, tmp_path):
+    import shutil
+
+    copy = tmp_path / single_run.name
+    shutil.copytree(single_run, copy)
+    status_path = next((copy / "variants").iterdir()) / "status.json"
+    status = json.loads(status_path.read_text())
+    status["status"] = "interrupted"  # e.g. a resume that is running right now
+    status_path.write_text(json.dumps(status))
+    shown = json.loads(cli.invoke(app, ["show", str(copy), "--json"]).stdout)
+    assert shown["status_counts"].get("interrupted") == 1 and not shown["complete"]
+
+
+def test_show_refuses_what_is_not_a_run_directory(cli, tmp_path):
+    result = cli.invoke(app, ["show", str(tmp_path)])
+    assert result.exit_code == 2 and "not a run directory" in result.stderr
+    result = cli.invoke(app, ["show", str(tmp_path / "nope")])
+    assert result.exit_code == 2 and "not found" in result.stderr
+
+
+def test_show_does_not_import_torch(seed_run):
+    code = ("import sys, runpy; sys.argv = ['lrsweep', 'show', sys.argv[1]]\n"
+            "try:\n    runpy.run_module('lrsweep', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+            "print('TORCH' if 'torch' in sys.modules else 'NO-TORCH')")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    out = subprocess.run([sys.executable, "-c", code, str(seed_run)], capture_output=True, text=True, env=env,
+                         cwd=ROOT, timeout=60)
+    assert out.stdout.strip().splitlines()[-1] == "NO-TORCH", out.stderr
+    assert "Best: lr=" in out.stdout
+
+
+def test_compare_puts_runs_side_by_side(cli, seed_run, single_run):
+    result = cli.invoke(app, ["compare", str(seed_run), str(single_run)])
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "Best of each run" in out and seed_run.name in out and single_run.name in out
+    assert "Score at each learning rate" in out
+    data = json.loads(cli.invoke(app, ["compare", str(seed_run), str(single_run), "--json"]).stdout)
+    assert [r["label"] for r in data["runs"]] == [seed_run.name, single_run.name]
+    assert data["runs"][0]["best"]["n"] == 3
+    assert [line["lr"] for line in data["by_lr"]] == [0.01, 0.1, 0.10001, 1.0]
+    at = {line["lr"]: line["runs"] for line in data["by_lr"]}
+    assert at[0.01][single_run.name] is None  # that run has no lr=0.01
+    assert at[1.0][seed_run.name] is None
+    assert at[0.1][single_run.name]["mean"] == pytest.approx(
+        next(r["val_loss"] for r in json.loads((single_run / "summary.json").read_text())["variants"]
+             if r["lr"] == 0.1))
+
+
+def test_compare_needs_two_runs(cli, single_run):
+    result = cli.invoke(app, ["compare", str(single_run)])
+    assert result.exit_code == 2 and "two or more" in result.stderr
+
+
+def test_plot_writes_pngs_and_prints_their_names(cli, seed_run):
+    result = cli.invoke(app, ["plot", str(seed_run)])
+    assert result.exit_code == 0, result.output
+    paths = [Path(line) for line in result.stdout.splitlines()]
+    assert [p.name for p in paths] == ["metric_vs_lr.png", "loss_curves.png", "lr_schedule.png"]
+    for path in paths:
+        assert path.parent == seed_run / "plots"
+        assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 5000
+
+
+def test_grid_plot_makes_the_plots_at_the_end(cli, tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump({**TINY, "lr": [0.1, 1.0]}))
+    result = cli.invoke(app, ["grid", str(config), "--out", str(tmp_path / "runs"), "--plot"])
+    assert result.exit_code == 0, result.output
+    run = next((tmp_path / "runs").iterdir())
+    assert "Plots:" in result.stdout and str(run / "plots" / "metric_vs_lr.png") in result.stdout
+    assert sorted(p.name for p in (run / "plots").iterdir()) == ["loss_curves.png", "lr_schedule.png",
+                                                                  "metric_vs_lr.png"]
+
+
+def test_grid_plot_without_matplotlib_is_refused_before_training(cli, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump(TINY))
+    result = cli.invoke(app, ["grid", str(config), "--out", str(tmp_path / "runs"), "--plot"])
+    assert result.exit_code == 2 and "pip install 'lrsweep[plot]'" in result.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_meta_records_when_where_and_on_what_it_ran(seed_run):
+    meta = json.loads((seed_run / "meta.json").read_text())
+    for key in ("started", "finished", "host", "device", "command", "fingerprint"):
+        assert meta[key], key
+    assert meta["outcome"] == "finished" and meta["finished"] >= meta["started"]
+    assert meta["versions"]["torch"] and "cuda" in meta["versions"]
+    assert isinstance(meta["command"], list)  # sys.argv: checked in a real process by test_resume
+    if "git_sha" in meta:  # run inside a git checkout
+        assert len(meta["git_sha"]) == 40 and isinstance(meta["git_dirty"], bool)

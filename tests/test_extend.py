@@ -1,0 +1,105 @@
+"""Grid extension: pure planning, and `grid --extend` moving an edge-best lr to the interior."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import yaml
+
+from lrsweep.cli import app
+from lrsweep.config import parse_config
+from lrsweep.extend import DEFAULT_MAX_EXTENSIONS, beyond, edge_ratio, extended_grid, next_extension
+
+
+def summary_with_edge(edge):
+    return {"best": {"lr": 1.0, "edge": edge}}
+
+
+def test_points_beyond_an_edge_keep_the_grid_spacing_there():
+    assert beyond((0.01, 0.1, 1.0), "high").added == (10.0, 100.0)
+    assert beyond((0.01, 0.1, 1.0), "low").added == (0.0001, 0.001)
+    # an uneven list: the spacing at that edge (2.0 / 1.0), not the average
+    assert beyond((0.001, 0.01, 0.1, 0.5, 1.0, 2.0), "high").added == (4.0, 8.0)
+    assert beyond((0.001, 0.003), "low", points=3).added == (3.7037e-05, 0.000111111, 0.000333333)
+    assert edge_ratio((0.5,), "high") == 10.0  # one point: a decade
+
+
+def test_extended_grid_keeps_the_original_order_and_adds_on_the_right_side():
+    low = beyond((0.1, 0.01, 1.0), "low")
+    assert extended_grid((0.1, 0.01, 1.0), low) == (0.0001, 0.001, 0.1, 0.01, 1.0)
+    high = beyond((0.1, 0.01, 1.0), "high")
+    assert extended_grid((0.1, 0.01, 1.0), high) == (0.1, 0.01, 1.0, 10.0, 100.0)
+    assert "upwards" in high.describe() and "10, 100" in high.describe()
+
+
+def test_next_extension_stops_when_interior_absent_or_capped():
+    lrs = (0.01, 0.1, 1.0)
+    assert next_extension(lrs, summary_with_edge("high"), done=0).edge == "high"
+    assert next_extension(lrs, summary_with_edge(None), done=0) is None
+    assert next_extension(lrs, {"best": None}, done=0) is None
+    assert next_extension(lrs, summary_with_edge("low"), done=DEFAULT_MAX_EXTENSIONS) is None
+    assert next_extension(lrs, summary_with_edge("low"), done=1, cap=1) is None
+
+
+def test_extended_grids_are_valid_configs():
+    lrs = (1e-4, 1e-3)
+    for edge in ("low", "high", "low"):
+        lrs = extended_grid(lrs, beyond(lrs, edge))
+    config = parse_config({"lr": list(lrs), "data": {"name": "synthetic-regression"}, "model": "linear"})
+    assert config.lrs == lrs
+
+
+REGRESSION = {  # configs/regression.yaml, smaller: full-batch gradient descent on y = w·x + b + noise
+    "name": "regression",
+    "seed": 0,
+    "device": "cpu",
+    "data": {"name": "synthetic-regression", "n_samples": 300, "n_features": 1, "noise": 0.1,
+             "val_fraction": 0.2, "batch_size": 300},
+    "model": {"name": "linear"},
+    "optimizer": {"name": "sgd"},
+    "lr": [0.0001, 0.001],
+    "train": {"epochs": 30, "loss": "mse"},
+    "select": {"metric": "val_loss"},
+    "retrain": True,
+}
+
+
+def test_grid_extend_moves_an_edge_best_lr_to_the_interior(runner, write_config, tmp_path):
+    path = write_config(REGRESSION)
+    result = runner.invoke(app, ["grid", str(path), "--out", str(tmp_path / "runs"), "--extend", "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    # 1e-4, 1e-3: best at the high edge -> +0.01, 0.1: still the edge -> +1, 10 (too large): 0.1 is interior
+    assert [e["added"] for e in summary["extensions"]] == [[0.01, 0.1], [1.0, 10.0]]
+    assert summary["best"]["lr"] == 0.1 and summary["best"]["edge"] is None
+    assert sorted(r["lr"] for r in summary["variants"]) == [0.0001, 0.001, 0.01, 0.1, 1.0, 10.0]
+    assert summary["retrain"]["lr"] == 0.1 and summary["retrain"]["status"] == "done"
+
+    run = next((tmp_path / "runs").iterdir())
+    stored = parse_config(yaml.safe_load((run / "config.yaml").read_text()))
+    assert stored.lrs == (0.0001, 0.001, 0.01, 0.1, 1.0, 10.0)
+    assert json.loads((run / "meta.json").read_text())["fingerprint"] == stored.fingerprint()
+    shown = json.loads(runner.invoke(app, ["show", str(run), "--json"]).stdout)
+    assert shown["best"] == summary["best"] and len(shown["meta"]["extensions"]) == 2
+    assert "grid extension 2: upwards, added lr = 1, 10" in runner.invoke(app, ["show", str(run)]).stdout
+    resumed = runner.invoke(app, ["grid", "--resume", str(run), "--json"])  # consistent: nothing left to run
+    assert resumed.exit_code == 0, resumed.output
+    assert json.loads(resumed.stdout)["best"] == summary["best"]
+
+
+def test_grid_extend_stops_at_the_cap_and_says_so(runner, write_config, tmp_path):
+    path = write_config({**REGRESSION, "retrain": False})
+    result = runner.invoke(app, ["grid", str(path), "--out", str(tmp_path / "runs"), "--extend",
+                                 "--max-extensions", "1"])
+    assert result.exit_code == 0, result.output
+    assert "extending the grid upwards (×10 spacing): adding lr = 0.01, 0.1 (extension 1 of at most 1)" in result.stderr
+    assert "still at the edge of the grid after 1 extension(s)" in result.stderr
+    assert "Grid extended upwards: added lr = 0.01, 0.1" in result.stdout
+    assert "The best learning rate is the largest in the grid" in result.stdout
+
+
+@pytest.mark.parametrize("value", ["0", "-1"])
+def test_max_extensions_must_be_positive(runner, write_config, value):
+    result = runner.invoke(app, ["grid", str(write_config(REGRESSION)), "--extend", "--max-extensions", value])
+    assert result.exit_code == 2

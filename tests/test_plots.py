@@ -1,0 +1,94 @@
+"""Figures from a summary and per-variant metrics: valid PNGs, pages for big sweeps, per-step LRs."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("matplotlib")
+
+from lrsweep import plots  # noqa: E402
+from lrsweep.errors import UsageError  # noqa: E402
+from lrsweep.summary import summarize, variant_row  # noqa: E402
+
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+class FakeStore:
+    """What plots read from a run directory: metrics, lr_steps and the plots folder."""
+
+    def __init__(self, root: Path, metrics: dict, steps: dict | None = None):
+        self.plots_dir = root / "plots"
+        self.metrics, self.steps = metrics, steps or {}
+
+    def read_metrics(self, variant_id):
+        return self.metrics.get(variant_id, [])
+
+    def read_lr_steps(self, variant_id):
+        return self.steps.get(variant_id, [])
+
+
+def sweep(lrs, seeds=(0,), schedulers=("none",), epochs=3, diverge_above=None):
+    rows, metrics = [], {}
+    for sched in schedulers:
+        for lr in lrs:
+            for seed in seeds:
+                vid = f"lr{lr}-{sched}-s{seed}"
+                bad = diverge_above is not None and lr > diverge_above
+                records = [{"epoch": e, "lr": lr / e, "train_loss": float("inf") if bad else 1 / (e * lr + seed),
+                            "train_acc": 0.5, "val_loss": float("nan") if bad else 1.1 / (e * lr + seed + 1),
+                            "val_acc": 0.5, "seconds": 0.1} for e in range(1, epochs + 1)]
+                metrics[vid] = records
+                described = {"id": vid, "lr": lr, "optimizer": "sgd", "scheduler": sched, "seed": seed}
+                rows.append(variant_row(described, {"status": "diverged" if bad else "done"}, records))
+    return summarize("fake", "val_loss", rows), metrics
+
+
+def assert_png(path: Path):
+    data = path.read_bytes()
+    assert data[:8] == PNG and len(data) > 5000, path
+
+
+def test_every_figure_is_a_valid_png(tmp_path):
+    summary, metrics = sweep([0.01, 0.1, 1.0, 10.0], seeds=(0, 1, 2), schedulers=("none", "steplr"),
+                             diverge_above=5)
+    written = plots.write_plots(FakeStore(tmp_path, metrics), summary)
+    assert [p.name for p in written] == ["metric_vs_lr.png", "loss_curves.png", "lr_schedule.png"]
+    for path in written:
+        assert_png(path)
+    assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_big_sweeps_continue_on_more_pages(tmp_path):
+    lrs = [round(0.001 * 1.2 ** i, 6) for i in range(plots.PANELS_PER_PAGE + 1)]
+    summary, metrics = sweep(lrs, epochs=2)
+    names = [p.name for p in plots.write_plots(FakeStore(tmp_path, metrics), summary)]
+    assert "loss_curves.png" in names and "loss_curves-2.png" in names
+
+
+def test_loss_panels_group_seeds_and_mark_the_best():
+    summary, metrics = sweep([0.1, 1.0], seeds=(0, 1))
+    panels = plots.loss_panels(summary, metrics)
+    assert len(panels) == 2 and sum(p["best"] for p in panels) == 1
+    assert len(panels[0]["lines"]) == 4  # train and val for each of two seeds
+    assert panels[0]["title"].startswith("lr=0.1\n")  # optimizer/scheduler do not vary: not repeated
+
+
+def test_schedule_uses_per_step_learning_rates_when_recorded(tmp_path):
+    summary, metrics = sweep([0.1], epochs=2)
+    vid = summary["variants"][0]["id"]
+    steps = {vid: [{"step": s, "lr": 0.1 * (1 - s / 10)} for s in range(1, 11)]}  # 5 steps per epoch
+    panel = plots.schedule_panels(summary, metrics, FakeStore(tmp_path, metrics, steps))[0]
+    line = panel["lines"][0]
+    assert not line["steps"] and len(line["x"]) == 10
+    assert line["x"][0] == 1 and line["x"][5] == pytest.approx(2.0)  # step 6 starts epoch 2
+    per_epoch = plots.schedule_panels(summary, metrics, FakeStore(tmp_path, metrics))[0]["lines"][0]
+    assert per_epoch["steps"] and per_epoch["x"] == [1, 2, 3] and per_epoch["y"] == [0.1, 0.05, 0.05]
+
+
+def test_missing_matplotlib_names_the_install_command(monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with pytest.raises(UsageError, match=r"pip install 'lrsweep\[plot\]'"):
+        plots.pyplot()
