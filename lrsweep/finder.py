@@ -74,7 +74,7 @@ class FinderResult:
     smoothed: list[float]
     suggestions: dict[str, float]
     default: str
-    divergence_lr: float | None  # LR where the final blow-up began (see divergence_onset); None if completed
+    divergence_lr: float | None  # LR from which the loss only got worse (see divergence_onset); None if completed
     stopped: str  # "completed" | "diverged" | "nonfinite"
     stop_lr: float  # LR of the last step run
     steps_run: int
@@ -290,17 +290,14 @@ def _run(model, optimizer, loss_fn, x, y, batch_size, settings, val, generator, 
 
 
 def divergence_onset(losses: list[float]) -> int:
-    """Index where the final rise of the raw loss began (non-finite counts as +inf).
+    """Index of the lowest finite raw loss: from its LR on, the loss never got lower again.
 
-    The stop fires when the smoothed loss crosses its threshold, which its EMA lag puts several
-    steps (a factor of 2-5 in LR) after the loss really turned; walking back along the last
-    unbroken rise of the raw loss dates the blow-up where it started.
+    The stop fires later, when the lagging smoothed loss crosses its threshold (a factor of 2-10
+    in LR after the turn on the bundled configs); the raw minimum dates the turn itself, and
+    stays put where a noisy blow-up rises, dips and rises again.
     """
-    i = len(losses) - 1
-    value = lambda k: losses[k] if math.isfinite(losses[k]) else math.inf
-    while i > 0 and value(i - 1) < value(i):
-        i -= 1
-    return i
+    finite = [i for i, v in enumerate(losses) if math.isfinite(v)]
+    return min(finite, key=losses.__getitem__) if finite else 0
 
 
 def _suggest_checked(lrs, smoothed, stopped: str, settings: FinderSettings) -> dict[str, float]:
@@ -381,28 +378,26 @@ def grid_around(
     divergence_lr: float | None,
     num: int = 7,
     span: float = 10.0,
-    margin: float = 2.0,
     digits: int = 3,
 ) -> list[float]:
-    """A log-spaced LR grid around ``suggestion``, kept below the divergence LR.
+    """A log-spaced LR grid around ``suggestion``, bounded above by the divergence LR.
 
     Args:
         suggestion: the LR the range test suggested (the grid's centre when nothing bounds it).
-        divergence_lr: where the test's loss blew up; the grid's top stays at or below divergence_lr / margin.
+        divergence_lr: the LR from which the test's loss only got worse; the grid's top stays at or below it.
         num: grid points.
         span: the grid runs from suggestion / span to suggestion * span.
-        margin: the smoothed loss blows up a few steps after the real instability, so stay this factor below it.
         digits: significant digits of each LR (a readable YAML).
     """
     _require(math.isfinite(suggestion) and suggestion > 0, f"the suggested LR must be a finite number > 0, got {suggestion}")
-    _require(num >= 1 and span > 1 and margin >= 1, f"grid_around needs num >= 1, span > 1, margin >= 1, got {num}, {span}, {margin}")
+    _require(num >= 1 and span > 1, f"grid_around needs num >= 1 and span > 1, got num={num}, span={span}")
     lo, hi = suggestion / span, suggestion * span
     if divergence_lr is not None:
-        hi = min(hi, divergence_lr / margin)
+        hi = min(hi, divergence_lr)
     if hi <= lo:
         raise UsageError(f"the divergence LR {divergence_lr:g} leaves no room for a grid above {lo:g}; lower --start")
     if num == 1:
-        return [_round_sig(suggestion if suggestion <= hi else hi, digits)]
+        return [_round_sig(min(suggestion, hi), digits)]
     a, b = math.log10(lo), math.log10(hi)
     return [_round_sig(10 ** (a + (b - a) * i / (num - 1)), digits) for i in range(num)]
 

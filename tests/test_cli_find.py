@@ -85,6 +85,26 @@ def test_write_grid_with_overrides_writes_the_overridden_config(runner, write_co
     assert "data.batch_size=16" in tuned.read_text().splitlines()[0]
 
 
+def test_a_config_that_sweeps_more_than_the_lr_gets_notes(runner, write_config, tiny_sweep, tmp_path):
+    sweep = {k: v for k, v in tiny_sweep.items() if k != "seed"}
+    path = write_config({**sweep, "seeds": [3, 4], "optimizer": [{"name": "sgd"}, {"name": "adam"}]})
+    result = runner.invoke(app, ["find", str(path), "--steps", "30", "--start", "1e-4", "--json",
+                                 "--out", str(tmp_path / "runs")])
+    assert result.exit_code == 0, result.output
+    notes = json.loads(result.stdout)["notes"]
+    assert any("first of 2 optimizers: sgd" in n for n in notes) and any("first of 2 seeds: 3" in n for n in notes)
+
+
+def test_interrupt_exits_130_and_writes_nothing(runner, tmp_path, monkeypatch):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr("lrsweep.finder.range_test", interrupted)
+    result = runner.invoke(app, ["find", QUICKSTART, *FAST, "--out", str(tmp_path / "runs")])
+    assert result.exit_code == 130 and "interrupted" in result.output
+    assert not (tmp_path / "runs").exists()
+
+
 @pytest.mark.parametrize(
     "args, fragment",
     [

@@ -42,8 +42,8 @@ def find(
     val: Annotated[bool, typer.Option("--val", help="Record the validation loss after each step (slower, sharper).")] = DEFAULTS.use_val,
     suggest: Annotated[Suggester, typer.Option("--suggest", help="The suggestion to highlight and to grid around.")] = Suggester(DEFAULT_SUGGESTER),
     write_grid: Annotated[Optional[Path], typer.Option(
-        "--write-grid", help="Write a copy of CONFIG whose lr is a log-spaced grid around the suggestion "
-                             "(kept below the divergence LR), ready for `lrsweep grid`.")] = None,
+        "--write-grid", help="Write a copy of CONFIG (with any --set applied) whose lr is a log-spaced grid "
+                             "around the suggestion, kept below the divergence LR, ready for `lrsweep grid`.")] = None,
     sets: SetOption = None,
     device: DeviceOption = None,
     out: OutOption = DEFAULT_OUT,
@@ -59,6 +59,10 @@ def find(
     with user_errors():
         settings = FinderSettings(start_lr=start, end_lr=end, steps=steps, mode=mode.value, use_val=val)
         config = load_config(config_path, config_overrides(sets, device))
+        notes = scope_notes(config)
+        if not (quiet or json_out):
+            for note in notes:
+                stderr_console().print(note, style="yellow", markup=False, highlight=False)
         try:
             with sigterm_as_interrupt():
                 result, torch_device = run_find(config, settings, quiet or json_out)
@@ -69,7 +73,7 @@ def find(
         grid = None
         if write_grid is not None:
             grid = write_grid_config(config_path, write_grid, result, suggest.value, sets)
-        report = find_report(result, suggest.value, str(store.path), grid, write_grid)
+        report = {**find_report(result, suggest.value, str(store.path), grid, write_grid), "notes": notes}
         if json_out:
             print_json(report)
         elif not quiet:
@@ -102,6 +106,18 @@ def run_find(config, settings: FinderSettings, quiet: bool):
         result = range_test(model, optimizer, loss_fn(spec.loss), splits.train_x, splits.train_y, spec.batch_size,
                             settings, val=val, generator=generator, on_step=on_step)
     return result, torch_device
+
+
+def scope_notes(config) -> list[str]:
+    """What the range test leaves out of a config that sweeps more than the LR."""
+    notes = []
+    if len(config.optimizers) > 1:
+        notes.append(f"the range test uses the first of {len(config.optimizers)} optimizers: {config.optimizers[0].label}")
+    if len(config.seeds) > 1:
+        notes.append(f"the range test uses the first of {len(config.seeds)} seeds: {config.seeds[0]}")
+    if config.schedulers:
+        notes.append("the range test drives the LR itself; the config's scheduler does not apply to it")
+    return notes
 
 
 class _progress:
@@ -169,6 +185,7 @@ def find_png(result: FinderResult) -> bytes | None:
     if result.settings.mode == "exp":
         ax.set_xscale("log")
     lo, hi = _y_range(result)
+    lo = min([lo] + [v for v in result.losses if math.isfinite(v)])  # the raw loss dips below the smoothed
     ax.set_ylim(lo - 0.05 * (hi - lo), hi + 0.05 * (hi - lo))
     ax.set_xlabel("learning rate")
     ax.set_ylabel("validation loss" if result.settings.use_val else "training loss")
@@ -282,14 +299,14 @@ def suggestions_table(result: FinderResult, suggester: str) -> Table:
     rules = {
         "steep": "steepest descent of the smoothed loss vs log LR",
         "valley": "middle of the descent (10% to 90% of the fall)",
-        "min10": "LR of the minimum loss / 10",
+        "min10": "LR of the lowest smoothed loss / 10",
     }
     for name in SUGGESTERS:
         chosen = name == suggester
         table.add_row(f"{name} ({MARKS[name]})" + (" ★" if chosen else ""), f"{result.suggestions[name]:.3g}",
                       rules[name], style="bold green" if chosen else None)
     diverged = f"{result.divergence_lr:.3g}" if result.divergence_lr is not None else "–"
-    table.add_row("divergence (x)", diverged, "where the loss's final blow-up began", style="red" if diverged != "–" else None)
+    table.add_row("divergence (x)", diverged, "the loss only got worse from here on", style="red" if diverged != "–" else None)
     return table
 
 
