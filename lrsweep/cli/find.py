@@ -37,10 +37,13 @@ def find(
     config_path: Annotated[Path, typer.Argument(help="The YAML config whose model, optimizer and data to test.")],
     start: Annotated[float, typer.Option("--start", help="LR of the first step.")] = DEFAULTS.start_lr,
     end: Annotated[float, typer.Option("--end", help="LR of the last step.")] = DEFAULTS.end_lr,
-    steps: Annotated[int, typer.Option("--steps", min=2, help="Optimizer steps from --start to --end.")] = DEFAULTS.steps,
+    steps: Annotated[int, typer.Option("--steps", min=2, help="Optimizer steps from --start to --end.")] = (
+        DEFAULTS.steps),
     mode: Annotated[Mode, typer.Option("--mode", help="How the LR rises.")] = Mode(DEFAULTS.mode),
-    val: Annotated[bool, typer.Option("--val", help="Record the validation loss after each step (slower, sharper).")] = DEFAULTS.use_val,
-    suggest: Annotated[Suggester, typer.Option("--suggest", help="The suggestion to highlight and to grid around.")] = Suggester(DEFAULT_SUGGESTER),
+    val: Annotated[bool, typer.Option(
+        "--val", help="Record the validation loss after each step (slower, sharper).")] = DEFAULTS.use_val,
+    suggest: Annotated[Suggester, typer.Option(
+        "--suggest", help="The suggestion to highlight and to grid around.")] = Suggester(DEFAULT_SUGGESTER),
     write_grid: Annotated[Optional[Path], typer.Option(
         "--write-grid", help="Write a copy of CONFIG (with any --set applied) whose lr is a log-spaced grid "
                              "around the suggestion, kept below the divergence LR, ready for `lrsweep grid`.")] = None,
@@ -306,7 +309,8 @@ def suggestions_table(result: FinderResult, suggester: str) -> Table:
         table.add_row(f"{name} ({MARKS[name]})" + (" ★" if chosen else ""), f"{result.suggestions[name]:.3g}",
                       rules[name], style="bold green" if chosen else None)
     diverged = f"{result.divergence_lr:.3g}" if result.divergence_lr is not None else "–"
-    table.add_row("divergence (x)", diverged, "the loss only got worse from here on", style="red" if diverged != "–" else None)
+    table.add_row("divergence (x)", diverged, "the loss only got worse from here on",
+                  style="red" if result.divergence_lr is not None else None)
     return table
 
 
@@ -316,7 +320,8 @@ def render_curve(result: FinderResult, suggester: str, width: int = CURVE_WIDTH,
     width = max(2, min(width, n))
     columns = [_column_value(result.smoothed, n, c, width) for c in range(width)]
     lo, hi = _y_range(result)
-    levels = [None if v is None else round((min(v, hi) - lo) / ((hi - lo) or 1.0) * (height * 8 - 1)) + 1 for v in columns]
+    scale = (height * 8 - 1) / ((hi - lo) or 1.0)
+    levels = [None if v is None else round((min(v, hi) - lo) * scale) + 1 for v in columns]
     text = Text()
     for row in range(height - 1, -1, -1):
         line = "".join(" " if lv is None else _block(lv - row * 8) for lv in levels)
