@@ -196,8 +196,8 @@ def apply_overrides(raw: dict, overrides: list[str] | tuple[str, ...]) -> dict:
 def parse_config(raw: dict, source: str | None = None) -> Config:
     """Validate a raw mapping into a :class:`Config` (errors carry the key path)."""
     check_keys(raw, TOP_KEYS, prefix="")
-    if "seed" in raw and "seeds" in raw:
-        raise ConfigError("give either 'seed' or 'seeds', not both", key="seeds")
+    if raw.get("seed") is not None and raw.get("seeds") is not None:  # null = unset (--set seed=null)
+        raise ConfigError("give either 'seed' or 'seeds', not both (unset one: --set seed=null)", key="seeds")
     defaults = Config()
     data = parse_data(raw.get("data") or {})
     config = Config(
@@ -272,7 +272,7 @@ def parse_name(value: Any) -> str:
 
 
 def parse_seeds(raw: dict) -> tuple[int, ...]:
-    if "seeds" in raw:
+    if raw.get("seeds") is not None:
         seeds = raw["seeds"]
         if not isinstance(seeds, list) or not seeds:
             raise ConfigError(f"must be a non-empty list of integers, got {seeds!r}", key="seeds")
@@ -281,7 +281,8 @@ def parse_seeds(raw: dict) -> tuple[int, ...]:
         if len(set(seeds)) != len(seeds):
             raise ConfigError(f"seeds repeat, got {seeds!r}", key="seeds")
         return tuple(seeds)
-    return (expect(raw.get("seed", 0), int, "seed"),)
+    seed = raw.get("seed")
+    return Config().seeds if seed is None else (expect(seed, int, "seed"),)
 
 
 def parse_lrs(value: Any) -> tuple[float, ...]:

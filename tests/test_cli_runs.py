@@ -197,3 +197,13 @@ def test_meta_records_when_where_and_on_what_it_ran(seed_run):
     assert isinstance(meta["command"], list)  # sys.argv: checked in a real process by test_resume
     if "git_sha" in meta:  # run inside a git checkout
         assert len(meta["git_sha"]) == 40 and isinstance(meta["git_dirty"], bool)
+
+
+def test_seeds_can_replace_a_configs_single_seed_from_the_command_line(cli, tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump({**TINY, "seed": 0, "lr": [0.1]}))
+    result = cli.invoke(app, ["validate", str(config), "--json", "--set", "seeds=[0,1,2]", "--set", "seed=null"])
+    assert result.exit_code == 0, result.output
+    assert [v["seed"] for v in json.loads(result.stdout)["variants"]] == [0, 1, 2]
+    both = cli.invoke(app, ["validate", str(config), "--set", "seeds=[0,1,2]"])
+    assert both.exit_code == 2 and "--set seed=null" in both.stderr
