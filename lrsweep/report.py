@@ -174,6 +174,7 @@ def compare_data(runs: dict[str, dict]) -> dict:
             "best": {k: best.get(k) for k in ("lr", "optimizer", "scheduler", "mean", "std", "n", "edge",
                                               "tied_with_runner_up")} if best else None,
             "retrain": summary.get("retrain"), "variants": len(summary["variants"]),
+            "finished": sum(r["status"] in ("done", "diverged") for r in summary["variants"]),
             "complete": summary.get("complete"),
         })
     lrs = sorted({g["lr"] for summary in runs.values() for g in summary["groups"]})
@@ -190,19 +191,30 @@ def _mean_std(entry: dict | None) -> str:
     return fmt(entry["mean"]) + (f" ± {entry['std']:.2g}" if entry.get("n", 0) > 1 else "")
 
 
+def _best_facts(run: dict) -> dict[str, str]:
+    b, r = run["best"] or {}, run["retrain"] or {}
+    return {
+        "best lr": fmt_lr(b["lr"]) if b else "–",
+        "score": f"{run['metric']} {_mean_std(b)}" if b else "–",
+        "optimizer": b.get("optimizer") or "–",
+        "scheduler": b.get("scheduler") or "–",
+        "test_acc": fmt(r.get("test_acc")),
+        "test_loss": fmt(r.get("test_loss")),
+        "finished": f"{run['finished']}/{run['variants']}",
+        "warnings": ", ".join(w for w, on in (("tied within seed noise", b.get("tied_with_runner_up")),
+                                              (f"best at the {b.get('edge')} edge", b.get("edge"))) if on) or "–",
+    }
+
+
 def compare_tables(data: dict) -> list[Table]:
-    """Two tables: one row per run with its best; one row per learning rate with a column per run."""
+    """Two tables, a column per run: each run's best; each run's score at every learning rate."""
     best = Table(title="Best of each run", title_justify="left")
-    for column in ("run", "metric", "best lr", "optimizer", "scheduler", "score", "test_loss", "test_acc",
-                   "variants", "complete"):
-        best.add_column(column, justify="right" if column in ("best lr", "score", "test_loss", "test_acc",
-                                                             "variants") else "left")
+    best.add_column("")
+    facts = [_best_facts(run) for run in data["runs"]]
     for run in data["runs"]:
-        b, r = run["best"] or {}, run["retrain"] or {}
-        best.add_row(run["label"], f"{run['metric']} ({run['direction']})", fmt_lr(b["lr"]) if b else "–",
-                     b.get("optimizer") or "–", b.get("scheduler") or "–", _mean_std(b) if b else "–",
-                     fmt(r.get("test_loss")), fmt(r.get("test_acc")), str(run["variants"]),
-                     "yes" if run["complete"] else "no")
+        best.add_column(run["label"], justify="right")
+    for key in facts[0] if facts else ():
+        best.add_row(key, *(f[key] for f in facts))
     by_lr = Table(title="Score at each learning rate (★ the run's best)", title_justify="left")
     by_lr.add_column("lr", justify="right")
     for run in data["runs"]:
