@@ -236,3 +236,35 @@ def _decorate(ax, panel: dict, xlabel: str) -> None:
     labelled = sum(bool(line["label"]) for line in panel["lines"])
     if 0 < labelled <= LEGEND_MAX:  # beyond that a legend hides the panel; the log y axis names each lr
         ax.legend(fontsize="xx-small")
+
+
+# --------------------------------------------------------------------------- schedule preview
+
+
+def write_schedule_preview(data: dict, path: Path) -> Path:
+    """``lrsweep schedule --preview``'s figure: each schedule's LR over training, one line per schedule.
+
+    ``data`` is the preview record (see ``report.preview_tables``): per-step schedules are drawn at
+    every optimizer step, epoch schedules as a step function; x is in epochs (epoch e spans [e, e+1)).
+    """
+    plt = pyplot()
+    figure, ax = plt.subplots(figsize=(7, 4.5))
+    per_epoch = data["steps_per_epoch"]
+    for entry in data["schedules"]:
+        if entry.get("step_lrs"):
+            lrs = entry["step_lrs"]
+            ax.plot([1 + i / per_epoch for i in range(len(lrs))] + [1 + len(lrs) / per_epoch], lrs + lrs[-1:],
+                    label=entry["scheduler"])
+        else:
+            lrs = entry["epoch_lrs"]
+            ax.step(list(range(1, len(lrs) + 2)), lrs + lrs[-1:], where="post", label=entry["scheduler"])
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("learning rate")
+    ax.set_title(f"LR preview: lr={data['lr']:.3g}, {data['epochs']} epochs x {per_epoch} steps per epoch",
+                 fontsize="medium")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize="small")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _save(figure, path)
+    plt.close(figure)
+    return path
