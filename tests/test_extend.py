@@ -83,6 +83,8 @@ def test_grid_extend_moves_an_edge_best_lr_to_the_interior(runner, write_config,
     shown = json.loads(runner.invoke(app, ["show", str(run), "--json"]).stdout)
     assert shown["best"] == summary["best"] and len(shown["meta"]["extensions"]) == 2
     assert "grid extension 2: upwards, added lr = 1, 10" in runner.invoke(app, ["show", str(run)]).stdout
+    with_original = runner.invoke(app, ["grid", str(path), "--resume", str(run)])
+    assert with_original.exit_code == 2 and "extended by --extend" in with_original.stderr
     resumed = runner.invoke(app, ["grid", "--resume", str(run), "--json"])  # consistent: nothing left to run
     assert resumed.exit_code == 0, resumed.output
     assert json.loads(resumed.stdout)["best"] == summary["best"]

@@ -33,10 +33,13 @@ def _load(config_path: Path | None, sets, device, engine, resume: Path | None, f
     store = RunStore.open(resume)
     stored = parse_config(apply_overrides(store.read_config(), overrides), source=str(store.path / "config.yaml"))
     config = load_config(config_path, overrides) if config_path else stored
-    started_with = store.read_meta().get("fingerprint", stored.fingerprint())
+    meta = store.read_meta()
+    started_with = meta.get("fingerprint", stored.fingerprint())
     if config.fingerprint() != started_with and not force:
+        extended = " (its grid was extended by --extend: resume with the run directory alone)" if (
+            config_path and meta.get("extensions")) else ""
         raise RunDirError(
-            f"the config differs from the one {store.path} was started with "
+            f"the config differs from the one {store.path} was started with{extended} "
             f"(fingerprint {config.fingerprint()} != {started_with}); resuming would mix results. "
             "Start a new run, or pass --force to resume anyway."
         )

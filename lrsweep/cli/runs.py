@@ -81,7 +81,8 @@ def open_run(path: Path):
 def run_details(store) -> dict:
     """What ``show --json`` adds to the summary: where the run is and how it went."""
     meta = store.read_meta()
-    keep = ("fingerprint", "started", "finished", "outcome", "host", "device", "git_sha", "git_dirty", "extensions")
+    keep = ("fingerprint", "started", "finished", "outcome", "host", "device", "git_sha", "git_dirty", "extensions",
+            "resumes")
     return {"run_dir": str(store.path), "meta": {k: meta[k] for k in keep if k in meta}}
 
 
@@ -101,7 +102,7 @@ def show(run_dir: RunDirArg, json_out: JsonOption = False) -> None:
             print_json({**summary, **details})
             return
         console = stdout_console()
-        console.print(run_header(details, summary), markup=False, highlight=False)
+        console.print(run_header(details, summary), markup=False, highlight=False, soft_wrap=True)
         console.print(summary_table(summary))
         console.print(verdict(summary))
 
