@@ -29,7 +29,8 @@ class TensorBoardEvents:
     """Forwards every event to ``inner`` and writes scalars under ``root/<variant id>``.
 
     Per epoch: loss/train, loss/val, acc/train, acc/val, lr; per optimizer step (when the variant
-    recorded its learning rate per step): lr_step. Retraining the best goes to ``root/retrain``.
+    recorded its learning rate per step): lr_step. Retraining the best goes to ``root/retrain``
+    (the runner reports its epochs under that id).
     """
 
     def __init__(self, inner, root: Path):
@@ -44,6 +45,9 @@ class TensorBoardEvents:
         self.close()
         return False
 
+    def __getattr__(self, name):  # events this wrapper does not write (on_start, on_pack_start, ...)
+        return getattr(self.inner, name)
+
     def close(self) -> None:
         for writer in self.writers.values():
             writer.close()
@@ -56,14 +60,8 @@ class TensorBoardEvents:
             self.writers[folder] = self.writer_class(log_dir=str(self.root / folder))
         return self.writers[folder]
 
-    def on_start(self, variants, pending) -> None:
-        self.inner.on_start(variants, pending)
-
-    def on_pack_start(self, variants) -> None:
-        self.inner.on_pack_start(variants)
-
     def on_epoch(self, variant_id, record) -> None:
-        writer = self._writer(variant_id)  # the retrain's epochs come as variant_id "retrain"
+        writer = self._writer(variant_id)
         scalars = {"loss/train": record.train_loss, "loss/val": record.val_loss, "acc/train": record.train_acc,
                    "acc/val": record.val_acc, "lr": record.lr}
         for tag, value in scalars.items():
@@ -80,6 +78,3 @@ class TensorBoardEvents:
         if variant.id in self.writers:
             self.writers.pop(variant.id).close()
         self.inner.on_variant_end(variant, result)
-
-    def on_notice(self, message: str) -> None:
-        self.inner.on_notice(message)
