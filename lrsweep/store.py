@@ -5,6 +5,8 @@
       variants/<id>/metrics.csv  status.json  lr_steps.csv
       retrain/metrics.csv  status.json
       plots/*.png
+    runs/<name>-find-<YYYYmmdd-HHMMSS>/      (lrsweep find)
+      config.yaml  meta.json  find.csv  find.json  plots/find.png
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import yaml
 from lrsweep.errors import RunDirError
 
 RETRAIN_ID = "retrain"  # the best variant retrained on train+val lives in <run>/retrain/
+FIND_COLUMNS = ("step", "lr", "loss", "smoothed")
 METRIC_COLUMNS = ("epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "seconds")
 
 
@@ -158,6 +161,16 @@ class RunStore:
     @property
     def plots_dir(self) -> Path:
         return self.path / "plots"
+
+    def write_plot(self, name: str, png: bytes) -> Path:
+        path = self.plots_dir / name
+        atomic_write_bytes(path, png)
+        return path
+
+    # ---- the LR range test
+    def write_find(self, rows: list[dict], result: dict) -> None:
+        atomic_write_text(self.path / "find.csv", csv_text((to_plain(r) for r in rows), FIND_COLUMNS))
+        write_json(self.path / "find.json", result)
 
     @property
     def tensorboard_dir(self) -> Path:

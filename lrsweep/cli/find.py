@@ -29,7 +29,6 @@ Suggester = Enum("Suggester", {s: s for s in SUGGESTERS}, type=str)
 MARKS = {"steep": "s", "valley": "v", "min10": "m"}  # sparkline markers; "x" marks the divergence LR
 CURVE_WIDTH = 60  # columns of the terminal chart
 CURVE_HEIGHT = 4  # rows of the terminal chart (8 levels each)
-CSV_COLUMNS = ("step", "lr", "loss", "smoothed")
 
 
 @app.command()
@@ -90,8 +89,7 @@ def run_find(config, settings: FinderSettings, quiet: bool):
     from lrsweep.device import resolve_device
     from lrsweep.engine.common import loss_fn
     from lrsweep.finder import range_test
-    from lrsweep.models import build_model
-    from lrsweep.optim import build_optimizer
+    from lrsweep.engine.loop import initial_state
     from lrsweep.runner import train_spec
 
     torch_device = resolve_device(config.device)
@@ -100,9 +98,7 @@ def run_find(config, settings: FinderSettings, quiet: bool):
     if settings.use_val and len(splits.val_x) == 0:
         raise UsageError("--val needs a validation split, but data.val_fraction is 0")
     seed, opt = config.seeds[0], config.optimizers[0]
-    torch.manual_seed(seed)  # as train_variant: dropout and any other randomness the model draws
-    model = build_model(spec.model_name, spec.model_options, spec.input_shape, spec.output_size, seed).to(torch_device)
-    optimizer = build_optimizer(opt.name, model.parameters(), settings.start_lr, opt.options)
+    model, optimizer = initial_state(spec, opt, settings.start_lr, seed, torch_device)  # as the grid's variant
     generator = torch.Generator().manual_seed(seed)  # the grid's first-epoch batch order (batch_orders)
     val = (splits.val_x, splits.val_y) if settings.use_val else None
     with _progress(settings.steps, quiet) as on_step:
@@ -156,18 +152,17 @@ class _progress:
 
 def save_find(out: Path, config, result: FinderResult, torch_device):
     """The run directory: config.yaml, meta.json, find.csv, find.json and (with matplotlib) plots/find.png."""
-    from lrsweep.store import RunStore, atomic_write_bytes, atomic_write_text, csv_text, to_plain, write_json
+    from lrsweep.store import RunStore
 
     store = RunStore.create(out, f"{config.name}-find")
     store.write_config(config.to_dict())
     store.write_meta({**run_meta(config, torch_device), "finished": datetime.now().isoformat(timespec="seconds")})
-    rows = [to_plain({"step": i, "lr": lr, "loss": loss, "smoothed": sm})
+    rows = [{"step": i, "lr": lr, "loss": loss, "smoothed": sm}
             for i, (lr, loss, sm) in enumerate(zip(result.lrs, result.losses, result.smoothed))]
-    atomic_write_text(store.path / "find.csv", csv_text(rows, CSV_COLUMNS))
-    write_json(store.path / "find.json", result.to_dict())
+    store.write_find(rows, result.to_dict())
     png = find_png(result)
     if png is not None:
-        atomic_write_bytes(store.plots_dir / "find.png", png)
+        store.write_plot("find.png", png)
     return store
 
 

@@ -21,6 +21,18 @@ def steps_per_epoch(n_rows: int, batch_size: int) -> int:
     return max(1, math.ceil(n_rows / batch_size))
 
 
+def initial_state(spec: TrainSpec, optimizer_config, lr: float, seed: int, device):
+    """The model and optimizer a variant starts from, in every engine and in the range test.
+
+    The same seed gives the same initial weights; the global RNG is seeded too, for dropout.
+    """
+    torch.manual_seed(seed)
+    model = build_model(spec.model_name, spec.model_options, spec.input_shape, spec.output_size, seed)
+    model = model.to(device).train()
+    optimizer = build_optimizer(optimizer_config.name, model.parameters(), lr, optimizer_config.options)
+    return model, optimizer
+
+
 class SequentialTrainer:
     """One variant, trained an epoch at a time (so a caller can stop it at a rung).
 
@@ -35,11 +47,7 @@ class SequentialTrainer:
         self.x, self.y = train
         self.evaluation = evaluation
         self.callbacks = callbacks or NoCallbacks()
-        torch.manual_seed(variant.seed)  # dropout and any other randomness the model draws
-        model = build_model(spec.model_name, spec.model_options, spec.input_shape, spec.output_size, variant.seed)
-        self.model = model.to(self.x.device).train()
-        self.optimizer = build_optimizer(variant.optimizer.name, self.model.parameters(), variant.lr,
-                                         variant.optimizer.options)
+        self.model, self.optimizer = initial_state(spec, variant.optimizer, variant.lr, variant.seed, self.x.device)
         n_steps = steps_per_epoch(len(self.x), spec.batch_size)
         self.driver = ScheduleDriver(variant.scheduler, self.optimizer, spec.epochs, n_steps, variant.lr)
         self.record_steps = variant.scheduler.interval == "step"
