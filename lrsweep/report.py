@@ -265,8 +265,9 @@ def schedule_table(summary: dict, curves: dict[str, dict]) -> Table:
     fixed = [f"{k} {fmt_lr(rows[0][k]) if k == 'lr' else rows[0][k]}" for k in ("lr", "optimizer", "seed")
              if rows and k not in axes]
     top = _curve_top(_lr_curve(c) for c in curves.values())
-    table = Table(title=f"{summary['name']}: {len(rows)} schedule(s) ranked by {summary['metric']} "
-                        f"({summary['direction']}imum wins)",
+    schedules = len({r["scheduler"] for r in rows})
+    count = f"{schedules} schedule(s)" + (f", {len(rows)} variants" if len(rows) != schedules else "")
+    table = Table(title=f"{summary['name']}: {count} ranked by {summary['metric']} ({summary['direction']}imum wins)",
                   caption=" · ".join([*fixed, f"LR over training: first to last step, one scale 0..{fmt(top, 3)}"]),
                   title_justify="left", caption_justify="left")
     columns = ["rank", "scheduler", *axes, "status", "epochs", "val_loss", "val_acc", "final_lr",

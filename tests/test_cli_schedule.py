@@ -87,13 +87,14 @@ def test_builtin_experiment_is_the_quick_start_with_one_lr():
 
 
 def test_config_onecycle_at_the_given_lr_writes_every_step(runner, tiny, tmp_path):
-    result = invoke(runner, tmp_path, str(tiny), "--type", "onecyclelr", "--lr", "0.1", "--json")
+    result = invoke(runner, tmp_path, str(tiny), "--type", "onecyclelr", "--lr", "0.1", "--json",
+                    "--set", "data.batch_size=60", "--device", "cpu")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     (row,) = data["variants"]
     assert row["lr"] == 0.1 and row["scheduler"] == "onecyclelr" and row["status"] == "done"
     (entry,) = data["schedules"]
-    assert len(entry["step_lrs"]) == 2 * 8 and max(entry["step_lrs"]) == pytest.approx(0.1, rel=0.05)
+    assert len(entry["step_lrs"]) == 2 * 4 and max(entry["step_lrs"]) == pytest.approx(0.1, rel=0.05)  # 240/60
     assert entry["final_lr"] == entry["step_lrs"][-1] < 1e-4  # the LR of the last step, not of the last epoch
     assert entry["epoch_lrs"] == metrics_lrs(only_run(tmp_path), row["id"])
 
@@ -126,15 +127,15 @@ def test_plateau_steps_on_the_validation_loss_in_training(runner, tiny, tmp_path
     assert entry["epoch_lrs"] == pytest.approx([LR, LR / 2, LR / 4]) and entry["final_lr"] == pytest.approx(LR / 4)
 
 
-def test_keyed_params_with_several_types_and_the_same_start(runner, tiny, tmp_path):
+def test_keyed_params_with_several_types_and_the_same_start(runner, write_config, tiny_sweep, tmp_path):
+    tiny = write_config({**{k: v for k, v in tiny_sweep.items() if k != "seed"}, "seeds": [0, 1], "retrain": False})
     result = invoke(runner, tmp_path, str(tiny), "--type", "steplr,exp", "--param", "steplr.gamma=0.5",
-                    "--param", "exp.gamma=0.9", "--epochs", "2", "--lr", str(LR), "--json")
+                    "--param", "exp.gamma=0.9", "--epochs", "2", "--lr", str(LR), "--seed", "5", "--json")
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     lrs = {e["scheduler"]: e["epoch_lrs"] for e in data["schedules"]}
     assert lrs == {"steplr(gamma=0.5)": pytest.approx([LR, LR / 2]), "exponentiallr(gamma=0.9)": pytest.approx([LR, LR * 0.9])}
-    first = {r["scheduler"]: (r["id"], r["seed"]) for r in data["variants"]}
-    assert {seed for _, seed in first.values()} == {0}  # one seed: same initial weights and batch order
+    assert sorted(r["seed"] for r in data["variants"]) == [5, 5]  # --seed replaces the config's seeds
 
 
 # --------------------------------------------------------------------------- --preview
@@ -241,3 +242,12 @@ def test_config_errors_name_the_file(runner, write_config, tiny_sweep, tmp_path)
     path = write_config({**tiny_sweep, "trian": {}})
     result = invoke(runner, tmp_path, str(path), "--type", "steplr")
     assert result.exit_code == 2 and f"{path}: trian: unknown key" in result.stderr
+
+
+def test_side_by_side_schedules_share_initial_weights_and_batch_order(runner, tiny, tmp_path):
+    # plateau (patience 10) never acts in 2 epochs: it must train exactly like a constant LR
+    result = invoke(runner, tmp_path, str(tiny), "--type", "none,plateau", "--epochs", "2", "--lr", str(LR), "--json")
+    assert result.exit_code == 0, result.output
+    none, plateau = sorted(json.loads(result.stdout)["variants"], key=lambda r: r["scheduler"])
+    for key in ("train_loss", "val_loss", "val_acc"):
+        assert plateau[key] == pytest.approx(none[key], rel=1e-5), key

@@ -219,6 +219,9 @@ def _preview(config, steps_per_epoch: int, out: Path, json_out: bool, quiet: boo
     data = preview_record(config, steps_per_epoch)
     written, skipped = _save_preview(data, out, config.name)
     data["files"] = [str(p) for p in written]
+    if not quiet:
+        for line in notes:
+            stderr_console().print(line, style="yellow", markup=False, soft_wrap=True)
     if json_out:
         print_json(data)
         return
@@ -227,7 +230,7 @@ def _preview(config, steps_per_epoch: int, out: Path, json_out: bool, quiet: boo
     console = stdout_console()
     for table in preview_tables(data):
         console.print(table)
-    for line in notes + sorted({f"{s['scheduler']}: {s['note']}" for s in data["schedules"] if s["note"]}):
+    for line in sorted({f"{s['scheduler']}: {s['note']}" for s in data["schedules"] if s["note"]}):
         console.print(line, style="yellow", markup=False, soft_wrap=True)
     for path in written:
         console.print(f"Saved: {path}", markup=False, highlight=False, soft_wrap=True)
@@ -265,9 +268,8 @@ def _train(config, out: Path, json_out: bool, quiet: bool, notes: list[str]) -> 
     from lrsweep.store import RunStore
 
     err = stderr_console()
-    for line in notes:
-        if not quiet:
-            err.print(line, style="yellow", markup=False, soft_wrap=True)
+    for line in notes if not quiet else []:
+        err.print(line, style="yellow", markup=False, soft_wrap=True)
     torch_device = resolve_device(config.device)
     splits = load_splits(config, quiet=quiet or json_out).to(torch_device)
     preflight(config, splits, expand(config))  # refuse impossible schedules before a run directory exists
