@@ -36,7 +36,8 @@ from lrsweep.plan import Variant
 from lrsweep.schedulers import parse_scheduler
 
 MODELS = {"mlp": {"hidden": [256, 256]}, "cnn": {}}
-WAYS = {"a": "(a) idiomatic PyTorch, DataLoader", "b": "(b) lrsweep sequential", "c": "(c) lrsweep vectorized"}
+WAYS = {"a": "(a) idiomatic PyTorch, DataLoader", "b": "(b) lrsweep sequential", "c": "(c) lrsweep vectorized",
+        "v": "(c') vectorized, vmap path"}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -49,7 +50,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
-    p.add_argument("--ways", default="abc", help="which ways to run, e.g. 'ac'")
+    p.add_argument("--ways", default="abc", help="which ways to run, e.g. 'ac'; 'v' adds the vectorized engine "
+                   "forced onto its generic vmap path")
     return p.parse_args(argv)
 
 
@@ -161,11 +163,15 @@ def way_b(args, spec, lrs, train, val, device) -> list[float]:
     return [train_variant(v, spec, train, val).epochs[-1].val_loss for v in _variants(lrs)]
 
 
-def way_c(args, spec, lrs, train, val, device) -> list[float]:
-    return [r.epochs[-1].val_loss for r in train_pack(_variants(lrs), spec, train, val)]
+def way_c(args, spec, lrs, train, val, device, path="auto") -> list[float]:
+    return [r.epochs[-1].val_loss for r in train_pack(_variants(lrs), spec, train, val, path=path)]
 
 
-RUNNERS: dict[str, Callable] = {"a": way_a, "b": way_b, "c": way_c}
+def way_v(args, spec, lrs, train, val, device) -> list[float]:
+    return way_c(args, spec, lrs, train, val, device, path="vmap")
+
+
+RUNNERS: dict[str, Callable] = {"a": way_a, "b": way_b, "c": way_c, "v": way_v}
 
 
 @dataclass
