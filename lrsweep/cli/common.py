@@ -49,7 +49,8 @@ def user_errors() -> Iterator[None]:
         from rich.markup import escape
 
         # escaped: messages quote user input and commands, whose [brackets] are not markup
-        stderr_console().print(f"[bold red]error:[/] {escape(str(err))}", markup=True, highlight=False)
+        stderr_console().print(f"[bold red]error:[/] {escape(str(err))}", markup=True, highlight=False,
+                               soft_wrap=True)
         raise typer.Exit(err.exit_code) from None
 
 
@@ -131,6 +132,14 @@ def git_state() -> dict:
         return {"git_sha": sha.stdout.strip(), "git_dirty": bool(dirty.stdout.strip())}
     except (OSError, subprocess.SubprocessError):
         return {}
+
+
+def finish_meta(store, outcome: str) -> None:
+    """meta.json gets the end time and how the run ended (finished | interrupted)."""
+    meta = store.read_meta()
+    meta["finished"] = datetime.now().isoformat(timespec="seconds")
+    meta["outcome"] = outcome
+    store.write_meta(meta)
 
 
 def run_meta(config, device) -> dict:

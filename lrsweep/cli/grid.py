@@ -10,7 +10,7 @@ import typer
 from lrsweep.cli.app import app
 from lrsweep.cli.common import (
     DEFAULT_OUT, DeviceOption, EngineOption, JsonOption, OutOption, QuietOption, SetOption, config_overrides, load_splits,
-    print_json, run_meta, sigterm_as_interrupt, stderr_console, stdout_console, user_errors,
+    finish_meta, print_json, run_meta, sigterm_as_interrupt, stderr_console, stdout_console, user_errors,
 )
 from lrsweep.errors import RunDirError, UsageError
 from lrsweep.extend import DEFAULT_MAX_EXTENSIONS
@@ -99,14 +99,14 @@ def grid(
                 try:
                     summary = _sweep(config, splits, store, observe, max_extensions if extend else 0)
                 except Interrupted as stop:
-                    _finish_meta(store, "interrupted")
+                    finish_meta(store, "interrupted")
                     if json_out:
                         print_json(stop.summary)
                     stderr_console().print(f"[yellow]interrupted[/]: resume with  lrsweep grid --resume {store.path}")
                     raise typer.Exit(130) from None
         except KeyboardInterrupt:  # a second Ctrl-C while winding down: leave at once (every write is atomic)
             raise typer.Exit(130) from None
-        _finish_meta(store, "finished")
+        finish_meta(store, "finished")
         summary["run_dir"] = str(store.path)
         summary["extensions"] = store.read_meta().get("extensions", [])
         plots = _plots(store, summary) if plot else []
@@ -218,15 +218,6 @@ def _note_resume(store, config) -> None:
         meta["fingerprint"] = config.fingerprint()
         store.write_config(config.to_dict())
     meta.setdefault("resumes", []).append(entry)
-    store.write_meta(meta)
-
-
-def _finish_meta(store, outcome: str) -> None:
-    from datetime import datetime
-
-    meta = store.read_meta()
-    meta["finished"] = datetime.now().isoformat(timespec="seconds")
-    meta["outcome"] = outcome
     store.write_meta(meta)
 
 

@@ -16,7 +16,7 @@ import typer
 from lrsweep.cli.app import app
 from lrsweep.cli.common import (
     DEFAULT_OUT, DeviceOption, JsonOption, OutOption, QuietOption, SetOption, config_overrides, load_splits,
-    print_json, run_meta, sigterm_as_interrupt, stderr_console, stdout_console, user_errors,
+    finish_meta, print_json, run_meta, sigterm_as_interrupt, stderr_console, stdout_console, user_errors,
 )
 from lrsweep.errors import ConfigError, UsageError
 
@@ -282,12 +282,12 @@ def _train(config, out: Path, json_out: bool, quiet: bool, notes: list[str]) -> 
         with sigterm_as_interrupt(), ProgressEvents(err, config.train.epochs, quiet or json_out) as events:
             summary = run_sweep(config, splits, store, events)
     except (Interrupted, KeyboardInterrupt) as stop:
-        _finish_meta(store, "interrupted")
+        finish_meta(store, "interrupted")
         if json_out and isinstance(stop, Interrupted):
             print_json(stop.summary)
         err.print(f"[yellow]interrupted[/]: resume with  lrsweep grid --resume {store.path}")
         return 130
-    _finish_meta(store, "finished")
+    finish_meta(store, "finished")
     curves = schedule_curves(store, summary)
     if json_out:
         print_json({**summary, "run_dir": str(store.path), "schedules": [
@@ -314,12 +314,3 @@ def schedule_curves(store, summary: dict) -> dict[str, dict]:
         last = step_lrs[-1] if step_lrs else (epoch_lrs[-1] if epoch_lrs else None)
         curves[row["id"]] = {"final_lr": last, "epoch_lrs": epoch_lrs, **({"step_lrs": step_lrs} if step_lrs else {})}
     return curves
-
-
-def _finish_meta(store, outcome: str) -> None:
-    from datetime import datetime
-
-    meta = store.read_meta()
-    meta["finished"] = datetime.now().isoformat(timespec="seconds")
-    meta["outcome"] = outcome
-    store.write_meta(meta)
