@@ -97,13 +97,14 @@ def test_pack_reproduces_sequential_runs_for_each_optimizer(case, monkeypatch):
     assert_same(seq, pack, seq_states, pack_states)
 
 
-@pytest.mark.parametrize("scheduler", [
-    {"type": "steplr", "step_size": 1, "gamma": 0.5},  # epoch-stepped
-    {"type": "reducelronplateau", "patience": 0, "factor": 0.5},  # epoch-stepped, on each variant's metric
-    {"type": "onecyclelr"},  # batch-stepped (and cycles SGD's momentum)
+@pytest.mark.parametrize("scheduler,options", [
+    ({"type": "steplr", "step_size": 1, "gamma": 0.5}, {"momentum": 0.9}),  # epoch-stepped
+    ({"type": "reducelronplateau", "patience": 0, "factor": 0.5}, {"momentum": 0.9}),  # on each variant's metric
+    ({"type": "onecyclelr"}, {"momentum": 0.9}),  # batch-stepped, and cycles SGD's momentum
+    ({"type": "onecyclelr"}, {}),  # ... which switches momentum on for an SGD configured without it
 ])
-def test_pack_follows_each_variants_torch_scheduler(scheduler, monkeypatch):
-    vs = variants("sgd", {"momentum": 0.9}, scheduler=scheduler)
+def test_pack_follows_each_variants_torch_scheduler(scheduler, options, monkeypatch):
+    vs = variants("sgd", options, scheduler=scheduler)
     s = spec(epochs=3)
     seq, seq_states = sequential(vs, s, monkeypatch=monkeypatch)
     pack, pack_states = packed(vs, s)

@@ -66,11 +66,17 @@ class StackedOptimizer:
         self._proxies = [self._proxy(dict(h)) for h in hparams]
         self.hp = _resolve(self._proxies)  # name -> one value per variant
         self.steps = [0] * self.k  # per-variant step counts
+        self.started = [False] * self.k  # per variant: SGD's momentum buffer holds a value
         self.rule = RULES[key]
-        self.state: dict[str, list[Tensor]] = {
-            s: [_init_state(s, p, self.hp) for p in self.params] for s in self.rule.state_names(self.hp)
-        }
+        self.state: dict[str, list[Tensor]] = {}
         self._cache: dict[tuple, Any] = {}
+        self._ensure_state()
+
+    def _ensure_state(self) -> None:
+        """Allocate the state the current hyper-parameters need (a schedule may switch momentum on later)."""
+        for s in self.rule.state_names(self.hp):
+            if s not in self.state:
+                self.state[s] = [_init_state(s, p, self.hp) for p in self.params]
 
     def _proxy(self, hparams: dict[str, Any]) -> torch.optim.Optimizer:
         for opt in IGNORED_OPTIONS:
@@ -126,9 +132,12 @@ class StackedOptimizer:
         live = [i for i, p in enumerate(self.params) if p.grad is not None]
         if not live:
             return
-        steps = [self.steps[k] + 1 for k in (idx if idx is not None else range(self.k))]
+        self._ensure_state()
+        members = idx if idx is not None else list(range(self.k))
+        steps = [self.steps[k] + 1 for k in members]
         params, grads, state = self._gather(live, idx)
-        scalars = self.rule.scalars(self._subset(idx), steps)
+        hp = self._subset(idx)
+        scalars = self.rule.scalars(hp, steps)
         like = params[0]
         values = {n: self._as_value(n, v, like) for n, v in scalars.items()}
         for j, (p, g) in enumerate(zip(params, grads)):
@@ -136,8 +145,9 @@ class StackedOptimizer:
             self.rule.update(p, g, {s: t[j] for s, t in state.items()}, view)
         if idx is not None:
             self._scatter(live, idx, params, state)
-        for k in idx if idx is not None else range(self.k):
+        for k, started in zip(members, self.rule.started(hp)):
             self.steps[k] += 1
+            self.started[k] = started
 
     def zero_grad(self) -> None:
         for p in self.params:
@@ -151,14 +161,17 @@ class StackedOptimizer:
         self.state = {s: [t.index_select(0, index) for t in ts] for s, ts in self.state.items()}
         self.hp = {n: [v[k] for k in keep] for n, v in self.hp.items()}
         self.steps = [self.steps[k] for k in keep]
+        self.started = [self.started[k] for k in keep]
         self._proxies = [self._proxies[k] for k in keep]
         self.k = len(keep)
         self._cache.clear()
 
     def _subset(self, idx: list[int] | None) -> dict[str, list]:
+        """Hyper-parameters (and ``_started`` flags) of the variants at ``idx`` (all when None)."""
+        hp = dict(self.hp, _started=self.started)
         if idx is None:
-            return self.hp
-        return {n: [v[k] for k in idx] for n, v in self.hp.items()}
+            return hp
+        return {n: [v[k] for k in idx] for n, v in hp.items()}
 
     def _gather(self, live: list[int], idx: list[int] | None):
         params = [self.params[i] for i in live]
@@ -298,6 +311,10 @@ class _Rule:
     def update(self, p: Tensor, g: Tensor, state: dict[str, Tensor], v: _Broadcast) -> None:
         raise NotImplementedError
 
+    def started(self, hp: dict[str, list]) -> list[bool]:
+        """Per variant, after a step: does SGD's momentum buffer now hold a value (torch creates it lazily)."""
+        return hp["_started"]
+
 
 class _SGD(_Rule):
     def state_names(self, hp):
@@ -312,8 +329,11 @@ class _SGD(_Rule):
             "one_minus_dampening": [1 - d for d in hp["dampening"]],
             "nesterov": hp["nesterov"],
             "maximize": hp["maximize"],
-            "first": [s == 1 for s in steps],
+            "first": [not started for started in hp["_started"]],
         }
+
+    def started(self, hp):
+        return [started or m != 0 for started, m in zip(hp["_started"], hp["momentum"])]
 
     def update(self, p, g, state, v):
         g = _maybe_negate(g, v("maximize"))
