@@ -61,8 +61,9 @@ def test_every_figure_is_a_valid_png(tmp_path):
     assert not list(tmp_path.rglob("*.tmp"))
 
 
-def test_big_sweeps_continue_on_more_pages(tmp_path):
-    lrs = [round(0.001 * 1.2 ** i, 6) for i in range(plots.PANELS_PER_PAGE + 1)]
+def test_big_sweeps_continue_on_more_pages(tmp_path, monkeypatch):
+    monkeypatch.setattr(plots, "PANELS_PER_PAGE", 4)
+    lrs = [round(0.001 * 1.2 ** i, 6) for i in range(5)]
     summary, metrics = sweep(lrs, epochs=2)
     names = [p.name for p in plots.write_plots(FakeStore(tmp_path, metrics), summary)]
     assert "loss_curves.png" in names and "loss_curves-2.png" in names
