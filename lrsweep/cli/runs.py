@@ -140,8 +140,11 @@ def _label(path: Path, all_paths: list[Path]) -> str:
 
 @app.command()
 def plot(run_dir: RunDirArg) -> None:
-    """Write PNG figures into RUN_DIR/plots/: the metric vs the learning rate (seed mean ± std),
-    train/val loss curves per variant, and the learning rate per epoch (per step where recorded).
+    """Write PNG figures of a run into RUN_DIR/plots/ and print their paths.
+
+    metric_vs_lr.png: the selection metric vs lr (log axis), seed mean ± std, a line per optimizer/scheduler
+    loss_curves.png: train and val loss per epoch, a panel per variant
+    lr_schedule.png: the learning rate per epoch (per optimizer step where recorded)
 
     Needs matplotlib:  pip install 'lrsweep\\[plot]'
     """
