@@ -207,3 +207,17 @@ def test_seeds_can_replace_a_configs_single_seed_from_the_command_line(cli, tmp_
     assert [v["seed"] for v in json.loads(result.stdout)["variants"]] == [0, 1, 2]
     both = cli.invoke(app, ["validate", str(config), "--set", "seeds=[0,1,2]"])
     assert both.exit_code == 2 and "--set seed=null" in both.stderr
+
+
+def test_show_after_a_forced_smaller_grid_ignores_leftover_variants(cli, tmp_path):
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump({**TINY, "lr": [0.1, 1.0]}))
+    assert cli.invoke(app, ["grid", str(config), "--out", str(tmp_path / "runs"), "--quiet"]).exit_code == 0
+    run = next((tmp_path / "runs").iterdir())
+    config.write_text(yaml.safe_dump({**TINY, "lr": [0.1]}))
+    assert cli.invoke(app, ["grid", str(config), "--resume", str(run), "--force", "--quiet"]).exit_code == 0
+    shown = json.loads(cli.invoke(app, ["show", str(run), "--json"]).stdout)
+    assert [r["lr"] for r in shown["variants"]] == [0.1] and shown["complete"]
+    (run / "summary.json").unlink()
+    rebuilt = json.loads(cli.invoke(app, ["show", str(run), "--json"]).stdout)
+    assert [r["lr"] for r in rebuilt["variants"]] == [0.1] and rebuilt["complete"]

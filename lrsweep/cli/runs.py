@@ -29,10 +29,17 @@ def load_summary(store) -> dict:
 
 
 def _stale(store, summary: dict) -> bool:
+    """True when a status file says something the summary does not (e.g. a resume is running)."""
+    config = store.read_config()
     recorded = {row["id"]: row["status"] for row in summary["variants"]}
-    on_disk = {vid: (store.read_status(vid) or {}).get("status", "pending") for vid in store.variant_ids()}
-    return any(on_disk.get(vid, status) != status for vid, status in recorded.items()) or bool(
-        set(on_disk) - set(recorded))
+    for vid in store.variant_ids():
+        status = store.read_status(vid) or {}
+        if vid in recorded:
+            if status.get("status", "pending") != recorded[vid]:
+                return True
+        elif status.get("variant") and _in_grid(status["variant"], config):
+            return True
+    return False
 
 
 def rebuild_summary(store, previous: dict | None = None) -> dict:
@@ -44,7 +51,7 @@ def rebuild_summary(store, previous: dict | None = None) -> dict:
     rows = []
     for vid in store.variant_ids():
         status = store.read_status(vid)
-        if status and status.get("variant"):
+        if status and status.get("variant") and _in_grid(status["variant"], config):
             rows.append(variant_row(status["variant"], status, store.read_metrics(vid)))
     summary = summarize(config.get("name", store.path.name), (config.get("select") or {}).get("metric", "val_loss"),
                         rows, retrain=(previous or {}).get("retrain") or _retrain_entry(store.read_status(RETRAIN_ID)))
@@ -53,6 +60,13 @@ def rebuild_summary(store, previous: dict | None = None) -> dict:
         summary["status_counts"]["pending"] = summary["status_counts"].get("pending", 0) + missing
         summary["complete"] = False
     return summary
+
+
+def _in_grid(described: dict, config: dict) -> bool:
+    """False for a variant left over from a grid that a --force'd resume changed (its lr or seed is gone)."""
+    lrs, seeds = config.get("lr"), config.get("seeds")
+    return (not isinstance(lrs, list) or described.get("lr") in lrs) and (
+        not isinstance(seeds, list) or described.get("seed") in seeds)
 
 
 def expected_variants(config: dict) -> int:
