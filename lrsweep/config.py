@@ -23,6 +23,7 @@ from lrsweep.registry import nearest
 SELECT_METRICS = {"val_loss": "min", "val_acc": "max"}  # metric -> direction
 LOSSES = ("auto", "cross_entropy", "mse")
 ENGINES = ("auto", "vectorized", "sequential")
+PRUNERS = ("none", "asha")
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,17 @@ class SelectConfig:
 
 
 @dataclass(frozen=True)
+class PruneConfig:
+    type: str = "none"  # none | asha (successive halving at rungs of grace_epochs * reduction^k epochs)
+    grace_epochs: int = 1  # epochs every variant trains before the first cut
+    reduction: int = 3  # keep the best 1/reduction of the (seed-averaged) variants at each rung
+
+    @property
+    def active(self) -> bool:
+        return self.type != "none"
+
+
+@dataclass(frozen=True)
 class Config:
     """A validated sweep: everything that ran is recoverable from :meth:`to_dict`."""
 
@@ -85,6 +97,7 @@ class Config:
     schedulers: tuple[Any, ...] = ()  # SchedulerSpecs; `scheduler:` none, one or a list
     train: TrainConfig = field(default_factory=TrainConfig)
     select: SelectConfig = field(default_factory=SelectConfig)
+    prune: PruneConfig = field(default_factory=PruneConfig)
     retrain: bool = True  # retrain the best variant on train+val and score it on test
     source: str | None = field(default=None, compare=False)  # the file it came from
 
@@ -102,6 +115,7 @@ class Config:
             "scheduler": [s.to_dict() for s in self.schedulers],
             "train": dataclasses.asdict(self.train),
             "select": dataclasses.asdict(self.select),
+            "prune": dataclasses.asdict(self.prune),
             "retrain": self.retrain,
         }
 
@@ -111,6 +125,8 @@ class Config:
         for volatile in ("device", "engine", "name"):
             data.pop(volatile)
         data["data"].pop("root", None)
+        if not self.prune.active:
+            data.pop("prune")  # runs made before pruning existed keep their fingerprint
         blob = json.dumps(data, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:8]
 
@@ -125,7 +141,7 @@ def _section_dict(section: DataConfig) -> dict:
 
 TOP_KEYS = (
     "name", "seed", "seeds", "device", "engine", "lr", "data", "model",
-    "optimizer", "scheduler", "train", "select", "retrain",
+    "optimizer", "scheduler", "train", "select", "prune", "retrain",
 )
 
 
@@ -212,6 +228,7 @@ def parse_config(raw: dict, source: str | None = None) -> Config:
         schedulers=parse_schedulers(raw.get("scheduler")),
         train=parse_train(raw.get("train") or {}),
         select=parse_select(raw.get("select") or {}),
+        prune=parse_prune(raw.get("prune")),
         retrain=expect(raw.get("retrain", defaults.retrain), bool, "retrain"),
         source=source,
     )
@@ -425,3 +442,19 @@ def parse_select(raw: Any) -> SelectConfig:
     check_keys(raw, [f.name for f in dataclasses.fields(SelectConfig)], "select")
     metric = choice(raw.get("metric", SelectConfig().metric), tuple(SELECT_METRICS), "select.metric")
     return SelectConfig(metric=metric)
+
+
+def parse_prune(raw: Any) -> PruneConfig:
+    """``prune: asha`` or ``{type: asha, grace_epochs: 1, reduction: 3}``; absent or ``none``: no pruning."""
+    if raw is None or isinstance(raw, str):
+        raw = {"type": raw or PruneConfig().type}
+    check_keys(raw, [f.name for f in dataclasses.fields(PruneConfig)], "prune")
+    defaults = PruneConfig()
+    kind = choice(raw.get("type", defaults.type), PRUNERS, "prune.type")
+    grace = expect(raw.get("grace_epochs", defaults.grace_epochs), int, "prune.grace_epochs")
+    if grace < 1:
+        raise ConfigError(f"must be >= 1, got grace_epochs={grace}", key="prune.grace_epochs")
+    reduction = expect(raw.get("reduction", defaults.reduction), int, "prune.reduction")
+    if reduction < 2:
+        raise ConfigError(f"must be >= 2, got reduction={reduction}", key="prune.reduction")
+    return PruneConfig(type=kind, grace_epochs=grace, reduction=reduction)

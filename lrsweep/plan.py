@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from lrsweep.config import Config, OptimizerConfig
-from lrsweep.errors import ConfigError
+from lrsweep.errors import ConfigError, UsageError
 
 
 @dataclass(frozen=True)
@@ -75,3 +75,51 @@ def check_task(config: Config, task: str) -> str:
         raise ConfigError("val_acc needs a classification dataset; this one is regression (use val_loss)",
                           key="select.metric")
     return loss
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Slice ``index`` (1-based) of ``count``: ``--shard 2/8``."""
+
+    index: int
+    count: int
+
+    @classmethod
+    def parse(cls, text: str) -> "Shard":
+        index, sep, count = text.partition("/")
+        try:
+            shard = cls(int(index), int(count))
+        except ValueError:
+            shard = None
+        if not sep or shard is None or not 1 <= shard.index <= shard.count:
+            raise UsageError(f"--shard expects I/N with 1 <= I <= N (e.g. 2/8), got {text!r}")
+        return shard
+
+    @property
+    def label(self) -> str:
+        return f"{self.index}-of-{self.count}"
+
+    def __str__(self) -> str:
+        return f"{self.index}/{self.count}"
+
+
+def shard_order(variants: list[Variant]) -> list[Variant]:
+    """A machine-independent order that keeps pack-mates (same optimizer and seed) next to each other."""
+    return sorted(variants, key=lambda v: (v.optimizer.name, v.seed, v.optimizer.label, v.scheduler.label, v.lr, v.id))
+
+
+def shard_variants(variants: list[Variant], shard: Shard) -> list[Variant]:
+    """The shard's slice: a contiguous run of :func:`shard_order`, sizes differing by at most one.
+
+    The same config gives the same slices on every machine; together the slices are every variant once.
+    """
+    ordered = shard_order(variants)
+    n, i = len(ordered), shard.index - 1
+    mine = {v.id for v in ordered[i * n // shard.count:(i + 1) * n // shard.count]}
+    return [v for v in variants if v.id in mine]
+
+
+def shard_of(variant: Variant, variants: list[Variant], count: int) -> Shard:
+    """Which of ``count`` shards trains ``variant``."""
+    position = [v.id for v in shard_order(variants)].index(variant.id)
+    return Shard(next(i for i in range(1, count + 1) if position < i * len(variants) // count), count)

@@ -1,22 +1,23 @@
-"""Orchestration: skip finished variants, train the rest, select the best, retrain it.
+"""Orchestration: skip finished variants, hand the rest to an executor, select the best, retrain it.
 
 The runner reports through :class:`SweepEvents` and persists through :class:`RunStore`;
-it never prints and never builds a path itself.
+it never prints and never builds a path itself. Executors (local, worker processes, Ray) train
+the packs and send epoch records and results back; only this side writes the run directory.
 """
 
 from __future__ import annotations
 
-import traceback
+import math
 from typing import Protocol
 
 from lrsweep.config import Config
 from lrsweep.data import Splits
-from lrsweep.engine.common import (
-    FINISHED, STATUS_FAILED, STATUS_INTERRUPTED, EpochRecord, TrainSpec, VariantResult,
-)
-from lrsweep.engine.loop import steps_per_epoch, train_variant
+from lrsweep.engine.common import STATUS_DONE, STATUS_INTERRUPTED, EpochRecord, TrainSpec, VariantResult
+from lrsweep.engine.loop import steps_per_epoch
 from lrsweep.errors import LrsweepError, UsageError
-from lrsweep.plan import Variant, check_task, expand
+from lrsweep.executors import Executor, Job, LocalExecutor
+from lrsweep.plan import Shard, Variant, check_task, expand, shard_variants
+from lrsweep.prune import FINISHED, PENDING, STATUS_PRUNED, successive_halving
 from lrsweep.store import RETRAIN_ID, RunStore
 from lrsweep.summary import SUMMARY_COLUMNS, summarize, variant_row
 
@@ -109,51 +110,143 @@ def status_record(variant_id: str, result: VariantResult, described: dict | None
     }
 
 
-def run_sweep(config: Config, splits: Splits, store: RunStore, events: SweepEvents | None = None) -> dict:
-    """Train every unfinished variant of ``config``; returns (and writes) the summary.
+def run_sweep(config: Config, splits: Splits, store: RunStore, events: SweepEvents | None = None,
+              executor: Executor | None = None, shard: Shard | None = None) -> dict:
+    """Train every unfinished variant of ``config`` (of its ``shard`` slice); returns (and writes) the summary.
 
+    ``executor`` (default: this process) trains the packs; with ``prune`` in the config they train rung
+    by rung (see :mod:`lrsweep.prune`). A shard writes its own summary and never retrains (``merge``,
+    then ``grid --resume``, do that once every shard has finished).
     Raises :class:`Interrupted` on KeyboardInterrupt, after writing what is consistent.
     """
     events = events or QuietEvents()
+    executor = executor or LocalExecutor()
     variants = expand(config)
     spec = preflight(config, splits, variants)
-    pending = [v for v in variants if (store.read_status(v.id) or {}).get("status") not in FINISHED]
-    events.on_start(variants, pending)
-    recorder = _Recorder(store, events)
-    evaluation = (splits.val_x, splits.val_y) if len(splits.val_x) else None
-    train = (splits.train_x, splits.train_y)
-    running: list[Variant] = []
+    if shard is not None and config.prune.active:
+        raise UsageError("prune (successive halving) compares every variant at each rung, so it cannot run in "
+                         "independent shards: drop --shard (use --devices or --backend ray) or remove prune")
+    mine = shard_variants(variants, shard) if shard else variants
+    sink = _Sink(store, events, executor.backend, spec.epochs, mine,
+                 lambda v: scheduler_params(v, spec, len(splits.train_x)))
+    pending = [v for v in mine if sink.status(v.id) == PENDING]
+    events.on_start(mine, pending)
     try:
-        for pack in plan_packs(config.engine, pending, spec, splits.train_x.device, events):
-            running = pack
-            events.on_pack_start(pack)
-            for variant, result in zip(pack, _train_pack(config.engine, pack, spec, train, evaluation, recorder,
-                                                         events)):
-                _finish(store, variant, result, scheduler_params(variant, spec, len(splits.train_x)))
-                events.on_variant_end(variant, result)
-            running = []
-        summary = collect_summary(config, store, variants)
-        if config.retrain and summary["best"] is not None:
-            summary["retrain"] = retrain_best(config, splits, store, spec, variants, summary, events)
+        packs = plan_packs(config.engine, pending, spec, splits.train_x.device, events, executor.parallelism)
+        with executor.session(Job(config, spec, splits), sink.on_notice) as session:
+            if config.prune.active:
+                _note_pruning(config, executor, events)
+                successive_halving(mine, packs, config, store, session, sink)
+            else:
+                session.train(packs, sink)
+            summary = collect_summary(config, store, mine)
+            if shard is None and config.retrain and summary["best"] is not None:
+                summary["retrain"] = retrain_best(store, variants, summary, events, session, executor.backend)
     except KeyboardInterrupt:
-        for variant in running:
-            partial = VariantResult(variant.id, STATUS_INTERRUPTED)
-            partial.epochs = [EpochRecord(**row) for row in recorder.rows.get(variant.id, [])]
-            _finish(store, variant, partial)
-        summary = collect_summary(config, store, variants)
-        store.write_summary(summary, SUMMARY_COLUMNS)
+        sink.interrupt()
+        summary = collect_summary(config, store, mine)
+        _write_summary(store, summary, shard)
         raise Interrupted(summary) from None
-    store.write_summary(summary, SUMMARY_COLUMNS)
+    _write_summary(store, summary, shard)
     return summary
 
 
-def plan_packs(engine: str, pending: list[Variant], spec: TrainSpec, device, events) -> list[list[Variant]]:
-    """Packs of 1 for the sequential engine; otherwise compatible variants together, sized to the device."""
+def _write_summary(store: RunStore, summary: dict, shard: Shard | None) -> None:
+    if shard is None:
+        store.write_summary(summary, SUMMARY_COLUMNS)
+    else:
+        summary["shard"] = shard.label
+        store.write_shard_summary(shard.label, summary, SUMMARY_COLUMNS)
+
+
+def _note_pruning(config: Config, executor, events) -> None:
+    from lrsweep.prune import rung_epochs
+
+    prune = config.prune
+    rungs = rung_epochs(prune.grace_epochs, prune.reduction, config.train.epochs)
+    if not rungs:
+        events.on_notice(f"prune: no rung before the last epoch (grace_epochs={prune.grace_epochs}, "
+                         f"train.epochs={config.train.epochs}): nothing is pruned")
+    elif executor.backend != "local":
+        events.on_notice(f"prune: the {executor.backend} backend retrains survivors from epoch 1 up to each rung "
+                         f"(rungs at epochs {', '.join(map(str, rungs))}): training state stays in this process only")
+
+
+class _Sink:
+    """The parent's end of every executor: metrics.csv after each epoch, status.json when a variant ends.
+
+    Records may arrive again from epoch 1 (a pack retried alone, a rung retrained from scratch): the rows
+    from that epoch on are replaced, and the progress display only sees epochs it has not seen.
+    """
+
+    def __init__(self, store: RunStore, events, backend: str, epochs: int, variants: list[Variant], params):
+        self.store, self.events, self.backend, self.epochs, self.params = store, events, backend, epochs, params
+        self.variants = {v.id: v for v in variants}
+        self.rows: dict[str, list[dict]] = {}
+        self.reported: dict[str, int] = {}
+        self.running: dict[str, Variant] = {}  # started (or paused at a rung), not ended
+        self.where: dict[str, str] = {}
+        self.ended: dict[str, str] = {}
+
+    def status(self, variant_id: str) -> str:
+        """How the variant ended in this sweep, or finished in an earlier one; else ``pending``."""
+        if variant_id in self.ended:
+            return self.ended[variant_id]
+        on_disk = (self.store.read_status(variant_id) or {}).get("status")
+        return on_disk if on_disk in FINISHED else PENDING
+
+    def on_pack_start(self, pack: list, device: str) -> None:
+        for variant in pack:
+            self.running[variant.id] = variant
+            self.where[variant.id] = device
+        self.events.on_pack_start(pack)
+
+    def on_epoch(self, variant_id: str, record: EpochRecord) -> None:
+        rows = [r for r in self.rows.get(variant_id, []) if r["epoch"] < record.epoch] + [record.as_row()]
+        self.rows[variant_id] = rows
+        self.store.write_metrics(variant_id, rows)
+        if record.epoch > self.reported.get(variant_id, 0):
+            self.reported[variant_id] = record.epoch
+            self.events.on_epoch(variant_id, record)
+
+    def on_result(self, variant: Variant, result: VariantResult, device: str) -> None:
+        if result.status == STATUS_DONE and len(result.epochs) < self.epochs:
+            return  # paused at a rung
+        self._end(variant, result, device)
+
+    def on_pruned(self, variant_id: str, rows: list[dict], rung: int) -> None:
+        self.store.write_metrics(variant_id, rows)
+        result = VariantResult(variant_id, STATUS_PRUNED, epochs=[EpochRecord(**row) for row in rows])
+        result.seconds = sum(r["seconds"] for r in rows if isinstance(r.get("seconds"), (int, float)))
+        self._end(self.variants[variant_id], result, self.where.get(variant_id), pruned_at=rung)
+
+    def on_notice(self, message: str) -> None:
+        self.events.on_notice(message)
+
+    def interrupt(self) -> None:
+        """Every started, unended variant is recorded ``interrupted`` with the epochs it finished."""
+        for variant in list(self.running.values()):
+            partial = VariantResult(variant.id, STATUS_INTERRUPTED)
+            partial.epochs = [EpochRecord(**row) for row in self.rows.get(variant.id, [])]
+            _finish(self.store, variant, partial, None, self.backend, self.where.get(variant.id))
+        self.running.clear()
+
+    def _end(self, variant: Variant, result: VariantResult, device: str | None, **extra) -> None:
+        self.running.pop(variant.id, None)
+        self.ended[variant.id] = result.status
+        _finish(self.store, variant, result, self.params(variant), self.backend, device, **extra)
+        self.events.on_variant_end(variant, result)
+
+
+def plan_packs(engine: str, pending: list[Variant], spec: TrainSpec, device, events,
+               parallelism: int = 1) -> list[list[Variant]]:
+    """Packs of 1 for the sequential engine; otherwise compatible variants together, sized to the device
+    and split into at least ``parallelism`` packs (one per worker) where there are enough variants."""
     from lrsweep.engine.packing import make_packs, pack_limit
 
     if engine == "sequential" or len(pending) < 2:
         return [[v] for v in pending]
-    packs = make_packs(pending, pack_limit(spec, device))
+    packs = make_packs(pending, min(pack_limit(spec, device), math.ceil(len(pending) / max(1, parallelism))))
     if engine == "auto" and packs:
         reason = vectorize_obstacle(packs[0], spec, device)
         if reason:
@@ -173,45 +266,12 @@ def vectorize_obstacle(pack: list[Variant], spec: TrainSpec, device) -> str | No
     return None
 
 
-def _train_pack(engine, pack, spec, train, evaluation, recorder, events, test=None) -> list[VariantResult]:
-    """Results for a pack, in order; an unexpected error fails only the variants it hit."""
-    if len(pack) == 1:
-        return [_train_one(pack[0], spec, train, evaluation, recorder, test)]
-    from lrsweep.engine.vectorized import VectorizeError, train_pack
-
-    try:
-        return train_pack(pack, spec, train, evaluation, recorder, test=test)
-    except VectorizeError as exc:
-        if engine == "vectorized":
-            raise UsageError(f"--engine vectorized: {exc}") from None
-        events.on_notice(f"training this pack one variant at a time: {exc}")
-    except (KeyboardInterrupt, LrsweepError):
-        raise
-    except Exception as exc:  # noqa: BLE001 - the pack failed; retry its variants alone
-        events.on_notice(f"pack of {len(pack)} failed ({type(exc).__name__}: {exc}); retrying its variants one at a time")
-    for variant in pack:
-        recorder.rows.pop(variant.id, None)
-    return [_train_one(v, spec, train, evaluation, recorder, test) for v in pack]
-
-
-def _train_one(variant, spec, train, evaluation, recorder, test=None) -> VariantResult:
-    """A variant's result; an unexpected error fails only this variant."""
-    try:
-        return train_variant(variant, spec, train, evaluation, recorder, test=test)
-    except (KeyboardInterrupt, LrsweepError):
-        raise
-    except Exception as exc:  # noqa: BLE001 - recorded in status.json, the sweep goes on
-        result = VariantResult(variant.id, STATUS_FAILED, error=f"{type(exc).__name__}: {exc}")
-        result.epochs = [EpochRecord(**row) for row in recorder.rows.get(variant.id, [])]
-        result.traceback = traceback.format_exc(limit=-8)
-        return result
-
-
-def _finish(store: RunStore, variant: Variant, result: VariantResult, scheduler: dict | None = None) -> None:
+def _finish(store: RunStore, variant: Variant, result: VariantResult, scheduler: dict | None, backend: str,
+            device: str | None, **extra) -> None:
     if result.lr_steps:
         store.write_lr_steps(variant.id, result.lr_steps)
     record = status_record(variant.id, result, variant.describe())
-    record["scheduler_params"] = scheduler
+    record.update(scheduler_params=scheduler, backend=backend, device=device, **extra)
     store.write_status(variant.id, record)
 
 
@@ -222,16 +282,16 @@ def collect_summary(config: Config, store: RunStore, variants: list[Variant]) ->
     return summarize(config.name, config.select.metric, rows, retrain=previous.get("retrain"))
 
 
-def retrain_best(config, splits, store, spec, variants, summary, events) -> dict:
-    """Train the best variant again on train+val and score it on the test split."""
+def retrain_best(store, variants, summary, events, session, backend: str) -> dict:
+    """Train the best variant again on train+val (on the executor) and score it on the test split."""
     best = next(v for v in variants if v.id == summary["best"]["id"])
     done = store.read_status(RETRAIN_ID)
     if done and done.get("status") in FINISHED and done.get("variant", {}).get("id") == best.id:
         return _retrain_entry(best, done)
     events.on_notice(f"retraining the best variant ({best.group}) on train+val, scoring on test")
-    recorder = _Recorder(store, events, write_as=RETRAIN_ID)
-    result = _train_one(best, spec, splits.train_plus_val(), None, recorder, test=(splits.test_x, splits.test_y))
+    result, device = session.retrain(best, _Recorder(store, events, write_as=RETRAIN_ID))
     record = status_record(best.id, result, best.describe())
+    record.update(backend=backend, device=device)
     store.write_status(RETRAIN_ID, record)
     return _retrain_entry(best, record)
 

@@ -16,6 +16,7 @@ import io
 import json
 import math
 import os
+import re
 import tempfile
 from datetime import datetime
 from pathlib import Path
@@ -54,6 +55,25 @@ def _umask() -> int:
 
 def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode())
+
+
+def create_text_once(path: Path, text: str) -> bool:
+    """Write ``path`` whole, unless it exists; False when another writer got there first (atomic:
+    readers see no file or the whole file, and of several racing writers exactly one wins)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, 0o666 & ~_umask())
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(text.encode())
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.link(tmp, path)  # fails if path exists, unlike rename
+        return True
+    except FileExistsError:
+        return False
+    finally:
+        Path(tmp).unlink(missing_ok=True)
 
 
 def to_plain(value: Any) -> Any:
@@ -129,6 +149,13 @@ class RunStore:
         return cls(path)
 
     @classmethod
+    def shared(cls, out: Path, name: str, fingerprint: str) -> "RunStore":
+        """The run directory ``<out>/<name>-<fingerprint>`` that every shard of one config shares."""
+        path = Path(out) / f"{name}-{fingerprint}"
+        path.mkdir(parents=True, exist_ok=True)
+        return cls(path)
+
+    @classmethod
     def open(cls, path: Path) -> "RunStore":
         path = Path(path)
         if not path.is_dir():
@@ -144,6 +171,14 @@ class RunStore:
     def read_config(self) -> dict:
         return yaml.safe_load((self.path / "config.yaml").read_text())
 
+    def create_config(self, config: dict) -> bool:
+        """config.yaml, unless it exists already (another shard wrote it): True if this call wrote it."""
+        return create_text_once(self.path / "config.yaml", yaml.safe_dump(to_plain(config), sort_keys=False))
+
+    def create_meta(self, meta: dict) -> bool:
+        """meta.json, unless it exists already: True if this call wrote it."""
+        return create_text_once(self.path / "meta.json", json.dumps(to_plain(meta), indent=2) + "\n")
+
     def write_meta(self, meta: dict) -> None:
         write_json(self.path / "meta.json", meta)
 
@@ -157,6 +192,27 @@ class RunStore:
     def read_summary(self) -> dict | None:
         path = self.path / "summary.json"
         return read_json(path) if path.exists() else None
+
+    # ---- per shard (--shard I/N): each shard writes only its own folder
+    def shard_dir(self, label: str) -> Path:
+        return self.path / "shards" / label
+
+    def write_shard_meta(self, label: str, meta: dict) -> None:
+        write_json(self.shard_dir(label) / "meta.json", meta)
+
+    def read_shard_meta(self, label: str) -> dict:
+        path = self.shard_dir(label) / "meta.json"
+        return read_json(path) if path.exists() else {}
+
+    def write_shard_summary(self, label: str, summary: dict, columns: Iterable[str]) -> None:
+        atomic_write_text(self.shard_dir(label) / "summary.csv", csv_text(summary["variants"], columns))
+        write_json(self.shard_dir(label) / "summary.json", summary)
+
+    def shard_labels(self) -> list[str]:
+        """The shards that have run here (``I-of-N``), in shard order."""
+        root = self.path / "shards"
+        found = [re.fullmatch(r"(\d+)-of-(\d+)", p.name) for p in root.iterdir()] if root.exists() else []
+        return [m.group(0) for m in sorted(filter(None, found), key=lambda m: (int(m.group(2)), int(m.group(1))))]
 
     @property
     def plots_dir(self) -> Path:

@@ -13,9 +13,12 @@ from typing import Any
 SUMMARY_COLUMNS = (
     "rank", "best", "id", "lr", "optimizer", "scheduler", "seed", "status", "epochs_run",
     "train_loss", "train_acc", "val_loss", "val_acc", "best_val_loss", "best_val_acc",
-    "final_lr", "seconds", "error",
+    "final_lr", "seconds", "backend", "device", "error",
 )
 DIRECTIONS = {"val_loss": "min", "val_acc": "max"}
+# A pruned variant (stopped at an ASHA rung) is finished but never ranked: the pick is among the
+# variants that trained every epoch, so all rankable scores are measured at the same epoch.
+COMPLETE_STATUSES = ("done", "diverged", "pruned")
 
 
 def _finite(values):
@@ -37,12 +40,14 @@ def variant_row(described: dict, status: dict | None, records: list[dict]) -> di
         "best_val_acc": max(_finite(r.get("val_acc") for r in records), default=None),
         "final_lr": (status or {}).get("final_lr", last.get("lr")),
         "seconds": round(sum(_finite(r.get("seconds") for r in records)), 3),
+        "backend": (status or {}).get("backend"),  # local | devices | ray: what ran it
+        "device": (status or {}).get("device"),  # where: cpu, cuda:1, cuda:0@host (ray)
         "error": (status or {}).get("error"),
     }
 
 
 def score(row: dict, metric: str) -> float | None:
-    """The selection score of a finished row (None: not rankable, e.g. diverged or pending)."""
+    """The selection score of a finished row (None: not rankable, e.g. diverged, pruned or pending)."""
     if row["status"] != "done":
         return None
     value = row.get(metric)
@@ -101,7 +106,7 @@ def summarize(name: str, metric: str, rows: list[dict], retrain: dict | None = N
         "groups": ranked + [g for g in groups if g["mean"] is None],
         "variants": ordered,
         "status_counts": counts,
-        "complete": all(r["status"] in ("done", "diverged") for r in rows),
+        "complete": all(r["status"] in COMPLETE_STATUSES for r in rows),
         "retrain": retrain,
     }
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -18,6 +19,25 @@ from lrsweep.extend import DEFAULT_MAX_EXTENSIONS
 ConfigArg = Annotated[
     Optional[Path], typer.Argument(help="The sweep's YAML config (see configs/). Optional with --resume.")
 ]
+
+
+class Backend(str, Enum):
+    local = "local"
+    ray = "ray"
+
+
+DevicesOption = Annotated[Optional[str], typer.Option(
+    "--devices", help="Train on several devices at once, one worker process per entry: cuda:0,cuda:1 | all "
+                      "(every CUDA device) | cpu,cpu.")]
+ShardOption = Annotated[Optional[str], typer.Option(
+    "--shard", metavar="I/N", help="Train only slice I of N of the variants (the same slice on every machine), "
+                                   "in the run directory <name>-<config fingerprint> under --out that all shards "
+                                   "share; then  lrsweep merge RUN_DIR.")]
+BackendOption = Annotated[Backend, typer.Option(
+    "--backend", help="local: this machine | ray: one Ray task per pack (needs pip install 'lrsweep\\[ray]').")]
+AddressOption = Annotated[Optional[str], typer.Option(
+    "--address", help="With --backend ray: the cluster to join (auto, HOST:PORT, ray://HOST:10001); "
+                      "without it a local Ray instance is started.")]
 
 
 def _load(config_path: Path | None, sets, device, engine, resume: Path | None, force: bool):
@@ -69,44 +89,46 @@ def grid(
     tensorboard: Annotated[bool, typer.Option("--tensorboard", help="Also write each variant's scalars to "
                                               "RUN_DIR/tensorboard/<variant id> (needs pip install "
                                               "'lrsweep\\[tensorboard]').")] = False,
+    devices: DevicesOption = None,
+    shard: ShardOption = None,
+    backend: BackendOption = Backend.local,
+    address: AddressOption = None,
 ) -> None:
     """Grid search: train every variant of CONFIG, rank them on validation, retrain the best.
 
     Writes runs/<name>-<YYYYmmdd-HHMMSS>/ (config, meta, summary.csv/.json, per-variant metrics).
     """
-    from lrsweep.device import resolve_device
+    from lrsweep.executors import make_executor
+    from lrsweep.plan import Shard
     from lrsweep.report import summary_table, verdict
     from lrsweep.runner import Interrupted
-    from lrsweep.store import RunStore
 
-    with user_errors():
+    with user_errors(), make_executor(backend.value, devices, address) as executor:
         _check_extras(plot, tensorboard)
+        part = Shard.parse(shard) if shard else None
+        if part and extend:
+            raise UsageError("--extend grows the grid from the whole sweep's result, so it cannot run in a shard")
         config, store = _load(config_path, sets, device, engine, resume, force)
-        torch_device = resolve_device(config.device)
+        torch_device = _parent_device(config, executor)
         splits = load_splits(config).to(torch_device)
-        if store is None:
-            store = RunStore.create(out, config.name)
-            store.write_config(config.to_dict())
-            store.write_meta(run_meta(config, torch_device))
-        else:
-            _note_resume(store, config)
+        store = _open_store(store, out, config, torch_device, executor, part)
         err = stderr_console()
-        if not json_out and not quiet:
+        if not json_out and (part or not quiet):
             err.print(f"run directory: {store.path}", markup=False, highlight=False)
         observe = _observers(err, config.train.epochs, quiet or json_out, store.tensorboard_dir if tensorboard else None)
         try:
             with sigterm_as_interrupt():
                 try:
-                    summary = _sweep(config, splits, store, observe, max_extensions if extend else 0)
+                    summary = _sweep(config, splits, store, observe, max_extensions if extend else 0, executor, part)
                 except Interrupted as stop:
-                    finish_meta(store, "interrupted")
+                    _finish_meta(store, "interrupted", part)
                     if json_out:
                         print_json(stop.summary)
                     stderr_console().print(f"[yellow]interrupted[/]: resume with  lrsweep grid --resume {store.path}")
                     raise typer.Exit(130) from None
         except KeyboardInterrupt:  # a second Ctrl-C while winding down: leave at once (every write is atomic)
             raise typer.Exit(130) from None
-        finish_meta(store, "finished")
+        _finish_meta(store, "finished", part)
         summary["run_dir"] = str(store.path)
         summary["extensions"] = store.read_meta().get("extensions", [])
         plots = _plots(store, summary) if plot else []
@@ -115,7 +137,7 @@ def grid(
         elif not quiet:
             console = stdout_console()
             console.print(summary_table(summary))
-            console.print(verdict(summary))
+            console.print(_shard_note(part, summary, store) if part else verdict(summary), markup=False)
             for ext in summary["extensions"]:
                 way = "downwards" if ext["edge"] == "low" else "upwards"
                 console.print(f"Grid extended {way}: added lr = {', '.join(f'{lr:g}' for lr in ext['added'])}")
@@ -125,6 +147,65 @@ def grid(
                 "\n".join(["Plots:", *(f"  {p}" for p in plots)]), markup=False, highlight=False, soft_wrap=True)
     failed = summary["status_counts"].get("failed", 0) or (summary.get("retrain") or {}).get("status") == "failed"
     raise typer.Exit(1 if failed else 0)
+
+
+def _parent_device(config, executor):
+    """Where this process keeps the data: the config's device when it trains itself; the CPU when
+    worker processes or Ray tasks train (each loads the data onto its own device)."""
+    import torch
+
+    from lrsweep.device import resolve_device
+
+    if executor.backend == "local":
+        return resolve_device(config.device)
+    if executor.backend == "devices":
+        resolve_device(config.device)  # still refuse a malformed device
+    return torch.device("cpu")
+
+
+def _open_store(store, out: Path, config, device, executor, shard):
+    """The run directory: the one resumed, the shared ``<name>-<fingerprint>`` of a shard, or a new one."""
+    from lrsweep.config import parse_config
+    from lrsweep.store import RunStore
+
+    meta = {**run_meta(config, device), "backend": executor.backend}
+    if getattr(executor, "devices", None):
+        meta["devices"] = executor.devices
+    if store is not None:
+        _note_resume(store, config)
+    elif shard is None:
+        store = RunStore.create(out, config.name)
+        store.write_config(config.to_dict())
+        store.write_meta(meta)
+    else:
+        store = RunStore.shared(out, config.name, config.fingerprint())
+        if not store.create_config(config.to_dict()):
+            found = parse_config(store.read_config()).fingerprint()
+            if found != config.fingerprint():
+                raise RunDirError(f"{store.path} holds another config (fingerprint {found} != "
+                                  f"{config.fingerprint()}); use another --out")
+        store.create_meta(meta)
+    if shard is not None:
+        store.write_shard_meta(shard.label, {**meta, "shard": str(shard)})
+    return store
+
+
+def _finish_meta(store, outcome: str, shard) -> None:
+    """The run's meta.json gets how it ended; a shard writes only its own (shards never clobber each other)."""
+    if shard is None:
+        finish_meta(store, outcome)
+        return
+    from datetime import datetime
+
+    meta = store.read_shard_meta(shard.label)
+    meta.update(finished=datetime.now().isoformat(timespec="seconds"), outcome=outcome)
+    store.write_shard_meta(shard.label, meta)
+
+
+def _shard_note(shard, summary: dict, store) -> str:
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(summary["status_counts"].items()))
+    return (f"Shard {shard} of the sweep: {len(summary['variants'])} variants ({counts}). "
+            f"When every shard has finished:  lrsweep merge {store.path}")
 
 
 def _check_extras(plot: bool, tensorboard: bool) -> None:
@@ -158,7 +239,7 @@ def _observers(console, epochs: int, quiet: bool, tensorboard_dir: Path | None):
     return observe
 
 
-def _sweep(config, splits, store, observe, max_extensions: int) -> dict:
+def _sweep(config, splits, store, observe, max_extensions: int, executor=None, shard=None) -> dict:
     """Run the sweep; with ``max_extensions`` > 0, grow the grid past an edge-best lr and run the new points.
 
     Extensions run in the same run directory (finished variants are skipped); config.yaml and the
@@ -172,7 +253,7 @@ def _sweep(config, splits, store, observe, max_extensions: int) -> dict:
 
     def run(cfg):
         with observe() as events:
-            return run_sweep(cfg, splits, store, events)
+            return run_sweep(cfg, splits, store, events, executor=executor, shard=shard)
 
     if max_extensions <= 0:
         return run(config)

@@ -122,37 +122,51 @@ class PackTrainer:
         self.optimizer = StackedOptimizer(names.pop(), self.model.params, hparams)
         self.alive = list(range(len(self.variants)))  # pack position -> variant index
         self.alive_index = torch.arange(len(self.variants), device=self.device)
+        self.results: list[VariantResult] | None = None  # set by the first run()
+        self.epochs_run = 0
 
     def state_dict(self, i: int) -> dict[str, Tensor]:
         """Variant ``i``'s current parameters (as its own module's state_dict), while it is in the pack."""
         return self.model.variant_state(self.alive.index(i))
 
-    def run(self, train, evaluation, callbacks=None, test=None) -> list[VariantResult]:
-        """Train for ``spec.epochs`` epochs; see :func:`train_pack`."""
-        from lrsweep.schedulers import ScheduleDriver
+    def run(self, train, evaluation, callbacks=None, test=None, until: int | None = None) -> list[VariantResult]:
+        """Train up to epoch ``until`` (default: ``spec.epochs``); a later call carries on from there.
 
+        ``test`` is scored once the last epoch is reached. See :func:`train_pack`.
+        """
         callbacks = callbacks or NoCallbacks()
         x, y = train
-        k, spec = len(self.variants), self.spec
-        n_steps = steps_per_epoch(len(x), spec.batch_size)
-        self.drivers = [ScheduleDriver(v.scheduler, p, spec.epochs, n_steps, v.lr)
+        if self.results is None:
+            self._start(len(x), x.device)
+        last = self.spec.epochs if until is None else min(until, self.spec.epochs)
+        members = list(self.alive)
+        started = time.perf_counter()
+        while self.epochs_run < last and self.alive:
+            self.epochs_run += 1
+            self._epoch(self.epochs_run, x, y, self.orders.next_epoch(), evaluation, callbacks)
+        if test is not None and self.alive and self.epochs_run >= self.spec.epochs:
+            for i, (loss, acc) in zip(self.alive, self._evaluate(*test)):
+                self.results[i].test_loss, self.results[i].test_acc = loss, acc
+        share = (time.perf_counter() - started) / max(1, len(members))
+        for i in members:
+            self.results[i].seconds += share  # each variant's share of the pack's wall time
+        return self.results
+
+    def stop(self, variant_ids, status: str) -> None:
+        """Take variants out of the pack for good (e.g. pruned at a rung) with ``status``; the rest train on."""
+        position = {v.id: i for i, v in enumerate(self.variants)}
+        self._drop([position[vid] for vid in variant_ids if position[vid] in self.alive], status)
+
+    def _start(self, n_rows: int, device: torch.device) -> None:
+        from lrsweep.schedulers import ScheduleDriver
+
+        n_steps = steps_per_epoch(n_rows, self.spec.batch_size)
+        self.drivers = [ScheduleDriver(v.scheduler, p, self.spec.epochs, n_steps, v.lr)
                         for v, p in zip(self.variants, self.optimizer.proxy_optimizers())]
         self.optimizer.read_proxies()
         self.results = [VariantResult(v.id, STATUS_DONE) for v in self.variants]
         self.frozen: dict[int, dict[str, Tensor]] = {}
-        orders = _Orders(self.variants, len(x), x.device)
-        started = time.perf_counter()
-        for epoch in range(1, spec.epochs + 1):
-            if not self.alive:
-                break
-            self._epoch(epoch, x, y, orders.next_epoch(), evaluation, callbacks)
-        if test is not None and self.alive:
-            for i, (loss, acc) in zip(self.alive, self._evaluate(*test)):
-                self.results[i].test_loss, self.results[i].test_acc = loss, acc
-        total = time.perf_counter() - started
-        for r in self.results:
-            r.seconds = total / k  # each variant's share of the pack's wall time
-        return self.results
+        self.orders = _Orders(self.variants, n_rows, device)
 
     # ---- one epoch ----
 
@@ -206,10 +220,10 @@ class PackTrainer:
         if not all_finite:
             self._drop([i for pos, i in enumerate(self.alive) if not flags[pos]])
 
-    def _drop(self, dropped: list[int]) -> None:
-        """Freeze variants out of the pack for good (they diverged); the others keep training."""
+    def _drop(self, dropped: list[int], status: str = STATUS_DIVERGED) -> None:
+        """Freeze variants out of the pack for good (they diverged, or were stopped); the others keep training."""
         for i in dropped:
-            self.results[i].status = STATUS_DIVERGED
+            self.results[i].status = status
             self.frozen[i] = self.state_dict(i)
         keep = [pos for pos, i in enumerate(self.alive) if i not in dropped]
         self.alive = [self.alive[pos] for pos in keep]
