@@ -95,6 +95,25 @@ class FinderResult:
             raise UsageError(f"unknown suggestion '{name}' (valid: {', '.join(SUGGESTERS)})")
         return self.suggestions[name]
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "FinderResult":
+        """The result back from :meth:`to_dict` (as ``lrsweep show`` reads find.json)."""
+        points = data["points"]
+        nan = float("nan")
+        return cls(
+            lrs=[p["lr"] for p in points],
+            losses=[nan if p["loss"] is None else p["loss"] for p in points],
+            smoothed=[nan if p["smoothed"] is None else p["smoothed"] for p in points],
+            suggestions=dict(data["suggestions"]),
+            default=data["default"],
+            divergence_lr=data["divergence_lr"],
+            stopped=data["stopped"],
+            stop_lr=data["stop_lr"],
+            steps_run=data["steps_run"],
+            seconds=data.get("seconds", 0.0),
+            settings=FinderSettings(**data["settings"]),
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: non-finite numbers become None."""
         return {

@@ -85,18 +85,21 @@ def summary_table(summary: dict) -> Table:
 
 def _group_table(summary: dict) -> Table:
     metric = summary["metric"]
+    groups = summary["groups"]
+    axes = [k for k in ("optimizer", "scheduler") if _varying(groups, k)]
+    fixed = [f"{k}: {groups[0][k]}" for k in ("optimizer", "scheduler") if groups and k not in axes]
     table = Table(title=f"{summary['name']}: {metric} mean ± std over seeds ({summary['direction']}imum wins)",
-                  title_justify="left")
-    for column in ("rank", "lr", "optimizer", "scheduler", "seeds", metric, "status"):
+                  caption=" · ".join(fixed) or None, title_justify="left", caption_justify="left")
+    for column in ("rank", "lr", *axes, "seeds", metric, "status"):
         table.add_column(column, justify="left" if column in ("optimizer", "scheduler", "status") else "right")
     best_ids = set((summary.get("best") or {}).get("ids", []))
-    for rank, group in enumerate(summary["groups"], start=1):
+    for rank, group in enumerate(groups, start=1):
         is_best = bool(best_ids) and set(group["ids"]) == best_ids
         value = "–" if group["mean"] is None else f"{group['mean']:.4g} ± {group['std']:.2g}"
         table.add_row(
             (str(rank) if group["mean"] is not None else "–") + (" ★" if is_best else ""), fmt_lr(group["lr"]),
-            group["optimizer"], group["scheduler"], ",".join(map(str, group["seeds"])), value,
-            ",".join(group["statuses"]), style="bold green" if is_best else None,
+            *[group[k] for k in axes], ",".join(map(str, group["seeds"])), value, ",".join(group["statuses"]),
+            style="bold green" if is_best else None,
         )
     return table
 

@@ -228,6 +228,11 @@ class RunStore:
         atomic_write_text(self.path / "find.csv", csv_text((to_plain(r) for r in rows), FIND_COLUMNS))
         write_json(self.path / "find.json", result)
 
+    def read_find(self) -> dict | None:
+        """find.json of a range-test directory (None for a sweep's directory)."""
+        path = self.path / "find.json"
+        return read_json(path) if path.exists() else None
+
     @property
     def tensorboard_dir(self) -> Path:
         """TensorBoard event files, one folder per variant (``tensorboard --logdir runs/`` finds them)."""

@@ -149,3 +149,14 @@ def test_replace_lr_keeps_comments_and_replaces_block_values():
     flow = replace_lr("lr: [1, 2]  # old list\nseed: 0\n", [0.5], "new")
     assert flow == "lr: [0.5]   # new\nseed: 0\n"
     assert replace_lr("seed: 0", [0.5], "added") == "seed: 0\nlr: [0.5]   # added\n"
+
+
+def test_show_reads_a_range_test_directory_back(runner, tmp_path):
+    found = runner.invoke(app, ["find", QUICKSTART, *FAST, "--json", "--out", str(tmp_path / "runs")])
+    assert found.exit_code == 0, found.output
+    report = json.loads(found.stdout)
+    shown = runner.invoke(app, ["show", report["run_dir"], "--json"])
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.stdout)["suggestions"] == report["suggestions"]
+    text = runner.invoke(app, ["show", report["run_dir"]])
+    assert text.exit_code == 0 and "valley" in text.stdout and "LR range test" in text.stdout

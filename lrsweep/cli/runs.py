@@ -110,6 +110,10 @@ def show(run_dir: RunDirArg, json_out: JsonOption = False) -> None:
 
     with user_errors():
         store = open_run(run_dir)
+        found = store.read_find()
+        if found is not None:
+            _show_find(store, found, json_out)
+            return
         summary = load_summary(store)
         details = run_details(store)
         if json_out:
@@ -119,6 +123,19 @@ def show(run_dir: RunDirArg, json_out: JsonOption = False) -> None:
         console.print(run_header(details, summary), markup=False, highlight=False, soft_wrap=True)
         console.print(summary_table(summary))
         console.print(verdict(summary))
+
+
+def _show_find(store, found: dict, json_out: bool) -> None:
+    """A range test's directory: its suggestions and curve, as `lrsweep find` printed them."""
+    from lrsweep.cli.find import render_find
+    from lrsweep.finder import FinderResult
+
+    details = run_details(store)
+    if json_out:
+        print_json({**found, **details})
+        return
+    result = FinderResult.from_dict(found)
+    stdout_console().print(render_find(result, result.default, {"run_dir": str(store.path)}))
 
 
 @app.command()
