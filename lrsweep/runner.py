@@ -123,9 +123,7 @@ def run_sweep(config: Config, splits: Splits, store: RunStore, events: SweepEven
     executor = executor or LocalExecutor()
     variants = expand(config)
     spec = preflight(config, splits, variants)
-    if shard is not None and config.prune.active:
-        raise UsageError("prune (successive halving) compares every variant at each rung, so it cannot run in "
-                         "independent shards: drop --shard (use --devices or --backend ray) or remove prune")
+    check_shard(config, shard)
     mine = shard_variants(variants, shard) if shard else variants
     sink = _Sink(store, events, executor.backend, spec.epochs, mine,
                  lambda v: scheduler_params(v, spec, len(splits.train_x)))
@@ -149,6 +147,13 @@ def run_sweep(config: Config, splits: Splits, store: RunStore, events: SweepEven
         raise Interrupted(summary) from None
     _write_summary(store, summary, shard)
     return summary
+
+
+def check_shard(config: Config, shard: Shard | None) -> None:
+    """Refuse what a shard cannot do on its own slice."""
+    if shard is not None and config.prune.active:
+        raise UsageError("prune (successive halving) compares every variant at each rung, so it cannot run in "
+                         "independent shards: drop --shard (use --devices or --backend ray) or remove prune")
 
 
 def _write_summary(store: RunStore, summary: dict, shard: Shard | None) -> None:
@@ -306,3 +311,27 @@ def _retrain_entry(best: Variant, record: dict) -> dict:
         "seconds": record.get("seconds"),
         "error": record.get("error"),
     }
+
+
+def merge_run(config: Config, store: RunStore) -> dict:
+    """The summary of a sharded run directory, as one unsharded run would have it; writes it.
+
+    Adds ``shards`` (the slices that ran here) and ``missing``: every variant not finished yet, with
+    the shard (of the count the shards used) that trains it.
+    """
+    from lrsweep.plan import shard_of
+
+    variants = expand(config)
+    summary = collect_summary(config, store, variants)
+    labels = store.shard_labels()
+    counts = [int(label.split("-of-")[1]) for label in labels]
+    count = max(set(counts), key=counts.count) if counts else None
+    finished = {r["id"] for r in summary["variants"] if r["status"] in FINISHED}
+    summary["shards"] = labels
+    summary["missing"] = [
+        {**v.describe(), "status": (store.read_status(v.id) or {}).get("status", PENDING),
+         "shard": str(shard_of(v, variants, count)) if count else None}
+        for v in variants if v.id not in finished
+    ]
+    store.write_summary(summary, SUMMARY_COLUMNS)
+    return summary

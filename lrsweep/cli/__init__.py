@@ -3,7 +3,7 @@
 from lrsweep.cli.app import app
 from lrsweep.cli import grid as _grid  # noqa: F401  (registers grid, validate)
 
-for _optional in ("schedule", "find", "runs"):
+for _optional in ("schedule", "find", "runs", "distributed"):
     try:
         __import__(f"lrsweep.cli.{_optional}")
     except ModuleNotFoundError as _exc:

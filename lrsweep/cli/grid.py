@@ -101,7 +101,7 @@ def grid(
     from lrsweep.executors import make_executor
     from lrsweep.plan import Shard
     from lrsweep.report import summary_table, verdict
-    from lrsweep.runner import Interrupted
+    from lrsweep.runner import Interrupted, check_shard
 
     with user_errors(), make_executor(backend.value, devices, address) as executor:
         _check_extras(plot, tensorboard)
@@ -109,6 +109,7 @@ def grid(
         if part and extend:
             raise UsageError("--extend grows the grid from the whole sweep's result, so it cannot run in a shard")
         config, store = _load(config_path, sets, device, engine, resume, force)
+        check_shard(config, part)
         torch_device = _parent_device(config, executor)
         splits = load_splits(config).to(torch_device)
         store = _open_store(store, out, config, torch_device, executor, part)
