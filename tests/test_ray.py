@@ -79,3 +79,16 @@ def test_missing_ray_is_a_usage_error_naming_the_extra(runner, write_config, mon
     result = runner.invoke(app, ["grid", str(write_config(SWEEP)), "--backend", "ray"])
     assert result.exit_code == 2
     assert "pip install 'lrsweep[ray]'" in result.output
+
+
+def test_asha_on_ray_makes_the_local_cuts(local_ray, tmp_path):
+    from test_prune import TOY, by_lr
+    from test_prune import sweep as toy_sweep
+
+    from lrsweep.store import RunStore
+
+    local = toy_sweep(TOY, RunStore.create(tmp_path, "local"))
+    remote = toy_sweep(TOY, RunStore.create(tmp_path, "ray"), executor=RayExecutor())
+    assert {lr: (r["status"], r["epochs_run"]) for lr, r in by_lr(remote).items()} == {
+        lr: (r["status"], r["epochs_run"]) for lr, r in by_lr(local).items()}
+    assert remote["best"]["lr"] == local["best"]["lr"]

@@ -293,11 +293,11 @@ def worker_main(device: str, config, spec, threads: int, conn) -> None:
                 results = [runner.retrain(pack[0], splits.train_plus_val(), test, callbacks)]
             else:
                 results = runner.train(pack, callbacks, until)
-                runner.release([v.id for v in pack])  # nothing kept: the next task may be another pack
         except LrsweepError as exc:
             conn.send(("error", task_id, str(exc), exc.exit_code))
             continue
         conn.send(("result", task_id, results))
+        runner.release([v.id for v in pack])  # nothing kept: the next task may be another pack
 
 
 def _start_worker(device: str, config, spec, threads: int, conn):
