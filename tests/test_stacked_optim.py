@@ -25,7 +25,8 @@ CONFIGS = {
             {"lr": 0.01, "momentum": 0.99, "maximize": True},
         ],
     ),
-    "sgd-nesterov": ("sgd", [{"lr": lr, "momentum": 0.9, "nesterov": True, "weight_decay": 5e-4} for lr in (0.1, 0.05, 0.02, 0.01)]),
+    "sgd-nesterov": ("sgd", [{"lr": lr, "momentum": 0.9, "nesterov": True, "weight_decay": 5e-4}
+                             for lr in (0.1, 0.05, 0.02, 0.01)]),
     "adam": ("adam", [{"lr": lr} for lr in (1e-3, 3e-3, 1e-2, 3e-2)]),
     "adam-mixed": (
         "adam",
@@ -42,7 +43,8 @@ CONFIGS = {
     "rmsprop": ("rmsprop", [{"lr": lr} for lr in (1e-3, 3e-3, 1e-2, 3e-2)]),
     "rmsprop-centered-momentum": (
         "RMSprop",
-        [{"lr": lr, "alpha": 0.9, "momentum": 0.9, "centered": True, "weight_decay": 1e-3} for lr in (1e-3, 3e-3, 1e-2, 3e-2)],
+        [{"lr": lr, "alpha": 0.9, "momentum": 0.9, "centered": True, "weight_decay": 1e-3}
+         for lr in (1e-3, 3e-3, 1e-2, 3e-2)],
     ),
     "rmsprop-mixed": (
         "rmsprop",
@@ -73,7 +75,8 @@ def _init(k: int, seed: int = 0) -> list[list[torch.Tensor]]:
 def _grads(k: int, steps: int, seed: int = 1) -> list[list[list[torch.Tensor]]]:
     """grads[t][k][i]: varied magnitudes so second moments differ between parameters."""
     gen = torch.Generator().manual_seed(seed)
-    return [[[torch.randn(s, generator=gen) * (1 + 3 * i) for i, s in enumerate(SHAPES)] for _ in range(k)] for _ in range(steps)]
+    return [[[torch.randn(s, generator=gen) * (1 + 3 * i) for i, s in enumerate(SHAPES)] for _ in range(k)]
+            for _ in range(steps)]
 
 
 def _reference(name, hparams, init, grads):
@@ -108,10 +111,12 @@ def test_matches_separate_torch_runs(config):
     opt = _stacked(name, hparams, init, grads)
     for k, (ref_params, ref_state) in enumerate(ref):
         for i, p in enumerate(opt.params):
-            torch.testing.assert_close(p.detach()[k], ref_params[i], rtol=RTOL, atol=ATOL, msg=f"{config}: variant {k} param {i}")
+            torch.testing.assert_close(p.detach()[k], ref_params[i], rtol=RTOL, atol=ATOL,
+                                       msg=f"{config}: variant {k} param {i}")
             for s, tensors in opt.state.items():
                 if s in ref_state[i]:
-                    torch.testing.assert_close(tensors[i][k], ref_state[i][s], rtol=RTOL, atol=ATOL, msg=f"{config}: state {s}")
+                    torch.testing.assert_close(tensors[i][k], ref_state[i][s], rtol=RTOL, atol=ATOL,
+                                               msg=f"{config}: state {s}")
 
 
 @pytest.mark.parametrize("config", ["sgd-mixed", "adam-mixed", "rmsprop-centered-momentum", "adagrad"])
@@ -180,4 +185,5 @@ def test_refuses_what_cannot_be_vectorized():
         StackedOptimizer("sgd", params, [{"lr": -1.0}] * 2)
     with pytest.raises(VectorizeError, match="leading dimension"):
         StackedOptimizer("sgd", params, [{"lr": 1.0}] * 3)
-    StackedOptimizer("adam", params, [{"lr": 1e-3, "foreach": True, "fused": False}] * 2)  # implementation hints: ignored
+    # implementation hints only: accepted and ignored
+    StackedOptimizer("adam", params, [{"lr": 1e-3, "foreach": True, "fused": False}] * 2)

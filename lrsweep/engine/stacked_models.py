@@ -47,7 +47,7 @@ class StackedModel:
         return self
 
     def forward(self, x: Tensor, shared: bool) -> Tensor:
-        """``x`` is one batch ``[B, ...]`` for every variant (``shared``) or ``[K, B, ...]``; returns ``[K, B, out]``."""
+        """``x``: one batch ``[B, ...]`` for every variant (``shared``) or ``[K, B, ...]``; returns ``[K, B, out]``."""
         raise NotImplementedError
 
     def variant_state(self, k: int) -> dict[str, Tensor]:

@@ -62,7 +62,8 @@ class StackedOptimizer:
         self.k = len(hparams)
         for p in self.params:
             if p.dim() == 0 or p.shape[0] != self.k:
-                raise VectorizeError(f"stacked parameter of shape {tuple(p.shape)} has no leading dimension of {self.k} variants")
+                raise VectorizeError(f"stacked parameter of shape {tuple(p.shape)} has no leading dimension "
+                                     f"of {self.k} variants")
         self._proxies = [self._proxy(dict(h)) for h in hparams]
         self.hp = _resolve(self._proxies)  # name -> one value per variant
         self.steps = [0] * self.k  # per-variant step counts
@@ -199,7 +200,8 @@ class StackedOptimizer:
             value = values[0]
         else:
             dtype = torch.bool if isinstance(values[0], bool) else like.dtype
-            value = torch.tensor(values, dtype=torch.float64).to(device=like.device, dtype=dtype)
+            # cast on the CPU: mps has no float64
+            value = torch.tensor(values, dtype=torch.float64).to(dtype).to(like.device)
         if len(self._cache) > 256:  # lr changes every step under a schedule: keep the cache small
             self._cache.clear()
         self._cache[key] = value
@@ -450,7 +452,8 @@ class _RMSprop(_Rule):
             if v("momentum_on") is True:
                 _axpy_(p, buf, v("neg_lr"))
             else:  # mixed: variants without momentum take torch's addcdiv step
-                p.copy_(torch.where(v("momentum_on"), _axpy(p, buf, v("neg_lr")), torch.addcdiv(p, g * v("neg_lr"), avg)))
+                with_buf, without = _axpy(p, buf, v("neg_lr")), torch.addcdiv(p, g * v("neg_lr"), avg)
+                p.copy_(torch.where(v("momentum_on"), with_buf, without))
         else:
             _addcdiv_(p, g, avg, v("neg_lr"))
 

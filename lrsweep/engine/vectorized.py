@@ -278,7 +278,7 @@ def _trial(stacked: StackedModel, spec: TrainSpec, device: torch.device) -> None
     """A forward/backward on two rows, leaving no trace (RNG, buffers, gradients)."""
     x = torch.zeros(2, *spec.input_shape, device=device)
     buffers = [b.clone() for b in getattr(stacked, "buffers", [])]
-    with torch.random.fork_rng(devices=[] if device.type == "cpu" else [device]):
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         out = stacked.forward(x, True)
         expected = (stacked.k, 2, spec.output_size)
         if tuple(out.shape) != expected:
