@@ -159,8 +159,6 @@ def _parent_device(config, executor):
 
     if executor.backend == "local":
         return resolve_device(config.device)
-    if executor.backend == "devices":
-        resolve_device(config.device)  # still refuse a malformed device
     return torch.device("cpu")
 
 

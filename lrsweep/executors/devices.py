@@ -217,7 +217,8 @@ class _Session:
         """A worker died: its task is retried once, a variant per task; then its variants are failed."""
         worker.dead = True
         worker.process.join(STOP_SECONDS)
-        why = f"worker {worker.slot} ({worker.device}, pid {worker.process.pid}) {_exit_reason(worker.process.exitcode)}"
+        exited = _exit_reason(worker.process.exitcode)
+        why = f"worker {worker.slot} ({worker.device}, pid {worker.process.pid}) {exited}"
         task, worker.task = worker.task, None
         if not worker.ready:  # it never started: the device is unusable, the task goes elsewhere untouched
             sink.on_notice(f"{why} before it was ready ({worker.fatal or 'no message'}); not using {worker.device}")

@@ -2,9 +2,10 @@
 
 ``--address`` joins an existing cluster (``auto``, ``HOST:PORT``, ``ray://HOST:10001``); without it a
 local Ray instance is started (or the one this process already started is used). A task that fails is
-retried by Ray itself (``max_retries`` for a lost worker or node, ``retry_exceptions`` for an error
-raised in the task); when the retries are spent its variants are ``failed`` with the reason. Every node
-needs lrsweep installed and the dataset readable (each task loads the data from the config).
+retried by Ray itself (``max_retries`` for a lost worker or node, and with ``retry_exceptions`` for
+the errors in :data:`RETRY_EXCEPTIONS` raised in the task); when the retries are spent its variants are
+``failed`` with the reason. Every node needs lrsweep installed and the dataset readable (each task
+loads the data from the config).
 """
 
 from __future__ import annotations
@@ -15,9 +16,12 @@ import socket
 from contextlib import contextmanager
 
 from lrsweep.engine.common import STATUS_FAILED, VariantResult
-from lrsweep.errors import UsageError
+from lrsweep.errors import LrsweepError, UsageError
 
 MAX_RETRIES = 1  # Ray retries a task once (a lost worker, or an error raised in it), then its variants fail
+# What Ray retries when raised in a task (a flaky file system, a device out of memory); an lrsweep error is
+# a verdict on the config, not bad luck: it is not retried but stops the sweep, as it does locally.
+RETRY_EXCEPTIONS = [OSError, RuntimeError, MemoryError]
 INSTALL_HINT = "pip install 'lrsweep[ray]'"
 
 
@@ -103,7 +107,7 @@ class _Session:
             job.config.device == "auto" and ray.cluster_resources().get("GPU", 0) > 0)
         resources = {"num_gpus": 1, "num_cpus": 1} if gpu else {"num_cpus": 1}
         self.remote = ray.remote(train_task).options(
-            max_retries=executor.max_retries, retry_exceptions=True, **resources)
+            max_retries=executor.max_retries, retry_exceptions=RETRY_EXCEPTIONS, **resources)
         self.config = ray.put(job.config)  # shipped once, not once per task
 
     def train(self, packs, sink, until=None) -> None:
@@ -133,14 +137,20 @@ class _Session:
         """The task's (result, device) per variant; a task that failed for good fails its variants."""
         try:
             results, device, notices = self.ray.get(ref)
+        except self.ray.exceptions.RayTaskError as exc:
+            if isinstance(exc.cause, LrsweepError):  # a usage error (e.g. --engine vectorized): stop, as locally
+                raise exc.cause from None
+            return self._failed(exc, pack)
         except self.ray.exceptions.RayError as exc:
-            reason = _first_line(exc)
-            self.notice(f"a Ray task failed after {MAX_RETRIES} retr{'y' if MAX_RETRIES == 1 else 'ies'} "
-                        f"({reason}); marking its {len(pack)} variant(s) failed")
-            return [(VariantResult(v.id, STATUS_FAILED, error=f"Ray task failed: {reason}"), "ray") for v in pack]
+            return self._failed(exc, pack)
         for message in notices:
             self.notice(message)
         return [(result, device) for result in results]
+
+    def _failed(self, exc: Exception, pack) -> list[tuple[VariantResult, str]]:
+        reason = _first_line(exc)
+        self.notice(f"a Ray task failed, retries spent ({reason}); marking its {len(pack)} variant(s) failed")
+        return [(VariantResult(v.id, STATUS_FAILED, error=f"Ray task failed: {reason}"), "ray") for v in pack]
 
 
 def _first_line(exc: Exception) -> str:
