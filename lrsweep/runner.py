@@ -89,14 +89,15 @@ class _Recorder:
         self.rows: dict[str, list[dict]] = {}
 
     def on_epoch(self, variant_id: str, record: EpochRecord) -> None:
-        rows = self.rows.setdefault(variant_id, [])
-        rows.append(record.as_row())
+        rows = self.rows.get(variant_id, []) + [record.as_row()]
         self.store.write_metrics(self.write_as or variant_id, rows)
+        self.rows[variant_id] = rows  # only once on disk: an interrupted write leaves both as they were
         self.events.on_epoch(self.write_as or variant_id, record)
 
 
 def status_record(variant_id: str, result: VariantResult, described: dict | None = None) -> dict:
-    last_lr = result.epochs[-1].lr if result.epochs else None
+    # the last LR actually used: per optimizer step for per-step schedules, else the last epoch's
+    last_lr = result.lr_steps[-1] if result.lr_steps else (result.epochs[-1].lr if result.epochs else None)
     return {
         "status": result.status,
         "variant": described or {"id": variant_id},
