@@ -43,7 +43,7 @@ class Slow(nn.Module):
 
     def forward(self, x):
         if multiprocessing.parent_process() is not None:
-            time.sleep(0.03)
+            time.sleep(0.05)
         return self.body(x)
 
 def make(input_shape, output_size):

@@ -161,7 +161,7 @@ class _Session:
                 raise LrsweepError("no worker process could start: " + "; ".join(
                     f"{w.device}: {w.fatal}" for w in self.workers if w.fatal))
             for worker in live:
-                if worker.task is None and tasks:
+                if worker.ready and worker.task is None and tasks:  # a starting worker may yet fail to start
                     self._assign(worker, tasks.popleft(), sink)
             ready = set(wait([w.conn for w in live] + [w.process.sentinel for w in live], timeout=POLL_SECONDS))
             for worker in live:
@@ -220,10 +220,8 @@ class _Session:
         exited = _exit_reason(worker.process.exitcode)
         why = f"worker {worker.slot} ({worker.device}, pid {worker.process.pid}) {exited}"
         task, worker.task = worker.task, None
-        if not worker.ready:  # it never started: the device is unusable, the task goes elsewhere untouched
+        if not worker.ready:  # it never started (it held no task): the device is unusable
             sink.on_notice(f"{why} before it was ready ({worker.fatal or 'no message'}); not using {worker.device}")
-            if task:
-                tasks.appendleft(task)
             return
         if task is not None:
             self._retry_or_fail(task, why, tasks, sink, worker.device)
@@ -283,9 +281,10 @@ def worker_main(device: str, config, spec, threads: int, conn) -> None:
         try:
             message = conn.recv()
         except EOFError:
-            return  # the parent is gone
+            message = None  # the parent is gone
         if message is None:
-            return
+            conn.close()
+            os._exit(0)  # nothing to save here; skip the interpreter's (and torch's) slow teardown
         task_id, kind, pack, until = message
         callbacks = _Forward(conn, task_id)
         try:
