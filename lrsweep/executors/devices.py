@@ -23,7 +23,7 @@ from lrsweep.errors import LrsweepError, UsageError
 
 POLL_SECONDS = 1.0  # how often the parent looks at its workers when nothing arrives
 STOP_SECONDS = 5.0  # how long a worker gets to exit after being told to stop
-MAX_RESTARTS = 8  # per device: a device whose workers keep dying is given up
+IDLE_RESTARTS = 3  # per device, deaths between tasks (a task's deaths are bounded by its one retry)
 
 
 @dataclass
@@ -106,7 +106,8 @@ class _Session:
 
         self.ctx = torch.multiprocessing.get_context("spawn")
         self.job, self.notice, self.threads = job, notice, executor.threads
-        self.restarts = {slot: 0 for slot in range(len(executor.devices))}
+        self.idle_deaths = {slot: 0 for slot in range(len(executor.devices))}
+        self.gone: list[str] = []  # why each lost worker went
         self.workers = [_Worker(self.ctx, slot, d, job, self.threads) for slot, d in enumerate(executor.devices)]
         self.ids = 0
 
@@ -158,8 +159,7 @@ class _Session:
         while tasks or any(w.task for w in self.workers):
             live = [w for w in self.workers if not w.dead]
             if not live:
-                raise LrsweepError("no worker process could start: " + "; ".join(
-                    f"{w.device}: {w.fatal}" for w in self.workers if w.fatal))
+                raise LrsweepError("no worker process is left: " + "; ".join(self.gone[-len(self.workers):]))
             for worker in live:
                 if worker.ready and worker.task is None and tasks:  # a starting worker may yet fail to start
                     self._assign(worker, tasks.popleft(), sink)
@@ -219,14 +219,16 @@ class _Session:
         worker.process.join(STOP_SECONDS)
         exited = _exit_reason(worker.process.exitcode)
         why = f"worker {worker.slot} ({worker.device}, pid {worker.process.pid}) {exited}"
+        self.gone.append(f"{why} ({worker.fatal})" if worker.fatal else why)
         task, worker.task = worker.task, None
         if not worker.ready:  # it never started (it held no task): the device is unusable
             sink.on_notice(f"{why} before it was ready ({worker.fatal or 'no message'}); not using {worker.device}")
             return
         if task is not None:
             self._retry_or_fail(task, why, tasks, sink, worker.device)
-        if self.restarts[worker.slot] < MAX_RESTARTS:
-            self.restarts[worker.slot] += 1
+        else:
+            self.idle_deaths[worker.slot] += 1
+        if task is not None or self.idle_deaths[worker.slot] <= IDLE_RESTARTS:
             self.workers[self.workers.index(worker)] = _Worker(self.ctx, worker.slot, worker.device, self.job,
                                                                self.threads)
 
