@@ -12,7 +12,7 @@ import lrsweep.engine.loop as loop
 from lrsweep.config import OptimizerConfig
 from lrsweep.engine.common import STATUS_DIVERGED, STATUS_DONE, TrainSpec
 from lrsweep.engine.stacked_optim import VectorizeError
-from lrsweep.engine.vectorized import PackTrainer, check_vectorizable, pack_variants, train_pack
+from lrsweep.engine.vectorized import PackTrainer, check_vectorizable, train_pack
 from lrsweep.plan import Variant
 from lrsweep.schedulers import parse_scheduler
 
@@ -210,25 +210,7 @@ def test_dropout_draws_independently_per_variant():
         assert results[0].epochs[0].train_loss != results[1].epochs[0].train_loss
 
 
-def test_packs_group_by_optimizer_and_respect_the_size_limit():
-    vs = variants("sgd", lrs=LRS) + variants("adam", lrs=LRS[:3]) + variants("sgd", lrs=(1.0,))
-    packs = pack_variants(vs, max_size=3)
-    assert [[v.optimizer.name for v in p] for p in packs] == [["sgd"] * 3, ["sgd"] * 2, ["adam"] * 3]
-    assert sorted(v.id for p in packs for v in p) == sorted(v.id for v in vs)
+def test_a_pack_needs_one_supported_optimizer():
+    vs = variants("sgd", lrs=LRS[:2]) + variants("adam", lrs=LRS[:1])
     with pytest.raises(VectorizeError, match="one supported optimizer"):
-        PackTrainer(vs[:1] + vs[4:5], spec(), torch.device("cpu"))
-
-
-def test_pack_size_follows_free_memory(monkeypatch):
-    import lrsweep.engine.vectorized as vectorized
-
-    s = spec(options={"hidden": [256, 256]}, shape=(784,), out=10)
-    monkeypatch.setattr(vectorized, "_free_bytes", lambda device: 10**12)
-    assert vectorized.max_pack_size(s, "cpu", cap=16) == 16
-    sizes = []
-    for gib in (0.5, 1, 2):
-        monkeypatch.setattr(vectorized, "_free_bytes", lambda device, gib=gib: int(gib * 2**30))
-        sizes.append(vectorized.max_pack_size(s, "cpu", cap=10**6))
-    assert 1 < sizes[0] < sizes[1] < sizes[2]
-    monkeypatch.setattr(vectorized, "_free_bytes", lambda device: 0)
-    assert vectorized.max_pack_size(s, "cpu") == 1
+        PackTrainer(vs, spec(), torch.device("cpu"))

@@ -11,7 +11,6 @@ of :func:`lrsweep.engine.loop.train_variant`, one per variant.
 from __future__ import annotations
 
 import math
-import os
 import time
 from typing import Sequence
 
@@ -28,11 +27,9 @@ from lrsweep.engine.stacked_models import PATHS, StackedModel, stack_models
 from lrsweep.engine.stacked_optim import StackedOptimizer, VectorizeError, supports
 from lrsweep.models import build_model
 
-EVAL_ROWS_TIMES_VARIANTS = EVAL_CHUNK * 8  # evaluation chunk = this / K rows: bounded memory for big packs
-PACK_MEMORY_SHARE = 0.5  # share of the device's free memory a pack is sized to use
-MAX_PACK = 64  # variants per pack at most, whatever the memory
+EVAL_ROWS_TIMES_VARIANTS = EVAL_CHUNK * 4  # evaluation chunk = this / K rows: bounded memory for big packs
 
-__all__ = ["PackTrainer", "VectorizeError", "train_pack", "pack_variants", "max_pack_size", "check_vectorizable"]
+__all__ = ["PackTrainer", "VectorizeError", "train_pack", "check_vectorizable"]
 
 
 def train_pack(
@@ -52,46 +49,6 @@ def train_pack(
     """
     trainer = PackTrainer(variants, spec, train[0].device, path=path)
     return trainer.run(train, evaluation, callbacks, test)
-
-
-def pack_variants(variants: Sequence, max_size: int) -> list[list]:
-    """Group variants that can share a pack (same optimizer class), in order, at most ``max_size`` each."""
-    groups: dict[str, list] = {}
-    for v in variants:
-        groups.setdefault(v.optimizer.name.lower(), []).append(v)
-    return [g[i:i + max_size] for g in groups.values() for i in range(0, len(g), max(1, max_size))]
-
-
-def max_pack_size(spec: TrainSpec, device: torch.device | str, cap: int = MAX_PACK) -> int:
-    """How many variants one pack may hold: a share of the device's free memory over one variant's footprint."""
-    device = torch.device(device)
-    model = build_model(spec.model_name, spec.model_options, spec.input_shape, spec.output_size, 0)
-    params = sum(p.numel() for p in model.parameters())
-    widths = _activation_widths(model, spec.input_shape)
-    per_variant = 4 * (5 * params + 3 * sum(widths) * spec.batch_size)  # params, grads, state; saved activations
-    evaluation = 4 * 2 * max(widths, default=0) * EVAL_ROWS_TIMES_VARIANTS  # shared by the pack
-    budget = _free_bytes(device) * PACK_MEMORY_SHARE - evaluation
-    return max(1, min(cap, int(budget // max(1, per_variant))))
-
-
-def _activation_widths(model: torch.nn.Module, input_shape) -> list[int]:
-    """Elements each leaf module outputs per row."""
-    widths: list[int] = []
-    hooks = [m.register_forward_hook(lambda _m, _i, out: widths.append(out[0].numel()))
-             for m in model.modules() if not list(m.children())]
-    try:
-        with torch.no_grad():
-            model.eval()(torch.zeros(1, *input_shape))
-    finally:
-        for h in hooks:
-            h.remove()
-    return widths
-
-
-def _free_bytes(device: torch.device) -> int:
-    if device.type == "cuda":
-        return torch.cuda.mem_get_info(device)[0]
-    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
 
 
 def check_vectorizable(variants: Sequence, spec: TrainSpec, device: torch.device | str = "cpu") -> None:
@@ -242,7 +199,7 @@ class PackTrainer:
         self.model.train(False)
         total = torch.zeros(k, device=x.device, dtype=torch.float64)
         correct = torch.zeros(k, device=x.device, dtype=torch.int64)
-        chunk = max(256, min(EVAL_CHUNK, EVAL_ROWS_TIMES_VARIANTS // k))  # the sequential engine's up to K=8
+        chunk = max(256, min(EVAL_CHUNK, EVAL_ROWS_TIMES_VARIANTS // k))  # the sequential engine's, up to K=4
         for start in range(0, len(x), chunk):
             out = self.model.forward(x[start:start + chunk], True)
             target = y[start:start + chunk]
