@@ -272,7 +272,10 @@ class _Forward:
 
 def worker_main(device: str, config, spec, threads: int, conn) -> None:
     """A worker's life: load the data onto ``device``, then train the tasks that arrive until told to stop."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle; it stops us
+    # Ctrl-C, or a scheduler's SIGTERM to the whole job, is the parent's to handle: it records what was
+    # interrupted, then kills the workers (a worker dying first would look like a crash of its pack)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     try:
         runner, splits = _start_worker(device, config, spec, threads, conn)
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, which stops using this device
