@@ -200,12 +200,18 @@ class StackedOptimizer:
             value = values[0]
         else:
             dtype = torch.bool if isinstance(values[0], bool) else like.dtype
-            # cast on the CPU: mps has no float64
-            value = torch.tensor(values, dtype=torch.float64).to(dtype).to(like.device)
+            value = _to_device(torch.tensor(values, dtype=torch.float64).to(dtype), like.device)
         if len(self._cache) > 256:  # lr changes every step under a schedule: keep the cache small
             self._cache.clear()
         self._cache[key] = value
         return value
+
+
+def _to_device(t: Tensor, device: torch.device) -> Tensor:
+    """Cast on the CPU (mps has no float64); copy to CUDA from pinned memory, so the host doesn't wait."""
+    if device.type == "cuda":
+        return t.pin_memory().to(device, non_blocking=True)
+    return t.to(device)
 
 
 def _active_index(active: Tensor | Sequence[bool] | None, k: int) -> list[int] | None:
