@@ -218,7 +218,7 @@ def render(rows: list[Row], info: dict, args) -> None:
     table = Table(title=title)
     for col in ("way", "wall s", "peak mem MB", "speed-up vs (a)", "x floor", "best val loss"):
         table.add_column(col, justify="left" if col == "way" else "right")
-    base = rows[0].seconds if rows and rows[0].way.startswith("(a)") else None
+    base = next((r.seconds for r in rows if r.way.startswith("(a)")), None)
     for r in rows:
         table.add_row(r.way, f"{r.seconds:.2f}", f"{r.peak_bytes / 2**20:.0f}",
                       f"{base / r.seconds:.2f}x" if base else "-", f"{r.seconds / info['floor']:.2f}",
