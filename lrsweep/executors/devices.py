@@ -105,10 +105,10 @@ class _Session:
         import torch.multiprocessing
 
         self.ctx = torch.multiprocessing.get_context("spawn")
-        self.job, self.notice, self.threads = job, notice, executor.threads
-        self.idle_deaths = {slot: 0 for slot in range(len(executor.devices))}
+        self.job, self.notice, self.threads, self.devices = job, notice, executor.threads, executor.devices
+        self.idle_deaths = {slot: 0 for slot in range(len(self.devices))}
         self.gone: list[str] = []  # why each lost worker went
-        self.workers = [_Worker(self.ctx, slot, d, job, self.threads) for slot, d in enumerate(executor.devices)]
+        self.workers: list[_Worker] = []  # started with the first task: a resumed, finished sweep starts none
         self.ids = 0
 
     # ---- the Session interface
@@ -156,6 +156,8 @@ class _Session:
 
     def _drive(self, tasks: deque, sink) -> None:
         """Hand ``tasks`` to idle workers and relay what comes back, until every task has a result."""
+        if tasks and not self.workers:
+            self.workers = [_Worker(self.ctx, slot, d, self.job, self.threads) for slot, d in enumerate(self.devices)]
         while tasks or any(w.task for w in self.workers):
             live = [w for w in self.workers if not w.dead]
             if not live:
