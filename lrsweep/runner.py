@@ -209,8 +209,8 @@ class _Sink:
 
     def on_epoch(self, variant_id: str, record: EpochRecord) -> None:
         rows = [r for r in self.rows.get(variant_id, []) if r["epoch"] < record.epoch] + [record.as_row()]
-        self.rows[variant_id] = rows
         self.store.write_metrics(variant_id, rows)
+        self.rows[variant_id] = rows  # only once on disk: an interrupted write leaves both as they were
         if record.epoch > self.reported.get(variant_id, 0):
             self.reported[variant_id] = record.epoch
             self.events.on_epoch(variant_id, record)
