@@ -8,6 +8,8 @@ from typing import Any
 from rich.table import Table
 from rich.text import Text
 
+from lrsweep.summary import COMPLETE_STATUSES
+
 SPARK = "▁▂▃▄▅▆▇█"
 
 
@@ -65,18 +67,18 @@ def summary_table(summary: dict) -> Table:
     if _has_seeds(summary):
         return _group_table(summary)
     rows = summary["variants"]
-    axes = [k for k in ("optimizer", "scheduler") if _varying(rows, k)]
+    axes = [k for k in ("optimizer", "scheduler", "device") if _varying(rows, k)]
     fixed = [f"{k}: {rows[0][k]}" for k in ("optimizer", "scheduler") if rows and k not in axes]
     table = Table(title=f"{summary['name']}: ranked by {summary['metric']} ({summary['direction']}imum wins)",
                   caption=" · ".join(fixed) or None, title_justify="left", caption_justify="left")
     columns = ["rank", "lr", *axes, "status", "epochs", "train_loss", "val_loss", "val_acc", "final_lr", "s"]
     for column in columns:
-        table.add_column(column, justify="left" if column in ("optimizer", "scheduler", "status") else "right",
-                         no_wrap=column in ("lr", "status", "rank"))
+        table.add_column(column, justify="left" if column in ("optimizer", "scheduler", "device", "status")
+                         else "right", no_wrap=column in ("lr", "status", "rank"))
     for row in rows:
         style = "bold green" if row.get("best") else ("red" if row["status"] != "done" else None)
         cells = [fmt(row.get("rank")) + (" ★" if row.get("best") else ""), fmt_lr(row["lr"])]
-        cells += [row[k] for k in axes]
+        cells += [str(row.get(k) or "–") for k in axes]
         cells += [row["status"], str(row["epochs_run"]), fmt(row["train_loss"]), fmt(row["val_loss"]),
                   fmt(row["val_acc"]), fmt(row.get("final_lr"), 3), f"{row['seconds']:.1f}"]
         table.add_row(*cells, style=style)
@@ -148,7 +150,7 @@ def run_header(details: dict, summary: dict) -> Text:
         way = "downwards" if ext.get("edge") == "low" else "upwards"
         text.append(f"\ngrid extension {i}: {way}, added lr = {', '.join(f'{lr:g}' for lr in ext.get('added', []))}")
     if not summary.get("complete", True):
-        unfinished = sum(n for status, n in summary.get("status_counts", {}).items() if status not in ("done", "diverged"))
+        unfinished = sum(n for status, n in summary.get("status_counts", {}).items() if status not in COMPLETE_STATUSES)
         text.append(f"\n{unfinished} variant(s) unfinished; resume with  lrsweep grid --resume {details['run_dir']}")
     return text
 

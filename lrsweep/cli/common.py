@@ -115,11 +115,9 @@ def load_splits(config, quiet: bool = False):
 
 
 def _load_and_split(config):
-    from lrsweep.data import default_root, load_dataset, split
+    from lrsweep.executors.base import load_data
 
-    root = Path(config.data.root).expanduser() if config.data.root else default_root()
-    dataset = load_dataset(config.data.name, config.data.options, root=root, download=config.data.download)
-    return split(dataset, config.data.val_fraction, seed=config.seeds[0])
+    return load_data(config)
 
 
 def git_state() -> dict:

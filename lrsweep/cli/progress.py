@@ -70,7 +70,8 @@ class ProgressEvents:
         line = f"{result.status:<8} {describe(variant)}  {metrics}  {result.seconds:.1f}s"
         if result.error:
             line += f"  ({result.error})"
-        self.console.print(line, style=None if result.status == "done" else "red", markup=False, soft_wrap=True)
+        style = {"done": None, "pruned": "dim", "diverged": "yellow"}.get(result.status, "red")
+        self.console.print(line, style=style, markup=False, soft_wrap=True)
 
     def on_notice(self, message: str) -> None:
         if not self.quiet:

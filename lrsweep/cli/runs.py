@@ -123,6 +123,9 @@ def show(run_dir: RunDirArg, json_out: JsonOption = False) -> None:
         console.print(run_header(details, summary), markup=False, highlight=False, soft_wrap=True)
         console.print(summary_table(summary))
         console.print(verdict(summary))
+        if store.shard_labels() and not summary.get("complete", True):
+            console.print(f"Sharded run ({', '.join(store.shard_labels())}): lrsweep merge {store.path} "
+                          "lists what each shard still has to train.", markup=False, highlight=False, soft_wrap=True)
 
 
 def _show_find(store, found: dict, json_out: bool) -> None:
