@@ -1,14 +1,14 @@
-"""The command line: one module per command, all registered on one Typer app."""
+"""The command line: one module per command, all registered on one Typer app.
+
+Imported in the order ``lrsweep --help`` lists the commands.
+"""
 
 from lrsweep.cli.app import app
-from lrsweep.cli import grid as _grid  # noqa: F401  (registers grid, validate)
-
-for _optional in ("schedule", "find", "runs", "distributed"):
-    try:
-        __import__(f"lrsweep.cli.{_optional}")
-    except ModuleNotFoundError as _exc:
-        if _exc.name != f"lrsweep.cli.{_optional}":
-            raise
+from lrsweep.cli import grid  # noqa: F401,I001  grid, validate
+from lrsweep.cli import schedule  # noqa: F401  schedule
+from lrsweep.cli import find  # noqa: F401  find
+from lrsweep.cli import runs  # noqa: F401  show, compare, plot
+from lrsweep.cli import distributed  # noqa: F401  merge
 
 
 def main() -> None:
