@@ -10,6 +10,7 @@ of :func:`lrsweep.engine.loop.train_variant`, one per variant.
 
 from __future__ import annotations
 
+import ctypes
 import math
 import time
 from typing import Sequence
@@ -28,6 +29,7 @@ from lrsweep.engine.stacked_optim import StackedOptimizer, VectorizeError, suppo
 from lrsweep.models import build_model
 
 EVAL_ROWS_TIMES_VARIANTS = EVAL_CHUNK * 4  # evaluation chunk = this / K rows: bounded memory for big packs
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc mallopt parameters (malloc.h)
 
 __all__ = ["PackTrainer", "VectorizeError", "train_pack", "check_vectorizable"]
 
@@ -74,6 +76,8 @@ class PackTrainer:
         if len(names) != 1 or not supports(next(iter(names))):
             raise VectorizeError(f"a pack needs one supported optimizer, got {sorted(names)}")
         torch.manual_seed(self.variants[0].seed)  # as the sequential engine: dropout draws from here
+        if self.device.type == "cpu":
+            keep_freed_memory()
         self.model = _stack(self.variants, spec, self.device, path)
         hparams = [{"lr": v.lr, **v.optimizer.options} for v in self.variants]
         self.optimizer = StackedOptimizer(names.pop(), self.model.params, hparams)
@@ -211,6 +215,21 @@ class PackTrainer:
         means = (total / n).tolist()
         accs = (correct.double() / len(x)).tolist() if classification else [None] * k
         return list(zip(means, accs))
+
+
+def keep_freed_memory() -> bool:
+    """Ask glibc to keep freed blocks up to 32 MB in the heap instead of returning them to the OS.
+
+    A pack's activations are K times one model's: big enough that glibc serves each from fresh mmap'd
+    pages and unmaps them when freed, so every batch pays a page fault per 4 kB touched (measured: a
+    pack of 8 LeNets took 157k faults and 20% longer per epoch). Process-wide, idempotent and cheap;
+    False where the C library is not glibc.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        return bool(libc.mallopt(M_MMAP_THRESHOLD, 32 * 2**20)) and bool(libc.mallopt(M_TRIM_THRESHOLD, 2**30))
+    except (OSError, AttributeError):
+        return False
 
 
 def _stack(variants, spec: TrainSpec, device: torch.device, path: str) -> StackedModel:
