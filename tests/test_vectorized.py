@@ -122,15 +122,16 @@ def test_variants_with_different_seeds_keep_their_own_init_and_batch_order(monke
     assert_same(seq, pack, seq_states, pack_states)
 
 
+@pytest.mark.parametrize("seeds", [(0,), (0, 1)])  # one shared batch; each seed's own batches
 @pytest.mark.parametrize("model,options,shape", [
     ("cnn", {"channels": [2, 3], "hidden": [8]}, (1, 8, 8)),
     ("linear", {}, (8,)),
 ])
-def test_fast_and_vmap_paths_agree_with_sequential(model, options, shape, monkeypatch):
+def test_fast_and_vmap_paths_agree_with_sequential(model, options, shape, seeds, monkeypatch):
     g = torch.Generator().manual_seed(0)
     x = torch.randn(96, *shape, generator=g)
     data, val = (x, x.flatten(1)[:, :3].argmax(1)), (x[:30], x[:30].flatten(1)[:, :3].argmax(1))
-    vs = variants("sgd", {"momentum": 0.9})
+    vs = variants("sgd", {"momentum": 0.9}, seeds=seeds)
     s = spec(model, options, shape=shape)
     seq, seq_states = sequential(vs, s, data, val, monkeypatch=monkeypatch)
     for path in ("fast", "vmap"):
