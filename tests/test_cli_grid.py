@@ -118,3 +118,13 @@ def test_validate_prints_the_plan(runner, write_config, tiny_sweep):
 def test_python_dash_m_works_like_the_console_script():
     result = subprocess.run([sys.executable, "-m", "lrsweep", "--help"], capture_output=True, text=True)
     assert result.returncode == 0 and "grid" in result.stdout and "validate" in result.stdout
+
+
+def test_help_lists_every_command_and_version_prints(runner):
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("grid", "validate", "schedule", "find", "show", "compare", "plot", "merge"):
+        assert command in result.stdout
+    from lrsweep import __version__
+
+    assert runner.invoke(app, ["--version"]).stdout.strip() == f"lrsweep {__version__}"
