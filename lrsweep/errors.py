@@ -50,3 +50,7 @@ class DownloadError(DataError):
 
 class RunDirError(UsageError):
     """A run directory is missing, unreadable, or does not match the config."""
+
+
+class VectorizeError(LrsweepError):
+    """A pack cannot be trained as one computation; the runner falls back to the sequential loop."""

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from lrsweep.engine.stacked_optim import StackedOptimizer, VectorizeError
+from lrsweep.engine.stacked_optim import StackedOptimizer
+from lrsweep.errors import VectorizeError
 
 SHAPES = [(3, 5), (3,), (2, 3), (2,)]  # a tiny two-layer model's parameters
 STEPS = 20

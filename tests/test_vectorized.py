@@ -11,8 +11,8 @@ from torch import nn
 import lrsweep.engine.loop as loop
 from lrsweep.config import OptimizerConfig
 from lrsweep.engine.common import STATUS_DIVERGED, STATUS_DONE, TrainSpec
-from lrsweep.engine.stacked_optim import VectorizeError
 from lrsweep.engine.vectorized import PackTrainer, check_vectorizable, train_pack
+from lrsweep.errors import VectorizeError
 from lrsweep.plan import Variant
 from lrsweep.schedulers import parse_scheduler
 

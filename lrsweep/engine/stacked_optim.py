@@ -15,7 +15,7 @@ from typing import Any, Callable, Sequence
 import torch
 from torch import Tensor
 
-from lrsweep.errors import LrsweepError
+from lrsweep.errors import VectorizeError  # re-exported: stacked_models imports it from here
 from lrsweep.registry import unknown_message
 
 OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
@@ -31,9 +31,6 @@ IGNORED_OPTIONS = ("foreach", "fused", "capturable")
 REFUSED_OPTIONS = {"differentiable": False}
 # Hyper-parameters a scheduler may change on the proxy optimizer (OneCycleLR, CyclicLR).
 SCHEDULED = ("lr", "momentum", "betas")
-
-class VectorizeError(LrsweepError):
-    """A pack cannot be trained as one computation; the runner falls back to the sequential loop."""
 
 
 def supports(name: str) -> bool:

@@ -25,7 +25,8 @@ from lrsweep.engine.common import (
 )
 from lrsweep.engine.loop import steps_per_epoch
 from lrsweep.engine.stacked_models import PATHS, StackedModel, stack_models
-from lrsweep.engine.stacked_optim import StackedOptimizer, VectorizeError, supports
+from lrsweep.engine.stacked_optim import StackedOptimizer, supports
+from lrsweep.errors import VectorizeError
 from lrsweep.models import build_model
 
 EVAL_ROWS_TIMES_VARIANTS = EVAL_CHUNK * 4  # evaluation chunk = this / K rows: bounded memory for big packs
