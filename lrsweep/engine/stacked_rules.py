@@ -1,0 +1,268 @@
+"""The per-optimizer update rules of :class:`~lrsweep.engine.stacked_optim.StackedOptimizer`.
+
+Each rule mirrors one torch.optim single-tensor implementation operation by operation, on parameters
+stacked as ``[K, *shape]``.  A hyper-parameter every variant shares arrives as a Python number (torch's
+own call); one that differs arrives as a ``[K]`` tensor, shaped ``[K, 1, ...]`` by :class:`Broadcast`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import torch
+from torch import Tensor
+
+
+class Broadcast:
+    """Looks up a per-step value and shapes tensors as ``[K, 1, ...]`` for a parameter of ``ndim`` dims."""
+
+    def __init__(self, values: dict[str, Any], ndim: int):
+        self.values = values
+        self.ndim = ndim
+
+    def __call__(self, name: str) -> Any:
+        v = self.values[name]
+        if isinstance(v, Tensor):
+            return v.view(-1, *([1] * (self.ndim - 1)))
+        return v
+
+
+# ---- elementwise helpers: a Python number takes torch's own call, a tensor its broadcast twin ----
+
+
+def _axpy_(y: Tensor, x: Tensor, a: Any) -> Tensor:
+    """y += a * x in place."""
+    return y.add_(x, alpha=a) if not isinstance(a, Tensor) else y.addcmul_(x, a)
+
+
+def _axpy(y: Tensor, x: Tensor, a: Any) -> Tensor:
+    """y + a * x."""
+    return y.add(x, alpha=a) if not isinstance(a, Tensor) else torch.addcmul(y, x, a)
+
+
+def _addcmul_(y: Tensor, x1: Tensor, x2: Tensor, value: Any) -> Tensor:
+    """y += value * x1 * x2 (torch evaluates (value * x1) * x2)."""
+    return y.addcmul_(x1, x2, value=value) if not isinstance(value, Tensor) else y.addcmul_(x1 * value, x2)
+
+
+def _addcdiv_(y: Tensor, x1: Tensor, x2: Tensor, value: Any) -> Tensor:
+    """y += value * x1 / x2 (torch evaluates (value * x1) / x2)."""
+    return y.addcdiv_(x1, x2, value=value) if not isinstance(value, Tensor) else y.addcdiv_(x1 * value, x2)
+
+
+def _pick(flag: Any, if_true: Callable[[], Tensor], if_false: Callable[[], Tensor]) -> Tensor:
+    """Per-variant branch: a uniform flag takes one branch, a mixed one selects with torch.where."""
+    if isinstance(flag, Tensor):
+        return torch.where(flag, if_true(), if_false())
+    return if_true() if flag else if_false()
+
+
+def _any(values: list, pred: Callable[[Any], bool]) -> bool:
+    return any(pred(v) for v in values)
+
+
+def _maybe_negate(g: Tensor, maximize: Any) -> Tensor:
+    return _pick(maximize, lambda: -g, lambda: g) if not (maximize is False) else g
+
+
+# ---- the update rules, one per optimizer ----
+
+
+class _Rule:
+    """One optimizer's maths: which state it keeps, its per-step scalars, its per-parameter update."""
+
+    def state_names(self, hp: dict[str, list]) -> list[str]:
+        raise NotImplementedError
+
+    def scalars(self, hp: dict[str, list], steps: list[int]) -> dict[str, list]:
+        raise NotImplementedError
+
+    def update(self, p: Tensor, g: Tensor, state: dict[str, Tensor], v: Broadcast) -> None:
+        raise NotImplementedError
+
+    def started(self, hp: dict[str, list]) -> list[bool]:
+        """Per variant, after a step: does SGD's momentum buffer now hold a value (torch creates it lazily)."""
+        return hp["_started"]
+
+
+class _SGD(_Rule):
+    def state_names(self, hp):
+        return ["momentum_buffer"] if _any(hp["momentum"], lambda m: m != 0) else []
+
+    def scalars(self, hp, steps):
+        return {
+            "neg_lr": [-lr for lr in hp["lr"]],
+            "wd": hp["weight_decay"],
+            "momentum": hp["momentum"],
+            "momentum_on": [m != 0 for m in hp["momentum"]],
+            "one_minus_dampening": [1 - d for d in hp["dampening"]],
+            "nesterov": hp["nesterov"],
+            "maximize": hp["maximize"],
+            "first": [not started for started in hp["_started"]],
+        }
+
+    def started(self, hp):
+        return [started or m != 0 for started, m in zip(hp["_started"], hp["momentum"])]
+
+    def update(self, p, g, state, v):
+        g = _maybe_negate(g, v("maximize"))
+        if not _is_zero(v("wd")):
+            g = _axpy(g, p, v("wd"))
+        if "momentum_buffer" in state:
+            buf = state["momentum_buffer"]
+            _momentum_(buf, g, v("momentum"), v("one_minus_dampening"), v("first"))
+            m = v("momentum")
+            step = _pick(v("nesterov"), lambda: _axpy(g, buf, m), lambda: buf)
+            step = _pick(v("momentum_on"), lambda: step, lambda: g)
+        else:
+            step = g
+        _axpy_(p, step, v("neg_lr"))
+
+
+def _momentum_(buf: Tensor, g: Tensor, m: Any, one_minus_d: Any, first: Any) -> None:
+    """SGD's buffer: a copy of the gradient on a variant's first step, then buf * m + (1 - d) * g."""
+    if first is True:
+        buf.copy_(g)
+        return
+    if first is False:
+        _axpy_(buf.mul_(m), g, one_minus_d)
+        return
+    buf.copy_(torch.where(first, g, _axpy(buf * m, g, one_minus_d)))
+
+
+class _Adam(_Rule):
+    def __init__(self, decoupled: bool):
+        self.decoupled = decoupled
+
+    def state_names(self, hp):
+        names = ["exp_avg", "exp_avg_sq"]
+        return names + (["max_exp_avg_sq"] if _any(hp["amsgrad"], bool) else [])
+
+    def scalars(self, hp, steps):
+        n = len(steps)
+        dec = hp.get("decoupled_weight_decay", [self.decoupled] * n)
+        dec = [d or self.decoupled for d in dec]
+        lr, wd, b1, b2 = hp["lr"], hp["weight_decay"], hp["beta1"], hp["beta2"]
+        bc1 = [1 - b1[k] ** steps[k] for k in range(n)]
+        bc2 = [1 - b2[k] ** steps[k] for k in range(n)]
+        return {
+            "decay": [1 - lr[k] * wd[k] if dec[k] and wd[k] != 0 else 1.0 for k in range(n)],
+            "wd": [0.0 if dec[k] else wd[k] for k in range(n)],
+            "one_minus_beta1": [1 - b for b in b1],
+            "beta2": b2,
+            "one_minus_beta2": [1 - b for b in b2],
+            "neg_step_size": [-(lr[k] / bc1[k]) for k in range(n)],
+            "bc2_sqrt": [b**0.5 for b in bc2],
+            "eps": hp["eps"],
+            "amsgrad": hp["amsgrad"],
+            "maximize": hp["maximize"],
+        }
+
+    def update(self, p, g, state, v):
+        g = _maybe_negate(g, v("maximize"))
+        if not _is_one(v("decay")):
+            p.mul_(v("decay"))
+        if not _is_zero(v("wd")):
+            g = _axpy(g, p, v("wd"))
+        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+        exp_avg.lerp_(g, v("one_minus_beta1"))
+        _addcmul_(exp_avg_sq.mul_(v("beta2")), g, g, v("one_minus_beta2"))
+        if "max_exp_avg_sq" in state:
+            mx = state["max_exp_avg_sq"]
+            torch.maximum(mx, exp_avg_sq, out=mx)  # only read by variants with amsgrad
+            second = _pick(v("amsgrad"), lambda: mx, lambda: exp_avg_sq)
+        else:
+            second = exp_avg_sq
+        denom = (second.sqrt() / v("bc2_sqrt")).add_(v("eps"))
+        _addcdiv_(p, exp_avg, denom, v("neg_step_size"))
+
+
+class _RMSprop(_Rule):
+    def state_names(self, hp):
+        names = ["square_avg"]
+        if _any(hp["momentum"], lambda m: m > 0):
+            names.append("momentum_buffer")
+        if _any(hp["centered"], bool):
+            names.append("grad_avg")
+        return names
+
+    def scalars(self, hp, steps):
+        return {
+            "neg_lr": [-lr for lr in hp["lr"]],
+            "wd": hp["weight_decay"],
+            "alpha": hp["alpha"],
+            "one_minus_alpha": [1 - a for a in hp["alpha"]],
+            "eps": hp["eps"],
+            "momentum": hp["momentum"],
+            "momentum_on": [m > 0 for m in hp["momentum"]],
+            "centered": hp["centered"],
+            "maximize": hp["maximize"],
+        }
+
+    def update(self, p, g, state, v):
+        g = _maybe_negate(g, v("maximize"))
+        if not _is_zero(v("wd")):
+            g = _axpy(g, p, v("wd"))
+        square_avg = state["square_avg"]
+        _addcmul_(square_avg.mul_(v("alpha")), g, g, v("one_minus_alpha"))
+        if "grad_avg" in state:
+            grad_avg = state["grad_avg"]
+            grad_avg.lerp_(g, v("one_minus_alpha"))
+            avg = _pick(v("centered"), lambda: square_avg.addcmul(grad_avg, grad_avg, value=-1), lambda: square_avg)
+            avg = avg.sqrt()
+        else:
+            avg = square_avg.sqrt()
+        avg = avg.add_(v("eps"))
+        if "momentum_buffer" in state:
+            buf = state["momentum_buffer"]
+            buf.mul_(v("momentum")).addcdiv_(g, avg)
+            if v("momentum_on") is True:
+                _axpy_(p, buf, v("neg_lr"))
+            else:  # mixed: variants without momentum take torch's addcdiv step
+                with_buf, without = _axpy(p, buf, v("neg_lr")), torch.addcdiv(p, g * v("neg_lr"), avg)
+                p.copy_(torch.where(v("momentum_on"), with_buf, without))
+        else:
+            _addcdiv_(p, g, avg, v("neg_lr"))
+
+
+class _Adagrad(_Rule):
+    def state_names(self, hp):
+        return ["sum"]
+
+    def scalars(self, hp, steps):
+        lr, decay = hp["lr"], hp["lr_decay"]
+        return {
+            "neg_clr": [-(lr[k] / (1 + (steps[k] - 1) * decay[k])) for k in range(len(steps))],
+            "wd": hp["weight_decay"],
+            "eps": hp["eps"],
+            "maximize": hp["maximize"],
+        }
+
+    def update(self, p, g, state, v):
+        g = _maybe_negate(g, v("maximize"))
+        if not _is_zero(v("wd")):
+            g = _axpy(g, p, v("wd"))
+        state_sum = state["sum"]
+        state_sum.addcmul_(g, g, value=1)
+        std = state_sum.sqrt().add_(v("eps"))
+        _addcdiv_(p, g, std, v("neg_clr"))
+
+
+def _is_zero(v: Any) -> bool:
+    return not isinstance(v, Tensor) and v == 0
+
+
+def _is_one(v: Any) -> bool:
+    return not isinstance(v, Tensor) and v == 1
+
+
+RULES: dict[str, _Rule] = {
+    "sgd": _SGD(),
+    "adam": _Adam(decoupled=False),
+    "adamw": _Adam(decoupled=True),
+    "rmsprop": _RMSprop(),
+    "adagrad": _Adagrad(),
+}
+
+
+__all__ = ["Broadcast", "RULES"]
