@@ -119,13 +119,18 @@ class StackedOptimizer:
                     self.hp[name] = [float(v) for v in values]
 
     @torch.no_grad()
-    def step(self, active: Tensor | Sequence[bool] | None = None) -> None:
+    def step(self, active: Tensor | Sequence[bool] | None = None, keep: Tensor | None = None) -> None:
         """One update of every active variant; inactive variants' parameters and state stay unchanged.
 
         Args:
             active: a boolean per variant, or None for all.  Inactive variants' gradients are never read,
-                so NaNs in them cannot leak.
+                so NaNs in them cannot leak.  Read on the host (a device sync when it is a GPU tensor).
+            keep: a boolean tensor per variant on the parameters' device, never read on the host: every
+                variant is updated, then those where it is False get their parameters and state back.
+                Their step counts still advance, so use it only for variants about to leave the pack.
         """
+        if keep is not None and active is not None:
+            raise ValueError("pass either active or keep, not both")
         idx = _active_index(active, self.k)
         if idx is not None and not idx:
             return
@@ -142,7 +147,11 @@ class StackedOptimizer:
         values = {n: self._as_value(n, v, like) for n, v in scalars.items()}
         for j, (p, g) in enumerate(zip(params, grads)):
             view = Broadcast(values, p.dim())
-            self.rule.update(p, g, {s: t[j] for s, t in state.items()}, view)
+            tensors = {s: t[j] for s, t in state.items()}
+            saved = [t.clone() for t in (p, *tensors.values())] if keep is not None else None
+            self.rule.update(p, g, tensors, view)
+            if saved is not None:
+                _restore([p, *tensors.values()], saved, keep)
         if idx is not None:
             self._scatter(live, idx, params, state)
         for k, started in zip(members, self.rule.started(hp)):
@@ -211,6 +220,12 @@ def _to_device(t: Tensor, device: torch.device) -> Tensor:
     if device.type == "cuda":
         return t.pin_memory().to(device, non_blocking=True)
     return t.to(device)
+
+
+def _restore(tensors: list[Tensor], saved: list[Tensor], keep: Tensor) -> None:
+    """Put ``saved`` back into ``tensors`` for the variants where ``keep`` is False (no host sync)."""
+    for t, old in zip(tensors, saved):
+        t.copy_(torch.where(keep.view(-1, *([1] * (t.dim() - 1))), t, old))
 
 
 def _active_index(active: Tensor | Sequence[bool] | None, k: int) -> list[int] | None:

@@ -3,8 +3,9 @@
 Every variant starts from the weights the sequential engine would give it (``build_model`` with
 its seed), sees the batches its seed orders (one shared batch when the pack has one seed), and is
 stepped by its own optimizer hyper-parameters and its own torch scheduler (driven on a proxy
-optimizer). A variant whose loss goes NaN/inf is masked out of the backward pass, frozen, marked
-``diverged`` and dropped from the pack; the rest train on. Results, records and callbacks are those
+optimizer). A variant whose loss goes NaN/inf is masked out of the backward pass and frozen at once
+(on the device, no host sync); every ``DIVERGENCE_CHECK_EVERY`` batches and at each epoch's end the
+frozen ones are marked ``diverged`` and dropped from the pack; the rest train on. Results, records and callbacks are those
 of :func:`lrsweep.engine.loop.train_variant`, one per variant.
 """
 
@@ -23,7 +24,7 @@ from lrsweep.engine.common import (
     EVAL_CHUNK, STATUS_DIVERGED, STATUS_DONE, Callbacks, EpochRecord, NoCallbacks, TrainSpec, VariantResult,
     batch_orders,
 )
-from lrsweep.engine.loop import steps_per_epoch
+from lrsweep.engine.loop import DIVERGENCE_CHECK_EVERY, steps_per_epoch
 from lrsweep.engine.stacked_models import PATHS, StackedModel, stack_models
 from lrsweep.engine.stacked_optim import StackedOptimizer, supports
 from lrsweep.errors import VectorizeError
@@ -84,6 +85,8 @@ class PackTrainer:
         self.optimizer = StackedOptimizer(names.pop(), self.model.params, hparams)
         self.alive = list(range(len(self.variants)))  # pack position -> variant index
         self.alive_index = torch.arange(len(self.variants), device=self.device)
+        # per pack position: batches since its loss first went non-finite (0 while finite), on the device
+        self.bad_batches = torch.zeros(len(self.variants), dtype=torch.int64, device=self.device)
         self.results: list[VariantResult] | None = None  # set by the first run()
         self.epochs_run = 0
 
@@ -137,10 +140,13 @@ class PackTrainer:
         members = list(self.alive)
         lrs = dict(zip(members, self.optimizer.lr))
         stats = _EpochStats(len(self.variants), x.device, self.spec.loss == "cross_entropy")
-        for start in range(0, len(x), self.spec.batch_size):
+        for b, start in enumerate(range(0, len(x), self.spec.batch_size)):
             if not self.alive:
                 break
             self._batch(x, y, order.batch(start, self.spec.batch_size, self.alive), stats)
+            if b % DIVERGENCE_CHECK_EVERY == DIVERGENCE_CHECK_EVERY - 1:
+                self._drop_diverged()
+        self._drop_diverged()
         scores = dict(zip(self.alive, self._evaluate(*evaluation))) if evaluation and self.alive else {}
         share = (time.perf_counter() - t0) / len(members)
         nan = float("nan") if evaluation else None
@@ -158,29 +164,37 @@ class PackTrainer:
         self.optimizer.read_proxies()
 
     def _batch(self, x, y, index: Tensor, stats: "_EpochStats") -> None:
+        """One step of every live variant, without a host sync; a variant whose loss is not finite freezes."""
         shared = index.dim() == 1
         xb, yb = x[index], y[index]
         out = self.model.forward(xb, shared)
         losses = _losses(out, yb, shared, self.spec.loss)
-        finite = torch.isfinite(losses.detach())
-        all_finite = bool(finite.all())
-        flags = [True] * len(self.alive) if all_finite else finite.tolist()
+        self.bad_batches += ((self.bad_batches > 0) | ~torch.isfinite(losses.detach())).long()
+        keep = self.bad_batches == 0
         for p in self.model.params:
             p.grad = None
         # torch.where, not a product: 0 * NaN is NaN, and would poison the whole pack's gradients
-        torch.where(finite, losses, torch.zeros_like(losses)).sum().backward()
+        torch.where(keep, losses, torch.zeros_like(losses)).sum().backward()
         for pos, i in enumerate(self.alive):
             if self.drivers[i].per_step:
                 self.results[i].lr_steps.append(self.optimizer.hp["lr"][pos])
-        self.optimizer.step(None if all_finite else finite)
-        for pos, i in enumerate(self.alive):
-            if flags[pos]:
-                self.drivers[i].after_batch()
+        self.optimizer.step(keep=keep)
+        for i in self.alive:  # a frozen variant's schedule moves on as a finite one's would; it is dropped soon
+            self.drivers[i].after_batch()
         if any(d.per_step for d in self.drivers):
             self.optimizer.read_proxies()
-        stats.add(self.alive, self.alive_index, losses.detach(), out.detach(), yb, shared, index.shape[-1])
-        if not all_finite:
-            self._drop([i for pos, i in enumerate(self.alive) if not flags[pos]])
+        counted = self.bad_batches <= 1  # a frozen variant's epoch stats end with the batch that diverged
+        stats.add(self.alive_index, counted, losses.detach(), out.detach(), yb, shared, index.shape[-1])
+
+    def _drop_diverged(self) -> None:
+        """Drop the variants frozen since the last check (one host sync), as if each stopped where it diverged."""
+        counts = self.bad_batches.tolist()
+        diverged = [i for pos, i in enumerate(self.alive) if counts[pos]]
+        for pos, i in enumerate(self.alive):
+            if counts[pos] > 1 and self.drivers[i].per_step:  # lr_steps end with the batch that diverged
+                del self.results[i].lr_steps[-(counts[pos] - 1):]
+        if diverged:
+            self._drop(diverged)
 
     def _drop(self, dropped: list[int], status: str = STATUS_DIVERGED) -> None:
         """Freeze variants out of the pack for good (they diverged, or were stopped); the others keep training."""
@@ -190,6 +204,7 @@ class PackTrainer:
         keep = [pos for pos, i in enumerate(self.alive) if i not in dropped]
         self.alive = [self.alive[pos] for pos in keep]
         self.alive_index = torch.tensor(self.alive, dtype=torch.long, device=self.device)
+        self.bad_batches = self.bad_batches[torch.tensor(keep, dtype=torch.long, device=self.device)]
         if keep:
             self.model.compact(keep)
             self.optimizer.compact(keep, self.model.params)
@@ -282,20 +297,21 @@ class _EpochStats:
     def __init__(self, k: int, device: torch.device, classification: bool):
         self.total = torch.zeros(k, device=device)
         self.correct = torch.zeros(k, device=device, dtype=torch.int64)
-        self.seen = [0] * k
+        self.seen = torch.zeros(k, device=device, dtype=torch.int64)
         self.classification = classification
 
-    def add(self, alive: list[int], index: Tensor, losses: Tensor, out: Tensor, y: Tensor, shared: bool,
+    def add(self, index: Tensor, counted: Tensor, losses: Tensor, out: Tensor, y: Tensor, shared: bool,
             n: int) -> None:
-        self.total.index_add_(0, index, losses * n)
+        """Add one batch of ``n`` rows to the variants at ``index`` where ``counted`` (a device mask) holds."""
+        self.total.index_add_(0, index, torch.where(counted, losses * n, torch.zeros_like(losses)))
         if self.classification:
             target = y.unsqueeze(0) if shared else y
-            self.correct.index_add_(0, index, (out.argmax(dim=-1) == target).sum(dim=1))
-        for i in alive:
-            self.seen[i] += n
+            hits = (out.argmax(dim=-1) == target).sum(dim=1)
+            self.correct.index_add_(0, index, torch.where(counted, hits, torch.zeros_like(hits)))
+        self.seen.index_add_(0, index, counted.long() * n)
 
     def mean(self, i: int, classification: bool) -> tuple[float, float | None]:
-        seen = max(1, self.seen[i])
+        seen = max(1, int(self.seen[i]))
         acc = self.correct[i].item() / seen if classification else None
         return (self.total[i] / seen).item(), acc
 
