@@ -1,0 +1,44 @@
+"""How many variants a pack may hold, and which variants share one."""
+
+from __future__ import annotations
+
+import torch
+
+from lrsweep.config import OptimizerConfig
+from lrsweep.engine import packing
+from lrsweep.engine.common import TrainSpec
+from lrsweep.engine.vectorized import EVAL_ROWS_TIMES_VARIANTS
+from lrsweep.plan import Variant
+from lrsweep.schedulers import parse_scheduler
+
+SPEC = TrainSpec("mlp", {"hidden": [16]}, (8,), 3, 1, 32, "cross_entropy")
+CUDA = torch.device("cuda", 0)
+
+
+def with_free_memory(monkeypatch, free: int) -> None:
+    monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (free, 2 * free))
+
+
+def test_pack_size_follows_free_memory_less_the_evaluation_chunk(monkeypatch):
+    per_variant, per_row = packing.variant_bytes(SPEC), packing.model_sizes(SPEC)[1] * packing.BYTES_PER_FLOAT
+    evaluation = per_row * EVAL_ROWS_TIMES_VARIANTS
+    assert packing.eval_bytes(SPEC) == evaluation
+    for n in (1, 10, 100):
+        with_free_memory(monkeypatch, evaluation + int(n * per_variant / packing.MEMORY_HEADROOM))
+        assert packing.pack_limit(SPEC, CUDA) == n
+    with_free_memory(monkeypatch, evaluation // 2)  # not even the evaluation fits: still one variant
+    assert packing.pack_limit(SPEC, CUDA) == 1
+
+
+def test_cpu_packs_have_a_fixed_limit():
+    assert packing.pack_limit(SPEC, torch.device("cpu")) == packing.CPU_PACK_LIMIT
+
+
+def test_packs_share_optimizer_and_seed_and_are_balanced():
+    def variant(lr, name="sgd", seed=0):
+        return Variant(lr, OptimizerConfig(name, {}), parse_scheduler(None), seed)
+
+    vs = [variant(lr) for lr in (0.1, 0.2, 0.3, 0.4, 0.5)] + [variant(0.1, "adam"), variant(0.1, seed=1)]
+    packs = packing.make_packs(vs, limit=4)
+    assert [len(p) for p in packs] == [3, 2, 1, 1]
+    assert all(len({(v.optimizer.name, v.seed) for v in p}) == 1 for p in packs)
