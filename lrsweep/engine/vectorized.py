@@ -178,7 +178,10 @@ class PackTrainer:
         for pos, i in enumerate(self.alive):
             if self.drivers[i].per_step:
                 self.results[i].lr_steps.append(self.optimizer.hp["lr"][pos])
-        self.optimizer.step(keep=keep)
+        if self.device.type == "cpu" and bool(keep.all()):  # on the CPU a look costs nothing: skip the copy-back
+            self.optimizer.step()
+        else:
+            self.optimizer.step(keep=keep)
         for i in self.alive:  # a frozen variant's schedule moves on as a finite one's would; it is dropped soon
             self.drivers[i].after_batch()
         if any(d.per_step for d in self.drivers):
