@@ -263,7 +263,8 @@ def plan_packs(engine: str, pending: list[Variant], spec: TrainSpec, device, eve
 
 def vectorize_obstacle(pack: list[Variant], spec: TrainSpec, device) -> str | None:
     """Why this pack cannot train as one computation, or None if it can."""
-    from lrsweep.engine.vectorized import VectorizeError, check_vectorizable
+    from lrsweep.engine.vectorized import check_vectorizable
+    from lrsweep.errors import VectorizeError
 
     try:
         check_vectorizable(pack, spec, device)

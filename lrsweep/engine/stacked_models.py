@@ -12,7 +12,6 @@ Two ways to run a pack forward, both mapping inputs to outputs of shape ``[K, B,
 
 from __future__ import annotations
 
-import math
 from typing import Sequence
 
 import torch
@@ -20,7 +19,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.func import functional_call, stack_module_state, vmap
 
-from lrsweep.engine.stacked_optim import VectorizeError
+from lrsweep.errors import VectorizeError
 
 ELEMENTWISE = (
     nn.ReLU, nn.Tanh, nn.GELU, nn.Sigmoid, nn.LeakyReLU, nn.ELU, nn.SiLU, nn.Softplus, nn.Identity,

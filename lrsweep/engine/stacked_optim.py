@@ -17,7 +17,7 @@ import torch
 from torch import Tensor
 
 from lrsweep.engine.stacked_rules import RULES, Broadcast
-from lrsweep.errors import VectorizeError  # re-exported: stacked_models imports it from here
+from lrsweep.errors import VectorizeError
 from lrsweep.registry import unknown_message
 
 OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {

@@ -113,7 +113,8 @@ class PackRunner:
 
     def _new_pack(self, pack: list) -> list[_Unit]:
         """One vectorized unit for the pack, or none (its variants then train alone)."""
-        from lrsweep.engine.vectorized import PackTrainer, VectorizeError
+        from lrsweep.engine.vectorized import PackTrainer
+        from lrsweep.errors import VectorizeError
 
         if len(pack) < 2:
             return []
