@@ -218,3 +218,24 @@ def test_a_pack_needs_one_supported_optimizer():
     vs = variants("sgd", lrs=LRS[:2]) + variants("adam", lrs=LRS[:1])
     with pytest.raises(VectorizeError, match="one supported optimizer"):
         PackTrainer(vs, spec(), torch.device("cpu"))
+
+
+@pytest.mark.parametrize("every", [1, 16])
+def test_divergence_between_checks_is_cut_where_it_happened(monkeypatch, every):
+    """The host looks every DIVERGENCE_CHECK_EVERY batches; the diverged variant's records, lr_steps and
+    the other variants' results are as if it had been dropped at the batch it diverged."""
+    import lrsweep.engine.vectorized as vectorized
+
+    data, val = make_data(2000), make_data(100, seed=2)
+    monkeypatch.setattr(vectorized, "DIVERGENCE_CHECK_EVERY", every)
+    vs = variants("sgd", {"momentum": 0.9}, lrs=(0.01, 0.1, 40.0, 0.3), scheduler={"type": "onecyclelr"})
+    s = spec(epochs=2)
+    pack, _ = packed(vs, s, data, val)
+    alone, _ = packed([v for v in vs if v.lr != 40.0], s, data, val)
+    diverged = pack[2]
+    assert diverged.status == "diverged"
+    steps_per_epoch = 63
+    assert 1 < len(diverged.lr_steps) < 2 * steps_per_epoch  # diverged mid-run, not at once
+    seq, _ = sequential([vs[2]], s, data, val, monkeypatch=monkeypatch)
+    assert diverged.lr_steps == seq[0].lr_steps[:len(diverged.lr_steps)]
+    assert_same([r for r in pack if r is not diverged], alone)
