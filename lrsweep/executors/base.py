@@ -42,12 +42,24 @@ class Session(Protocol):
         """Train ``variant`` on train+val, score it on test; the result and where it ran."""
 
 
-class Executor(Protocol):
+class Executor:
+    """Where packs train; a context manager that releases what it started (workers, a Ray instance)."""
+
     backend: str  # local | devices | ray: recorded beside each variant's result
     parallelism: int  # how many packs it trains at once (the runner makes at least this many packs)
 
-    def session(self, job: Job, notice: Callable[[str], None]) -> AbstractContextManager[Session]: ...
-    def close(self) -> None: ...
+    def session(self, job: Job, notice: Callable[[str], None]) -> AbstractContextManager[Session]:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Release what the executor started; nothing by default."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
 
 
 def load_data(config, device: str = "cpu"):

@@ -20,6 +20,7 @@ from multiprocessing.connection import wait
 
 from lrsweep.engine.common import STATUS_FAILED, EpochRecord, VariantResult
 from lrsweep.errors import LrsweepError, UsageError
+from lrsweep.executors.base import Executor
 
 POLL_SECONDS = 1.0  # how often the parent looks at its workers when nothing arrives
 STOP_SECONDS = 5.0  # how long a worker gets to exit after being told to stop
@@ -36,7 +37,7 @@ class _Task:
     records: dict = field(default_factory=dict)  # variant id -> epoch records received
 
 
-class DevicesExecutor:
+class DevicesExecutor(Executor):
     """Packs spread over ``devices`` (e.g. ``["cuda:0", "cuda:1"]`` or ``["cpu", "cpu"]``), one worker each.
 
     Args:
@@ -74,16 +75,6 @@ class DevicesExecutor:
             if worker.task and any(v.id == variant_id for v in worker.task.pack):
                 return worker.process.pid
         return None
-
-    def close(self) -> None:
-        pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False
 
 
 class _Worker:

@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from lrsweep.engine.common import STATUS_DONE, STATUS_FAILED, NoCallbacks, VariantResult
 from lrsweep.engine.loop import SequentialTrainer
 from lrsweep.errors import LrsweepError, UsageError
-from lrsweep.executors.base import evaluation_split
+from lrsweep.executors.base import Executor, evaluation_split
 
 STATUS_STOPPED = "stopped"  # a variant taken out of its pack by release(); the runner records why
 
@@ -163,7 +163,7 @@ def _failed(partial: VariantResult, exc: Exception) -> VariantResult:
     return result
 
 
-class LocalExecutor:
+class LocalExecutor(Executor):
     """Every pack in this process, one after another, on the parent's device and data."""
 
     backend = "local"
@@ -172,16 +172,6 @@ class LocalExecutor:
     @contextmanager
     def session(self, job, notice):
         yield LocalSession(job, notice)
-
-    def close(self) -> None:
-        pass
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False
 
 
 class LocalSession:

@@ -17,6 +17,7 @@ from contextlib import contextmanager
 
 from lrsweep.engine.common import STATUS_FAILED, VariantResult
 from lrsweep.errors import LrsweepError, UsageError
+from lrsweep.executors.base import Executor
 
 MAX_RETRIES = 1  # Ray retries a task once (a lost worker, or an error raised in it), then its variants fail
 # What Ray retries when raised in a task (a flaky file system, a device out of memory); an lrsweep error is
@@ -33,7 +34,7 @@ def import_ray():
     return ray
 
 
-class RayExecutor:
+class RayExecutor(Executor):
     """Packs as Ray tasks.
 
     Args:
@@ -66,12 +67,6 @@ class RayExecutor:
             self.ray.shutdown()
             self.started = False
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-        return False
 
     def _connect(self) -> None:
         if self.ray.is_initialized():
