@@ -279,7 +279,10 @@ def schedule_table(summary: dict, curves: dict[str, dict]) -> Table:
                "LR over training", "s"]
     for column in columns:
         left = column in ("scheduler", "optimizer", "status", "LR over training")
-        table.add_column(column, justify="left" if left else "right", no_wrap=column != "scheduler")
+        # on a narrow terminal (or a pipe: 80 columns) the curve is cropped first; the scheduler names the row
+        curve = column == "LR over training"
+        table.add_column(column, justify="left" if left else "right", no_wrap=not curve,
+                         overflow="crop" if curve else "ellipsis", min_width=4 if column == "rank" else None)
     for row in rows:
         curve = curves.get(row["id"], {})
         style = "bold green" if row.get("best") else ("red" if row["status"] != "done" else None)
