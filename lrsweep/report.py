@@ -71,7 +71,9 @@ def summary_table(summary: dict) -> Table:
     fixed = [f"{k}: {rows[0][k]}" for k in ("optimizer", "scheduler") if rows and k not in axes]
     table = Table(title=f"{summary['name']}: ranked by {summary['metric']} ({summary['direction']}imum wins)",
                   caption=" · ".join(fixed) or None, title_justify="left", caption_justify="left")
-    columns = ["rank", "lr", *axes, "status", "epochs", "train_loss", "val_loss", "val_acc", "final_lr", "s"]
+    scheduled = any(r["scheduler"] != "none" for r in rows)  # else the final LR is the LR: no column
+    columns = ["rank", "lr", *axes, "status", "epochs", "train_loss", "val_loss", "val_acc",
+               *(["final_lr"] if scheduled else []), "s"]
     for column in columns:
         table.add_column(column, justify="left" if column in ("optimizer", "scheduler", "device", "status")
                          else "right", no_wrap=column in ("lr", "status", "rank"))
@@ -80,7 +82,8 @@ def summary_table(summary: dict) -> Table:
         cells = [fmt(row.get("rank")) + (" ★" if row.get("best") else ""), fmt_lr(row["lr"])]
         cells += [str(row.get(k) or "–") for k in axes]
         cells += [row["status"], str(row["epochs_run"]), fmt(row["train_loss"]), fmt(row["val_loss"]),
-                  fmt(row["val_acc"]), fmt(row.get("final_lr"), 3), f"{row['seconds']:.1f}"]
+                  fmt(row["val_acc"]), *([fmt(row.get("final_lr"), 3)] if scheduled else []),
+                  f"{row['seconds']:.1f}"]
         table.add_row(*cells, style=style)
     return table
 
