@@ -206,6 +206,8 @@ def apply_overrides(raw: dict, overrides: list[str] | tuple[str, ...]) -> dict:
                 raise ConfigError(f"cannot set '{'.'.join(parts)}': '{'.'.join(parts[: i + 1])}' is not a section")
             node = child
         node[parts[-1]] = value
+        if parts in (["seed"], ["seeds"]) and value is not None:  # --set seeds=[0,1,2] on a `seed: 0` file
+            raw.pop("seeds" if parts == ["seed"] else "seed", None)
     return raw
 
 
@@ -213,7 +215,7 @@ def parse_config(raw: dict, source: str | None = None) -> Config:
     """Validate a raw mapping into a :class:`Config` (errors carry the key path)."""
     check_keys(raw, TOP_KEYS, prefix="")
     if raw.get("seed") is not None and raw.get("seeds") is not None:  # null = unset (--set seed=null)
-        raise ConfigError("give either 'seed' or 'seeds', not both (unset one: --set seed=null)", key="seeds")
+        raise ConfigError("give either 'seed' or 'seeds', not both", key="seeds")
     defaults = Config()
     data = parse_data(raw.get("data") or {})
     config = Config(

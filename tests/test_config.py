@@ -111,3 +111,10 @@ def test_seeds_and_optimizer_lists_are_axes():
     config = parse_config({"seeds": [0, 1], "optimizer": ["sgd", {"name": "adam"}], "lr": [0.1, 0.01]})
     assert config.seeds == (0, 1)
     assert [o.name for o in config.optimizers] == ["sgd", "adam"]
+
+
+def test_seed_override_replaces_seeds_and_back():
+    assert parse_config(apply_overrides({"seed": 0}, ["seeds=[0, 1, 2]"])).seeds == (0, 1, 2)
+    assert parse_config(apply_overrides({"seeds": [0, 1]}, ["seed=3"])).seeds == (3,)
+    with pytest.raises(ConfigError, match="either 'seed' or 'seeds'"):
+        parse_config({"seed": 0, "seeds": [1, 2]})
