@@ -6,6 +6,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from lrsweep.report import fmt, fmt_lr
+from lrsweep.store import RETRAIN_ID
 
 
 def describe(variant) -> str:
@@ -55,10 +56,14 @@ class ProgressEvents:
             self.progress.update(self.task, description=self.current)
 
     def on_epoch(self, variant_id, record) -> None:
-        if self.progress is not None:
-            acc = f" val_acc {fmt(record.val_acc)}" if record.val_acc is not None else ""
-            status = f"epoch {record.epoch} loss {fmt(record.train_loss)} val_loss {fmt(record.val_loss)}{acc}"
-            self.progress.update(self.task, advance=1, status=status)
+        if self.progress is None:
+            return
+        if variant_id == RETRAIN_ID and record.epoch == 1:  # the sweep's bar is full: one bar for the retrain
+            self.progress.reset(self.task, total=self.epochs, description="retraining the best on train+val")
+        acc = f" val_acc {fmt(record.val_acc)}" if record.val_acc is not None else ""
+        val = f" val_loss {fmt(record.val_loss)}" if record.val_loss is not None else ""
+        status = f"epoch {record.epoch} loss {fmt(record.train_loss)}{val}{acc}"
+        self.progress.update(self.task, advance=1, status=status)
 
     def on_variant_end(self, variant, result) -> None:
         if self.progress is not None and len(result.epochs) < self.epochs:
