@@ -93,7 +93,7 @@ def _group_table(summary: dict) -> Table:
     groups = summary["groups"]
     axes = [k for k in ("optimizer", "scheduler") if _varying(groups, k)]
     fixed = [f"{k}: {groups[0][k]}" for k in ("optimizer", "scheduler") if groups and k not in axes]
-    table = Table(title=f"{summary['name']}: {metric} mean ± std over seeds ({summary['direction']}imum wins)",
+    table = Table(title=f"{summary['name']}: {metric} ({summary['direction']} wins), mean ± std over seeds",
                   caption=" · ".join(fixed) or None, title_justify="left", caption_justify="left")
     for column in ("rank", "lr", *axes, "seeds", metric, "status"):
         table.add_column(column, justify="left" if column in ("optimizer", "scheduler", "status") else "right")

@@ -58,7 +58,7 @@ def test_show_prints_the_seed_table_with_mean_std_and_the_tie(cli, seed_run):
     assert result.exit_code == 0, result.output
     out = result.stdout
     assert str(seed_run) in out
-    assert "val_loss mean ± std over seeds" in out and "0,1,2" in out and "★" in out
+    assert "val_loss (min wins), mean ± std over seeds" in out and "0,1,2" in out and "★" in out
     assert "tied within seed noise" in out
     assert "Best: lr=0.1" in out  # 0.1 or 0.10001, both print as 0.1 at 3 significant digits
 
