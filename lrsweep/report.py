@@ -27,19 +27,6 @@ def fmt_lr(lr: float) -> str:
     return f"{lr:.3g}"
 
 
-def sparkline(values: list[float]) -> str:
-    """A one-line chart of ``values`` (non-finite points shown as spaces)."""
-    finite = [v for v in values if v is not None and math.isfinite(v)]
-    if not finite:
-        return ""
-    lo, hi = min(finite), max(finite)
-    span = (hi - lo) or 1.0
-    return "".join(
-        " " if v is None or not math.isfinite(v) else SPARK[min(len(SPARK) - 1, int((v - lo) / span * len(SPARK)))]
-        for v in values
-    )
-
-
 def plan_table(variants: list, sizes: dict, device: str, fingerprint: str, epochs: int) -> Table:
     """What ``validate`` shows: every variant the sweep would train."""
     table = Table(title=f"{len(variants)} variants · device {device} · data {sizes} · "

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -71,10 +70,6 @@ class NoCallbacks:
 
 def loss_fn(name: str):
     return F.cross_entropy if name == "cross_entropy" else F.mse_loss
-
-
-def is_finite(value: float | None) -> bool:
-    return value is None or math.isfinite(value)
 
 
 @torch.no_grad()

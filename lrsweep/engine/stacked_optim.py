@@ -101,11 +101,6 @@ class StackedOptimizer:
         """The per-variant learning rates used by the next step."""
         return list(self.hp["lr"])
 
-    def set_lr(self, lrs: Sequence[float]) -> None:
-        if len(lrs) != self.k:
-            raise ValueError(f"expected {self.k} learning rates, got {len(lrs)}")
-        self.hp["lr"] = [float(v) for v in lrs]
-
     def read_proxies(self) -> None:
         """Copy lr (and momentum/betas, which cyclic schedules move) from each proxy's param group."""
         groups = [p.param_groups[0] for p in self._proxies]
