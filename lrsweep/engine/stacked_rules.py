@@ -68,6 +68,11 @@ def _maybe_negate(g: Tensor, maximize: Any) -> Tensor:
 # ---- the update rules, one per optimizer ----
 
 
+
+def _coupled_decay(p, g, wd):
+    """torch's L2 weight decay folded into the gradient: g + wd * p (skipped where every wd is 0)."""
+    return g if _is_zero(wd) else _axpy(g, p, wd)
+
 class _Rule:
     """One optimizer's maths: which state it keeps, its per-step scalars, its per-parameter update."""
 
@@ -105,9 +110,7 @@ class _SGD(_Rule):
         return [started or m != 0 for started, m in zip(hp["_started"], hp["momentum"])]
 
     def update(self, p, g, state, v):
-        g = _maybe_negate(g, v("maximize"))
-        if not _is_zero(v("wd")):
-            g = _axpy(g, p, v("wd"))
+        g = _coupled_decay(p, _maybe_negate(g, v("maximize")), v("wd"))
         if "momentum_buffer" in state:
             buf = state["momentum_buffer"]
             _momentum_(buf, g, v("momentum"), v("one_minus_dampening"), v("first"))
@@ -200,9 +203,7 @@ class _RMSprop(_Rule):
         }
 
     def update(self, p, g, state, v):
-        g = _maybe_negate(g, v("maximize"))
-        if not _is_zero(v("wd")):
-            g = _axpy(g, p, v("wd"))
+        g = _coupled_decay(p, _maybe_negate(g, v("maximize")), v("wd"))
         square_avg = state["square_avg"]
         _addcmul_(square_avg.mul_(v("alpha")), g, g, v("one_minus_alpha"))
         if "grad_avg" in state:
@@ -239,9 +240,7 @@ class _Adagrad(_Rule):
         }
 
     def update(self, p, g, state, v):
-        g = _maybe_negate(g, v("maximize"))
-        if not _is_zero(v("wd")):
-            g = _axpy(g, p, v("wd"))
+        g = _coupled_decay(p, _maybe_negate(g, v("maximize")), v("wd"))
         state_sum = state["sum"]
         state_sum.addcmul_(g, g, value=1)
         std = state_sum.sqrt().add_(v("eps"))
