@@ -12,12 +12,13 @@ import torch
 
 from lrsweep.cli import app
 from lrsweep.config import parse_config
-from lrsweep.data import load_dataset, split
 from lrsweep.errors import UsageError
 from lrsweep.executors import make_executor, parse_devices
 from lrsweep.executors.devices import DevicesExecutor
-from lrsweep.runner import QuietEvents, run_sweep
+from lrsweep.runner import run_sweep
 from lrsweep.store import RunStore
+
+from helpers import Recorded, splits_of
 
 SWEEP = {
     "name": "workers",
@@ -62,20 +63,9 @@ def make(input_shape, output_size):
 """
 
 
-class Recorded(QuietEvents):
-    def __init__(self):
-        self.notices, self.packs = [], []
-
-    def on_notice(self, message):
-        self.notices.append(message)
-
-    def on_pack_start(self, variants):
-        self.packs.append(len(variants))
-
-
 def sweep(raw, out, executor=None, events=None):
     config = parse_config(raw)
-    splits = split(load_dataset(config.data.name, config.data.options), config.data.val_fraction, config.seeds[0])
+    splits = splits_of(config)
     return run_sweep(config, splits, RunStore.create(out, config.name), events or Recorded(), executor=executor)
 
 

@@ -14,8 +14,10 @@ from lrsweep.errors import ConfigError
 from lrsweep.executors.devices import DevicesExecutor
 from lrsweep.plan import expand
 from lrsweep.prune import cut, rung_epochs
-from lrsweep.runner import Interrupted, QuietEvents, run_sweep, train_spec
+from lrsweep.runner import Interrupted, run_sweep, train_spec
 from lrsweep.store import RunStore
+
+from helpers import Recorded, splits_of
 
 # Full-batch gradient descent on y = w·x + b + noise: one step per epoch, every number deterministic.
 TOY = {
@@ -33,23 +35,9 @@ TOY = {
 }
 
 
-class Recorded(QuietEvents):
-    def __init__(self):
-        self.notices, self.ended, self.epochs = [], [], 0
-
-    def on_notice(self, message):
-        self.notices.append(message)
-
-    def on_epoch(self, variant_id, record):
-        self.epochs += 1
-
-    def on_variant_end(self, variant, result):
-        self.ended.append((variant.lr, result.status))
-
-
 def sweep(raw, store, events=None, executor=None):
     config = parse_config(raw)
-    splits = split(load_dataset(config.data.name, config.data.options), config.data.val_fraction, config.seeds[0])
+    splits = splits_of(config)
     return run_sweep(config, splits, store, events or Recorded(), executor=executor)
 
 

@@ -12,7 +12,8 @@ import ray
 
 from lrsweep.cli import app
 from lrsweep.executors.ray_backend import RayExecutor
-from test_executors import SWEEP, Recorded, assert_same_sweep, sweep
+from helpers import Recorded
+from test_executors import SWEEP, assert_same_sweep, sweep
 
 # Kills the Ray worker that builds it for seed 1; the driver (no task id) builds it unharmed.
 CRASHING_MODEL = """

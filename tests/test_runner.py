@@ -5,26 +5,16 @@ import textwrap
 import pytest
 
 from lrsweep.config import parse_config
-from lrsweep.data import load_dataset, split
-from lrsweep.runner import QuietEvents, run_sweep
+from lrsweep.runner import run_sweep
 from lrsweep.store import RunStore
 
-
-class Notices(QuietEvents):
-    def __init__(self):
-        self.notices, self.packs = [], []
-
-    def on_notice(self, message):
-        self.notices.append(message)
-
-    def on_pack_start(self, variants):
-        self.packs.append(len(variants))
+from helpers import Recorded, splits_of
 
 
 def sweep(raw, tmp_path, name):
     config = parse_config(raw)
-    splits = split(load_dataset(config.data.name, config.data.options), config.data.val_fraction, config.seeds[0])
-    events = Notices()
+    splits = splits_of(config)
+    events = Recorded()
     summary = run_sweep(config, splits, RunStore.create(tmp_path / name, config.name), events)
     return summary, events
 
