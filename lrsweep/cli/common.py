@@ -109,15 +109,11 @@ def load_splits(config, quiet: bool = False):
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
     try:
-        return _load_and_split(config)
+        from lrsweep.executors.base import load_data  # the loader worker processes and Ray tasks use too
+
+        return load_data(config)
     finally:
         logger.removeHandler(handler)
-
-
-def _load_and_split(config):
-    from lrsweep.executors.base import load_data
-
-    return load_data(config)
 
 
 def git_state() -> dict:
