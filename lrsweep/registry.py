@@ -7,13 +7,15 @@ import importlib
 import inspect
 from typing import Any, Callable, Generic, Iterable, TypeVar
 
-from lrsweep.errors import ConfigError
+from lrsweep.errors import ConfigError, LrsweepError, shown
 
 T = TypeVar("T")
 
 
 def nearest(name: str, choices: Iterable[str]) -> str | None:
     """The closest spelling of ``name`` among ``choices``, or None if nothing is close."""
+    if len(str(name)) > 100:  # nothing that long is a typo of a key
+        return None
     matches = difflib.get_close_matches(str(name).lower(), [c.lower() for c in choices], n=1, cutoff=0.6)
     if not matches:
         return None
@@ -39,9 +41,37 @@ def import_object(spec: str, key: str | None = None) -> Any:
     except ImportError as exc:
         raise ConfigError(f"cannot import module '{module_name}' of '{spec}': {exc}", key=key) from None
     try:
-        return getattr(module, attr)
+        obj = getattr(module, attr)
     except AttributeError:
         raise ConfigError(f"module '{module_name}' has no attribute '{attr}'", key=key) from None
+    check_factory(obj, spec, key)
+    return obj
+
+
+def check_factory(obj: Any, spec: str, key: str | None = None) -> None:
+    """A factory named by a config must be a Python function or class whose parameters can be read."""
+    if not callable(obj):
+        raise ConfigError(f"'{spec}' is {type(obj).__name__}, not a function or class", key=key)
+    builtin_type = isinstance(obj, type) and obj.__module__ == "builtins"
+    if inspect.isbuiltin(obj) or builtin_type or inspect.ismethoddescriptor(obj):
+        raise ConfigError(f"'{spec}' is built into Python, not a factory lrsweep can check or call "
+                          "(name a function or class of your own)", key=key)
+    try:
+        inspect.signature(obj)
+    except (ValueError, TypeError):
+        raise ConfigError(f"'{spec}' has no signature lrsweep can read, so its options cannot be checked "
+                          "(wrap it in a Python function)", key=key) from None
+
+
+def call_user(fn: Callable, kwargs: dict[str, Any], what: str, key: str | None = None) -> Any:
+    """Call a factory a config named: whatever it raises becomes one ConfigError naming it."""
+    try:
+        return fn(**kwargs)
+    except LrsweepError:
+        raise
+    except (Exception, SystemExit) as exc:  # noqa: BLE001 - user code: any failure is reported, not a traceback
+        text = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+        raise ConfigError(f"{what} raised {type(exc).__name__}" + (f": {text}" if text else ""), key=key) from None
 
 
 class Registry(Generic[T]):
@@ -127,21 +157,21 @@ def check_value_type(value: Any, default: Any, key: str) -> Any:
         return value
     if isinstance(default, bool):
         if not isinstance(value, bool):
-            raise ConfigError(f"must be true or false, got {value!r}", key=key)
+            raise ConfigError(f"must be true or false, got {shown(value)}", key=key)
         return value
     if isinstance(default, (int, float)):
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError(f"must be a number, got {value!r}", key=key)
+            raise ConfigError(f"must be a number, got {shown(value)}", key=key)
         if isinstance(default, int) and not isinstance(default, bool) and isinstance(value, float):
             return value  # torch often writes 0 for a float default (momentum=0)
         return value
     if isinstance(default, str):
         if not isinstance(value, str):
-            raise ConfigError(f"must be a string, got {value!r}", key=key)
+            raise ConfigError(f"must be a string, got {shown(value)}", key=key)
         return value
     if isinstance(default, tuple):
         if not isinstance(value, (list, tuple)):
-            raise ConfigError(f"must be a list, got {value!r}", key=key)
+            raise ConfigError(f"must be a list, got {shown(value)}", key=key)
         if len(value) != len(default):  # variable-length (hidden sizes); the callee checks the length
             return tuple(value)
         return tuple(check_value_type(v, d, f"{key}[{i}]") for i, (v, d) in enumerate(zip(value, default)))

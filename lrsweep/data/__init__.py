@@ -16,8 +16,8 @@ from typing import Any, Callable
 
 import torch
 
-from lrsweep.errors import ConfigError, DataError
-from lrsweep.registry import Registry, check_kwargs, signature_defaults
+from lrsweep.errors import ConfigError, DataError, shown
+from lrsweep.registry import Registry, call_user, check_kwargs, signature_defaults
 
 TASKS = ("classification", "regression")
 COMMON_KEYS = ("name", "root", "download", "val_fraction", "batch_size")  # owned by the config
@@ -91,7 +91,7 @@ def default_root() -> Path:
 
 def _integer(key: str, value: Any, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not float(value).is_integer():
-        raise ConfigError(f"must be an integer, got {value!r}", key=key)
+        raise ConfigError(f"must be an integer, got {shown(value)}", key=key)
     if value < minimum:
         raise ConfigError(f"must be >= {minimum}, got {key.rpartition('.')[2]}={value!r}", key=key)
     return int(value)
@@ -100,7 +100,7 @@ def _integer(key: str, value: Any, minimum: int) -> int:
 def _number(key: str, value: Any, low: float, high: float | None = None, open_low: bool = False) -> float:
     name = key.rpartition(".")[2]
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ConfigError(f"must be a finite number, got {value!r}", key=key)
+        raise ConfigError(f"must be a finite number, got {shown(value)}", key=key)
     if value < low or (open_low and value == low) or (high is not None and value >= high):
         bounds = f"{'>' if open_low else '>='} {low}" + (f" and < {high}" if high is not None else "")
         raise ConfigError(f"must be {bounds}, got {name}={value!r}", key=key)
@@ -109,33 +109,33 @@ def _number(key: str, value: Any, low: float, high: float | None = None, open_lo
 
 def _task(key: str, value: Any) -> str:
     if value not in ("auto", *TASKS):
-        raise ConfigError(f"must be one of auto, classification, regression; got {value!r}", key=key)
+        raise ConfigError(f"must be one of auto, classification, regression; got {shown(value)}", key=key)
     return value
 
 
 def _string_list(key: str, value: Any) -> list[str]:
     if isinstance(value, str) or not isinstance(value, (list, tuple)) or not value:
-        raise ConfigError(f"must be a non-empty list of URLs, got {value!r}", key=key)
+        raise ConfigError(f"must be a non-empty list of URLs, got {shown(value)}", key=key)
     if not all(isinstance(v, str) and v for v in value):
-        raise ConfigError(f"must be a list of URL strings, got {value!r}", key=key)
+        raise ConfigError(f"must be a list of URL strings, got {shown(value)}", key=key)
     return list(value)
 
 
 def _md5_table(key: str, value: Any) -> dict[str, str]:
     if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
-        raise ConfigError(f"must map file names to md5 strings, got {value!r}", key=key)
+        raise ConfigError(f"must map file names to md5 strings, got {shown(value)}", key=key)
     return {k: v.lower() for k, v in value.items()}
 
 
 def _nonempty_string(key: str, value: Any) -> str:
     if not isinstance(value, (str, os.PathLike)) or not str(value):
-        raise ConfigError(f"must be a non-empty string, got {value!r}", key=key)
+        raise ConfigError(f"must be a non-empty string, got {shown(value)}", key=key)
     return value
 
 
 def _delimiter(key: str, value: Any) -> str:
     if not isinstance(value, str) or len(value) != 1:
-        raise ConfigError(f"must be a single character, got {value!r}", key=key)
+        raise ConfigError(f"must be a single character, got {shown(value)}", key=key)
     return value
 
 
@@ -187,6 +187,17 @@ def check_options(name: str, options: dict[str, Any], key: str = "data") -> dict
     return checked if DATASETS.is_import(name) else _check_values(factory, checked, key)
 
 
+def planned_size(name: str, options: dict[str, Any]) -> tuple[int, int, int | None] | None:
+    """(rows, features, classes) a generated dataset will have, known before it is made; None for files."""
+    if DATASETS.is_import(name) or DATASETS.canonical(name) not in GENERATED:
+        return None
+    factory = DATASETS.get(name)
+    values = {**signature_defaults(factory, skip=("root", "download")), **options}
+    rows = int(values["n_samples"]) + int(values["n_test"])
+    classes = values.get("n_classes")
+    return rows, int(values["n_features"]), None if classes is None else int(classes)
+
+
 def load_dataset(name: str, options: dict[str, Any], root: Path | None = None, download: bool = True) -> Dataset:
     """Load dataset ``name`` with its options; ``root`` defaults to :func:`default_root`.
 
@@ -205,7 +216,7 @@ def load_dataset(name: str, options: dict[str, Any], root: Path | None = None, d
         options["root"] = root
     if "download" in params:
         options["download"] = download
-    return validate(_as_dataset(name, factory(**options)))
+    return validate(_as_dataset(name, call_user(factory, options, f"dataset factory '{name}'", key="data.name")))
 
 
 def _as_dataset(name: str, result: Any) -> Dataset:
@@ -255,12 +266,12 @@ def _check_targets(d: Dataset, where: str, field: str, y: torch.Tensor) -> None:
         if y.dtype != torch.int64 or y.dim() != 1:
             raise DataError(f"{where}: classification {field} must be int64 [N], got {_describe(y)}")
         if not isinstance(d.num_classes, int) or d.num_classes < 1:
-            raise DataError(f"{where}: num_classes must be a positive integer, got {d.num_classes!r}")
+            raise DataError(f"{where}: num_classes must be a positive integer, got {shown(d.num_classes)}")
         low, high = int(y.min()), int(y.max())
         if low < 0 or high >= d.num_classes:
             raise DataError(f"{where}: {field} labels span {low}..{high}, outside 0..{d.num_classes - 1}")
     else:
-        raise DataError(f"{where}: task must be classification or regression, got {d.task!r}")
+        raise DataError(f"{where}: task must be classification or regression, got {shown(d.task)}")
 
 
 def _describe(t: torch.Tensor) -> str:
@@ -303,6 +314,7 @@ DATASETS.add("mnist-sample", idx.mnist_sample, aliases=("mnist_sample", "sample"
 DATASETS.add("synthetic-regression", synthetic.regression, aliases=("synthetic_regression",))
 DATASETS.add("synthetic-classification", synthetic.classification, aliases=("synthetic_classification",))
 DATASETS.add("csv", tabular.csv_dataset)
+GENERATED = ("synthetic-regression", "synthetic-classification")  # sizes known from their options
 DATASETS.add("npz", tabular.npz_dataset)
 
 __all__ = [
