@@ -390,12 +390,25 @@ class _Slot:
         self.proc.join()
 
 
-def fuzz(seed: int, cases: int, workers: int, timeout: float, memory_gb: float, progress: bool = True) -> list[dict]:
-    """Run cases 0..cases-1 on ``workers`` processes; a case past ``timeout`` seconds is a hang."""
+def fuzz(seed: int, cases: int, workers: int, timeout: float, memory_gb: float, progress: bool = True,
+         log: Path | None = None) -> list[dict]:
+    """Run cases 0..cases-1 on ``workers`` processes; a case past ``timeout`` seconds is a hang.
+
+    ``log``: each outcome is appended there as one JSON line, as it comes (a long run can be read midway).
+    """
     slots = [_Slot(seed, memory_gb) for _ in range(workers)]
     todo = list(range(cases))[::-1]
     results: list[dict] = []
     started = time.monotonic()
+    reported = 0
+    sink = open(log, "a") if log else None
+
+    def record(outcome: dict) -> None:
+        results.append(outcome)
+        if sink:
+            sink.write(json.dumps(outcome) + "\n")
+            sink.flush()
+
     while todo or any(s.index is not None for s in slots):
         for i, slot in enumerate(slots):
             if slot.index is None and todo:
@@ -404,7 +417,7 @@ def fuzz(seed: int, cases: int, workers: int, timeout: float, memory_gb: float, 
                 continue
             if slot.conn.poll(0.02):
                 try:
-                    results.append(slot.conn.recv())
+                    record(slot.conn.recv())
                     slot.index = None
                     continue
                 except EOFError:
@@ -412,14 +425,16 @@ def fuzz(seed: int, cases: int, workers: int, timeout: float, memory_gb: float, 
             dead = not slot.proc.is_alive()
             if dead or time.monotonic() - slot.since > timeout:
                 case = make_case(seed, slot.index)
-                results.append({"index": slot.index, "kind": case.kind, "exit": None, "internal": dead,
+                record({"index": slot.index, "kind": case.kind, "exit": None, "internal": dead,
                                 "hang": not dead, "seconds": time.monotonic() - slot.since,
                                 "exception": "worker died" if dead else f"no answer in {timeout:g} s", "tail": ""})
                 slot.kill()
                 slots[i] = _Slot(seed, memory_gb)
-        if progress and len(results) and len(results) % 250 == 0:
-            done = len(results)
-            print(f"  {done}/{cases} cases, {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
+        if progress and len(results) >= reported + 250:
+            reported = len(results) // 250 * 250
+            print(f"  {len(results)}/{cases} cases, {time.monotonic() - started:.0f} s", file=sys.stderr, flush=True)
+    if sink:
+        sink.close()
     for slot in slots:
         slot.conn.send(None)
         slot.proc.join(timeout=5)
@@ -446,6 +461,7 @@ def main() -> None:
     parser.add_argument("--memory-gb", type=float, default=4.0, help="address-space cap of each worker (0: none)")
     parser.add_argument("--replay", type=int, default=None, help="print case INDEX and run it here")
     parser.add_argument("--failures", type=Path, default=None, help="write the failing cases' outcomes (JSON)")
+    parser.add_argument("--log", type=Path, default=None, help="append every outcome here as it comes (JSON lines)")
     args = parser.parse_args()
     if args.replay is not None:
         case = make_case(args.seed, args.replay)
@@ -455,7 +471,7 @@ def main() -> None:
             print(json.dumps(run_case(case, Path(tmp)), indent=2))
         return
     t0 = time.monotonic()
-    results = fuzz(args.seed, args.cases, args.workers, args.timeout, args.memory_gb)
+    results = fuzz(args.seed, args.cases, args.workers, args.timeout, args.memory_gb, log=args.log)
     summary = tally(results)
     summary["wall_s"] = round(time.monotonic() - t0, 1)
     bad = [r for r in results if r["internal"] or r.get("hang")]

@@ -94,6 +94,7 @@ class LimitsConfig:
     max_parameters: int = 100_000_000  # parameters of one model (400 MB of float32 weights)
     max_data_values: int = 250_000_000  # numbers in a generated dataset, rows x features (1 GB of float32)
     max_classes: int = 100_000  # classes of a generated classification dataset
+    max_weight_decay: float = 10.0  # an optimizer's weight_decay (typical values: 1e-5 to 0.1)
 
 
 @dataclass(frozen=True)
@@ -169,7 +170,8 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
     path = Path(path)
     raw = read_yaml(path)
     try:
-        raw = apply_overrides(raw, overrides)
+        raw = resolve_paths(raw, path.resolve().parent)  # the file's own paths: relative to the file
+        raw = resolve_paths(apply_overrides(raw, overrides), Path.cwd())  # --set paths: relative to cwd
         return parse_config(raw, source=str(path))
     except ConfigError as err:
         raise err.located(file=str(path)) from None
@@ -186,6 +188,29 @@ def read_yaml(path: Path) -> dict:
     if not isinstance(raw, dict):
         raise ConfigError(f"expected a mapping of keys at the top level, got {type(raw).__name__}", file=str(path))
     return raw
+
+
+PATH_KEYS = ("root", "path")  # data keys naming a file or folder (path: built-in datasets only)
+
+
+def resolve_paths(raw: dict, base: Path) -> dict:
+    """A copy of ``raw`` whose relative ``data.root`` / ``data.path`` are made absolute against ``base``.
+
+    ``~`` paths and absolute ones are kept as given; anything not a string is left for validation.
+    """
+    from lrsweep import data as datasets
+
+    data = raw.get("data")
+    if not isinstance(data, dict):
+        return raw
+    builtin = not datasets.DATASETS.is_import(str(data.get("name", DataConfig().name)))
+    resolved = dict(data)
+    for key in PATH_KEYS:
+        value = data.get(key)
+        if isinstance(value, str) and value and (key == "root" or builtin) and not value.startswith("~"):
+            if not Path(value).is_absolute():
+                resolved[key] = str(base / value)
+    return {**raw, "data": resolved}
 
 
 def parse_override(item: str) -> tuple[list[str], Any]:
@@ -437,6 +462,10 @@ def parse_optimizer(raw: Any, key: str) -> OptimizerConfig:
     name = expect(raw.get("name", OptimizerConfig().name), str, f"{key}.name")
     options = {k: v for k, v in raw.items() if k != "name"}
     name, options = check_optimizer_options(name, options, key=key)
+    for option, value in options.items():
+        for item in value if isinstance(value, (list, tuple)) else [value]:
+            if isinstance(item, float) and not math.isfinite(item):
+                raise ConfigError(f"must be a finite number, got {option}={shown(value)}", key=f"{key}.{option}")
     return OptimizerConfig(name=name, options=options)
 
 
@@ -490,11 +519,17 @@ def parse_limits(raw: Any) -> LimitsConfig:
     check_keys(raw, [f.name for f in dataclasses.fields(LimitsConfig)], "limits")
     values = {}
     for name, value in raw.items():
-        if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        kind = type(getattr(LimitsConfig, name))
+        if isinstance(value, str):  # YAML reads 1e9 (no dot) as text
+            try:
+                value = float(value)
+            except ValueError:
+                pass
+        if kind is int and isinstance(value, float) and math.isfinite(value) and value.is_integer():
             value = int(value)
-        value = expect(value, int, f"limits.{name}")
-        if value < 1:
-            raise ConfigError(f"must be >= 1, got {name}={value}", key=f"limits.{name}")
+        value = expect(value, kind, f"limits.{name}")
+        if not math.isfinite(value) or value <= 0:
+            raise ConfigError(f"must be a finite number > 0, got {name}={value}", key=f"limits.{name}")
         values[name] = value
     return LimitsConfig(**values)
 
@@ -508,6 +543,12 @@ def check_limits(config: Config) -> None:
     if n > limits.max_variants:
         raise ConfigError(f"the sweep has {n:,} variants, more than limits.max_variants={limits.max_variants:,} "
                           "(raise it with --set limits.max_variants=N)", key="lr")
+    for i, opt in enumerate(config.optimizers):
+        decay = opt.options.get("weight_decay")
+        if isinstance(decay, (int, float)) and decay > limits.max_weight_decay:
+            key = f"optimizer[{i}].weight_decay" if len(config.optimizers) > 1 else "optimizer.weight_decay"
+            raise ConfigError(f"weight_decay={decay:g} is more than limits.max_weight_decay={limits.max_weight_decay:g} "
+                              "(raise it with --set limits.max_weight_decay=X)", key=key)
     planned = datasets.planned_size(config.data.name, config.data.options)
     if planned is None:
         return

@@ -13,7 +13,9 @@ import torch
 from torch import nn
 
 from lrsweep.errors import ConfigError, shown
-from lrsweep.registry import Registry, accepts_var_kwargs, call_user, check_kwargs, signature_defaults
+from lrsweep.registry import (
+    Registry, accepts_var_kwargs, call_user, check_import_spec, check_kwargs, imports_allowed, signature_defaults,
+)
 
 MODELS: Registry = Registry("model", allow_import=True)
 INFERRED = ("input_shape", "output_size")  # supplied by lrsweep, never by the user
@@ -84,6 +86,9 @@ def cnn(
 
 def check_model_options(name: str, options: dict, key: str = "model") -> dict:
     """Validate model options against the factory's signature (unknown names list the valid ones)."""
+    if MODELS.is_import(name) and not imports_allowed():
+        check_import_spec(name, key=f"{key}.name")
+        return dict(options)  # checked against the factory's signature only when it may be imported
     factory = MODELS.get(name, key=f"{key}.name")
     if MODELS.is_import(name):
         params = signature_defaults(factory)

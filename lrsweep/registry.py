@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import contextvars
 import difflib
 import importlib
 import inspect
+import re
+import socket
+import urllib.error
+from contextlib import contextmanager
 from typing import Any, Callable, Generic, Iterable, TypeVar
 
-from lrsweep.errors import ConfigError, LrsweepError, shown
+from lrsweep.errors import ConfigError, LrsweepError, NetworkError, shown
 
 T = TypeVar("T")
 
@@ -31,19 +36,50 @@ def unknown_message(what: str, given: str, valid: Iterable[str]) -> str:
     return f"unknown {what} '{given}'{hint} (valid: {', '.join(valid)})"
 
 
+_NO_IMPORT: contextvars.ContextVar[bool] = contextvars.ContextVar("lrsweep_no_import", default=False)
+_SPEC = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+
+
+@contextmanager
+def no_imports():
+    """Inside: ``package.module:function`` names are checked for form only, never imported (validate --no-import)."""
+    token = _NO_IMPORT.set(True)
+    try:
+        yield
+    finally:
+        _NO_IMPORT.reset(token)
+
+
+def imports_allowed() -> bool:
+    return not _NO_IMPORT.get()
+
+
+def check_import_spec(spec: str, key: str | None = None) -> str:
+    """``package.module:function`` in form (dotted identifiers on both sides), without importing anything."""
+    if not isinstance(spec, str) or not _SPEC.fullmatch(spec):
+        raise ConfigError(f"expected 'package.module:function', got {shown(spec)}", key=key)
+    return spec
+
+
 def import_object(spec: str, key: str | None = None) -> Any:
     """Import ``package.module:attribute``; errors name the spec and what went wrong."""
+    check_import_spec(spec, key)
+    if not imports_allowed():
+        raise ConfigError(f"'{spec}' would be imported (--no-import is on)", key=key)
     module_name, _, attr = spec.partition(":")
-    if not module_name or not attr:
-        raise ConfigError(f"expected 'package.module:function', got '{spec}'", key=key)
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
         raise ConfigError(f"cannot import module '{module_name}' of '{spec}': {exc}", key=key) from None
-    try:
-        obj = getattr(module, attr)
-    except AttributeError:
-        raise ConfigError(f"module '{module_name}' has no attribute '{attr}'", key=key) from None
+    except Exception as exc:  # noqa: BLE001 - the module's own code failed while importing
+        raise ConfigError(f"importing module '{module_name}' of '{spec}' raised {type(exc).__name__}: "
+                          f"{str(exc)[:200]}", key=key) from None
+    obj = module
+    for part in attr.split("."):
+        try:
+            obj = getattr(obj, part)
+        except AttributeError:
+            raise ConfigError(f"module '{module_name}' has no attribute '{attr}'", key=key) from None
     check_factory(obj, spec, key)
     return obj
 
@@ -69,6 +105,8 @@ def call_user(fn: Callable, kwargs: dict[str, Any], what: str, key: str | None =
         return fn(**kwargs)
     except LrsweepError:
         raise
+    except (ConnectionError, TimeoutError, socket.gaierror, urllib.error.URLError) as exc:
+        raise NetworkError(f"{what}: network failure: {type(exc).__name__}: {str(exc)[:200]}") from None
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - user code: any failure is reported, not a traceback
         text = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
         raise ConfigError(f"{what} raised {type(exc).__name__}" + (f": {text}" if text else ""), key=key) from None

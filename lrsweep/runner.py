@@ -63,12 +63,14 @@ def train_spec(config: Config, splits: Splits) -> TrainSpec:
     )
 
 
-def preflight(config: Config, splits: Splits, variants: list[Variant]) -> TrainSpec:
-    """Everything that can be refused is refused here, before any training starts."""
+def preflight(config: Config, splits: Splits, variants: list[Variant], model: bool = True) -> TrainSpec:
+    """Everything that can be refused is refused here, before any training starts (``model=False``: all but
+    the model, for ``validate --no-import``)."""
     from lrsweep.checks import check_model, check_schedules
 
     spec = train_spec(config, splits)
-    check_model(spec, splits, config.limits.max_parameters)
+    if model:
+        check_model(spec, splits, config.limits.max_parameters)
     for variant in variants:
         scheduler_params(variant, spec, len(splits.train_x))
     check_schedules(variants, spec, len(splits.train_x))

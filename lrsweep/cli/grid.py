@@ -1,4 +1,4 @@
-"""``lrsweep grid`` and ``lrsweep validate``."""
+"""``lrsweep grid`` (``lrsweep validate`` is in cli/validate.py)."""
 
 from __future__ import annotations
 
@@ -112,6 +112,7 @@ def grid(
         check_shard(config, part)
         torch_device = _parent_device(config, executor)
         splits = load_splits(config).to(torch_device)
+        _preflight(config, splits)  # everything refusable is refused before a run directory exists
         store = _open_store(store, out, config, torch_device, executor, part)
         err = stderr_console()
         if not json_out and (part or not quiet):
@@ -148,6 +149,17 @@ def grid(
                 "\n".join(["Plots:", *(f"  {p}" for p in plots)]), markup=False, highlight=False, soft_wrap=True)
     failed = summary["status_counts"].get("failed", 0) or (summary.get("retrain") or {}).get("status") == "failed"
     raise typer.Exit(1 if failed else 0)
+
+
+def _preflight(config, splits) -> None:
+    from lrsweep.errors import ConfigError
+    from lrsweep.plan import expand
+    from lrsweep.runner import preflight
+
+    try:
+        preflight(config, splits, expand(config))
+    except ConfigError as err:
+        raise err.located(file=config.source) from None
 
 
 def _parent_device(config, executor):
@@ -299,35 +311,3 @@ def _note_resume(store, config) -> None:
         store.write_config(config.to_dict())
     meta.setdefault("resumes", []).append(entry)
     store.write_meta(meta)
-
-
-@app.command()
-def validate(
-    config_path: Annotated[Path, typer.Argument(help="The YAML config to check.")],
-    sets: SetOption = None,
-    device: DeviceOption = None,
-    json_out: JsonOption = False,
-) -> None:
-    """Check CONFIG and print the expanded plan (variants, device, dataset sizes) without training."""
-    from lrsweep.config import load_config
-    from lrsweep.device import describe_device, resolve_device
-    from lrsweep.plan import expand
-    from lrsweep.report import plan_table
-    from lrsweep.runner import preflight
-
-    with user_errors():
-        config = load_config(config_path, config_overrides(sets, device))
-        torch_device = resolve_device(config.device)
-        splits = load_splits(config)
-        variants = expand(config)
-        preflight(config, splits, variants)
-        if json_out:
-            print_json({
-                "config": config.to_dict(), "fingerprint": config.fingerprint(), "device": str(torch_device),
-                "sizes": splits.sizes(), "task": splits.task, "variants": [v.describe() for v in variants],
-            })
-            return
-        console = stdout_console()
-        console.print(plan_table(variants, splits.sizes(), describe_device(torch_device), config.fingerprint(),
-                                 config.train.epochs))
-        console.print(f"[green]OK[/]: {config_path} is valid ({len(variants)} variants, task {splits.task}).")

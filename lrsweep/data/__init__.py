@@ -17,7 +17,7 @@ from typing import Any, Callable
 import torch
 
 from lrsweep.errors import ConfigError, DataError, shown
-from lrsweep.registry import Registry, call_user, check_kwargs, signature_defaults
+from lrsweep.registry import Registry, call_user, check_import_spec, check_kwargs, imports_allowed, signature_defaults
 
 TASKS = ("classification", "regression")
 COMMON_KEYS = ("name", "root", "download", "val_fraction", "batch_size")  # owned by the config
@@ -34,6 +34,7 @@ class Dataset:
     test_y: torch.Tensor
     task: str  # "classification" | "regression"
     num_classes: int | None  # classification only
+    task_note: str | None = None  # how the task was inferred, when it was (shown by validate)
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class Splits:
     test_y: torch.Tensor
     task: str
     num_classes: int | None
+    task_note: str | None = None  # the dataset's, passed through
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -179,11 +181,14 @@ def check_options(name: str, options: dict[str, Any], key: str = "data") -> dict
     Raises:
         ConfigError: unknown dataset (``data.name``, with the valid names), unknown or bad option.
     """
+    specific = {k: v for k, v in options.items() if k not in COMMON_KEYS}
+    if DATASETS.is_import(name) and not imports_allowed():
+        check_import_spec(name, key=f"{key}.name")
+        return specific  # checked against the factory's signature only when it may be imported
     factory = DATASETS.get(name, key=f"{key}.name")
     if not callable(factory):
         raise ConfigError(f"'{name}' is not a function", key=f"{key}.name")
-    specific = {k: v for k, v in options.items() if k not in COMMON_KEYS}
-    checked = check_kwargs(factory, specific, key, skip=("root", "download"))
+    checked = check_kwargs(factory, specific, key, skip=("root", "download"), extra=COMMON_KEYS)
     return checked if DATASETS.is_import(name) else _check_values(factory, checked, key)
 
 
@@ -196,6 +201,53 @@ def planned_size(name: str, options: dict[str, Any]) -> tuple[int, int, int | No
     rows = int(values["n_samples"]) + int(values["n_test"])
     classes = values.get("n_classes")
     return rows, int(values["n_features"]), None if classes is None else int(classes)
+
+
+@dataclass(frozen=True)
+class Remote:
+    """A dataset fetched on first use, not all on disk yet: what validate reports instead of downloading."""
+
+    name: str
+    directory: Path
+    missing: tuple[str, ...]
+    input_shape: tuple[int, ...]
+    n_train: int
+    n_test: int
+    num_classes: int
+
+    def note(self, download: bool) -> str:
+        files = ", ".join(self.missing)
+        if download:
+            return f"{self.name}: {files} not in {self.directory}/ yet: downloaded on first run (validate never downloads)"
+        return f"{self.name}: {files} missing in {self.directory}/ and data.download is false"
+
+
+def not_downloaded(name: str, root: Path) -> Remote | None:
+    """For a dataset that downloads its files: what is missing under ``root`` (None: all there, or not remote)."""
+    if DATASETS.is_import(name) or DATASETS.canonical(name) not in idx.IDX_SIZES:
+        return None
+    name = DATASETS.canonical(name)
+    directory, files = idx.remote_files(name, root)
+    missing = tuple(f for f in files if not (directory / f).is_file())
+    if not missing:
+        return None
+    n_train, n_test = idx.IDX_SIZES[name]
+    return Remote(name, directory, missing, (1, 28, 28), n_train, n_test, 10)
+
+
+def standin_splits(remote: Remote, val_fraction: float) -> Splits:
+    """Splits of the right shapes and sizes that hold no data (zero-stride views): for checks only."""
+    n_val = min(max(round(remote.n_train * val_fraction), 1), remote.n_train - 1) if val_fraction > 0 else 0
+
+    def x(n: int) -> torch.Tensor:
+        return torch.zeros((1, *remote.input_shape)).expand(n, *remote.input_shape)
+
+    def y(n: int) -> torch.Tensor:
+        return torch.zeros(1, dtype=torch.int64).expand(n)
+
+    n_fit = remote.n_train - n_val
+    return Splits(x(n_fit), y(n_fit), x(n_val), y(n_val), x(remote.n_test), y(remote.n_test), "classification",
+                  remote.num_classes)
 
 
 def load_dataset(name: str, options: dict[str, Any], root: Path | None = None, download: bool = True) -> Dataset:
@@ -302,6 +354,7 @@ def split(dataset: Dataset, val_fraction: float, seed: int) -> Splits:
         test_y=dataset.test_y,
         task=dataset.task,
         num_classes=dataset.num_classes,
+        task_note=dataset.task_note,
     )
 
 
