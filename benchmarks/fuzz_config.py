@@ -198,7 +198,9 @@ def _dataset(rng, doc):
                "n_sample": 3}, {"name": "synthetic-regression", "n_sampels": 10}]
     doc["data"] = copy.deepcopy(rng.choice(choices))
     if rng.random() < 0.3:
-        doc.setdefault("train", {})["loss"] = rng.choice(["mse", "cross_entropy", "auto", "l1"])
+        if not isinstance(doc.get("train"), dict):
+            doc["train"] = {}
+        doc["train"]["loss"] = rng.choice(["mse", "cross_entropy", "auto", "l1"])
 
 
 STRUCTURED = [_rename_key, _swap_value, _number, _add_key, _delete_key, _import_string, _scheduler, _size,
@@ -362,7 +364,10 @@ def _worker(conn, seed: int, memory_gb: float) -> None:
     os.environ["LRSWEEP_DATA"] = str(workdir / "data")  # nothing downloaded: validate must not need it
     os.chdir(workdir)
     while True:
-        index = conn.recv()
+        try:
+            index = conn.recv()
+        except (EOFError, OSError):  # the parent is gone
+            return
         if index is None:
             return
         try:
@@ -370,7 +375,10 @@ def _worker(conn, seed: int, memory_gb: float) -> None:
         except BaseException as exc:  # noqa: BLE001 - the fuzz counts whatever escapes
             outcome = {"index": index, "kind": "?", "exit": None, "internal": True, "seconds": 0.0,
                        "exception": f"{type(exc).__name__}: {str(exc)[:300]}", "tail": ""}
-        conn.send(outcome)
+        try:
+            conn.send(outcome)
+        except OSError:  # the parent is gone
+            return
 
 
 class _Slot:
@@ -391,13 +399,13 @@ class _Slot:
 
 
 def fuzz(seed: int, cases: int, workers: int, timeout: float, memory_gb: float, progress: bool = True,
-         log: Path | None = None) -> list[dict]:
+         log: Path | None = None, start: int = 0) -> list[dict]:
     """Run cases 0..cases-1 on ``workers`` processes; a case past ``timeout`` seconds is a hang.
 
     ``log``: each outcome is appended there as one JSON line, as it comes (a long run can be read midway).
     """
     slots = [_Slot(seed, memory_gb) for _ in range(workers)]
-    todo = list(range(cases))[::-1]
+    todo = list(range(start, start + cases))[::-1]
     results: list[dict] = []
     started = time.monotonic()
     reported = 0
@@ -456,6 +464,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--start", type=int, default=0, help="first case index (to continue a run)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--timeout", type=float, default=30.0, help="seconds per case before it counts as a hang")
     parser.add_argument("--memory-gb", type=float, default=4.0, help="address-space cap of each worker (0: none)")
@@ -471,7 +480,7 @@ def main() -> None:
             print(json.dumps(run_case(case, Path(tmp)), indent=2))
         return
     t0 = time.monotonic()
-    results = fuzz(args.seed, args.cases, args.workers, args.timeout, args.memory_gb, log=args.log)
+    results = fuzz(args.seed, args.cases, args.workers, args.timeout, args.memory_gb, log=args.log, start=args.start)
     summary = tally(results)
     summary["wall_s"] = round(time.monotonic() - t0, 1)
     bad = [r for r in results if r["internal"] or r.get("hang")]

@@ -1,7 +1,8 @@
 """Checks made before any training (called from ``runner.preflight``): what validation cannot see in the
 config alone but would fail, or eat the machine, once training starts.
 
-- the model: its size on the meta device (nothing allocated) against ``limits.max_parameters``; trainable
+- the model: its size on the meta device (nothing allocated) against ``limits.max_parameters`` and
+  ``limits.max_activations``; trainable
   parameters; one forward pass on two rows giving ``[2, output_size]``;
 - each scheduler: stepped on a throwaway optimizer for the first steps of the run, its LR finite and >= 0.
 """
@@ -17,37 +18,59 @@ from lrsweep.errors import ConfigError, LrsweepError
 SCHEDULE_TRIAL_STEPS = 200  # scheduler steps driven dry per distinct schedule (division by zero shows at once)
 
 
-def check_model(spec, splits, max_parameters: int) -> None:
+def check_model(spec, splits, limits) -> None:
     """Refuse a model too large for ``limits``, without parameters, or with the wrong output shape."""
     from lrsweep.models import build_model
 
-    count = _meta_parameter_count(spec)
-    if count is not None and count > max_parameters:
-        raise ConfigError(f"the model has {count:,} parameters, more than limits.max_parameters={max_parameters:,} "
-                          "(raise it with --set limits.max_parameters=N)", key="model")
+    count, per_row = _meta_sizes(spec)
+    if count is not None and count > limits.max_parameters:
+        raise ConfigError(f"the model has {count:,} parameters, more than limits.max_parameters="
+                          f"{limits.max_parameters:,} (raise it with --set limits.max_parameters=N)", key="model")
+    if per_row is not None and per_row * spec.batch_size > limits.max_activations:
+        raise ConfigError(f"a batch of {spec.batch_size} keeps {per_row * spec.batch_size:,} activations for the "
+                          f"backward pass, more than limits.max_activations={limits.max_activations:,} (a smaller "
+                          "data.batch_size or model, or --set limits.max_activations=N)", key="model")
     model = build_model(spec.model_name, spec.model_options, spec.input_shape, spec.output_size, seed=0)
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise ConfigError(f"model '{spec.model_name}' has no trainable parameters: there is nothing to train",
                           key="model.name")
-    if count is None and sum(p.numel() for p in params) > max_parameters:
-        raise ConfigError(f"the model has more than limits.max_parameters={max_parameters:,} parameters "
+    if count is None and sum(p.numel() for p in params) > limits.max_parameters:
+        raise ConfigError(f"the model has more than limits.max_parameters={limits.max_parameters:,} parameters "
                           "(raise it with --set limits.max_parameters=N)", key="model")
     _check_forward(model, spec, splits)
 
 
-def _meta_parameter_count(spec) -> int | None:
-    """Parameters of the model as built on the meta device (no memory); None when it cannot be built there."""
+def _meta_sizes(spec) -> tuple[int | None, int | None]:
+    """Parameters of the model, and the activations of one input row (every leaf module's output), as built
+    and run on the meta device (no memory, no arithmetic); None where the model cannot run there."""
     from lrsweep.models import build_model
 
     try:
         with torch.device("meta"):
             model = build_model(spec.model_name, spec.model_options, spec.input_shape, spec.output_size, seed=0)
-        return sum(p.numel() for p in model.parameters())
     except LrsweepError:
         raise
     except Exception:  # noqa: BLE001 - some factories need real tensors; the real build is checked next
-        return None
+        return None, None
+    count = sum(p.numel() for p in model.parameters())
+    activations = 0
+
+    def tally(_module, _inputs, output):
+        nonlocal activations
+        if isinstance(output, torch.Tensor):
+            activations += output.numel()
+
+    hooks = [m.register_forward_hook(tally) for m in model.modules() if not list(m.children())]
+    try:
+        with torch.no_grad():
+            model(torch.empty((1, *spec.input_shape), device="meta"))
+    except Exception:  # noqa: BLE001 - a forward that needs real values; the real forward is checked next
+        return count, None
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return count, activations
 
 
 def _check_forward(model: torch.nn.Module, spec, splits) -> None:

@@ -92,6 +92,7 @@ class LimitsConfig:
 
     max_variants: int = 10_000  # variants in one sweep (lr x scheduler x optimizer x seed)
     max_parameters: int = 100_000_000  # parameters of one model (400 MB of float32 weights)
+    max_activations: int = 500_000_000  # numbers one variant keeps for backward per batch (2 GB of float32)
     max_data_values: int = 250_000_000  # numbers in a generated dataset, rows x features (1 GB of float32)
     max_classes: int = 100_000  # classes of a generated classification dataset
     max_weight_decay: float = 10.0  # an optimizer's weight_decay (typical values: 1e-5 to 0.1)

@@ -70,7 +70,7 @@ def preflight(config: Config, splits: Splits, variants: list[Variant], model: bo
 
     spec = train_spec(config, splits)
     if model:
-        check_model(spec, splits, config.limits.max_parameters)
+        check_model(spec, splits, config.limits)
     for variant in variants:
         scheduler_params(variant, spec, len(splits.train_x))
     check_schedules(variants, spec, len(splits.train_x))

@@ -33,6 +33,8 @@ FAILING_LATE = {
     "wrong output shape": ({"model": {"name": "tests.test_checks:wide_model"}}, "the loss needs [2, 3]"),
     "hidden 1000000": ({"data": {"name": "mnist-sample"}, "model": {"name": "mlp", "hidden": [1000000]}},
                        "795,000,010 parameters, more than limits.max_parameters"),
+    "channels 40000": ({"data": {"name": "mnist-sample"}, "model": {"name": "cnn", "channels": [40000], "hidden": []}},
+                       "limits.max_activations"),
     "n_samples 2^31": ({"data__n_samples": 2 ** 31}, "limits.max_data_values"),
     "n_classes 1e9": ({"data__n_classes": 10 ** 9}, "limits.max_classes"),
     "logspace num 1e9": ({"lr": {"logspace": {"start": 1e-4, "stop": 1, "num": 10 ** 9}}}, "limits.max_variants"),
