@@ -61,7 +61,8 @@ def test_import_lrsweep_is_light():
     import subprocess
     import sys
 
-    code = "import sys, lrsweep; lrsweep.load_run; print(sorted(m for m in ('torch', 'lrsweep.engine.loop') if m in sys.modules))"
+    code = ("import sys, lrsweep; lrsweep.load_run; lrsweep.grid\n"
+            "print(sorted(m for m in ('torch', 'lrsweep.engine.loop') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 

@@ -17,6 +17,7 @@ import yaml
 from lrsweep.config import Config
 from lrsweep.errors import ConfigError
 
+DEFAULT_OUT = Path("runs")  # the folder in which commands create their run directories
 ConfigLike = Union[str, Path, Mapping, Config]
 Overrides = Union[Mapping[str, Any], Sequence[str], None]
 

@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 import yaml
 
-from lrsweep.api.common import ConfigLike, Overrides, load_config_any, load_splits, now, raw_config
+from lrsweep.api.common import DEFAULT_OUT, ConfigLike, Overrides, load_config_any, load_splits, now, raw_config
 from lrsweep.errors import ConfigError, UsageError
 from lrsweep.finder import DEFAULT_SUGGESTER, FinderResult, FinderSettings
 
@@ -66,7 +66,7 @@ class FindResult:
 def find(config: ConfigLike, overrides: Overrides = None, *, settings: FinderSettings | None = None,
          start: float | None = None, end: float | None = None, steps: int | None = None, mode: str | None = None,
          use_val: bool | None = None, suggest: str = DEFAULT_SUGGESTER, device: str | None = None,
-         out: str | Path = "runs",
+         out: str | Path = DEFAULT_OUT,
          write_grid: str | Path | None = None, on_step: Callable | None = None,
          on_notice: Callable[[str], None] | None = None) -> FindResult:
     """The LR range test (``lrsweep find``): one short run with a rising LR, its suggestions, its run directory.

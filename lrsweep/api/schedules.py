@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-from lrsweep.api.common import ConfigLike, Overrides, finish_meta, load_splits, override_items
+from lrsweep.api.common import DEFAULT_OUT, ConfigLike, Overrides, finish_meta, load_splits, override_items
 from lrsweep.errors import ConfigError, Interrupted, UsageError
 
 BUILTIN = "builtin/quick.yaml"  # package data: the experiment run when no config is given
@@ -178,7 +178,7 @@ def preview_record(config, steps_per_epoch: int) -> dict:
 def schedule_preview(config: ConfigLike | None = None, overrides: Overrides = None, *, types: str | None = None,
                      params: list[str] | None = None, lr: float | None = None, epochs: int | None = None,
                      seed: int | None = None, steps_per_epoch: int = PREVIEW_STEPS_PER_EPOCH,
-                     out: str | Path | None = "runs") -> PreviewResult:
+                     out: str | Path | None = DEFAULT_OUT) -> PreviewResult:
     """Only the LR curves (``lrsweep schedule --preview``): the real schedulers driven on a throwaway
     optimizer; no data is loaded, nothing is trained.
 
@@ -215,7 +215,7 @@ def save_preview(data: dict, out: Path, name: str) -> tuple[list[Path], str | No
 
 def schedule(config: ConfigLike | None = None, overrides: Overrides = None, *, types: str | None = None,
              params: list[str] | None = None, lr: float | None = None, epochs: int | None = None,
-             seed: int | None = None, out: str | Path = "runs", events=None,
+             seed: int | None = None, out: str | Path = DEFAULT_OUT, events=None,
              on_notice: Callable[[str], None] | None = None,
              on_run_dir: Callable[[Path], None] | None = None) -> ScheduleResult:
     """Train every schedule side by side through the grid runner (``lrsweep schedule``).

@@ -7,7 +7,9 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable
 
-from lrsweep.api.common import ConfigLike, Overrides, finish_meta, load_config_any, load_splits, now, override_items
+from lrsweep.api.common import (
+    DEFAULT_OUT, ConfigLike, Overrides, finish_meta, load_config_any, load_splits, now, override_items,
+)
 from lrsweep.errors import Interrupted, RunDirError, UsageError
 from lrsweep.extend import DEFAULT_MAX_EXTENSIONS
 
@@ -61,8 +63,8 @@ class GridResult:
         return [{column: row.get(column) for column in SUMMARY_COLUMNS} for row in self.summary["variants"]]
 
 
-def grid(config: ConfigLike | None = None, overrides: Overrides = None, *, out: str | Path = "runs", events=None,
-         resume: str | Path | None = None, force: bool = False, extend: bool = False,
+def grid(config: ConfigLike | None = None, overrides: Overrides = None, *, out: str | Path = DEFAULT_OUT,
+         events=None, resume: str | Path | None = None, force: bool = False, extend: bool = False,
          max_extensions: int = DEFAULT_MAX_EXTENSIONS, devices: str | None = None, backend: str = "local",
          address: str | None = None, shard=None, save: str | None = None, plot: bool = False,
          tensorboard: bool = False, on_run_dir: Callable[[Path], None] | None = None) -> GridResult:
@@ -318,5 +320,5 @@ def validate(config: ConfigLike, overrides: Overrides = None) -> Plan:
     splits = load_splits(cfg)
     variants = expand(cfg)
     preflight(cfg, splits, variants)
-    return Plan(config=cfg, variants=variants, device=str(torch_device), device_description=describe_device(torch_device),
-                sizes=splits.sizes(), task=splits.task)
+    return Plan(config=cfg, variants=variants, device=str(torch_device),
+                device_description=describe_device(torch_device), sizes=splits.sizes(), task=splits.task)

@@ -34,6 +34,7 @@ def load_model(run_dir: str | Path, variant: str | None = None, device="cpu"):
         else:
             variant = best
     elif variant != RETRAIN_ID and variant not in store.variant_ids():
-        raise RunDirError(f"{store.path} has no variant {variant!r} (variants: {', '.join(store.variant_ids()) or 'none'})")
+        known = ", ".join(store.variant_ids()) or "none"
+        raise RunDirError(f"{store.path} has no variant {variant!r} (variants: {known})")
     payload = store.read_model(variant)
     return build_module(payload, str(store.variant_dir(variant) / "model.pt"), device=device)

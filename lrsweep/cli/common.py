@@ -12,6 +12,7 @@ from typing import Annotated, Any, Iterator, Optional
 import typer
 from rich.console import Console
 
+from lrsweep.api.common import DEFAULT_OUT  # noqa: F401  the one default of --out
 from lrsweep.errors import LrsweepError
 
 SetOption = Annotated[
@@ -24,7 +25,6 @@ DeviceOption = Annotated[
 OutOption = Annotated[Path, typer.Option("--out", "-o", help="Folder in which the run directory is created.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print only machine-readable JSON on stdout.")]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress display and no tables.")]
-DEFAULT_OUT = Path("runs")
 
 
 def stdout_console() -> Console:

@@ -133,8 +133,9 @@ def _train(config_path, overrides, options: dict, out: Path, json_out: bool, qui
         return 130
     summary = result.summary
     if json_out:
-        print_json({**summary, "run_dir": str(result.run_dir), "schedules": [
-            {"id": row["id"], "scheduler": row["scheduler"], **result.curves[row["id"]]} for row in summary["variants"]]})
+        schedules = [{"id": row["id"], "scheduler": row["scheduler"], **result.curves[row["id"]]}
+                     for row in summary["variants"]]
+        print_json({**summary, "run_dir": str(result.run_dir), "schedules": schedules})
     elif not quiet:
         console = stdout_console()
         console.print(schedule_table(summary, result.curves))
