@@ -146,7 +146,9 @@ def test_missing_and_damaged_weights_are_run_dir_errors(swept, tmp_path):
         lrsweep.load_model(copy)
     (copy / "retrain" / "model.pt").unlink()
     lrsweep.load_model(copy)  # no retrain weights: the best variant's own (kept with save: all)
-    shutil.rmtree(copy / "variants" / result.best.id)
+    (copy / "variants" / result.best.id / "model.pt").unlink()
+    with pytest.raises(RunDirError, match="neither retrain/model.pt .* nor the best variant's"):
+        lrsweep.load_model(copy)
     with pytest.raises(RunDirError, match="does not exist"):
         lrsweep.load_model(copy, "retrain")
     import torch
