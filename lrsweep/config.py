@@ -24,6 +24,7 @@ LOSSES = ("auto", "cross_entropy", "mse")
 ENGINES = ("auto", "vectorized", "sequential")
 PRUNERS = ("none", "asha")
 MAX_NAME_BYTES = 200  # a run directory's name is <name>-<stamp>; file systems allow 255 bytes
+SAVES = ("best", "all", "none")  # save: which final weights a sweep keeps
 
 
 @dataclass(frozen=True)
@@ -116,6 +117,7 @@ class Config:
     prune: PruneConfig = field(default_factory=PruneConfig)
     retrain: bool = True  # retrain the best variant on train+val and score it on test
     limits: LimitsConfig = field(default_factory=LimitsConfig)  # size guards (see LimitsConfig)
+    save: str = "best"  # final weights kept: best (retrain/model.pt) | all (+ variants/<id>/model.pt) | none
     source: str | None = field(default=None, compare=False)  # the file it came from
 
     def to_dict(self) -> dict:
@@ -134,6 +136,7 @@ class Config:
             "select": dataclasses.asdict(self.select),
             "prune": dataclasses.asdict(self.prune),
             "retrain": self.retrain,
+            "save": self.save,
         }
         if self.limits != LimitsConfig():
             out["limits"] = dataclasses.asdict(self.limits)
@@ -142,7 +145,7 @@ class Config:
     def fingerprint(self) -> str:
         """A short hash of what determines the results (not the device or the engine)."""
         data = self.to_dict()
-        for volatile in ("device", "engine", "name"):
+        for volatile in ("device", "engine", "name", "save"):
             data.pop(volatile)
         data.pop("limits", None)  # guards, not results
         data["data"].pop("root", None)
@@ -162,7 +165,7 @@ def _section_dict(section: DataConfig) -> dict:
 
 TOP_KEYS = (
     "name", "seed", "seeds", "device", "engine", "lr", "data", "model",
-    "optimizer", "scheduler", "train", "select", "prune", "retrain", "limits",
+    "optimizer", "scheduler", "train", "select", "prune", "retrain", "save", "limits",
 )
 
 
@@ -273,6 +276,7 @@ def parse_config(raw: dict, source: str | None = None) -> Config:
         prune=parse_prune(raw.get("prune")),
         retrain=expect(raw.get("retrain", defaults.retrain), bool, "retrain"),
         limits=limits,
+        save=choice(raw.get("save", defaults.save), SAVES, "save"),
         source=source,
     )
     check_consistency(config)

@@ -145,6 +145,8 @@ def config_schema() -> dict:
     prune = _section(cfg.PruneConfig)
     prune["properties"]["type"]["enum"] = list(cfg.PRUNERS)
     props["prune"] = {"anyOf": [{"type": "null"}, {"type": "string", "enum": list(cfg.PRUNERS)}, prune]}
+    if "save" in props and hasattr(cfg, "SAVES"):
+        props["save"]["enum"] = list(cfg.SAVES)
     props["limits"] = _section(cfg.LimitsConfig)
     for prop in props["limits"]["properties"].values():
         prop["type"] = "number"  # 1e9 is accepted for 1000000000

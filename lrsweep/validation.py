@@ -83,6 +83,14 @@ def validate_config(path: str | Path, overrides: list[str] | tuple[str, ...] = (
         raise err.located(file=str(path)) from None
 
 
+def check_loaded(config: Config) -> Validation:
+    """:func:`validate_config` for a config already loaded (imported): the data offline, then preflight."""
+    try:
+        return _check(config, planned_imports(config), True)
+    except ConfigError as err:
+        raise err.located(file=config.source) from None
+
+
 def _check(config: Config, imports: list[tuple[str, str]], allow_imports: bool) -> Validation:
     from lrsweep.device import describe_device, resolve_device
     from lrsweep.plan import expand
