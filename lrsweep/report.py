@@ -27,6 +27,14 @@ def fmt_lr(lr: float) -> str:
     return f"{lr:.3g}"
 
 
+def keep_numbers(table: Table) -> Table:
+    """Right-aligned (number) columns fold instead of cropping: a narrow terminal loses no digit."""
+    for column in table.columns:
+        if column.justify == "right":
+            column.overflow, column.no_wrap = "fold", False
+    return table
+
+
 def plan_table(variants: list, sizes: dict, device: str, fingerprint: str, epochs: int) -> Table:
     """What ``validate`` shows: every variant the sweep would train."""
     table = Table(title=f"{len(variants)} variants · device {device} · data {sizes} · "
@@ -35,7 +43,7 @@ def plan_table(variants: list, sizes: dict, device: str, fingerprint: str, epoch
         table.add_column(column, justify="right" if column in ("#", "lr", "seed") else "left")
     for i, v in enumerate(variants, start=1):
         table.add_row(str(i), v.id, fmt_lr(v.lr), v.optimizer.label, v.scheduler.label, str(v.seed))
-    return table
+    return keep_numbers(table)
 
 
 def _has_seeds(summary: dict) -> bool:
@@ -72,7 +80,7 @@ def summary_table(summary: dict) -> Table:
                   fmt(row["val_acc"]), *([fmt(row.get("final_lr"), 3)] if scheduled else []),
                   f"{row['seconds']:.1f}"]
         table.add_row(*cells, style=style)
-    return table
+    return keep_numbers(table)
 
 
 def _group_table(summary: dict) -> Table:
@@ -93,7 +101,7 @@ def _group_table(summary: dict) -> Table:
             *[group[k] for k in axes], ",".join(map(str, group["seeds"])), value, ",".join(group["statuses"]),
             style="bold green" if is_best else None,
         )
-    return table
+    return keep_numbers(table)
 
 
 def verdict(summary: dict) -> Text:
@@ -220,7 +228,7 @@ def compare_tables(data: dict) -> list[Table]:
             star = " ★" if run["best"] and run["best"]["lr"] == line["lr"] else ""
             cells.append(_mean_std(line["runs"][run["label"]]) + star)
         by_lr.add_row(*cells)
-    return [best, by_lr]
+    return [keep_numbers(best), keep_numbers(by_lr)]
 
 
 # --------------------------------------------------------------------------- schedule
@@ -282,7 +290,7 @@ def schedule_table(summary: dict, curves: dict[str, dict]) -> Table:
                   fmt(curve.get("final_lr", row.get("final_lr")), 3), lr_sparkline(_lr_curve(curve), top),
                   f"{row['seconds']:.1f}"]
         table.add_row(*cells, style=style)
-    return table
+    return keep_numbers(table)
 
 
 def _lr_curve(entry: dict) -> list[float]:
@@ -328,7 +336,7 @@ def preview_tables(data: dict, max_rows: int = PREVIEW_ROWS) -> list[Table]:
         overview.add_row(entry["scheduler"], f"per {entry['interval']}", compact(entry["params"]) or "–",
                          lr_sparkline(curve, top), fmt(min(finite, default=None), 3),
                          fmt(max(finite, default=None), 3), fmt(entry["final_lr"], 3))
-    return [overview, _epoch_table(data, max_rows)]
+    return [keep_numbers(overview), _epoch_table(data, max_rows)]
 
 
 def _epoch_table(data: dict, max_rows: int) -> Table:
@@ -348,7 +356,7 @@ def _epoch_table(data: dict, max_rows: int) -> Table:
         table.add_column(entry["scheduler"], justify="right")
     for e in shown:
         table.add_row(str(e + 1), *(fmt(entry["epoch_lrs"][e], 4) for entry in data["schedules"]))
-    return table
+    return keep_numbers(table)
 
 
 def scheduler_list_table(described: list[dict], note: str | None = None) -> Table:

@@ -17,6 +17,7 @@ from typing import Annotated, Any, Iterator, Optional
 import typer
 from rich.console import Console
 
+from lrsweep.cli.console import clean, make_console
 from lrsweep.errors import LrsweepError
 
 SetOption = Annotated[
@@ -33,11 +34,13 @@ DEFAULT_OUT = Path("runs")
 
 
 def stdout_console() -> Console:
-    return Console(highlight=False, soft_wrap=False)
+    """Tables and verdicts (no line length off a terminal; see :mod:`lrsweep.cli.console`)."""
+    return make_console(soft_wrap=False)
 
 
 def stderr_console() -> Console:
-    return Console(stderr=True, highlight=False)
+    """Progress, notices and errors."""
+    return make_console(stderr=True)
 
 
 @contextmanager
@@ -49,7 +52,7 @@ def user_errors() -> Iterator[None]:
         from rich.markup import escape
 
         # escaped: messages quote user input and commands, whose [brackets] are not markup
-        stderr_console().print(f"[bold red]error:[/] {escape(str(err))}", markup=True, highlight=False,
+        stderr_console().print(f"[bold red]error:[/] {escape(clean(str(err)))}", markup=True, highlight=False,
                                soft_wrap=True)
         raise typer.Exit(err.exit_code) from None
 

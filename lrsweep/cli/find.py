@@ -16,6 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from lrsweep.cli.app import app
+from lrsweep.cli.progress import RangeTestProgress
 from lrsweep.cli.common import (
     DEFAULT_OUT, DeviceOption, JsonOption, OutOption, QuietOption, SetOption, config_overrides, load_splits,
     print_json, run_meta, sigterm_as_interrupt, stderr_console, stdout_console, user_errors,
@@ -62,16 +63,18 @@ def find(
         settings = FinderSettings(start_lr=start, end_lr=end, steps=steps, mode=mode.value, use_val=val)
         config = load_config(config_path, config_overrides(sets, device))
         notes = scope_notes(config)
-        if not (quiet or json_out):
+        if not quiet:
             for note in notes:
                 stderr_console().print(note, style="yellow", markup=False, highlight=False)
         try:
             with sigterm_as_interrupt():
-                result, torch_device = run_find(config, settings, quiet or json_out)
+                result, torch_device = run_find(config, settings, quiet)
         except KeyboardInterrupt:
             stderr_console().print("[yellow]interrupted[/]: the range test left no results")
             raise typer.Exit(130) from None
         store = save_find(out, config, result, torch_device)
+        if quiet:
+            stderr_console().print(f"run directory: {store.path}", markup=False, highlight=False, soft_wrap=True)
         grid = None
         if write_grid is not None:
             grid = write_grid_config(config_path, write_grid, result, suggest.value, sets)
@@ -101,7 +104,7 @@ def run_find(config, settings: FinderSettings, quiet: bool):
     model, optimizer = initial_state(spec, opt, settings.start_lr, seed, torch_device)  # as the grid's variant
     generator = torch.Generator().manual_seed(seed)  # the grid's first-epoch batch order (batch_orders)
     val = (splits.val_x, splits.val_y) if settings.use_val else None
-    with _progress(settings.steps, quiet) as on_step:
+    with RangeTestProgress(stderr_console(), settings.steps, quiet) as on_step:
         result = range_test(model, optimizer, loss_fn(spec.loss), splits.train_x, splits.train_y, spec.batch_size,
                             settings, val=val, generator=generator, on_step=on_step)
     return result, torch_device
@@ -117,34 +120,6 @@ def scope_notes(config) -> list[str]:
     if config.schedulers:
         notes.append("the range test drives the LR itself; the config's scheduler does not apply to it")
     return notes
-
-
-class _progress:
-    """A transient Rich progress bar on a terminal (stderr); nothing otherwise."""
-
-    def __init__(self, total: int, quiet: bool):
-        self.total, self.quiet, self.bar = total, quiet, None
-
-    def __enter__(self):
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-        console = stderr_console()
-        if self.quiet or not console.is_terminal:
-            return None
-        self.bar = Progress(TextColumn("[bold]range test"), BarColumn(), MofNCompleteColumn(),
-                            TextColumn("{task.fields[status]}"), TimeElapsedColumn(), console=console, transient=True)
-        self.bar.start()
-        task = self.bar.add_task("find", total=self.total, status="")
-
-        def on_step(step, lr, loss, smoothed):
-            self.bar.update(task, advance=1, status=f"lr {lr:.3g} loss {smoothed:.4g}")
-
-        return on_step
-
-    def __exit__(self, *exc):
-        if self.bar is not None:
-            self.bar.stop()
-        return False
 
 
 # --------------------------------------------------------------------------- files

@@ -114,9 +114,8 @@ def grid(
         splits = load_splits(config).to(torch_device)
         store = _open_store(store, out, config, torch_device, executor, part)
         err = stderr_console()
-        if not json_out and (part or not quiet):
-            err.print(f"run directory: {store.path}", markup=False, highlight=False)
-        observe = _observers(err, config.train.epochs, quiet or json_out, store.tensorboard_dir if tensorboard else None)
+        err.print(f"run directory: {store.path}", markup=False, highlight=False, soft_wrap=True)  # even --quiet
+        observe = _observers(err, config.train.epochs, quiet, store.tensorboard_dir if tensorboard else None)
         try:
             with sigterm_as_interrupt():
                 try:

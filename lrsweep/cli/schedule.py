@@ -271,15 +271,14 @@ def _train(config, out: Path, json_out: bool, quiet: bool, notes: list[str]) -> 
     for line in notes if not quiet else []:
         err.print(line, style="yellow", markup=False, soft_wrap=True)
     torch_device = resolve_device(config.device)
-    splits = load_splits(config, quiet=quiet or json_out).to(torch_device)
+    splits = load_splits(config, quiet=quiet).to(torch_device)
     preflight(config, splits, expand(config))  # refuse impossible schedules before a run directory exists
     store = RunStore.create(out, f"{config.name}-schedule")
     store.write_config(config.to_dict())
     store.write_meta(run_meta(config, torch_device))
-    if not (json_out or quiet):
-        err.print(f"run directory: {store.path}", markup=False, highlight=False)
+    err.print(f"run directory: {store.path}", markup=False, highlight=False, soft_wrap=True)  # even --quiet
     try:
-        with sigterm_as_interrupt(), ProgressEvents(err, config.train.epochs, quiet or json_out) as events:
+        with sigterm_as_interrupt(), ProgressEvents(err, config.train.epochs, quiet) as events:
             summary = run_sweep(config, splits, store, events)
     except (Interrupted, KeyboardInterrupt) as stop:
         finish_meta(store, "interrupted")
