@@ -46,6 +46,15 @@ def plan_table(variants: list, sizes: dict, device: str, fingerprint: str, epoch
     return keep_numbers(table)
 
 
+SHARED_SECONDS = "s: each variant's share of the time of the pack it trained in (a pack's time is split evenly)"
+
+
+def _shared_seconds(rows: list[dict]) -> bool:
+    """Two rows with the same positive time: most likely variants trained together, each showing its share."""
+    times = [r.get("seconds") for r in rows if r.get("seconds")]
+    return len(times) != len(set(times))
+
+
 def _has_seeds(summary: dict) -> bool:
     return any(len(g["seeds"]) > 1 for g in summary["groups"])
 
@@ -64,6 +73,7 @@ def summary_table(summary: dict) -> Table:
     rows = summary["variants"]
     axes = [k for k in ("optimizer", "scheduler", "device") if _varying(rows, k)]
     fixed = [f"{k}: {rows[0][k]}" for k in ("optimizer", "scheduler") if rows and k not in axes]
+    fixed += [SHARED_SECONDS] if _shared_seconds(rows) else []
     table = Table(title=f"{summary['name']}: ranked by {summary['metric']} ({summary['direction']}imum wins)",
                   caption=" · ".join(fixed) or None, title_justify="left", caption_justify="left")
     scheduled = any(r["scheduler"] != "none" for r in rows)  # else the final LR is the LR: no column
@@ -104,12 +114,31 @@ def _group_table(summary: dict) -> Table:
     return keep_numbers(table)
 
 
+def _no_best(rows: list[dict]) -> str:
+    """Why no variant is the best: they failed (with the most common error), they have not finished, or
+    they diverged."""
+    from collections import Counter
+
+    failed = [r for r in rows if r.get("status") == "failed"]
+    if failed and len(failed) == len(rows):
+        errors = Counter(str(r.get("error") or "no error recorded").strip().splitlines()[0] for r in failed)
+        error, count = errors.most_common(1)[0]
+        share = "" if count == len(failed) else f" ({count} of them; other errors in their status.json)"
+        return (f"Every variant ({len(failed)}) failed with an error{share}: {error}. This is not the learning rate: "
+                f"fix the error (see status.json in the variant folders).")
+    if any(r.get("status") in ("pending", "interrupted") for r in rows) and not any(
+            r.get("status") == "diverged" for r in rows):
+        return "No variant has finished yet."
+    failures = f" ({len(failed)} failed with an error)" if failed else ""
+    return f"No variant finished with a finite score{failures}; try smaller learning rates."
+
+
 def verdict(summary: dict) -> Text:
     """The lines under the table: the best, its test score, and warnings worth acting on."""
     best = summary.get("best")
     text = Text()
     if best is None:
-        text.append("No variant finished with a finite score; try smaller learning rates.", style="bold red")
+        text.append(_no_best(summary.get("variants", [])), style="bold red")
         return text
     text.append(f"Best: lr={fmt_lr(best['lr'])} {best['optimizer']} {best['scheduler']} "
                 f"({summary['metric']} {fmt(best['mean'])})", style="bold green")
@@ -147,10 +176,26 @@ def run_header(details: dict, summary: dict) -> Text:
     for i, ext in enumerate(meta.get("extensions") or [], start=1):
         way = "downwards" if ext.get("edge") == "low" else "upwards"
         text.append(f"\ngrid extension {i}: {way}, added lr = {', '.join(f'{lr:g}' for lr in ext.get('added', []))}")
-    if not summary.get("complete", True):
+    running = details.get("running") or []
+    for holder in running:
+        text.append(f"\nrunning: written now by pid {holder.get('pid')} on {holder.get('host')}"
+                    f"{' since ' + holder['started'] if holder.get('started') else ''}")
+    if not summary.get("complete", True) and not running:
         unfinished = sum(n for status, n in summary.get("status_counts", {}).items() if status not in COMPLETE_STATUSES)
         text.append(f"\n{unfinished} variant(s) unfinished; resume with  lrsweep grid --resume {details['run_dir']}")
     return text
+
+
+def running_table(rows: list[dict], epochs: int | None) -> Table:
+    """``show`` on a run that is training: each unfinished variant's epochs so far and its last metrics."""
+    table = Table(title="Training now (or stopped mid-way)", title_justify="left")
+    for column in ("id", "epochs", "lr now", "train_loss", "val_loss", "val_acc"):
+        table.add_column(column, justify="left" if column == "id" else "right")
+    for row in rows:
+        last = row["last"]
+        table.add_row(row["id"], f"{row['epochs']}/{epochs if epochs else '?'}", fmt(last.get("lr"), 3),
+                      fmt(last.get("train_loss")), fmt(last.get("val_loss")), fmt(last.get("val_acc")))
+    return keep_numbers(table)
 
 
 def _score_at(groups: list[dict], lr: float, direction: str) -> dict | None:

@@ -193,6 +193,30 @@ class RunStore:
         path = self.path / "summary.json"
         return read_json(path) if path.exists() else None
 
+    # ---- the lock of the process writing the run (a shard locks only its own folder)
+    def lock_path(self, shard: str | None = None) -> Path:
+        return (self.shard_dir(shard) if shard else self.path) / "lock"
+
+    def lock(self, shard: str | None = None) -> str | None:
+        """Take the run's lock (a notice when a dead process's lock was taken over); RunDirError if in use."""
+        from lrsweep import runlock
+
+        path = self.lock_path(shard)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return runlock.acquire(path, f"run {self.path}" + (f" (shard {shard})" if shard else ""))
+
+    def unlock(self, shard: str | None = None) -> None:
+        from lrsweep import runlock
+
+        runlock.release(self.lock_path(shard))
+
+    def writers(self) -> list[dict]:
+        """The live processes writing this run now (the run's, then each shard's)."""
+        from lrsweep import runlock
+
+        paths = [self.lock_path()] + [self.lock_path(label) for label in self.shard_labels()]
+        return [holder for holder in map(runlock.live_holder, paths) if holder]
+
     # ---- per shard (--shard I/N): each shard writes only its own folder
     def shard_dir(self, label: str) -> Path:
         return self.path / "shards" / label
@@ -266,6 +290,18 @@ class RunStore:
     def read_status(self, variant_id: str) -> dict | None:
         path = self.variant_dir(variant_id) / "status.json"
         return read_json(path) if path.exists() else None
+
+    def in_progress(self, finished: Iterable[str]) -> list[dict]:
+        """Variants with epochs on disk whose status is not one of ``finished``: ``{id, epochs, last}``
+        (``last`` the newest metrics.csv row), what ``show`` reports of a run that is training."""
+        rows = []
+        for vid in self.variant_ids():
+            if (self.read_status(vid) or {}).get("status") in finished:
+                continue
+            metrics = self.read_metrics(vid)
+            if metrics:
+                rows.append({"id": vid, "epochs": len(metrics), "last": metrics[-1]})
+        return rows
 
     def variant_ids(self) -> list[str]:
         root = self.path / "variants"

@@ -74,6 +74,14 @@ def sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def hold_lock(stack, store, shard: str | None = None) -> None:
+    """Lock the run directory until ``stack`` closes; a stale lock taken over is said on stderr."""
+    notice = store.lock(shard)
+    stack.callback(store.unlock, shard)
+    if notice:
+        stderr_console().print(notice, style="yellow", markup=False, soft_wrap=True)
+
+
 def print_json(data: Any) -> None:
     from lrsweep.store import to_plain
 

@@ -11,7 +11,7 @@ import typer
 from lrsweep.cli.app import app
 from lrsweep.cli.common import (
     DEFAULT_OUT, DeviceOption, EngineOption, JsonOption, OutOption, QuietOption, SetOption, config_overrides, load_splits,
-    finish_meta, print_json, run_meta, sigterm_as_interrupt, stderr_console, stdout_console, user_errors,
+    finish_meta, hold_lock, print_json, run_meta, sigterm_as_interrupt, stderr_console, stdout_console, user_errors,
 )
 from lrsweep.errors import RunDirError, UsageError
 from lrsweep.extend import DEFAULT_MAX_EXTENSIONS
@@ -103,7 +103,9 @@ def grid(
     from lrsweep.report import summary_table, verdict
     from lrsweep.runner import Interrupted, check_shard
 
-    with user_errors(), make_executor(backend.value, devices, address) as executor:
+    from contextlib import ExitStack
+
+    with user_errors(), make_executor(backend.value, devices, address) as executor, ExitStack() as held:
         _check_extras(plot, tensorboard)
         part = Shard.parse(shard) if shard else None
         if part and extend:
@@ -112,7 +114,7 @@ def grid(
         check_shard(config, part)
         torch_device = _parent_device(config, executor)
         splits = load_splits(config).to(torch_device)
-        store = _open_store(store, out, config, torch_device, executor, part)
+        store = _open_store(store, out, config, torch_device, executor, part, held)
         err = stderr_console()
         err.print(f"run directory: {store.path}", markup=False, highlight=False, soft_wrap=True)  # even --quiet
         observe = _observers(err, config.train.epochs, quiet, store.tensorboard_dir if tensorboard else None)
@@ -161,7 +163,7 @@ def _parent_device(config, executor):
     return torch.device("cpu")
 
 
-def _open_store(store, out: Path, config, device, executor, shard):
+def _open_store(store, out: Path, config, device, executor, shard, held):
     """The run directory: the one resumed, the shared ``<name>-<fingerprint>`` of a shard, or a new one."""
     from lrsweep.config import parse_config
     from lrsweep.store import RunStore
@@ -170,13 +172,16 @@ def _open_store(store, out: Path, config, device, executor, shard):
     if getattr(executor, "devices", None):
         meta["devices"] = executor.devices
     if store is not None:
+        hold_lock(held, store)
         _note_resume(store, config)
     elif shard is None:
         store = RunStore.create(out, config.name)
+        hold_lock(held, store)
         store.write_config(config.to_dict())
         store.write_meta(meta)
     else:
         store = RunStore.shared(out, config.name, config.fingerprint())
+        hold_lock(held, store, shard.label)
         if not store.create_config(config.to_dict()):
             found = parse_config(store.read_config()).fingerprint()
             if found != config.fingerprint():

@@ -97,7 +97,7 @@ def run_details(store) -> dict:
     meta = store.read_meta()
     keep = ("fingerprint", "started", "finished", "outcome", "host", "device", "git_sha", "git_dirty", "extensions",
             "resumes")
-    return {"run_dir": str(store.path), "meta": {k: meta[k] for k in keep if k in meta}}
+    return {"run_dir": str(store.path), "meta": {k: meta[k] for k in keep if k in meta}, "running": store.writers()}
 
 
 @app.command()
@@ -122,10 +122,21 @@ def show(run_dir: RunDirArg, json_out: JsonOption = False) -> None:
         console = stdout_console()
         console.print(run_header(details, summary), markup=False, highlight=False, soft_wrap=True)
         console.print(summary_table(summary))
+        _show_in_progress(console, store, bool(details["running"]))
         console.print(verdict(summary))
         if store.shard_labels() and not summary.get("complete", True):
             console.print(f"Sharded run ({', '.join(store.shard_labels())}): lrsweep merge {store.path} "
                           "lists what each shard still has to train.", markup=False, highlight=False, soft_wrap=True)
+
+
+def _show_in_progress(console, store, running: bool) -> None:
+    """The epochs of variants not finished yet, while the run trains (their tables rows come at the end)."""
+    from lrsweep.report import running_table
+    from lrsweep.summary import COMPLETE_STATUSES
+
+    rows = store.in_progress(COMPLETE_STATUSES)
+    if rows and running:
+        console.print(running_table(rows, (store.read_config().get("train") or {}).get("epochs")))
 
 
 def _show_find(store, found: dict, json_out: bool) -> None:
