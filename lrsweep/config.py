@@ -285,7 +285,7 @@ def choice(value: Any, allowed: tuple[str, ...], key: str) -> str:
 
 def parse_name(value: Any) -> str:
     name = expect(value, str, "name")
-    if not name or any(c in name for c in "/\\") or name.startswith("."):
+    if not name or any(c in name for c in "/\\\0") or name.startswith("."):
         raise ConfigError(f"must be a plain file-name prefix, got {name!r}", key="name")
     return name
 

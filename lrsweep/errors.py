@@ -54,3 +54,13 @@ class RunDirError(UsageError):
 
 class VectorizeError(LrsweepError):
     """A pack cannot be trained as one computation; the runner falls back to the sequential loop."""
+
+
+class StorageError(LrsweepError, OSError):
+    """A file of the run cannot be written (a full disk, a read-only file system): an OSError that names
+    the file and that the executors let through (the sweep stops; what finished stays whole, resumable)."""
+
+    exit_code = 1
+
+    def __str__(self) -> str:
+        return f"cannot write {self.filename}: {self.strerror}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import platform
@@ -49,12 +50,36 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except LrsweepError as err:
-        from rich.markup import escape
-
-        # escaped: messages quote user input and commands, whose [brackets] are not markup
-        stderr_console().print(f"[bold red]error:[/] {escape(clean(str(err)))}", markup=True, highlight=False,
-                               soft_wrap=True)
+        print_error(str(err))
         raise typer.Exit(err.exit_code) from None
+    except OSError as err:
+        if err.errno == errno.EPIPE:
+            raise  # a closed pipe (| head): Typer leaves quietly
+        print_error(os_error_message(err))
+        raise typer.Exit(2 if err.errno in PATH_ERRNOS else 1) from None
+
+
+# a path that cannot be used as given (exit 2, like any bad usage); other OSErrors (a full disk) exit 1
+PATH_ERRNOS = {errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EEXIST, errno.EACCES, errno.EPERM, errno.EROFS,
+               errno.ENAMETOOLONG, errno.ELOOP, errno.EINVAL}
+
+
+def os_error_message(err: OSError) -> str:
+    """One line naming the path and the cause: ``cannot write runs/x/meta.json: No space left on device``."""
+    path = err.filename if err.filename is not None else None
+    cause = err.strerror or str(err)
+    if path is None:
+        return f"{cause} ({type(err).__name__})"
+    second = f" -> {err.filename2}" if err.filename2 else ""
+    return f"cannot use {path}{second}: {cause}"
+
+
+def print_error(message: str) -> None:
+    """The red one-line ``error:`` on stderr (control characters stripped, [brackets] not markup)."""
+    from rich.markup import escape
+
+    stderr_console().print(f"[bold red]error:[/] {escape(clean(message))}", markup=True, highlight=False,
+                           soft_wrap=True)
 
 
 @contextmanager
@@ -72,6 +97,32 @@ def sigterm_as_interrupt() -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def storage_failure(err: OSError, store, config, json_out: bool) -> typer.Exit:
+    """A write failed mid-run (a full disk): say which file and why, show what finished (every finished
+    variant's files are whole: the run resumes once there is room), exit 1."""
+    if err.errno == errno.EPIPE:
+        raise err
+    from lrsweep.plan import expand
+    from lrsweep.report import summary_table, verdict
+    from lrsweep.runner import collect_summary
+
+    print_error(f"{err if isinstance(err, LrsweepError) else os_error_message(err)}; the run stopped. What finished is kept: once the cause is fixed, "
+                f"resume with  lrsweep grid --resume {store.path}")
+    try:
+        finish_meta(store, "interrupted")
+    except OSError:
+        pass  # the disk is still full: meta.json keeps its last whole version
+    summary = collect_summary(config, store, expand(config))
+    summary["run_dir"] = str(store.path)
+    if json_out:
+        print_json(summary)
+    else:
+        console = stdout_console()
+        console.print(summary_table(summary))
+        console.print(verdict(summary))
+    return typer.Exit(1)
 
 
 def hold_lock(stack, store, shard: str | None = None) -> None:

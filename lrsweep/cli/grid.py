@@ -11,7 +11,7 @@ import typer
 from lrsweep.cli.app import app
 from lrsweep.cli.common import (
     DEFAULT_OUT, DeviceOption, EngineOption, JsonOption, OutOption, QuietOption, SetOption, config_overrides, load_splits,
-    finish_meta, hold_lock, print_json, run_meta, sigterm_as_interrupt, stderr_console, stdout_console, user_errors,
+    finish_meta, hold_lock, print_json, storage_failure, run_meta, sigterm_as_interrupt, stderr_console, stdout_console, user_errors,
 )
 from lrsweep.errors import RunDirError, UsageError
 from lrsweep.extend import DEFAULT_MAX_EXTENSIONS
@@ -126,8 +126,11 @@ def grid(
                     _finish_meta(store, "interrupted", part)
                     if json_out:
                         print_json(stop.summary)
-                    stderr_console().print(f"[yellow]interrupted[/]: resume with  lrsweep grid --resume {store.path}")
+                    stderr_console().print(f"[yellow]interrupted[/]: resume with  lrsweep grid --resume {store.path}",
+                                           soft_wrap=True)  # one line, however long the path
                     raise typer.Exit(130) from None
+                except OSError as err:  # a full disk, mid-run
+                    raise storage_failure(err, store, config, json_out) from None
         except KeyboardInterrupt:  # a second Ctrl-C while winding down: leave at once (every write is atomic)
             raise typer.Exit(130) from None
         _finish_meta(store, "finished", part)

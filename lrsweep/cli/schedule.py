@@ -284,7 +284,7 @@ def _train(config, out: Path, json_out: bool, quiet: bool, notes: list[str]) -> 
         finish_meta(store, "interrupted")
         if json_out and isinstance(stop, Interrupted):
             print_json(stop.summary)
-        err.print(f"[yellow]interrupted[/]: resume with  lrsweep grid --resume {store.path}")
+        err.print(f"[yellow]interrupted[/]: resume with  lrsweep grid --resume {store.path}", soft_wrap=True)
         return 130
     finish_meta(store, "finished")
     curves = schedule_curves(store, summary)
