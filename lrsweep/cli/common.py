@@ -82,6 +82,20 @@ def print_error(message: str) -> None:
                            soft_wrap=True)
 
 
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def sigterm_raises_interrupt() -> None:
+    """From now on SIGTERM is Ctrl-C: ``finally`` blocks run (no ``.part`` file stays) and Typer exits 130.
+
+    ``main`` calls it before any command starts; a command may narrow it (sigterm_as_interrupt)."""
+    try:
+        signal.signal(signal.SIGTERM, _raise_interrupt)
+    except ValueError:  # not the main thread
+        pass
+
+
 @contextmanager
 def sigterm_as_interrupt() -> Iterator[None]:
     """SIGTERM (a preempted box, a scheduler's kill) is handled like Ctrl-C: consistent and resumable."""
