@@ -260,7 +260,15 @@ class _Forward:
         self.conn, self.task_id = conn, task_id
 
     def on_epoch(self, variant_id: str, record: EpochRecord) -> None:
-        self.conn.send(("epoch", self.task_id, variant_id, record))
+        _send(self.conn, ("epoch", self.task_id, variant_id, record))
+
+
+def _send(conn, message) -> None:
+    """Send to the parent; when the parent is gone (killed), leave at once and quietly: no one is listening."""
+    try:
+        conn.send(message)
+    except (BrokenPipeError, ConnectionResetError, EOFError):
+        os._exit(0)
 
 
 def worker_main(device: str, config, spec, threads: int, conn) -> None:
@@ -272,13 +280,13 @@ def worker_main(device: str, config, spec, threads: int, conn) -> None:
     try:
         runner, splits = _start_worker(device, config, spec, threads, conn)
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, which stops using this device
-        conn.send(("fatal", f"{type(exc).__name__}: {exc}"))
+        _send(conn, ("fatal", f"{type(exc).__name__}: {exc}"))
         return
-    conn.send(("ready", os.getpid()))
+    _send(conn, ("ready", os.getpid()))
     while True:
         try:
             message = conn.recv()
-        except EOFError:
+        except (EOFError, OSError):
             message = None  # the parent is gone
         if message is None:
             conn.close()
@@ -292,9 +300,9 @@ def worker_main(device: str, config, spec, threads: int, conn) -> None:
             else:
                 results = runner.train(pack, callbacks, until)
         except LrsweepError as exc:
-            conn.send(("error", task_id, str(exc), exc.exit_code))
+            _send(conn, ("error", task_id, str(exc), exc.exit_code))
             continue
-        conn.send(("result", task_id, results))
+        _send(conn, ("result", task_id, results))
         runner.release([v.id for v in pack])  # nothing kept: the next task may be another pack
 
 
@@ -309,5 +317,5 @@ def _start_worker(device: str, config, spec, threads: int, conn):
         torch.cuda.set_device(device)
     splits = load_data(config, device)
     runner = PackRunner(config.engine, spec, (splits.train_x, splits.train_y), evaluation_split(splits),
-                        notice=lambda message: conn.send(("notice", message)))
+                        notice=lambda message: _send(conn, ("notice", message)))
     return runner, splits
