@@ -19,7 +19,7 @@ import typer
 from rich.console import Console
 
 from lrsweep.cli.console import clean, make_console
-from lrsweep.errors import LrsweepError
+from lrsweep.errors import LrsweepError, UsageError
 
 SetOption = Annotated[
     Optional[list[str]],
@@ -159,6 +159,33 @@ EngineOption = Annotated[
     typer.Option("--engine", help="auto (train compatible variants together) | vectorized | sequential "
                                    "(overrides the config)."),
 ]
+
+
+def check_device_options(device: str | None, devices: str | None) -> None:
+    """--device (one device) and --devices (one worker per device) cannot both be given; --devices not empty."""
+    if devices is not None and not devices.strip(" ,"):
+        raise UsageError("--devices is empty: name the devices (cuda:0,cuda:1 | all | cpu,cpu), or leave it out")
+    if devices is not None and device:
+        raise UsageError(f"--device {device} and --devices {devices} exclude each other: --devices names every "
+                         "device the workers train on (drop --device)")
+
+
+def config_diff(old: dict, new: dict, prefix: str = "") -> list[str]:
+    """The dotted keys whose values differ between two config dicts, each with its old and new value."""
+    lines = []
+    for key in sorted(set(old) | set(new), key=str):
+        path = f"{prefix}{key}"
+        a, b = old.get(key, "(absent)"), new.get(key, "(absent)")
+        if isinstance(a, dict) and isinstance(b, dict):
+            lines += config_diff(a, b, prefix=f"{path}.")
+        elif a != b:
+            lines.append(f"{path}: {_short(a)} -> {_short(b)}")
+    return lines
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = json.dumps(value, default=str) if not isinstance(value, str) else value
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def config_overrides(sets: list[str] | None, device: str | None, engine: str | None = None) -> list[str]:

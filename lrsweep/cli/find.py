@@ -75,6 +75,8 @@ def find(
         store = save_find(out, config, result, torch_device)
         if quiet:
             stderr_console().print(f"run directory: {store.path}", markup=False, highlight=False, soft_wrap=True)
+        else:
+            missing_plot_note(store)
         grid = None
         if write_grid is not None:
             grid = write_grid_config(config_path, write_grid, result, suggest.value, sets)
@@ -139,6 +141,13 @@ def save_find(out: Path, config, result: FinderResult, torch_device):
     if png is not None:
         store.write_plot("find.png", png)
     return store
+
+
+def missing_plot_note(store) -> None:
+    """Say why plots/find.png is not there (matplotlib is optional) instead of leaving it silently out."""
+    if not (store.plots_dir / "find.png").exists():
+        stderr_console().print("no plots/find.png: matplotlib is not installed (pip install 'lrsweep[plot]'; "
+                               f"then  lrsweep plot {store.path})", style="yellow", markup=False, soft_wrap=True)
 
 
 def find_png(result: FinderResult) -> bytes | None:

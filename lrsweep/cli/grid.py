@@ -11,7 +11,7 @@ import typer
 from lrsweep.cli.app import app
 from lrsweep.cli.common import (
     DEFAULT_OUT, DeviceOption, EngineOption, JsonOption, OutOption, QuietOption, SetOption, config_overrides, load_splits,
-    finish_meta, hold_lock, print_json, storage_failure, run_meta, sigterm_as_interrupt, stderr_console, stdout_console, user_errors,
+    check_device_options, config_diff, finish_meta, hold_lock, print_json, storage_failure, run_meta, sigterm_as_interrupt, stderr_console, stdout_console, user_errors,
 )
 from lrsweep.errors import RunDirError, UsageError
 from lrsweep.extend import DEFAULT_MAX_EXTENSIONS
@@ -58,10 +58,11 @@ def _load(config_path: Path | None, sets, device, engine, resume: Path | None, f
     if config.fingerprint() != started_with and not force:
         extended = " (its grid was extended by --extend: resume with the run directory alone)" if (
             config_path and meta.get("extensions")) else ""
+        changed = "; ".join(config_diff(stored.to_dict(), config.to_dict())[:8]) or "the grid it was started with"
         raise RunDirError(
             f"the config differs from the one {store.path} was started with{extended} "
-            f"(fingerprint {config.fingerprint()} != {started_with}); resuming would mix results. "
-            "Start a new run, or pass --force to resume anyway."
+            f"(fingerprint {config.fingerprint()} != {started_with}; changed: {changed}); resuming would mix "
+            "results. Start a new run, or pass --force to resume anyway."
         )
     return config, store
 
@@ -105,6 +106,8 @@ def grid(
 
     from contextlib import ExitStack
 
+    with user_errors():
+        check_device_options(device, devices)
     with user_errors(), make_executor(backend.value, devices, address) as executor, ExitStack() as held:
         _check_extras(plot, tensorboard)
         part = Shard.parse(shard) if shard else None

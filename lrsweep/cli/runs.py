@@ -12,6 +12,7 @@ import typer
 
 from lrsweep.cli.app import app
 from lrsweep.cli.common import JsonOption, print_json, stdout_console, user_errors
+from lrsweep.errors import RunDirError, UsageError
 
 RunDirArg = Annotated[Path, typer.Argument(help="A run directory (runs/<name>-<stamp>).")]
 
@@ -109,6 +110,8 @@ def show(run_dir: RunDirArg, json_out: JsonOption = False) -> None:
     from lrsweep.report import run_header, summary_table, verdict
 
     with user_errors():
+        if show_preview(run_dir, json_out):
+            return
         store = open_run(run_dir)
         found = store.read_find()
         if found is not None:
@@ -167,6 +170,9 @@ def compare(
         runs = {}
         for path in run_dirs:
             store = open_run(path)
+            if store.read_find() is not None:
+                raise UsageError(f"{path} is a range test (lrsweep find), not a sweep: compare needs sweep run "
+                                 f"directories (lrsweep show {path} prints the range test)")
             runs[_label(path, run_dirs)] = {**load_summary(store), **run_details(store)}
         data = compare_data(runs)
         if json_out:
@@ -195,7 +201,42 @@ def plot(run_dir: RunDirArg) -> None:
     """
     from lrsweep.plots import write_plots
 
+    from lrsweep.cli.console import clean
+
     with user_errors():
         store = open_run(run_dir)
-        for path in write_plots(store, load_summary(store)):
-            typer.echo(str(path))
+        found = store.read_find()
+        paths = [write_find_plot(store, found)] if found is not None else write_plots(store, load_summary(store))
+        for path in paths:
+            typer.echo(clean(str(path)))
+
+
+def write_find_plot(store, found: dict):
+    """A range test's directory: its figure (plots/find.png) drawn again from find.json."""
+    from lrsweep.cli.find import find_png
+    from lrsweep.finder import FinderResult
+    from lrsweep.plots import pyplot
+
+    pyplot()  # a UsageError naming the install command when matplotlib is missing
+    return store.write_plot("find.png", find_png(FinderResult.from_dict(found)))
+
+
+def show_preview(path: Path, json_out: bool) -> bool:
+    """A schedule preview's folder (preview.json): its tables again; False for any other directory."""
+    from lrsweep.report import preview_tables
+    from lrsweep.store import PREVIEW_JSON, checks, read_json
+
+    preview = Path(path) / PREVIEW_JSON
+    if not preview.is_file() or (Path(path) / "config.yaml").exists():
+        return False
+    data = checks.expect_dict(read_json(preview), preview)
+    if json_out:
+        print_json(data)
+        return True
+    console = stdout_console()
+    try:
+        for table in preview_tables(data):
+            console.print(table)
+    except (KeyError, TypeError, ValueError, IndexError):
+        raise RunDirError(f"{preview}: not a preview lrsweep wrote (edited or damaged)") from None
+    return True
