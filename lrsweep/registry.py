@@ -5,6 +5,8 @@ from __future__ import annotations
 import difflib
 import importlib
 import inspect
+import os
+import sys
 from typing import Any, Callable, Generic, Iterable, TypeVar
 
 from lrsweep.errors import ConfigError
@@ -34,14 +36,33 @@ def import_object(spec: str, key: str | None = None) -> Any:
     module_name, _, attr = spec.partition(":")
     if not module_name or not attr:
         raise ConfigError(f"expected 'package.module:function', got '{spec}'", key=key)
+    _working_directory_on_path()
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise ConfigError(f"cannot import module '{module_name}' of '{spec}': {exc}", key=key) from None
+        raise ConfigError(f"cannot import module '{module_name}' of '{spec}': {exc} "
+                          f"(searched {_searched()})", key=key) from None
     try:
         return getattr(module, attr)
     except AttributeError:
         raise ConfigError(f"module '{module_name}' has no attribute '{attr}'", key=key) from None
+
+
+def _working_directory_on_path() -> None:
+    """User code is found in the working directory under ``lrsweep`` as under ``python -m lrsweep`` (whose
+    sys.path starts with it): a package beside the config imports either way."""
+    cwd = os.getcwd()
+    if not any(entry in ("", cwd) for entry in sys.path):
+        sys.path.insert(0, cwd)
+
+
+def _searched(shown: int = 4) -> str:
+    """sys.path in short: the first entries, home as ~, and how many more."""
+    home = os.path.expanduser("~")
+    entries = [(os.getcwd() if e == "" else e) for e in sys.path]
+    short = [e.replace(home, "~", 1) if home != "/" and e.startswith(home) else e for e in entries[:shown]]
+    more = f", and {len(entries) - shown} more on sys.path" if len(entries) > shown else ""
+    return ", ".join(short) + more
 
 
 class Registry(Generic[T]):
