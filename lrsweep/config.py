@@ -24,6 +24,7 @@ SELECT_METRICS = {"val_loss": "min", "val_acc": "max"}  # metric -> direction
 LOSSES = ("auto", "cross_entropy", "mse")
 ENGINES = ("auto", "vectorized", "sequential")
 PRUNERS = ("none", "asha")
+SAVES = ("best", "all", "none")  # save: which final weights a sweep keeps
 
 
 @dataclass(frozen=True)
@@ -99,6 +100,7 @@ class Config:
     select: SelectConfig = field(default_factory=SelectConfig)
     prune: PruneConfig = field(default_factory=PruneConfig)
     retrain: bool = True  # retrain the best variant on train+val and score it on test
+    save: str = "best"  # final weights kept: best (retrain/model.pt) | all (+ variants/<id>/model.pt) | none
     source: str | None = field(default=None, compare=False)  # the file it came from
 
     def to_dict(self) -> dict:
@@ -117,12 +119,13 @@ class Config:
             "select": dataclasses.asdict(self.select),
             "prune": dataclasses.asdict(self.prune),
             "retrain": self.retrain,
+            "save": self.save,
         }
 
     def fingerprint(self) -> str:
         """A short hash of what determines the results (not the device or the engine)."""
         data = self.to_dict()
-        for volatile in ("device", "engine", "name"):
+        for volatile in ("device", "engine", "name", "save"):
             data.pop(volatile)
         data["data"].pop("root", None)
         if not self.prune.active:
@@ -141,7 +144,7 @@ def _section_dict(section: DataConfig) -> dict:
 
 TOP_KEYS = (
     "name", "seed", "seeds", "device", "engine", "lr", "data", "model",
-    "optimizer", "scheduler", "train", "select", "prune", "retrain",
+    "optimizer", "scheduler", "train", "select", "prune", "retrain", "save",
 )
 
 
@@ -232,6 +235,7 @@ def parse_config(raw: dict, source: str | None = None) -> Config:
         select=parse_select(raw.get("select") or {}),
         prune=parse_prune(raw.get("prune")),
         retrain=expect(raw.get("retrain", defaults.retrain), bool, "retrain"),
+        save=choice(raw.get("save", defaults.save), SAVES, "save"),
         source=source,
     )
     check_consistency(config)

@@ -56,6 +56,20 @@ class VectorizeError(LrsweepError):
     """A pack cannot be trained as one computation; the runner falls back to the sequential loop."""
 
 
+class Interrupted(LrsweepError):
+    """Ctrl-C or SIGTERM: the run directory is consistent and resumable.
+
+    Carries the summary of what had finished, and (set by the API) the run directory to resume.
+    """
+
+    exit_code = 130
+
+    def __init__(self, summary: dict, run_dir=None):
+        self.summary = summary
+        self.run_dir = run_dir
+        super().__init__("interrupted; resume with --resume")
+
+
 class StorageError(LrsweepError, OSError):
     """A file of the run cannot be written (a full disk, a read-only file system): an OSError that names
     the file and that the executors let through (the sweep stops; what finished stays whole, resumable)."""

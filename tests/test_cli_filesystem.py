@@ -107,7 +107,7 @@ def test_a_disk_that_fills_mid_run_keeps_what_finished_and_resumes(config, tmp_p
     result = CliRunner().invoke(app, ["grid", str(config), "--out", str(tmp_path / "runs")])
     assert result.exit_code == 1
     _one_line_error(result, "metrics.csv", "No space left on device", "--resume")
-    assert "done" in result.stdout and "pending" in result.stdout  # the summary of what finished
+    assert "│ done" in result.stdout and "1 done, 2 pending" in result.stdout  # the summary of what finished
     run = next((tmp_path / "runs").iterdir())
     status = json.loads((run / "variants" / first[0] / "status.json").read_text())
     assert status["status"] == "done"

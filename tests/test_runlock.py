@@ -109,7 +109,7 @@ def test_another_hosts_lock_is_respected(run):
 def test_a_dead_processs_lock_is_taken_over_with_a_notice(run, dead_pid):
     _mid_run(run)
     _lock(run, dead_pid)
-    result = CliRunner().invoke(app, ["grid", "--resume", str(run), "--quiet"])
+    result = CliRunner().invoke(app, ["grid", "--resume", str(run), "--json"])
     assert result.exit_code == 0, result.output
     assert f"took over the stale lock of pid {dead_pid}" in result.stderr
     assert not (run / "lock").exists()

@@ -1,23 +1,19 @@
-"""What every command shares: consoles, error handling, data loading and run-directory set-up."""
+"""What every command shares: consoles, options, error handling."""
 
 from __future__ import annotations
 
 import errno
 import json
-import os
-import platform
 import signal
-import socket
-import subprocess
 import sys
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Iterator, Optional
 
 import typer
 from rich.console import Console
 
+from lrsweep.api.common import DEFAULT_OUT  # noqa: F401  the one default of --out
 from lrsweep.cli.console import clean, make_console
 from lrsweep.errors import LrsweepError, UsageError
 
@@ -31,7 +27,6 @@ DeviceOption = Annotated[
 OutOption = Annotated[Path, typer.Option("--out", "-o", help="Folder in which the run directory is created.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print only machine-readable JSON on stdout.")]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress display and no tables.")]
-DEFAULT_OUT = Path("runs")
 
 
 def stdout_console() -> Console:
@@ -113,22 +108,19 @@ def sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def storage_failure(err: OSError, store, config, json_out: bool) -> typer.Exit:
-    """A write failed mid-run (a full disk): say which file and why, show what finished (every finished
-    variant's files are whole: the run resumes once there is room), exit 1."""
-    if err.errno == errno.EPIPE:
-        raise err
-    from lrsweep.plan import expand
+def storage_failure(err, json_out: bool) -> typer.Exit:
+    """A write failed mid-run (a StorageError: a full disk): say which file and why, show what finished (every
+    finished variant's files are whole: the run resumes once there is room), exit 1."""
+    from lrsweep.api.runs import load_summary, open_run
     from lrsweep.report import summary_table, verdict
-    from lrsweep.runner import collect_summary
 
-    print_error(f"{err if isinstance(err, LrsweepError) else os_error_message(err)}; the run stopped. What finished is kept: once the cause is fixed, "
-                f"resume with  lrsweep grid --resume {store.path}")
-    try:
-        finish_meta(store, "interrupted")
-    except OSError:
-        pass  # the disk is still full: meta.json keeps its last whole version
-    summary = collect_summary(config, store, expand(config))
+    run_dir = getattr(err, "run_dir", None)
+    print_error(f"{err}; the run stopped. What finished is kept: once the cause is fixed, resume with  "
+                f"lrsweep grid --resume {run_dir}")
+    if run_dir is None:
+        return typer.Exit(1)
+    store = open_run(run_dir)
+    summary = load_summary(store)
     summary["run_dir"] = str(store.path)
     if json_out:
         print_json(summary)
@@ -136,6 +128,8 @@ def storage_failure(err: OSError, store, config, json_out: bool) -> typer.Exit:
         console = stdout_console()
         console.print(summary_table(summary))
         console.print(verdict(summary))
+        counts = ", ".join(f"{n} {status}" for status, n in sorted(summary["status_counts"].items()))
+        console.print(f"When the disk stopped the run: {counts}.", markup=False, highlight=False, soft_wrap=True)
     return typer.Exit(1)
 
 
@@ -170,24 +164,6 @@ def check_device_options(device: str | None, devices: str | None) -> None:
                          "device the workers train on (drop --device)")
 
 
-def config_diff(old: dict, new: dict, prefix: str = "") -> list[str]:
-    """The dotted keys whose values differ between two config dicts, each with its old and new value."""
-    lines = []
-    for key in sorted(set(old) | set(new), key=str):
-        path = f"{prefix}{key}"
-        a, b = old.get(key, "(absent)"), new.get(key, "(absent)")
-        if isinstance(a, dict) and isinstance(b, dict):
-            lines += config_diff(a, b, prefix=f"{path}.")
-        elif a != b:
-            lines.append(f"{path}: {_short(a)} -> {_short(b)}")
-    return lines
-
-
-def _short(value: Any, limit: int = 60) -> str:
-    text = json.dumps(value, default=str) if not isinstance(value, str) else value
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def config_overrides(sets: list[str] | None, device: str | None, engine: str | None = None) -> list[str]:
     """--set items, plus the options that are shorthands for a config key."""
     overrides = list(sets or [])
@@ -198,11 +174,9 @@ def config_overrides(sets: list[str] | None, device: str | None, engine: str | N
     return overrides
 
 
-def load_splits(config, quiet: bool = False):
-    """The dataset of ``config``, split with its first seed (the same split for every seed).
-
-    Downloads, if any, are announced on stderr.
-    """
+@contextmanager
+def announce_downloads(quiet: bool = False) -> Iterator[None]:
+    """Dataset downloads started inside the block are announced on stderr (unless ``quiet``)."""
     import logging
 
     logger = logging.getLogger("lrsweep.data.download")
@@ -212,52 +186,6 @@ def load_splits(config, quiet: bool = False):
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
     try:
-        from lrsweep.executors.base import load_data  # the loader worker processes and Ray tasks use too
-
-        return load_data(config)
+        yield
     finally:
         logger.removeHandler(handler)
-
-
-def git_state() -> dict:
-    """The commit of the working directory's repository, and whether its tree was dirty."""
-    try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
-        if sha.returncode != 0:
-            return {}
-        dirty = subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True, timeout=5)
-        return {"git_sha": sha.stdout.strip(), "git_dirty": bool(dirty.stdout.strip())}
-    except (OSError, subprocess.SubprocessError):
-        return {}
-
-
-def finish_meta(store, outcome: str) -> None:
-    """meta.json gets the end time and how the run ended (finished | interrupted)."""
-    meta = store.read_meta()
-    meta["finished"] = datetime.now().isoformat(timespec="seconds")
-    meta["outcome"] = outcome
-    store.write_meta(meta)
-
-
-def run_meta(config, device) -> dict:
-    """meta.json: what ran, where, on which versions."""
-    import torch
-
-    from lrsweep import __version__
-    from lrsweep.device import describe_device
-
-    return {
-        "command": sys.argv,
-        "cwd": os.getcwd(),
-        "started": datetime.now().isoformat(timespec="seconds"),
-        "host": socket.gethostname(),
-        "fingerprint": config.fingerprint(),
-        "device": describe_device(device),
-        "versions": {
-            "python": platform.python_version(),
-            "torch": torch.__version__,
-            "cuda": torch.version.cuda,
-            "lrsweep": __version__,
-        },
-        **git_state(),
-    }
