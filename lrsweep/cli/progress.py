@@ -106,13 +106,16 @@ class RangeTestProgress:
                                        markup=False, soft_wrap=True)
 
             return line
-        self.bar = Progress(TextColumn("[bold]range test"), BarColumn(), MofNCompleteColumn(),
-                            TextColumn("{task.fields[status]}"), TimeElapsedColumn(), console=self.console,
-                            transient=True)
-        self.bar.start()
-        task = self.bar.add_task("find", total=self.total, status="")
+        task = None
 
         def on_step(step, lr, loss, smoothed):
+            nonlocal task
+            if self.bar is None:  # started with the first step: a download before it keeps its own lines
+                self.bar = Progress(TextColumn("[bold]range test"), BarColumn(), MofNCompleteColumn(),
+                                    TextColumn("{task.fields[status]}"), TimeElapsedColumn(), console=self.console,
+                                    transient=True)
+                self.bar.start()
+                task = self.bar.add_task("find", total=self.total, status="")
             self.bar.update(task, advance=1, status=f"lr {lr:.3g} loss {smoothed:.4g}")
 
         return on_step
