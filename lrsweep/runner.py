@@ -54,14 +54,17 @@ def train_spec(config: Config, splits: Splits) -> TrainSpec:
     )
 
 
-def preflight(config: Config, splits: Splits, variants: list[Variant]) -> TrainSpec:
-    """Everything that can be refused is refused here, before any training starts."""
-    from lrsweep.models import build_model
+def preflight(config: Config, splits: Splits, variants: list[Variant], model: bool = True) -> TrainSpec:
+    """Everything that can be refused is refused here, before any training starts (``model=False``: all but
+    the model, for ``validate --no-import``)."""
+    from lrsweep.checks import check_model, check_schedules
 
     spec = train_spec(config, splits)
-    build_model(spec.model_name, spec.model_options, spec.input_shape, spec.output_size, seed=0)
+    if model:
+        check_model(spec, splits, config.limits)
     for variant in variants:
         scheduler_params(variant, spec, len(splits.train_x))
+    check_schedules(variants, spec, len(splits.train_x))
     return spec
 
 

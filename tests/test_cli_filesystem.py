@@ -81,15 +81,15 @@ def test_out_that_cannot_be_created(config, tmp_path, monkeypatch, code, cause):
 
 
 def test_a_name_too_long_and_a_nul_in_the_name(config, tmp_path, write_config):
-    long = write_config({**TINY, "name": "n" * 300}, "long.yaml")
-    result = _grid(long, tmp_path / "runs")
+    long_out = tmp_path / ("d" * 300)
+    result = _grid(config, long_out)
     assert result.exit_code == 2
-    _one_line_error(result, "File name too long", str(tmp_path / "runs"))
+    _one_line_error(result, "File name too long", str(long_out))
     nul = write_config({**TINY, "name": "a\0b"}, "nul.yaml")
     for command in ("validate", "grid"):
         refused = CliRunner().invoke(app, [command, str(nul), *(["--out", str(tmp_path / "runs")] * (command == "grid"))])
         assert refused.exit_code == 2
-        _one_line_error(refused, "name", "plain file-name prefix")
+        _one_line_error(refused, "name", "no control characters")
 
 
 def test_a_disk_that_fills_mid_run_keeps_what_finished_and_resumes(config, tmp_path, monkeypatch):

@@ -102,6 +102,7 @@ def grid(config: ConfigLike | None = None, overrides: Overrides = None, *, out: 
         check_shard(cfg, part)
         torch_device = parent_device(cfg, executor)
         splits = load_splits(cfg).to(torch_device)
+        preflight_located(cfg, splits)  # everything refusable is refused before a run directory exists
         store = open_store(store, Path(out), cfg, torch_device, executor, part, held)
         if on_run_dir is not None:
             on_run_dir(store.path)
@@ -333,15 +334,21 @@ class Plan:
 
 
 def validate(config: ConfigLike, overrides: Overrides = None) -> Plan:
-    """Check a config and expand its plan without training (``lrsweep validate``)."""
-    from lrsweep.device import describe_device, resolve_device
+    """Check a config and expand its plan without training or downloading (``lrsweep validate``)."""
+    from lrsweep.validation import check_loaded
+
+    checked = check_loaded(load_config_any(config, overrides))
+    return Plan(config=checked.config, variants=checked.variants, device=checked.device,
+                device_description=checked.device_description, sizes=checked.sizes, task=checked.task)
+
+
+def preflight_located(cfg, splits) -> None:
+    """runner.preflight, its errors naming the config file."""
+    from lrsweep.errors import ConfigError
     from lrsweep.plan import expand
     from lrsweep.runner import preflight
 
-    cfg = load_config_any(config, overrides)
-    torch_device = resolve_device(cfg.device)
-    splits = load_splits(cfg)
-    variants = expand(cfg)
-    preflight(cfg, splits, variants)
-    return Plan(config=cfg, variants=variants, device=str(torch_device),
-                device_description=describe_device(torch_device), sizes=splits.sizes(), task=splits.task)
+    try:
+        preflight(cfg, splits, expand(cfg))
+    except ConfigError as err:
+        raise err.located(file=cfg.source) from None

@@ -1,4 +1,4 @@
-"""``lrsweep grid`` and ``lrsweep validate``."""
+"""``lrsweep grid`` (``lrsweep validate`` is in cli/validate.py)."""
 
 from __future__ import annotations
 
@@ -137,26 +137,3 @@ def _shard_note(shard, summary: dict, run_dir) -> str:
     counts = ", ".join(f"{n} {status}" for status, n in sorted(summary["status_counts"].items()))
     return (f"Shard {shard} of the sweep: {len(summary['variants'])} variants ({counts}). "
             f"When every shard has finished:  lrsweep merge {run_dir}")
-
-
-@app.command()
-def validate(
-    config_path: Annotated[Path, typer.Argument(help="The YAML config to check.")],
-    sets: SetOption = None,
-    device: DeviceOption = None,
-    json_out: JsonOption = False,
-) -> None:
-    """Check CONFIG and print the expanded plan (variants, device, dataset sizes) without training."""
-    from lrsweep import api
-    from lrsweep.report import plan_table
-
-    with user_errors():
-        with announce_downloads():
-            plan = api.validate(config_path, config_overrides(sets, device))
-        if json_out:
-            print_json(plan.to_dict())
-            return
-        console = stdout_console()
-        console.print(plan_table(plan.variants, plan.sizes, plan.device_description, plan.config.fingerprint(),
-                                 plan.config.train.epochs))
-        console.print(f"[green]OK[/]: {config_path} is valid ({len(plan.variants)} variants, task {plan.task}).")
