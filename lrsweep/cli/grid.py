@@ -93,6 +93,9 @@ def grid(
     shard: ShardOption = None,
     backend: BackendOption = Backend.local,
     address: AddressOption = None,
+    keep_checkpoints: Annotated[bool, typer.Option(
+        "--keep-checkpoints", help="Keep each variant's last checkpoint after it finishes (they are deleted "
+                                   "by default).")] = False,
 ) -> None:
     """Grid search: train every variant of CONFIG, rank them on validation, retrain the best.
 
@@ -113,6 +116,7 @@ def grid(
         torch_device = _parent_device(config, executor)
         splits = load_splits(config).to(torch_device)
         store = _open_store(store, out, config, torch_device, executor, part)
+        store.keep_checkpoints = keep_checkpoints
         err = stderr_console()
         if not json_out and (part or not quiet):
             err.print(f"run directory: {store.path}", markup=False, highlight=False)

@@ -55,6 +55,7 @@ class VariantResult:
     test_loss: float | None = None
     test_acc: float | None = None
     seconds: float = 0.0
+    computed: dict | None = None  # how it was computed (engine, pack, threads, device, resumed from): see executors
 
 
 class Callbacks(Protocol):
@@ -95,11 +96,29 @@ def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, loss: str
     return mean, acc
 
 
-def batch_orders(n: int, seed: int, device: torch.device):
-    """One permutation of the training rows per epoch, forever.
+def batch_orders(n: int, seed: int, device: torch.device) -> "BatchOrders":
+    """One permutation of the training rows per epoch, forever (``next()`` gives the next epoch's).
 
     The same seed gives every variant (in any engine) the same batches in the same order.
     """
-    generator = torch.Generator(device="cpu").manual_seed(seed)
-    while True:
-        yield torch.randperm(n, generator=generator).to(device)
+    return BatchOrders(n, seed, device)
+
+
+class BatchOrders:
+    """The batch-order stream of one seed; its position is :meth:`state` (a checkpoint resumes it)."""
+
+    def __init__(self, n: int, seed: int, device: torch.device):
+        self.n, self.device = n, device
+        self.generator = torch.Generator(device="cpu").manual_seed(seed)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> torch.Tensor:
+        return torch.randperm(self.n, generator=self.generator).to(self.device)
+
+    def state(self) -> torch.Tensor:
+        return self.generator.get_state()
+
+    def set_state(self, state: torch.Tensor) -> None:
+        self.generator.set_state(state)
