@@ -41,7 +41,7 @@ class ResumePoint:
 
 
 def header(fingerprint: str, members: list[str], state: dict) -> dict:
-    return {"format": CHECKPOINT_FORMAT, "lrsweep": lrsweep.__version__, "torch": torch.__version__,
+    return {"format": CHECKPOINT_FORMAT, "lrsweep": lrsweep.__version__, "torch": str(torch.__version__),
             "fingerprint": fingerprint, "members": list(members), "kind": state.get("kind"),
             "threads": state.get("threads")}
 
@@ -57,7 +57,7 @@ def decode(data: bytes, fingerprint: str, members: list[str]) -> tuple[dict, dic
     try:
         loaded = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - truncated, corrupted, or holding objects weights_only refuses
-        raise Rejected(f"unreadable ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") from None
+        raise Rejected(f"unreadable ({type(exc).__name__}: {_first_line(exc)})") from None
     if not isinstance(loaded, dict) or not isinstance(loaded.get("header"), dict) or "state" not in loaded:
         raise Rejected("not an lrsweep checkpoint")
     head = loaded["header"]
@@ -82,7 +82,11 @@ class Checkpoints:
     def on_pack_start(self, pack: list, device: str) -> None:
         """Remember (on disk too) which pack each variant trains in, so a resume re-forms it."""
         members = [v.id for v in pack]
-        if len(members) < 2 or self.packs.get(members[0]) == members:
+        recorded = self.members_of(members[0])
+        if recorded and set(members) <= set(recorded):  # the pack it first ran in, re-formed
+            self.packs.update({vid: recorded for vid in members})
+            return
+        if len(members) < 2:
             return
         record = {"members": members, "device": device}
         for vid in members:
@@ -155,3 +159,10 @@ class Checkpoints:
 
 def _who(members: list[str]) -> str:
     return "the variant trains" if len(members) == 1 else f"the pack of {len(members)} trains"
+
+
+def _first_line(exc: Exception) -> str:
+    import re
+
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip()
+    return text.splitlines()[0][:200] if text else ""

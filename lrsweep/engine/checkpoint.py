@@ -22,7 +22,9 @@ def report(callbacks, variant_ids: list[str], build) -> None:
     """Hand ``build()``'s state to ``callbacks.on_checkpoint`` (built only when someone listens)."""
     listener = getattr(callbacks, "on_checkpoint", None)
     if listener is not None:
-        listener(list(variant_ids), build())
+        state = build()
+        state["threads"] = torch.get_num_threads()  # the order of float reductions depends on it
+        listener(list(variant_ids), state)
 
 
 def to_cpu(value: Any) -> Any:
