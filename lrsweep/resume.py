@@ -34,6 +34,7 @@ class ResumePoint:
     pack_state: dict | None = None  # the pack's trainer state (vectorized), if a valid one exists
     alone: dict = field(default_factory=dict)  # variant id -> its own trainer state (trained alone)
     threads: int | None = None  # torch threads of the run that wrote the state
+    drop: set = field(default_factory=set)  # members the first run had stopped (pruned): they stay out
 
     @property
     def empty(self) -> bool:
@@ -115,19 +116,27 @@ class Checkpoints:
         rest = [v for v in pending if v.id not in placed]
         return packs + (plan(rest) if rest else [])
 
-    def resume_point(self, pack: list) -> ResumePoint | None:
-        """What ``pack`` should restore: the pack's checkpoint (its members may include finished variants),
-        or each variant's own; None when there is nothing valid to carry on from."""
-        members = self.members_of(pack[0].id) if len(pack) > 1 or self.members_of(pack[0].id) else None
+    def resume_point(self, pack: list, status) -> ResumePoint | None:
+        """What ``pack`` (re)starts from: the pack it first ran in, with its checkpoint when a valid one
+        exists, and each variant's own checkpoint; None when there is nothing to carry on from.
+
+        Members of the first pack that have ended since are trained along again (their records are the
+        caller's to ignore), so the pack computes what it first computed; pruned ones stay out.
+        """
+        members = self.members_of(pack[0].id)
+        if not members or not {v.id for v in pack} <= set(members):
+            members = None
         point = ResumePoint(members=[self.variants[m] for m in members] if members else list(pack))
-        if members and {v.id for v in pack} <= set(members):
+        if members:
             point.pack_state, point.threads = self._load(members)
+            requested = {v.id for v in pack}
+            point.drop = {m for m in members if m not in requested and status(m) == "pruned"}
         for v in pack:
             state, threads = self._load([v.id])
             if state is not None:
                 point.alone[v.id] = state
                 point.threads = point.threads or threads
-        return None if point.empty else point
+        return None if point.empty and len(point.members) == len(pack) else point
 
     def _load(self, members: list[str]) -> tuple[dict | None, int | None]:
         data = self.store.read_checkpoint(members)
@@ -151,8 +160,7 @@ class Checkpoints:
         if self.keep:
             return
         self.store.delete_checkpoint([variant_id])
-        members = self.members_of(variant_id)
-        self.store.delete_pack_record(variant_id)
+        members = self.members_of(variant_id)  # pack.json stays: a re-run of the variant rejoins that pack
         if members and all(finished(m) for m in members):
             self.store.delete_checkpoint(members)
 

@@ -200,6 +200,7 @@ class _Sink:
         self.running: dict[str, Variant] = {}  # started (or paused at a rung), not ended
         self.where: dict[str, str] = {}
         self.ended: dict[str, str] = {}
+        self.muted: set[str] = set()  # finished variants training along in their first pack: records ignored
 
     def status(self, variant_id: str) -> str:
         """How the variant ended in this sweep, or finished in an earlier one; else ``pending``."""
@@ -216,6 +217,8 @@ class _Sink:
         self.events.on_pack_start(pack)
 
     def on_epoch(self, variant_id: str, record: EpochRecord) -> None:
+        if variant_id in self.muted:
+            return
         rows = [r for r in self.rows.get(variant_id, []) if r["epoch"] < record.epoch] + [record.as_row()]
         self.store.write_metrics(variant_id, rows)
         self.rows[variant_id] = rows  # only once on disk: an interrupted write leaves both as they were
@@ -254,9 +257,10 @@ class _Sink:
     def resume_point(self, pack: list):
         """What ``pack`` carries on from (see :meth:`lrsweep.resume.Checkpoints.resume_point`); the records
         it holds become the variants' rows, as if those epochs had just been reported."""
-        point = self.checkpoints.resume_point(pack)
+        point = self.checkpoints.resume_point(pack, self.status)
         if point is None:
             return None
+        self.muted |= {v.id for v in point.members if self.status(v.id) != PENDING}  # trained along, not again
         states = [point.pack_state] if point.pack_state else []
         for state in states + list(point.alone.values()):
             for plain in state.get("results") or [state["result"]]:

@@ -4,7 +4,7 @@
       config.yaml  meta.json  summary.csv  summary.json
       variants/<id>/metrics.csv  status.json  lr_steps.csv
       variants/<id>/checkpoint.pt   a variant trained alone: its last finished epoch, while unfinished
-      variants/<id>/pack.json       a pack's member: the pack (members, engine, threads), while unfinished
+      variants/<id>/pack.json       a pack's member: the pack it trains in (members, device)
       packs/<key>/checkpoint.pt     a pack's last finished epoch (one file for all its members)
       retrain/metrics.csv  status.json
       plots/*.png
@@ -311,9 +311,6 @@ class RunStore:
         except (OSError, ValueError):
             return None
         return record if isinstance(record, dict) and isinstance(record.get("members"), list) else None
-
-    def delete_pack_record(self, variant_id: str) -> None:
-        (self.variant_dir(variant_id) / "pack.json").unlink(missing_ok=True)
 
 
 def pack_key(members: list[str]) -> str:

@@ -85,7 +85,7 @@ def test_a_resumed_sweep_carries_on_from_the_last_epoch_and_ends_as_an_uninterru
     assert max(c["resumed_from_epoch"] for c in resumed) == 2  # the epoch in progress (3) alone was retrained
     # sequential: the first variant is done, the second carries on (3 epochs), the third starts (5)
     assert events.epochs == (3 + 5 if engine == "sequential" else 3 * 3)
-    assert not list(store.path.rglob("checkpoint.pt")) and not list(store.path.rglob("pack.json"))
+    assert not list(store.path.rglob("checkpoint.pt")) and not list(store.path.glob("packs/*"))
 
 
 def test_a_truncated_checkpoint_is_ignored_with_a_notice_and_the_variant_restarts(tmp_path):
@@ -130,3 +130,20 @@ def test_a_variant_that_diverged_mid_pack_stays_diverged_after_ctrl_c(tmp_path):
     _run(raw, store, events)
     assert (1.0e6, "diverged") not in events.ended  # not trained again
     assert _without_seconds(_metrics(store)) == _without_seconds(_metrics(_reference(raw, tmp_path)))
+
+
+def test_a_variant_rerun_alone_rejoins_its_first_pack_and_gets_the_same_result(tmp_path):
+    """Trained alone it met other float sums (quick-start lr 0.1: val_acc 0.8775 alone vs 0.8175 in its pack)."""
+    raw = {**SWEEP, "engine": "vectorized", "optimizer": {"name": "sgd", "momentum": 0.9}, "scheduler": None,
+           "model": {"name": "mlp", "hidden": [32, 32]}, "lr": [0.1, 0.3, 1.0], "train": {"epochs": 2}}
+    store = RunStore.create(tmp_path / "runs", "ckpt")
+    _run(raw, store, Recorded())
+    before = _without_seconds(_metrics(store))
+    lost = store.variant_ids()[1]
+    (store.variant_dir(lost) / "status.json").unlink()  # killed between the pack's status writes
+    events = Recorded()
+    _run(raw, store, events)
+    assert _without_seconds(_metrics(store)) == before
+    computed = store.read_status(lost)["computed"]
+    assert computed["engine"] == "vectorized" and computed["pack_size"] == 3
+    assert events.epochs == 2  # only the lost variant's epochs reached the run directory

@@ -146,7 +146,7 @@ class PackRunner:
         from lrsweep.errors import VectorizeError
 
         restoring = resume is not None and resume.pack_state is not None
-        members = list(resume.members) if restoring else list(pack)
+        members = list(resume.members) if resume is not None and len(resume.members) > 1 else list(pack)
         if len(members) < 2:
             return []
         try:
@@ -156,18 +156,19 @@ class PackRunner:
                 raise UsageError(f"--engine vectorized: {exc}") from None
             self.notice(f"training this pack one variant at a time: {exc}")
             return []
-        if restoring and not self._restore_pack(unit, pack, resume.pack_state):
+        if restoring and not self._restore_pack(unit, resume.pack_state):
             return self._new_pack(pack)
+        if resume is not None:
+            unit.stop(unit.alive() & resume.drop)
         self.units.update({v.id: unit for v in unit.variants})
         return [unit]
 
-    def _restore_pack(self, unit: _Unit, pack: list, state: dict) -> bool:
+    def _restore_pack(self, unit: _Unit, state: dict) -> bool:
         try:
             unit.trainer.restore(state)
         except (ValueError, KeyError, IndexError, RuntimeError) as exc:
             self.notice(f"ignoring the pack's checkpoint ({type(exc).__name__}: {exc}); it trains from epoch 1")
             return False
-        unit.stop(unit.alive() - {v.id for v in pack})
         unit.resumed_from = unit.trainer.epochs_run
         return True
 
