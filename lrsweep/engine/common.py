@@ -86,7 +86,7 @@ def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, loss: str
     for start in range(0, len(x), EVAL_CHUNK):
         out = model(x[start:start + EVAL_CHUNK])
         target = y[start:start + EVAL_CHUNK]
-        total += fn(out, target, reduction="sum").double()
+        total += fn(out, target, reduction="none").double().sum()  # float64 over rows: chunking changes nothing
         if loss == "cross_entropy":
             correct += (out.argmax(dim=1) == target).sum()
     model.train(was_training)

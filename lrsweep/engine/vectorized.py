@@ -280,7 +280,7 @@ class PackTrainer:
         for start in range(0, len(x), chunk):
             out = self.model.forward(x[start:start + chunk], True)
             target = y[start:start + chunk]
-            total += _losses(out, target, True, self.spec.loss, reduction="sum").double()
+            total += _losses(out, target, True, self.spec.loss, reduction="sum")
             if classification:
                 correct += (out.argmax(dim=-1) == target).sum(dim=1)
         self.model.train(True)
@@ -345,7 +345,9 @@ def _losses(out: Tensor, y: Tensor, shared: bool, loss: str, reduction: str = "m
         each = F.cross_entropy(out.reshape(k * b, -1), target.reshape(k * b), reduction="none").view(k, -1)
     else:
         each = F.mse_loss(out, target.to(out.dtype), reduction="none").reshape(k, -1)
-    return each.sum(dim=1) if reduction == "sum" else each.mean(dim=1)
+    if reduction == "sum":  # in float64 over the rows: the total must not depend on how the split was chunked
+        return each.double().sum(dim=1)
+    return each.mean(dim=1)
 
 
 class _EpochStats:
