@@ -1,7 +1,8 @@
 """How many finished epochs a kill costs: SIGTERM a 5-epoch sweep at random times, resume it to the end.
 
 Each trial starts ``lrsweep grid`` on a small sweep (the bundled mnist-sample, a few LRs), sends SIGTERM
-at a time drawn uniformly over an uninterrupted run's length, counts the epochs finished before the
+at a time drawn uniformly over an uninterrupted run's training (from the moment its run directory
+exists to its exit), counts the epochs finished before the
 kill (rows in the variants' metrics.csv), then resumes the run to the end in a fresh process, counting
 the epochs the resume trains (the runner's ``on_epoch`` events). Retrained epochs = finished before the
 kill + trained by the resume - epochs of the sweep: work done twice. Run it against any checkout:
@@ -62,8 +63,19 @@ def _env(tree: Path) -> dict:
 
 
 def _grid(tree: Path, config: Path, out: Path) -> subprocess.Popen:
+    # cwd=tree: ``python -m`` puts the working directory first on sys.path, ahead of PYTHONPATH
     return subprocess.Popen([sys.executable, "-m", "lrsweep", "grid", str(config), "--out", str(out), "--quiet"],
-                            env=_env(tree), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            cwd=tree, env=_env(tree), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _run_dir(proc: subprocess.Popen, out: Path) -> Path | None:
+    """The run directory once the sweep has created it (None if the sweep ended first)."""
+    while proc.poll() is None:
+        found = list(out.glob("*/config.yaml"))
+        if found:
+            return found[0].parent
+        time.sleep(0.01)
+    return None
 
 
 def _finished_epochs(run: Path) -> int:
@@ -71,19 +83,22 @@ def _finished_epochs(run: Path) -> int:
 
 
 def trial(tree: Path, config: Path, out: Path, after: float) -> tuple[int, int] | None:
-    """(epochs finished before the kill, epochs the resume trained); None if the sweep ended first."""
+    """(epochs finished before the kill, epochs the resume trained); None if the sweep ended first.
+
+    ``after`` counts from the moment the run directory exists (start-up, the same in every version, is
+    not what a kill should land in)."""
     proc = _grid(tree, config, out)
+    run = _run_dir(proc, out)
+    if run is None:
+        return None
     time.sleep(after)
     if proc.poll() is not None:
         return None
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=120)
-    runs = list(out.iterdir()) if out.exists() else []
-    if not runs:
-        return 0, None  # killed before the run directory existed: the resume is a fresh run
-    before = _finished_epochs(runs[0])
-    resumed = subprocess.run([sys.executable, "-c", RESUME, str(runs[0])], env=_env(tree), capture_output=True,
-                             text=True, check=True)
+    before = _finished_epochs(run)
+    resumed = subprocess.run([sys.executable, "-c", RESUME, str(run)], cwd=tree, env=_env(tree),
+                             capture_output=True, text=True, check=True)
     return before, int(resumed.stdout.strip().splitlines()[-1])
 
 
@@ -100,10 +115,12 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "kills.yaml"
         config.write_text(yaml.safe_dump({**SWEEP, "engine": args.engine}))
+        full = _grid(args.tree, config, Path(tmp) / "full")
+        _run_dir(full, Path(tmp) / "full")
         t0 = time.perf_counter()
-        _grid(args.tree, config, Path(tmp) / "full").wait()
+        full.wait()
         length = time.perf_counter() - t0
-        print(f"tree {args.tree.resolve()}  engine {args.engine}  uninterrupted run {length:.1f} s, "
+        print(f"tree {args.tree.resolve()}  engine {args.engine}  uninterrupted training {length:.1f} s, "
               f"{total} epochs (timings on a shared, busy machine)")
         retrained, kills = [], 0
         while kills < args.kills:
@@ -113,10 +130,6 @@ def main() -> None:
                 continue  # it finished before the signal: draw again
             kills += 1
             before, resumed = got
-            if resumed is None:
-                print(f"kill {kills:2d} at {after:5.1f} s: before the run directory existed")
-                retrained.append(0)
-                continue
             again = before + resumed - total
             retrained.append(again)
             print(f"kill {kills:2d} at {after:5.1f} s: {before:2d} epochs finished, resume trained {resumed:2d}, "

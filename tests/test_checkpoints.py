@@ -147,3 +147,15 @@ def test_a_variant_rerun_alone_rejoins_its_first_pack_and_gets_the_same_result(t
     computed = store.read_status(lost)["computed"]
     assert computed["engine"] == "vectorized" and computed["pack_size"] == 3
     assert events.epochs == 2  # only the lost variant's epochs reached the run directory
+
+
+@pytest.mark.parametrize("engine", ["sequential", "vectorized"])
+def test_successive_halving_resumes_from_checkpoints_to_the_uninterrupted_result(engine, tmp_path):
+    raw = {**SWEEP, "engine": engine, "scheduler": None, "lr": [0.001, 0.003, 0.01, 0.03, 0.1, 0.3],
+           "prune": {"type": "asha", "grace_epochs": 1, "reduction": 2}}  # rungs at epochs 1, 2 and 4
+    store = _interrupted(raw, tmp_path, epoch=3)
+    _run(raw, store, Recorded())
+    reference = _reference(raw, tmp_path)
+    assert {v: store.read_status(v)["status"] for v in store.variant_ids()} == {
+        v: reference.read_status(v)["status"] for v in reference.variant_ids()}
+    assert _without_seconds(_metrics(store)) == _without_seconds(_metrics(reference))

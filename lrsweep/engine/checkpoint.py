@@ -9,6 +9,7 @@ there, computing exactly what the uninterrupted trainer would have computed.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -61,6 +62,18 @@ def set_rng_state(state: dict, device: torch.device) -> None:
     torch.set_rng_state(state["cpu"])
     if device.type == "cuda" and "cuda" in state:
         torch.cuda.set_rng_state(state["cuda"], device)
+
+
+@contextmanager
+def own_rng(trainer, device: torch.device):
+    """Train with the trainer's own RNG stream (``trainer.rng``): dropout masks then depend only on the
+    variant's seed, not on what other trainers in this process drew in between (successive halving
+    interleaves them rung by rung)."""
+    set_rng_state(trainer.rng, device)
+    try:
+        yield
+    finally:
+        trainer.rng = rng_state(device)
 
 
 def driver_state(driver) -> dict:

@@ -55,6 +55,7 @@ class SequentialTrainer:
         self.fn = loss_fn(spec.loss)
         self.orders = batch_orders(len(self.x), variant.seed, self.x.device)
         self.result = VariantResult(variant.id, STATUS_DONE)
+        self.rng = checkpoint.rng_state(self.x.device)  # seeded by initial_state; run() trains on it
 
     @property
     def epochs_run(self) -> int:
@@ -103,15 +104,16 @@ class SequentialTrainer:
         self.model.load_state_dict(checkpoint.to_device(state["model"], device))
         self.optimizer.load_state_dict(checkpoint.to_device(state["optimizer"], device))
         checkpoint.set_driver_state(self.driver, state["driver"])
-        checkpoint.set_rng_state(state["rng"], device)
+        self.rng = state["rng"]
         self.orders.set_state(state["orders"])
         self.result = checkpoint.result_from_state(state["result"])
 
     def run(self, until: int | None = None, test=None) -> VariantResult:
         """Train up to epoch ``until`` (default: all); score ``test`` at the end when given."""
         until = self.spec.epochs if until is None else min(until, self.spec.epochs)
-        while not self.finished and self.epochs_run < until:
-            self.run_epoch()
+        with checkpoint.own_rng(self, self.x.device):
+            while not self.finished and self.epochs_run < until:
+                self.run_epoch()
         if test is not None and self.result.status == STATUS_DONE and self.finished:
             self.result.test_loss, self.result.test_acc = evaluate(self.model, *test, self.spec.loss)
         return self.result

@@ -82,6 +82,7 @@ class PackTrainer:
         if self.device.type == "cpu":
             keep_freed_memory()
         self.model = _stack(self.variants, spec, self.device, path)
+        self.rng = checkpoint.rng_state(self.device)  # run() trains on this stream (dropout), see own_rng
         hparams = [{"lr": v.lr, **v.optimizer.options} for v in self.variants]
         self.optimizer = StackedOptimizer(names.pop(), self.model.params, hparams)
         self.alive = list(range(len(self.variants)))  # pack position -> variant index
@@ -107,9 +108,10 @@ class PackTrainer:
         last = self.spec.epochs if until is None else min(until, self.spec.epochs)
         members = list(self.alive)
         started = time.perf_counter()
-        while self.epochs_run < last and self.alive:
-            self.epochs_run += 1
-            self._epoch(self.epochs_run, x, y, self.orders.next_epoch(), evaluation, callbacks)
+        with checkpoint.own_rng(self, self.device):
+            while self.epochs_run < last and self.alive:
+                self.epochs_run += 1
+                self._epoch(self.epochs_run, x, y, self.orders.next_epoch(), evaluation, callbacks)
         if test is not None and self.alive and self.epochs_run >= self.spec.epochs:
             for i, (loss, acc) in zip(self.alive, self._evaluate(*test)):
                 self.results[i].test_loss, self.results[i].test_acc = loss, acc
@@ -264,7 +266,7 @@ class PackTrainer:
         self.results = [checkpoint.result_from_state(r) for r in state["results"]]
         self.epochs_run = state["epochs_run"]
         self.orders.set_state(state["orders"])
-        checkpoint.set_rng_state(state["rng"], device)
+        self.rng = state["rng"]
 
     @torch.no_grad()
     def _evaluate(self, x: Tensor, y: Tensor) -> list[tuple[float, float | None]]:
