@@ -28,6 +28,7 @@ class TrainSpec:
     epochs: int
     batch_size: int
     loss: str  # cross_entropy | mse
+    weights: str = "none"  # final state_dicts results carry: none | best (the retrain's) | all; from config's save
 
 
 @dataclass
@@ -55,6 +56,7 @@ class VariantResult:
     test_loss: float | None = None
     test_acc: float | None = None
     seconds: float = 0.0
+    weights: dict | None = None  # the final state_dict, on the CPU, when the spec asks for it (never written here)
     computed: dict | None = None  # how it was computed (engine, pack, threads, device, resumed from): see executors
 
 
@@ -67,6 +69,11 @@ class Callbacks(Protocol):
 class NoCallbacks:
     def on_epoch(self, variant_id: str, record: EpochRecord) -> None:
         pass
+
+
+def cpu_state(state: dict) -> dict:
+    """A copy of a state_dict on the CPU: what a result carries back to the parent (across processes too)."""
+    return {name: tensor.detach().to("cpu", copy=True) for name, tensor in state.items()}
 
 
 def loss_fn(name: str):

@@ -6,7 +6,7 @@ from __future__ import annotations
 import traceback
 from contextlib import contextmanager
 
-from lrsweep.engine.common import STATUS_DONE, STATUS_FAILED, NoCallbacks, VariantResult
+from lrsweep.engine.common import STATUS_DONE, STATUS_FAILED, NoCallbacks, VariantResult, cpu_state
 from lrsweep.engine.loop import SequentialTrainer
 from lrsweep.errors import LrsweepError, UsageError
 from lrsweep.executors.base import Executor, evaluation_split
@@ -43,7 +43,21 @@ class _Unit:
             results = {self.variants[0].id: self.trainer.run(until=until, test=test)}
         for result in results.values():
             result.computed = self.computed(train[0].device)
+        if self.trainer.spec.weights == "all":
+            self.attach_weights(results)
         return results
+
+    def attach_weights(self, results: dict[str, VariantResult]) -> None:
+        """Each variant that trained every epoch (status done) carries its final state_dict back."""
+        epochs = self.trainer.spec.epochs
+        for i, variant in enumerate(self.variants if not self.packed else self.trainer.variants):
+            result = results.get(variant.id)
+            if result is None or result.status != STATUS_DONE or len(result.epochs) < epochs:
+                continue
+            if self.packed:
+                result.weights = cpu_state(self.trainer.state_dict(i)) if i in self.trainer.alive else None
+            else:
+                result.weights = cpu_state(self.trainer.model.state_dict())
 
     def computed(self, device) -> dict:
         """How this unit's variants are computed: what a re-run must match to reproduce them bit for bit."""
@@ -116,7 +130,10 @@ class PackRunner:
         trainer = None
         try:
             trainer = SequentialTrainer(variant, self.spec, train, None, callbacks)
-            return trainer.run(test=test)
+            result = trainer.run(test=test)
+            if self.spec.weights != "none" and result.status == STATUS_DONE:
+                result.weights = cpu_state(trainer.model.state_dict())
+            return result
         except (KeyboardInterrupt, LrsweepError):
             raise
         except Exception as exc:  # noqa: BLE001 - recorded in retrain/status.json
