@@ -3,6 +3,9 @@
     runs/<name>-<YYYYmmdd-HHMMSS>/
       config.yaml  meta.json  summary.csv  summary.json
       variants/<id>/metrics.csv  status.json  lr_steps.csv  model.pt (save: all)
+      variants/<id>/checkpoint.pt   a variant trained alone: its last finished epoch, while unfinished
+      variants/<id>/pack.json       a pack's member: the pack it trains in (members, device)
+      packs/<key>/checkpoint.pt     a pack's last finished epoch (one file for all its members)
       retrain/metrics.csv  status.json  model.pt (save: best | all)
       plots/*.png
     runs/<name>-find-<YYYYmmdd-HHMMSS>/      (lrsweep find)
@@ -182,6 +185,7 @@ class RunStore:
 
     def __init__(self, path: Path):
         self.path = Path(path)
+        self.keep_checkpoints = False  # grid --keep-checkpoints: a finished variant's checkpoint stays
 
     @classmethod
     def create(cls, out: Path, name: str, stamp: datetime | None = None) -> "RunStore":
@@ -431,3 +435,47 @@ class RunStore:
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise RunDirError(f"unreadable model file {path}: {first}") from None
         return check_payload(payload, str(path))
+
+    # ---- checkpoints (lrsweep.resume encodes and checks them): only while a variant is unfinished
+    def checkpoint_path(self, members: list[str]) -> Path:
+        """A variant alone keeps its checkpoint in its own folder; a pack's lives under packs/<key>/."""
+        if len(members) == 1:
+            return self.variant_dir(members[0]) / "checkpoint.pt"
+        return self.path / "packs" / pack_key(members) / "checkpoint.pt"
+
+    def write_checkpoint(self, members: list[str], data: bytes) -> None:
+        atomic_write_bytes(self.checkpoint_path(members), data)
+
+    def read_checkpoint(self, members: list[str]) -> bytes | None:
+        path = self.checkpoint_path(members)
+        try:
+            return path.read_bytes() if path.is_file() else None
+        except OSError:
+            return None
+
+    def delete_checkpoint(self, members: list[str]) -> None:
+        path = self.checkpoint_path(members)
+        path.unlink(missing_ok=True)
+        if len(members) > 1:
+            try:
+                path.parent.rmdir()
+            except OSError:
+                pass
+
+    def write_pack_record(self, variant_id: str, record: dict) -> None:
+        write_json(self.variant_dir(variant_id) / "pack.json", record)
+
+    def read_pack_record(self, variant_id: str) -> dict | None:
+        path = self.variant_dir(variant_id) / "pack.json"
+        try:
+            record = json.loads(path.read_text()) if path.is_file() else None
+        except (OSError, ValueError):
+            return None
+        return record if isinstance(record, dict) and isinstance(record.get("members"), list) else None
+
+
+def pack_key(members: list[str]) -> str:
+    """A pack's folder name: a digest of its members, in order."""
+    import hashlib
+
+    return hashlib.sha1("\n".join(members).encode()).hexdigest()[:12]

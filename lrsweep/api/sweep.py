@@ -67,7 +67,8 @@ def grid(config: ConfigLike | None = None, overrides: Overrides = None, *, out: 
          events=None, resume: str | Path | None = None, force: bool = False, extend: bool = False,
          max_extensions: int = DEFAULT_MAX_EXTENSIONS, devices: str | None = None, backend: str = "local",
          address: str | None = None, shard=None, save: str | None = None, plot: bool = False,
-         tensorboard: bool = False, on_run_dir: Callable[[Path], None] | None = None) -> GridResult:
+         tensorboard: bool = False, on_run_dir: Callable[[Path], None] | None = None,
+         keep_checkpoints: bool = False) -> GridResult:
     """Grid search: train every variant, rank them on validation, retrain the best (``lrsweep grid``).
 
     Args:
@@ -83,6 +84,7 @@ def grid(config: ConfigLike | None = None, overrides: Overrides = None, *, out: 
         save: ``best`` | ``all`` | ``none``: which final weights to keep (overrides the config's ``save``).
         plot, tensorboard: write PNG figures at the end / TensorBoard scalars while training.
         on_run_dir: called with the run directory once it exists, before training.
+        keep_checkpoints: keep each variant's last checkpoint after it finishes (deleted by default).
 
     Raises:
         Interrupted: on Ctrl-C/SIGTERM, with ``summary`` and ``run_dir`` (resumable).
@@ -104,6 +106,7 @@ def grid(config: ConfigLike | None = None, overrides: Overrides = None, *, out: 
         splits = load_splits(cfg).to(torch_device)
         preflight_located(cfg, splits)  # everything refusable is refused before a run directory exists
         store = open_store(store, Path(out), cfg, torch_device, executor, part, held)
+        store.keep_checkpoints = keep_checkpoints
         if on_run_dir is not None:
             on_run_dir(store.path)
         observe = observer(events, cfg, store.tensorboard_dir if tensorboard else None)

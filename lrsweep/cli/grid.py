@@ -74,6 +74,9 @@ def grid(
     backend: BackendOption = Backend.local,
     address: AddressOption = None,
     save: SaveOption = None,
+    keep_checkpoints: Annotated[bool, typer.Option(
+        "--keep-checkpoints", help="Keep each variant's last checkpoint after it finishes (they are deleted "
+                                   "by default).")] = False,
 ) -> None:
     """Grid search: train every variant of CONFIG, rank them on validation, retrain the best.
 
@@ -98,7 +101,8 @@ def grid(
                         events=lambda cfg: ProgressEvents(err, cfg.train.epochs, quiet),
                         resume=resume, force=force, extend=extend, max_extensions=max_extensions, devices=devices,
                         backend=backend.value, address=address, shard=shard, save=save.value if save else None,
-                        plot=plot, tensorboard=tensorboard, on_run_dir=show_run_dir)
+                        plot=plot, tensorboard=tensorboard, keep_checkpoints=keep_checkpoints,
+                        on_run_dir=show_run_dir)
                 except api.Interrupted as stop:
                     if json_out:
                         print_json(stop.summary)
