@@ -1,6 +1,6 @@
 """Dataset registry: load a dataset by name, check it, and split off a seeded validation set.
 
-Built in: mnist, fashion-mnist, mnist-sample (bundled, offline), synthetic-regression,
+Built in: mnist, fashion-mnist, cifar10, cifar100, mnist-sample (bundled, offline), synthetic-regression,
 synthetic-classification, csv, npz; or any ``package.module:function`` returning a Dataset or
 ``(train_x, train_y, test_x, test_y)``.
 """
@@ -295,9 +295,11 @@ def split(dataset: Dataset, val_fraction: float, seed: int) -> Splits:
 
 
 # Factories register here; the modules import Dataset from this (already defined) package.
-from lrsweep.data import idx, synthetic, tabular  # noqa: E402
+from lrsweep.data import cifar, idx, synthetic, tabular  # noqa: E402
 
 DATASETS.add("mnist", idx.mnist)
+DATASETS.add("cifar10", cifar.cifar10, aliases=("cifar-10",))
+DATASETS.add("cifar100", cifar.cifar100, aliases=("cifar-100",))
 DATASETS.add("fashion-mnist", idx.fashion_mnist, aliases=("fashion_mnist", "fmnist"))
 DATASETS.add("mnist-sample", idx.mnist_sample, aliases=("mnist_sample", "sample"))
 DATASETS.add("synthetic-regression", synthetic.regression, aliases=("synthetic_regression",))
