@@ -27,12 +27,27 @@ PRUNERS = ("none", "asha")
 
 
 @dataclass(frozen=True)
+class AugmentConfig:
+    """Training-batch augmentation, on the device (``data.augment``); evaluation is never augmented."""
+
+    crop: int = 0  # random crop after zero-padding each side by this many pixels; 0: none
+    flip: bool = False  # random horizontal flip, with probability 1/2
+    cutout: int = 0  # zero a random square of this side (clipped at the borders); 0: none
+
+    @property
+    def active(self) -> bool:
+        return bool(self.crop or self.flip or self.cutout)
+
+
+@dataclass(frozen=True)
 class DataConfig:
     name: str = "mnist-sample"  # dataset registry name, or "package.module:function"
     root: str | None = None  # where datasets live; None: $LRSWEEP_DATA, else the user cache dir
     download: bool = True  # fetch missing files from the canonical mirrors
     val_fraction: float = 0.1  # share of the training data held out (seeded) for validation
     batch_size: int = 128  # mini-batch size for training and evaluation
+    augment: AugmentConfig = field(default_factory=AugmentConfig)  # e.g. {crop: 4, flip: true}
+    num_workers: int = 0  # DataLoader worker processes for a streamed Dataset; 0: load in the training process
     options: dict = field(default_factory=dict)  # dataset-specific keys (path, target, n_samples, ...)
 
 
@@ -125,6 +140,9 @@ class Config:
         for volatile in ("device", "engine", "name"):
             data.pop(volatile)
         data["data"].pop("root", None)
+        data["data"].pop("num_workers", None)  # how samples are loaded, not which
+        if not self.data.augment.active:
+            data["data"].pop("augment", None)  # runs made before augmentation existed keep their fingerprint
         if not self.prune.active:
             data.pop("prune")  # runs made before pruning existed keep their fingerprint
         blob = json.dumps(data, sort_keys=True, default=str).encode()
@@ -133,6 +151,7 @@ class Config:
 
 def _section_dict(section: DataConfig) -> dict:
     out = {f.name: getattr(section, f.name) for f in dataclasses.fields(section) if f.name != "options"}
+    out["augment"] = dataclasses.asdict(section.augment)
     out.update(section.options)
     return out
 
@@ -371,14 +390,34 @@ def parse_data(raw: Any) -> DataConfig:
     batch_size = expect(common.get("batch_size", defaults.batch_size), int, "data.batch_size")
     if batch_size < 1:
         raise ConfigError(f"must be >= 1, got batch_size={batch_size}", key="data.batch_size")
+    num_workers = expect(common.get("num_workers", defaults.num_workers), int, "data.num_workers")
+    if num_workers < 0:
+        raise ConfigError(f"must be >= 0, got num_workers={num_workers}", key="data.num_workers")
     return DataConfig(
         name=name,
         root=root,
         download=expect(common.get("download", defaults.download), bool, "data.download"),
         val_fraction=val_fraction,
         batch_size=batch_size,
+        augment=parse_augment(common.get("augment")),
+        num_workers=num_workers,
         options=options,
     )
+
+
+def parse_augment(raw: Any) -> AugmentConfig:
+    """``{crop: 4, flip: true, cutout: 8}``; absent or null: no augmentation."""
+    if raw is None:
+        return AugmentConfig()
+    check_keys(raw, [f.name for f in dataclasses.fields(AugmentConfig)], "data.augment")
+    defaults = AugmentConfig()
+    sizes = {}
+    for name in ("crop", "cutout"):
+        sizes[name] = expect(raw.get(name, getattr(defaults, name)), int, f"data.augment.{name}")
+        if sizes[name] < 0:
+            raise ConfigError(f"must be >= 0 pixels, got {name}={sizes[name]}", key=f"data.augment.{name}")
+    flip = expect(raw.get("flip", defaults.flip), bool, "data.augment.flip")
+    return AugmentConfig(crop=sizes["crop"], flip=flip, cutout=sizes["cutout"])
 
 
 def parse_model(raw: Any) -> ModelConfig:

@@ -60,6 +60,8 @@ def train_spec(config: Config, splits: Splits) -> TrainSpec:
         epochs=config.train.epochs,
         batch_size=config.data.batch_size,
         loss=check_task(config, splits.task),
+        augment=config.data.augment if config.data.augment.active else None,
+        num_workers=config.data.num_workers,
     )
 
 
@@ -67,7 +69,10 @@ def preflight(config: Config, splits: Splits, variants: list[Variant]) -> TrainS
     """Everything that can be refused is refused here, before any training starts."""
     from lrsweep.models import build_model
 
+    from lrsweep.engine.augment import check_augment
+
     spec = train_spec(config, splits)
+    check_augment(spec.augment, spec.input_shape)
     build_model(spec.model_name, spec.model_options, spec.input_shape, spec.output_size, seed=0)
     for variant in variants:
         scheduler_params(variant, spec, len(splits.train_x))

@@ -9,8 +9,9 @@ import torch
 
 from lrsweep.engine.common import (
     STATUS_DIVERGED, STATUS_DONE, Callbacks, EpochRecord, NoCallbacks, TrainSpec, VariantResult,
-    batch_orders, evaluate, loss_fn,
+    evaluate, loss_fn,
 )
+from lrsweep.engine.batches import as_batches
 from lrsweep.models import build_model
 from lrsweep.optim import build_optimizer
 
@@ -52,7 +53,7 @@ class SequentialTrainer:
         self.driver = ScheduleDriver(variant.scheduler, self.optimizer, spec.epochs, n_steps, variant.lr)
         self.record_steps = variant.scheduler.interval == "step"
         self.fn = loss_fn(spec.loss)
-        self.orders = batch_orders(len(self.x), variant.seed, self.x.device)
+        self.batches = as_batches(train, [variant.seed], spec)  # orders (and augmentation) of this seed
         self.result = VariantResult(variant.id, STATUS_DONE)
 
     @property
@@ -66,7 +67,7 @@ class SequentialTrainer:
     def run_epoch(self) -> EpochRecord:
         t0 = time.perf_counter()
         epoch_lr = self.optimizer.param_groups[0]["lr"]
-        train_loss, train_acc = self._train_epoch(next(self.orders))
+        train_loss, train_acc = self._train_epoch(self.batches.epoch())
         val_loss, val_acc = evaluate(self.model, *self.evaluation, self.spec.loss) if self.evaluation else (None, None)
         seconds = time.perf_counter() - t0
         record = EpochRecord(self.epochs_run + 1, epoch_lr, train_loss, train_acc, val_loss, val_acc, seconds)
@@ -88,17 +89,16 @@ class SequentialTrainer:
             self.result.test_loss, self.result.test_acc = evaluate(self.model, *test, self.spec.loss)
         return self.result
 
-    def _train_epoch(self, order: torch.Tensor) -> tuple[float, float | None]:
-        """One pass in mini-batches by index slicing; mean loss and accuracy over the epoch."""
-        x, y, spec, optimizer = self.x, self.y, self.spec, self.optimizer
+    def _train_epoch(self, batches) -> tuple[float, float | None]:
+        """One pass over the epoch's batches; mean loss and accuracy over the epoch."""
+        x, spec, optimizer, seed = self.x, self.spec, self.optimizer, self.variant.seed
         lr_steps = self.result.lr_steps if self.record_steps else None
         classification = spec.loss == "cross_entropy"
         total = torch.zeros((), device=x.device)
         correct = torch.zeros((), device=x.device, dtype=torch.int64)
         seen = 0
-        for i, start in enumerate(range(0, len(x), spec.batch_size)):
-            index = order[start:start + spec.batch_size]
-            xb, yb = x[index], y[index]
+        for i, batch in enumerate(batches):
+            xb, yb = batch.get(seed)
             optimizer.zero_grad(set_to_none=True)
             out = self.model(xb)
             loss = self.fn(out, yb)
@@ -107,8 +107,8 @@ class SequentialTrainer:
                 lr_steps.append(optimizer.param_groups[0]["lr"])
             optimizer.step()
             self.driver.after_batch()
-            total += loss.detach() * len(index)
-            seen += len(index)
+            total += loss.detach() * len(yb)
+            seen += len(yb)
             if classification:
                 correct += (out.detach().argmax(dim=1) == yb).sum()
             if i % DIVERGENCE_CHECK_EVERY == DIVERGENCE_CHECK_EVERY - 1 and not torch.isfinite(total):

@@ -22,8 +22,8 @@ from torch import Tensor
 
 from lrsweep.engine.common import (
     EVAL_CHUNK, STATUS_DIVERGED, STATUS_DONE, Callbacks, EpochRecord, NoCallbacks, TrainSpec, VariantResult,
-    batch_orders,
 )
+from lrsweep.engine.batches import as_batches
 from lrsweep.engine.loop import DIVERGENCE_CHECK_EVERY, steps_per_epoch
 from lrsweep.engine.stacked_models import PATHS, StackedModel, stack_models
 from lrsweep.engine.stacked_optim import StackedOptimizer, supports
@@ -103,12 +103,13 @@ class PackTrainer:
         x, y = train
         if self.results is None:
             self._start(len(x), x.device)
+            self.batches = as_batches(train, [v.seed for v in self.variants], self.spec)  # one source per pack
         last = self.spec.epochs if until is None else min(until, self.spec.epochs)
         members = list(self.alive)
         started = time.perf_counter()
         while self.epochs_run < last and self.alive:
             self.epochs_run += 1
-            self._epoch(self.epochs_run, x, y, self.orders.next_epoch(), evaluation, callbacks)
+            self._epoch(self.epochs_run, self.batches.epoch(), evaluation, callbacks)
         if test is not None and self.alive and self.epochs_run >= self.spec.epochs:
             for i, (loss, acc) in zip(self.alive, self._evaluate(*test)):
                 self.results[i].test_loss, self.results[i].test_acc = loss, acc
@@ -131,19 +132,18 @@ class PackTrainer:
         self.optimizer.read_proxies()
         self.results = [VariantResult(v.id, STATUS_DONE) for v in self.variants]
         self.frozen: dict[int, dict[str, Tensor]] = {}
-        self.orders = _Orders(self.variants, n_rows, device)
 
     # ---- one epoch ----
 
-    def _epoch(self, epoch, x, y, order, evaluation, callbacks) -> None:
+    def _epoch(self, epoch, batches, evaluation, callbacks) -> None:
         t0 = time.perf_counter()
         members = list(self.alive)
         lrs = dict(zip(members, self.optimizer.lr))
-        stats = _EpochStats(len(self.variants), x.device, self.spec.loss == "cross_entropy")
-        for b, start in enumerate(range(0, len(x), self.spec.batch_size)):
+        stats = _EpochStats(len(self.variants), self.device, self.spec.loss == "cross_entropy")
+        for b, batch in enumerate(batches):
             if not self.alive:
                 break
-            self._batch(x, y, order.batch(start, self.spec.batch_size, self.alive), stats)
+            self._batch(*self._rows(batch), stats)
             if b % DIVERGENCE_CHECK_EVERY == DIVERGENCE_CHECK_EVERY - 1:
                 self._drop_diverged()
         self._drop_diverged()
@@ -163,10 +163,16 @@ class PackTrainer:
             self.drivers[i].after_epoch(scores[i][0] if evaluation else stats.mean(i, False)[0])
         self.optimizer.read_proxies()
 
-    def _batch(self, x, y, index: Tensor, stats: "_EpochStats") -> None:
+    def _rows(self, batch) -> tuple[Tensor, Tensor, bool]:
+        """The batch as the live variants see it: ``[B, ...]`` shared when they share one seed, else ``[K, B, ...]``."""
+        seeds = [self.variants[i].seed for i in self.alive]
+        if len(set(seeds)) == 1:
+            return (*batch.get(seeds[0]), True)
+        parts = [batch.get(s) for s in seeds]
+        return torch.stack([p[0] for p in parts]), torch.stack([p[1] for p in parts]), False
+
+    def _batch(self, xb: Tensor, yb: Tensor, shared: bool, stats: "_EpochStats") -> None:
         """One step of every live variant, without a host sync; a variant whose loss is not finite freezes."""
-        shared = index.dim() == 1
-        xb, yb = x[index], y[index]
         out = self.model.forward(xb, shared)
         losses = _losses(out, yb, shared, self.spec.loss)
         self.bad_batches += ((self.bad_batches > 0) | ~torch.isfinite(losses.detach())).long()
@@ -187,7 +193,7 @@ class PackTrainer:
         if any(d.per_step for d in self.drivers):
             self.optimizer.read_proxies()
         counted = self.bad_batches <= 1  # a frozen variant's epoch stats end with the batch that diverged
-        stats.add(self.alive_index, counted, losses.detach(), out.detach(), yb, shared, index.shape[-1])
+        stats.add(self.alive_index, counted, losses.detach(), out.detach(), yb, shared, yb.shape[0 if shared else 1])
 
     def _drop_diverged(self) -> None:
         """Drop the variants frozen since the last check (one host sync), as if each stopped where it diverged."""
@@ -317,27 +323,3 @@ class _EpochStats:
         seen = max(1, int(self.seen[i]))
         acc = self.correct[i].item() / seen if classification else None
         return (self.total[i] / seen).item(), acc
-
-
-class _Orders:
-    """Each seed's batch order (as the sequential engine draws it); positions map to their seed's order."""
-
-    def __init__(self, variants, n: int, device: torch.device):
-        self.seeds = [v.seed for v in variants]
-        self.streams = {s: batch_orders(n, s, device) for s in dict.fromkeys(self.seeds)}
-
-    def next_epoch(self) -> "_EpochOrder":
-        return _EpochOrder({s: next(stream) for s, stream in self.streams.items()}, self.seeds)
-
-
-class _EpochOrder:
-    def __init__(self, perms: dict[int, Tensor], seeds: list[int]):
-        self.perms, self.seeds = perms, seeds
-
-    def batch(self, start: int, size: int, alive: list[int]) -> Tensor:
-        """Row indices ``[B]`` when all live variants share a seed, else ``[K, B]``."""
-        seeds = {self.seeds[i] for i in alive}
-        if len(seeds) == 1:
-            return self.perms[seeds.pop()][start:start + size]
-        return torch.stack([self.perms[self.seeds[i]][start:start + size] for i in alive])
-
