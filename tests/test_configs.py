@@ -7,7 +7,14 @@ import pytest
 from lrsweep.config import load_config
 from lrsweep.plan import expand
 
-CONFIGS = sorted((Path(__file__).resolve().parent.parent / "configs").glob("*.yaml"))
+ROOT = Path(__file__).resolve().parent.parent
+CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
+
+
+@pytest.fixture(autouse=True)
+def _examples_importable(monkeypatch):
+    """configs/custom-dataset.yaml names a package of examples/, run from there as the README says."""
+    monkeypatch.syspath_prepend(str(ROOT / "examples"))
 
 
 def test_there_are_configs():

@@ -15,6 +15,8 @@ Sources keep their state in torch Generators: :meth:`state_dict` / :meth:`load_s
 from __future__ import annotations
 
 import multiprocessing
+import signal
+from contextlib import contextmanager
 from typing import Callable, Iterator, Sequence
 
 import torch
@@ -101,6 +103,29 @@ class _SeedsBatchSampler(Sampler):
             yield torch.cat([p[start:start + self.batch_size] for p in self.perms]).tolist()
 
 
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+@contextmanager
+def _stop_signals_held():
+    """Hold Ctrl-C / SIGTERM while DataLoader workers fork: the KeyboardInterrupt the CLI's handler raises
+    would be swallowed (printed, ignored) if it landed in a fork hook; held, it arrives right after."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def _worker_init(_worker_id: int) -> None:
+    """A DataLoader worker takes the stop signals again (it was forked while they were held)."""
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+
+
 class StreamedBatches(_Source):
     """A Dataset's samples through one DataLoader (workers, pinned memory), moved to the device per batch.
 
@@ -117,11 +142,14 @@ class StreamedBatches(_Source):
         workers = 0 if multiprocessing.current_process().daemon else num_workers
         pin = self.device.type == "cuda"
         self.loader = DataLoader(rows.dataset, batch_sampler=self.sampler, num_workers=workers,
-                                 collate_fn=rows.collate, pin_memory=pin, persistent_workers=workers > 0)
+                                 collate_fn=rows.collate, pin_memory=pin, persistent_workers=workers > 0,
+                                 worker_init_fn=_worker_init if workers else None)
 
     def epoch(self) -> Iterator[Batch]:
         self.sampler.perms = list(self._permutations("cpu").values())
-        return self._batches(iter(self.loader))
+        with _stop_signals_held():
+            loaded = iter(self.loader)  # starts the workers (once: they persist) and their first batches
+        return self._batches(loaded)
 
     def _batches(self, loaded) -> Iterator[Batch]:
         for x, y in loaded:
