@@ -4,7 +4,9 @@ exact format (Python 2 protocol-2 pickles) served from 127.0.0.1."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import http.server
+import json
 import pickle
 import socket
 import threading
@@ -13,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 
+from lrsweep.cli import app
 from lrsweep.data import cifar, load_dataset, split
 from lrsweep.data.cifar import CIFAR10, CIFAR100, read_batch
 from lrsweep.data.cifar_write import python2_pickle, write_tarball
@@ -125,8 +128,6 @@ def test_truncated_tarball_with_a_matching_md5_is_a_data_error_and_extracts_noth
     body = cifar10_tarball[0].read_bytes()[:-2000]
     (tmp_path / "cifar10").mkdir()
     (tmp_path / "cifar10" / CIFAR10.filename).write_bytes(body)
-    import hashlib
-
     md5s = {CIFAR10.filename: hashlib.md5(body).hexdigest()}
     with pytest.raises(DataError, match="corrupt or truncated tarball"):
         load_dataset("cifar10", {"md5s": md5s}, root=tmp_path, download=False)
@@ -227,3 +228,20 @@ def test_wrong_shapes_and_labels_are_refused_naming_the_member(tmp_path, monkeyp
     (folder / "data_batch_3").write_bytes(python2_pickle({**bad, "labels": [1], "data": np.zeros((1, 100), np.uint8)}))
     with pytest.raises(DataError, match=r"data_batch_3: 'data' must be uint8 \[N, 3072\], got uint8 \[1, 100\]"):
         load_dataset("cifar10", {}, root=tmp_path)
+
+
+def test_a_sweep_runs_end_to_end_on_a_cifar_format_data_root(tmp_path, monkeypatch, cifar10_tarball, runner,
+                                                              write_config):
+    root = tmp_path / "data"
+    (root / "cifar10").mkdir(parents=True)
+    (root / "cifar10" / CIFAR10.filename).write_bytes(cifar10_tarball[0].read_bytes())  # placed by hand
+    monkeypatch.setenv("LRSWEEP_DATA", str(root))
+    raw = {"name": "c10", "seed": 0, "device": "cpu", "lr": [0.01, 0.1], "train": {"epochs": 1},
+           "data": {"name": "cifar10", "download": False, "val_fraction": 0.2, "batch_size": 16,
+                    "augment": {"crop": 4, "flip": True}},
+           "model": {"name": "cnn", "channels": [4], "hidden": [16]}}
+    result = runner.invoke(app, ["grid", str(write_config(raw)), "--json", "--out", str(tmp_path / "runs")])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert [r["status"] for r in summary["variants"]] == ["done", "done"]
+    assert summary["retrain"]["test_acc"] is not None
