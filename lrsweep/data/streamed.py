@@ -11,7 +11,8 @@ rows from tensors, so the same data as tensors or as a Dataset gives the same sp
 
 from __future__ import annotations
 
-from typing import Any
+from functools import partial
+from typing import Any, Callable
 
 import torch
 from torch.utils.data import Dataset as TorchDataset
@@ -99,15 +100,21 @@ class Rows:
         self._last = (key, result)
         return result
 
-    def collate(self, samples: list) -> tuple[torch.Tensor, torch.Tensor]:
-        """Samples -> (x [B, ...] float32, y [B] int64 or [B, k] float32), as training expects them."""
-        if not samples:
-            raise DataError("no samples to collate")
-        x, y = default_collate(samples)
-        return x, (y.long() if self.task == "classification" else y.float())
+    @property
+    def collate(self) -> Callable[[list], tuple[torch.Tensor, torch.Tensor]]:
+        """The collate function for this task (a picklable partial: DataLoader workers get it)."""
+        return partial(collate, task=self.task)
 
     def moved(self, device) -> "Rows":
         return Rows(self.dataset, self.task, device)
+
+
+def collate(samples: list, task: str) -> tuple[torch.Tensor, torch.Tensor]:
+    """Samples -> (x [B, ...] float32, y [B] int64 or [B, k] float32), as training expects them."""
+    if not samples:
+        raise DataError("no samples to collate")
+    x, y = default_collate(samples)
+    return x, (y.long() if task == "classification" else y.float())
 
 
 class DatasetColumn:
