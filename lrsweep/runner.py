@@ -67,9 +67,8 @@ def train_spec(config: Config, splits: Splits) -> TrainSpec:
 
 def preflight(config: Config, splits: Splits, variants: list[Variant]) -> TrainSpec:
     """Everything that can be refused is refused here, before any training starts."""
-    from lrsweep.models import build_model
-
     from lrsweep.engine.augment import check_augment
+    from lrsweep.models import build_model
 
     spec = train_spec(config, splits)
     check_augment(spec.augment, spec.input_shape)

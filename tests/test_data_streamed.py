@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 import torch
-import yaml
 from torch.utils.data import Dataset as TorchDataset
 from torch.utils.data import TensorDataset
 

@@ -164,7 +164,7 @@ class PackTrainer:
         self.optimizer.read_proxies()
 
     def _rows(self, batch) -> tuple[Tensor, Tensor, bool]:
-        """The batch as the live variants see it: ``[B, ...]`` shared when they share one seed, else ``[K, B, ...]``."""
+        """The batch as the live variants see it: ``[B, ...]`` shared by one seed, else ``[K, B, ...]``."""
         seeds = [self.variants[i].seed for i in self.alive]
         if len(set(seeds)) == 1:
             return (*batch.get(seeds[0]), True)
