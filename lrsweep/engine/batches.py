@@ -99,8 +99,9 @@ class _SeedsBatchSampler(Sampler):
         return -(-self.n // self.batch_size)
 
     def __iter__(self):
+        perms = self.perms  # this epoch's, whenever the next epoch sets its own
         for start in range(0, self.n, self.batch_size):
-            yield torch.cat([p[start:start + self.batch_size] for p in self.perms]).tolist()
+            yield torch.cat([p[start:start + self.batch_size] for p in perms]).tolist()
 
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
