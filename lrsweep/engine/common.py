@@ -30,6 +30,7 @@ class TrainSpec:
     loss: str  # cross_entropy | mse
     augment: Any = None  # config.AugmentConfig for training batches; None: no augmentation
     num_workers: int = 0  # DataLoader workers when the training data is a streamed Dataset
+    weights: str = "none"  # final state_dicts results carry: none | best (the retrain's) | all; from config's save
 
 
 @dataclass
@@ -57,6 +58,7 @@ class VariantResult:
     test_loss: float | None = None
     test_acc: float | None = None
     seconds: float = 0.0
+    weights: dict | None = None  # the final state_dict, on the CPU, when the spec asks for it (never written here)
 
 
 class Callbacks(Protocol):
@@ -68,6 +70,11 @@ class Callbacks(Protocol):
 class NoCallbacks:
     def on_epoch(self, variant_id: str, record: EpochRecord) -> None:
         pass
+
+
+def cpu_state(state: dict) -> dict:
+    """A copy of a state_dict on the CPU: what a result carries back to the parent (across processes too)."""
+    return {name: tensor.detach().to("cpu", copy=True) for name, tensor in state.items()}
 
 
 def loss_fn(name: str):
