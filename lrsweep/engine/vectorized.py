@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from lrsweep.engine import checkpoint
 from lrsweep.engine.common import (
     EVAL_CHUNK, STATUS_DIVERGED, STATUS_DONE, Callbacks, EpochRecord, NoCallbacks, TrainSpec, VariantResult,
 )
@@ -81,6 +82,7 @@ class PackTrainer:
         if self.device.type == "cpu":
             keep_freed_memory()
         self.model = _stack(self.variants, spec, self.device, path)
+        self.rng = checkpoint.rng_state(self.device)  # run() trains on this stream (dropout), see own_rng
         hparams = [{"lr": v.lr, **v.optimizer.options} for v in self.variants]
         self.optimizer = StackedOptimizer(names.pop(), self.model.params, hparams)
         self.alive = list(range(len(self.variants)))  # pack position -> variant index
@@ -88,6 +90,7 @@ class PackTrainer:
         # per pack position: batches since its loss first went non-finite (0 while finite), on the device
         self.bad_batches = torch.zeros(len(self.variants), dtype=torch.int64, device=self.device)
         self.results: list[VariantResult] | None = None  # set by the first run()
+        self.batches, self.batches_state = None, None  # the batch source, made by the first run()
         self.epochs_run = 0
 
     def state_dict(self, i: int) -> dict[str, Tensor]:
@@ -103,13 +106,17 @@ class PackTrainer:
         x, y = train
         if self.results is None:
             self._start(len(x), x.device)
-            self.batches = as_batches(train, [v.seed for v in self.variants], self.spec)  # one source per pack
+        if self.batches is None:  # one source per pack (orders and augmentation), restored from a checkpoint
+            self.batches = as_batches(train, [v.seed for v in self.variants], self.spec)
+            if self.batches_state is not None:
+                self.batches.load_state_dict(self.batches_state)
         last = self.spec.epochs if until is None else min(until, self.spec.epochs)
         members = list(self.alive)
         started = time.perf_counter()
-        while self.epochs_run < last and self.alive:
-            self.epochs_run += 1
-            self._epoch(self.epochs_run, self.batches.epoch(), evaluation, callbacks)
+        with checkpoint.own_rng(self, self.device):
+            while self.epochs_run < last and self.alive:
+                self.epochs_run += 1
+                self._epoch(self.epochs_run, self.batches.epoch(), evaluation, callbacks)
         if test is not None and self.alive and self.epochs_run >= self.spec.epochs:
             for i, (loss, acc) in zip(self.alive, self._evaluate(*test)):
                 self.results[i].test_loss, self.results[i].test_acc = loss, acc
@@ -162,6 +169,7 @@ class PackTrainer:
         for i in self.alive:
             self.drivers[i].after_epoch(scores[i][0] if evaluation else stats.mean(i, False)[0])
         self.optimizer.read_proxies()
+        self._report_checkpoint(callbacks)
 
     def _rows(self, batch) -> tuple[Tensor, Tensor, bool]:
         """The batch as the live variants see it: ``[B, ...]`` shared by one seed, else ``[K, B, ...]``."""
@@ -218,6 +226,60 @@ class PackTrainer:
             self.model.compact(keep)
             self.optimizer.compact(keep, self.model.params)
 
+    # ---- checkpoints (see lrsweep.engine.checkpoint)
+
+    def _report_checkpoint(self, callbacks) -> None:
+        if self.alive and self.epochs_run < self.spec.epochs:
+            checkpoint.report(callbacks, [v.id for v in self.variants], self.checkpoint_state)
+
+    def checkpoint_state(self) -> dict:
+        """Everything the next epoch depends on, as CPU copies: stacked weights and optimizer state, every
+        variant's schedule (proxy optimizer + driver), RNG and batch orders, records, who is still in."""
+        opt = self.optimizer
+        return checkpoint.to_cpu({
+            "format": checkpoint.STATE_FORMAT, "kind": "pack", "variant_ids": [v.id for v in self.variants],
+            "n_rows": self.batches.n, "epochs_run": self.epochs_run, "alive": list(self.alive),
+            "bad_batches": self.bad_batches, "params": list(self.model.params),
+            "buffers": list(getattr(self.model, "buffers", [])),
+            "optimizer": {"state": opt.state, "hp": opt.hp, "steps": opt.steps, "started": opt.started},
+            "proxies": [d.optimizer.state_dict() for d in self.drivers],
+            "drivers": [checkpoint.driver_state(d) for d in self.drivers],
+            "frozen": dict(self.frozen), "results": [checkpoint.result_state(r) for r in self.results],
+            "rng": checkpoint.rng_state(self.device), "orders": self.batches.state_dict(),
+        })
+
+    def restore(self, state: dict) -> None:
+        """Carry on from ``state`` (of exactly this pack, by :meth:`checkpoint_state`); ValueError if it is not."""
+        checkpoint.check_state(state, "pack", [v.id for v in self.variants])
+        device = self.device
+        self._start(state["n_rows"], device)
+        for driver, proxy, drive in zip(self.drivers, state["proxies"], state["drivers"]):
+            driver.optimizer.load_state_dict(proxy)
+            checkpoint.set_driver_state(driver, drive)
+        alive = list(state["alive"])
+        if alive and alive != list(range(len(self.variants))):
+            self.model.compact(alive)
+            self.optimizer.compact(alive, self.model.params)
+        self.alive = alive
+        self.alive_index = torch.tensor(alive, dtype=torch.long, device=device)
+        with torch.no_grad():
+            for p, saved in zip(list(self.model.params) + list(getattr(self.model, "buffers", [])),
+                                list(state["params"]) + list(state["buffers"])):
+                p.copy_(saved)
+        opt = self.optimizer
+        opt.state = checkpoint.to_device(state["optimizer"]["state"], device)
+        opt.hp = dict(state["optimizer"]["hp"])
+        opt.steps, opt.started = list(state["optimizer"]["steps"]), list(state["optimizer"]["started"])
+        opt._cache.clear()
+        self.bad_batches = state["bad_batches"].to(device)
+        self.frozen = {int(i): sd for i, sd in state["frozen"].items()}
+        self.results = [checkpoint.result_from_state(r) for r in state["results"]]
+        self.epochs_run = state["epochs_run"]
+        self.batches_state = state["orders"]  # applied when the batch source is made (run() has the data)
+        if self.batches is not None:
+            self.batches.load_state_dict(self.batches_state)
+        self.rng = state["rng"]
+
     @torch.no_grad()
     def _evaluate(self, x: Tensor, y: Tensor) -> list[tuple[float, float | None]]:
         """Per-variant mean loss (and accuracy) over a split, as :func:`lrsweep.engine.common.evaluate`."""
@@ -232,7 +294,7 @@ class PackTrainer:
         for start in range(0, len(x), chunk):
             out = self.model.forward(x[start:start + chunk], True)
             target = y[start:start + chunk]
-            total += _losses(out, target, True, self.spec.loss, reduction="sum").double()
+            total += _losses(out, target, True, self.spec.loss, reduction="sum")
             if classification:
                 correct += (out.argmax(dim=-1) == target).sum(dim=1)
         self.model.train(True)
@@ -297,7 +359,9 @@ def _losses(out: Tensor, y: Tensor, shared: bool, loss: str, reduction: str = "m
         each = F.cross_entropy(out.reshape(k * b, -1), target.reshape(k * b), reduction="none").view(k, -1)
     else:
         each = F.mse_loss(out, target.to(out.dtype), reduction="none").reshape(k, -1)
-    return each.sum(dim=1) if reduction == "sum" else each.mean(dim=1)
+    if reduction == "sum":  # in float64 over the rows: the total must not depend on how the split was chunked
+        return each.double().sum(dim=1)
+    return each.mean(dim=1)
 
 
 class _EpochStats:
