@@ -44,7 +44,7 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class OptimizerConfig:
-    name: str = "sgd"  # sgd | adam | adamw | rmsprop | adagrad
+    name: str = "sgd"  # any torch.optim class taking params and lr (any case), or "package.module:Class"
     options: dict = field(default_factory=dict)  # torch.optim keyword arguments except lr
 
     @property

@@ -26,10 +26,11 @@ from lrsweep.engine.common import (
 )
 from lrsweep.engine.loop import DIVERGENCE_CHECK_EVERY, steps_per_epoch
 from lrsweep.engine.stacked_models import PATHS, StackedModel, stack_models
-from lrsweep.engine.stacked_optim import StackedOptimizer, supports
+from lrsweep.engine.stacked_optim import OPTIMIZERS as STACKED, StackedOptimizer, supports
 from lrsweep.errors import VectorizeError
 from lrsweep.models import build_model
 
+STACKED_NAMES = tuple(STACKED)
 EVAL_ROWS_TIMES_VARIANTS = EVAL_CHUNK * 4  # evaluation chunk = this / K rows: bounded memory for big packs
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc mallopt parameters (malloc.h)
 
@@ -75,8 +76,11 @@ class PackTrainer:
             raise ValueError(f"path must be one of {PATHS}, got {path!r}")
         self.variants, self.spec, self.device = list(variants), spec, torch.device(device)
         names = {v.optimizer.name.lower() for v in self.variants}
-        if len(names) != 1 or not supports(next(iter(names))):
-            raise VectorizeError(f"a pack needs one supported optimizer, got {sorted(names)}")
+        if len(names) != 1:
+            raise VectorizeError(f"a pack needs one optimizer, got {sorted(names)}")
+        if not supports(next(iter(names))):
+            raise VectorizeError(f"optimizer '{self.variants[0].optimizer.name}' has no stacked update "
+                                 f"(packs support {', '.join(STACKED_NAMES)})")
         torch.manual_seed(self.variants[0].seed)  # as the sequential engine: dropout draws from here
         if self.device.type == "cpu":
             keep_freed_memory()
