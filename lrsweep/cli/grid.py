@@ -13,6 +13,7 @@ from lrsweep.cli.common import (
     DEFAULT_OUT, DeviceOption, EngineOption, JsonOption, OutOption, QuietOption, SetOption, config_overrides, load_splits,
     finish_meta, print_json, run_meta, sigterm_as_interrupt, stderr_console, stdout_console, user_errors,
 )
+from lrsweep.engine.precision import check_devices
 from lrsweep.errors import RunDirError, UsageError
 from lrsweep.extend import DEFAULT_MAX_EXTENSIONS
 
@@ -111,6 +112,7 @@ def grid(
         config, store = _load(config_path, sets, device, engine, resume, force)
         check_shard(config, part)
         torch_device = _parent_device(config, executor)
+        check_devices(config.train.precision, getattr(executor, "devices", None) or [torch_device])
         splits = load_splits(config).to(torch_device)
         store = _open_store(store, out, config, torch_device, executor, part)
         err = stderr_console()
@@ -318,6 +320,7 @@ def validate(
     with user_errors():
         config = load_config(config_path, config_overrides(sets, device))
         torch_device = resolve_device(config.device)
+        check_devices(config.train.precision, [torch_device])
         splits = load_splits(config)
         variants = expand(config)
         preflight(config, splits, variants)

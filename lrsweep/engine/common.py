@@ -28,6 +28,9 @@ class TrainSpec:
     epochs: int
     batch_size: int
     loss: str  # cross_entropy | mse
+    precision: str = "32"  # train.precision (resolved per device by engine.precision)
+    grad_clip: float | None = None  # train.grad_clip: max gradient norm per variant
+    compile: bool = False  # train.compile
 
 
 @dataclass

@@ -11,6 +11,7 @@ from lrsweep.engine.common import (
     STATUS_DIVERGED, STATUS_DONE, Callbacks, EpochRecord, NoCallbacks, TrainSpec, VariantResult,
     batch_orders, evaluate, loss_fn,
 )
+from lrsweep.engine.precision import Amp, maybe_compile
 from lrsweep.models import build_model
 from lrsweep.optim import build_optimizer
 
@@ -48,6 +49,8 @@ class SequentialTrainer:
         self.evaluation = evaluation
         self.callbacks = callbacks or NoCallbacks()
         self.model, self.optimizer = initial_state(spec, variant.optimizer, variant.lr, variant.seed, self.x.device)
+        self.amp = Amp(spec.precision, self.x.device, spec.grad_clip, self.model.parameters)
+        self.forward = maybe_compile(self.model, spec.compile, self.x.device)  # the training pass only
         n_steps = steps_per_epoch(len(self.x), spec.batch_size)
         self.driver = ScheduleDriver(variant.scheduler, self.optimizer, spec.epochs, n_steps, variant.lr)
         self.record_steps = variant.scheduler.interval == "step"
@@ -100,12 +103,13 @@ class SequentialTrainer:
             index = order[start:start + spec.batch_size]
             xb, yb = x[index], y[index]
             optimizer.zero_grad(set_to_none=True)
-            out = self.model(xb)
-            loss = self.fn(out, yb)
-            loss.backward()
+            with self.amp.autocast():
+                out = self.forward(xb)
+                loss = self.fn(out, yb)
+            self.amp.backward(loss)
             if lr_steps is not None:
                 lr_steps.append(optimizer.param_groups[0]["lr"])
-            optimizer.step()
+            self.amp.step(optimizer)
             self.driver.after_batch()
             total += loss.detach() * len(index)
             seen += len(index)

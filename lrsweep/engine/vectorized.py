@@ -25,7 +25,8 @@ from lrsweep.engine.common import (
     batch_orders,
 )
 from lrsweep.engine.loop import DIVERGENCE_CHECK_EVERY, steps_per_epoch
-from lrsweep.engine.stacked_models import PATHS, StackedModel, stack_models
+from lrsweep.engine.precision import PackAmp, maybe_compile
+from lrsweep.engine.stacked_models import PATHS, FuncStack, StackedModel, stack_models
 from lrsweep.engine.stacked_optim import OPTIMIZERS as STACKED, StackedOptimizer, supports
 from lrsweep.errors import VectorizeError
 from lrsweep.models import build_model
@@ -87,6 +88,11 @@ class PackTrainer:
         self.model = _stack(self.variants, spec, self.device, path)
         hparams = [{"lr": v.lr, **v.optimizer.options} for v in self.variants]
         self.optimizer = StackedOptimizer(names.pop(), self.model.params, hparams)
+        self.amp = PackAmp(spec.precision, self.device, len(self.variants), spec.grad_clip)
+        if self.amp.precision != "32" and isinstance(self.model, FuncStack):
+            raise VectorizeError(f"model '{spec.model_name}' stacks through torch.func.vmap, which autocast does "
+                                 f"not reach into, so {self.amp.precision} trains it one variant at a time")
+        self.forward = maybe_compile(self.model.forward, spec.compile, self.device)  # the training pass only
         self.alive = list(range(len(self.variants)))  # pack position -> variant index
         self.alive_index = torch.arange(len(self.variants), device=self.device)
         # per pack position: batches since its loss first went non-finite (0 while finite), on the device
@@ -171,18 +177,22 @@ class PackTrainer:
         """One step of every live variant, without a host sync; a variant whose loss is not finite freezes."""
         shared = index.dim() == 1
         xb, yb = x[index], y[index]
-        out = self.model.forward(xb, shared)
-        losses = _losses(out, yb, shared, self.spec.loss)
+        with self.amp.autocast():
+            out = self.forward(xb, shared)
+            losses = _losses(out, yb, shared, self.spec.loss)
         self.bad_batches += ((self.bad_batches > 0) | ~torch.isfinite(losses.detach())).long()
         keep = self.bad_batches == 0
         for p in self.model.params:
             p.grad = None
         # torch.where, not a product: 0 * NaN is NaN, and would poison the whole pack's gradients
-        torch.where(keep, losses, torch.zeros_like(losses)).sum().backward()
+        torch.where(keep, self.amp.scaled(losses), torch.zeros_like(losses)).sum().backward()
+        active = self.amp.unscale_and_clip(self.model.params, keep)  # fp16: a host sync per step
         for pos, i in enumerate(self.alive):
             if self.drivers[i].per_step:
                 self.results[i].lr_steps.append(self.optimizer.hp["lr"][pos])
-        if self.device.type == "cpu" and bool(keep.all()):  # on the CPU a look costs nothing: skip the copy-back
+        if active is not None:  # fp16: a variant whose gradients overflowed skips this step, as with GradScaler
+            self.optimizer.step(active=active)
+        elif self.device.type == "cpu" and bool(keep.all()):  # on the CPU a look costs nothing: skip the copy-back
             self.optimizer.step()
         else:
             self.optimizer.step(keep=keep)
@@ -213,6 +223,7 @@ class PackTrainer:
         self.alive_index = torch.tensor(self.alive, dtype=torch.long, device=self.device)
         self.bad_batches = self.bad_batches[torch.tensor(keep, dtype=torch.long, device=self.device)]
         if keep:
+            self.amp.compact(torch.tensor(keep, dtype=torch.long, device=self.device))
             self.model.compact(keep)
             self.optimizer.compact(keep, self.model.params)
 
