@@ -26,7 +26,7 @@ from lrsweep.engine.common import (
 )
 from lrsweep.engine.loop import DIVERGENCE_CHECK_EVERY, steps_per_epoch
 from lrsweep.engine.precision import PackAmp, maybe_compile
-from lrsweep.engine.stacked_models import PATHS, FuncStack, StackedModel, stack_models
+from lrsweep.engine.stacked_models import PATHS, StackedModel, stack_models
 from lrsweep.engine.stacked_optim import OPTIMIZERS as STACKED, StackedOptimizer, supports
 from lrsweep.errors import VectorizeError
 from lrsweep.models import build_model
@@ -89,7 +89,7 @@ class PackTrainer:
         hparams = [{"lr": v.lr, **v.optimizer.options} for v in self.variants]
         self.optimizer = StackedOptimizer(names.pop(), self.model.params, hparams)
         self.amp = PackAmp(spec.precision, self.device, len(self.variants), spec.grad_clip)
-        if self.amp.precision != "32" and isinstance(self.model, FuncStack):
+        if self.amp.precision != "32" and not self.model.autocast_ok:
             raise VectorizeError(f"model '{spec.model_name}' stacks through torch.func.vmap, which autocast does "
                                  f"not reach into, so {self.amp.precision} trains it one variant at a time")
         self.forward = maybe_compile(self.model.forward, spec.compile, self.device)  # the training pass only
