@@ -24,6 +24,7 @@ SELECT_METRICS = {"val_loss": "min", "val_acc": "max"}  # metric -> direction
 LOSSES = ("auto", "cross_entropy", "mse")
 ENGINES = ("auto", "vectorized", "sequential")
 PRUNERS = ("none", "asha")
+PRECISIONS = ("auto", "32", "bf16-mixed", "16-mixed")  # train.precision (see lrsweep.engine.precision)
 
 
 @dataclass(frozen=True)
@@ -448,8 +449,6 @@ def parse_train(raw: Any) -> TrainConfig:
 
 def parse_train_options(raw: dict, defaults: TrainConfig) -> dict:
     """train.precision, train.grad_clip and train.compile."""
-    from lrsweep.engine.precision import parse_precision
-
     grad_clip = raw.get("grad_clip", defaults.grad_clip)
     if grad_clip is not None:
         grad_clip = expect(grad_clip, float, "train.grad_clip")
@@ -460,6 +459,14 @@ def parse_train_options(raw: dict, defaults: TrainConfig) -> dict:
         "grad_clip": grad_clip,
         "compile": expect(raw.get("compile", defaults.compile), bool, "train.compile"),
     }
+
+
+def parse_precision(value: Any, key: str = "train.precision") -> str:
+    """``32`` (a YAML number or string), ``bf16-mixed``, ``16-mixed`` or ``auto``."""
+    text = str(value) if isinstance(value, (int, str)) and not isinstance(value, bool) else None
+    if text not in PRECISIONS:
+        raise ConfigError(f"got {value!r} (valid: {', '.join(PRECISIONS)})", key=key)
+    return text
 
 
 def parse_select(raw: Any) -> SelectConfig:

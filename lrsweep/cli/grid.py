@@ -13,7 +13,6 @@ from lrsweep.cli.common import (
     DEFAULT_OUT, DeviceOption, EngineOption, JsonOption, OutOption, QuietOption, SetOption, config_overrides, load_splits,
     finish_meta, print_json, run_meta, sigterm_as_interrupt, stderr_console, stdout_console, user_errors,
 )
-from lrsweep.engine.precision import check_devices
 from lrsweep.errors import RunDirError, UsageError
 from lrsweep.extend import DEFAULT_MAX_EXTENSIONS
 
@@ -99,6 +98,7 @@ def grid(
 
     Writes runs/<name>-<YYYYmmdd-HHMMSS>/ (config, meta, summary.csv/.json, per-variant metrics).
     """
+    from lrsweep.engine.precision import check_devices
     from lrsweep.executors import make_executor
     from lrsweep.plan import Shard
     from lrsweep.report import summary_table, verdict
@@ -313,6 +313,7 @@ def validate(
     """Check CONFIG and print the expanded plan (variants, device, dataset sizes) without training."""
     from lrsweep.config import load_config
     from lrsweep.device import describe_device, resolve_device
+    from lrsweep.engine.precision import check_devices
     from lrsweep.plan import expand
     from lrsweep.report import plan_table
     from lrsweep.runner import preflight

@@ -20,22 +20,14 @@ from typing import Callable, Iterable
 import torch
 from torch import Tensor
 
+from lrsweep.config import PRECISIONS, parse_precision  # noqa: F401 - the values, validated in config
 from lrsweep.errors import ConfigError
 
-PRECISIONS = ("auto", "32", "bf16-mixed", "16-mixed")
 DTYPES = {"bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}
 # torch.amp.GradScaler's defaults, which PackAmp reproduces per variant
 INIT_SCALE, GROWTH_FACTOR, BACKOFF_FACTOR, GROWTH_INTERVAL = 2.0**16, 2.0, 0.5, 2000
 CLIP_EPS = 1e-6  # torch.nn.utils.clip_grad_norm_: coef = max_norm / (norm + 1e-6)
 COMPILE_BACKEND = "inductor"  # torch.compile's default backend (tests swap in "eager")
-
-
-def parse_precision(value, key: str = "train.precision") -> str:
-    """``32`` (a YAML number or string), ``bf16-mixed``, ``16-mixed`` or ``auto``."""
-    text = str(value) if isinstance(value, (int, str)) and not isinstance(value, bool) else None
-    if text not in PRECISIONS:
-        raise ConfigError(f"got {value!r} (valid: {', '.join(PRECISIONS)})", key=key)
-    return text
 
 
 def resolve_precision(precision: str, device: torch.device | str) -> str:
