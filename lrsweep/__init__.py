@@ -1,3 +1,24 @@
-"""lrsweep: choose a learning rate by strategy, from one YAML file."""
+"""lrsweep: choose a learning rate by strategy, from one YAML file.
+
+From Python::
+
+    import lrsweep
+    result = lrsweep.grid("configs/quickstart.yaml", overrides={"train.epochs": 2})
+    result.best.lr, result.table()
+    model = lrsweep.load_model(result.run_dir)
+
+The functions load on first use (``import lrsweep`` imports neither torch nor the engine).
+"""
 
 __version__ = "0.1.0"
+
+# lrsweep.tune (the budgeted strategy) is re-exported here once that module exists: add "tune" below.
+__all__ = ["grid", "find", "schedule_preview", "load_run", "load_model", "load_config_any"]
+
+
+def __getattr__(name: str):
+    if name in __all__:
+        from lrsweep import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'lrsweep' has no attribute {name!r}")

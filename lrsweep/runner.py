@@ -15,7 +15,7 @@ from lrsweep.data import Splits
 from lrsweep.engine.common import STATUS_DONE, STATUS_INTERRUPTED, EpochRecord, TrainSpec, VariantResult
 from lrsweep.engine.loop import steps_per_epoch
 from lrsweep.engine.precision import notices as precision_notices
-from lrsweep.errors import LrsweepError, UsageError
+from lrsweep.errors import Interrupted, UsageError  # noqa: F401  Interrupted: defined with the other errors
 from lrsweep.executors import Executor, Job, LocalExecutor
 from lrsweep.plan import Shard, Variant, check_task, expand, shard_variants
 from lrsweep.prune import FINISHED, PENDING, STATUS_PRUNED, successive_halving
@@ -41,16 +41,6 @@ class QuietEvents:
     def on_notice(self, message): pass
 
 
-class Interrupted(LrsweepError):
-    """Ctrl-C or SIGTERM: the run directory is consistent and resumable."""
-
-    exit_code = 130
-
-    def __init__(self, summary: dict):
-        self.summary = summary
-        super().__init__("interrupted; resume with --resume")
-
-
 def train_spec(config: Config, splits: Splits) -> TrainSpec:
     """What every variant shares; refuses a loss/metric that does not fit the dataset's task."""
     return TrainSpec(
@@ -64,17 +54,21 @@ def train_spec(config: Config, splits: Splits) -> TrainSpec:
         precision=config.train.precision,
         grad_clip=config.train.grad_clip,
         compile=config.train.compile,
+        weights=config.save,
     )
 
 
-def preflight(config: Config, splits: Splits, variants: list[Variant]) -> TrainSpec:
-    """Everything that can be refused is refused here, before any training starts."""
-    from lrsweep.models import build_model
+def preflight(config: Config, splits: Splits, variants: list[Variant], model: bool = True) -> TrainSpec:
+    """Everything that can be refused is refused here, before any training starts (``model=False``: all but
+    the model, for ``validate --no-import``)."""
+    from lrsweep.checks import check_model, check_schedules
 
     spec = train_spec(config, splits)
-    build_model(spec.model_name, spec.model_options, spec.input_shape, spec.output_size, seed=0)
+    if model:
+        check_model(spec, splits, config.limits)
     for variant in variants:
         scheduler_params(variant, spec, len(splits.train_x))
+    check_schedules(variants, spec, len(splits.train_x))
     return spec
 
 
@@ -112,6 +106,7 @@ def status_record(variant_id: str, result: VariantResult, described: dict | None
         "test_loss": result.test_loss,
         "test_acc": result.test_acc,
         "traceback": result.traceback,
+        "computed": result.computed,
     }
 
 
@@ -133,11 +128,12 @@ def run_sweep(config: Config, splits: Splits, store: RunStore, events: SweepEven
     check_shard(config, shard)
     mine = shard_variants(variants, shard) if shard else variants
     sink = _Sink(store, events, executor.backend, spec.epochs, mine,
-                 lambda v: scheduler_params(v, spec, len(splits.train_x)))
+                 lambda v: scheduler_params(v, spec, len(splits.train_x)), config.fingerprint(), spec=spec)
     pending = [v for v in mine if sink.status(v.id) == PENDING]
     events.on_start(mine, pending)
     try:
-        packs = plan_packs(config.engine, pending, spec, splits.train_x.device, events, executor.parallelism)
+        packs = sink.checkpoints.regroup(pending, lambda rest: plan_packs(
+            config.engine, rest, spec, splits.train_x.device, events, executor.parallelism))
         with executor.session(Job(config, spec, splits), sink.on_notice) as session:
             if config.prune.active:
                 _note_pruning(config, executor, events)
@@ -146,7 +142,8 @@ def run_sweep(config: Config, splits: Splits, store: RunStore, events: SweepEven
                 session.train(packs, sink)
             summary = collect_summary(config, store, mine)
             if shard is None and config.retrain and summary["best"] is not None:
-                summary["retrain"] = retrain_best(store, variants, summary, events, session, executor.backend)
+                summary["retrain"] = retrain_best(store, variants, summary, events, session, executor.backend,
+                                                  spec=spec)
     except KeyboardInterrupt:
         sink.interrupt()
         summary = collect_summary(config, store, mine)
@@ -191,14 +188,21 @@ class _Sink:
     from that epoch on are replaced, and the progress display only sees epochs it has not seen.
     """
 
-    def __init__(self, store: RunStore, events, backend: str, epochs: int, variants: list[Variant], params):
+    def __init__(self, store: RunStore, events, backend: str, epochs: int, variants: list[Variant], params,
+                 fingerprint: str = "", spec: TrainSpec | None = None):
+        from lrsweep.resume import Checkpoints
+
         self.store, self.events, self.backend, self.epochs, self.params = store, events, backend, epochs, params
+        self.spec = spec  # for the model.pt of variants that carry their weights back (save: all)
         self.variants = {v.id: v for v in variants}
+        self.checkpoints = Checkpoints(store, fingerprint, self.variants, self.on_notice,
+                                       keep=store.keep_checkpoints)
         self.rows: dict[str, list[dict]] = {}
         self.reported: dict[str, int] = {}
         self.running: dict[str, Variant] = {}  # started (or paused at a rung), not ended
         self.where: dict[str, str] = {}
         self.ended: dict[str, str] = {}
+        self.muted: set[str] = set()  # finished variants training along in their first pack: records ignored
 
     def status(self, variant_id: str) -> str:
         """How the variant ended in this sweep, or finished in an earlier one; else ``pending``."""
@@ -208,12 +212,15 @@ class _Sink:
         return on_disk if on_disk in FINISHED else PENDING
 
     def on_pack_start(self, pack: list, device: str) -> None:
+        self.checkpoints.on_pack_start(pack, device)
         for variant in pack:
             self.running[variant.id] = variant
             self.where[variant.id] = device
         self.events.on_pack_start(pack)
 
     def on_epoch(self, variant_id: str, record: EpochRecord) -> None:
+        if variant_id in self.muted:
+            return
         rows = [r for r in self.rows.get(variant_id, []) if r["epoch"] < record.epoch] + [record.as_row()]
         self.store.write_metrics(variant_id, rows)
         self.rows[variant_id] = rows  # only once on disk: an interrupted write leaves both as they were
@@ -224,6 +231,8 @@ class _Sink:
     def on_result(self, variant: Variant, result: VariantResult, device: str) -> None:
         if result.status == STATUS_DONE and len(result.epochs) < self.epochs:
             return  # paused at a rung
+        if result.status != STATUS_DONE and self.ended.get(variant.id) == result.status:
+            return  # ended mid-pack, already recorded when its pack's checkpoint said so
         self._end(variant, result, device)
 
     def on_pruned(self, variant_id: str, rows: list[dict], rung: int) -> None:
@@ -234,6 +243,33 @@ class _Sink:
 
     def on_notice(self, message: str) -> None:
         self.events.on_notice(message)
+
+    def on_checkpoint(self, members: list[str], state: dict) -> None:
+        """A trainer's state after an epoch: written atomically; members it reports ended are ended now."""
+        self.checkpoints.save(members, state)
+        results = state.get("results") or ([state["result"]] if "result" in state else [])
+        for plain in results:
+            # "done" in a checkpoint means "still training"; diverged (or pruned) means it ended
+            if plain["status"] in FINISHED and plain["status"] != STATUS_DONE and plain["variant_id"] in self.running:
+                from lrsweep.engine.checkpoint import result_from_state
+
+                self._end(self.variants[plain["variant_id"]], result_from_state(plain),
+                          self.where.get(plain["variant_id"]))
+
+    def resume_point(self, pack: list):
+        """What ``pack`` carries on from (see :meth:`lrsweep.resume.Checkpoints.resume_point`); the records
+        it holds become the variants' rows, as if those epochs had just been reported."""
+        point = self.checkpoints.resume_point(pack, self.status)
+        if point is None:
+            return None
+        self.muted |= {v.id for v in point.members if self.status(v.id) != PENDING}  # trained along, not again
+        states = [point.pack_state] if point.pack_state else []
+        for state in states + list(point.alone.values()):
+            for plain in state.get("results") or [state["result"]]:
+                if plain["variant_id"] in self.variants and self.status(plain["variant_id"]) == PENDING:
+                    self.rows[plain["variant_id"]] = list(plain["epochs"])
+                    self.reported[plain["variant_id"]] = len(plain["epochs"])
+        return point
 
     def interrupt(self) -> None:
         """Every started, unended variant is recorded ``interrupted`` with the epochs it finished."""
@@ -246,7 +282,9 @@ class _Sink:
     def _end(self, variant: Variant, result: VariantResult, device: str | None, **extra) -> None:
         self.running.pop(variant.id, None)
         self.ended[variant.id] = result.status
+        save_weights(self.store, variant.id, self.spec, variant, result)  # before status.json says it finished
         _finish(self.store, variant, result, self.params(variant), self.backend, device, **extra)
+        self.checkpoints.discard(variant.id, lambda vid: self.status(vid) != PENDING)
         self.events.on_variant_end(variant, result)
 
 
@@ -295,7 +333,17 @@ def collect_summary(config: Config, store: RunStore, variants: list[Variant]) ->
     return summarize(config.name, config.select.metric, rows, retrain=previous.get("retrain"))
 
 
-def retrain_best(store, variants, summary, events, session, backend: str) -> dict:
+def save_weights(store: RunStore, where: str, spec: TrainSpec | None, variant: Variant, result: VariantResult) -> None:
+    """``model.pt`` for a result that carried its final weights back (the store writes, atomically)."""
+    if result.weights is None or spec is None:
+        return
+    from lrsweep.weights import model_payload
+
+    store.write_model(where, model_payload(spec, variant, result.weights))
+    result.weights = None  # written: do not keep a second copy alive
+
+
+def retrain_best(store, variants, summary, events, session, backend: str, spec: TrainSpec | None = None) -> dict:
     """Train the best variant again on train+val (on the executor) and score it on the test split."""
     best = next(v for v in variants if v.id == summary["best"]["id"])
     done = store.read_status(RETRAIN_ID)
@@ -303,6 +351,7 @@ def retrain_best(store, variants, summary, events, session, backend: str) -> dic
         return _retrain_entry(best, done)
     events.on_notice(f"retraining the best variant ({best.group}) on train+val, scoring on test")
     result, device = session.retrain(best, _Recorder(store, events, write_as=RETRAIN_ID))
+    save_weights(store, RETRAIN_ID, spec, best, result)
     record = status_record(best.id, result, best.describe())
     record.update(backend=backend, device=device)
     store.write_status(RETRAIN_ID, record)

@@ -9,7 +9,8 @@ import yaml
 from rich.console import Console
 
 from lrsweep.cli import app
-from lrsweep.cli.find import render_curve, replace_lr
+from lrsweep.api.rangetest import replace_lr
+from lrsweep.cli.find import render_curve
 from lrsweep.finder import FinderResult, FinderSettings
 from tests.conftest import ROOT
 

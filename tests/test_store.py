@@ -25,6 +25,7 @@ def test_run_directory_layout_and_round_trip(tmp_path):
     store = RunStore.create(tmp_path, "demo")
     assert store.path.name.startswith("demo-")
     store.write_config({"name": "demo", "lr": (0.1, 0.01)})
+    store.write_meta({"versions": {"lrsweep": "0.1"}})  # what makes it a run directory lrsweep made
     store.write_metrics("v1", [{"epoch": 1, "lr": 0.1, "train_loss": 0.5, "train_acc": None, "val_loss": 0.4,
                                 "val_acc": 0.9, "seconds": 1.5}])
     store.write_status("v1", {"status": "done", "final": float("nan")})
@@ -50,3 +51,28 @@ def test_open_refuses_what_is_not_a_run_directory(tmp_path):
         RunStore.open(tmp_path / "missing")
     with pytest.raises(RunDirError, match="no config.yaml"):
         RunStore.open(tmp_path)
+
+
+def test_model_files_round_trip_and_a_truncated_one_is_a_run_dir_error(tmp_path):
+    import torch
+
+    from lrsweep.engine.common import TrainSpec
+    from lrsweep.models import build_model
+    from lrsweep.plan import expand
+    from lrsweep.config import parse_config
+    from lrsweep.weights import build_module, model_payload
+
+    spec = TrainSpec("mlp", {"hidden": [4]}, (3,), 2, epochs=1, batch_size=8, loss="cross_entropy")
+    variant = expand(parse_config({"lr": 0.1}))[0]
+    trained = build_model("mlp", {"hidden": [4]}, (3,), 2, seed=5)
+    store = RunStore.create(tmp_path, "demo")
+    path = store.write_model(variant.id, model_payload(spec, variant, trained.state_dict()))
+    assert path == store.variant_dir(variant.id) / "model.pt" and store.has_model(variant.id)
+    payload = store.read_model(variant.id)
+    rebuilt = build_module(payload, str(path))
+    x = torch.randn(5, 3)
+    assert torch.equal(rebuilt(x), trained.eval()(x)) and payload["variant"] == variant.describe()
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(RunDirError, match="unreadable model file"):
+        store.read_model(variant.id)
+    assert [p.name for p in path.parent.iterdir()] == ["model.pt"]  # atomic writes leave no temporary files
