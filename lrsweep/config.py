@@ -23,6 +23,7 @@ SELECT_METRICS = {"val_loss": "min", "val_acc": "max"}  # metric -> direction
 LOSSES = ("auto", "cross_entropy", "mse")
 ENGINES = ("auto", "vectorized", "sequential")
 PRUNERS = ("none", "asha")
+PRECISIONS = ("auto", "32", "bf16-mixed", "16-mixed")  # train.precision (see lrsweep.engine.precision)
 MAX_NAME_BYTES = 200  # a run directory's name is <name>-<stamp>; file systems allow 255 bytes
 SAVES = ("best", "all", "none")  # save: which final weights a sweep keeps
 
@@ -60,7 +61,7 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class OptimizerConfig:
-    name: str = "sgd"  # sgd | adam | adamw | rmsprop | adagrad
+    name: str = "sgd"  # any torch.optim class taking params and lr (any case), or "package.module:Class"
     options: dict = field(default_factory=dict)  # torch.optim keyword arguments except lr
 
     @property
@@ -76,6 +77,9 @@ class OptimizerConfig:
 class TrainConfig:
     epochs: int = 10  # passes over the training split per variant
     loss: str = "auto"  # auto (cross_entropy for classification, mse for regression) | cross_entropy | mse
+    precision: str = "32"  # 32 | bf16-mixed | 16-mixed (CUDA only) | auto (bf16-mixed on CUDA, else 32)
+    grad_clip: float | None = None  # max gradient norm per variant (torch's clip_grad_norm_); None: no clipping
+    compile: bool = False  # torch.compile the training forward pass where the platform supports it
 
 
 @dataclass(frozen=True)
@@ -169,6 +173,9 @@ class Config:
             data["data"].pop("augment", None)  # runs made before augmentation existed keep their fingerprint
         if not self.prune.active:
             data.pop("prune")  # runs made before pruning existed keep their fingerprint
+        for key in ("precision", "grad_clip", "compile"):  # likewise runs made before these keys existed
+            if data["train"][key] == getattr(TrainConfig(), key):
+                data["train"].pop(key)
         blob = json.dumps(data, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:8]
 
@@ -533,7 +540,29 @@ def parse_train(raw: Any) -> TrainConfig:
     if epochs < 1:
         raise ConfigError(f"must be >= 1, got epochs={epochs}", key="train.epochs")
     loss = choice(raw.get("loss", defaults.loss), LOSSES, "train.loss")
-    return TrainConfig(epochs=epochs, loss=loss)
+    return TrainConfig(epochs=epochs, loss=loss, **parse_train_options(raw, defaults))
+
+
+def parse_train_options(raw: dict, defaults: TrainConfig) -> dict:
+    """train.precision, train.grad_clip and train.compile."""
+    grad_clip = raw.get("grad_clip", defaults.grad_clip)
+    if grad_clip is not None:
+        grad_clip = expect(grad_clip, float, "train.grad_clip")
+        if not math.isfinite(grad_clip) or grad_clip <= 0:
+            raise ConfigError(f"must be finite and > 0 (or null), got grad_clip={grad_clip}", key="train.grad_clip")
+    return {
+        "precision": parse_precision(raw.get("precision", defaults.precision)),
+        "grad_clip": grad_clip,
+        "compile": expect(raw.get("compile", defaults.compile), bool, "train.compile"),
+    }
+
+
+def parse_precision(value: Any, key: str = "train.precision") -> str:
+    """``32`` (a YAML number or string), ``bf16-mixed``, ``16-mixed`` or ``auto``."""
+    text = str(value) if isinstance(value, (int, str)) and not isinstance(value, bool) else None
+    if text not in PRECISIONS:
+        raise ConfigError(f"got {value!r} (valid: {', '.join(PRECISIONS)})", key=key)
+    return text
 
 
 def parse_select(raw: Any) -> SelectConfig:

@@ -14,6 +14,7 @@ from lrsweep.config import Config
 from lrsweep.data import Splits
 from lrsweep.engine.common import STATUS_DONE, STATUS_INTERRUPTED, EpochRecord, TrainSpec, VariantResult
 from lrsweep.engine.loop import steps_per_epoch
+from lrsweep.engine.precision import notices as precision_notices
 from lrsweep.errors import Interrupted, UsageError  # noqa: F401  Interrupted: defined with the other errors
 from lrsweep.executors import Executor, Job, LocalExecutor
 from lrsweep.plan import Shard, Variant, check_task, expand, shard_variants
@@ -52,6 +53,9 @@ def train_spec(config: Config, splits: Splits) -> TrainSpec:
         loss=check_task(config, splits.task),
         augment=config.data.augment if config.data.augment.active else None,
         num_workers=config.data.num_workers,
+        precision=config.train.precision,
+        grad_clip=config.train.grad_clip,
+        compile=config.train.compile,
         weights=config.save,
     )
 
@@ -123,6 +127,8 @@ def run_sweep(config: Config, splits: Splits, store: RunStore, events: SweepEven
     executor = executor or LocalExecutor()
     variants = expand(config)
     spec = preflight(config, splits, variants)
+    for message in precision_notices(spec.precision, spec.compile, splits.train_x.device):
+        events.on_notice(message)
     check_shard(config, shard)
     mine = shard_variants(variants, shard) if shard else variants
     sink = _Sink(store, events, executor.backend, spec.epochs, mine,

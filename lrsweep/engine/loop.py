@@ -13,6 +13,7 @@ from lrsweep.engine.common import (
     evaluate, loss_fn,
 )
 from lrsweep.engine.batches import as_batches
+from lrsweep.engine.precision import Amp, maybe_compile
 from lrsweep.models import build_model
 from lrsweep.optim import build_optimizer
 
@@ -50,6 +51,8 @@ class SequentialTrainer:
         self.evaluation = evaluation
         self.callbacks = callbacks or NoCallbacks()
         self.model, self.optimizer = initial_state(spec, variant.optimizer, variant.lr, variant.seed, self.x.device)
+        self.amp = Amp(spec.precision, self.x.device, spec.grad_clip, self.model.parameters)
+        self.forward = maybe_compile(self.model, spec.compile, self.x.device)  # the training pass only
         n_steps = steps_per_epoch(len(self.x), spec.batch_size)
         self.driver = ScheduleDriver(variant.scheduler, self.optimizer, spec.epochs, n_steps, variant.lr)
         self.record_steps = variant.scheduler.interval == "step"
@@ -96,6 +99,7 @@ class SequentialTrainer:
             "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
             "driver": checkpoint.driver_state(self.driver), "rng": checkpoint.rng_state(self.x.device),
             "orders": self.batches.state_dict(), "result": checkpoint.result_state(self.result),
+            "scaler": self.amp.scaler.state_dict() if self.amp.scaler else None,  # fp16 loss scale
         })
 
     def restore(self, state: dict) -> None:
@@ -108,6 +112,8 @@ class SequentialTrainer:
         self.rng = state["rng"]
         self.batches.load_state_dict(state["orders"])
         self.result = checkpoint.result_from_state(state["result"])
+        if self.amp.scaler is not None and state.get("scaler"):
+            self.amp.scaler.load_state_dict(state["scaler"])
 
     def run(self, until: int | None = None, test=None) -> VariantResult:
         """Train up to epoch ``until`` (default: all); score ``test`` at the end when given."""
@@ -130,12 +136,13 @@ class SequentialTrainer:
         for i, batch in enumerate(batches):
             xb, yb = batch.get(seed)
             optimizer.zero_grad(set_to_none=True)
-            out = self.model(xb)
-            loss = self.fn(out, yb)
-            loss.backward()
+            with self.amp.autocast():
+                out = self.forward(xb)
+                loss = self.fn(out, yb)
+            self.amp.backward(loss)
             if lr_steps is not None:
                 lr_steps.append(optimizer.param_groups[0]["lr"])
-            optimizer.step()
+            self.amp.step(optimizer)
             self.driver.after_batch()
             total += loss.detach() * len(yb)
             seen += len(yb)

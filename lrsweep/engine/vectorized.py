@@ -26,11 +26,13 @@ from lrsweep.engine.common import (
 )
 from lrsweep.engine.batches import as_batches
 from lrsweep.engine.loop import DIVERGENCE_CHECK_EVERY, steps_per_epoch
+from lrsweep.engine.precision import PackAmp, maybe_compile
 from lrsweep.engine.stacked_models import PATHS, StackedModel, stack_models
-from lrsweep.engine.stacked_optim import StackedOptimizer, supports
+from lrsweep.engine.stacked_optim import OPTIMIZERS as STACKED, StackedOptimizer, supports
 from lrsweep.errors import VectorizeError
 from lrsweep.models import build_model
 
+STACKED_NAMES = tuple(STACKED)
 EVAL_ROWS_TIMES_VARIANTS = EVAL_CHUNK * 4  # evaluation chunk = this / K rows: bounded memory for big packs
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc mallopt parameters (malloc.h)
 
@@ -76,8 +78,11 @@ class PackTrainer:
             raise ValueError(f"path must be one of {PATHS}, got {path!r}")
         self.variants, self.spec, self.device = list(variants), spec, torch.device(device)
         names = {v.optimizer.name.lower() for v in self.variants}
-        if len(names) != 1 or not supports(next(iter(names))):
-            raise VectorizeError(f"a pack needs one supported optimizer, got {sorted(names)}")
+        if len(names) != 1:
+            raise VectorizeError(f"a pack needs one optimizer, got {sorted(names)}")
+        if not supports(next(iter(names))):
+            raise VectorizeError(f"optimizer '{self.variants[0].optimizer.name}' has no stacked update "
+                                 f"(packs support {', '.join(STACKED_NAMES)})")
         torch.manual_seed(self.variants[0].seed)  # as the sequential engine: dropout draws from here
         if self.device.type == "cpu":
             keep_freed_memory()
@@ -85,6 +90,11 @@ class PackTrainer:
         self.rng = checkpoint.rng_state(self.device)  # run() trains on this stream (dropout), see own_rng
         hparams = [{"lr": v.lr, **v.optimizer.options} for v in self.variants]
         self.optimizer = StackedOptimizer(names.pop(), self.model.params, hparams)
+        self.amp = PackAmp(spec.precision, self.device, len(self.variants), spec.grad_clip)
+        if self.amp.precision != "32" and not self.model.autocast_ok:
+            raise VectorizeError(f"model '{spec.model_name}' stacks through torch.func.vmap, which autocast does "
+                                 f"not reach into, so {self.amp.precision} trains it one variant at a time")
+        self.forward = maybe_compile(self.model.forward, spec.compile, self.device)  # the training pass only
         self.alive = list(range(len(self.variants)))  # pack position -> variant index
         self.alive_index = torch.arange(len(self.variants), device=self.device)
         # per pack position: batches since its loss first went non-finite (0 while finite), on the device
@@ -181,18 +191,22 @@ class PackTrainer:
 
     def _batch(self, xb: Tensor, yb: Tensor, shared: bool, stats: "_EpochStats") -> None:
         """One step of every live variant, without a host sync; a variant whose loss is not finite freezes."""
-        out = self.model.forward(xb, shared)
-        losses = _losses(out, yb, shared, self.spec.loss)
+        with self.amp.autocast():
+            out = self.forward(xb, shared)
+            losses = _losses(out, yb, shared, self.spec.loss)
         self.bad_batches += ((self.bad_batches > 0) | ~torch.isfinite(losses.detach())).long()
         keep = self.bad_batches == 0
         for p in self.model.params:
             p.grad = None
         # torch.where, not a product: 0 * NaN is NaN, and would poison the whole pack's gradients
-        torch.where(keep, losses, torch.zeros_like(losses)).sum().backward()
+        torch.where(keep, self.amp.scaled(losses), torch.zeros_like(losses)).sum().backward()
+        active = self.amp.unscale_and_clip(self.model.params, keep)  # fp16: a host sync per step
         for pos, i in enumerate(self.alive):
             if self.drivers[i].per_step:
                 self.results[i].lr_steps.append(self.optimizer.hp["lr"][pos])
-        if self.device.type == "cpu" and bool(keep.all()):  # on the CPU a look costs nothing: skip the copy-back
+        if active is not None:  # fp16: a variant whose gradients overflowed skips this step, as with GradScaler
+            self.optimizer.step(active=active)
+        elif self.device.type == "cpu" and bool(keep.all()):  # on the CPU a look costs nothing: skip the copy-back
             self.optimizer.step()
         else:
             self.optimizer.step(keep=keep)
@@ -223,6 +237,7 @@ class PackTrainer:
         self.alive_index = torch.tensor(self.alive, dtype=torch.long, device=self.device)
         self.bad_batches = self.bad_batches[torch.tensor(keep, dtype=torch.long, device=self.device)]
         if keep:
+            self.amp.compact(torch.tensor(keep, dtype=torch.long, device=self.device))
             self.model.compact(keep)
             self.optimizer.compact(keep, self.model.params)
 
@@ -241,7 +256,9 @@ class PackTrainer:
             "n_rows": self.batches.n, "epochs_run": self.epochs_run, "alive": list(self.alive),
             "bad_batches": self.bad_batches, "params": list(self.model.params),
             "buffers": list(getattr(self.model, "buffers", [])),
-            "optimizer": {"state": opt.state, "hp": opt.hp, "steps": opt.steps, "started": opt.started},
+            "optimizer": {"state": opt.state, "hp": opt.hp, "steps": opt.steps, "started": opt.started,
+                          "scalar_state": opt.scalar_state},  # NAdam's mu_product
+            "amp": {"scale": self.amp.scale, "growth": self.amp.growth},  # per-variant fp16 loss scales
             "proxies": [d.optimizer.state_dict() for d in self.drivers],
             "drivers": [checkpoint.driver_state(d) for d in self.drivers],
             "frozen": dict(self.frozen), "results": [checkpoint.result_state(r) for r in self.results],
@@ -260,6 +277,7 @@ class PackTrainer:
         if alive and alive != list(range(len(self.variants))):
             self.model.compact(alive)
             self.optimizer.compact(alive, self.model.params)
+            self.amp.compact(torch.tensor(alive, dtype=torch.long, device=device))
         self.alive = alive
         self.alive_index = torch.tensor(alive, dtype=torch.long, device=device)
         with torch.no_grad():
@@ -270,6 +288,9 @@ class PackTrainer:
         opt.state = checkpoint.to_device(state["optimizer"]["state"], device)
         opt.hp = dict(state["optimizer"]["hp"])
         opt.steps, opt.started = list(state["optimizer"]["steps"]), list(state["optimizer"]["started"])
+        opt.scalar_state = {n: list(v) for n, v in state["optimizer"].get("scalar_state", opt.scalar_state).items()}
+        if "amp" in state:
+            self.amp.scale, self.amp.growth = state["amp"]["scale"].to(device), state["amp"]["growth"].to(device)
         opt._cache.clear()
         self.bad_batches = state["bad_batches"].to(device)
         self.frozen = {int(i): sd for i, sd in state["frozen"].items()}
