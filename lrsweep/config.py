@@ -23,8 +23,22 @@ SELECT_METRICS = {"val_loss": "min", "val_acc": "max"}  # metric -> direction
 LOSSES = ("auto", "cross_entropy", "mse")
 ENGINES = ("auto", "vectorized", "sequential")
 PRUNERS = ("none", "asha")
+PRECISIONS = ("auto", "32", "bf16-mixed", "16-mixed")  # train.precision (see lrsweep.engine.precision)
 MAX_NAME_BYTES = 200  # a run directory's name is <name>-<stamp>; file systems allow 255 bytes
 SAVES = ("best", "all", "none")  # save: which final weights a sweep keeps
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Training-batch augmentation, on the device (``data.augment``); evaluation is never augmented."""
+
+    crop: int = 0  # random crop after zero-padding each side by this many pixels; 0: none
+    flip: bool = False  # random horizontal flip, with probability 1/2
+    cutout: int = 0  # zero a random square of this side (clipped at the borders); 0: none
+
+    @property
+    def active(self) -> bool:
+        return bool(self.crop or self.flip or self.cutout)
 
 
 @dataclass(frozen=True)
@@ -34,6 +48,8 @@ class DataConfig:
     download: bool = True  # fetch missing files from the canonical mirrors
     val_fraction: float = 0.1  # share of the training data held out (seeded) for validation
     batch_size: int = 128  # mini-batch size for training and evaluation
+    augment: AugmentConfig = field(default_factory=AugmentConfig)  # e.g. {crop: 4, flip: true}
+    num_workers: int = 0  # DataLoader worker processes for a streamed Dataset; 0: load in the training process
     options: dict = field(default_factory=dict)  # dataset-specific keys (path, target, n_samples, ...)
 
 
@@ -45,7 +61,7 @@ class ModelConfig:
 
 @dataclass(frozen=True)
 class OptimizerConfig:
-    name: str = "sgd"  # sgd | adam | adamw | rmsprop | adagrad
+    name: str = "sgd"  # any torch.optim class taking params and lr (any case), or "package.module:Class"
     options: dict = field(default_factory=dict)  # torch.optim keyword arguments except lr
 
     @property
@@ -61,6 +77,9 @@ class OptimizerConfig:
 class TrainConfig:
     epochs: int = 10  # passes over the training split per variant
     loss: str = "auto"  # auto (cross_entropy for classification, mse for regression) | cross_entropy | mse
+    precision: str = "32"  # 32 | bf16-mixed | 16-mixed (CUDA only) | auto (bf16-mixed on CUDA, else 32)
+    grad_clip: float | None = None  # max gradient norm per variant (torch's clip_grad_norm_); None: no clipping
+    compile: bool = False  # torch.compile the training forward pass where the platform supports it
 
 
 @dataclass(frozen=True)
@@ -149,14 +168,21 @@ class Config:
             data.pop(volatile)
         data.pop("limits", None)  # guards, not results
         data["data"].pop("root", None)
+        data["data"].pop("num_workers", None)  # how samples are loaded, not which
+        if not self.data.augment.active:
+            data["data"].pop("augment", None)  # runs made before augmentation existed keep their fingerprint
         if not self.prune.active:
             data.pop("prune")  # runs made before pruning existed keep their fingerprint
+        for key in ("precision", "grad_clip", "compile"):  # likewise runs made before these keys existed
+            if data["train"][key] == getattr(TrainConfig(), key):
+                data["train"].pop(key)
         blob = json.dumps(data, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:8]
 
 
 def _section_dict(section: DataConfig) -> dict:
     out = {f.name: getattr(section, f.name) for f in dataclasses.fields(section) if f.name != "options"}
+    out["augment"] = dataclasses.asdict(section.augment)
     out.update(section.options)
     return out
 
@@ -424,14 +450,34 @@ def parse_data(raw: Any) -> DataConfig:
     batch_size = expect(common.get("batch_size", defaults.batch_size), int, "data.batch_size")
     if batch_size < 1:
         raise ConfigError(f"must be >= 1, got batch_size={batch_size}", key="data.batch_size")
+    num_workers = expect(common.get("num_workers", defaults.num_workers), int, "data.num_workers")
+    if num_workers < 0:
+        raise ConfigError(f"must be >= 0, got num_workers={num_workers}", key="data.num_workers")
     return DataConfig(
         name=name,
         root=root,
         download=expect(common.get("download", defaults.download), bool, "data.download"),
         val_fraction=val_fraction,
         batch_size=batch_size,
+        augment=parse_augment(common.get("augment")),
+        num_workers=num_workers,
         options=options,
     )
+
+
+def parse_augment(raw: Any) -> AugmentConfig:
+    """``{crop: 4, flip: true, cutout: 8}``; absent or null: no augmentation."""
+    if raw is None:
+        return AugmentConfig()
+    check_keys(raw, [f.name for f in dataclasses.fields(AugmentConfig)], "data.augment")
+    defaults = AugmentConfig()
+    sizes = {}
+    for name in ("crop", "cutout"):
+        sizes[name] = expect(raw.get(name, getattr(defaults, name)), int, f"data.augment.{name}")
+        if sizes[name] < 0:
+            raise ConfigError(f"must be >= 0 pixels, got {name}={sizes[name]}", key=f"data.augment.{name}")
+    flip = expect(raw.get("flip", defaults.flip), bool, "data.augment.flip")
+    return AugmentConfig(crop=sizes["crop"], flip=flip, cutout=sizes["cutout"])
 
 
 def parse_model(raw: Any) -> ModelConfig:
@@ -494,7 +540,29 @@ def parse_train(raw: Any) -> TrainConfig:
     if epochs < 1:
         raise ConfigError(f"must be >= 1, got epochs={epochs}", key="train.epochs")
     loss = choice(raw.get("loss", defaults.loss), LOSSES, "train.loss")
-    return TrainConfig(epochs=epochs, loss=loss)
+    return TrainConfig(epochs=epochs, loss=loss, **parse_train_options(raw, defaults))
+
+
+def parse_train_options(raw: dict, defaults: TrainConfig) -> dict:
+    """train.precision, train.grad_clip and train.compile."""
+    grad_clip = raw.get("grad_clip", defaults.grad_clip)
+    if grad_clip is not None:
+        grad_clip = expect(grad_clip, float, "train.grad_clip")
+        if not math.isfinite(grad_clip) or grad_clip <= 0:
+            raise ConfigError(f"must be finite and > 0 (or null), got grad_clip={grad_clip}", key="train.grad_clip")
+    return {
+        "precision": parse_precision(raw.get("precision", defaults.precision)),
+        "grad_clip": grad_clip,
+        "compile": expect(raw.get("compile", defaults.compile), bool, "train.compile"),
+    }
+
+
+def parse_precision(value: Any, key: str = "train.precision") -> str:
+    """``32`` (a YAML number or string), ``bf16-mixed``, ``16-mixed`` or ``auto``."""
+    text = str(value) if isinstance(value, (int, str)) and not isinstance(value, bool) else None
+    if text not in PRECISIONS:
+        raise ConfigError(f"got {value!r} (valid: {', '.join(PRECISIONS)})", key=key)
+    return text
 
 
 def parse_select(raw: Any) -> SelectConfig:

@@ -1,4 +1,5 @@
-"""Model registry: ``linear``, ``mlp``, ``cnn`` and ``package.module:factory``.
+"""Model registry: ``linear``, ``mlp``, ``cnn``, ``resnet`` (:mod:`lrsweep.models_resnet`) and
+``package.module:factory``.
 
 Every factory takes ``input_shape`` and ``output_size`` (inferred from the dataset) plus its
 own options, and returns an ``nn.Module`` mapping a batch of inputs to logits/predictions.
@@ -105,6 +106,9 @@ def check_model_options(name: str, options: dict, key: str = "model") -> dict:
         raise ConfigError(f"must be in [0, 1), got dropout={checked['dropout']}", key=f"{key}.dropout")
     if "activation" in checked:
         _activation(checked["activation"])
+    own_check = getattr(factory, "check_options", None)  # a factory's own rules (resnet: depth 6n+2)
+    if own_check is not None:
+        own_check(checked, key)
     return checked
 
 
@@ -120,3 +124,6 @@ def build_model(name: str, options: dict, input_shape: Sequence[int], output_siz
         raise ConfigError(f"model factory '{name}' returned {type(model).__name__}, not a torch.nn.Module",
                           key="model.name")
     return model
+
+
+from lrsweep import models_resnet  # noqa: E402,F401 - registers resnet

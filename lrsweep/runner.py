@@ -14,6 +14,7 @@ from lrsweep.config import Config
 from lrsweep.data import Splits
 from lrsweep.engine.common import STATUS_DONE, STATUS_INTERRUPTED, EpochRecord, TrainSpec, VariantResult
 from lrsweep.engine.loop import steps_per_epoch
+from lrsweep.engine.precision import notices as precision_notices
 from lrsweep.errors import Interrupted, UsageError  # noqa: F401  Interrupted: defined with the other errors
 from lrsweep.executors import Executor, Job, LocalExecutor
 from lrsweep.plan import Shard, Variant, check_task, expand, shard_variants
@@ -50,6 +51,11 @@ def train_spec(config: Config, splits: Splits) -> TrainSpec:
         epochs=config.train.epochs,
         batch_size=config.data.batch_size,
         loss=check_task(config, splits.task),
+        augment=config.data.augment if config.data.augment.active else None,
+        num_workers=config.data.num_workers,
+        precision=config.train.precision,
+        grad_clip=config.train.grad_clip,
+        compile=config.train.compile,
         weights=config.save,
     )
 
@@ -58,8 +64,10 @@ def preflight(config: Config, splits: Splits, variants: list[Variant], model: bo
     """Everything that can be refused is refused here, before any training starts (``model=False``: all but
     the model, for ``validate --no-import``)."""
     from lrsweep.checks import check_model, check_schedules
+    from lrsweep.engine.augment import check_augment
 
     spec = train_spec(config, splits)
+    check_augment(spec.augment, spec.input_shape)
     if model:
         check_model(spec, splits, config.limits)
     for variant in variants:
@@ -119,6 +127,8 @@ def run_sweep(config: Config, splits: Splits, store: RunStore, events: SweepEven
     executor = executor or LocalExecutor()
     variants = expand(config)
     spec = preflight(config, splits, variants)
+    for message in precision_notices(spec.precision, spec.compile, splits.train_x.device):
+        events.on_notice(message)
     check_shard(config, shard)
     mine = shard_variants(variants, shard) if shard else variants
     sink = _Sink(store, events, executor.backend, spec.epochs, mine,

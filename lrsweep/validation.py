@@ -93,10 +93,12 @@ def check_loaded(config: Config) -> Validation:
 
 def _check(config: Config, imports: list[tuple[str, str]], allow_imports: bool) -> Validation:
     from lrsweep.device import describe_device, resolve_device
+    from lrsweep.engine.precision import check_devices
     from lrsweep.plan import expand
     from lrsweep.runner import preflight
 
     device = resolve_device(config.device)
+    check_devices(config.train.precision, [device])
     variants = expand(config)
     result = Validation(config, variants, str(device), describe_device(device), None, None, imports=imports)
     imported = {key for key, _ in imports} if not allow_imports else set()

@@ -139,7 +139,7 @@ def test_validate_help_says_a_config_can_name_code(runner):
 def test_a_data_key_typo_suggests_the_nearest_spelling(runner, write_config):
     result = runner.invoke(app, ["validate", str(write_config({"data": {"name": "mnist-sample", "batchsize": 8}}))])
     assert result.exit_code == 2
-    assert "did you mean 'batch_size'?" in result.output and "(valid: batch_size, download, name" in result.output
+    assert "did you mean 'batch_size'?" in result.output and "(valid: augment, batch_size, download, name" in result.output
     result = runner.invoke(app, ["validate", str(write_config({"data": {"name": "csv", "path": "a.csv",
                                                                           "target": "y", "standardise": False}}))])
     assert "did you mean 'standardize'?" in result.output
@@ -156,7 +156,8 @@ def test_datasets_lists_every_dataset_with_its_options(runner):
     options = {o["name"]: o for o in csv["options"]}
     assert options["standardize"]["default"] == "true" and options["standardize"]["meaning"]
     assert options["task"]["meaning"] and options["path"]["default"] == "required"
-    assert {k["name"] for k in described["common"]} == {"name", "root", "download", "val_fraction", "batch_size"}
+    assert {k["name"] for k in described["common"]} == {"name", "root", "download", "val_fraction", "batch_size",
+                                                     "augment", "num_workers"}
     assert all(k["meaning"] for k in described["common"])
     table = runner.invoke(app, ["datasets"])
     assert table.exit_code == 0 and "synthetic-regression" in table.output and "n_samples" in table.output

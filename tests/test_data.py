@@ -20,6 +20,7 @@ from lrsweep.data import (
     split,
     validate,
 )
+from lrsweep.data.cifar_write import write_tarball
 from lrsweep.data.idx import write_idx_files
 from lrsweep.errors import ConfigError, DataError
 
@@ -38,6 +39,16 @@ def _fake_mirror(tmp_path, name):
     return {"mirrors": [folder.as_uri() + "/"], "md5s": md5s}
 
 
+def _fake_cifar(tmp_path, name):
+    """A small CIFAR-format tarball, reachable as a file:// mirror, and its md5 table."""
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (50, 3, 32, 32), dtype=np.uint8)
+    labels = [np.arange(50) % 10] if name == "cifar10" else [np.arange(50) % 100, np.arange(50) % 20]
+    path, md5 = write_tarball(tmp_path / f"{name}-mirror", name, (images[:40], *[lab[:40] for lab in labels]),
+                              (images[40:], *[lab[40:] for lab in labels]))
+    return {"mirrors": [path.parent.as_uri() + "/"], "md5s": {path.name: md5}}
+
+
 def _small_options(name, tmp_path):
     """Small options that make each registered dataset load quickly and offline."""
     rng = np.random.default_rng(1)
@@ -53,6 +64,8 @@ def _small_options(name, tmp_path):
     return {
         "mnist": lambda: _fake_mirror(tmp_path, name),
         "fashion-mnist": lambda: _fake_mirror(tmp_path, name),
+        "cifar10": lambda: _fake_cifar(tmp_path, name),
+        "cifar100": lambda: _fake_cifar(tmp_path, name),
         "mnist-sample": dict,
         "synthetic-regression": lambda: {"n_samples": 50, "n_test": 10, "n_features": 3},
         "synthetic-classification": lambda: {"n_samples": 60, "n_test": 15, "n_features": 4},

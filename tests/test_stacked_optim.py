@@ -65,6 +65,36 @@ CONFIGS = {
             {"lr": 5e-2, "eps": 1e-6},
         ],
     ),
+    "adamax": ("Adamax", [{"lr": lr} for lr in (2e-3, 1e-2, 3e-2, 1e-1)]),
+    "adamax-mixed": (
+        "adamax",
+        [
+            {"lr": 2e-3, "betas": (0.9, 0.999), "weight_decay": 1e-2},
+            {"lr": 1e-2, "betas": (0.8, 0.99), "eps": 1e-6},
+            {"lr": 3e-3, "maximize": True},
+            {"lr": 2e-2, "weight_decay": 0.0},
+        ],
+    ),
+    "nadam": ("NAdam", [{"lr": lr} for lr in (2e-3, 1e-2, 3e-2, 1e-1)]),
+    "nadam-mixed": (
+        "nadam",
+        [
+            {"lr": 2e-3, "momentum_decay": 4e-3, "weight_decay": 1e-2},
+            {"lr": 1e-2, "betas": (0.8, 0.99), "momentum_decay": 1e-2, "eps": 1e-6},
+            {"lr": 3e-3, "decoupled_weight_decay": True, "weight_decay": 0.1},
+            {"lr": 2e-2, "maximize": True},
+        ],
+    ),
+    "radam": ("RAdam", [{"lr": lr} for lr in (1e-3, 1e-2, 3e-2, 1e-1)]),
+    "radam-mixed": (  # rho_t > 5 from step 6 for beta2 0.9 and 0.999, never for 0.5: both branches in one pack
+        "radam",
+        [
+            {"lr": 1e-3, "betas": (0.9, 0.9), "weight_decay": 1e-2},
+            {"lr": 1e-2, "betas": (0.8, 0.5), "eps": 1e-6},
+            {"lr": 3e-3, "decoupled_weight_decay": True, "weight_decay": 0.1},
+            {"lr": 2e-2, "maximize": True},
+        ],
+    ),
 }
 
 
@@ -120,7 +150,8 @@ def test_matches_separate_torch_runs(config):
                                                msg=f"{config}: state {s}")
 
 
-@pytest.mark.parametrize("config", ["sgd-mixed", "adam-mixed", "rmsprop-centered-momentum", "adagrad"])
+@pytest.mark.parametrize("config", ["sgd-mixed", "adam-mixed", "rmsprop-centered-momentum", "adagrad",
+                                    "adamax-mixed", "nadam-mixed", "radam-mixed"])
 def test_inactive_variants_are_frozen_and_nan_grads_do_not_leak(config):
     name, hparams = CONFIGS[config]
     init, grads = _init(4), _grads(4, 6)

@@ -86,6 +86,9 @@ OPTIMIZERS = {
     "adamw": ("adamw", {"weight_decay": 1e-2}, [{}, {"betas": [0.8, 0.99]}, {"amsgrad": True}, {"eps": 1e-6}]),
     "rmsprop-centered": ("rmsprop", {"alpha": 0.9, "momentum": 0.5, "centered": True}, None),
     "adagrad": ("adagrad", {"lr_decay": 0.01}, None),
+    "adamax": ("adamax", {"weight_decay": 1e-4}, None),
+    "nadam": ("nadam", {}, [{}, {"decoupled_weight_decay": True, "weight_decay": 1e-2}, {"momentum_decay": 1e-2}, {}]),
+    "radam": ("radam", {"weight_decay": 1e-4}, None),
 }
 
 
@@ -217,8 +220,10 @@ def test_dropout_draws_what_each_variants_own_loop_draws():
 
 def test_a_pack_needs_one_supported_optimizer():
     vs = variants("sgd", lrs=LRS[:2]) + variants("adam", lrs=LRS[:1])
-    with pytest.raises(VectorizeError, match="one supported optimizer"):
+    with pytest.raises(VectorizeError, match="one optimizer"):
         PackTrainer(vs, spec(), torch.device("cpu"))
+    with pytest.raises(VectorizeError, match="'rprop' has no stacked update"):
+        PackTrainer(variants("rprop", lrs=LRS[:2]), spec(), torch.device("cpu"))
 
 
 @pytest.mark.parametrize("every", [1, 16])

@@ -90,6 +90,7 @@ def grid(config: ConfigLike | None = None, overrides: Overrides = None, *, out: 
         Interrupted: on Ctrl-C/SIGTERM, with ``summary`` and ``run_dir`` (resumable).
         ConfigError, UsageError, RunDirError: bad input, before any training.
     """
+    from lrsweep.engine.precision import check_devices
     from lrsweep.executors import make_executor
     from lrsweep.plan import Shard
     from lrsweep.runner import check_shard
@@ -103,6 +104,7 @@ def grid(config: ConfigLike | None = None, overrides: Overrides = None, *, out: 
         cfg, store = load_for_grid(config, items, resume, force)
         check_shard(cfg, part)
         torch_device = parent_device(cfg, executor)
+        check_devices(cfg.train.precision, getattr(executor, "devices", None) or [torch_device])
         splits = load_splits(cfg).to(torch_device)
         preflight_located(cfg, splits)  # everything refusable is refused before a run directory exists
         store = open_store(store, Path(out), cfg, torch_device, executor, part, held)

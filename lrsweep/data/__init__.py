@@ -1,8 +1,9 @@
 """Dataset registry: load a dataset by name, check it, and split off a seeded validation set.
 
-Built in: mnist, fashion-mnist, mnist-sample (bundled, offline), synthetic-regression,
-synthetic-classification, csv, npz; or any ``package.module:function`` returning a Dataset or
-``(train_x, train_y, test_x, test_y)``.
+Built in: mnist, fashion-mnist, cifar10, cifar100, mnist-sample (bundled, offline), synthetic-regression,
+synthetic-classification, csv, npz; or any ``package.module:function`` returning a Dataset,
+``(train_x, train_y, test_x, test_y)``, or map-style torch Datasets ``(train, test)`` (streamed, see
+:mod:`lrsweep.data.streamed`).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from lrsweep.errors import ConfigError, DataError, shown
 from lrsweep.registry import Registry, call_user, check_import_spec, check_kwargs, imports_allowed, signature_defaults
 
 TASKS = ("classification", "regression")
-COMMON_KEYS = ("name", "root", "download", "val_fraction", "batch_size")  # owned by the config
+COMMON_KEYS = ("name", "root", "download", "val_fraction", "batch_size", "augment", "num_workers")  # owned by the config
 
 
 @dataclass(frozen=True)
@@ -274,16 +275,21 @@ def load_dataset(name: str, options: dict[str, Any], root: Path | None = None, d
 def _as_dataset(name: str, result: Any) -> Dataset:
     if isinstance(result, Dataset):
         return result
+    if streamed.is_dataset_pair(result):  # map-style torch Datasets (train, test): streamed, never loaded whole
+        return streamed.StreamedDataset(name, *result)
     if isinstance(result, (tuple, list)) and len(result) == 4:
         return tabular.dataset_from_arrays(name, *result)
     raise DataError(
-        f"dataset factory '{name}' must return a Dataset or (train_x, train_y, test_x, test_y), "
+        f"dataset factory '{name}' must return a Dataset or (train_x, train_y, test_x, test_y) or "
+        f"(train, test) torch Datasets, "
         f"got {type(result).__name__}"
     )
 
 
 def validate(dataset: Dataset) -> Dataset:
     """Check shapes, dtypes and labels of a loaded dataset; returns it unchanged."""
+    if isinstance(dataset, streamed.StreamedDataset):
+        return dataset  # checked on its first samples when it was made
     d, where = dataset, f"dataset '{dataset.name}'"
     tensors = {f: getattr(d, f) for f in ("train_x", "train_y", "test_x", "test_y")}
     for field, value in tensors.items():
@@ -336,15 +342,9 @@ def split(dataset: Dataset, val_fraction: float, seed: int) -> Splits:
     The same (dataset, val_fraction, seed) always gives the same split; 0 gives empty validation
     tensors; the test split is passed through untouched.
     """
-    val_fraction = _number("data.val_fraction", val_fraction, 0.0, 1.0)
-    n = len(dataset.train_x)
-    n_val = round(n * val_fraction)
-    if val_fraction > 0:
-        n_val = min(max(n_val, 1), n - 1)
-        if n < 2:
-            raise ConfigError(f"cannot split a validation set off {n} training row(s)", key="data.val_fraction")
-    order = torch.randperm(n, generator=torch.Generator().manual_seed(int(seed)))
-    val, train = order[:n_val], order[n_val:]
+    if isinstance(dataset, streamed.StreamedDataset):
+        return streamed.StreamedSplits(dataset, *split_indices(len(dataset.train), val_fraction, seed))
+    train, val = split_indices(len(dataset.train_x), val_fraction, seed)
     return Splits(
         train_x=dataset.train_x[train],
         train_y=dataset.train_y[train],
@@ -358,10 +358,24 @@ def split(dataset: Dataset, val_fraction: float, seed: int) -> Splits:
     )
 
 
+def split_indices(n: int, val_fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The (train, val) row indices :func:`split` takes: a seeded permutation, validation first."""
+    val_fraction = _number("data.val_fraction", val_fraction, 0.0, 1.0)
+    n_val = round(n * val_fraction)
+    if val_fraction > 0:
+        n_val = min(max(n_val, 1), n - 1)
+        if n < 2:
+            raise ConfigError(f"cannot split a validation set off {n} training row(s)", key="data.val_fraction")
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(int(seed)))
+    return order[n_val:], order[:n_val]
+
+
 # Factories register here; the modules import Dataset from this (already defined) package.
-from lrsweep.data import idx, synthetic, tabular  # noqa: E402
+from lrsweep.data import cifar, idx, streamed, synthetic, tabular  # noqa: E402
 
 DATASETS.add("mnist", idx.mnist)
+DATASETS.add("cifar10", cifar.cifar10, aliases=("cifar-10",))
+DATASETS.add("cifar100", cifar.cifar100, aliases=("cifar-100",))
 DATASETS.add("fashion-mnist", idx.fashion_mnist, aliases=("fashion_mnist", "fmnist"))
 DATASETS.add("mnist-sample", idx.mnist_sample, aliases=("mnist_sample", "sample"))
 DATASETS.add("synthetic-regression", synthetic.regression, aliases=("synthetic_regression",))

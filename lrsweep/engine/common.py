@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 import torch
 import torch.nn.functional as F
@@ -28,6 +28,11 @@ class TrainSpec:
     epochs: int
     batch_size: int
     loss: str  # cross_entropy | mse
+    augment: Any = None  # config.AugmentConfig for training batches; None: no augmentation
+    num_workers: int = 0  # DataLoader workers when the training data is a streamed Dataset
+    precision: str = "32"  # train.precision (resolved per device by engine.precision)
+    grad_clip: float | None = None  # train.grad_clip: max gradient norm per variant
+    compile: bool = False  # train.compile
     weights: str = "none"  # final state_dicts results carry: none | best (the retrain's) | all; from config's save
 
 

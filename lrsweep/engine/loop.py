@@ -10,8 +10,10 @@ import torch
 from lrsweep.engine import checkpoint
 from lrsweep.engine.common import (
     STATUS_DIVERGED, STATUS_DONE, Callbacks, EpochRecord, NoCallbacks, TrainSpec, VariantResult,
-    batch_orders, evaluate, loss_fn,
+    evaluate, loss_fn,
 )
+from lrsweep.engine.batches import as_batches
+from lrsweep.engine.precision import Amp, maybe_compile
 from lrsweep.models import build_model
 from lrsweep.optim import build_optimizer
 
@@ -49,11 +51,13 @@ class SequentialTrainer:
         self.evaluation = evaluation
         self.callbacks = callbacks or NoCallbacks()
         self.model, self.optimizer = initial_state(spec, variant.optimizer, variant.lr, variant.seed, self.x.device)
+        self.amp = Amp(spec.precision, self.x.device, spec.grad_clip, self.model.parameters)
+        self.forward = maybe_compile(self.model, spec.compile, self.x.device)  # the training pass only
         n_steps = steps_per_epoch(len(self.x), spec.batch_size)
         self.driver = ScheduleDriver(variant.scheduler, self.optimizer, spec.epochs, n_steps, variant.lr)
         self.record_steps = variant.scheduler.interval == "step"
         self.fn = loss_fn(spec.loss)
-        self.orders = batch_orders(len(self.x), variant.seed, self.x.device)
+        self.batches = as_batches(train, [variant.seed], spec)  # orders (and augmentation) of this seed
         self.result = VariantResult(variant.id, STATUS_DONE)
         self.rng = checkpoint.rng_state(self.x.device)  # seeded by initial_state; run() trains on it
 
@@ -68,7 +72,7 @@ class SequentialTrainer:
     def run_epoch(self) -> EpochRecord:
         t0 = time.perf_counter()
         epoch_lr = self.optimizer.param_groups[0]["lr"]
-        train_loss, train_acc = self._train_epoch(next(self.orders))
+        train_loss, train_acc = self._train_epoch(self.batches.epoch())
         val_loss, val_acc = evaluate(self.model, *self.evaluation, self.spec.loss) if self.evaluation else (None, None)
         seconds = time.perf_counter() - t0
         record = EpochRecord(self.epochs_run + 1, epoch_lr, train_loss, train_acc, val_loss, val_acc, seconds)
@@ -94,7 +98,8 @@ class SequentialTrainer:
             "format": checkpoint.STATE_FORMAT, "kind": "sequential", "variant_ids": [self.variant.id],
             "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
             "driver": checkpoint.driver_state(self.driver), "rng": checkpoint.rng_state(self.x.device),
-            "orders": self.orders.state(), "result": checkpoint.result_state(self.result),
+            "orders": self.batches.state_dict(), "result": checkpoint.result_state(self.result),
+            "scaler": self.amp.scaler.state_dict() if self.amp.scaler else None,  # fp16 loss scale
         })
 
     def restore(self, state: dict) -> None:
@@ -105,8 +110,10 @@ class SequentialTrainer:
         self.optimizer.load_state_dict(checkpoint.to_device(state["optimizer"], device))
         checkpoint.set_driver_state(self.driver, state["driver"])
         self.rng = state["rng"]
-        self.orders.set_state(state["orders"])
+        self.batches.load_state_dict(state["orders"])
         self.result = checkpoint.result_from_state(state["result"])
+        if self.amp.scaler is not None and state.get("scaler"):
+            self.amp.scaler.load_state_dict(state["scaler"])
 
     def run(self, until: int | None = None, test=None) -> VariantResult:
         """Train up to epoch ``until`` (default: all); score ``test`` at the end when given."""
@@ -118,27 +125,27 @@ class SequentialTrainer:
             self.result.test_loss, self.result.test_acc = evaluate(self.model, *test, self.spec.loss)
         return self.result
 
-    def _train_epoch(self, order: torch.Tensor) -> tuple[float, float | None]:
-        """One pass in mini-batches by index slicing; mean loss and accuracy over the epoch."""
-        x, y, spec, optimizer = self.x, self.y, self.spec, self.optimizer
+    def _train_epoch(self, batches) -> tuple[float, float | None]:
+        """One pass over the epoch's batches; mean loss and accuracy over the epoch."""
+        x, spec, optimizer, seed = self.x, self.spec, self.optimizer, self.variant.seed
         lr_steps = self.result.lr_steps if self.record_steps else None
         classification = spec.loss == "cross_entropy"
         total = torch.zeros((), device=x.device)
         correct = torch.zeros((), device=x.device, dtype=torch.int64)
         seen = 0
-        for i, start in enumerate(range(0, len(x), spec.batch_size)):
-            index = order[start:start + spec.batch_size]
-            xb, yb = x[index], y[index]
+        for i, batch in enumerate(batches):
+            xb, yb = batch.get(seed)
             optimizer.zero_grad(set_to_none=True)
-            out = self.model(xb)
-            loss = self.fn(out, yb)
-            loss.backward()
+            with self.amp.autocast():
+                out = self.forward(xb)
+                loss = self.fn(out, yb)
+            self.amp.backward(loss)
             if lr_steps is not None:
                 lr_steps.append(optimizer.param_groups[0]["lr"])
-            optimizer.step()
+            self.amp.step(optimizer)
             self.driver.after_batch()
-            total += loss.detach() * len(index)
-            seen += len(index)
+            total += loss.detach() * len(yb)
+            seen += len(yb)
             if classification:
                 correct += (out.detach().argmax(dim=1) == yb).sum()
             if i % DIVERGENCE_CHECK_EVERY == DIVERGENCE_CHECK_EVERY - 1 and not torch.isfinite(total):

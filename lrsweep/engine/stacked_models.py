@@ -6,6 +6,7 @@ Two ways to run a pack forward, both mapping inputs to outputs of shape ``[K, B,
   Flatten / elementwise layers (lrsweep's linear, mlp and cnn): a layer whose input is shared by
   every variant runs as ONE matmul or convolution with K times the outputs; later layers run as
   batched matmuls (``baddbmm``) or grouped convolutions.
+- ``ResNetStack`` (:mod:`lrsweep.engine.stacked_resnet`), lrsweep's resnet as grouped convolutions.
 - ``FuncStack``, for any other module: ``torch.func.functional_call`` under ``vmap`` (BatchNorm keeps
   per-variant running statistics).
 
@@ -40,6 +41,7 @@ class StackedModel:
     names: list[str]
     params: list[Tensor]
     training: bool = True
+    autocast_ok: bool = True  # whether autocast reaches the ops of forward (not through vmap)
 
     @property
     def k(self) -> int:
@@ -150,6 +152,8 @@ def _weight_to_hwc(w: Tensor, hwc: tuple[int, int, int]) -> Tensor:
 class FuncStack(StackedModel):
     """Generic path: ``functional_call`` over the user's module under ``vmap``."""
 
+    autocast_ok = False
+
     def __init__(self, models: Sequence[nn.Module]):
         self.base = models[0]
         params, buffers = stack_module_state(list(models))
@@ -188,6 +192,10 @@ def stack_models(models: Sequence[nn.Module], path: str = "auto") -> StackedMode
     if path not in PATHS:
         raise ValueError(f"path must be one of {PATHS}, got {path!r}")
     _check_same_architecture(models)
+    from lrsweep.engine.stacked_resnet import ResNetStack, is_resnet
+
+    if path != "vmap" and is_resnet(models[0]):
+        return ResNetStack(models)
     if path == "vmap" or (path == "auto" and fast_path_obstacle(models[0])):
         return FuncStack(models)
     return SequentialStack(models)

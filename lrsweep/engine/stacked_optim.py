@@ -1,6 +1,7 @@
 """Per-variant optimizer updates for a pack: every parameter is stacked as ``[K, *shape]``.
 
-``StackedOptimizer`` reproduces ``torch.optim`` (SGD, Adam, AdamW, RMSprop, Adagrad) for K
+``StackedOptimizer`` reproduces ``torch.optim`` (SGD, Adam, AdamW, RMSprop, Adagrad, Adamax, NAdam,
+RAdam) for K
 variants at once, each with its own hyper-parameters.  The arithmetic mirrors torch's
 single-tensor implementations operation by operation; scalar hyper-parameters are computed in
 Python doubles exactly as torch does, then cast once to the parameters' dtype.  A value all
@@ -26,6 +27,9 @@ OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
     "adamw": torch.optim.AdamW,
     "rmsprop": torch.optim.RMSprop,
     "adagrad": torch.optim.Adagrad,
+    "adamax": torch.optim.Adamax,
+    "nadam": torch.optim.NAdam,
+    "radam": torch.optim.RAdam,
 }
 # Options that choose an implementation, not the maths: accepted and ignored.
 IGNORED_OPTIONS = ("foreach", "fused", "capturable")
@@ -44,7 +48,7 @@ class StackedOptimizer:
     """``torch.optim.<name>`` for K stacked variants, each with its own hyper-parameters.
 
     Args:
-        name: sgd, adam, adamw, rmsprop or adagrad (any case).
+        name: a key of OPTIMIZERS (any case).
         params: stacked parameters, each of shape ``[K, *param_shape]``.
         hparams: ``hparams[k]`` is what variant k would pass to ``torch.optim.<Class>(params, **hparams[k])``.
     """
@@ -68,6 +72,7 @@ class StackedOptimizer:
         self.steps = [0] * self.k  # per-variant step counts
         self.started = [False] * self.k  # per variant: SGD's momentum buffer holds a value
         self.rule = RULES[key]
+        self.scalar_state = {n: [v] * self.k for n, v in self.rule.scalar_state.items()}  # per variant
         self.state: dict[str, list[Tensor]] = {}
         self._cache: dict[tuple, Any] = {}
         self._ensure_state()
@@ -137,6 +142,8 @@ class StackedOptimizer:
         steps = [self.steps[k] + 1 for k in members]
         params, grads, state = self._gather(live, idx)
         hp = self._subset(idx)
+        advanced = self.rule.advance(hp, steps)
+        hp.update({f"_{n}": v for n, v in advanced.items()})
         scalars = self.rule.scalars(hp, steps)
         like = params[0]
         values = {n: self._as_value(n, v, like) for n, v in scalars.items()}
@@ -152,6 +159,9 @@ class StackedOptimizer:
         for k, started in zip(members, self.rule.started(hp)):
             self.steps[k] += 1
             self.started[k] = started
+        for n, values in advanced.items():
+            for k, value in zip(members, values):
+                self.scalar_state[n][k] = value
 
     def zero_grad(self) -> None:
         for p in self.params:
@@ -166,13 +176,14 @@ class StackedOptimizer:
         self.hp = {n: [v[k] for k in keep] for n, v in self.hp.items()}
         self.steps = [self.steps[k] for k in keep]
         self.started = [self.started[k] for k in keep]
+        self.scalar_state = {n: [v[k] for k in keep] for n, v in self.scalar_state.items()}
         self._proxies = [self._proxies[k] for k in keep]
         self.k = len(keep)
         self._cache.clear()
 
     def _subset(self, idx: list[int] | None) -> dict[str, list]:
         """Hyper-parameters (and ``_started`` flags) of the variants at ``idx`` (all when None)."""
-        hp = dict(self.hp, _started=self.started)
+        hp = dict(self.hp, _started=self.started, **{f"_{n}": v for n, v in self.scalar_state.items()})
         if idx is None:
             return hp
         return {n: [v[k] for k in idx] for n, v in hp.items()}

@@ -89,6 +89,13 @@ class _Rule:
         """Per variant, after a step: does SGD's momentum buffer now hold a value (torch creates it lazily)."""
         return hp["_started"]
 
+    # per-variant scalars the rule carries from step to step (NAdam's mu_product), with their start values
+    scalar_state: dict[str, float] = {}
+
+    def advance(self, hp: dict[str, list], steps: list[int]) -> dict[str, list[float]]:
+        """The scalar state after this step (read by :meth:`scalars` as ``hp["_<name>"]``)."""
+        return {}
+
 
 class _SGD(_Rule):
     def state_names(self, hp):
@@ -247,6 +254,134 @@ class _Adagrad(_Rule):
         _addcdiv_(p, g, std, v("neg_clr"))
 
 
+def _decay_scalars(hp: dict[str, list], default_decoupled: bool = False) -> dict[str, list]:
+    """Weight decay as torch applies it: decoupled (p *= 1 - lr * wd) or coupled (g += wd * p)."""
+    n = len(hp["lr"])
+    dec = hp.get("decoupled_weight_decay", [default_decoupled] * n)
+    lr, wd = hp["lr"], hp["weight_decay"]
+    return {
+        "decay": [1 - lr[k] * wd[k] if dec[k] and wd[k] != 0 else 1.0 for k in range(n)],
+        "wd": [0.0 if dec[k] else wd[k] for k in range(n)],
+    }
+
+
+def _apply_decay(p: Tensor, g: Tensor, v: Broadcast) -> Tensor:
+    if not _is_one(v("decay")):
+        p.mul_(v("decay"))
+    return _coupled_decay(p, g, v("wd"))
+
+
+class _Adamax(_Rule):
+    """torch.optim.Adamax (``_single_tensor_adamax``)."""
+
+    def state_names(self, hp):
+        return ["exp_avg", "exp_inf"]
+
+    def scalars(self, hp, steps):
+        lr, b1 = hp["lr"], hp["beta1"]
+        return {
+            "wd": hp["weight_decay"],
+            "one_minus_beta1": [1 - b for b in b1],
+            "beta2": hp["beta2"],
+            "eps": hp["eps"],
+            "neg_clr": [-(lr[k] / (1 - b1[k] ** steps[k])) for k in range(len(steps))],
+            "maximize": hp["maximize"],
+        }
+
+    def update(self, p, g, state, v):
+        g = _coupled_decay(p, _maybe_negate(g, v("maximize")), v("wd"))
+        exp_avg, exp_inf = state["exp_avg"], state["exp_inf"]
+        exp_avg.lerp_(g, v("one_minus_beta1"))
+        torch.maximum(exp_inf.mul_(v("beta2")), g.abs().add_(v("eps")), out=exp_inf)
+        _addcdiv_(p, exp_avg, exp_inf, v("neg_clr"))
+
+
+class _NAdam(_Rule):
+    """torch.optim.NAdam (``_single_tensor_nadam``); mu_product is a float32 scalar there, so it is here."""
+
+    scalar_state = {"mu_product": 1.0}
+
+    @staticmethod
+    def _mu(hp, k: int, step: float) -> float:
+        return hp["beta1"][k] * (1.0 - 0.5 * (0.96 ** (step * hp["momentum_decay"][k])))
+
+    def state_names(self, hp):
+        return ["exp_avg", "exp_avg_sq"]
+
+    def advance(self, hp, steps):
+        products = torch.tensor(hp["_mu_product"], dtype=torch.float32)
+        mus = [self._mu(hp, k, steps[k]) for k in range(len(steps))]
+        return {"mu_product": [(products[k] * mus[k]).item() for k in range(len(steps))]}
+
+    def scalars(self, hp, steps):
+        n, lr, b1, b2 = len(steps), hp["lr"], hp["beta1"], hp["beta2"]
+        mu = [self._mu(hp, k, steps[k]) for k in range(n)]
+        mu_next = [self._mu(hp, k, steps[k] + 1) for k in range(n)]
+        prod = hp["_mu_product"]
+        return {
+            **_decay_scalars(hp),
+            "one_minus_beta1": [1 - b for b in b1],
+            "beta2": b2,
+            "one_minus_beta2": [1 - b for b in b2],
+            "bc2": [1 - b2[k] ** steps[k] for k in range(n)],
+            "eps": hp["eps"],
+            "c_grad": [-lr[k] * (1.0 - mu[k]) / (1.0 - prod[k]) for k in range(n)],
+            "c_avg": [(-lr[k] * mu_next[k]) / (1.0 - prod[k] * mu_next[k]) for k in range(n)],
+            "maximize": hp["maximize"],
+        }
+
+    def update(self, p, g, state, v):
+        g = _apply_decay(p, _maybe_negate(g, v("maximize")), v)
+        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+        exp_avg.lerp_(g, v("one_minus_beta1"))
+        _addcmul_(exp_avg_sq.mul_(v("beta2")), g, g, v("one_minus_beta2"))
+        denom = exp_avg_sq.div(v("bc2")).sqrt().add_(v("eps"))
+        _addcdiv_(p, g, denom, v("c_grad"))
+        _addcdiv_(p, exp_avg, denom, v("c_avg"))
+
+
+class _RAdam(_Rule):
+    """torch.optim.RAdam (``_single_tensor_radam``): the rectified step once rho_t > 5, else plain momentum."""
+
+    def state_names(self, hp):
+        return ["exp_avg", "exp_avg_sq"]
+
+    def scalars(self, hp, steps):
+        n, b1, b2 = len(steps), hp["beta1"], hp["beta2"]
+        bc2 = [1 - b2[k] ** steps[k] for k in range(n)]
+        rho_inf = [2 / (1 - b) - 1 for b in b2]
+        rho_t = [rho_inf[k] - 2 * steps[k] * (b2[k] ** steps[k]) / bc2[k] for k in range(n)]
+        on = [r > 5.0 for r in rho_t]
+        rect = [((rho_t[k] - 4) * (rho_t[k] - 2) * rho_inf[k] / ((rho_inf[k] - 4) * (rho_inf[k] - 2) * rho_t[k]))
+                ** 0.5 if on[k] else 0.0 for k in range(n)]
+        return {
+            **_decay_scalars(hp),
+            "one_minus_beta1": [1 - b for b in b1],
+            "beta2": b2,
+            "one_minus_beta2": [1 - b for b in b2],
+            "bc1": [1 - b1[k] ** steps[k] for k in range(n)],
+            "bc2_sqrt": [b**0.5 for b in bc2],
+            "lr": hp["lr"],
+            "eps": hp["eps"],
+            "rect": rect,
+            "rect_on": on,
+            "maximize": hp["maximize"],
+        }
+
+    def update(self, p, g, state, v):
+        g = _apply_decay(p, _maybe_negate(g, v("maximize")), v)
+        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+        exp_avg.lerp_(g, v("one_minus_beta1"))
+        _addcmul_(exp_avg_sq.mul_(v("beta2")), g, g, v("one_minus_beta2"))
+        corrected = exp_avg / v("bc1")
+        lr = v("lr")
+
+        def rectified():
+            return corrected * lr * (v("bc2_sqrt") / exp_avg_sq.sqrt().add_(v("eps"))) * v("rect")
+
+        p.add_(_pick(v("rect_on"), rectified, lambda: corrected * lr), alpha=-1.0)
+
+
 def _is_zero(v: Any) -> bool:
     return not isinstance(v, Tensor) and v == 0
 
@@ -261,6 +396,9 @@ RULES: dict[str, _Rule] = {
     "adamw": _Adam(decoupled=True),
     "rmsprop": _RMSprop(),
     "adagrad": _Adagrad(),
+    "adamax": _Adamax(),
+    "nadam": _NAdam(),
+    "radam": _RAdam(),
 }
 
 

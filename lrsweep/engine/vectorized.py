@@ -23,14 +23,16 @@ from torch import Tensor
 from lrsweep.engine import checkpoint
 from lrsweep.engine.common import (
     EVAL_CHUNK, STATUS_DIVERGED, STATUS_DONE, Callbacks, EpochRecord, NoCallbacks, TrainSpec, VariantResult,
-    batch_orders,
 )
+from lrsweep.engine.batches import as_batches
 from lrsweep.engine.loop import DIVERGENCE_CHECK_EVERY, steps_per_epoch
+from lrsweep.engine.precision import PackAmp, maybe_compile
 from lrsweep.engine.stacked_models import PATHS, StackedModel, stack_models
-from lrsweep.engine.stacked_optim import StackedOptimizer, supports
+from lrsweep.engine.stacked_optim import OPTIMIZERS as STACKED, StackedOptimizer, supports
 from lrsweep.errors import VectorizeError
 from lrsweep.models import build_model
 
+STACKED_NAMES = tuple(STACKED)
 EVAL_ROWS_TIMES_VARIANTS = EVAL_CHUNK * 4  # evaluation chunk = this / K rows: bounded memory for big packs
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc mallopt parameters (malloc.h)
 
@@ -76,8 +78,11 @@ class PackTrainer:
             raise ValueError(f"path must be one of {PATHS}, got {path!r}")
         self.variants, self.spec, self.device = list(variants), spec, torch.device(device)
         names = {v.optimizer.name.lower() for v in self.variants}
-        if len(names) != 1 or not supports(next(iter(names))):
-            raise VectorizeError(f"a pack needs one supported optimizer, got {sorted(names)}")
+        if len(names) != 1:
+            raise VectorizeError(f"a pack needs one optimizer, got {sorted(names)}")
+        if not supports(next(iter(names))):
+            raise VectorizeError(f"optimizer '{self.variants[0].optimizer.name}' has no stacked update "
+                                 f"(packs support {', '.join(STACKED_NAMES)})")
         torch.manual_seed(self.variants[0].seed)  # as the sequential engine: dropout draws from here
         if self.device.type == "cpu":
             keep_freed_memory()
@@ -85,11 +90,17 @@ class PackTrainer:
         self.rng = checkpoint.rng_state(self.device)  # run() trains on this stream (dropout), see own_rng
         hparams = [{"lr": v.lr, **v.optimizer.options} for v in self.variants]
         self.optimizer = StackedOptimizer(names.pop(), self.model.params, hparams)
+        self.amp = PackAmp(spec.precision, self.device, len(self.variants), spec.grad_clip)
+        if self.amp.precision != "32" and not self.model.autocast_ok:
+            raise VectorizeError(f"model '{spec.model_name}' stacks through torch.func.vmap, which autocast does "
+                                 f"not reach into, so {self.amp.precision} trains it one variant at a time")
+        self.forward = maybe_compile(self.model.forward, spec.compile, self.device)  # the training pass only
         self.alive = list(range(len(self.variants)))  # pack position -> variant index
         self.alive_index = torch.arange(len(self.variants), device=self.device)
         # per pack position: batches since its loss first went non-finite (0 while finite), on the device
         self.bad_batches = torch.zeros(len(self.variants), dtype=torch.int64, device=self.device)
         self.results: list[VariantResult] | None = None  # set by the first run()
+        self.batches, self.batches_state = None, None  # the batch source, made by the first run()
         self.epochs_run = 0
 
     def state_dict(self, i: int) -> dict[str, Tensor]:
@@ -105,13 +116,17 @@ class PackTrainer:
         x, y = train
         if self.results is None:
             self._start(len(x), x.device)
+        if self.batches is None:  # one source per pack (orders and augmentation), restored from a checkpoint
+            self.batches = as_batches(train, [v.seed for v in self.variants], self.spec)
+            if self.batches_state is not None:
+                self.batches.load_state_dict(self.batches_state)
         last = self.spec.epochs if until is None else min(until, self.spec.epochs)
         members = list(self.alive)
         started = time.perf_counter()
         with checkpoint.own_rng(self, self.device):
             while self.epochs_run < last and self.alive:
                 self.epochs_run += 1
-                self._epoch(self.epochs_run, x, y, self.orders.next_epoch(), evaluation, callbacks)
+                self._epoch(self.epochs_run, self.batches.epoch(), evaluation, callbacks)
         if test is not None and self.alive and self.epochs_run >= self.spec.epochs:
             for i, (loss, acc) in zip(self.alive, self._evaluate(*test)):
                 self.results[i].test_loss, self.results[i].test_acc = loss, acc
@@ -134,19 +149,18 @@ class PackTrainer:
         self.optimizer.read_proxies()
         self.results = [VariantResult(v.id, STATUS_DONE) for v in self.variants]
         self.frozen: dict[int, dict[str, Tensor]] = {}
-        self.orders = _Orders(self.variants, n_rows, device)
 
     # ---- one epoch ----
 
-    def _epoch(self, epoch, x, y, order, evaluation, callbacks) -> None:
+    def _epoch(self, epoch, batches, evaluation, callbacks) -> None:
         t0 = time.perf_counter()
         members = list(self.alive)
         lrs = dict(zip(members, self.optimizer.lr))
-        stats = _EpochStats(len(self.variants), x.device, self.spec.loss == "cross_entropy")
-        for b, start in enumerate(range(0, len(x), self.spec.batch_size)):
+        stats = _EpochStats(len(self.variants), self.device, self.spec.loss == "cross_entropy")
+        for b, batch in enumerate(batches):
             if not self.alive:
                 break
-            self._batch(x, y, order.batch(start, self.spec.batch_size, self.alive), stats)
+            self._batch(*self._rows(batch), stats)
             if b % DIVERGENCE_CHECK_EVERY == DIVERGENCE_CHECK_EVERY - 1:
                 self._drop_diverged()
         self._drop_diverged()
@@ -167,22 +181,32 @@ class PackTrainer:
         self.optimizer.read_proxies()
         self._report_checkpoint(callbacks)
 
-    def _batch(self, x, y, index: Tensor, stats: "_EpochStats") -> None:
+    def _rows(self, batch) -> tuple[Tensor, Tensor, bool]:
+        """The batch as the live variants see it: ``[B, ...]`` shared by one seed, else ``[K, B, ...]``."""
+        seeds = [self.variants[i].seed for i in self.alive]
+        if len(set(seeds)) == 1:
+            return (*batch.get(seeds[0]), True)
+        parts = [batch.get(s) for s in seeds]
+        return torch.stack([p[0] for p in parts]), torch.stack([p[1] for p in parts]), False
+
+    def _batch(self, xb: Tensor, yb: Tensor, shared: bool, stats: "_EpochStats") -> None:
         """One step of every live variant, without a host sync; a variant whose loss is not finite freezes."""
-        shared = index.dim() == 1
-        xb, yb = x[index], y[index]
-        out = self.model.forward(xb, shared)
-        losses = _losses(out, yb, shared, self.spec.loss)
+        with self.amp.autocast():
+            out = self.forward(xb, shared)
+            losses = _losses(out, yb, shared, self.spec.loss)
         self.bad_batches += ((self.bad_batches > 0) | ~torch.isfinite(losses.detach())).long()
         keep = self.bad_batches == 0
         for p in self.model.params:
             p.grad = None
         # torch.where, not a product: 0 * NaN is NaN, and would poison the whole pack's gradients
-        torch.where(keep, losses, torch.zeros_like(losses)).sum().backward()
+        torch.where(keep, self.amp.scaled(losses), torch.zeros_like(losses)).sum().backward()
+        active = self.amp.unscale_and_clip(self.model.params, keep)  # fp16: a host sync per step
         for pos, i in enumerate(self.alive):
             if self.drivers[i].per_step:
                 self.results[i].lr_steps.append(self.optimizer.hp["lr"][pos])
-        if self.device.type == "cpu" and bool(keep.all()):  # on the CPU a look costs nothing: skip the copy-back
+        if active is not None:  # fp16: a variant whose gradients overflowed skips this step, as with GradScaler
+            self.optimizer.step(active=active)
+        elif self.device.type == "cpu" and bool(keep.all()):  # on the CPU a look costs nothing: skip the copy-back
             self.optimizer.step()
         else:
             self.optimizer.step(keep=keep)
@@ -191,7 +215,7 @@ class PackTrainer:
         if any(d.per_step for d in self.drivers):
             self.optimizer.read_proxies()
         counted = self.bad_batches <= 1  # a frozen variant's epoch stats end with the batch that diverged
-        stats.add(self.alive_index, counted, losses.detach(), out.detach(), yb, shared, index.shape[-1])
+        stats.add(self.alive_index, counted, losses.detach(), out.detach(), yb, shared, yb.shape[0 if shared else 1])
 
     def _drop_diverged(self) -> None:
         """Drop the variants frozen since the last check (one host sync), as if each stopped where it diverged."""
@@ -213,6 +237,7 @@ class PackTrainer:
         self.alive_index = torch.tensor(self.alive, dtype=torch.long, device=self.device)
         self.bad_batches = self.bad_batches[torch.tensor(keep, dtype=torch.long, device=self.device)]
         if keep:
+            self.amp.compact(torch.tensor(keep, dtype=torch.long, device=self.device))
             self.model.compact(keep)
             self.optimizer.compact(keep, self.model.params)
 
@@ -228,14 +253,16 @@ class PackTrainer:
         opt = self.optimizer
         return checkpoint.to_cpu({
             "format": checkpoint.STATE_FORMAT, "kind": "pack", "variant_ids": [v.id for v in self.variants],
-            "n_rows": self.orders.n, "epochs_run": self.epochs_run, "alive": list(self.alive),
+            "n_rows": self.batches.n, "epochs_run": self.epochs_run, "alive": list(self.alive),
             "bad_batches": self.bad_batches, "params": list(self.model.params),
             "buffers": list(getattr(self.model, "buffers", [])),
-            "optimizer": {"state": opt.state, "hp": opt.hp, "steps": opt.steps, "started": opt.started},
+            "optimizer": {"state": opt.state, "hp": opt.hp, "steps": opt.steps, "started": opt.started,
+                          "scalar_state": opt.scalar_state},  # NAdam's mu_product
+            "amp": {"scale": self.amp.scale, "growth": self.amp.growth},  # per-variant fp16 loss scales
             "proxies": [d.optimizer.state_dict() for d in self.drivers],
             "drivers": [checkpoint.driver_state(d) for d in self.drivers],
             "frozen": dict(self.frozen), "results": [checkpoint.result_state(r) for r in self.results],
-            "rng": checkpoint.rng_state(self.device), "orders": self.orders.state(),
+            "rng": checkpoint.rng_state(self.device), "orders": self.batches.state_dict(),
         })
 
     def restore(self, state: dict) -> None:
@@ -250,6 +277,7 @@ class PackTrainer:
         if alive and alive != list(range(len(self.variants))):
             self.model.compact(alive)
             self.optimizer.compact(alive, self.model.params)
+            self.amp.compact(torch.tensor(alive, dtype=torch.long, device=device))
         self.alive = alive
         self.alive_index = torch.tensor(alive, dtype=torch.long, device=device)
         with torch.no_grad():
@@ -260,12 +288,17 @@ class PackTrainer:
         opt.state = checkpoint.to_device(state["optimizer"]["state"], device)
         opt.hp = dict(state["optimizer"]["hp"])
         opt.steps, opt.started = list(state["optimizer"]["steps"]), list(state["optimizer"]["started"])
+        opt.scalar_state = {n: list(v) for n, v in state["optimizer"].get("scalar_state", opt.scalar_state).items()}
+        if "amp" in state:
+            self.amp.scale, self.amp.growth = state["amp"]["scale"].to(device), state["amp"]["growth"].to(device)
         opt._cache.clear()
         self.bad_batches = state["bad_batches"].to(device)
         self.frozen = {int(i): sd for i, sd in state["frozen"].items()}
         self.results = [checkpoint.result_from_state(r) for r in state["results"]]
         self.epochs_run = state["epochs_run"]
-        self.orders.set_state(state["orders"])
+        self.batches_state = state["orders"]  # applied when the batch source is made (run() has the data)
+        if self.batches is not None:
+            self.batches.load_state_dict(self.batches_state)
         self.rng = state["rng"]
 
     @torch.no_grad()
@@ -375,34 +408,3 @@ class _EpochStats:
         seen = max(1, int(self.seen[i]))
         acc = self.correct[i].item() / seen if classification else None
         return (self.total[i] / seen).item(), acc
-
-
-class _Orders:
-    """Each seed's batch order (as the sequential engine draws it); positions map to their seed's order."""
-
-    def __init__(self, variants, n: int, device: torch.device):
-        self.seeds, self.n = [v.seed for v in variants], n
-        self.streams = {s: batch_orders(n, s, device) for s in dict.fromkeys(self.seeds)}
-
-    def state(self) -> dict:
-        return {s: stream.state() for s, stream in self.streams.items()}
-
-    def set_state(self, state: dict) -> None:
-        for s, stream in self.streams.items():
-            stream.set_state(state[s])
-
-    def next_epoch(self) -> "_EpochOrder":
-        return _EpochOrder({s: next(stream) for s, stream in self.streams.items()}, self.seeds)
-
-
-class _EpochOrder:
-    def __init__(self, perms: dict[int, Tensor], seeds: list[int]):
-        self.perms, self.seeds = perms, seeds
-
-    def batch(self, start: int, size: int, alive: list[int]) -> Tensor:
-        """Row indices ``[B]`` when all live variants share a seed, else ``[K, B]``."""
-        seeds = {self.seeds[i] for i in alive}
-        if len(seeds) == 1:
-            return self.perms[seeds.pop()][start:start + size]
-        return torch.stack([self.perms[self.seeds[i]][start:start + size] for i in alive])
-

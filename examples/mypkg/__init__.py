@@ -1,0 +1,1 @@
+"""An example plugin package for lrsweep: a dataset that streams (see data.py)."""
