@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import pickle
 import signal
+import sys
 from collections import deque
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -278,6 +279,13 @@ class _Forward:
         _send(self.conn, ("checkpoint", self.task_id, variant_ids, state))  # the parent writes it
 
 
+def _quiet_when_orphaned(kind, value, traceback) -> None:
+    """A worker's lost connection to a parent that is gone is no error worth a traceback: leave quietly."""
+    if issubclass(kind, (BrokenPipeError, ConnectionResetError, EOFError)):
+        os._exit(0)
+    sys.__excepthook__(kind, value, traceback)
+
+
 def _send(conn, message) -> None:
     """Send to the parent; when the parent is gone (killed), leave at once and quietly: no one is listening."""
     try:
@@ -292,6 +300,7 @@ def worker_main(device: str, config, spec, threads: int, conn) -> None:
     # interrupted, then kills the workers (a worker dying first would look like a crash of its pack)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    sys.excepthook = _quiet_when_orphaned  # multiprocessing's fd-sharing thread reports through it
     try:
         runner, splits = _start_worker(device, config, spec, threads, conn)
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, which stops using this device
