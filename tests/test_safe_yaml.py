@@ -88,3 +88,18 @@ def test_exponents_without_a_dot_are_numbers(runner, write_config, tiny_sweep, t
     path.write_text("lr: [1e-3, 1e-2]\noptimizer: {name: sgd, weight_decay: 5e-4}\n")
     config = load_config(path)
     assert config.lrs == (0.001, 0.01) and config.optimizers[0].options["weight_decay"] == 0.0005
+
+
+def test_a_run_directory_config_is_read_with_the_same_bounds(tmp_path):
+    from lrsweep.errors import RunDirError
+    from lrsweep.store import RunStore
+
+    run = tmp_path / "run"
+    run.mkdir()
+    for text in (BOMB, "name: a\nname: b\n", "lr: " + "[" * 600 + "]" * 600):
+        (run / "config.yaml").write_text(text)
+        with pytest.raises(RunDirError, match="unreadable YAML in"):
+            RunStore(run).read_config()
+    (run / "config.yaml").write_bytes(b"name: caf\xe9\n")
+    with pytest.raises(RunDirError):
+        RunStore(run).read_config()
