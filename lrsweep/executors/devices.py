@@ -274,6 +274,9 @@ class _Forward:
     def on_epoch(self, variant_id: str, record: EpochRecord) -> None:
         _send(self.conn, ("epoch", self.task_id, variant_id, record))
 
+    def on_checkpoint(self, variant_ids: list[str], state: dict) -> None:
+        _send(self.conn, ("checkpoint", self.task_id, variant_ids, state))  # the parent writes it
+
 
 def _send(conn, message) -> None:
     """Send to the parent; when the parent is gone (killed), leave at once and quietly: no one is listening."""
@@ -281,9 +284,6 @@ def _send(conn, message) -> None:
         conn.send(message)
     except (BrokenPipeError, ConnectionResetError, EOFError):
         os._exit(0)
-
-    def on_checkpoint(self, variant_ids: list[str], state: dict) -> None:
-        self.conn.send(("checkpoint", self.task_id, variant_ids, state))  # the parent writes it
 
 
 def worker_main(device: str, config, spec, threads: int, conn) -> None:
