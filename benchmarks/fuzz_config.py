@@ -10,7 +10,7 @@ and broken ``--set`` items. A case is made from (seed, index) alone, so any case
 
 Outcomes: exit 0 (valid), 2 (refused: a config error), 3 (a network error) are fine; anything else
 (exit 1, an uncaught exception, a dead worker) is an internal error, and a case past its deadline is
-a hang. Each worker process runs cases through typer's CliRunner, with its address space capped
+a hang. A worker imports everything and validates one config before its first case is timed. Each worker process runs cases through typer's CliRunner, with its address space capped
 (--memory-gb) so that allocating without bound ends in MemoryError rather than swapping the box.
 tests/test_fuzz_config.py runs a fixed seeded sample of these cases and asserts 0 internal errors.
 """
@@ -363,6 +363,8 @@ def _worker(conn, seed: int, memory_gb: float) -> None:
     workdir = Path(tempfile.mkdtemp(prefix="lrsweep-fuzz-"))
     os.environ["LRSWEEP_DATA"] = str(workdir / "data")  # nothing downloaded: validate must not need it
     os.chdir(workdir)
+    run_case(Case(-1, "warm-up", b"name: warm\nlr: 0.1\n"), workdir)  # imports (torch: seconds) are not a case
+    conn.send("ready")
     while True:
         try:
             index = conn.recv()
@@ -388,6 +390,13 @@ class _Slot:
         self.proc.start()
         self.index = None
         self.since = 0.0
+        self.ready = False
+
+    def wait_ready(self, timeout: float = 600.0) -> bool:
+        """The worker has imported everything and run one case: the clock of the next case is fair."""
+        if not self.ready and self.conn.poll(timeout):
+            self.ready = self.conn.recv() == "ready"
+        return self.ready
 
     def give(self, index: int) -> None:
         self.index, self.since = index, time.monotonic()
@@ -419,7 +428,7 @@ def fuzz(seed: int, cases: int, workers: int, timeout: float, memory_gb: float, 
 
     while todo or any(s.index is not None for s in slots):
         for i, slot in enumerate(slots):
-            if slot.index is None and todo:
+            if slot.index is None and todo and slot.wait_ready():
                 slot.give(todo.pop())
             if slot.index is None:
                 continue

@@ -257,10 +257,15 @@ class RunStore:
 
     def read_config(self) -> dict:
         path = self.path / "config.yaml"
+        from lrsweep.errors import ConfigError
+        from lrsweep.safe_yaml import load
+
         try:
-            data = yaml.safe_load(checks.read_text(path))
+            data = load(checks.read_text(path))  # bounded like a config file: aliases, depth, duplicate keys
         except FileNotFoundError:
             raise RunDirError(f"missing file: {path}") from None
+        except ConfigError as err:
+            raise RunDirError(f"unreadable YAML in {path}: {err.message}") from None
         except (yaml.YAMLError, RecursionError, ValueError) as exc:
             raise RunDirError(f"unreadable YAML in {path}: {_yaml_problem(exc)}") from None
         return checks.expect_dict(data, path)

@@ -80,3 +80,26 @@ def test_a_config_that_is_a_directory_or_missing_or_unreadable(runner, tmp_path)
     assert result.exit_code == 2 and "config file not found" in result.output
     result = runner.invoke(app, ["validate", "x" * 5000 + ".yaml"])  # name too long for the file system
     assert result.exit_code == 2, result.output
+
+
+def test_exponents_without_a_dot_are_numbers(runner, write_config, tiny_sweep, tmp_path):
+    assert safe_yaml.load("lr: [1e-3, 3E+1]")["lr"] == [0.001, 30.0]  # YAML 1.1 alone reads '1e-3' as text
+    path = tmp_path / "c.yaml"
+    path.write_text("lr: [1e-3, 1e-2]\noptimizer: {name: sgd, weight_decay: 5e-4}\n")
+    config = load_config(path)
+    assert config.lrs == (0.001, 0.01) and config.optimizers[0].options["weight_decay"] == 0.0005
+
+
+def test_a_run_directory_config_is_read_with_the_same_bounds(tmp_path):
+    from lrsweep.errors import RunDirError
+    from lrsweep.store import RunStore
+
+    run = tmp_path / "run"
+    run.mkdir()
+    for text in (BOMB, "name: a\nname: b\n", "lr: " + "[" * 600 + "]" * 600):
+        (run / "config.yaml").write_text(text)
+        with pytest.raises(RunDirError, match="unreadable YAML in"):
+            RunStore(run).read_config()
+    (run / "config.yaml").write_bytes(b"name: caf\xe9\n")
+    with pytest.raises(RunDirError):
+        RunStore(run).read_config()

@@ -25,9 +25,10 @@ def validate(
 ) -> None:
     """Check CONFIG and print the expanded plan (variants, device, dataset sizes) without training.
 
-    Nothing is downloaded: missing dataset files are reported (they are fetched on the first run).
-    A config is code when it names code: a data.name or model.name of the form package.module:function is
-    imported and called, here as in a run. The modules are listed before they are imported;
+    Nothing is downloaded: missing dataset files are reported (a run fetches them).
+
+    A config is code when it names code: a data.name or model.name like package.module:function
+    is imported and called, here as in a run. The modules are listed before they are imported;
     --no-import checks everything else without importing them.
     """
     from lrsweep.validation import validate_config
