@@ -9,7 +9,7 @@ import torch
 
 from lrsweep.engine.common import (
     STATUS_DIVERGED, STATUS_DONE, Callbacks, EpochRecord, NoCallbacks, TrainSpec, VariantResult,
-    batch_orders, evaluate, loss_fn,
+    batch_orders, diverged, evaluate, loss_fn,
 )
 from lrsweep.models import build_model
 from lrsweep.optim import build_optimizer
@@ -54,6 +54,7 @@ class SequentialTrainer:
         self.fn = loss_fn(spec.loss)
         self.orders = batch_orders(len(self.x), variant.seed, self.x.device)
         self.result = VariantResult(variant.id, STATUS_DONE)
+        self.reference_loss = None  # the first batch's loss before any step (see engine.common.diverged)
 
     @property
     def epochs_run(self) -> int:
@@ -73,7 +74,7 @@ class SequentialTrainer:
         self.result.epochs.append(record)
         self.result.seconds += seconds
         self.callbacks.on_epoch(self.variant.id, record)
-        if not all(math.isfinite(v) for v in (train_loss, val_loss if val_loss is not None else 0.0)):
+        if diverged(train_loss, self.reference_loss) or diverged(val_loss, self.reference_loss):
             self.result.status = STATUS_DIVERGED
         else:
             self.driver.after_epoch(val_loss if val_loss is not None else train_loss)
@@ -103,6 +104,8 @@ class SequentialTrainer:
             out = self.model(xb)
             loss = self.fn(out, yb)
             loss.backward()
+            if self.reference_loss is None:
+                self.reference_loss = float(loss.detach())
             if lr_steps is not None:
                 lr_steps.append(optimizer.param_groups[0]["lr"])
             optimizer.step()

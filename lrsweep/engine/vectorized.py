@@ -12,7 +12,6 @@ of :func:`lrsweep.engine.loop.train_variant`, one per variant.
 from __future__ import annotations
 
 import ctypes
-import math
 import time
 from typing import Sequence
 
@@ -22,7 +21,7 @@ from torch import Tensor
 
 from lrsweep.engine.common import (
     EVAL_CHUNK, STATUS_DIVERGED, STATUS_DONE, Callbacks, EpochRecord, NoCallbacks, TrainSpec, VariantResult,
-    batch_orders,
+    batch_orders, diverged,
 )
 from lrsweep.engine.loop import DIVERGENCE_CHECK_EVERY, steps_per_epoch
 from lrsweep.engine.stacked_models import PATHS, StackedModel, stack_models
@@ -89,6 +88,7 @@ class PackTrainer:
         self.bad_batches = torch.zeros(len(self.variants), dtype=torch.int64, device=self.device)
         self.results: list[VariantResult] | None = None  # set by the first run()
         self.epochs_run = 0
+        self.reference: list[float] | None = None  # set by the first batch
 
     def state_dict(self, i: int) -> dict[str, Tensor]:
         """Variant ``i``'s current parameters (as its own module's state_dict), while it is in the pack."""
@@ -156,8 +156,8 @@ class PackTrainer:
             record = EpochRecord(epoch, lrs[i], train_loss, train_acc, val_loss, val_acc, share)
             self.results[i].epochs.append(record)
             callbacks.on_epoch(self.variants[i].id, record)
-            finite = all(math.isfinite(v) for v in (train_loss, val_loss if val_loss is not None else 0.0))
-            if i in self.alive and not finite:
+            blown = diverged(train_loss, self.reference[i]) or diverged(val_loss, self.reference[i])
+            if i in self.alive and blown:
                 self._drop([i])
         for i in self.alive:
             self.drivers[i].after_epoch(scores[i][0] if evaluation else stats.mean(i, False)[0])
@@ -169,6 +169,8 @@ class PackTrainer:
         xb, yb = x[index], y[index]
         out = self.model.forward(xb, shared)
         losses = _losses(out, yb, shared, self.spec.loss)
+        if self.reference is None:  # the loss at initialisation, per variant (see engine.common.diverged)
+            self.reference = losses.detach().tolist()
         self.bad_batches += ((self.bad_batches > 0) | ~torch.isfinite(losses.detach())).long()
         keep = self.bad_batches == 0
         for p in self.model.params:
