@@ -114,7 +114,7 @@ def scope_notes(config) -> list[str]:
         notes.append(f"the range test uses the first of {len(config.optimizers)} optimizers: {config.optimizers[0].label}")
     if len(config.seeds) > 1:
         notes.append(f"the range test uses the first of {len(config.seeds)} seeds: {config.seeds[0]}")
-    if config.schedulers:
+    if any(s.type != "none" for s in config.schedulers):
         notes.append("the range test drives the LR itself; the config's scheduler does not apply to it")
     return notes
 
