@@ -75,6 +75,7 @@ def find(
         grid = None
         if write_grid is not None:
             grid = write_grid_config(config_path, write_grid, result, suggest.value, sets)
+        notes += [n for n in (completion_note(result),) if n]
         report = {**find_report(result, suggest.value, str(store.path), grid, write_grid), "notes": notes}
         if json_out:
             print_json(report)
@@ -205,7 +206,7 @@ def write_grid_config(source: Path, target: Path, result: FinderResult, suggeste
     from lrsweep.finder import grid_around
     from lrsweep.store import atomic_write_text
 
-    grid = grid_around(result.suggestion(suggester), result.divergence_lr)
+    grid = grid_around(result.suggestion(suggester), result.ceiling)
     note = (f"lr: {len(grid)} LRs around the range test's {suggester} suggestion "
             f"({result.suggestion(suggester):.3g}){_diverged_note(result)}, by lrsweep find")
     text = source.read_text()
@@ -224,7 +225,17 @@ def write_grid_config(source: Path, target: Path, result: FinderResult, suggeste
 
 
 def _diverged_note(result: FinderResult) -> str:
-    return f", below the divergence LR {result.divergence_lr:.3g}" if result.divergence_lr is not None else ""
+    if result.divergence_lr is not None:
+        return f", below the divergence LR {result.divergence_lr:.3g}"
+    return f", below where the loss stopped falling ({result.ceiling:.3g}; it never blew up)"
+
+
+def completion_note(result: FinderResult) -> str | None:
+    """Say so when the test reached --end without blowing up, and what bounds a grid then."""
+    if result.divergence_lr is not None:
+        return None
+    return (f"the loss never blew up up to {result.stop_lr:.3g}: a grid is bounded by where it stopped falling "
+            f"({result.ceiling:.3g})")
 
 
 def replace_lr(text: str, grid: list[float], note: str) -> str | None:
@@ -279,6 +290,8 @@ def find_report(result: FinderResult, suggester: str, run_dir: str, grid: list[f
 def render_find(result: FinderResult, suggester: str, report: dict) -> Group:
     """The table of suggestions, the terminal chart, and what to do next."""
     parts = [suggestions_table(result, suggester), render_curve(result, suggester)]
+    if completion_note(result):
+        parts.append(Text(completion_note(result), style="yellow"))
     footer = Text(f"Results: {report['run_dir']}")
     if report.get("grid"):
         footer.append(f"\nWrote {report['grid_file']} with lr {report['grid']}\nNext: lrsweep grid {report['grid_file']}",
@@ -304,8 +317,13 @@ def suggestions_table(result: FinderResult, suggester: str) -> Table:
         table.add_row(f"{name} ({MARKS[name]})" + (" ★" if chosen else ""), f"{result.suggestions[name]:.3g}",
                       rules[name], style="bold green" if chosen else None)
     diverged = f"{result.divergence_lr:.3g}" if result.divergence_lr is not None else "–"
-    table.add_row("divergence (x)", diverged, "the loss only got worse from here on",
+    table.add_row("divergence (x)", diverged, "the lower of the two below",
                   style="red" if result.divergence_lr is not None else None)
+    onset = f"{result.onset_lr:.3g}" if result.onset_lr is not None else "–"
+    table.add_row("  curve", onset, "the loss only got worse from here on")
+    if result.edge_lr is not None:
+        table.add_row("  stability edge", f"{result.edge_lr:.3g}",
+                      f"gradient descent's edge at the start (sharpness {result.sharpness:.3g})")
     return table
 
 
