@@ -113,7 +113,7 @@ def verdict(summary: dict) -> Text:
         text.append(f"\nRetraining the best variant ended {retrain['status']}: {retrain.get('error') or ''}",
                     style="red")
     if best.get("tied_with_runner_up"):
-        text.append("\nThe best and the runner-up are tied within seed noise (one standard deviation).",
+        text.append("\nThe best and the runner-up are tied within seed noise (compared seed by seed).",
                     style="yellow")
     if best.get("edge"):
         side = "smallest" if best["edge"] == "low" else "largest"
