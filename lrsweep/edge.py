@@ -20,45 +20,45 @@ from typing import TYPE_CHECKING, Callable
 if TYPE_CHECKING:
     import torch
 
-SHARPNESS_ROWS = 2048  # training rows the Hessian is measured on (all of them for smaller datasets)
-POWER_ITERATIONS = 100  # at most; power iteration on Hessian-vector products
-POWER_TOLERANCE = 1e-5  # stop once the Rayleigh quotient changes by less than this, relatively
+POWER_ITERATIONS = 30  # at most; power iteration on Hessian-vector products
+POWER_TOLERANCE = 1e-4  # stop once the Rayleigh quotient changes by less than this, relatively
 
 
-def sharpness(model: torch.nn.Module, loss_fn: Callable, x: torch.Tensor, y: torch.Tensor,
-              rows: int = SHARPNESS_ROWS) -> float | None:
-    """λ_max of the loss's Hessian at the model's current weights (power iteration); None if not positive.
+def sharpness(model: torch.nn.Module, loss_fn: Callable, x: torch.Tensor, y: torch.Tensor) -> tuple[float | None, int]:
+    """(λ_max of the loss's Hessian on (x, y) at the current weights, or None if not positive; passes used).
 
-    Measured in eval mode (no dropout draws: the iteration needs one fixed loss); the model's mode and
-    weights are left as they were (no ``.grad`` is touched).
+    Power iteration on Hessian-vector products; ``passes`` counts backward-pass equivalents (the
+    gradient, then two per product), to charge the cost. Measured in eval mode (no dropout draws: the
+    iteration needs one fixed loss); the model's mode and weights are left as they were.
     """
     import torch
 
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
-        return None
+        return None, 0
     was_training = model.training
     model.eval()
     try:
-        loss = loss_fn(model(x[:rows]), y[:rows])
+        loss = loss_fn(model(x), y)
         grads = torch.autograd.grad(loss, params, create_graph=True)
         generator = torch.Generator(device="cpu").manual_seed(0)
         v = [torch.randn(p.shape, generator=generator).to(p) for p in params]
-        estimate = None
+        estimate, passes = None, 1
         for _ in range(POWER_ITERATIONS):
+            passes += 2
             norm = torch.sqrt(sum((t * t).sum() for t in v))
             v = [t / norm for t in v]
             hv = torch.autograd.grad(grads, params, grad_outputs=v, retain_graph=True)
             quotient = float(sum((a * b).sum() for a, b in zip(v, hv)))
             if not math.isfinite(quotient):
-                return None
+                return None, passes
             done = estimate is not None and abs(quotient - estimate) <= POWER_TOLERANCE * abs(quotient)
             estimate, v = quotient, [t.detach() for t in hv]
             if done:
                 break
     finally:
         model.train(was_training)
-    return estimate if estimate is not None and estimate > 0 else None
+    return (estimate if estimate is not None and estimate > 0 else None), passes
 
 
 def edge_factor(optimizer: torch.optim.Optimizer) -> float | None:
@@ -76,10 +76,14 @@ def edge_factor(optimizer: torch.optim.Optimizer) -> float | None:
     return 2 * (1 + mu) / (1 + 2 * mu) if group.get("nesterov") else 2 * (1 + mu)
 
 
-def stability_edge(model, optimizer, loss_fn, x, y) -> tuple[float | None, float | None]:
-    """(edge LR, sharpness) at the model's current weights; (None, λ or None) when the rule has no edge."""
+def stability_edge(model, optimizer, loss_fn, x, y) -> tuple[float | None, float | None, int]:
+    """(edge LR, sharpness, passes) on the batch (x, y) at the current weights; (None, None, 0) without an edge.
+
+    Give it one training batch: the Hessian one step of SGD sees (for full-batch gradient descent, the
+    exact one), at the cost of ``passes`` backward passes of that batch.
+    """
     factor = edge_factor(optimizer)
     if factor is None:
-        return None, None
-    lam = sharpness(model, loss_fn, x, y)
-    return (factor / lam if lam else None), lam
+        return None, None, 0
+    lam, passes = sharpness(model, loss_fn, x, y)
+    return (factor / lam if lam else None), lam, passes

@@ -93,6 +93,8 @@ class FinderResult:
     sharpness: float | None = None  # λ_max of the loss's Hessian at the start, when measured
     onset_lr: float | None = None  # the curve's own divergence onset (divergence_onset); None if it completed
     stopped_falling_lr: float | None = None  # LR of the lowest smoothed loss: where the loss stopped falling
+    falling_lr: float | None = None  # where the descent starts (the smoothed loss has done 10% of its fall)
+    edge_steps: int = 0  # the sharpness measurement's cost, in training batches (backward passes)
 
     @property
     def ceiling(self) -> float:
@@ -129,6 +131,8 @@ class FinderResult:
             sharpness=data.get("sharpness"),
             onset_lr=data.get("onset_lr"),
             stopped_falling_lr=data.get("stopped_falling_lr"),
+            falling_lr=data.get("falling_lr"),
+            edge_steps=data.get("edge_steps", 0),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -142,6 +146,8 @@ class FinderResult:
             "sharpness": self.sharpness,
             "onset_lr": self.onset_lr,
             "stopped_falling_lr": self.stopped_falling_lr,
+            "falling_lr": self.falling_lr,
+            "edge_steps": self.edge_steps,
             "stopped": self.stopped,
             "stop_lr": self.stop_lr,
             "steps_run": self.steps_run,
@@ -283,6 +289,8 @@ def range_test(
     Raises:
         UsageError: bad arguments, or too few usable points to suggest an LR.
     """
+    import torch
+
     if settings.use_val and (val is None or len(val[0]) == 0):
         raise UsageError("use_val needs a validation split, but none was given")
     if batch_size < 1 or len(train_x) == 0:
@@ -290,9 +298,12 @@ def range_test(
     snap = _capture(model, optimizer, generator, train_x.device)
     began = time.perf_counter()
     edge_lr = lam = None
+    passes = 0
     try:
         if settings.edge:
-            edge_lr, lam = stability_edge(model, optimizer, loss_fn, train_x, train_y)
+            first = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(0))[:batch_size]
+            first = first.to(train_x.device)
+            edge_lr, lam, passes = stability_edge(model, optimizer, loss_fn, train_x[first], train_y[first])
         model.train()
         curve = _run(model, optimizer, loss_fn, train_x, train_y, batch_size, settings, val, generator, on_step)
     finally:
@@ -316,6 +327,8 @@ def range_test(
         sharpness=lam,
         onset_lr=onset,
         stopped_falling_lr=stopped_falling(lrs, smoothed),
+        falling_lr=descent_start(lrs, smoothed, settings),
+        edge_steps=passes,
     )
 
 
@@ -360,6 +373,18 @@ def stopped_falling(lrs: list[float], smoothed: list[float]) -> float | None:
     """The LR of the lowest finite smoothed loss: past it the loss stopped falling."""
     finite = [i for i, v in enumerate(smoothed) if math.isfinite(v)]
     return lrs[min(finite, key=smoothed.__getitem__)] if finite else None
+
+
+def descent_start(lrs: list[float], smoothed: list[float], settings: FinderSettings) -> float | None:
+    """The LR where the smoothed loss's descent starts: the valley's level crossing at FALL_BAND[0]."""
+    idx = _kept(lrs, smoothed, settings.skip_start, settings.skip_end)
+    if len(idx) < MIN_POINTS:
+        return None
+    y = [smoothed[i] for i in idx]
+    low = min(range(len(y)), key=y.__getitem__)
+    top = max(y[: low + 1])
+    start = max((i for i in range(low + 1) if y[i] > top - FALL_BAND[0] * (top - y[low])), default=low)
+    return lrs[idx[start]]
 
 
 def _suggest_checked(lrs, smoothed, stopped: str, settings: FinderSettings) -> dict[str, float]:
