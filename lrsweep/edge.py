@@ -20,8 +20,8 @@ from typing import TYPE_CHECKING, Callable
 if TYPE_CHECKING:
     import torch
 
-POWER_ITERATIONS = 30  # at most; power iteration on Hessian-vector products
-POWER_TOLERANCE = 1e-4  # stop once the Rayleigh quotient changes by less than this, relatively
+POWER_ITERATIONS = 20  # at most; power iteration on Hessian-vector products
+POWER_TOLERANCE = 1e-3  # stop once the Rayleigh quotient changes by less than this, relatively
 
 
 def sharpness(model: torch.nn.Module, loss_fn: Callable, x: torch.Tensor, y: torch.Tensor) -> tuple[float | None, int]:

@@ -114,6 +114,10 @@ def show(run_dir: RunDirArg, json_out: JsonOption = False) -> None:
         if found is not None:
             _show_find(store, found, json_out)
             return
+        tuned = store.read_tune()
+        if tuned is not None:
+            _show_tune(store, tuned, json_out)
+            return
         summary = load_summary(store)
         details = run_details(store)
         if json_out:
@@ -139,6 +143,21 @@ def _show_find(store, found: dict, json_out: bool) -> None:
         return
     result = FinderResult.from_dict(found)
     stdout_console().print(render_find(result, result.default, {"run_dir": str(store.path)}))
+
+
+def _show_tune(store, tuned: dict, json_out: bool) -> None:
+    """A tune run's directory: its stage tables and verdict, as `lrsweep tune` printed them."""
+    from lrsweep.report import tune_tables, tune_verdict
+
+    details = run_details(store)
+    if json_out:
+        print_json({**tuned, **details})
+        return
+    console = stdout_console()
+    for table in tune_tables(tuned, store.read_summary() or {"metric": "", "variants": []}):
+        console.print(table)
+    console.print(tune_verdict(tuned))
+    console.print(f"Results: {store.path}", markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -182,9 +201,17 @@ def plot(run_dir: RunDirArg) -> None:
 
     Needs matplotlib:  pip install 'lrsweep\\[plot]'
     """
-    from lrsweep.plots import write_plots
+    from lrsweep.plots import write_plots, write_tune_plot
 
     with user_errors():
         store = open_run(run_dir)
-        for path in write_plots(store, load_summary(store)):
+        tuned = store.read_tune()
+        summary = store.read_summary() if tuned is not None else load_summary(store)
+        if tuned is not None and summary is None:
+            from lrsweep.errors import RunDirError
+
+            raise RunDirError(f"{store.path}: the tune run has no summary yet (resume it: lrsweep tune --resume)")
+        if tuned is not None:
+            typer.echo(str(write_tune_plot(store, tuned, summary)))
+        for path in write_plots(store, summary):
             typer.echo(str(path))
