@@ -37,12 +37,12 @@ STAGES = ("range", "scout", "rung", "refine", "final")  # a variant's stage: sco
 class TuneSettings:
     """How ``lrsweep tune`` spends its budget; every default of the command lives here."""
 
-    budget: float = 12.0  # full-training equivalents: variant-epochs / train.epochs, every seed, range test included
+    budget: float = 14.0  # full-training equivalents: variant-epochs / train.epochs, every seed, range test included
     resolution: float = 1.5  # refinement stops once the incumbent's neighbours are within this ratio of LRs
     scouts: int = 8  # log-spaced LRs between the range test's bounds
     grace_fraction: float = 1 / 3  # share of train.epochs every scout trains before the first cut
     reduction: int = 3  # successive halving keeps the best 1/reduction at each rung
-    finalists: int = 3  # LRs that get every seed of the config in the finals
+    finalists: int = 2  # LRs that get every seed of the config in the finals
     range_steps: int = 100  # optimizer steps of the range test, at most ...
     range_share: float = 0.5  # ... and at most this share of one training's steps (but MIN_RANGE_STEPS)
 
@@ -165,6 +165,7 @@ class Tuner:
         self.stage_of: dict[str, str] = {}
         self.planned = 0.0  # trainings committed by the stages so far (upper bounds): what decisions use
         self.tried: list[float] = []  # every LR tried on the first seed, in order (a resume replays the same)
+        self.counted: set[str] = set()  # variants whose epochs a stage's cost already counts
         self.range_test: dict | None = (store.read_tune() or {}).get("range_test")
 
     # ---- the whole run
@@ -184,7 +185,7 @@ class Tuner:
             self._scout(low, high)
             self._refine(high)
             final = self._finals()
-        except Interrupted:
+        except (Interrupted, KeyboardInterrupt):  # Ctrl-C/SIGTERM inside a sweep, or during the range test
             result = self._result(None, status="interrupted")
             self.store.write_tune(result.to_dict())
             raise Interrupted(result.to_dict()) from None
@@ -378,7 +379,10 @@ class Tuner:
         return self.settings.budget - self.planned
 
     def _epochs_of(self, summary: dict) -> int:
-        return sum(r["epochs_run"] for r in summary["variants"])
+        """Variant-epochs a stage's sweep trained itself: its variants not tried by an earlier stage."""
+        new = [r for r in summary["variants"] if r["id"] not in self.counted]
+        self.counted.update(r["id"] for r in new)
+        return sum(r["epochs_run"] for r in new)
 
     def _stage(self, name: str, lrs: list[float], reason: str, epochs: int = 0, steps: int = 0, **extra) -> None:
         self.stages.append({"stage": name, "lrs": lrs, "trainings": round(self.costs.trainings(epochs, steps), 3),
