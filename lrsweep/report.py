@@ -394,8 +394,8 @@ def tune_stage_rows(summary: dict, stages: tuple[str, ...], lrs: list[float] | N
     return out
 
 
-def tune_tables(tune: dict, summary: dict) -> list[Table]:
-    """``lrsweep tune``'s tables: the range test's bounds, then one table per stage."""
+def tune_tables(tune: dict, summary: dict) -> list[Table | Text]:
+    """``lrsweep tune``'s tables: the range test's bounds, then one table per stage, each with why it stopped."""
     tables = []
     by_name = {s["stage"]: s for s in tune.get("stages", []) if s.get("stage") == "range"}
     if "range" in by_name:
@@ -411,8 +411,7 @@ def tune_tables(tune: dict, summary: dict) -> list[Table]:
             continue
         lrs = [lr for s in entries for lr in s.get("lrs", [])]
         cost = sum(s.get("trainings", 0) for s in entries)
-        table = Table(title=f"{name}: {len(lrs)} LRs, {cost:.3g} trainings", title_justify="left",
-                      caption="; ".join(dict.fromkeys(s["reason"] for s in entries)), caption_justify="left")
+        table = Table(title=f"{name}: {len(lrs)} LRs, {cost:.3g} trainings", title_justify="left")
         for column in ("lr", "seeds", "epochs", "status", summary["metric"]):
             table.add_column(column, justify="left" if column == "status" else "right")
         for row in tune_stage_rows(summary, stages, lrs):
@@ -420,6 +419,7 @@ def tune_tables(tune: dict, summary: dict) -> list[Table]:
                           str(row["epochs"]), row["status"], fmt(row["mean"]),
                           style="bold green" if row["best"] and name == "final" else None)
         tables.append(table)
+        tables.append(Text("; ".join(dict.fromkeys(s["reason"] for s in entries)), style="dim"))
     return tables
 
 
@@ -432,7 +432,7 @@ def tune_verdict(tune: dict) -> Text:
                     style="yellow")
         return text
     span = f"{fmt_lr(band['low'])}–{fmt_lr(band['high'])}" if band and band["low"] != band["high"] else "the pick alone"
-    text.append(f"lr {fmt_lr(best['lr'])} · band {span} · {cost['trainings']:.2g} trainings "
+    text.append(f"lr {fmt_lr(best['lr'])} · band {span} · {cost['trainings']:.3g} trainings "
                 f"(budget {cost.get('budget', 0):g})", style="bold green")
     retrain = tune.get("retrain")
     if retrain and retrain.get("status") == "done":
