@@ -86,3 +86,48 @@ def band_of(best: dict, groups: list[dict], tied) -> dict:
     """``{low, high}``: the span of LRs (finals' seed groups) tied with ``best`` within seed noise."""
     lrs = [best["lr"]] + [g["lr"] for g in groups if g is not best and g["mean"] is not None and tied(best, g)]
     return {"low": min(lrs), "high": max(lrs)}
+
+
+FIT_WINDOW = 10.0  # the parabola is fitted to the full-length points within this ratio of the incumbent's LR
+FIT_MIN_POINTS = 4  # fewer points: rank by the raw scores
+
+
+def parabola(xs: list[float], ys: list[float]) -> tuple[float, float, float] | None:
+    """Least-squares ``y = a x² + b x + c``; None when the points cannot determine it."""
+    sums = [sum(x**k for x in xs) for k in range(5)]
+    rhs = [sum(y * x**k for x, y in zip(xs, ys)) for k in range(3)]
+    m = [[sums[4], sums[3], sums[2]], [sums[3], sums[2], sums[1]], [sums[2], sums[1], sums[0]]]
+    det = _det(m)
+    if abs(det) < 1e-12:
+        return None
+    coeffs = []
+    for col in range(3):
+        swapped = [[rhs[[2, 1, 0][r]] if c == col else m[r][c] for c in range(3)] for r in range(3)]
+        coeffs.append(_det(swapped) / det)
+    return coeffs[0], coeffs[1], coeffs[2]
+
+
+def _det(m) -> float:
+    return (m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+            + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]))
+
+
+def smoothed_ranking(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """(score, lr) best first, lower is better: ranked by a parabola fitted on log-LR around the best.
+
+    One seed's metric is noisy from LR to LR (seed noise, not the LR's effect); the fitted curve shares
+    the evidence of neighbouring LRs, so the finalists are the LRs nearest its bottom. Points outside
+    FIT_WINDOW, or a fit that is not a valley, leave the raw ranking.
+    """
+    ranked = sorted(points)
+    if not ranked:
+        return ranked
+    best_lr = ranked[0][1]
+    near = [(s, lr) for s, lr in ranked if max(lr / best_lr, best_lr / lr) <= FIT_WINDOW]
+    fit = parabola([math.log(lr) for _s, lr in near], [s for s, _lr in near]) if len(near) >= FIT_MIN_POINTS else None
+    if fit is None or fit[0] <= 0:
+        return ranked
+    a, b, c = fit
+    fitted = sorted((a * math.log(lr) ** 2 + b * math.log(lr) + c, lr) for _s, lr in near)
+    rest = [(s, lr) for s, lr in ranked if (s, lr) not in near]
+    return fitted + rest

@@ -10,8 +10,9 @@ The stages, each a sweep of derived configs in one run directory (so every varia
    epochs of its full training, so the survivors' results are full-fidelity.
 3. *refine*: geometric midpoints between the incumbent and its neighbours, trained in full, until
    the bracket is narrower than ``resolution`` or the budget left is only the finals'.
-4. *final*: the best few at full fidelity get the config's other seeds; the pick is the best seed
-   mean, and the band is the LRs tied with it seed by seed; the pick is retrained as ``grid`` does.
+4. *final*: the few LRs nearest the bottom of a parabola fitted to the first seed's full-length
+   scores (on log-LR: one seed is noisy from LR to LR) get the config's other seeds; the pick is the
+   best seed mean, the band the LRs tied with it seed by seed; the pick is retrained as ``grid`` does.
 
 Pure of the terminal: progress goes to ``events`` (the runner's ``SweepEvents``); only ``store`` knows
 the files. Every decision is a function of the metrics on disk, so ``resume`` replays them.
@@ -27,7 +28,7 @@ from lrsweep.config import Config, PruneConfig
 from lrsweep.errors import UsageError
 from lrsweep.store import RunStore
 from lrsweep.strategy import (
-    Costs, band_of, grace_epochs, halving_epochs, log_space, refine_points, round_lr, survivors,
+    Costs, band_of, grace_epochs, halving_epochs, log_space, refine_points, round_lr, smoothed_ranking, survivors,
 )
 
 STAGES = ("range", "scout", "rung", "refine", "final")  # a variant's stage: scout (cut at a rung) or rung (went on)
@@ -315,7 +316,7 @@ class Tuner:
     # ---- stage 4: finals with every seed, the pick, the retrain
 
     def _finals(self) -> dict:
-        ranked = self._first_seed_ranking()
+        ranked = smoothed_ranking(self._first_seed_ranking())
         if not ranked:
             raise UsageError("every scout diverged or failed: nothing to choose from (check the config's "
                              "optimizer and data; the range test's bounds are in tune.json)")
@@ -327,7 +328,8 @@ class Tuner:
         for row in summary["variants"]:
             self.stage_of.setdefault(row["id"], "final")
         self._stage("final", lrs=lrs, epochs=self._epochs_of(summary),
-                    reason=f"the best {len(lrs)} at full length, every seed; pick by the seed mean")
+                    reason=f"the {len(lrs)} nearest the bottom of a parabola fitted to the first seed's full-length "
+                           "scores on log-LR, every seed; pick by the seed mean")
         return summary
 
     def _finalists(self) -> int:

@@ -5,7 +5,7 @@ import math
 import pytest
 
 from lrsweep.strategy import (
-    Costs, band_of, grace_epochs, halving_epochs, log_space, refine_points, survivors,
+    Costs, band_of, parabola, smoothed_ranking, grace_epochs, halving_epochs, log_space, refine_points, survivors,
 )
 from lrsweep.summary import tied
 
@@ -60,3 +60,12 @@ def test_the_band_spans_the_lrs_tied_with_the_best():
     best = group(0.03, [0.30, 0.32, 0.31])
     groups = [best, group(0.01, [0.31, 0.31, 0.33]), group(0.1, [0.50, 0.52, 0.51]), group(0.02, [0.29, 0.35, 0.30])]
     assert band_of(best, groups, tied) == {"low": 0.01, "high": 0.03}
+
+
+def test_parabola_fits_exactly_and_ranks_by_the_fitted_valley():
+    assert parabola([0, 1, 2, 3], [1, 0, 1, 4]) == pytest.approx((1.0, -2.0, 1.0))
+    # one seed's noise makes 0.0095 and 0.0217 look best; the fitted valley sits between them
+    noisy = [(0.603, 0.0063), (0.533, 0.00774), (0.480, 0.00951), (0.515, 0.0117), (0.557, 0.0144), (0.494, 0.0217)]
+    assert {lr for _s, lr in smoothed_ranking(noisy)[:2]} == {0.0117, 0.0144}
+    few = [(0.5, 0.01), (0.4, 0.02)]
+    assert smoothed_ranking(few) == sorted(few)  # too few points: the raw ranking

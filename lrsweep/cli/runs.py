@@ -145,6 +145,23 @@ def _show_find(store, found: dict, json_out: bool) -> None:
     stdout_console().print(render_find(result, result.default, {"run_dir": str(store.path)}))
 
 
+def tune_summary(store) -> dict:
+    """A tune run's summary: the one it wrote at the end, or (still running) its variants read from their files."""
+    from lrsweep.summary import variant_row
+
+    written = store.read_summary()
+    if written is not None and written.get("tune"):
+        return written
+    config = store.read_config()
+    rows = []
+    for vid in store.variant_ids():
+        status = store.read_status(vid)
+        if status and status.get("variant"):
+            rows.append({**variant_row(status["variant"], status, store.read_metrics(vid)), "stage": status.get("stage")})
+    metric = (config.get("select") or {}).get("metric", "val_loss")
+    return {"name": config.get("name"), "metric": metric, "variants": rows, "groups": [], "best": None}
+
+
 def _show_tune(store, tuned: dict, json_out: bool) -> None:
     """A tune run's directory: its stage tables and verdict, as `lrsweep tune` printed them."""
     from lrsweep.report import tune_tables, tune_verdict
@@ -154,7 +171,7 @@ def _show_tune(store, tuned: dict, json_out: bool) -> None:
         print_json({**tuned, **details})
         return
     console = stdout_console()
-    for table in tune_tables(tuned, store.read_summary() or {"metric": "", "variants": []}):
+    for table in tune_tables(tuned, tune_summary(store)):
         console.print(table)
     console.print(tune_verdict(tuned))
     console.print(f"Results: {store.path}", markup=False, highlight=False, soft_wrap=True)
