@@ -14,9 +14,19 @@ def task_file(write_config, tiny_sweep):
     return write_config({**raw, "seeds": [0, 1], "train": {"epochs": 2}, "retrain": False})
 
 
-@pytest.fixture
-def tuned(runner, task_file, tmp_path):
-    result = runner.invoke(app, ["tune", str(task_file), "--budget", "8", "--json", "--out", str(tmp_path / "runs")])
+@pytest.fixture(scope="module")
+def tuned(tmp_path_factory):
+    """One tune run shared by the tests that only read it."""
+    import yaml
+    from typer.testing import CliRunner
+
+    from tests.conftest import tiny_sweep
+
+    folder = tmp_path_factory.mktemp("tuned")
+    raw = {k: v for k, v in tiny_sweep.__wrapped__().items() if k not in ("seed", "lr")}
+    path = folder / "config.yaml"
+    path.write_text(yaml.safe_dump({**raw, "seeds": [0, 1], "train": {"epochs": 2}, "retrain": False}))
+    result = CliRunner().invoke(app, ["tune", str(path), "--budget", "8", "--json", "--out", str(folder / "runs")])
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
 
