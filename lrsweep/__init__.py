@@ -1,3 +1,27 @@
-"""lrsweep: choose a learning rate by strategy, from one YAML file."""
+"""lrsweep: choose a learning rate by strategy, from one YAML file.
+
+From Python::
+
+    import lrsweep
+    result = lrsweep.grid("configs/quickstart.yaml", overrides={"train.epochs": 2})
+    result.best.lr, result.table()
+    model = lrsweep.load_model(result.run_dir)
+
+The functions load on first use (``import lrsweep`` imports neither torch nor the engine).
+"""
 
 __version__ = "0.1.0"
+
+__all__ = ["grid", "find", "tune", "schedule_preview", "load_run", "load_model", "load_config_any"]
+
+
+def __getattr__(name: str):
+    if name == "tune":  # the module lrsweep.tune is callable: lrsweep.tune(config, budget=8) runs its tune()
+        import importlib
+
+        return importlib.import_module("lrsweep.tune")
+    if name in __all__:
+        from lrsweep import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'lrsweep' has no attribute {name!r}")

@@ -15,15 +15,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 
-from lrsweep.errors import ConfigError
+from lrsweep.errors import ConfigError, shown
 from lrsweep.registry import nearest
 
 SELECT_METRICS = {"val_loss": "min", "val_acc": "max"}  # metric -> direction
 LOSSES = ("auto", "cross_entropy", "mse")
 ENGINES = ("auto", "vectorized", "sequential")
 PRUNERS = ("none", "asha")
+MAX_NAME_BYTES = 200  # a run directory's name is <name>-<stamp>; file systems allow 255 bytes
+SAVES = ("best", "all", "none")  # save: which final weights a sweep keeps
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,22 @@ class PruneConfig:
 
 
 @dataclass(frozen=True)
+class LimitsConfig:
+    """Guards against a typo'd size (an extra zero) allocating until the machine runs out of memory.
+
+    Each is an upper bound a real sweep rarely needs; raise one in the config (``limits: {max_parameters:
+    1e9}``) or on the command line (``--set limits.max_parameters=1e9``). Not part of the fingerprint.
+    """
+
+    max_variants: int = 10_000  # variants in one sweep (lr x scheduler x optimizer x seed)
+    max_parameters: int = 100_000_000  # parameters of one model (400 MB of float32 weights)
+    max_activations: int = 500_000_000  # numbers one variant keeps for backward per batch (2 GB of float32)
+    max_data_values: int = 250_000_000  # numbers in a generated dataset, rows x features (1 GB of float32)
+    max_classes: int = 100_000  # classes of a generated classification dataset
+    max_weight_decay: float = 10.0  # an optimizer's weight_decay (typical values: 1e-5 to 0.1)
+
+
+@dataclass(frozen=True)
 class Config:
     """A validated sweep: everything that ran is recoverable from :meth:`to_dict`."""
 
@@ -99,11 +116,13 @@ class Config:
     select: SelectConfig = field(default_factory=SelectConfig)
     prune: PruneConfig = field(default_factory=PruneConfig)
     retrain: bool = True  # retrain the best variant on train+val and score it on test
+    limits: LimitsConfig = field(default_factory=LimitsConfig)  # size guards (see LimitsConfig)
+    save: str = "best"  # final weights kept: best (retrain/model.pt) | all (+ variants/<id>/model.pt) | none
     source: str | None = field(default=None, compare=False)  # the file it came from
 
     def to_dict(self) -> dict:
         """The resolved config as plain YAML-able data (it loads back to an equal Config)."""
-        return {
+        out = {
             "name": self.name,
             "seeds": list(self.seeds),
             "device": self.device,
@@ -117,13 +136,18 @@ class Config:
             "select": dataclasses.asdict(self.select),
             "prune": dataclasses.asdict(self.prune),
             "retrain": self.retrain,
+            "save": self.save,
         }
+        if self.limits != LimitsConfig():
+            out["limits"] = dataclasses.asdict(self.limits)
+        return out
 
     def fingerprint(self) -> str:
         """A short hash of what determines the results (not the device or the engine)."""
         data = self.to_dict()
-        for volatile in ("device", "engine", "name"):
+        for volatile in ("device", "engine", "name", "save"):
             data.pop(volatile)
+        data.pop("limits", None)  # guards, not results
         data["data"].pop("root", None)
         if not self.prune.active:
             data.pop("prune")  # runs made before pruning existed keep their fingerprint
@@ -141,7 +165,7 @@ def _section_dict(section: DataConfig) -> dict:
 
 TOP_KEYS = (
     "name", "seed", "seeds", "device", "engine", "lr", "data", "model",
-    "optimizer", "scheduler", "train", "select", "prune", "retrain",
+    "optimizer", "scheduler", "train", "select", "prune", "retrain", "save", "limits",
 )
 
 
@@ -150,31 +174,47 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
     path = Path(path)
     raw = read_yaml(path)
     try:
-        raw = apply_overrides(raw, overrides)
+        raw = resolve_paths(raw, path.resolve().parent)  # the file's own paths: relative to the file
+        raw = resolve_paths(apply_overrides(raw, overrides), Path.cwd())  # --set paths: relative to cwd
         return parse_config(raw, source=str(path))
     except ConfigError as err:
         raise err.located(file=str(path)) from None
 
 
 def read_yaml(path: Path) -> dict:
-    """Parse a YAML mapping; syntax errors name the file and line."""
-    if not path.exists():
-        raise ConfigError(f"config file not found: {path}")
-    if path.is_dir():
-        raise ConfigError(f"expected a YAML file, got a directory: {path}")
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
-        raise ConfigError(f"YAML syntax error at {where}: {exc.problem}", file=str(path)) from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"YAML error: {exc}", file=str(path)) from None
+    """Parse a YAML mapping, bounded and strict (lrsweep.safe_yaml); errors name the file and line."""
+    from lrsweep import safe_yaml
+
+    path = Path(path)
+    raw = safe_yaml.load(safe_yaml.decode(safe_yaml.read_config_bytes(path), str(path)), str(path))
     if raw is None:
         return {}
     if not isinstance(raw, dict):
         raise ConfigError(f"expected a mapping of keys at the top level, got {type(raw).__name__}", file=str(path))
     return raw
+
+
+PATH_KEYS = ("root", "path")  # data keys naming a file or folder (path: built-in datasets only)
+
+
+def resolve_paths(raw: dict, base: Path) -> dict:
+    """A copy of ``raw`` whose relative ``data.root`` / ``data.path`` are made absolute against ``base``.
+
+    ``~`` paths and absolute ones are kept as given; anything not a string is left for validation.
+    """
+    from lrsweep import data as datasets
+
+    data = raw.get("data")
+    if not isinstance(data, dict):
+        return raw
+    builtin = not datasets.DATASETS.is_import(str(data.get("name", DataConfig().name)))
+    resolved = dict(data)
+    for key in PATH_KEYS:
+        value = data.get(key)
+        if isinstance(value, str) and value and (key == "root" or builtin) and not value.startswith("~"):
+            if not Path(value).is_absolute():
+                resolved[key] = str(base / value)
+    return {**raw, "data": resolved}
 
 
 def parse_override(item: str) -> tuple[list[str], Any]:
@@ -183,10 +223,12 @@ def parse_override(item: str) -> tuple[list[str], Any]:
     key = key.strip()
     if not sep or not key:
         raise ConfigError(f"--set expects dotted.key=value, got '{item}'")
+    from lrsweep import safe_yaml
+
     try:
-        value = yaml.safe_load(text) if text.strip() else None
-    except yaml.YAMLError:
-        raise ConfigError(f"cannot parse the value of --set {item!r} as YAML", key=key) from None
+        value = safe_yaml.load(text) if text.strip() else None
+    except ConfigError as err:
+        raise ConfigError(f"cannot parse the value of --set {shown(item)} as YAML: {err.message}", key=key) from None
     return key.split("."), value
 
 
@@ -217,13 +259,14 @@ def parse_config(raw: dict, source: str | None = None) -> Config:
     if raw.get("seed") is not None and raw.get("seeds") is not None:  # null = unset (--set seed=null)
         raise ConfigError("give either 'seed' or 'seeds', not both", key="seeds")
     defaults = Config()
+    limits = parse_limits(raw.get("limits") or {})
     data = parse_data(raw.get("data") or {})
     config = Config(
         name=parse_name(raw.get("name", defaults.name)),
         seeds=parse_seeds(raw),
         device=expect(raw.get("device", defaults.device), str, "device"),
         engine=choice(raw.get("engine", defaults.engine), ENGINES, "engine"),
-        lrs=parse_lrs(raw.get("lr", list(defaults.lrs))),
+        lrs=parse_lrs(raw.get("lr", list(defaults.lrs)), limits.max_variants),
         data=data,
         model=parse_model(raw.get("model") or {}),
         optimizers=parse_optimizers(raw.get("optimizer")),
@@ -232,6 +275,8 @@ def parse_config(raw: dict, source: str | None = None) -> Config:
         select=parse_select(raw.get("select") or {}),
         prune=parse_prune(raw.get("prune")),
         retrain=expect(raw.get("retrain", defaults.retrain), bool, "retrain"),
+        limits=limits,
+        save=choice(raw.get("save", defaults.save), SAVES, "save"),
         source=source,
     )
     check_consistency(config)
@@ -239,6 +284,7 @@ def parse_config(raw: dict, source: str | None = None) -> Config:
 
 
 def check_consistency(config: Config) -> None:
+    check_limits(config)
     if config.data.val_fraction == 0 and len(config.lrs) * len(config.optimizers) * max(1, len(config.schedulers)) > 1:
         raise ConfigError("a sweep needs a validation split to choose the best variant, got val_fraction=0",
                           key="data.val_fraction")
@@ -250,7 +296,7 @@ def check_consistency(config: Config) -> None:
 def check_keys(mapping: Any, allowed: tuple[str, ...] | list[str], prefix: str) -> None:
     """Unknown keys are an error naming the key path and the nearest valid spelling."""
     if not isinstance(mapping, dict):
-        raise ConfigError(f"expected a mapping, got {mapping!r}", key=prefix or None)
+        raise ConfigError(f"expected a mapping, got {shown(mapping)}", key=prefix or None)
     for key in mapping:
         if key not in allowed:
             guess = nearest(str(key), allowed)
@@ -271,7 +317,7 @@ def expect(value: Any, kind: type | tuple[type, ...], key: str) -> Any:
     if not ok:
         names = " or ".join({bool: "true/false", str: "a string", int: "an integer", float: "a number",
                              dict: "a mapping", list: "a list"}.get(k, k.__name__) for k in kinds)
-        raise ConfigError(f"must be {names}, got {value!r}", key=key)
+        raise ConfigError(f"must be {names}, got {shown(value)}", key=key)
     return value
 
 
@@ -279,14 +325,18 @@ def choice(value: Any, allowed: tuple[str, ...], key: str) -> str:
     if value not in allowed:
         guess = nearest(str(value), allowed)
         hint = f"; did you mean '{guess}'?" if guess else ""
-        raise ConfigError(f"got {value!r}{hint} (valid: {', '.join(allowed)})", key=key)
+        raise ConfigError(f"got {shown(value)}{hint} (valid: {', '.join(allowed)})", key=key)
     return value
 
 
 def parse_name(value: Any) -> str:
     name = expect(value, str, "name")
-    if not name or any(c in name for c in "/\\") or name.startswith("."):
-        raise ConfigError(f"must be a plain file-name prefix, got {name!r}", key="name")
+    if not name or any(c in name for c in "/\\") or name.startswith(".") or not name.isprintable():
+        raise ConfigError(f"must be a plain file-name prefix (no '/', no control characters), got {shown(name)}",
+                          key="name")
+    if len(name.encode()) > MAX_NAME_BYTES:
+        raise ConfigError(f"must be at most {MAX_NAME_BYTES} bytes (it prefixes a directory name), "
+                          f"got {len(name.encode())}", key="name")
     return name
 
 
@@ -294,20 +344,20 @@ def parse_seeds(raw: dict) -> tuple[int, ...]:
     if raw.get("seeds") is not None:
         seeds = raw["seeds"]
         if not isinstance(seeds, list) or not seeds:
-            raise ConfigError(f"must be a non-empty list of integers, got {seeds!r}", key="seeds")
+            raise ConfigError(f"must be a non-empty list of integers, got {shown(seeds)}", key="seeds")
         for i, s in enumerate(seeds):
             expect(s, int, f"seeds[{i}]")
         if len(set(seeds)) != len(seeds):
-            raise ConfigError(f"seeds repeat, got {seeds!r}", key="seeds")
+            raise ConfigError(f"seeds repeat, got {shown(seeds)}", key="seeds")
         return tuple(seeds)
     seed = raw.get("seed")
     return Config().seeds if seed is None else (expect(seed, int, "seed"),)
 
 
-def parse_lrs(value: Any) -> tuple[float, ...]:
+def parse_lrs(value: Any, max_num: int = LimitsConfig.max_variants) -> tuple[float, ...]:
     """A number, a list, or ``{logspace: {start, stop, num}}`` / ``{linspace: ...}``."""
     if isinstance(value, dict):
-        lrs = _spaced_lrs(value)
+        lrs = _spaced_lrs(value, max_num)
     elif isinstance(value, list):
         if not value:
             raise ConfigError("the learning-rate grid is empty", key="lr")
@@ -323,7 +373,7 @@ def parse_lrs(value: Any) -> tuple[float, ...]:
     return tuple(float(lr) for lr in lrs)
 
 
-def _spaced_lrs(value: dict) -> list[float]:
+def _spaced_lrs(value: dict, max_num: int) -> list[float]:
     check_keys(value, ("logspace", "linspace"), "lr")
     if len(value) != 1:
         raise ConfigError("give one of logspace or linspace", key="lr")
@@ -338,6 +388,9 @@ def _spaced_lrs(value: dict) -> list[float]:
     num = expect(spec["num"], int, f"{key}.num")
     if num < 1:
         raise ConfigError(f"must be >= 1, got num={num}", key=f"{key}.num")
+    if num > max_num:
+        raise ConfigError(f"num={num:,} is more than limits.max_variants={max_num:,} (raise it with "
+                          f"--set limits.max_variants=N)", key=f"{key}.num")
     if kind == "logspace":
         for name, v in (("start", start), ("stop", stop)):
             if not math.isfinite(v) or v <= 0:
@@ -414,6 +467,10 @@ def parse_optimizer(raw: Any, key: str) -> OptimizerConfig:
     name = expect(raw.get("name", OptimizerConfig().name), str, f"{key}.name")
     options = {k: v for k, v in raw.items() if k != "name"}
     name, options = check_optimizer_options(name, options, key=key)
+    for option, value in options.items():
+        for item in value if isinstance(value, (list, tuple)) else [value]:
+            if isinstance(item, float) and not math.isfinite(item):
+                raise ConfigError(f"must be a finite number, got {option}={shown(value)}", key=f"{key}.{option}")
     return OptimizerConfig(name=name, options=options)
 
 
@@ -460,3 +517,50 @@ def parse_prune(raw: Any) -> PruneConfig:
     if reduction < 2:
         raise ConfigError(f"must be >= 2, got reduction={reduction}", key="prune.reduction")
     return PruneConfig(type=kind, grace_epochs=grace, reduction=reduction)
+
+
+def parse_limits(raw: Any) -> LimitsConfig:
+    """``limits: {max_parameters: 1e9, ...}``: positive whole numbers (1e9 is accepted for 1000000000)."""
+    check_keys(raw, [f.name for f in dataclasses.fields(LimitsConfig)], "limits")
+    values = {}
+    for name, value in raw.items():
+        kind = type(getattr(LimitsConfig, name))
+        if isinstance(value, str):  # YAML reads 1e9 (no dot) as text
+            try:
+                value = float(value)
+            except ValueError:
+                pass
+        if kind is int and isinstance(value, float) and math.isfinite(value) and value.is_integer():
+            value = int(value)
+        value = expect(value, kind, f"limits.{name}")
+        if not math.isfinite(value) or value <= 0:
+            raise ConfigError(f"must be a finite number > 0, got {name}={value}", key=f"limits.{name}")
+        values[name] = value
+    return LimitsConfig(**values)
+
+
+def check_limits(config: Config) -> None:
+    """Sizes that would allocate far past a real sweep are refused, naming the limit that caught them."""
+    from lrsweep import data as datasets
+
+    limits = config.limits
+    n = len(config.lrs) * len(config.optimizers) * max(1, len(config.schedulers)) * len(config.seeds)
+    if n > limits.max_variants:
+        raise ConfigError(f"the sweep has {n:,} variants, more than limits.max_variants={limits.max_variants:,} "
+                          "(raise it with --set limits.max_variants=N)", key="lr")
+    for i, opt in enumerate(config.optimizers):
+        decay = opt.options.get("weight_decay")
+        if isinstance(decay, (int, float)) and decay > limits.max_weight_decay:
+            key = f"optimizer[{i}].weight_decay" if len(config.optimizers) > 1 else "optimizer.weight_decay"
+            raise ConfigError(f"weight_decay={decay:g} is more than limits.max_weight_decay={limits.max_weight_decay:g} "
+                              "(raise it with --set limits.max_weight_decay=X)", key=key)
+    planned = datasets.planned_size(config.data.name, config.data.options)
+    if planned is None:
+        return
+    rows, features, classes = planned
+    if rows * features > limits.max_data_values:
+        raise ConfigError(f"{rows:,} rows x {features:,} features is more than limits.max_data_values="
+                          f"{limits.max_data_values:,} (raise it with --set limits.max_data_values=N)", key="data")
+    if classes is not None and classes > limits.max_classes:
+        raise ConfigError(f"n_classes={classes:,} is more than limits.max_classes={limits.max_classes:,} "
+                          "(raise it with --set limits.max_classes=N)", key="data.n_classes")

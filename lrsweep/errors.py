@@ -2,6 +2,27 @@
 
 from __future__ import annotations
 
+import reprlib
+from typing import Any
+
+MAX_MESSAGE_CHARS = 1000  # an error message is cut here: it may quote what the user gave
+
+
+def shown(value: Any, limit: int = 80) -> str:
+    """``repr(value)``, bounded: nested and long values are elided, never expanded in full."""
+    short = reprlib.Repr()
+    short.maxlevel, short.maxstring, short.maxother, short.maxlong = 3, max(limit - 10, 10), limit, 40
+    short.maxlist = short.maxtuple = short.maxdict = short.maxset = 6
+    try:
+        text = short.repr(value)
+    except Exception:  # noqa: BLE001 - a value whose repr fails is still named
+        text = f"<{type(value).__name__}>"
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _bounded(message: str) -> str:
+    return message if len(message) <= MAX_MESSAGE_CHARS else message[: MAX_MESSAGE_CHARS - 3] + "..."
+
 
 class LrsweepError(Exception):
     """Base of every error lrsweep raises on purpose."""
@@ -25,7 +46,7 @@ class ConfigError(UsageError):
     """
 
     def __init__(self, message: str, key: str | None = None, file: str | None = None):
-        self.message = message
+        self.message = _bounded(str(message))
         self.key = key
         self.file = file
         super().__init__(str(self))
@@ -44,8 +65,16 @@ class DataError(UsageError):
     """A dataset cannot be found, read or verified."""
 
 
-class DownloadError(DataError):
-    """Every mirror failed, or what came back did not match its checksum."""
+class NetworkError(LrsweepError):
+    """The network failed (a mirror unreachable, a download cut off): not the config's fault (exit code 3)."""
+
+    exit_code = 3
+
+
+class DownloadError(NetworkError, DataError):
+    """Every mirror failed, or what came back did not match its checksum (exit code 3)."""
+
+    exit_code = 3
 
 
 class RunDirError(UsageError):
@@ -54,3 +83,17 @@ class RunDirError(UsageError):
 
 class VectorizeError(LrsweepError):
     """A pack cannot be trained as one computation; the runner falls back to the sequential loop."""
+
+
+class Interrupted(LrsweepError):
+    """Ctrl-C or SIGTERM: the run directory is consistent and resumable.
+
+    Carries the summary of what had finished, and (set by the API) the run directory to resume.
+    """
+
+    exit_code = 130
+
+    def __init__(self, summary: dict, run_dir=None):
+        self.summary = summary
+        self.run_dir = run_dir
+        super().__init__("interrupted; resume with --resume")

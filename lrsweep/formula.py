@@ -14,7 +14,7 @@ import math
 import operator
 from typing import Any, Callable, Iterable
 
-from lrsweep.errors import ConfigError
+from lrsweep.errors import ConfigError, shown
 
 MAX_LENGTH = 500  # characters; a formula is one short expression
 
@@ -109,7 +109,7 @@ def compile_formula(text: Any, names: Iterable[str] = ("epoch",), key: str | Non
     """
     names = tuple(names)
     if isinstance(text, bool) or not isinstance(text, (str, int, float)):
-        raise ConfigError(f"a formula must be a string like '0.95 ** {names[0]}', got {text!r}", key=key)
+        raise ConfigError(f"a formula must be a string like '0.95 ** {names[0]}', got {shown(text)}", key=key)
     text = str(text).strip()
     if not text:
         raise ConfigError("the formula is empty", key=key)

@@ -12,8 +12,10 @@ from typing import Sequence
 import torch
 from torch import nn
 
-from lrsweep.errors import ConfigError
-from lrsweep.registry import Registry, check_kwargs
+from lrsweep.errors import ConfigError, shown
+from lrsweep.registry import (
+    Registry, accepts_var_kwargs, call_user, check_import_spec, check_kwargs, imports_allowed, signature_defaults,
+)
 
 MODELS: Registry = Registry("model", allow_import=True)
 INFERRED = ("input_shape", "output_size")  # supplied by lrsweep, never by the user
@@ -84,13 +86,21 @@ def cnn(
 
 def check_model_options(name: str, options: dict, key: str = "model") -> dict:
     """Validate model options against the factory's signature (unknown names list the valid ones)."""
+    if MODELS.is_import(name) and not imports_allowed():
+        check_import_spec(name, key=f"{key}.name")
+        return dict(options)  # checked against the factory's signature only when it may be imported
     factory = MODELS.get(name, key=f"{key}.name")
+    if MODELS.is_import(name):
+        params = signature_defaults(factory)
+        if not accepts_var_kwargs(factory) and not all(p in params for p in INFERRED):
+            raise ConfigError(f"model factory '{name}' must take input_shape and output_size (lrsweep passes them "
+                              f"from the dataset); it takes ({', '.join(params)})", key=f"{key}.name")
     checked = check_kwargs(factory, options, key, skip=INFERRED)
     for opt in ("hidden", "channels"):
         if opt in checked:
             value = checked[opt]
             if not isinstance(value, (list, tuple)) or not all(isinstance(v, int) and v > 0 for v in value):
-                raise ConfigError(f"must be a list of positive integers, got {value!r}", key=f"{key}.{opt}")
+                raise ConfigError(f"must be a list of positive integers, got {shown(value)}", key=f"{key}.{opt}")
     if "dropout" in checked and not 0 <= checked["dropout"] < 1:
         raise ConfigError(f"must be in [0, 1), got dropout={checked['dropout']}", key=f"{key}.dropout")
     if "activation" in checked:
@@ -103,7 +113,9 @@ def build_model(name: str, options: dict, input_shape: Sequence[int], output_siz
     factory = MODELS.get(name, key="model.name")
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = factory(input_shape=tuple(input_shape), output_size=output_size, **options)
+        kwargs = {"input_shape": tuple(input_shape), "output_size": output_size, **options}
+        model = call_user(factory, kwargs, f"model factory '{name}'", key="model.name") if MODELS.is_import(name) \
+            else factory(**kwargs)
     if not isinstance(model, nn.Module):
         raise ConfigError(f"model factory '{name}' returned {type(model).__name__}, not a torch.nn.Module",
                           key="model.name")

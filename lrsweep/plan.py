@@ -71,6 +71,9 @@ def check_task(config: Config, task: str) -> str:
     if task == "regression" and loss == "cross_entropy":
         raise ConfigError("cross_entropy needs a classification dataset; this one is regression (use mse)",
                           key="train.loss")
+    if task == "classification" and loss == "mse":
+        raise ConfigError("mse needs a regression dataset; this one is classification (use cross_entropy, or "
+                          "set data.task: regression for a csv or npz file)", key="train.loss")
     if task == "regression" and config.select.metric == "val_acc":
         raise ConfigError("val_acc needs a classification dataset; this one is regression (use val_loss)",
                           key="select.metric")

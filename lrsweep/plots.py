@@ -330,3 +330,45 @@ def write_tune_plot(store, tune: dict, summary: dict) -> Path:
     _save(figure, path)
     plt.close(figure)
     return path
+
+
+def find_png(result) -> bytes | None:
+    """The range test's figure: loss and smoothed loss against LR, suggestions and divergence marked.
+
+    ``result`` is a :class:`lrsweep.finder.FinderResult`; None without matplotlib.
+    """
+    import io
+
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        return None
+    fig = Figure(figsize=(7, 4.2), dpi=110)
+    ax = fig.add_subplot()
+    ax.plot(result.lrs, result.losses, color="0.75", lw=1, label="loss")
+    ax.plot(result.lrs, result.smoothed, color="C0", lw=2, label="smoothed")
+    for i, (name, lr) in enumerate(result.suggestions.items()):
+        ax.axvline(lr, color=f"C{i + 1}", ls="--", lw=1, label=f"{name} {lr:.3g}")
+    if result.divergence_lr is not None:
+        ax.axvline(result.divergence_lr, color="red", lw=1, label=f"diverged {result.divergence_lr:.3g}")
+    if result.settings.mode == "exp":
+        ax.set_xscale("log")
+    lo, hi = find_loss_range(result)
+    lo = min([lo] + [v for v in result.losses if math.isfinite(v)])  # the raw loss dips below the smoothed
+    ax.set_ylim(lo - 0.05 * (hi - lo), hi + 0.05 * (hi - lo))
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel("validation loss" if result.settings.use_val else "training loss")
+    ax.set_title(f"LR range test ({result.steps_run} steps, {result.stopped})")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def find_loss_range(result) -> tuple[float, float]:
+    """Smoothed-loss range to draw: from its minimum to its highest point before it (the blow-up is clipped)."""
+    finite = [v for v in result.smoothed if math.isfinite(v)]
+    low = min(range(len(finite)), key=finite.__getitem__)
+    top = max(finite[: low + 1])
+    return finite[low], top if top > finite[low] else max(finite)

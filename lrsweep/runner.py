@@ -14,7 +14,7 @@ from lrsweep.config import Config
 from lrsweep.data import Splits
 from lrsweep.engine.common import STATUS_DONE, STATUS_INTERRUPTED, EpochRecord, TrainSpec, VariantResult
 from lrsweep.engine.loop import steps_per_epoch
-from lrsweep.errors import LrsweepError, UsageError
+from lrsweep.errors import Interrupted, UsageError  # noqa: F401  Interrupted: defined with the other errors
 from lrsweep.executors import Executor, Job, LocalExecutor
 from lrsweep.plan import Shard, Variant, check_task, expand, shard_variants
 from lrsweep.prune import FINISHED, PENDING, STATUS_PRUNED, successive_halving
@@ -40,16 +40,6 @@ class QuietEvents:
     def on_notice(self, message): pass
 
 
-class Interrupted(LrsweepError):
-    """Ctrl-C or SIGTERM: the run directory is consistent and resumable."""
-
-    exit_code = 130
-
-    def __init__(self, summary: dict):
-        self.summary = summary
-        super().__init__("interrupted; resume with --resume")
-
-
 def train_spec(config: Config, splits: Splits) -> TrainSpec:
     """What every variant shares; refuses a loss/metric that does not fit the dataset's task."""
     return TrainSpec(
@@ -60,17 +50,21 @@ def train_spec(config: Config, splits: Splits) -> TrainSpec:
         epochs=config.train.epochs,
         batch_size=config.data.batch_size,
         loss=check_task(config, splits.task),
+        weights=config.save,
     )
 
 
-def preflight(config: Config, splits: Splits, variants: list[Variant]) -> TrainSpec:
-    """Everything that can be refused is refused here, before any training starts."""
-    from lrsweep.models import build_model
+def preflight(config: Config, splits: Splits, variants: list[Variant], model: bool = True) -> TrainSpec:
+    """Everything that can be refused is refused here, before any training starts (``model=False``: all but
+    the model, for ``validate --no-import``)."""
+    from lrsweep.checks import check_model, check_schedules
 
     spec = train_spec(config, splits)
-    build_model(spec.model_name, spec.model_options, spec.input_shape, spec.output_size, seed=0)
+    if model:
+        check_model(spec, splits, config.limits)
     for variant in variants:
         scheduler_params(variant, spec, len(splits.train_x))
+    check_schedules(variants, spec, len(splits.train_x))
     return spec
 
 
@@ -127,7 +121,7 @@ def run_sweep(config: Config, splits: Splits, store: RunStore, events: SweepEven
     check_shard(config, shard)
     mine = shard_variants(variants, shard) if shard else variants
     sink = _Sink(store, events, executor.backend, spec.epochs, mine,
-                 lambda v: scheduler_params(v, spec, len(splits.train_x)))
+                 lambda v: scheduler_params(v, spec, len(splits.train_x)), spec=spec)
     pending = [v for v in mine if sink.status(v.id) == PENDING]
     events.on_start(mine, pending)
     try:
@@ -140,7 +134,8 @@ def run_sweep(config: Config, splits: Splits, store: RunStore, events: SweepEven
                 session.train(packs, sink)
             summary = collect_summary(config, store, mine)
             if shard is None and config.retrain and summary["best"] is not None:
-                summary["retrain"] = retrain_best(store, variants, summary, events, session, executor.backend)
+                summary["retrain"] = retrain_best(store, variants, summary, events, session, executor.backend,
+                                                  spec=spec)
     except KeyboardInterrupt:
         sink.interrupt()
         summary = collect_summary(config, store, mine)
@@ -185,8 +180,10 @@ class _Sink:
     from that epoch on are replaced, and the progress display only sees epochs it has not seen.
     """
 
-    def __init__(self, store: RunStore, events, backend: str, epochs: int, variants: list[Variant], params):
+    def __init__(self, store: RunStore, events, backend: str, epochs: int, variants: list[Variant], params,
+                 spec: TrainSpec | None = None):
         self.store, self.events, self.backend, self.epochs, self.params = store, events, backend, epochs, params
+        self.spec = spec  # for the model.pt of variants that carry their weights back (save: all)
         self.variants = {v.id: v for v in variants}
         self.rows: dict[str, list[dict]] = {}
         self.reported: dict[str, int] = {}
@@ -240,6 +237,7 @@ class _Sink:
     def _end(self, variant: Variant, result: VariantResult, device: str | None, **extra) -> None:
         self.running.pop(variant.id, None)
         self.ended[variant.id] = result.status
+        save_weights(self.store, variant.id, self.spec, variant, result)  # before status.json says it finished
         _finish(self.store, variant, result, self.params(variant), self.backend, device, **extra)
         self.events.on_variant_end(variant, result)
 
@@ -289,7 +287,17 @@ def collect_summary(config: Config, store: RunStore, variants: list[Variant]) ->
     return summarize(config.name, config.select.metric, rows, retrain=previous.get("retrain"))
 
 
-def retrain_best(store, variants, summary, events, session, backend: str) -> dict:
+def save_weights(store: RunStore, where: str, spec: TrainSpec | None, variant: Variant, result: VariantResult) -> None:
+    """``model.pt`` for a result that carried its final weights back (the store writes, atomically)."""
+    if result.weights is None or spec is None:
+        return
+    from lrsweep.weights import model_payload
+
+    store.write_model(where, model_payload(spec, variant, result.weights))
+    result.weights = None  # written: do not keep a second copy alive
+
+
+def retrain_best(store, variants, summary, events, session, backend: str, spec: TrainSpec | None = None) -> dict:
     """Train the best variant again on train+val (on the executor) and score it on the test split."""
     best = next(v for v in variants if v.id == summary["best"]["id"])
     done = store.read_status(RETRAIN_ID)
@@ -297,6 +305,7 @@ def retrain_best(store, variants, summary, events, session, backend: str) -> dic
         return _retrain_entry(best, done)
     events.on_notice(f"retraining the best variant ({best.group}) on train+val, scoring on test")
     result, device = session.retrain(best, _Recorder(store, events, write_as=RETRAIN_ID))
+    save_weights(store, RETRAIN_ID, spec, best, result)
     record = status_record(best.id, result, best.describe())
     record.update(backend=backend, device=device)
     store.write_status(RETRAIN_ID, record)

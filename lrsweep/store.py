@@ -2,8 +2,8 @@
 
     runs/<name>-<YYYYmmdd-HHMMSS>/
       config.yaml  meta.json  summary.csv  summary.json
-      variants/<id>/metrics.csv  status.json  lr_steps.csv
-      retrain/metrics.csv  status.json
+      variants/<id>/metrics.csv  status.json  lr_steps.csv  model.pt (save: all)
+      retrain/metrics.csv  status.json  model.pt (save: best | all)
       plots/*.png
     runs/<name>-find-<YYYYmmdd-HHMMSS>/      (lrsweep find)
       config.yaml  meta.json  find.csv  find.json  plots/find.png
@@ -29,6 +29,7 @@ import yaml
 from lrsweep.errors import RunDirError
 
 RETRAIN_ID = "retrain"  # the best variant retrained on train+val lives in <run>/retrain/
+MODEL_FILE = "model.pt"  # final weights of a variant or of the retrain (see lrsweep.weights)
 FIND_COLUMNS = ("step", "lr", "loss", "smoothed")
 METRIC_COLUMNS = ("epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "seconds")
 
@@ -281,3 +282,37 @@ class RunStore:
     def variant_ids(self) -> list[str]:
         root = self.path / "variants"
         return sorted(p.name for p in root.iterdir() if p.is_dir()) if root.exists() else []
+
+    # ---- final weights (lrsweep.weights builds and checks the payload)
+    def write_model(self, variant_id: str, payload: dict) -> Path:
+        """``model.pt`` of a variant (or ``retrain``), written atomically with torch.save."""
+        import torch
+
+        buffer = io.BytesIO()
+        torch.save(payload, buffer)
+        path = self.variant_dir(variant_id) / MODEL_FILE
+        atomic_write_bytes(path, buffer.getvalue())
+        return path
+
+    def has_model(self, variant_id: str) -> bool:
+        return (self.variant_dir(variant_id) / MODEL_FILE).exists()
+
+    def read_model(self, variant_id: str) -> dict:
+        """The payload of ``model.pt``, loaded with ``weights_only=True`` onto the CPU; RunDirError when it is
+        missing or is not a model file lrsweep wrote."""
+        import pickle
+
+        import torch
+
+        from lrsweep.weights import check_payload
+
+        path = self.variant_dir(variant_id) / MODEL_FILE
+        if not path.exists():
+            raise RunDirError(f"no saved weights: {path} does not exist (the run kept weights with save: "
+                              f"{'all' if variant_id != RETRAIN_ID else 'best or all, and retrain: true'})")
+        try:
+            payload = torch.load(io.BytesIO(path.read_bytes()), map_location="cpu", weights_only=True)
+        except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as exc:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise RunDirError(f"unreadable model file {path}: {first}") from None
+        return check_payload(payload, str(path))

@@ -20,6 +20,8 @@ the files. Every decision is a function of the metrics on disk, so ``resume`` re
 
 from __future__ import annotations
 
+import sys
+import types
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -90,17 +92,6 @@ class TuneResult:
         return cls(**{k: data.get(k) for k in cls.__dataclass_fields__ if k in data})
 
 
-def load_config(config: str | Path | dict | Config, overrides: list[str] | None = None) -> Config:
-    """A config from a path, a dict (as the file would hold) or a Config, with ``--set`` overrides."""
-    from lrsweep import config as cfg
-
-    if isinstance(config, Config):
-        return cfg.parse_config(cfg.apply_overrides(config.to_dict(), list(overrides or [])), source=config.source)
-    if isinstance(config, dict):
-        return cfg.parse_config(cfg.apply_overrides(config, list(overrides or [])))
-    return cfg.load_config(Path(config), list(overrides or []))
-
-
 def tune(config: str | Path | dict | Config | None = None, overrides: list[str] | None = None, *,
          budget: float | None = None, resolution: float | None = None, events=None, out: str | Path = "runs",
          resume: str | Path | None = None, settings: TuneSettings | None = None,
@@ -118,6 +109,7 @@ def tune(config: str | Path | dict | Config | None = None, overrides: list[str] 
     Raises:
         UsageError/ConfigError: bad input; ``runner.Interrupted`` (its summary the partial tune.json).
     """
+    from lrsweep.api.common import load_config_any
     from lrsweep.runner import QuietEvents
 
     events = events or QuietEvents()
@@ -128,12 +120,19 @@ def tune(config: str | Path | dict | Config | None = None, overrides: list[str] 
             raise UsageError("give a config (or resume=RUN_DIR)")
         settings = replace(settings or TuneSettings(), **_given(budget=budget, resolution=resolution))
         settings.check()
-        config_obj = load_config(config, overrides)
+        config_obj = load_config_any(config, overrides)
         store = RunStore.create(Path(out), f"{config_obj.name}-tune")
         store.write_config(config_obj.to_dict())
-        store.write_meta({"fingerprint": config_obj.fingerprint(), "command": "tune", **(meta or {})})
+        store.write_meta(meta or _meta(config_obj))
         store.write_tune({"status": "running", "settings": asdict(settings), "stages": []})
     return Tuner(config_obj, store, settings, events).run()
+
+
+def _meta(config: Config) -> dict:
+    from lrsweep.api.common import run_meta
+    from lrsweep.device import resolve_device
+
+    return run_meta(config, resolve_device(config.device))
 
 
 def _given(**values) -> dict:
@@ -432,3 +431,13 @@ class Tuner:
             counts[row["status"]] = counts.get(row["status"], 0) + 1
         summary = {**final, "variants": variants, "status_counts": counts, "tune": True}
         self.store.write_summary(summary, (*SUMMARY_COLUMNS, "stage"))
+
+
+class _CallableModule(types.ModuleType):
+    """``lrsweep.tune(config, ...)`` runs :func:`tune`: this module and its function share the name."""
+
+    def __call__(self, *args, **kwargs) -> TuneResult:
+        return tune(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

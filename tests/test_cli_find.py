@@ -9,7 +9,8 @@ import yaml
 from rich.console import Console
 
 from lrsweep.cli import app
-from lrsweep.cli.find import render_curve, replace_lr
+from lrsweep.api.rangetest import replace_lr
+from lrsweep.cli.find import render_curve
 from lrsweep.finder import FinderResult, FinderSettings
 from tests.conftest import ROOT
 
@@ -96,7 +97,7 @@ def test_a_config_that_sweeps_more_than_the_lr_gets_notes(runner, write_config, 
 
 
 def test_the_scheduler_note_only_for_configs_with_a_scheduler(tiny_sweep):
-    from lrsweep.cli.find import scope_notes
+    from lrsweep.api.rangetest import scope_notes
     from lrsweep.config import parse_config
 
     assert not any("scheduler" in n for n in scope_notes(parse_config(tiny_sweep)))

@@ -128,3 +128,15 @@ def test_help_lists_every_command_and_version_prints(runner):
     from lrsweep import __version__
 
     assert runner.invoke(app, ["--version"]).stdout.strip() == f"lrsweep {__version__}"
+
+
+@pytest.mark.parametrize("save, kept", [(None, {"retrain": 1}), ("all", {"retrain": 1, "variants": 2}), ("none", {})])
+def test_save_keeps_the_weights_asked_for(runner, write_config, tiny_sweep, tmp_path, save, kept):
+    from collections import Counter
+
+    path = write_config({**tiny_sweep, "lr": [0.1, 0.2], "train": {"epochs": 1}})
+    result = runner.invoke(app, ["grid", str(path), "--out", str(tmp_path / "runs"), "--quiet",
+                                 *(["--save", save] if save else [])])
+    assert result.exit_code == 0, result.output
+    run = run_dir_of(tmp_path)
+    assert Counter(p.relative_to(run).parts[0] for p in run.rglob("model.pt")) == kept

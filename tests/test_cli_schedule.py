@@ -147,7 +147,7 @@ def no_data(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("a preview loaded data")
 
-    monkeypatch.setattr("lrsweep.cli.schedule.load_splits", refuse)
+    monkeypatch.setattr("lrsweep.api.schedules.load_splits", refuse)
     monkeypatch.setattr("lrsweep.data.load_dataset", refuse)
 
 

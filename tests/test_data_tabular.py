@@ -120,3 +120,50 @@ def test_arrays_integer_labels_keep_their_indices():
         dataset_from_arrays("a", np.ones(3), np.array([0, -1, 1]), np.ones(1), np.array([0]))
     with pytest.raises(DataError, match="must be integers"):
         dataset_from_arrays("a", np.ones(2), np.array([0.5, 1.0]), np.ones(1), np.array([0.0]), task="classification")
+
+
+# --- task inference (issue 13, item 3)
+
+
+def _diabetes_like(path, rows=442, distinct=214):
+    """A regression target stored as whole numbers, like sklearn's diabetes (214 distinct values in 442 rows)."""
+    values = [25 + (i * 7919) % distinct for i in range(rows)]
+    path.write_text("age,bmi,target\n" + "".join(f"{i % 50},{(i * 3) % 17 * 0.1:.1f},{v}\n"
+                                                  for i, v in enumerate(values)))
+    return path
+
+
+def test_whole_number_targets_with_many_values_are_regression(tmp_path):
+    from lrsweep.data import load_dataset
+
+    ds = load_dataset("csv", {"path": str(_diabetes_like(tmp_path / "d.csv")), "target": "target"})
+    assert ds.task == "regression" and ds.num_classes is None
+    assert "214 distinct whole numbers in 442 rows" in ds.task_note and "data.task: classification" in ds.task_note
+
+
+def test_whole_number_targets_with_few_values_are_classes(tmp_path):
+    from lrsweep.data import load_dataset
+
+    ds = load_dataset("csv", {"path": str(_diabetes_like(tmp_path / "d.csv", rows=300, distinct=5)),
+                              "target": "target"})
+    assert ds.task == "classification" and ds.num_classes == 5 and "read as class labels" in ds.task_note
+    forced = load_dataset("csv", {"path": str(tmp_path / "d.csv"), "target": "target", "task": "regression"})
+    assert forced.task == "regression" and forced.task_note is None
+
+
+def test_validate_says_which_task_it_inferred_and_refuses_a_loss_that_does_not_fit(runner, tmp_path):
+    import yaml
+
+    from lrsweep.cli import app
+
+    _diabetes_like(tmp_path / "diabetes.csv")
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump({"data": {"name": "csv", "path": "diabetes.csv", "target": "target"},
+                                      "train": {"loss": "mse"}, "lr": 0.01, "device": "cpu"}))
+    result = runner.invoke(app, ["validate", str(config)])
+    assert result.exit_code == 0, result.output
+    assert "task: regression (inferred: column 'target' holds 214 distinct" in result.output
+    result = runner.invoke(app, ["validate", str(config), "--set", "data.task=classification"])
+    assert result.exit_code == 2 and "mse needs a regression dataset" in result.output
+    result = runner.invoke(app, ["validate", str(config), "--set", "train.loss=cross_entropy"])
+    assert result.exit_code == 2 and "cross_entropy needs a classification dataset" in result.output

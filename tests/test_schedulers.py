@@ -238,7 +238,7 @@ def test_derived_defaults_follow_epochs_interval_and_lr():
         ({"type": "warmup", "warmup_epochs": 3, "then": "cosine"}, 3, "scheduler.warmup_epochs"),
         ({"type": "sequential", "schedulers": ["step", "exp"], "milestones": [4]}, 4, "scheduler.milestones"),
         ({"type": "lambda", "lr_lambda": "1 - epoch / 3"}, 5, "scheduler.lr_lambda"),
-        ({"type": "sgdr", "T_mult": 0}, 5, "scheduler"),  # torch's own check, turned into a ConfigError
+        ({"type": "sgdr", "T_mult": 0}, 5, "scheduler.T_mult"),  # a period below its minimum (ranges.py)
     ],
 )
 def test_values_impossible_for_the_run_are_refused_before_training(value, epochs, key):

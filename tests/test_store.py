@@ -50,3 +50,28 @@ def test_open_refuses_what_is_not_a_run_directory(tmp_path):
         RunStore.open(tmp_path / "missing")
     with pytest.raises(RunDirError, match="no config.yaml"):
         RunStore.open(tmp_path)
+
+
+def test_model_files_round_trip_and_a_truncated_one_is_a_run_dir_error(tmp_path):
+    import torch
+
+    from lrsweep.engine.common import TrainSpec
+    from lrsweep.models import build_model
+    from lrsweep.plan import expand
+    from lrsweep.config import parse_config
+    from lrsweep.weights import build_module, model_payload
+
+    spec = TrainSpec("mlp", {"hidden": [4]}, (3,), 2, epochs=1, batch_size=8, loss="cross_entropy")
+    variant = expand(parse_config({"lr": 0.1}))[0]
+    trained = build_model("mlp", {"hidden": [4]}, (3,), 2, seed=5)
+    store = RunStore.create(tmp_path, "demo")
+    path = store.write_model(variant.id, model_payload(spec, variant, trained.state_dict()))
+    assert path == store.variant_dir(variant.id) / "model.pt" and store.has_model(variant.id)
+    payload = store.read_model(variant.id)
+    rebuilt = build_module(payload, str(path))
+    x = torch.randn(5, 3)
+    assert torch.equal(rebuilt(x), trained.eval()(x)) and payload["variant"] == variant.describe()
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(RunDirError, match="unreadable model file"):
+        store.read_model(variant.id)
+    assert [p.name for p in path.parent.iterdir()] == ["model.pt"]  # atomic writes leave no temporary files

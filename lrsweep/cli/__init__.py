@@ -4,7 +4,8 @@ Imported in the order ``lrsweep --help`` lists the commands.
 """
 
 from lrsweep.cli.app import app
-from lrsweep.cli import grid  # noqa: F401,I001  grid, validate
+from lrsweep.cli import grid  # noqa: F401,I001  grid
+from lrsweep.cli import validate  # noqa: F401  validate, datasets, schema
 from lrsweep.cli import schedule  # noqa: F401  schedule
 from lrsweep.cli import find  # noqa: F401  find
 from lrsweep.cli import tune  # noqa: F401  tune

@@ -1,22 +1,18 @@
-"""What every command shares: consoles, error handling, data loading and run-directory set-up."""
+"""What every command shares: consoles, options, error handling."""
 
 from __future__ import annotations
 
 import json
-import os
-import platform
 import signal
-import socket
-import subprocess
 import sys
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any, Iterator, Optional
 
 import typer
 from rich.console import Console
 
+from lrsweep.api.common import DEFAULT_OUT  # noqa: F401  the one default of --out
 from lrsweep.errors import LrsweepError
 
 SetOption = Annotated[
@@ -29,7 +25,6 @@ DeviceOption = Annotated[
 OutOption = Annotated[Path, typer.Option("--out", "-o", help="Folder in which the run directory is created.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print only machine-readable JSON on stdout.")]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress display and no tables.")]
-DEFAULT_OUT = Path("runs")
 
 
 def stdout_console() -> Console:
@@ -95,11 +90,9 @@ def config_overrides(sets: list[str] | None, device: str | None, engine: str | N
     return overrides
 
 
-def load_splits(config, quiet: bool = False):
-    """The dataset of ``config``, split with its first seed (the same split for every seed).
-
-    Downloads, if any, are announced on stderr.
-    """
+@contextmanager
+def announce_downloads(quiet: bool = False) -> Iterator[None]:
+    """Dataset downloads started inside the block are announced on stderr (unless ``quiet``)."""
     import logging
 
     logger = logging.getLogger("lrsweep.data.download")
@@ -109,52 +102,6 @@ def load_splits(config, quiet: bool = False):
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
     try:
-        from lrsweep.executors.base import load_data  # the loader worker processes and Ray tasks use too
-
-        return load_data(config)
+        yield
     finally:
         logger.removeHandler(handler)
-
-
-def git_state() -> dict:
-    """The commit of the working directory's repository, and whether its tree was dirty."""
-    try:
-        sha = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5)
-        if sha.returncode != 0:
-            return {}
-        dirty = subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True, timeout=5)
-        return {"git_sha": sha.stdout.strip(), "git_dirty": bool(dirty.stdout.strip())}
-    except (OSError, subprocess.SubprocessError):
-        return {}
-
-
-def finish_meta(store, outcome: str) -> None:
-    """meta.json gets the end time and how the run ended (finished | interrupted)."""
-    meta = store.read_meta()
-    meta["finished"] = datetime.now().isoformat(timespec="seconds")
-    meta["outcome"] = outcome
-    store.write_meta(meta)
-
-
-def run_meta(config, device) -> dict:
-    """meta.json: what ran, where, on which versions."""
-    import torch
-
-    from lrsweep import __version__
-    from lrsweep.device import describe_device
-
-    return {
-        "command": sys.argv,
-        "cwd": os.getcwd(),
-        "started": datetime.now().isoformat(timespec="seconds"),
-        "host": socket.gethostname(),
-        "fingerprint": config.fingerprint(),
-        "device": describe_device(device),
-        "versions": {
-            "python": platform.python_version(),
-            "torch": torch.__version__,
-            "cuda": torch.version.cuda,
-            "lrsweep": __version__,
-        },
-        **git_state(),
-    }

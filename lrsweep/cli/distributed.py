@@ -21,16 +21,12 @@ def merge(
 
     Once all have finished,  lrsweep grid --resume RUN_DIR  retrains the best (with retrain: true).
     """
-    from lrsweep.config import parse_config
+    from lrsweep import api
     from lrsweep.report import summary_table, verdict
-    from lrsweep.runner import merge_run
-    from lrsweep.store import RunStore
 
     with user_errors():
-        store = RunStore.open(run_dir)
-        config = parse_config(store.read_config(), source=str(store.path / "config.yaml"))
-        summary = merge_run(config, store)
-        summary["run_dir"] = str(store.path)
+        merged = api.merge(run_dir)
+        summary = merged.summary
         if json_out:
             print_json(summary)
         else:
@@ -38,7 +34,7 @@ def merge(
             console.print(summary_table(summary))
             if summary["best"] is not None or not summary["missing"]:  # else "nothing finished" misleads
                 console.print(verdict(summary))
-            console.print(merge_note(summary, config.retrain), markup=False, highlight=False, soft_wrap=True)
+            console.print(merge_note(summary, merged.retrain), markup=False, highlight=False, soft_wrap=True)
     raise typer.Exit(1 if summary["missing"] else 0)
 
 

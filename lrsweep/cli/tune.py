@@ -8,9 +8,10 @@ from typing import Annotated, Optional
 import typer
 
 from lrsweep.cli.app import app
+from lrsweep.api.common import DEFAULT_OUT, finish_meta, run_meta
 from lrsweep.cli.common import (
-    DEFAULT_OUT, DeviceOption, JsonOption, OutOption, QuietOption, SetOption, config_overrides, finish_meta,
-    print_json, run_meta, sigterm_as_interrupt, stderr_console, stdout_console, user_errors,
+    DeviceOption, JsonOption, OutOption, QuietOption, SetOption, announce_downloads, config_overrides, print_json,
+    sigterm_as_interrupt, stderr_console, stdout_console, user_errors,
 )
 
 
@@ -49,7 +50,7 @@ def tune(
         config = _config(config_path, overrides, resume)
         events = _Progress(err, quiet or json_out, config.train.epochs)
         try:
-            with sigterm_as_interrupt():
+            with sigterm_as_interrupt(), announce_downloads(quiet or json_out):
                 try:
                     result = run_tune(config_path, overrides if resume is None else (sets or []), budget=budget,
                                       resolution=resolution, events=events, out=out, resume=resume,

@@ -16,8 +16,8 @@ from typing import Any, Callable
 
 import torch
 
-from lrsweep.errors import ConfigError, DataError
-from lrsweep.registry import Registry, check_kwargs, signature_defaults
+from lrsweep.errors import ConfigError, DataError, shown
+from lrsweep.registry import Registry, call_user, check_import_spec, check_kwargs, imports_allowed, signature_defaults
 
 TASKS = ("classification", "regression")
 COMMON_KEYS = ("name", "root", "download", "val_fraction", "batch_size")  # owned by the config
@@ -34,6 +34,7 @@ class Dataset:
     test_y: torch.Tensor
     task: str  # "classification" | "regression"
     num_classes: int | None  # classification only
+    task_note: str | None = None  # how the task was inferred, when it was (shown by validate)
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class Splits:
     test_y: torch.Tensor
     task: str
     num_classes: int | None
+    task_note: str | None = None  # the dataset's, passed through
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -91,7 +93,7 @@ def default_root() -> Path:
 
 def _integer(key: str, value: Any, minimum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not float(value).is_integer():
-        raise ConfigError(f"must be an integer, got {value!r}", key=key)
+        raise ConfigError(f"must be an integer, got {shown(value)}", key=key)
     if value < minimum:
         raise ConfigError(f"must be >= {minimum}, got {key.rpartition('.')[2]}={value!r}", key=key)
     return int(value)
@@ -100,7 +102,7 @@ def _integer(key: str, value: Any, minimum: int) -> int:
 def _number(key: str, value: Any, low: float, high: float | None = None, open_low: bool = False) -> float:
     name = key.rpartition(".")[2]
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ConfigError(f"must be a finite number, got {value!r}", key=key)
+        raise ConfigError(f"must be a finite number, got {shown(value)}", key=key)
     if value < low or (open_low and value == low) or (high is not None and value >= high):
         bounds = f"{'>' if open_low else '>='} {low}" + (f" and < {high}" if high is not None else "")
         raise ConfigError(f"must be {bounds}, got {name}={value!r}", key=key)
@@ -109,33 +111,33 @@ def _number(key: str, value: Any, low: float, high: float | None = None, open_lo
 
 def _task(key: str, value: Any) -> str:
     if value not in ("auto", *TASKS):
-        raise ConfigError(f"must be one of auto, classification, regression; got {value!r}", key=key)
+        raise ConfigError(f"must be one of auto, classification, regression; got {shown(value)}", key=key)
     return value
 
 
 def _string_list(key: str, value: Any) -> list[str]:
     if isinstance(value, str) or not isinstance(value, (list, tuple)) or not value:
-        raise ConfigError(f"must be a non-empty list of URLs, got {value!r}", key=key)
+        raise ConfigError(f"must be a non-empty list of URLs, got {shown(value)}", key=key)
     if not all(isinstance(v, str) and v for v in value):
-        raise ConfigError(f"must be a list of URL strings, got {value!r}", key=key)
+        raise ConfigError(f"must be a list of URL strings, got {shown(value)}", key=key)
     return list(value)
 
 
 def _md5_table(key: str, value: Any) -> dict[str, str]:
     if not isinstance(value, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in value.items()):
-        raise ConfigError(f"must map file names to md5 strings, got {value!r}", key=key)
+        raise ConfigError(f"must map file names to md5 strings, got {shown(value)}", key=key)
     return {k: v.lower() for k, v in value.items()}
 
 
 def _nonempty_string(key: str, value: Any) -> str:
     if not isinstance(value, (str, os.PathLike)) or not str(value):
-        raise ConfigError(f"must be a non-empty string, got {value!r}", key=key)
+        raise ConfigError(f"must be a non-empty string, got {shown(value)}", key=key)
     return value
 
 
 def _delimiter(key: str, value: Any) -> str:
     if not isinstance(value, str) or len(value) != 1:
-        raise ConfigError(f"must be a single character, got {value!r}", key=key)
+        raise ConfigError(f"must be a single character, got {shown(value)}", key=key)
     return value
 
 
@@ -179,12 +181,73 @@ def check_options(name: str, options: dict[str, Any], key: str = "data") -> dict
     Raises:
         ConfigError: unknown dataset (``data.name``, with the valid names), unknown or bad option.
     """
+    specific = {k: v for k, v in options.items() if k not in COMMON_KEYS}
+    if DATASETS.is_import(name) and not imports_allowed():
+        check_import_spec(name, key=f"{key}.name")
+        return specific  # checked against the factory's signature only when it may be imported
     factory = DATASETS.get(name, key=f"{key}.name")
     if not callable(factory):
         raise ConfigError(f"'{name}' is not a function", key=f"{key}.name")
-    specific = {k: v for k, v in options.items() if k not in COMMON_KEYS}
-    checked = check_kwargs(factory, specific, key, skip=("root", "download"))
+    checked = check_kwargs(factory, specific, key, skip=("root", "download"), extra=COMMON_KEYS)
     return checked if DATASETS.is_import(name) else _check_values(factory, checked, key)
+
+
+def planned_size(name: str, options: dict[str, Any]) -> tuple[int, int, int | None] | None:
+    """(rows, features, classes) a generated dataset will have, known before it is made; None for files."""
+    if DATASETS.is_import(name) or DATASETS.canonical(name) not in GENERATED:
+        return None
+    factory = DATASETS.get(name)
+    values = {**signature_defaults(factory, skip=("root", "download")), **options}
+    rows = int(values["n_samples"]) + int(values["n_test"])
+    classes = values.get("n_classes")
+    return rows, int(values["n_features"]), None if classes is None else int(classes)
+
+
+@dataclass(frozen=True)
+class Remote:
+    """A dataset fetched on first use, not all on disk yet: what validate reports instead of downloading."""
+
+    name: str
+    directory: Path
+    missing: tuple[str, ...]
+    input_shape: tuple[int, ...]
+    n_train: int
+    n_test: int
+    num_classes: int
+
+    def note(self, download: bool) -> str:
+        files = ", ".join(self.missing)
+        if download:
+            return f"{self.name}: {files} not in {self.directory}/ yet: downloaded on first run (validate never downloads)"
+        return f"{self.name}: {files} missing in {self.directory}/ and data.download is false"
+
+
+def not_downloaded(name: str, root: Path) -> Remote | None:
+    """For a dataset that downloads its files: what is missing under ``root`` (None: all there, or not remote)."""
+    if DATASETS.is_import(name) or DATASETS.canonical(name) not in idx.IDX_SIZES:
+        return None
+    name = DATASETS.canonical(name)
+    directory, files = idx.remote_files(name, root)
+    missing = tuple(f for f in files if not (directory / f).is_file())
+    if not missing:
+        return None
+    n_train, n_test = idx.IDX_SIZES[name]
+    return Remote(name, directory, missing, (1, 28, 28), n_train, n_test, 10)
+
+
+def standin_splits(remote: Remote, val_fraction: float) -> Splits:
+    """Splits of the right shapes and sizes that hold no data (zero-stride views): for checks only."""
+    n_val = min(max(round(remote.n_train * val_fraction), 1), remote.n_train - 1) if val_fraction > 0 else 0
+
+    def x(n: int) -> torch.Tensor:
+        return torch.zeros((1, *remote.input_shape)).expand(n, *remote.input_shape)
+
+    def y(n: int) -> torch.Tensor:
+        return torch.zeros(1, dtype=torch.int64).expand(n)
+
+    n_fit = remote.n_train - n_val
+    return Splits(x(n_fit), y(n_fit), x(n_val), y(n_val), x(remote.n_test), y(remote.n_test), "classification",
+                  remote.num_classes)
 
 
 def load_dataset(name: str, options: dict[str, Any], root: Path | None = None, download: bool = True) -> Dataset:
@@ -205,7 +268,7 @@ def load_dataset(name: str, options: dict[str, Any], root: Path | None = None, d
         options["root"] = root
     if "download" in params:
         options["download"] = download
-    return validate(_as_dataset(name, factory(**options)))
+    return validate(_as_dataset(name, call_user(factory, options, f"dataset factory '{name}'", key="data.name")))
 
 
 def _as_dataset(name: str, result: Any) -> Dataset:
@@ -255,12 +318,12 @@ def _check_targets(d: Dataset, where: str, field: str, y: torch.Tensor) -> None:
         if y.dtype != torch.int64 or y.dim() != 1:
             raise DataError(f"{where}: classification {field} must be int64 [N], got {_describe(y)}")
         if not isinstance(d.num_classes, int) or d.num_classes < 1:
-            raise DataError(f"{where}: num_classes must be a positive integer, got {d.num_classes!r}")
+            raise DataError(f"{where}: num_classes must be a positive integer, got {shown(d.num_classes)}")
         low, high = int(y.min()), int(y.max())
         if low < 0 or high >= d.num_classes:
             raise DataError(f"{where}: {field} labels span {low}..{high}, outside 0..{d.num_classes - 1}")
     else:
-        raise DataError(f"{where}: task must be classification or regression, got {d.task!r}")
+        raise DataError(f"{where}: task must be classification or regression, got {shown(d.task)}")
 
 
 def _describe(t: torch.Tensor) -> str:
@@ -291,6 +354,7 @@ def split(dataset: Dataset, val_fraction: float, seed: int) -> Splits:
         test_y=dataset.test_y,
         task=dataset.task,
         num_classes=dataset.num_classes,
+        task_note=dataset.task_note,
     )
 
 
@@ -303,6 +367,7 @@ DATASETS.add("mnist-sample", idx.mnist_sample, aliases=("mnist_sample", "sample"
 DATASETS.add("synthetic-regression", synthetic.regression, aliases=("synthetic_regression",))
 DATASETS.add("synthetic-classification", synthetic.classification, aliases=("synthetic_classification",))
 DATASETS.add("csv", tabular.csv_dataset)
+GENERATED = ("synthetic-regression", "synthetic-classification")  # sizes known from their options
 DATASETS.add("npz", tabular.npz_dataset)
 
 __all__ = [

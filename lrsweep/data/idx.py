@@ -162,6 +162,14 @@ def _from_directory(
     return dataset_from_idx(name, [p.read_bytes() for p in paths], [str(p) for p in paths], stats)
 
 
+IDX_SIZES = {"mnist": (60_000, 10_000), "fashion-mnist": (60_000, 10_000)}  # train / test rows of each
+
+
+def remote_files(name: str, root: Path) -> tuple[Path, tuple[str, ...]]:
+    """Where ``mnist`` / ``fashion-mnist`` keep their files under ``root``, and the file names."""
+    return Path(root) / name, FILES
+
+
 def mnist(
     root: Path, download: bool = True, mirrors: Sequence[str] | None = None, md5s: dict[str, str] | None = None
 ) -> Dataset:

@@ -14,8 +14,13 @@ from lrsweep.data import Dataset
 from lrsweep.errors import DataError
 from lrsweep.registry import nearest
 
+# task: auto reads a whole-number CSV target as class labels only when it has few distinct values:
+CLASS_LIMIT = 20  # at most this many distinct values (digits, grades, ratings) ...
+CLASS_SHARE = 0.05  # ... or distinct values at most this share of the rows (labels repeat; measurements rarely do)
 
-def dataset_from_arrays(name: str, train_x: Any, train_y: Any, test_x: Any, test_y: Any, task: str = "auto") -> Dataset:
+
+def dataset_from_arrays(name: str, train_x: Any, train_y: Any, test_x: Any, test_y: Any, task: str = "auto",
+                        note: str | None = None) -> Dataset:
     """A Dataset from arrays or tensors.
 
     x becomes float32 ([N] is read as [N, 1]). With task "auto", integer or string y means
@@ -26,11 +31,13 @@ def dataset_from_arrays(name: str, train_x: Any, train_y: Any, test_x: Any, test
     ys = [_array(name, f"{part}_y", v) for part, v in (("train", train_y), ("test", test_y))]
     if task == "auto":
         task = "regression" if ys[0].dtype.kind == "f" else "classification"
+        other = "classification" if task == "regression" else "regression"
+        note = note or f"inferred from y's dtype {ys[0].dtype} (set data.task: {other} to override)"
     if task == "regression":
         ys, num_classes = [_regression_targets(name, f, y) for f, y in zip(("train_y", "test_y"), ys)], None
     else:
         ys, num_classes = _class_labels(name, ys)
-    return Dataset(name, xs[0], ys[0], xs[1], ys[1], task, num_classes)
+    return Dataset(name, xs[0], ys[0], xs[1], ys[1], task, num_classes, task_note=note)
 
 
 def _array(name: str, field: str, value: Any) -> np.ndarray:
@@ -95,7 +102,7 @@ def _standardized(ds: Dataset) -> Dataset:
     std = ds.train_x.std(dim=0, unbiased=False)
     std = torch.where(std > 0, std, torch.ones_like(std))  # a constant feature stays constant
     train_x, test_x = (ds.train_x - mean) / std, (ds.test_x - mean) / std
-    return Dataset(ds.name, train_x, ds.train_y, test_x, ds.test_y, ds.task, ds.num_classes)
+    return Dataset(ds.name, train_x, ds.train_y, test_x, ds.test_y, ds.task, ds.num_classes, ds.task_note)
 
 
 # --- CSV
@@ -119,8 +126,8 @@ def csv_dataset(
         path: the file.
         target: the column to predict.
         test_fraction: share of rows held out (seeded) as the test split.
-        task: auto (integer-like target -> classification, other numbers -> regression,
-            text -> classification) | classification | regression. Class labels map to 0..K-1.
+        task: auto (text, or whole numbers with few distinct values -> classification; other numbers ->
+            regression; validate says which and why) | classification | regression. Class labels map to 0..K-1.
         seed: seeds the test split.
         delimiter: the field separator.
         standardize: scale features to zero mean / unit variance with training statistics.
@@ -136,9 +143,9 @@ def csv_dataset(
     if not features:
         raise DataError(f"{file}: no feature columns besides the target '{target}'")
     x = _numeric(file, [header[i] for i in features], lines, cells[:, features])
-    y, task = _csv_target(file, target, lines, cells[:, t], task)
+    y, task, note = _csv_target(file, target, lines, cells[:, t], task)
     train, test = _split_indices(len(x), test_fraction, seed, str(file))
-    ds = dataset_from_arrays(file.name, x[train], y[train], x[test], y[test], task)
+    ds = dataset_from_arrays(file.name, x[train], y[train], x[test], y[test], task, note)
     return _standardized(ds) if standardize else ds
 
 
@@ -186,8 +193,9 @@ def _numeric(file: Path, names: list[str], lines: list[int], cells: np.ndarray) 
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _csv_target(file: Path, target: str, lines: list[int], column: np.ndarray, task: str) -> tuple[np.ndarray, str]:
-    """Regression values (float) or class labels 0..K-1, and the resolved task."""
+def _csv_target(file: Path, target: str, lines: list[int], column: np.ndarray,
+                task: str) -> tuple[np.ndarray, str, str | None]:
+    """Regression values (float) or class labels 0..K-1, the resolved task, and how it was inferred."""
     empty = np.flatnonzero(column == "")
     if len(empty):
         raise DataError(f"{file}: column '{target}', line {lines[empty[0]]}: empty target value")
@@ -195,13 +203,29 @@ def _csv_target(file: Path, target: str, lines: list[int], column: np.ndarray, t
         values = column.astype(np.float64)
     except ValueError:
         values = None
+    note = None
     if task == "auto":
-        integer_like = values is not None and np.isfinite(values).all() and (values == np.round(values)).all()
-        task = "regression" if values is not None and not integer_like else "classification"
+        task, note = infer_task(target, values)
     if task == "regression":
-        return _numeric(file, [target], lines, column[:, None])[:, 0], task
+        return _numeric(file, [target], lines, column[:, None])[:, 0], task, note
     _, labels = np.unique(values if values is not None else column, return_inverse=True)
-    return labels.astype(np.int64), task
+    return labels.astype(np.int64), task, note
+
+
+def infer_task(target: str, values: np.ndarray | None) -> tuple[str, str]:
+    """classification or regression for a CSV target column (None: not all numbers), and why."""
+    if values is None:
+        return "classification", f"inferred: column '{target}' holds text, read as class labels " \
+                                 "(set data.task: regression to override)"
+    whole = bool(np.isfinite(values).all() and (values == np.round(values)).all())
+    distinct = len(np.unique(values)) if whole else None
+    few = whole and (distinct <= CLASS_LIMIT or distinct <= CLASS_SHARE * len(values))
+    if few:
+        return "classification", (f"inferred: column '{target}' holds {distinct} distinct whole numbers in "
+                                  f"{len(values)} rows, read as class labels (set data.task: regression to override)")
+    why = (f"{distinct} distinct whole numbers in {len(values)} rows, too many for class labels (at most "
+           f"{CLASS_LIMIT}, or {CLASS_SHARE:.0%} of the rows)") if whole else "numbers that are not all whole"
+    return "regression", f"inferred: column '{target}' holds {why} (set data.task: classification to override)"
 
 
 # --- NPZ

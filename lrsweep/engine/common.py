@@ -34,6 +34,7 @@ class TrainSpec:
     epochs: int
     batch_size: int
     loss: str  # cross_entropy | mse
+    weights: str = "none"  # final state_dicts results carry: none | best (the retrain's) | all; from config's save
 
 
 @dataclass
@@ -61,6 +62,7 @@ class VariantResult:
     test_loss: float | None = None
     test_acc: float | None = None
     seconds: float = 0.0
+    weights: dict | None = None  # the final state_dict, on the CPU, when the spec asks for it (never written here)
 
 
 class Callbacks(Protocol):
@@ -86,6 +88,11 @@ def diverged(loss: float | None, reference: float | None) -> bool:
     if not math.isfinite(loss):
         return True
     return reference is not None and math.isfinite(reference) and reference > 0 and loss > BLOWUP_FACTOR * reference
+
+
+def cpu_state(state: dict) -> dict:
+    """A copy of a state_dict on the CPU: what a result carries back to the parent (across processes too)."""
+    return {name: tensor.detach().to("cpu", copy=True) for name, tensor in state.items()}
 
 
 def loss_fn(name: str):

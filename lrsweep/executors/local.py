@@ -6,7 +6,7 @@ from __future__ import annotations
 import traceback
 from contextlib import contextmanager
 
-from lrsweep.engine.common import STATUS_DONE, STATUS_FAILED, NoCallbacks, VariantResult
+from lrsweep.engine.common import STATUS_DONE, STATUS_FAILED, NoCallbacks, VariantResult, cpu_state
 from lrsweep.engine.loop import SequentialTrainer
 from lrsweep.errors import LrsweepError, UsageError
 from lrsweep.executors.base import Executor, evaluation_split
@@ -36,10 +36,25 @@ class _Unit:
 
     def run(self, train, evaluation, callbacks, until, test=None) -> dict[str, VariantResult]:
         if self.packed:
-            results = self.trainer.run(train, evaluation, callbacks, test=test, until=until)
-            return {r.variant_id: r for r in results}
-        self.trainer.callbacks = callbacks or NoCallbacks()
-        return {self.variants[0].id: self.trainer.run(until=until, test=test)}
+            results = {r.variant_id: r for r in self.trainer.run(train, evaluation, callbacks, test=test, until=until)}
+        else:
+            self.trainer.callbacks = callbacks or NoCallbacks()
+            results = {self.variants[0].id: self.trainer.run(until=until, test=test)}
+        if self.trainer.spec.weights == "all":
+            self.attach_weights(results)
+        return results
+
+    def attach_weights(self, results: dict[str, VariantResult]) -> None:
+        """Each variant that trained every epoch (status done) carries its final state_dict back."""
+        epochs = self.trainer.spec.epochs
+        for i, variant in enumerate(self.variants if not self.packed else self.trainer.variants):
+            result = results.get(variant.id)
+            if result is None or result.status != STATUS_DONE or len(result.epochs) < epochs:
+                continue
+            if self.packed:
+                result.weights = cpu_state(self.trainer.state_dict(i)) if i in self.trainer.alive else None
+            else:
+                result.weights = cpu_state(self.trainer.model.state_dict())
 
 
 class PackRunner:
@@ -91,7 +106,10 @@ class PackRunner:
         trainer = None
         try:
             trainer = SequentialTrainer(variant, self.spec, train, None, callbacks)
-            return trainer.run(test=test)
+            result = trainer.run(test=test)
+            if self.spec.weights != "none" and result.status == STATUS_DONE:
+                result.weights = cpu_state(trainer.model.state_dict())
+            return result
         except (KeyboardInterrupt, LrsweepError):
             raise
         except Exception as exc:  # noqa: BLE001 - recorded in retrain/status.json

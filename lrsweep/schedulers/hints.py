@@ -10,7 +10,7 @@ from typing import Any, Literal, Union
 import torch
 from torch.optim import lr_scheduler as torch_schedulers
 
-from lrsweep.errors import ConfigError
+from lrsweep.errors import ConfigError, shown
 from lrsweep.registry import nearest
 
 _HINT_NAMES = {
@@ -32,7 +32,7 @@ def type_hints(cls: type) -> dict[str, Any]:
 def check_hint(value: Any, hint: Any, key: str) -> None:
     if _matches(value, hint):
         return
-    message = f"must be {_describe(hint)}, got {value!r}"
+    message = f"must be {_describe(hint)}, got {shown(value)}"
     origin = typing.get_origin(hint)
     if origin is Literal and isinstance(value, str):
         guess = nearest(value, [str(a) for a in typing.get_args(hint)])

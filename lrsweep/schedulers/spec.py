@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from lrsweep.errors import ConfigError
+from lrsweep.errors import ConfigError, shown
 from lrsweep.formula import compile_formula
 from lrsweep.registry import check_kwargs, nearest
 from lrsweep.schedulers.catalog import (
@@ -13,6 +13,7 @@ from lrsweep.schedulers.catalog import (
 )
 from lrsweep.schedulers.defaults import DERIVED
 from lrsweep.schedulers.hints import check_hint, type_hints
+from lrsweep.schedulers.ranges import check_ranges
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,7 @@ def parse_scheduler(value: Any, key: str = "scheduler") -> SchedulerSpec:
     elif isinstance(value, str):
         value = {"type": value}
     if not isinstance(value, dict):
-        raise ConfigError(f"expected a scheduler name or a mapping with 'type', got {value!r}", key=key)
+        raise ConfigError(f"expected a scheduler name or a mapping with 'type', got {shown(value)}", key=key)
     raw = dict(value)
     if "type" not in raw:
         hint = " (use 'type', not 'name')" if "name" in raw else ""
@@ -96,7 +97,7 @@ def _check_interval(value: Any, key: str) -> str | None:
         return value
     guess = nearest(str(value), INTERVALS)
     hint = f"; did you mean '{guess}'?" if guess else ""
-    raise ConfigError(f"must be 'epoch' or 'step' (after every batch), got {value!r}{hint}", key=f"{key}.interval")
+    raise ConfigError(f"must be 'epoch' or 'step' (after every batch), got {shown(value)}{hint}", key=f"{key}.interval")
 
 
 def _check_params(entry: SchedulerType, raw: dict, key: str) -> dict:
@@ -112,6 +113,7 @@ def _check_params(entry: SchedulerType, raw: dict, key: str) -> dict:
         if name in hints and name not in hidden and name not in FORMULA_PARAMS:
             check_hint(value, hints[name], f"{key}.{name}")
     checked = check_kwargs(entry.cls, raw, key, skip=hidden + derived, extra=derived)
+    check_ranges(checked, key)
     for name in FORMULA_PARAMS:
         if name in checked:
             compile_formula(checked[name], FORMULA_NAMES, key=f"{key}.{name}")
@@ -133,7 +135,7 @@ def _parse_composite(name: str, raw: dict, interval: str | None, key: str) -> tu
             raise ConfigError("missing required key(s): schedulers", key=key)
         listed = raw["schedulers"]
         if not isinstance(listed, list) or not listed:
-            raise ConfigError(f"must be a non-empty list of schedulers, got {listed!r}", key=f"{key}.schedulers")
+            raise ConfigError(f"must be a non-empty list of schedulers, got {shown(listed)}", key=f"{key}.schedulers")
         children = [_child(item, f"{key}.schedulers[{i}]") for i, item in enumerate(listed)]
     interval = _shared_interval(children, interval, raw, key)
     children = [_with_interval(c, interval) for c in children]
@@ -191,12 +193,12 @@ def _warmup_params(raw: dict, key: str) -> dict:
     if "warmup_epochs" in raw:
         value = raw["warmup_epochs"]
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise ConfigError(f"must be an integer >= 1, got {value!r}", key=f"{key}.warmup_epochs")
+            raise ConfigError(f"must be an integer >= 1, got {shown(value)}", key=f"{key}.warmup_epochs")
         params["warmup_epochs"] = value
     if "start_factor" in raw:
         value = raw["start_factor"]
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 1:
-            raise ConfigError(f"must be a number in (0, 1], got {value!r}", key=f"{key}.start_factor")
+            raise ConfigError(f"must be a number in (0, 1], got {shown(value)}", key=f"{key}.start_factor")
         params["start_factor"] = value
     return params
 
@@ -206,9 +208,9 @@ def _check_milestones(value: Any, n_children: int, key: str) -> list[int]:
         raise ConfigError(f"required: {n_children - 1} step(s) at which to switch to the next scheduler",
                           key=key)
     if not isinstance(value, list) or any(isinstance(v, bool) or not isinstance(v, int) for v in value):
-        raise ConfigError(f"must be a list of integers, got {value!r}", key=key)
+        raise ConfigError(f"must be a list of integers, got {shown(value)}", key=key)
     if len(value) != n_children - 1:
-        raise ConfigError(f"needs {n_children - 1} milestone(s) for {n_children} schedulers, got {value!r}", key=key)
+        raise ConfigError(f"needs {n_children - 1} milestone(s) for {n_children} schedulers, got {shown(value)}", key=key)
     if any(b <= a for a, b in zip([0] + value, value)):
-        raise ConfigError(f"must be positive and increasing, got {value!r}", key=key)
+        raise ConfigError(f"must be positive and increasing, got {shown(value)}", key=key)
     return list(value)

@@ -1,0 +1,245 @@
+"""``find`` as a library call: the LR range test, its run directory, and a grid written around it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+from lrsweep.api.common import DEFAULT_OUT, ConfigLike, Overrides, load_config_any, load_splits, now, raw_config
+from lrsweep.errors import ConfigError, UsageError
+from lrsweep.finder import DEFAULT_SUGGESTER, FinderResult, FinderSettings
+
+
+@dataclass
+class FindResult:
+    """What the range test found, and where it was written."""
+
+    range_test: FinderResult  # the curve, the suggestions, the settings
+    chosen: str  # the suggester gridded around
+    run_dir: Path
+    grid: list[float] | None = None  # the grid written with write_grid
+    grid_file: Path | None = None
+    notes: list[str] = field(default_factory=list)  # what the test left out of the config
+
+    @property
+    def suggestions(self) -> dict[str, float]:
+        return dict(self.range_test.suggestions)
+
+    @property
+    def suggested_lr(self) -> float:
+        return self.range_test.suggestion(self.chosen)
+
+    @property
+    def divergence_lr(self) -> float | None:
+        return self.range_test.divergence_lr
+
+    @property
+    def curve(self) -> list[dict]:
+        """One row per optimizer step: step, lr, loss, smoothed."""
+        return find_rows(self.range_test)
+
+    def to_dict(self) -> dict:
+        """What ``lrsweep find --json`` prints."""
+        return {**self.range_test.to_dict(), "chosen": self.chosen, "suggested_lr": self.suggested_lr,
+                "run_dir": str(self.run_dir), "grid": self.grid,
+                "grid_file": str(self.grid_file) if self.grid_file else None, "notes": list(self.notes)}
+
+    def png(self) -> bytes:
+        """The figure (loss against LR, suggestions and divergence marked) as PNG bytes; needs matplotlib."""
+        from lrsweep.plots import find_png, pyplot
+
+        pyplot()  # a clear UsageError naming the install command when matplotlib is missing
+        return find_png(self.range_test)
+
+    def plot(self, path: str | Path | None = None) -> Path:
+        """Write the figure to ``path`` (default: the run directory's plots/find.png); returns the path."""
+        from lrsweep.store import atomic_write_bytes
+
+        target = Path(path) if path is not None else self.run_dir / "plots" / "find.png"
+        atomic_write_bytes(target, self.png())
+        return target
+
+
+def find(config: ConfigLike, overrides: Overrides = None, *, settings: FinderSettings | None = None,
+         start: float | None = None, end: float | None = None, steps: int | None = None, mode: str | None = None,
+         use_val: bool | None = None, suggest: str = DEFAULT_SUGGESTER, device: str | None = None,
+         out: str | Path = DEFAULT_OUT,
+         write_grid: str | Path | None = None, on_step: Callable | None = None,
+         on_notice: Callable[[str], None] | None = None) -> FindResult:
+    """The LR range test (``lrsweep find``): one short run with a rising LR, its suggestions, its run directory.
+
+    Args:
+        config: a YAML path, a dict or a Config; ``overrides`` as for :func:`grid`.
+        settings: a :class:`~lrsweep.finder.FinderSettings`; ``start``/``end``/``steps``/``mode``/``use_val``
+            replace single fields of it (defaults: FinderSettings').
+        suggest: the suggestion to grid around (steep | valley | min10).
+        device: where to run the test (overrides the config's; not written into ``write_grid``'s file).
+        out: folder in which ``<name>-find-<stamp>/`` is created.
+        write_grid: write a copy of the config whose ``lr`` is a grid around the suggestion there.
+        on_step: called as ``on_step(step, lr, loss, smoothed)`` after each step.
+        on_notice: called with each note on what the test leaves out (also in ``FindResult.notes``).
+
+    KeyboardInterrupt propagates and leaves no run directory.
+    """
+    from dataclasses import replace
+
+    from lrsweep.finder import SUGGESTERS
+
+    if suggest not in SUGGESTERS:
+        raise UsageError(f"suggest: got {suggest!r} (valid: {', '.join(SUGGESTERS)})")
+    chosen = {k: v for k, v in {"start_lr": start, "end_lr": end, "steps": steps, "mode": mode,
+                                "use_val": use_val}.items() if v is not None}
+    settings = replace(settings or FinderSettings(), **chosen) if chosen else (settings or FinderSettings())
+    from lrsweep.api.common import override_items
+
+    cfg = load_config_any(config, override_items(overrides) + ([f"device={device}"] if device else []))
+    notes = scope_notes(cfg)
+    for note in notes if on_notice else []:
+        on_notice(note)
+    result, torch_device = run_find(cfg, settings, on_step)
+    notes += [n for n in (completion_note(result),) if n]
+    store = save_find(Path(out), cfg, result, torch_device)
+    grid = None
+    if write_grid is not None:
+        grid = write_grid_config(config, overrides, Path(write_grid), result, suggest)
+    return FindResult(range_test=result, chosen=suggest, run_dir=store.path, grid=grid,
+                      grid_file=Path(write_grid) if write_grid is not None else None, notes=notes)
+
+
+def run_find(config, settings: FinderSettings, on_step=None):
+    """Build the model, optimizer and data exactly as the grid's first variant does; run the test."""
+    import torch
+
+    from lrsweep.device import resolve_device
+    from lrsweep.engine.common import loss_fn
+    from lrsweep.engine.loop import initial_state
+    from lrsweep.finder import range_test
+    from lrsweep.runner import train_spec
+
+    torch_device = resolve_device(config.device)
+    splits = load_splits(config).to(torch_device)
+    spec = train_spec(config, splits)
+    if settings.use_val and len(splits.val_x) == 0:
+        raise UsageError("--val needs a validation split, but data.val_fraction is 0")
+    seed, opt = config.seeds[0], config.optimizers[0]
+    model, optimizer = initial_state(spec, opt, settings.start_lr, seed, torch_device)  # as the grid's variant
+    generator = torch.Generator().manual_seed(seed)  # the grid's first-epoch batch order (batch_orders)
+    val = (splits.val_x, splits.val_y) if settings.use_val else None
+    result = range_test(model, optimizer, loss_fn(spec.loss), splits.train_x, splits.train_y, spec.batch_size,
+                        settings, val=val, generator=generator, on_step=on_step)
+    return result, torch_device
+
+
+def scope_notes(config) -> list[str]:
+    """What the range test leaves out of a config that sweeps more than the LR."""
+    notes = []
+    if len(config.optimizers) > 1:
+        notes.append(f"the range test uses the first of {len(config.optimizers)} optimizers: {config.optimizers[0].label}")
+    if len(config.seeds) > 1:
+        notes.append(f"the range test uses the first of {len(config.seeds)} seeds: {config.seeds[0]}")
+    if any(s.type != "none" for s in config.schedulers):
+        notes.append("the range test drives the LR itself; the config's scheduler does not apply to it")
+    return notes
+
+
+def find_rows(result: FinderResult) -> list[dict[str, Any]]:
+    return [{"step": i, "lr": lr, "loss": loss, "smoothed": sm}
+            for i, (lr, loss, sm) in enumerate(zip(result.lrs, result.losses, result.smoothed))]
+
+
+def save_find(out: Path, config, result: FinderResult, torch_device):
+    """The run directory: config.yaml, meta.json, find.csv, find.json and (with matplotlib) plots/find.png."""
+    from lrsweep.api.common import run_meta
+    from lrsweep.plots import find_png
+    from lrsweep.store import RunStore
+
+    store = RunStore.create(out, f"{config.name}-find")
+    store.write_config(config.to_dict())
+    store.write_meta({**run_meta(config, torch_device), "finished": now()})
+    store.write_find(find_rows(result), result.to_dict())
+    png = find_png(result)
+    if png is not None:
+        store.write_plot("find.png", png)
+    return store
+
+
+def write_grid_config(config: ConfigLike, overrides: Overrides, target: Path, result: FinderResult,
+                      suggester: str) -> list[float]:
+    """Write ``config`` with its ``lr`` replaced by a grid around the suggestion to ``target``; returns the grid.
+
+    From a file without overrides the user's text is kept (comments included) and only ``lr`` changes;
+    otherwise the (overridden) config is written as plain YAML. Either way it is validated first.
+    """
+    from lrsweep.api.common import override_items
+    from lrsweep.config import parse_config
+    from lrsweep.finder import grid_around
+    from lrsweep.store import atomic_write_text
+
+    grid = grid_around(result.suggestion(suggester), result.ceiling)
+    note = (f"lr: {len(grid)} LRs around the range test's {suggester} suggestion "
+            f"({result.suggestion(suggester):.3g}){_diverged_note(result)}, by lrsweep find")
+    sets = override_items(overrides)
+    from_file = isinstance(config, (str, Path))
+    new_text = replace_lr(Path(config).read_text(), grid, note) if from_file and not sets else None
+    if new_text is None:
+        raw, source = raw_config(config, sets)
+        raw["lr"] = grid
+        header = f"# Written by lrsweep find from {source} ({', '.join(sets) or 'as is'}).\n# {note}\n"
+        new_text = header + yaml.safe_dump(raw, sort_keys=False)
+    source = str(config) if from_file else "the given config"
+    try:  # refuse to write what `lrsweep grid` would refuse
+        parse_config(yaml.safe_load(new_text), source=str(target))
+    except ConfigError as err:
+        raise err.located(file=f"{target} (written from {source})") from None
+    atomic_write_text(target, new_text)
+    return grid
+
+
+def _diverged_note(result: FinderResult) -> str:
+    if result.divergence_lr is not None:
+        return f", below the divergence LR {result.divergence_lr:.3g}"
+    return f", below where the loss stopped falling ({result.ceiling:.3g}; it never blew up)"
+
+
+def completion_note(result: FinderResult) -> str | None:
+    """Say so when the test reached --end without blowing up, and what bounds a grid then."""
+    if result.divergence_lr is not None:
+        return None
+    return (f"the loss never blew up up to {result.stop_lr:.3g}: a grid is bounded by where it stopped falling "
+            f"({result.ceiling:.3g})")
+
+
+def replace_lr(text: str, grid: list[float], note: str) -> str | None:
+    """``text`` with the value of its top-level ``lr`` key replaced by ``grid`` (comments kept).
+
+    Returns None when the layout is not one this can edit safely (the caller then re-dumps the YAML).
+    """
+    try:
+        root = yaml.compose(text)
+    except yaml.YAMLError:
+        return None
+    flow = "[" + ", ".join(f"{lr:g}" for lr in grid) + "]"
+    if root is None or not isinstance(root, yaml.MappingNode):
+        return None
+    for key, value in root.value:
+        if isinstance(key, yaml.ScalarNode) and key.value == "lr":
+            start, stop = key.end_mark.index, _last_index(value)
+            line_end = text.find("\n", stop)
+            line_end = len(text) if line_end == -1 else line_end
+            rest = text[stop:line_end]
+            tail = f"   # {note}" if not rest.strip() or rest.strip().startswith("#") else rest
+            edited = text[:start] + f": {flow}" + tail + text[line_end:]
+            return edited if yaml.safe_load(edited).get("lr") == grid else None
+    sep = "" if text.endswith("\n") or not text else "\n"
+    return f"{text}{sep}lr: {flow}   # {note}\n"
+
+
+def _last_index(node) -> int:
+    """Where the text of ``node`` really ends (a block collection's own end mark runs on into what follows)."""
+    if isinstance(node, yaml.ScalarNode) or getattr(node, "flow_style", False):
+        return node.end_mark.index
+    children = node.value if isinstance(node, yaml.SequenceNode) else [n for pair in node.value for n in pair]
+    return max((_last_index(child) for child in children), default=node.end_mark.index)

@@ -1,0 +1,206 @@
+"""Reading run directories back, from their files alone (no torch): ``load_run``, ``merge``, plots.
+
+A summary written by a finished sweep is used while it agrees with the status files; otherwise (a run
+in progress, or one killed before it could write its summary) it is rebuilt from each variant's
+status.json and metrics.csv with the same pure code a finishing sweep uses.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DETAIL_KEYS = ("fingerprint", "started", "finished", "outcome", "host", "device", "git_sha", "git_dirty",
+               "extensions", "resumes")  # what show --json adds from meta.json
+
+
+@dataclass
+class Run:
+    """A run directory as data: what ``lrsweep show`` prints, and each variant's per-epoch metrics."""
+
+    run_dir: Path
+    config: dict  # config.yaml as it ran (``lrsweep.api.load_config_any(run.config)`` makes it a Config)
+    meta: dict  # meta.json
+    summary: dict | None  # the sweep's summary (None for a range test's directory)
+    find: dict | None = None  # find.json of a range test's directory
+    shards: list[str] = field(default_factory=list)  # the shard slices that ran here (I-of-N)
+    _store: object = field(default=None, repr=False)
+
+    @property
+    def kind(self) -> str:
+        return "find" if self.find is not None else "sweep"
+
+    @property
+    def details(self) -> dict:
+        """Where the run is and how it went (what ``show --json`` adds to the summary)."""
+        return {"run_dir": str(self.run_dir), "meta": {k: self.meta[k] for k in DETAIL_KEYS if k in self.meta}}
+
+    @property
+    def best(self):
+        """The winner as :class:`lrsweep.api.Best` (None when nothing finished, or for a range test)."""
+        from lrsweep.api.sweep import Best
+
+        return Best.from_summary(self.summary) if self.summary else None
+
+    def table(self) -> list[dict]:
+        """One plain dict per variant, ranked, with summary.csv's columns."""
+        from lrsweep.summary import SUMMARY_COLUMNS
+
+        return [{c: row.get(c) for c in SUMMARY_COLUMNS} for row in (self.summary or {}).get("variants", [])]
+
+    def metrics(self, variant: str | None = None) -> list[dict]:
+        """One row per epoch (metrics.csv) of ``variant`` (an id; None or "retrain": the retrain)."""
+        from lrsweep.store import RETRAIN_ID
+
+        return self._store.read_metrics(variant or RETRAIN_ID)
+
+    def all_metrics(self) -> dict[str, list[dict]]:
+        """Per variant id (and "retrain" when it ran): its per-epoch rows."""
+        from lrsweep.store import RETRAIN_ID
+
+        ids = [row["id"] for row in (self.summary or {}).get("variants", [])]
+        found = {vid: self._store.read_metrics(vid) for vid in ids}
+        retrained = self._store.read_metrics(RETRAIN_ID)
+        return {**found, **({RETRAIN_ID: retrained} if retrained else {})}
+
+    def range_test(self):
+        """A range test's :class:`lrsweep.finder.FinderResult` (None for a sweep)."""
+        from lrsweep.finder import FinderResult
+
+        return FinderResult.from_dict(self.find) if self.find is not None else None
+
+
+def load_run(run_dir: str | Path) -> Run:
+    """A run directory as a :class:`Run` (raises RunDirError when it is not one)."""
+    store = open_run(run_dir)
+    found = store.read_find()
+    summary = None if found is not None else load_summary(store)
+    return Run(run_dir=store.path, config=store.read_config(), meta=store.read_meta(), summary=summary, find=found,
+               shards=store.shard_labels(), _store=store)
+
+
+def open_run(path: str | Path):
+    from lrsweep.store import RunStore
+
+    return RunStore.open(Path(path))
+
+
+def load_summary(store) -> dict:
+    """The run's summary: summary.json while it agrees with the status files, else rebuilt from them."""
+    written = store.read_summary()
+    if written is not None and not _stale(store, written):
+        return written
+    return rebuild_summary(store, previous=written)
+
+
+def _stale(store, summary: dict) -> bool:
+    """True when a status file says something the summary does not (e.g. a resume is running)."""
+    config = store.read_config()
+    recorded = {row["id"]: row["status"] for row in summary["variants"]}
+    for vid in store.variant_ids():
+        status = store.read_status(vid) or {}
+        if vid in recorded:
+            if status.get("status", "pending") != recorded[vid]:
+                return True
+        elif status.get("variant") and _in_grid(status["variant"], config):
+            return True
+    return False
+
+
+def rebuild_summary(store, previous: dict | None = None) -> dict:
+    """A summary from status.json + metrics.csv files (variants never started count as pending)."""
+    from lrsweep.store import RETRAIN_ID
+    from lrsweep.summary import summarize, variant_row
+
+    config = store.read_config()
+    rows = []
+    for vid in store.variant_ids():
+        status = store.read_status(vid)
+        if status and status.get("variant") and _in_grid(status["variant"], config):
+            rows.append(variant_row(status["variant"], status, store.read_metrics(vid)))
+    summary = summarize(config.get("name", store.path.name), (config.get("select") or {}).get("metric", "val_loss"),
+                        rows, retrain=(previous or {}).get("retrain") or _retrain_entry(store.read_status(RETRAIN_ID)))
+    missing = expected_variants(config) - len(rows)
+    if missing > 0:
+        summary["status_counts"]["pending"] = summary["status_counts"].get("pending", 0) + missing
+        summary["complete"] = False
+    return summary
+
+
+def _in_grid(described: dict, config: dict) -> bool:
+    """False for a variant left over from a grid that a --force'd resume changed (its lr or seed is gone)."""
+    lrs, seeds = config.get("lr"), config.get("seeds")
+    return (not isinstance(lrs, list) or described.get("lr") in lrs) and (
+        not isinstance(seeds, list) or described.get("seed") in seeds)
+
+
+def expected_variants(config: dict) -> int:
+    """How many variants the resolved config.yaml expands to (lr × optimizer × scheduler × seed)."""
+    def count(key):
+        value = config.get(key)
+        return len(value) if isinstance(value, list) else (0 if value is None else 1)
+
+    return max(1, count("lr")) * max(1, count("optimizer")) * max(1, count("scheduler")) * max(1, count("seeds"))
+
+
+def _retrain_entry(status: dict | None) -> dict | None:
+    if not status:
+        return None
+    variant = status.get("variant") or {}
+    keys = ("status", "test_loss", "test_acc", "seconds", "error")
+    return {"id": variant.get("id"), "lr": variant.get("lr"), **{k: status.get(k) for k in keys}}
+
+
+def compare_runs(run_dirs: list[str | Path]) -> dict[str, dict]:
+    """Per label (the directory name, or the whole path where two runs share a name): summary + details."""
+    from lrsweep.errors import UsageError
+
+    if len(run_dirs) < 2:
+        raise UsageError(f"compare needs two or more run directories, got {len(run_dirs)}")
+    names = [Path(p).name for p in run_dirs]
+    runs = {}
+    for path in run_dirs:
+        run = load_run(path)
+        label = Path(path).name if names.count(Path(path).name) == 1 else str(path)
+        runs[label] = {**(run.summary or {}), **run.details}
+    return runs
+
+
+def plot_run(run_dir: str | Path) -> list[Path]:
+    """PNG figures of a sweep into RUN_DIR/plots/ (needs matplotlib); their paths."""
+    from lrsweep.errors import RunDirError
+    from lrsweep.plots import write_plots, write_tune_plot
+
+    store = open_run(run_dir)
+    tuned = store.read_tune()
+    if tuned is None:
+        return write_plots(store, load_summary(store))
+    summary = store.read_summary()  # a tune run's: every variant tried, each with its stage
+    if summary is None or not summary.get("tune"):
+        raise RunDirError(f"{store.path}: the tune run has not finished (resume it: lrsweep tune --resume)")
+    return [write_tune_plot(store, tuned, summary), *write_plots(store, summary)]
+
+
+@dataclass
+class MergeResult:
+    """One summary from the shards of a sweep; ``summary['missing']`` lists what has not finished."""
+
+    run_dir: Path
+    summary: dict
+    retrain: bool  # the config retrains the best once every variant has finished
+
+    @property
+    def complete(self) -> bool:
+        return not self.summary["missing"]
+
+
+def merge(run_dir: str | Path) -> MergeResult:
+    """Combine the shards of a sweep into the summary of one unsharded run (``lrsweep merge``); writes it."""
+    from lrsweep.config import parse_config
+    from lrsweep.runner import merge_run
+
+    store = open_run(run_dir)
+    config = parse_config(store.read_config(), source=str(store.path / "config.yaml"))
+    summary = merge_run(config, store)
+    summary["run_dir"] = str(store.path)
+    return MergeResult(run_dir=store.path, summary=summary, retrain=config.retrain)

@@ -1,0 +1,331 @@
+"""``grid`` and ``validate`` as library calls: a config in, plain data out; nothing printed."""
+
+from __future__ import annotations
+
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Callable
+
+from lrsweep.api.common import (
+    DEFAULT_OUT, ConfigLike, Overrides, finish_meta, load_config_any, load_splits, now, override_items,
+)
+from lrsweep.errors import Interrupted, RunDirError, UsageError
+from lrsweep.extend import DEFAULT_MAX_EXTENSIONS
+
+
+@dataclass(frozen=True)
+class Best:
+    """The winning variant (its seed group's mean, when the sweep has several seeds)."""
+
+    id: str
+    lr: float
+    optimizer: str
+    scheduler: str
+    seed: int | None
+    metric: str  # the selection metric: val_loss | val_acc
+    value: float | None  # its mean over the group's seeds
+    std: float | None
+    n: int  # seeds in the group
+    ids: tuple[str, ...]
+    edge: str | None  # "low" | "high" when the lr is the smallest/largest of its grid
+    tied_with_runner_up: bool
+
+    @classmethod
+    def from_summary(cls, summary: dict) -> "Best | None":
+        best = summary.get("best")
+        if not best:
+            return None
+        row = next((r for r in summary["variants"] if r["id"] == best["id"]), {})
+        return cls(id=best["id"], lr=best["lr"], optimizer=best["optimizer"], scheduler=best["scheduler"],
+                   seed=row.get("seed"), metric=summary["metric"], value=best.get("mean"), std=best.get("std"),
+                   n=best.get("n", 1), ids=tuple(best.get("ids", (best["id"],))), edge=best.get("edge"),
+                   tied_with_runner_up=bool(best.get("tied_with_runner_up")))
+
+
+@dataclass
+class GridResult:
+    """What a sweep produced. ``summary`` is summary.json's content (plus ``run_dir`` and ``extensions``)."""
+
+    run_dir: Path
+    summary: dict
+    best: Best | None
+    retrain: dict | None  # the best retrained on train+val: status, test_loss, test_acc, ...
+    extensions: list[dict] = field(default_factory=list)  # what --extend added, in order
+    plots: list[Path] = field(default_factory=list)
+    failed: bool = False  # some variant (or the retrain) failed
+    shard: str | None = None  # "I/N" when only a slice of the sweep ran
+
+    def table(self) -> list[dict]:
+        """One plain dict per variant, ranked, with summary.csv's columns."""
+        from lrsweep.summary import SUMMARY_COLUMNS
+
+        return [{column: row.get(column) for column in SUMMARY_COLUMNS} for row in self.summary["variants"]]
+
+
+def grid(config: ConfigLike | None = None, overrides: Overrides = None, *, out: str | Path = DEFAULT_OUT,
+         events=None, resume: str | Path | None = None, force: bool = False, extend: bool = False,
+         max_extensions: int = DEFAULT_MAX_EXTENSIONS, devices: str | None = None, backend: str = "local",
+         address: str | None = None, shard=None, save: str | None = None, plot: bool = False,
+         tensorboard: bool = False, on_run_dir: Callable[[Path], None] | None = None) -> GridResult:
+    """Grid search: train every variant, rank them on validation, retrain the best (``lrsweep grid``).
+
+    Args:
+        config: a YAML path, a dict or a Config; optional with ``resume``.
+        overrides: ``{"train.epochs": 2}`` or ``["train.epochs=2"]``.
+        out: folder in which the run directory is created.
+        events: progress observer (``runner.SweepEvents``), or a factory called with the Config once per
+            pass of the runner (an extension, the retrain) returning a context manager that yields one.
+        resume: an interrupted run directory to finish; ``force`` accepts a changed config.
+        extend: grow the grid past an edge-best lr, at most ``max_extensions`` times.
+        devices, backend, address: where packs train (see ``lrsweep grid --help``).
+        shard: ``"I/N"`` (or a ``plan.Shard``): train only that slice.
+        save: ``best`` | ``all`` | ``none``: which final weights to keep (overrides the config's ``save``).
+        plot, tensorboard: write PNG figures at the end / TensorBoard scalars while training.
+        on_run_dir: called with the run directory once it exists, before training.
+
+    Raises:
+        Interrupted: on Ctrl-C/SIGTERM, with ``summary`` and ``run_dir`` (resumable).
+        ConfigError, UsageError, RunDirError: bad input, before any training.
+    """
+    from lrsweep.executors import make_executor
+    from lrsweep.plan import Shard
+    from lrsweep.runner import check_shard
+
+    items = override_items(overrides) + ([f"save={save}"] if save else [])
+    with make_executor(backend, devices, address) as executor:
+        check_extras(plot, tensorboard)
+        part = Shard.parse(shard) if isinstance(shard, str) else shard
+        if part and extend:
+            raise UsageError("--extend grows the grid from the whole sweep's result, so it cannot run in a shard")
+        cfg, store = load_for_grid(config, items, resume, force)
+        check_shard(cfg, part)
+        torch_device = parent_device(cfg, executor)
+        splits = load_splits(cfg).to(torch_device)
+        preflight_located(cfg, splits)  # everything refusable is refused before a run directory exists
+        store = open_store(store, Path(out), cfg, torch_device, executor, part)
+        if on_run_dir is not None:
+            on_run_dir(store.path)
+        observe = observer(events, cfg, store.tensorboard_dir if tensorboard else None)
+        try:
+            summary = sweep(cfg, splits, store, observe, max_extensions if extend else 0, executor, part)
+        except Interrupted as stop:
+            finish(store, "interrupted", part)
+            stop.run_dir = store.path
+            raise
+    finish(store, "finished", part)
+    return _result(store, summary, part, plot)
+
+
+def _result(store, summary: dict, part, plot: bool) -> GridResult:
+    summary["run_dir"] = str(store.path)
+    summary["extensions"] = store.read_meta().get("extensions", [])
+    plots = []
+    if plot:
+        from lrsweep.plots import write_plots
+
+        plots = write_plots(store, summary)
+    failed = bool(summary["status_counts"].get("failed", 0)) or (summary.get("retrain") or {}).get("status") == "failed"
+    return GridResult(run_dir=store.path, summary=summary, best=Best.from_summary(summary),
+                      retrain=summary.get("retrain"), extensions=summary["extensions"], plots=plots, failed=failed,
+                      shard=str(part) if part else None)
+
+
+def load_for_grid(config: ConfigLike | None, overrides: list[str], resume, force: bool):
+    """The config to run, and the run directory to resume (or None for a new run)."""
+    from lrsweep.config import apply_overrides, parse_config
+    from lrsweep.store import RunStore
+
+    if resume is None:
+        if config is None:
+            raise UsageError("give a CONFIG file (or --resume RUN_DIR)")
+        return load_config_any(config, overrides), None
+    store = RunStore.open(Path(resume))
+    stored = parse_config(apply_overrides(store.read_config(), overrides), source=str(store.path / "config.yaml"))
+    chosen = load_config_any(config, overrides) if config is not None else stored
+    meta = store.read_meta()
+    started_with = meta.get("fingerprint", stored.fingerprint())
+    if chosen.fingerprint() != started_with and not force:
+        extended = " (its grid was extended by --extend: resume with the run directory alone)" if (
+            config is not None and meta.get("extensions")) else ""
+        raise RunDirError(
+            f"the config differs from the one {store.path} was started with{extended} "
+            f"(fingerprint {chosen.fingerprint()} != {started_with}); resuming would mix results. "
+            "Start a new run, or pass --force to resume anyway."
+        )
+    return chosen, store
+
+
+def check_extras(plot: bool, tensorboard: bool) -> None:
+    """Optional extras are checked before any training, so a missing one costs no time."""
+    if plot:
+        from lrsweep.plots import pyplot
+
+        pyplot()
+    if tensorboard:
+        from lrsweep.tensorboard import summary_writer_class
+
+        summary_writer_class()
+
+
+def parent_device(config, executor):
+    """Where this process keeps the data: the config's device when it trains itself; the CPU when
+    worker processes or Ray tasks train (each loads the data onto its own device)."""
+    import torch
+
+    from lrsweep.device import resolve_device
+
+    if executor.backend == "local":
+        return resolve_device(config.device)
+    return torch.device("cpu")
+
+
+def open_store(store, out: Path, config, device, executor, shard):
+    """The run directory: the one resumed, the shared ``<name>-<fingerprint>`` of a shard, or a new one."""
+    from lrsweep.api.common import run_meta
+    from lrsweep.config import parse_config
+    from lrsweep.store import RunStore
+
+    meta = {**run_meta(config, device), "backend": executor.backend}
+    if getattr(executor, "devices", None):
+        meta["devices"] = executor.devices
+    if store is not None:
+        note_resume(store, config)
+    elif shard is None:
+        store = RunStore.create(out, config.name)
+        store.write_config(config.to_dict())
+        store.write_meta(meta)
+    else:
+        store = RunStore.shared(out, config.name, config.fingerprint())
+        if not store.create_config(config.to_dict()):
+            found = parse_config(store.read_config()).fingerprint()
+            if found != config.fingerprint():
+                raise RunDirError(f"{store.path} holds another config (fingerprint {found} != "
+                                  f"{config.fingerprint()}); use another --out")
+        store.create_meta(meta)
+    if shard is not None:
+        store.write_shard_meta(shard.label, {**meta, "shard": str(shard)})
+    return store
+
+
+def note_resume(store, config) -> None:
+    """meta.json keeps every resume (when, which command line); a --force'd config becomes the run's config."""
+    import sys
+
+    meta = store.read_meta()
+    entry = {"at": now(), "command": sys.argv}
+    if meta.get("fingerprint") != config.fingerprint():
+        entry["forced_from"] = meta.get("fingerprint")
+        meta["fingerprint"] = config.fingerprint()
+        store.write_config(config.to_dict())
+    meta.setdefault("resumes", []).append(entry)
+    store.write_meta(meta)
+
+
+def finish(store, outcome: str, shard) -> None:
+    """The run's meta.json gets how it ended; a shard writes only its own (shards never clobber each other)."""
+    if shard is None:
+        finish_meta(store, outcome)
+        return
+    meta = store.read_shard_meta(shard.label)
+    meta.update(finished=now(), outcome=outcome)
+    store.write_shard_meta(shard.label, meta)
+
+
+def observer(events, config, tensorboard_dir: Path | None):
+    """A factory of the events context for one pass of the runner (the caller's events, TensorBoard if asked)."""
+    from lrsweep.runner import QuietEvents
+
+    @contextmanager
+    def observe():
+        with ExitStack() as stack:
+            if events is None:
+                inner = QuietEvents()
+            elif callable(events) and not hasattr(events, "on_epoch"):  # a factory of per-pass contexts
+                inner = stack.enter_context(events(config))
+            else:
+                inner = events
+            if tensorboard_dir is not None:
+                from lrsweep.tensorboard import TensorBoardEvents
+
+                inner = stack.enter_context(TensorBoardEvents(inner, tensorboard_dir))
+            yield inner
+
+    return observe
+
+
+def sweep(config, splits, store, observe, max_extensions: int, executor=None, shard=None) -> dict:
+    """Run the sweep; with ``max_extensions`` > 0, grow the grid past an edge-best lr and run the new points.
+
+    Extensions run in the same run directory (finished variants are skipped); config.yaml and the
+    meta fingerprint follow the grid, so ``--resume`` and ``show`` see the extended sweep. The best is
+    retrained only once, at the end.
+    """
+    from lrsweep.extend import extended_grid, next_extension
+    from lrsweep.runner import run_sweep
+
+    def run(cfg):
+        with observe() as events:
+            return run_sweep(cfg, splits, store, events, executor=executor, shard=shard)
+
+    if max_extensions <= 0:
+        return run(config)
+    summary = run(replace(config, retrain=False))
+    done = len(store.read_meta().get("extensions", []))
+    while (extension := next_extension(config.lrs, summary, done, max_extensions)) is not None:
+        done += 1
+        config = replace(config, lrs=extended_grid(config.lrs, extension))
+        record_extension(store, config, extension)
+        with observe() as events:
+            events.on_notice(f"{extension.describe()} (extension {done} of at most {max_extensions})")
+        summary = run(replace(config, retrain=False))
+    if (summary.get("best") or {}).get("edge") and done >= max_extensions:
+        with observe() as events:
+            events.on_notice(f"the best lr is still at the edge of the grid after {done} extension(s) (the cap)")
+    return run(config) if config.retrain else summary
+
+
+def record_extension(store, config, extension) -> None:
+    """The run directory follows the grid: config.yaml, and meta's fingerprint and extension log."""
+    meta = store.read_meta()
+    meta.setdefault("extensions", []).append({**extension.to_dict(), "fingerprint": config.fingerprint()})
+    meta["fingerprint"] = config.fingerprint()
+    store.write_meta(meta)
+    store.write_config(config.to_dict())
+
+
+@dataclass
+class Plan:
+    """What ``validate`` found: the config, its variants, where and on what it would train."""
+
+    config: Any  # lrsweep.config.Config
+    variants: list  # plan.Variant, in run order
+    device: str  # the resolved device
+    device_description: str
+    sizes: dict  # rows per split
+    task: str  # classification | regression
+
+    def to_dict(self) -> dict:
+        return {"config": self.config.to_dict(), "fingerprint": self.config.fingerprint(), "device": self.device,
+                "sizes": self.sizes, "task": self.task, "variants": [v.describe() for v in self.variants]}
+
+
+def validate(config: ConfigLike, overrides: Overrides = None) -> Plan:
+    """Check a config and expand its plan without training or downloading (``lrsweep validate``)."""
+    from lrsweep.validation import check_loaded
+
+    checked = check_loaded(load_config_any(config, overrides))
+    return Plan(config=checked.config, variants=checked.variants, device=checked.device,
+                device_description=checked.device_description, sizes=checked.sizes, task=checked.task)
+
+
+def preflight_located(cfg, splits) -> None:
+    """runner.preflight, its errors naming the config file."""
+    from lrsweep.errors import ConfigError
+    from lrsweep.plan import expand
+    from lrsweep.runner import preflight
+
+    try:
+        preflight(cfg, splits, expand(cfg))
+    except ConfigError as err:
+        raise err.located(file=cfg.source) from None

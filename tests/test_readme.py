@@ -1,0 +1,29 @@
+"""The README's Python example runs as written (from a folder holding configs/quickstart.yaml)."""
+
+import re
+import shutil
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def python_example() -> str:
+    section = ROOT.joinpath("README.md").read_text().split("## From Python", 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    assert len(blocks) == 1, "the From Python section has one example"
+    return blocks[0]
+
+
+def test_the_from_python_example_runs(tmp_path, monkeypatch, capsys):
+    (tmp_path / "configs").mkdir()
+    shutil.copy(ROOT / "configs" / "quickstart.yaml", tmp_path / "configs")
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    exec(compile(python_example(), "README.md (From Python)", "exec"), namespace)
+    result, model, found = namespace["result"], namespace["model"], namespace["found"]
+    assert result.run_dir.resolve().parent == tmp_path / "runs" and (result.run_dir / "retrain" / "model.pt").exists()
+    assert all(row["epochs_run"] <= 2 for row in result.table())
+    assert sum(p.numel() for p in model.parameters()) == 784 * 256 + 256 + 256 * 256 + 256 + 256 * 10 + 10
+    assert found.range_test.steps_run <= 60 and found.suggested_lr > 0
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[-1].startswith("True ")
