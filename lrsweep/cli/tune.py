@@ -37,7 +37,7 @@ def tune(
     Writes runs/<name>-tune-<YYYYmmdd-HHMMSS>/ (every variant tried, tune.json, summary like grid's).
     """
     from lrsweep.report import tune_tables, tune_verdict
-    from lrsweep.runner import Interrupted
+    from lrsweep.errors import Interrupted
     from lrsweep.tune import tune as run_tune
 
     with user_errors():
