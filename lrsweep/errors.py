@@ -97,3 +97,13 @@ class Interrupted(LrsweepError):
         self.summary = summary
         self.run_dir = run_dir
         super().__init__("interrupted; resume with --resume")
+
+
+class StorageError(LrsweepError, OSError):
+    """A file of the run cannot be written (a full disk, a read-only file system): an OSError that names
+    the file and that the executors let through (the sweep stops; what finished stays whole, resumable)."""
+
+    exit_code = 1
+
+    def __str__(self) -> str:
+        return f"cannot write {self.filename}: {self.strerror}"

@@ -7,6 +7,7 @@ is made, with the non-interactive Agg backend (no display needed on a GPU box).
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 from lrsweep.errors import UsageError
@@ -14,6 +15,8 @@ from lrsweep.errors import UsageError
 PANELS_PER_PAGE = 30  # small multiples per PNG; bigger sweeps continue in <name>-2.png, ...
 COLUMNS = 5  # panels per row
 LEGEND_MAX = 10  # entries; panels with more lines go without a legend
+WORST_BAND = 0.08  # fraction of the metric axis, at its worst end, where unscored learning rates are marked
+TITLE_CHARS = 34  # a small-multiple title wraps at this many characters (5 panels a row never overlap)
 INSTALL_HINT = "pip install 'lrsweep[plot]'"
 
 
@@ -75,6 +78,14 @@ def _series_label(optimizer: str, scheduler: str) -> str:
     return f"{optimizer} · {scheduler}"
 
 
+def _wrap(title: str, width: int = TITLE_CHARS) -> str:
+    """A title broken into lines of at most ``width`` characters (at spaces and commas)."""
+    import textwrap
+
+    spaced = re.sub(r",(?=\S)", ", ", title)  # break points inside "steplr(step_size=1,gamma=0.5)"
+    return "\n".join(textwrap.wrap(spaced, width, break_on_hyphens=False)) or title
+
+
 # --------------------------------------------------------------------------- metric vs lr
 
 
@@ -83,6 +94,7 @@ def metric_vs_lr(plt, summary: dict):
     the seed mean with ±1 std error bars; the best starred, diverged learning rates marked ×."""
     metric = summary["metric"]
     figure, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
+    failed_any = False
     series: dict[str, list[dict]] = {}
     for group in summary["groups"]:
         series.setdefault(_series_label(group["optimizer"], group["scheduler"]), []).append(group)
@@ -90,11 +102,14 @@ def metric_vs_lr(plt, summary: dict):
         points = sorted((g for g in groups if g["mean"] is not None), key=lambda g: g["lr"])
         if points:
             ax.errorbar([g["lr"] for g in points], [g["mean"] for g in points],
-                        yerr=[g["std"] or 0.0 for g in points], marker="o", capsize=3, label=label)
+                        yerr=[g["std"] or 0.0 for g in points], marker="o", capsize=3, label=_wrap(label, 60))
         failed = [g["lr"] for g in groups if g["mean"] is None]
-        if failed:
-            ax.plot(failed, [0.98] * len(failed), "x", color="red", transform=ax.get_xaxis_transform(),
-                    label=f"{label}: diverged/unfinished")
+        if failed:  # no score: drawn in a band at the worst end of the axis, below (max wins) or above the data
+            worst = WORST_BAND / 2 if summary["direction"] == "max" else 1 - WORST_BAND / 2
+            what = "diverged/unfinished: no score" + (f" ({label})" if len(series) > 1 else "")
+            ax.plot(failed, [worst] * len(failed), "x", color="red", markersize=9, mew=2, linestyle="none",
+                    transform=ax.get_xaxis_transform(), label=_wrap(what, 60))
+            failed_any = True
     best = summary.get("best")
     if best and best.get("mean") is not None:
         ax.plot([best["lr"]], [best["mean"]], marker="*", markersize=16, color="gold", markeredgecolor="black",
@@ -102,12 +117,28 @@ def metric_vs_lr(plt, summary: dict):
     ax.set_xscale("log")
     if _wide_positive([g["mean"] for g in summary["groups"]]):
         ax.set_yscale("log")
+    if failed_any:
+        _leave_worst_band(ax, summary["direction"])
     ax.set_xlabel("learning rate")
     ax.set_ylabel(f"{metric} (last epoch, mean ± std over seeds)")
-    ax.set_title(f"{summary['name']}: {metric} vs learning rate ({summary['direction']}imum wins)")
+    ax.set_title(_wrap(f"{summary['name']}: {metric} vs learning rate ({summary['direction']}imum wins)", 70))
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize="small")
+    ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False)  # below the data
     return figure
+
+
+def _leave_worst_band(ax, direction: str) -> None:
+    """Stretch the y axis so the data stays clear of the band where unscored learning rates are marked."""
+    low, high = ax.get_ylim()
+    log = ax.get_yscale() == "log"
+    span = (math.log10(high) - math.log10(low)) if log else high - low
+    pad = span * WORST_BAND / (1 - WORST_BAND) * 1.5
+    if direction == "max":
+        ax.set_ylim(10 ** (math.log10(low) - pad) if log else low - pad, high)
+    else:
+        ax.set_ylim(low, 10 ** (math.log10(high) + pad) if log else high + pad)
+    ax.axhspan(*((ax.get_ylim()[0], low) if direction == "max" else (high, ax.get_ylim()[1])), color="red",
+               alpha=0.06, zorder=0)
 
 
 # --------------------------------------------------------------------------- small multiples
@@ -143,8 +174,10 @@ def loss_panels(summary: dict, metrics: dict[str, list[dict]]) -> list[dict]:
                               "label": f"{kind}{seeds}" if i == 0 else None, "style": style, "color": color})
         statuses = ",".join(sorted({r["status"] for r in members}))
         title = " ".join([f"lr={head['lr']:.3g}", *(str(head[k]) for k in axes)])
-        panels.append({"title": f"{title}\n{statuses}", "lines": lines, "best": any(r.get("best") for r in members),
-                       "ylabel": "loss"})
+        ran = max((r.get("epochs_run") or 0 for r in members), default=0)
+        empty = f"{statuses} in epoch {ran or 1}: no finite loss to draw"
+        panels.append({"title": f"{_wrap(title)}\n{statuses}", "lines": lines, "empty": empty,
+                       "best": any(r.get("best") for r in members), "ylabel": "loss"})
     return panels
 
 
@@ -160,16 +193,16 @@ def schedule_panels(summary: dict, metrics: dict[str, list[dict]], store) -> lis
         for row in heads:
             records = metrics.get(row["id"], [])
             steps = _read_lr_steps(store, row["id"])
-            if steps and records:
+            if steps and records:  # x in epochs elapsed: epoch e spans [e - 1, e]
                 per_epoch = len(steps) / len(records)
-                x = [1 + (s["step"] - 1) / per_epoch for s in steps]
-                y = [s["lr"] for s in steps]
-            else:  # the lr holds for the whole epoch: draw each step out to the next epoch
-                x = [r["epoch"] for r in records] + [records[-1]["epoch"] + 1] * bool(records)
+                x = [(s["step"] - 1) / per_epoch for s in steps] + [len(steps) / per_epoch]
+                y = [s["lr"] for s in steps] + [steps[-1]["lr"]]  # the last step's lr holds to the end
+            else:  # the lr holds for the whole epoch: a step from its start to its end
+                x = [r["epoch"] - 1 for r in records] + [records[-1]["epoch"]] * bool(records)
                 y = [r["lr"] for r in records] + [records[-1]["lr"]] * bool(records)
             lines.append({"x": x, "y": [_finite(v) for v in y], "label": f"lr={row['lr']:.3g}", "style": "-",
                           "steps": not steps})
-        panels.append({"title": _series_label(optimizer, scheduler), "lines": lines, "best": False,
+        panels.append({"title": _wrap(_series_label(optimizer, scheduler)), "lines": lines, "best": False,
                        "ylabel": "learning rate", "logy": True})
     return panels
 
@@ -204,9 +237,18 @@ def _draw_losses(ax, panel: dict) -> None:
     for line in panel["lines"]:
         ax.plot(line["x"], line["y"], line["style"], marker=".", label=line["label"], color=line["color"],
                 alpha=0.8)
-    if _wide_positive([v for line in panel["lines"] for v in line["y"]]):
+    values = [v for line in panel["lines"] for v in line["y"]]
+    if _wide_positive(values):
         ax.set_yscale("log")
+    epochs = max((x for line in panel["lines"] for x in line["x"]), default=0)
+    ax.set_xlim(0.5, max(epochs, 1) + 0.5)
+    if not any(math.isfinite(v) for v in values):  # a variant that diverged in its first epoch
+        ax.text(0.5, 0.5, panel.get("empty") or "no finite loss", transform=ax.transAxes, ha="center",
+                va="center", color="red", fontsize="small", wrap=True)
+        ax.set_yticks([])
     _decorate(ax, panel, "epoch")
+    if not any(math.isfinite(v) for v in values) and ax.get_legend() is not None:
+        ax.get_legend().remove()
 
 
 def _draw_schedule(ax, panel: dict) -> None:
@@ -217,7 +259,9 @@ def _draw_schedule(ax, panel: dict) -> None:
             ax.plot(line["x"], line["y"], label=line["label"])
     if any(math.isfinite(v) and v > 0 for line in panel["lines"] for v in line["y"]):
         ax.set_yscale("log")
-    _decorate(ax, panel, "epoch")
+    end = max((x for line in panel["lines"] for x in line["x"]), default=1)
+    ax.set_xlim(0, max(end, 1))  # the axis ends where training did
+    _decorate(ax, panel, "epochs trained")
 
 
 def _decorate(ax, panel: dict, xlabel: str) -> None:
@@ -227,7 +271,7 @@ def _decorate(ax, panel: dict, xlabel: str) -> None:
     ax.set_xlabel(xlabel, fontsize="small")
     ax.set_ylabel(panel["ylabel"], fontsize="small")
     ax.tick_params(labelsize="x-small")
-    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
     ax.grid(True, alpha=0.3)
     if panel["best"]:
         for spine in ax.spines.values():
@@ -250,20 +294,21 @@ def write_schedule_preview(data: dict, path: Path) -> Path:
     plt = pyplot()
     figure, ax = plt.subplots(figsize=(7, 4.5))
     per_epoch = data["steps_per_epoch"]
-    for entry in data["schedules"]:
+    for entry in data["schedules"]:  # x in epochs elapsed: epoch e spans [e - 1, e]
         if entry.get("step_lrs"):
             lrs = entry["step_lrs"]
-            ax.plot([1 + i / per_epoch for i in range(len(lrs))] + [1 + len(lrs) / per_epoch], lrs + lrs[-1:],
-                    label=entry["scheduler"])
+            ax.plot([i / per_epoch for i in range(len(lrs))] + [len(lrs) / per_epoch], lrs + lrs[-1:],
+                    label=_wrap(entry["scheduler"], 40))
         else:
             lrs = entry["epoch_lrs"]
-            ax.step(list(range(1, len(lrs) + 2)), lrs + lrs[-1:], where="post", label=entry["scheduler"])
-    ax.set_xlabel("epoch")
+            ax.step(list(range(len(lrs) + 1)), lrs + lrs[-1:], where="post", label=_wrap(entry["scheduler"], 40))
+    ax.set_xlim(0, data["epochs"])
+    ax.set_xlabel("epochs trained")
     ax.set_ylabel("learning rate")
     ax.set_title(f"LR preview: lr={data['lr']:.3g}, {data['epochs']} epochs x {per_epoch} steps per epoch",
                  fontsize="medium")
     ax.grid(True, alpha=0.3)
-    ax.legend(fontsize="small")
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1), frameon=False)  # beside, not over
     path.parent.mkdir(parents=True, exist_ok=True)
     _save(figure, path)
     plt.close(figure)

@@ -6,8 +6,10 @@ import contextvars
 import difflib
 import importlib
 import inspect
+import os
 import re
 import socket
+import sys
 import urllib.error
 from contextlib import contextmanager
 from typing import Any, Callable, Generic, Iterable, TypeVar
@@ -67,10 +69,12 @@ def import_object(spec: str, key: str | None = None) -> Any:
     if not imports_allowed():
         raise ConfigError(f"'{spec}' would be imported (--no-import is on)", key=key)
     module_name, _, attr = spec.partition(":")
+    _working_directory_on_path()
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise ConfigError(f"cannot import module '{module_name}' of '{spec}': {exc}", key=key) from None
+        raise ConfigError(f"cannot import module '{module_name}' of '{spec}': {exc} "
+                          f"(searched {_searched()})", key=key) from None
     except Exception as exc:  # noqa: BLE001 - the module's own code failed while importing
         raise ConfigError(f"importing module '{module_name}' of '{spec}' raised {type(exc).__name__}: "
                           f"{str(exc)[:200]}", key=key) from None
@@ -110,6 +114,23 @@ def call_user(fn: Callable, kwargs: dict[str, Any], what: str, key: str | None =
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - user code: any failure is reported, not a traceback
         text = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
         raise ConfigError(f"{what} raised {type(exc).__name__}" + (f": {text}" if text else ""), key=key) from None
+
+
+def _working_directory_on_path() -> None:
+    """User code is found in the working directory under ``lrsweep`` as under ``python -m lrsweep`` (whose
+    sys.path starts with it): a package beside the config imports either way."""
+    cwd = os.getcwd()
+    if not any(entry in ("", cwd) for entry in sys.path):
+        sys.path.insert(0, cwd)
+
+
+def _searched(first: int = 4) -> str:
+    """sys.path in short: the first entries, home as ~, and how many more."""
+    home = os.path.expanduser("~")
+    entries = [(os.getcwd() if e == "" else e) for e in sys.path]
+    short = [e.replace(home, "~", 1) if home != "/" and e.startswith(home) else e for e in entries[:first]]
+    more = f", and {len(entries) - first} more on sys.path" if len(entries) > first else ""
+    return ", ".join(short) + more
 
 
 class Registry(Generic[T]):

@@ -27,6 +27,14 @@ def fmt_lr(lr: float) -> str:
     return f"{lr:.3g}"
 
 
+def keep_numbers(table: Table) -> Table:
+    """Right-aligned (number) columns fold instead of cropping: a narrow terminal loses no digit."""
+    for column in table.columns:
+        if column.justify == "right":
+            column.overflow, column.no_wrap = "fold", False
+    return table
+
+
 def plan_table(variants: list, sizes: dict, device: str, fingerprint: str, epochs: int) -> Table:
     """What ``validate`` shows: every variant the sweep would train."""
     table = Table(title=f"{len(variants)} variants · device {device} · data {sizes} · "
@@ -35,7 +43,16 @@ def plan_table(variants: list, sizes: dict, device: str, fingerprint: str, epoch
         table.add_column(column, justify="right" if column in ("#", "lr", "seed") else "left")
     for i, v in enumerate(variants, start=1):
         table.add_row(str(i), v.id, fmt_lr(v.lr), v.optimizer.label, v.scheduler.label, str(v.seed))
-    return table
+    return keep_numbers(table)
+
+
+SHARED_SECONDS = "s: each variant's share of the time of the pack it trained in (a pack's time is split evenly)"
+
+
+def _shared_seconds(rows: list[dict]) -> bool:
+    """Two rows with the same positive time: most likely variants trained together, each showing its share."""
+    times = [r.get("seconds") for r in rows if r.get("seconds")]
+    return len(times) != len(set(times))
 
 
 def _has_seeds(summary: dict) -> bool:
@@ -56,6 +73,7 @@ def summary_table(summary: dict) -> Table:
     rows = summary["variants"]
     axes = [k for k in ("optimizer", "scheduler", "device") if _varying(rows, k)]
     fixed = [f"{k}: {rows[0][k]}" for k in ("optimizer", "scheduler") if rows and k not in axes]
+    fixed += [SHARED_SECONDS] if _shared_seconds(rows) else []
     table = Table(title=f"{summary['name']}: ranked by {summary['metric']} ({summary['direction']}imum wins)",
                   caption=" · ".join(fixed) or None, title_justify="left", caption_justify="left")
     scheduled = any(r["scheduler"] != "none" for r in rows)  # else the final LR is the LR: no column
@@ -72,7 +90,7 @@ def summary_table(summary: dict) -> Table:
                   fmt(row["val_acc"]), *([fmt(row.get("final_lr"), 3)] if scheduled else []),
                   f"{row['seconds']:.1f}"]
         table.add_row(*cells, style=style)
-    return table
+    return keep_numbers(table)
 
 
 def _group_table(summary: dict) -> Table:
@@ -93,7 +111,26 @@ def _group_table(summary: dict) -> Table:
             *[group[k] for k in axes], ",".join(map(str, group["seeds"])), value, ",".join(group["statuses"]),
             style="bold green" if is_best else None,
         )
-    return table
+    return keep_numbers(table)
+
+
+def _no_best(rows: list[dict]) -> str:
+    """Why no variant is the best: they failed (with the most common error), they have not finished, or
+    they diverged."""
+    from collections import Counter
+
+    failed = [r for r in rows if r.get("status") == "failed"]
+    if failed and len(failed) == len(rows):
+        errors = Counter(str(r.get("error") or "no error recorded").strip().splitlines()[0] for r in failed)
+        error, count = errors.most_common(1)[0]
+        share = "" if count == len(failed) else f" ({count} of them; other errors in their status.json)"
+        return (f"Every variant ({len(failed)}) failed with an error{share}: {error}. This is not the learning rate: "
+                f"fix the error (see status.json in the variant folders).")
+    if any(r.get("status") in ("pending", "interrupted") for r in rows) and not any(
+            r.get("status") == "diverged" for r in rows):
+        return "No variant has finished yet."
+    failures = f" ({len(failed)} failed with an error)" if failed else ""
+    return f"No variant finished with a finite score{failures}; try smaller learning rates."
 
 
 def verdict(summary: dict) -> Text:
@@ -101,7 +138,7 @@ def verdict(summary: dict) -> Text:
     best = summary.get("best")
     text = Text()
     if best is None:
-        text.append("No variant finished with a finite score; try smaller learning rates.", style="bold red")
+        text.append(_no_best(summary.get("variants", [])), style="bold red")
         return text
     text.append(f"Best: lr={fmt_lr(best['lr'])} {best['optimizer']} {best['scheduler']} "
                 f"({summary['metric']} {fmt(best['mean'])})", style="bold green")
@@ -139,10 +176,26 @@ def run_header(details: dict, summary: dict) -> Text:
     for i, ext in enumerate(meta.get("extensions") or [], start=1):
         way = "downwards" if ext.get("edge") == "low" else "upwards"
         text.append(f"\ngrid extension {i}: {way}, added lr = {', '.join(f'{lr:g}' for lr in ext.get('added', []))}")
-    if not summary.get("complete", True):
+    running = details.get("running") or []
+    for holder in running:
+        text.append(f"\nrunning: written now by pid {holder.get('pid')} on {holder.get('host')}"
+                    f"{' since ' + holder['started'] if holder.get('started') else ''}")
+    if not summary.get("complete", True) and not running:
         unfinished = sum(n for status, n in summary.get("status_counts", {}).items() if status not in COMPLETE_STATUSES)
         text.append(f"\n{unfinished} variant(s) unfinished; resume with  lrsweep grid --resume {details['run_dir']}")
     return text
+
+
+def running_table(rows: list[dict], epochs: int | None) -> Table:
+    """``show`` on a run that is training: each unfinished variant's epochs so far and its last metrics."""
+    table = Table(title="Training now (or stopped mid-way)", title_justify="left")
+    for column in ("id", "epochs", "lr now", "train_loss", "val_loss", "val_acc"):
+        table.add_column(column, justify="left" if column == "id" else "right")
+    for row in rows:
+        last = row["last"]
+        table.add_row(row["id"], f"{row['epochs']}/{epochs if epochs else '?'}", fmt(last.get("lr"), 3),
+                      fmt(last.get("train_loss")), fmt(last.get("val_loss")), fmt(last.get("val_acc")))
+    return keep_numbers(table)
 
 
 def _score_at(groups: list[dict], lr: float, direction: str) -> dict | None:
@@ -220,7 +273,7 @@ def compare_tables(data: dict) -> list[Table]:
             star = " ★" if run["best"] and run["best"]["lr"] == line["lr"] else ""
             cells.append(_mean_std(line["runs"][run["label"]]) + star)
         by_lr.add_row(*cells)
-    return [best, by_lr]
+    return [keep_numbers(best), keep_numbers(by_lr)]
 
 
 # --------------------------------------------------------------------------- schedule
@@ -282,7 +335,7 @@ def schedule_table(summary: dict, curves: dict[str, dict]) -> Table:
                   fmt(curve.get("final_lr", row.get("final_lr")), 3), lr_sparkline(_lr_curve(curve), top),
                   f"{row['seconds']:.1f}"]
         table.add_row(*cells, style=style)
-    return table
+    return keep_numbers(table)
 
 
 def _lr_curve(entry: dict) -> list[float]:
@@ -328,7 +381,7 @@ def preview_tables(data: dict, max_rows: int = PREVIEW_ROWS) -> list[Table]:
         overview.add_row(entry["scheduler"], f"per {entry['interval']}", compact(entry["params"]) or "–",
                          lr_sparkline(curve, top), fmt(min(finite, default=None), 3),
                          fmt(max(finite, default=None), 3), fmt(entry["final_lr"], 3))
-    return [overview, _epoch_table(data, max_rows)]
+    return [keep_numbers(overview), _epoch_table(data, max_rows)]
 
 
 def _epoch_table(data: dict, max_rows: int) -> Table:
@@ -348,7 +401,7 @@ def _epoch_table(data: dict, max_rows: int) -> Table:
         table.add_column(entry["scheduler"], justify="right")
     for e in shown:
         table.add_row(str(e + 1), *(fmt(entry["epoch_lrs"][e], 4) for entry in data["schedules"]))
-    return table
+    return keep_numbers(table)
 
 
 def scheduler_list_table(described: list[dict], note: str | None = None) -> Table:

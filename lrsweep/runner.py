@@ -102,6 +102,7 @@ def status_record(variant_id: str, result: VariantResult, described: dict | None
         "test_loss": result.test_loss,
         "test_acc": result.test_acc,
         "traceback": result.traceback,
+        "computed": result.computed,
     }
 
 
@@ -121,11 +122,12 @@ def run_sweep(config: Config, splits: Splits, store: RunStore, events: SweepEven
     check_shard(config, shard)
     mine = shard_variants(variants, shard) if shard else variants
     sink = _Sink(store, events, executor.backend, spec.epochs, mine,
-                 lambda v: scheduler_params(v, spec, len(splits.train_x)), spec=spec)
+                 lambda v: scheduler_params(v, spec, len(splits.train_x)), config.fingerprint(), spec=spec)
     pending = [v for v in mine if sink.status(v.id) == PENDING]
     events.on_start(mine, pending)
     try:
-        packs = plan_packs(config.engine, pending, spec, splits.train_x.device, events, executor.parallelism)
+        packs = sink.checkpoints.regroup(pending, lambda rest: plan_packs(
+            config.engine, rest, spec, splits.train_x.device, events, executor.parallelism))
         with executor.session(Job(config, spec, splits), sink.on_notice) as session:
             if config.prune.active:
                 _note_pruning(config, executor, events)
@@ -181,15 +183,20 @@ class _Sink:
     """
 
     def __init__(self, store: RunStore, events, backend: str, epochs: int, variants: list[Variant], params,
-                 spec: TrainSpec | None = None):
+                 fingerprint: str = "", spec: TrainSpec | None = None):
+        from lrsweep.resume import Checkpoints
+
         self.store, self.events, self.backend, self.epochs, self.params = store, events, backend, epochs, params
         self.spec = spec  # for the model.pt of variants that carry their weights back (save: all)
         self.variants = {v.id: v for v in variants}
+        self.checkpoints = Checkpoints(store, fingerprint, self.variants, self.on_notice,
+                                       keep=store.keep_checkpoints)
         self.rows: dict[str, list[dict]] = {}
         self.reported: dict[str, int] = {}
         self.running: dict[str, Variant] = {}  # started (or paused at a rung), not ended
         self.where: dict[str, str] = {}
         self.ended: dict[str, str] = {}
+        self.muted: set[str] = set()  # finished variants training along in their first pack: records ignored
 
     def status(self, variant_id: str) -> str:
         """How the variant ended in this sweep, or finished in an earlier one; else ``pending``."""
@@ -199,12 +206,15 @@ class _Sink:
         return on_disk if on_disk in FINISHED else PENDING
 
     def on_pack_start(self, pack: list, device: str) -> None:
+        self.checkpoints.on_pack_start(pack, device)
         for variant in pack:
             self.running[variant.id] = variant
             self.where[variant.id] = device
         self.events.on_pack_start(pack)
 
     def on_epoch(self, variant_id: str, record: EpochRecord) -> None:
+        if variant_id in self.muted:
+            return
         rows = [r for r in self.rows.get(variant_id, []) if r["epoch"] < record.epoch] + [record.as_row()]
         self.store.write_metrics(variant_id, rows)
         self.rows[variant_id] = rows  # only once on disk: an interrupted write leaves both as they were
@@ -215,6 +225,8 @@ class _Sink:
     def on_result(self, variant: Variant, result: VariantResult, device: str) -> None:
         if result.status == STATUS_DONE and len(result.epochs) < self.epochs:
             return  # paused at a rung
+        if result.status != STATUS_DONE and self.ended.get(variant.id) == result.status:
+            return  # ended mid-pack, already recorded when its pack's checkpoint said so
         self._end(variant, result, device)
 
     def on_pruned(self, variant_id: str, rows: list[dict], rung: int) -> None:
@@ -225,6 +237,33 @@ class _Sink:
 
     def on_notice(self, message: str) -> None:
         self.events.on_notice(message)
+
+    def on_checkpoint(self, members: list[str], state: dict) -> None:
+        """A trainer's state after an epoch: written atomically; members it reports ended are ended now."""
+        self.checkpoints.save(members, state)
+        results = state.get("results") or ([state["result"]] if "result" in state else [])
+        for plain in results:
+            # "done" in a checkpoint means "still training"; diverged (or pruned) means it ended
+            if plain["status"] in FINISHED and plain["status"] != STATUS_DONE and plain["variant_id"] in self.running:
+                from lrsweep.engine.checkpoint import result_from_state
+
+                self._end(self.variants[plain["variant_id"]], result_from_state(plain),
+                          self.where.get(plain["variant_id"]))
+
+    def resume_point(self, pack: list):
+        """What ``pack`` carries on from (see :meth:`lrsweep.resume.Checkpoints.resume_point`); the records
+        it holds become the variants' rows, as if those epochs had just been reported."""
+        point = self.checkpoints.resume_point(pack, self.status)
+        if point is None:
+            return None
+        self.muted |= {v.id for v in point.members if self.status(v.id) != PENDING}  # trained along, not again
+        states = [point.pack_state] if point.pack_state else []
+        for state in states + list(point.alone.values()):
+            for plain in state.get("results") or [state["result"]]:
+                if plain["variant_id"] in self.variants and self.status(plain["variant_id"]) == PENDING:
+                    self.rows[plain["variant_id"]] = list(plain["epochs"])
+                    self.reported[plain["variant_id"]] = len(plain["epochs"])
+        return point
 
     def interrupt(self) -> None:
         """Every started, unended variant is recorded ``interrupted`` with the epochs it finished."""
@@ -239,6 +278,7 @@ class _Sink:
         self.ended[variant.id] = result.status
         save_weights(self.store, variant.id, self.spec, variant, result)  # before status.json says it finished
         _finish(self.store, variant, result, self.params(variant), self.backend, device, **extra)
+        self.checkpoints.discard(variant.id, lambda vid: self.status(vid) != PENDING)
         self.events.on_variant_end(variant, result)
 
 

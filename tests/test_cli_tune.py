@@ -89,10 +89,11 @@ def test_interrupted_exits_130_with_a_resume_hint_and_resumes(runner, task_file,
     (["tune"], "CONFIG"),
     (["tune", "missing.yaml"], "missing.yaml"),
     (["tune", "{cfg}", "--budget", "0.5"], "budget"),
-    (["tune", "--resume", "{tmp}"], "tune.json"),
+    (["tune", "--resume", "{tmp}"], "{tmp}"),
 ])
 def test_bad_usage_exits_2_with_a_message(runner, task_file, tmp_path, args, fragment):
     args = [a.format(cfg=task_file, tmp=tmp_path) for a in args]
+    fragment = fragment.format(tmp=tmp_path)
     (tmp_path / "config.yaml").write_text("name: x\n")
     result = runner.invoke(app, [*args, "--out", str(tmp_path / "runs")] if "--resume" not in args else args)
     assert result.exit_code == 2, result.output

@@ -83,13 +83,89 @@ def test_schedule_uses_per_step_learning_rates_when_recorded(tmp_path):
     steps = {vid: [{"step": s, "lr": 0.1 * (1 - s / 10)} for s in range(1, 11)]}  # 5 steps per epoch
     panel = plots.schedule_panels(summary, metrics, FakeStore(tmp_path, metrics, steps))[0]
     line = panel["lines"][0]
-    assert not line["steps"] and len(line["x"]) == 10
-    assert line["x"][0] == 1 and line["x"][5] == pytest.approx(2.0)  # step 6 starts epoch 2
+    assert not line["steps"] and len(line["x"]) == 11  # x in epochs trained: 0 .. 2, the last step held to 2
+    assert line["x"][0] == 0 and line["x"][5] == pytest.approx(1.0) and line["x"][-1] == 2  # step 6 starts epoch 2
     per_epoch = plots.schedule_panels(summary, metrics, FakeStore(tmp_path, metrics))[0]["lines"][0]
-    assert per_epoch["steps"] and per_epoch["x"] == [1, 2, 3] and per_epoch["y"] == [0.1, 0.05, 0.05]
+    assert per_epoch["steps"] and per_epoch["x"] == [0, 1, 2] and per_epoch["y"] == [0.1, 0.05, 0.05]
 
 
 def test_missing_matplotlib_names_the_install_command(monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with pytest.raises(UsageError, match=r"pip install 'lrsweep\[plot\]'"):
         plots.pyplot()
+
+
+# --------------------------------------------------------------------------- what the figures show
+
+
+def _axes_fraction(ax, x, y):
+    return ax.transAxes.inverted().transform(ax.transData.transform((x, y)))[1]
+
+
+def test_unscored_lrs_sit_at_the_worst_end_of_a_max_wins_axis_with_a_legend_entry():
+    plt = plots.pyplot()
+    summary, _ = sweep([0.01, 0.1, 1.0, 10.0], diverge_above=5)
+    summary = summarize("fake", "val_acc", summary["variants"])  # maximum wins
+    figure = plots.metric_vs_lr(plt, summary)
+    ax = figure.axes[0]
+    marks = [line for line in ax.get_lines() if "no score" in str(line.get_label())]
+    assert len(marks) == 1 and marks[0].get_marker() == "x"
+    mark_y = marks[0].get_ydata()[0]  # in axes fraction (an x-axis transform)
+    data_y = [_axes_fraction(ax, g["lr"], g["mean"]) for g in summary["groups"] if g["mean"] is not None]
+    assert mark_y < plots.WORST_BAND < min(data_y)  # below every scored point, not above the best
+    figure.canvas.draw()
+    legend, frame = ax.get_legend().get_window_extent(), ax.get_window_extent()
+    assert legend.y1 <= frame.y0  # the legend is below the axes, not over the data
+    plt.close(figure)
+
+
+def test_a_variant_with_no_finite_loss_says_so_in_its_panel():
+    plt = plots.pyplot()
+    summary, metrics = sweep([0.1, 10.0], diverge_above=5, epochs=1)
+    panels = plots.loss_panels(summary, metrics)
+    figure = plots._small_multiples(plt, panels, plots._draw_losses, "t")
+    texts = [t.get_text() for ax in figure.axes for t in ax.texts]
+    assert texts == ["diverged in epoch 1: no finite loss to draw"]
+    plt.close(figure)
+
+
+def test_sixteen_panel_titles_do_not_overlap():
+    plt = plots.pyplot()
+    summary, metrics = sweep([0.01, 0.1, 1.0, 10.0], schedulers=(
+        "steplr(step_size=1,gamma=0.5)", "onecyclelr(pct_start=0.3,anneal_strategy=linear)",
+        "cosineannealingwarmrestarts(T_0=2,T_mult=2)", "none"), epochs=2)
+    for row in summary["variants"]:
+        row["optimizer"] = "adamw(betas=[0.9,0.95],weight_decay=0.01)" if row["lr"] < 1 else "sgd(momentum=0.9)"
+    panels = plots.loss_panels(summary, metrics)
+    assert len(panels) == 16
+    figure = plots._small_multiples(plt, panels, plots._draw_losses, "t")
+    figure.canvas.draw()
+    boxes = [ax.title.get_window_extent() for ax in figure.axes if ax.get_visible()]
+    for i, a in enumerate(boxes):
+        for b in boxes[i + 1:]:
+            assert not a.overlaps(b), (a, b)
+    plt.close(figure)
+
+
+def test_the_schedule_axis_ends_where_training_did(tmp_path):
+    plt = plots.pyplot()
+    summary, metrics = sweep([0.1], epochs=3)
+    panels = plots.schedule_panels(summary, metrics, FakeStore(tmp_path, metrics))
+    figure = plots._small_multiples(plt, panels, plots._draw_schedule, "t")
+    assert figure.axes[0].get_xlim() == (0, 3)
+    plt.close(figure)
+
+
+def test_the_preview_legend_is_beside_the_curves(tmp_path, monkeypatch):
+    saved = {}
+    monkeypatch.setattr(plots, "_save", lambda figure, path: saved.setdefault("figure", figure))
+    monkeypatch.setattr(plots.pyplot(), "close", lambda figure: None)
+    data = {"lr": 0.1, "epochs": 4, "steps_per_epoch": 2, "schedules": [
+        {"scheduler": "steplr", "epoch_lrs": [0.1, 0.1, 0.01, 0.01]},
+        {"scheduler": "onecycle", "step_lrs": [0.01, 0.05, 0.1, 0.08, 0.05, 0.03, 0.01, 0.001],
+         "epoch_lrs": [0.01, 0.1, 0.05, 0.01]}]}
+    plots.write_schedule_preview(data, tmp_path / "p.png")
+    ax = saved["figure"].axes[0]
+    saved["figure"].canvas.draw()
+    assert ax.get_legend().get_window_extent().x0 >= ax.get_window_extent().x1
+    assert ax.get_xlim() == (0, 4)

@@ -159,3 +159,68 @@ def test_resume_of_a_finished_run_trains_nothing_and_keeps_the_summary(runner, w
     assert {p: p.stat().st_mtime_ns for p in run.glob("variants/*/metrics.csv")} == mtimes
     after = json.loads((run / "summary.json").read_text())
     assert after["best"] == before["best"] and after["variants"] == before["variants"]
+
+
+FIVE_EPOCHS = {  # ~0.3 s an epoch in a subprocess: a SIGTERM can land in the middle of epoch 3
+    **SLOW_SWEEP,
+    "name": "five",
+    "data": {**SLOW_SWEEP["data"], "n_samples": 1500},
+    "model": {"name": "mlp", "hidden": [64], "dropout": 0.1},
+    "lr": [0.01, 0.1],
+    "train": {"epochs": 5},
+}
+
+
+def _kill_in_epoch_3(config, out):
+    """Start the sweep, SIGTERM it once some variant's metrics.csv holds 2 epochs; the run directory."""
+    proc = _start(config, out)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        found = [p for p in out.glob("*/variants/*/metrics.csv") if len(p.read_text().splitlines()) == 3]
+        if found:
+            proc.send_signal(signal.SIGTERM)
+            _, stderr = proc.communicate(timeout=60)
+            assert proc.returncode == 130, stderr
+            return found[0].parents[2]
+        if proc.poll() is not None:
+            pytest.fail(f"the sweep ended before it could be interrupted: {proc.communicate()}")
+        time.sleep(0.01)
+    proc.kill()
+    pytest.fail("no variant reached epoch 2 in time")
+
+
+@pytest.mark.parametrize("engine", ["sequential", "vectorized"])
+def test_sigterm_in_epoch_3_of_5_then_resume_continues_from_the_checkpoint(engine, runner, tmp_path):
+    config = tmp_path / "five.yaml"
+    config.write_text(yaml.safe_dump({**FIVE_EPOCHS, "engine": engine}))
+    run = _kill_in_epoch_3(config, tmp_path / "runs")
+    _check_every_file_parses(run)
+    assert list(run.rglob("checkpoint.pt"))
+    resumed = runner.invoke(app, ["grid", "--resume", str(run), "--quiet"])
+    assert resumed.exit_code == 0, resumed.output
+    reference = runner.invoke(app, ["grid", str(config), "--out", str(tmp_path / "ref"), "--quiet"])
+    assert reference.exit_code == 0, reference.output
+    ref = next((tmp_path / "ref").iterdir())
+    statuses = _statuses(run)
+    assert max(s["computed"]["resumed_from_epoch"] for s in statuses.values()) >= 1
+    for vid in statuses:
+        got = list(csv.DictReader((run / "variants" / vid / "metrics.csv").open()))
+        want = list(csv.DictReader((ref / "variants" / vid / "metrics.csv").open()))
+        assert [r["epoch"] for r in got] == [r["epoch"] for r in want] == [str(e) for e in range(1, 6)]
+        for g, w in zip(got, want):
+            for key in ("lr", "train_loss", "train_acc", "val_loss", "val_acc"):
+                if engine == "sequential":
+                    assert g[key] == w[key], (vid, g["epoch"], key)  # bit for bit
+                else:
+                    assert float(g[key]) == pytest.approx(float(w[key]), rel=1e-5, abs=1e-7), (vid, key)
+    assert not list(run.rglob("checkpoint.pt")), "checkpoints outlived their variants"
+
+
+def test_keep_checkpoints_keeps_each_variants_last_checkpoint(runner, write_config, tiny_sweep, tmp_path):
+    config = write_config({**tiny_sweep, "retrain": False, "engine": "sequential"})
+    kept = runner.invoke(app, ["grid", str(config), "--out", str(tmp_path / "a"), "--quiet", "--keep-checkpoints"])
+    assert kept.exit_code == 0, kept.output
+    assert len(list((tmp_path / "a").rglob("variants/*/checkpoint.pt"))) == len(tiny_sweep["lr"])
+    plain = runner.invoke(app, ["grid", str(config), "--out", str(tmp_path / "b"), "--quiet"])
+    assert plain.exit_code == 0, plain.output
+    assert not list((tmp_path / "b").rglob("checkpoint.pt"))

@@ -25,6 +25,7 @@ def test_run_directory_layout_and_round_trip(tmp_path):
     store = RunStore.create(tmp_path, "demo")
     assert store.path.name.startswith("demo-")
     store.write_config({"name": "demo", "lr": (0.1, 0.01)})
+    store.write_meta({"versions": {"lrsweep": "0.1"}})  # what makes it a run directory lrsweep made
     store.write_metrics("v1", [{"epoch": 1, "lr": 0.1, "train_loss": 0.5, "train_acc": None, "val_loss": 0.4,
                                 "val_acc": 0.9, "seconds": 1.5}])
     store.write_status("v1", {"status": "done", "final": float("nan")})

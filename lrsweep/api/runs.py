@@ -33,7 +33,14 @@ class Run:
     @property
     def details(self) -> dict:
         """Where the run is and how it went (what ``show --json`` adds to the summary)."""
-        return {"run_dir": str(self.run_dir), "meta": {k: self.meta[k] for k in DETAIL_KEYS if k in self.meta}}
+        return {"run_dir": str(self.run_dir), "meta": {k: self.meta[k] for k in DETAIL_KEYS if k in self.meta},
+                "running": self._store.writers() if self._store is not None else []}
+
+    def in_progress(self) -> list[dict]:
+        """Variants with epochs on disk but not finished: ``{id, epochs, last}`` (a run that trains, or stopped)."""
+        from lrsweep.summary import COMPLETE_STATUSES
+
+        return self._store.in_progress(COMPLETE_STATUSES)
 
     @property
     def best(self):
@@ -161,24 +168,33 @@ def compare_runs(run_dirs: list[str | Path]) -> dict[str, dict]:
     runs = {}
     for path in run_dirs:
         run = load_run(path)
+        if run.find is not None:
+            raise UsageError(f"{path} is a range test (lrsweep find), not a sweep: compare needs sweep run "
+                             f"directories (lrsweep show {path} prints the range test)")
         label = Path(path).name if names.count(Path(path).name) == 1 else str(path)
         runs[label] = {**(run.summary or {}), **run.details}
     return runs
 
 
 def plot_run(run_dir: str | Path) -> list[Path]:
-    """PNG figures of a sweep into RUN_DIR/plots/ (needs matplotlib); their paths."""
+    """PNG figures of a sweep, a tune run (tune.png too) or a range test (find.png) into RUN_DIR/plots/; their paths."""
     from lrsweep.errors import RunDirError
-    from lrsweep.plots import write_plots, write_tune_plot
+    from lrsweep.plots import find_png, pyplot, write_plots, write_tune_plot
 
     store = open_run(run_dir)
     tuned = store.read_tune()
-    if tuned is None:
+    if tuned is not None:
+        summary = store.read_summary()  # a tune run's: every variant tried, each with its stage
+        if summary is None or not summary.get("tune"):
+            raise RunDirError(f"{store.path}: the tune run has not finished (resume it: lrsweep tune --resume)")
+        return [write_tune_plot(store, tuned, summary), *write_plots(store, summary)]
+    found = store.read_find()
+    if found is None:
         return write_plots(store, load_summary(store))
-    summary = store.read_summary()  # a tune run's: every variant tried, each with its stage
-    if summary is None or not summary.get("tune"):
-        raise RunDirError(f"{store.path}: the tune run has not finished (resume it: lrsweep tune --resume)")
-    return [write_tune_plot(store, tuned, summary), *write_plots(store, summary)]
+    from lrsweep.finder import FinderResult
+
+    pyplot()  # a UsageError naming the install command when matplotlib is missing
+    return [store.write_plot("find.png", find_png(FinderResult.from_dict(found)))]
 
 
 @dataclass

@@ -10,7 +10,7 @@ from typing import Any, Callable
 from lrsweep.api.common import (
     DEFAULT_OUT, ConfigLike, Overrides, finish_meta, load_config_any, load_splits, now, override_items,
 )
-from lrsweep.errors import Interrupted, RunDirError, UsageError
+from lrsweep.errors import Interrupted, RunDirError, StorageError, UsageError
 from lrsweep.extend import DEFAULT_MAX_EXTENSIONS
 
 
@@ -67,7 +67,8 @@ def grid(config: ConfigLike | None = None, overrides: Overrides = None, *, out: 
          events=None, resume: str | Path | None = None, force: bool = False, extend: bool = False,
          max_extensions: int = DEFAULT_MAX_EXTENSIONS, devices: str | None = None, backend: str = "local",
          address: str | None = None, shard=None, save: str | None = None, plot: bool = False,
-         tensorboard: bool = False, on_run_dir: Callable[[Path], None] | None = None) -> GridResult:
+         tensorboard: bool = False, on_run_dir: Callable[[Path], None] | None = None,
+         keep_checkpoints: bool = False) -> GridResult:
     """Grid search: train every variant, rank them on validation, retrain the best (``lrsweep grid``).
 
     Args:
@@ -83,6 +84,7 @@ def grid(config: ConfigLike | None = None, overrides: Overrides = None, *, out: 
         save: ``best`` | ``all`` | ``none``: which final weights to keep (overrides the config's ``save``).
         plot, tensorboard: write PNG figures at the end / TensorBoard scalars while training.
         on_run_dir: called with the run directory once it exists, before training.
+        keep_checkpoints: keep each variant's last checkpoint after it finishes (deleted by default).
 
     Raises:
         Interrupted: on Ctrl-C/SIGTERM, with ``summary`` and ``run_dir`` (resumable).
@@ -93,7 +95,7 @@ def grid(config: ConfigLike | None = None, overrides: Overrides = None, *, out: 
     from lrsweep.runner import check_shard
 
     items = override_items(overrides) + ([f"save={save}"] if save else [])
-    with make_executor(backend, devices, address) as executor:
+    with make_executor(backend, devices, address) as executor, ExitStack() as held:
         check_extras(plot, tensorboard)
         part = Shard.parse(shard) if isinstance(shard, str) else shard
         if part and extend:
@@ -103,15 +105,26 @@ def grid(config: ConfigLike | None = None, overrides: Overrides = None, *, out: 
         torch_device = parent_device(cfg, executor)
         splits = load_splits(cfg).to(torch_device)
         preflight_located(cfg, splits)  # everything refusable is refused before a run directory exists
-        store = open_store(store, Path(out), cfg, torch_device, executor, part)
+        store = open_store(store, Path(out), cfg, torch_device, executor, part, held)
+        store.keep_checkpoints = keep_checkpoints
         if on_run_dir is not None:
             on_run_dir(store.path)
         observe = observer(events, cfg, store.tensorboard_dir if tensorboard else None)
+        if getattr(held, "lock_notice", None):
+            with observe() as notices:
+                notices.on_notice(held.lock_notice)
         try:
             summary = sweep(cfg, splits, store, observe, max_extensions if extend else 0, executor, part)
         except Interrupted as stop:
             finish(store, "interrupted", part)
             stop.run_dir = store.path
+            raise
+        except StorageError as failure:  # a full disk: what finished is whole; the run resumes once there is room
+            failure.run_dir = store.path
+            try:
+                finish(store, "interrupted", part)
+            except OSError:
+                pass  # still full: meta.json keeps its last whole version
             raise
     finish(store, "finished", part)
     return _result(store, summary, part, plot)
@@ -148,10 +161,13 @@ def load_for_grid(config: ConfigLike | None, overrides: list[str], resume, force
     if chosen.fingerprint() != started_with and not force:
         extended = " (its grid was extended by --extend: resume with the run directory alone)" if (
             config is not None and meta.get("extensions")) else ""
+        from lrsweep.configdiff import config_diff
+
+        changed = "; ".join(config_diff(stored.to_dict(), chosen.to_dict())[:8]) or "its grid"
         raise RunDirError(
             f"the config differs from the one {store.path} was started with{extended} "
-            f"(fingerprint {chosen.fingerprint()} != {started_with}); resuming would mix results. "
-            "Start a new run, or pass --force to resume anyway."
+            f"(fingerprint {chosen.fingerprint()} != {started_with}; changed: {changed}); resuming would mix "
+            "results. Start a new run, or pass --force to resume anyway."
         )
     return chosen, store
 
@@ -180,8 +196,15 @@ def parent_device(config, executor):
     return torch.device("cpu")
 
 
-def open_store(store, out: Path, config, device, executor, shard):
-    """The run directory: the one resumed, the shared ``<name>-<fingerprint>`` of a shard, or a new one."""
+def hold_lock(held: ExitStack, store, shard=None) -> None:
+    """Lock the run directory until ``held`` closes (RunDirError when another process writes it); a stale
+    lock taken over leaves its notice in ``held.lock_notice``."""
+    held.lock_notice = store.lock(shard.label if shard else None)
+    held.callback(store.unlock, shard.label if shard else None)
+
+
+def open_store(store, out: Path, config, device, executor, shard, held: ExitStack):
+    """The run directory, locked: the one resumed, the shared ``<name>-<fingerprint>`` of a shard, or a new one."""
     from lrsweep.api.common import run_meta
     from lrsweep.config import parse_config
     from lrsweep.store import RunStore
@@ -190,13 +213,16 @@ def open_store(store, out: Path, config, device, executor, shard):
     if getattr(executor, "devices", None):
         meta["devices"] = executor.devices
     if store is not None:
+        hold_lock(held, store)
         note_resume(store, config)
     elif shard is None:
         store = RunStore.create(out, config.name)
+        hold_lock(held, store)
         store.write_config(config.to_dict())
         store.write_meta(meta)
     else:
         store = RunStore.shared(out, config.name, config.fingerprint())
+        hold_lock(held, store, shard)
         if not store.create_config(config.to_dict()):
             found = parse_config(store.read_config()).fingerprint()
             if found != config.fingerprint():

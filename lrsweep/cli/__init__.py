@@ -14,4 +14,7 @@ from lrsweep.cli import distributed  # noqa: F401  merge
 
 
 def main() -> None:
+    from lrsweep.cli.common import sigterm_raises_interrupt
+
+    sigterm_raises_interrupt()  # first: a SIGTERM during start-up or a download exits 130, cleaned up
     app()

@@ -13,6 +13,7 @@ from rich.table import Table
 from rich.text import Text
 
 from lrsweep.cli.app import app
+from lrsweep.cli.progress import RangeTestProgress
 from lrsweep.cli.common import (
     DEFAULT_OUT, DeviceOption, JsonOption, OutOption, QuietOption, SetOption, announce_downloads, print_json,
     sigterm_as_interrupt, stderr_console, stdout_console, user_errors,
@@ -58,55 +59,28 @@ def find(
     err = stderr_console()
 
     def note(message: str) -> None:
-        if not (quiet or json_out):
-            err.print(message, style="yellow", markup=False, highlight=False)
+        if not quiet:
+            err.print(message, style="yellow", markup=False, highlight=False, soft_wrap=True)
 
     with user_errors():
         settings = FinderSettings(start_lr=start, end_lr=end, steps=steps, mode=mode.value, use_val=val)
         try:
-            with sigterm_as_interrupt(), announce_downloads(), _progress(steps, quiet or json_out) as on_step:
+            with sigterm_as_interrupt(), announce_downloads(), RangeTestProgress(err, steps, quiet) as on_step:
                 found = api.find(config_path, sets, settings=settings, suggest=suggest.value, device=device,
                                  out=out, write_grid=write_grid, on_step=on_step, on_notice=note)
         except KeyboardInterrupt:
             stderr_console().print("[yellow]interrupted[/]: the range test left no results")
             raise typer.Exit(130) from None
         report = found.to_dict()
+        if quiet:
+            err.print(f"run directory: {report['run_dir']}", markup=False, highlight=False, soft_wrap=True)
+        elif not (Path(report["run_dir"]) / "plots" / "find.png").exists():  # matplotlib is optional: say so
+            err.print(f"no plots/find.png: matplotlib is not installed (pip install 'lrsweep[plot]'; then  "
+                      f"lrsweep plot {report['run_dir']})", style="yellow", markup=False, soft_wrap=True)
         if json_out:
             print_json(report)
         elif not quiet:
             stdout_console().print(render_find(found.range_test, found.chosen, report))
-
-
-class _progress:
-    """A transient Rich progress bar on a terminal (stderr), started with the first step; nothing otherwise."""
-
-    def __init__(self, total: int, quiet: bool):
-        self.total, self.quiet, self.bar = total, quiet, None
-
-    def __enter__(self):
-        console = stderr_console()
-        if self.quiet or not console.is_terminal:
-            return None
-        task = None
-
-        def on_step(step, lr, loss, smoothed):
-            nonlocal task
-            if self.bar is None:
-                from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-                self.bar = Progress(TextColumn("[bold]range test"), BarColumn(), MofNCompleteColumn(),
-                                    TextColumn("{task.fields[status]}"), TimeElapsedColumn(), console=console,
-                                    transient=True)
-                self.bar.start()
-                task = self.bar.add_task("find", total=self.total, status="")
-            self.bar.update(task, advance=1, status=f"lr {lr:.3g} loss {smoothed:.4g}")
-
-        return on_step
-
-    def __exit__(self, *exc):
-        if self.bar is not None:
-            self.bar.stop()
-        return False
 
 
 # --------------------------------------------------------------------------- report (pure)

@@ -11,9 +11,11 @@ import typer
 from lrsweep.cli.app import app
 from lrsweep.cli.common import (
     DEFAULT_OUT, DeviceOption, EngineOption, JsonOption, OutOption, QuietOption, SetOption, announce_downloads,
-    config_overrides, print_json, sigterm_as_interrupt, stderr_console, stdout_console, user_errors,
+    check_device_options, config_overrides, print_json, sigterm_as_interrupt, stderr_console, stdout_console,
+    storage_failure, user_errors,
 )
 from lrsweep.config import SAVES
+from lrsweep.errors import StorageError
 from lrsweep.extend import DEFAULT_MAX_EXTENSIONS
 
 ConfigArg = Annotated[
@@ -72,6 +74,9 @@ def grid(
     backend: BackendOption = Backend.local,
     address: AddressOption = None,
     save: SaveOption = None,
+    keep_checkpoints: Annotated[bool, typer.Option(
+        "--keep-checkpoints", help="Keep each variant's last checkpoint after it finishes (they are deleted "
+                                   "by default).")] = False,
 ) -> None:
     """Grid search: train every variant of CONFIG, rank them on validation, retrain the best.
 
@@ -82,26 +87,30 @@ def grid(
 
     err = stderr_console()
 
-    def show_run_dir(path: Path) -> None:
-        if not json_out and (shard or not quiet):
-            err.print(f"run directory: {path}", markup=False, highlight=False)
+    def show_run_dir(path: Path) -> None:  # always, even with --quiet or --json: one line on stderr
+        err.print(f"run directory: {path}", markup=False, highlight=False, soft_wrap=True)
 
     overrides = config_overrides(sets, device, engine)
     with user_errors():
+        check_device_options(device, devices)
         try:
             with sigterm_as_interrupt(), announce_downloads():
                 try:
                     result = api.grid(
                         config_path, overrides, out=out,
-                        events=lambda cfg: ProgressEvents(err, cfg.train.epochs, quiet or json_out),
+                        events=lambda cfg: ProgressEvents(err, cfg.train.epochs, quiet),
                         resume=resume, force=force, extend=extend, max_extensions=max_extensions, devices=devices,
                         backend=backend.value, address=address, shard=shard, save=save.value if save else None,
-                        plot=plot, tensorboard=tensorboard, on_run_dir=show_run_dir)
+                        plot=plot, tensorboard=tensorboard, keep_checkpoints=keep_checkpoints,
+                        on_run_dir=show_run_dir)
                 except api.Interrupted as stop:
                     if json_out:
                         print_json(stop.summary)
-                    stderr_console().print(f"[yellow]interrupted[/]: resume with  lrsweep grid --resume {stop.run_dir}")
+                    stderr_console().print(f"[yellow]interrupted[/]: resume with  lrsweep grid --resume {stop.run_dir}",
+                                           soft_wrap=True)  # one line, however long the path
                     raise typer.Exit(130) from None
+                except StorageError as failure:  # a full disk, mid-run
+                    raise storage_failure(failure, json_out) from None
         except KeyboardInterrupt:  # a second Ctrl-C while winding down: leave at once (every write is atomic)
             raise typer.Exit(130) from None
         _render(result, json_out, quiet)

@@ -54,6 +54,8 @@ class ProgressEvents:
                             f"{first.optimizer.label} s{first.seed}")
         if self.progress is not None:
             self.progress.update(self.task, description=self.current)
+        elif not self.quiet and len(variants) > 1:  # plain lines: say what is training before it ends
+            self.console.print(f"training {self.current}", markup=False, soft_wrap=True)
 
     def on_epoch(self, variant_id, record) -> None:
         if self.progress is None:
@@ -81,3 +83,44 @@ class ProgressEvents:
     def on_notice(self, message: str) -> None:
         if not self.quiet:
             self.console.print(message, style="yellow", markup=False, soft_wrap=True)
+
+
+class RangeTestProgress:
+    """``find``'s progress on stderr: a transient bar on a terminal, a plain line per tenth of the test
+    otherwise (a log shows it is moving); nothing with --quiet. Entering gives the ``on_step`` callback."""
+
+    LINES = 10  # plain lines over the whole test
+
+    def __init__(self, console: Console, total: int, quiet: bool):
+        self.console, self.total, self.quiet, self.bar = console, total, quiet, None
+
+    def __enter__(self):
+        if self.quiet:
+            return None
+        if not self.console.is_terminal:
+            every = max(1, self.total // self.LINES)
+
+            def line(step, lr, loss, smoothed):  # step counts from 0
+                if (step + 1) % every == 0:
+                    self.console.print(f"range test: step {step + 1}/{self.total} lr {lr:.3g} loss {smoothed:.4g}",
+                                       markup=False, soft_wrap=True)
+
+            return line
+        task = None
+
+        def on_step(step, lr, loss, smoothed):
+            nonlocal task
+            if self.bar is None:  # started with the first step: a download before it keeps its own lines
+                self.bar = Progress(TextColumn("[bold]range test"), BarColumn(), MofNCompleteColumn(),
+                                    TextColumn("{task.fields[status]}"), TimeElapsedColumn(), console=self.console,
+                                    transient=True)
+                self.bar.start()
+                task = self.bar.add_task("find", total=self.total, status="")
+            self.bar.update(task, advance=1, status=f"lr {lr:.3g} loss {smoothed:.4g}")
+
+        return on_step
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.stop()
+        return False

@@ -12,6 +12,8 @@ import typer
 
 from lrsweep.cli.app import app
 from lrsweep.cli.common import JsonOption, print_json, stdout_console, user_errors
+from lrsweep.cli.console import clean
+from lrsweep.errors import RunDirError
 
 RunDirArg = Annotated[Path, typer.Argument(help="A run directory (runs/<name>-<stamp>).")]
 
@@ -23,9 +25,11 @@ def show(run_dir: RunDirArg, json_out: JsonOption = False) -> None:
     With --json, the summary as JSON:  lrsweep show runs/<run> --json | jq .best.lr
     """
     from lrsweep import api
-    from lrsweep.report import run_header, summary_table, verdict
+    from lrsweep.report import run_header, running_table, summary_table, verdict
 
     with user_errors():
+        if show_preview(run_dir, json_out):
+            return
         from lrsweep.api.runs import open_run
 
         store = open_run(run_dir)
@@ -44,6 +48,9 @@ def show(run_dir: RunDirArg, json_out: JsonOption = False) -> None:
         console = stdout_console()
         console.print(run_header(details, summary), markup=False, highlight=False, soft_wrap=True)
         console.print(summary_table(summary))
+        in_progress = run.in_progress()
+        if in_progress and details["running"]:  # training now: each unfinished variant's epochs so far
+            console.print(running_table(in_progress, (run.config.get("train") or {}).get("epochs")))
         console.print(verdict(summary))
         if run.shards and not summary.get("complete", True):
             console.print(f"Sharded run ({', '.join(run.shards)}): lrsweep merge {run.run_dir} "
@@ -129,4 +136,25 @@ def plot(run_dir: RunDirArg) -> None:
 
     with user_errors():
         for path in api.plot_run(run_dir):
-            typer.echo(str(path))
+            typer.echo(clean(str(path)))
+
+
+def show_preview(path: Path, json_out: bool) -> bool:
+    """A schedule preview's folder (preview.json): its tables again; False for any other directory."""
+    from lrsweep.report import preview_tables
+    from lrsweep.store import PREVIEW_JSON, checks, read_json
+
+    preview = Path(path) / PREVIEW_JSON
+    if not preview.is_file() or (Path(path) / "config.yaml").exists():
+        return False
+    data = checks.expect_dict(read_json(preview), preview)
+    if json_out:
+        print_json(data)
+        return True
+    console = stdout_console()
+    try:
+        for table in preview_tables(data):
+            console.print(table)
+    except (KeyError, TypeError, ValueError, IndexError):
+        raise RunDirError(f"{preview}: not a preview lrsweep wrote (edited or damaged)") from None
+    return True

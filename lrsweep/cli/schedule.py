@@ -118,18 +118,17 @@ def _train(config_path, overrides, options: dict, out: Path, json_out: bool, qui
         if not quiet:
             err.print(line, style="yellow", markup=False, soft_wrap=True)
 
-    def show_run_dir(path: Path) -> None:
-        if not (json_out or quiet):
-            err.print(f"run directory: {path}", markup=False, highlight=False)
+    def show_run_dir(path: Path) -> None:  # always, even with --quiet or --json: one line on stderr
+        err.print(f"run directory: {path}", markup=False, highlight=False, soft_wrap=True)
 
     try:
-        with sigterm_as_interrupt(), announce_downloads(quiet or json_out):
+        with sigterm_as_interrupt(), announce_downloads(quiet):
             result = api.schedule(config_path, overrides, **options, out=out, on_notice=note, on_run_dir=show_run_dir,
-                                  events=lambda cfg: ProgressEvents(err, cfg.train.epochs, quiet or json_out))
+                                  events=lambda cfg: ProgressEvents(err, cfg.train.epochs, quiet))
     except api.Interrupted as stop:
         if json_out and stop.summary is not None:
             print_json(stop.summary)
-        err.print(f"[yellow]interrupted[/]: resume with  lrsweep grid --resume {stop.run_dir}")
+        err.print(f"[yellow]interrupted[/]: resume with  lrsweep grid --resume {stop.run_dir}", soft_wrap=True)
         return 130
     summary = result.summary
     if json_out:

@@ -7,6 +7,7 @@ import http.client
 import logging
 import os
 import tempfile
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -18,6 +19,7 @@ from lrsweep.errors import DataError, DownloadError
 log = logging.getLogger(__name__)
 
 TIMEOUT_S = 30.0  # per connection attempt and per read; a stalled mirror is abandoned after this
+DEADLINE_S = 900.0  # per file and mirror, all reads together: a mirror that drips bytes is abandoned after this
 _CHUNK = 1 << 20
 
 
@@ -56,6 +58,7 @@ def fetch(urls: Sequence[str], dest: Path, md5: str | None, timeout: float = TIM
         dest.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise DataError(f"cannot create {dest.parent}: {exc}") from None
+    remove_stale_parts(dest)
     failures = []
     for url in urls:
         log.info("downloading %s", url)
@@ -67,6 +70,23 @@ def fetch(urls: Sequence[str], dest: Path, md5: str | None, timeout: float = TIM
             failures.append(f"  {url}: {exc}")
     tried = "\n".join(failures) or "  (no URLs given)"
     raise DownloadError(f"could not download {dest.name}:\n{tried}")
+
+
+def remove_stale_parts(dest: Path, older_than: float | None = None) -> list[Path]:
+    """Delete the temporary ``.part`` files of ``dest`` left by downloads that were killed (older than the
+    per-file deadline, so no live download's file); returns what was removed."""
+    older_than = DEADLINE_S + TIMEOUT_S if older_than is None else older_than
+    removed = []
+    for part in dest.parent.glob(f".{dest.name}.*.part"):
+        try:
+            if time.time() - part.stat().st_mtime > older_than:
+                part.unlink()
+                removed.append(part)
+        except OSError:
+            continue  # gone meanwhile, or not ours to remove
+    if removed:
+        log.info("removed %d stale partial download(s) of %s", len(removed), dest.name)
+    return removed
 
 
 def _download(url: str, dest: Path, md5: str | None, timeout: float) -> None:
@@ -92,11 +112,23 @@ def _download(url: str, dest: Path, md5: str | None, timeout: float) -> None:
 
 
 def _stream(url: str, out, timeout: float) -> str:
-    """Copy the body at ``url`` into the open file ``out``, synced to disk; returns its md5."""
+    """Copy the body at ``url`` into the open file ``out``, synced to disk; returns its md5.
+
+    Each read returns what has arrived (``read1``), so the overall deadline is checked however slowly
+    the bytes come (overshooting it by at most one read's ``timeout``).
+    """
     digest = hashlib.md5()
     request = urllib.request.Request(url, headers={"User-Agent": f"lrsweep/{__version__}"})
-    with urllib.request.urlopen(request, timeout=timeout) as response:
-        for chunk in iter(lambda: response.read(_CHUNK), b""):
+    deadline = time.monotonic() + DEADLINE_S
+    with urllib.request.urlopen(request, timeout=min(timeout, DEADLINE_S)) as response:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise _Failure(f"abandoned: not complete after {DEADLINE_S:g}s (too slow; "
+                               f"{out.tell()} bytes received)")
+            chunk = response.read1(_CHUNK)
+            if not chunk:
+                break
             out.write(chunk)
             digest.update(chunk)
     out.flush()

@@ -43,8 +43,46 @@ FASHION_MD5 = ("8d4fb7e6c68d591d4c3dfef9ec88bf0d", "25c81989df183df01b3e8a0aad5d
 # The bundled 5k sample (lrsweep/data/sample/README.md).
 SAMPLE_MD5 = ("2c5a33043a383db47253af7c524dc87c", "a29ce3f310fa78c12383503b88061546",
               "6f01c1818f4e926e39ba5e4f38322b58", "8aa4602db16fd26561e750f67e4532e1")  # fmt: skip
+MAX_IDX_BYTES = 1 << 30  # decompressed size an IDX file may declare; MNIST's largest is 47 MB
 MNIST_STATS = (0.1307, 0.3081)  # pixel mean, std after scaling to [0, 1]
 FASHION_STATS = (0.2860, 0.3530)
+
+
+def gunzip_idx(raw: bytes, source: str) -> bytes:
+    """Decompress gzip'd IDX bytes, never past the size its header declares (a gzip bomb stops there)."""
+    stream = zlib.decompressobj(wbits=31)
+    head = _inflate(stream, raw, 4)
+    if len(head) < 4:
+        return head  # parse_idx says it is truncated
+    head += _inflate(stream, stream.unconsumed_tail, 4 * head[3])
+    if len(head) < 4 + 4 * head[3]:
+        return head
+    dims = struct.unpack(f">{head[3]}I", head[4:4 + 4 * head[3]])
+    size = len(head) + math.prod(dims) * np.dtype(_TYPES.get(head[2], ">u1")).itemsize
+    if size > MAX_IDX_BYTES:
+        raise DataError(f"{source}: its header declares {size} bytes (dimensions {list(dims)}), past the "
+                        f"{MAX_IDX_BYTES >> 20} MiB an IDX file may hold")
+    body = _inflate(stream, stream.unconsumed_tail, size - len(head) + 1)
+    if len(head) + len(body) == size and not stream.eof:
+        body += _inflate(stream, stream.unconsumed_tail, 1)  # the trailer (CRC, length), or more data
+    if len(head) + len(body) > size:
+        raise DataError(f"{source}: decompresses past the {size} bytes its header declares (dimensions "
+                        f"{list(dims)}): not an IDX file")
+    if not stream.eof:
+        raise EOFError("the gzip stream ends before its end-of-stream marker")
+    return head + body
+
+
+def _inflate(stream, data: bytes, n: int) -> bytes:
+    """Up to ``n`` more decompressed bytes."""
+    out = b""
+    while len(out) < n:
+        piece = stream.decompress(data, n - len(out))
+        data = stream.unconsumed_tail
+        if not piece:
+            break
+        out += piece
+    return out
 
 
 def parse_idx(raw: bytes, source: str, magic: int | None = None) -> np.ndarray:
@@ -55,7 +93,7 @@ def parse_idx(raw: bytes, source: str, magic: int | None = None) -> np.ndarray:
     """
     if raw[:2] == b"\x1f\x8b":
         try:
-            raw = gzip.decompress(raw)
+            raw = gunzip_idx(raw, source)
         except (OSError, EOFError, zlib.error) as exc:
             raise DataError(f"{source}: corrupt gzip data ({exc})") from None
     if len(raw) < 4:

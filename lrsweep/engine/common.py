@@ -63,6 +63,7 @@ class VariantResult:
     test_acc: float | None = None
     seconds: float = 0.0
     weights: dict | None = None  # the final state_dict, on the CPU, when the spec asks for it (never written here)
+    computed: dict | None = None  # how it was computed (engine, pack, threads, device, resumed from): see executors
 
 
 class Callbacks(Protocol):
@@ -112,7 +113,7 @@ def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, loss: str
     for start in range(0, len(x), EVAL_CHUNK):
         out = model(x[start:start + EVAL_CHUNK])
         target = y[start:start + EVAL_CHUNK]
-        total += fn(out, target, reduction="sum").double()
+        total += fn(out, target, reduction="none").double().sum()  # float64 over rows: chunking changes nothing
         if loss == "cross_entropy":
             correct += (out.argmax(dim=1) == target).sum()
     model.train(was_training)
@@ -122,11 +123,29 @@ def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, loss: str
     return mean, acc
 
 
-def batch_orders(n: int, seed: int, device: torch.device):
-    """One permutation of the training rows per epoch, forever.
+def batch_orders(n: int, seed: int, device: torch.device) -> "BatchOrders":
+    """One permutation of the training rows per epoch, forever (``next()`` gives the next epoch's).
 
     The same seed gives every variant (in any engine) the same batches in the same order.
     """
-    generator = torch.Generator(device="cpu").manual_seed(seed)
-    while True:
-        yield torch.randperm(n, generator=generator).to(device)
+    return BatchOrders(n, seed, device)
+
+
+class BatchOrders:
+    """The batch-order stream of one seed; its position is :meth:`state` (a checkpoint resumes it)."""
+
+    def __init__(self, n: int, seed: int, device: torch.device):
+        self.n, self.device = n, device
+        self.generator = torch.Generator(device="cpu").manual_seed(seed)
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> torch.Tensor:
+        return torch.randperm(self.n, generator=self.generator).to(self.device)
+
+    def state(self) -> torch.Tensor:
+        return self.generator.get_state()
+
+    def set_state(self, state: torch.Tensor) -> None:
+        self.generator.set_state(state)

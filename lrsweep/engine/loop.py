@@ -7,6 +7,7 @@ import time
 
 import torch
 
+from lrsweep.engine import checkpoint
 from lrsweep.engine.common import (
     STATUS_DIVERGED, STATUS_DONE, Callbacks, EpochRecord, NoCallbacks, TrainSpec, VariantResult,
     batch_orders, diverged, evaluate, loss_fn,
@@ -55,6 +56,7 @@ class SequentialTrainer:
         self.orders = batch_orders(len(self.x), variant.seed, self.x.device)
         self.result = VariantResult(variant.id, STATUS_DONE)
         self.reference_loss = None  # the first batch's loss before any step (see engine.common.diverged)
+        self.rng = checkpoint.rng_state(self.x.device)  # seeded by initial_state; run() trains on it
 
     @property
     def epochs_run(self) -> int:
@@ -78,13 +80,41 @@ class SequentialTrainer:
             self.result.status = STATUS_DIVERGED
         else:
             self.driver.after_epoch(val_loss if val_loss is not None else train_loss)
+        self._report_checkpoint()
         return record
+
+    # ---- checkpoints (see lrsweep.engine.checkpoint)
+
+    def _report_checkpoint(self) -> None:
+        if not self.finished:
+            checkpoint.report(self.callbacks, [self.variant.id], self.checkpoint_state)
+
+    def checkpoint_state(self) -> dict:
+        """Everything the next epoch depends on, as CPU copies (see :mod:`lrsweep.engine.checkpoint`)."""
+        return checkpoint.to_cpu({
+            "format": checkpoint.STATE_FORMAT, "kind": "sequential", "variant_ids": [self.variant.id],
+            "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+            "driver": checkpoint.driver_state(self.driver), "rng": checkpoint.rng_state(self.x.device),
+            "orders": self.orders.state(), "result": checkpoint.result_state(self.result),
+        })
+
+    def restore(self, state: dict) -> None:
+        """Carry on from ``state`` (of this variant, by :meth:`checkpoint_state`); ValueError if it is not."""
+        checkpoint.check_state(state, "sequential", [self.variant.id])
+        device = self.x.device
+        self.model.load_state_dict(checkpoint.to_device(state["model"], device))
+        self.optimizer.load_state_dict(checkpoint.to_device(state["optimizer"], device))
+        checkpoint.set_driver_state(self.driver, state["driver"])
+        self.rng = state["rng"]
+        self.orders.set_state(state["orders"])
+        self.result = checkpoint.result_from_state(state["result"])
 
     def run(self, until: int | None = None, test=None) -> VariantResult:
         """Train up to epoch ``until`` (default: all); score ``test`` at the end when given."""
         until = self.spec.epochs if until is None else min(until, self.spec.epochs)
-        while not self.finished and self.epochs_run < until:
-            self.run_epoch()
+        with checkpoint.own_rng(self, self.x.device):
+            while not self.finished and self.epochs_run < until:
+                self.run_epoch()
         if test is not None and self.result.status == STATUS_DONE and self.finished:
             self.result.test_loss, self.result.test_acc = evaluate(self.model, *test, self.spec.loss)
         return self.result

@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from lrsweep.engine import checkpoint
 from lrsweep.engine.common import (
     EVAL_CHUNK, STATUS_DIVERGED, STATUS_DONE, Callbacks, EpochRecord, NoCallbacks, TrainSpec, VariantResult,
     batch_orders, diverged,
@@ -80,6 +81,7 @@ class PackTrainer:
         if self.device.type == "cpu":
             keep_freed_memory()
         self.model = _stack(self.variants, spec, self.device, path)
+        self.rng = checkpoint.rng_state(self.device)  # run() trains on this stream (dropout), see own_rng
         hparams = [{"lr": v.lr, **v.optimizer.options} for v in self.variants]
         self.optimizer = StackedOptimizer(names.pop(), self.model.params, hparams)
         self.alive = list(range(len(self.variants)))  # pack position -> variant index
@@ -106,9 +108,10 @@ class PackTrainer:
         last = self.spec.epochs if until is None else min(until, self.spec.epochs)
         members = list(self.alive)
         started = time.perf_counter()
-        while self.epochs_run < last and self.alive:
-            self.epochs_run += 1
-            self._epoch(self.epochs_run, x, y, self.orders.next_epoch(), evaluation, callbacks)
+        with checkpoint.own_rng(self, self.device):
+            while self.epochs_run < last and self.alive:
+                self.epochs_run += 1
+                self._epoch(self.epochs_run, x, y, self.orders.next_epoch(), evaluation, callbacks)
         if test is not None and self.alive and self.epochs_run >= self.spec.epochs:
             for i, (loss, acc) in zip(self.alive, self._evaluate(*test)):
                 self.results[i].test_loss, self.results[i].test_acc = loss, acc
@@ -162,6 +165,7 @@ class PackTrainer:
         for i in self.alive:
             self.drivers[i].after_epoch(scores[i][0] if evaluation else stats.mean(i, False)[0])
         self.optimizer.read_proxies()
+        self._report_checkpoint(callbacks)
 
     def _batch(self, x, y, index: Tensor, stats: "_EpochStats") -> None:
         """One step of every live variant, without a host sync; a variant whose loss is not finite freezes."""
@@ -214,6 +218,58 @@ class PackTrainer:
             self.model.compact(keep)
             self.optimizer.compact(keep, self.model.params)
 
+    # ---- checkpoints (see lrsweep.engine.checkpoint)
+
+    def _report_checkpoint(self, callbacks) -> None:
+        if self.alive and self.epochs_run < self.spec.epochs:
+            checkpoint.report(callbacks, [v.id for v in self.variants], self.checkpoint_state)
+
+    def checkpoint_state(self) -> dict:
+        """Everything the next epoch depends on, as CPU copies: stacked weights and optimizer state, every
+        variant's schedule (proxy optimizer + driver), RNG and batch orders, records, who is still in."""
+        opt = self.optimizer
+        return checkpoint.to_cpu({
+            "format": checkpoint.STATE_FORMAT, "kind": "pack", "variant_ids": [v.id for v in self.variants],
+            "n_rows": self.orders.n, "epochs_run": self.epochs_run, "alive": list(self.alive),
+            "bad_batches": self.bad_batches, "params": list(self.model.params),
+            "buffers": list(getattr(self.model, "buffers", [])),
+            "optimizer": {"state": opt.state, "hp": opt.hp, "steps": opt.steps, "started": opt.started},
+            "proxies": [d.optimizer.state_dict() for d in self.drivers],
+            "drivers": [checkpoint.driver_state(d) for d in self.drivers],
+            "frozen": dict(self.frozen), "results": [checkpoint.result_state(r) for r in self.results],
+            "rng": checkpoint.rng_state(self.device), "orders": self.orders.state(),
+        })
+
+    def restore(self, state: dict) -> None:
+        """Carry on from ``state`` (of exactly this pack, by :meth:`checkpoint_state`); ValueError if it is not."""
+        checkpoint.check_state(state, "pack", [v.id for v in self.variants])
+        device = self.device
+        self._start(state["n_rows"], device)
+        for driver, proxy, drive in zip(self.drivers, state["proxies"], state["drivers"]):
+            driver.optimizer.load_state_dict(proxy)
+            checkpoint.set_driver_state(driver, drive)
+        alive = list(state["alive"])
+        if alive and alive != list(range(len(self.variants))):
+            self.model.compact(alive)
+            self.optimizer.compact(alive, self.model.params)
+        self.alive = alive
+        self.alive_index = torch.tensor(alive, dtype=torch.long, device=device)
+        with torch.no_grad():
+            for p, saved in zip(list(self.model.params) + list(getattr(self.model, "buffers", [])),
+                                list(state["params"]) + list(state["buffers"])):
+                p.copy_(saved)
+        opt = self.optimizer
+        opt.state = checkpoint.to_device(state["optimizer"]["state"], device)
+        opt.hp = dict(state["optimizer"]["hp"])
+        opt.steps, opt.started = list(state["optimizer"]["steps"]), list(state["optimizer"]["started"])
+        opt._cache.clear()
+        self.bad_batches = state["bad_batches"].to(device)
+        self.frozen = {int(i): sd for i, sd in state["frozen"].items()}
+        self.results = [checkpoint.result_from_state(r) for r in state["results"]]
+        self.epochs_run = state["epochs_run"]
+        self.orders.set_state(state["orders"])
+        self.rng = state["rng"]
+
     @torch.no_grad()
     def _evaluate(self, x: Tensor, y: Tensor) -> list[tuple[float, float | None]]:
         """Per-variant mean loss (and accuracy) over a split, as :func:`lrsweep.engine.common.evaluate`."""
@@ -228,7 +284,7 @@ class PackTrainer:
         for start in range(0, len(x), chunk):
             out = self.model.forward(x[start:start + chunk], True)
             target = y[start:start + chunk]
-            total += _losses(out, target, True, self.spec.loss, reduction="sum").double()
+            total += _losses(out, target, True, self.spec.loss, reduction="sum")
             if classification:
                 correct += (out.argmax(dim=-1) == target).sum(dim=1)
         self.model.train(True)
@@ -293,7 +349,9 @@ def _losses(out: Tensor, y: Tensor, shared: bool, loss: str, reduction: str = "m
         each = F.cross_entropy(out.reshape(k * b, -1), target.reshape(k * b), reduction="none").view(k, -1)
     else:
         each = F.mse_loss(out, target.to(out.dtype), reduction="none").reshape(k, -1)
-    return each.sum(dim=1) if reduction == "sum" else each.mean(dim=1)
+    if reduction == "sum":  # in float64 over the rows: the total must not depend on how the split was chunked
+        return each.double().sum(dim=1)
+    return each.mean(dim=1)
 
 
 class _EpochStats:
@@ -325,8 +383,15 @@ class _Orders:
     """Each seed's batch order (as the sequential engine draws it); positions map to their seed's order."""
 
     def __init__(self, variants, n: int, device: torch.device):
-        self.seeds = [v.seed for v in variants]
+        self.seeds, self.n = [v.seed for v in variants], n
         self.streams = {s: batch_orders(n, s, device) for s in dict.fromkeys(self.seeds)}
+
+    def state(self) -> dict:
+        return {s: stream.state() for s, stream in self.streams.items()}
+
+    def set_state(self, state: dict) -> None:
+        for s, stream in self.streams.items():
+            stream.set_state(state[s])
 
     def next_epoch(self) -> "_EpochOrder":
         return _EpochOrder({s: next(stream) for s, stream in self.streams.items()}, self.seeds)

@@ -4,8 +4,9 @@ Each worker (spawned, pinned to its device, ``torch.set_num_threads`` set so wor
 oversubscribe the cores) loads the data itself from the config, trains the packs it is sent with
 :class:`~lrsweep.executors.local.PackRunner`, and streams epoch records and results back through its
 own pipe. The parent alone writes the run directory. A worker that dies (killed, segfault, out of
-memory) fails only its pack: the pack is retried once, one variant per task, on a fresh worker;
-variants that kill a worker again are ``failed`` with the reason, and the sweep goes on.
+memory) fails only its pack: the pack is retried as the same pack from its last checkpoint (workers
+send each epoch's checkpoint to the parent, which writes it), then, if it dies again, one variant per
+task from epoch 1; variants that kill a worker again are ``failed`` with the reason, and the sweep goes on.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ class _Task:
     kind: str  # train | retrain
     pack: list
     until: int | None = None
-    attempt: int = 0
+    attempt: int = 0  # 0: first try; 1: the same pack again, from its checkpoint; 2: a variant alone
     records: dict = field(default_factory=dict)  # variant id -> epoch records received
 
 
@@ -166,13 +167,15 @@ class _Session:
 
     def _assign(self, worker: _Worker, task: _Task, sink) -> None:
         worker.task = task
-        try:
-            worker.conn.send((task.id, task.kind, task.pack, task.until))
-        except OSError:
-            worker.dead = True
-            return
         if task.kind == "train":
             sink.on_pack_start(task.pack, worker.device)
+        # the parent keeps the checkpoints: a pack that starts (or starts again) carries on from its last one
+        resumable = task.kind == "train" and task.attempt < 2 and hasattr(sink, "resume_point")
+        resume = sink.resume_point(task.pack) if resumable else None
+        try:
+            worker.conn.send((task.id, task.kind, task.pack, task.until, resume))
+        except OSError:
+            worker.dead = True
 
     def _receive(self, worker: _Worker, sink) -> None:
         while not worker.dead:
@@ -193,6 +196,8 @@ class _Session:
             worker.fatal = message[1]
         elif kind == "notice":
             sink.on_notice(message[1])
+        elif kind == "checkpoint" and worker.task and worker.task.id == message[1] and hasattr(sink, "on_checkpoint"):
+            sink.on_checkpoint(message[2], message[3])
         elif kind == "epoch" and worker.task and worker.task.id == message[1]:
             _, _, variant_id, record = message
             worker.task.records.setdefault(variant_id, []).append(record)
@@ -226,11 +231,18 @@ class _Session:
                                                                self.threads)
 
     def _retry_or_fail(self, task: _Task, why: str, tasks: deque, sink, device: str) -> None:
+        """A pack is retried as the same pack, from its last checkpoint (so it computes what it would have);
+        if that dies too, each variant alone from epoch 1; then the variants are failed."""
         what = f"{len(task.pack)} variant(s)" if task.kind == "train" else "the retrain"
         if task.attempt == 0:
-            sink.on_notice(f"{why} while training {what}; retrying {'each alone' if len(task.pack) > 1 else 'once'}")
+            again = "the same pack from its last checkpoint" if len(task.pack) > 1 else "once"
+            sink.on_notice(f"{why} while training {what}; retrying {again}")
+            tasks.appendleft(self._task(task.kind, task.pack, task.until, attempt=1))
+            return
+        if task.attempt == 1 and len(task.pack) > 1:
+            sink.on_notice(f"{why} again while training {what}; retrying each alone from epoch 1")
             for variant in reversed(task.pack):
-                tasks.appendleft(self._task(task.kind, [variant], task.until, attempt=1))
+                tasks.appendleft(self._task(task.kind, [variant], task.until, attempt=2))
             return
         sink.on_notice(f"{why} again while training {what}; marking it failed")
         for variant in task.pack:
@@ -260,7 +272,18 @@ class _Forward:
         self.conn, self.task_id = conn, task_id
 
     def on_epoch(self, variant_id: str, record: EpochRecord) -> None:
-        self.conn.send(("epoch", self.task_id, variant_id, record))
+        _send(self.conn, ("epoch", self.task_id, variant_id, record))
+
+    def on_checkpoint(self, variant_ids: list[str], state: dict) -> None:
+        _send(self.conn, ("checkpoint", self.task_id, variant_ids, state))  # the parent writes it
+
+
+def _send(conn, message) -> None:
+    """Send to the parent; when the parent is gone (killed), leave at once and quietly: no one is listening."""
+    try:
+        conn.send(message)
+    except (BrokenPipeError, ConnectionResetError, EOFError):
+        os._exit(0)
 
 
 def worker_main(device: str, config, spec, threads: int, conn) -> None:
@@ -272,29 +295,29 @@ def worker_main(device: str, config, spec, threads: int, conn) -> None:
     try:
         runner, splits = _start_worker(device, config, spec, threads, conn)
     except BaseException as exc:  # noqa: BLE001 - reported to the parent, which stops using this device
-        conn.send(("fatal", f"{type(exc).__name__}: {exc}"))
+        _send(conn, ("fatal", f"{type(exc).__name__}: {exc}"))
         return
-    conn.send(("ready", os.getpid()))
+    _send(conn, ("ready", os.getpid()))
     while True:
         try:
             message = conn.recv()
-        except EOFError:
+        except (EOFError, OSError):
             message = None  # the parent is gone
         if message is None:
             conn.close()
             os._exit(0)  # nothing to save here; skip the interpreter's (and torch's) slow teardown
-        task_id, kind, pack, until = message
+        task_id, kind, pack, until, resume = message
         callbacks = _Forward(conn, task_id)
         try:
             if kind == "retrain":
                 test = (splits.test_x, splits.test_y)
                 results = [runner.retrain(pack[0], splits.train_plus_val(), test, callbacks)]
             else:
-                results = runner.train(pack, callbacks, until)
+                results = runner.train(pack, callbacks, until, resume)
         except LrsweepError as exc:
-            conn.send(("error", task_id, str(exc), exc.exit_code))
+            _send(conn, ("error", task_id, str(exc), exc.exit_code))
             continue
-        conn.send(("result", task_id, results))
+        _send(conn, ("result", task_id, results))
         runner.release([v.id for v in pack])  # nothing kept: the next task may be another pack
 
 
@@ -309,5 +332,5 @@ def _start_worker(device: str, config, spec, threads: int, conn):
         torch.cuda.set_device(device)
     splits = load_data(config, device)
     runner = PackRunner(config.engine, spec, (splits.train_x, splits.train_y), evaluation_split(splits),
-                        notice=lambda message: conn.send(("notice", message)))
+                        notice=lambda message: _send(conn, ("notice", message)))
     return runner, splits

@@ -24,6 +24,7 @@ class _Unit:
     def __init__(self, trainer, variants: list):
         self.trainer, self.variants = trainer, variants
         self.packed = not isinstance(trainer, SequentialTrainer)
+        self.resumed_from = 0  # the epoch its checkpoint held, when it carried on from one
 
     def alive(self) -> set[str]:
         if self.packed:
@@ -40,6 +41,8 @@ class _Unit:
         else:
             self.trainer.callbacks = callbacks or NoCallbacks()
             results = {self.variants[0].id: self.trainer.run(until=until, test=test)}
+        for result in results.values():
+            result.computed = self.computed(train[0].device)
         if self.trainer.spec.weights == "all":
             self.attach_weights(results)
         return results
@@ -56,6 +59,18 @@ class _Unit:
             else:
                 result.weights = cpu_state(self.trainer.model.state_dict())
 
+    def computed(self, device) -> dict:
+        """How this unit's variants are computed: what a re-run must match to reproduce them bit for bit."""
+        import torch
+
+        from lrsweep.store import pack_key
+
+        ids = [v.id for v in self.variants]
+        return {"engine": "vectorized" if self.packed else "sequential", "pack_size": len(ids),
+                "pack": pack_key(ids) if self.packed else None, "members": ids if self.packed else None,
+                "threads": torch.get_num_threads(), "device": describe_device(device),
+                "resumed_from_epoch": self.resumed_from}
+
 
 class PackRunner:
     """Trains packs on one device in this process, keeping each pack's trainer between calls so a
@@ -71,11 +86,19 @@ class PackRunner:
         self.units: dict[str, _Unit] = {}  # variant id -> its trainer
         self.device = describe_device(train[0].device)
 
-    def train(self, pack: list, callbacks, until: int | None = None) -> list[VariantResult]:
-        """The pack's results, in order, after training it up to epoch ``until``."""
+    def train(self, pack: list, callbacks, until: int | None = None, resume=None) -> list[VariantResult]:
+        """The pack's results, in order, after training it up to epoch ``until``.
+
+        ``resume`` (a :class:`lrsweep.resume.ResumePoint`) carries a pack that starts afresh here on from
+        its checkpoint, with the torch threads it first ran with.
+        """
+        with same_threads(resume.threads if resume else None, self.notice):
+            return self._train(pack, callbacks, until, resume)
+
+    def _train(self, pack: list, callbacks, until, resume) -> list[VariantResult]:
         units = self._resumable(pack)
         if units is None:
-            units = self._new_pack(pack)
+            units = self._new_pack(pack, resume, callbacks)
         results: dict[str, VariantResult] = {}
         for unit in units:
             try:
@@ -89,7 +112,8 @@ class PackRunner:
                     self.units.pop(variant.id, None)
         for variant in pack:
             if variant.id not in results:
-                results[variant.id] = self._run_alone(variant, callbacks, until)
+                state = resume.alone.get(variant.id) if resume else None
+                results[variant.id] = self._run_alone(variant, callbacks, until, state)
         self._forget_finished()
         return [results[v.id] for v in pack]
 
@@ -129,29 +153,55 @@ class PackRunner:
             unit.stop(unit.alive() - ids)  # variants the runner no longer asks for
         return [u for u in units if u.packed]
 
-    def _new_pack(self, pack: list) -> list[_Unit]:
-        """One vectorized unit for the pack, or none (its variants then train alone)."""
+    def _new_pack(self, pack: list, resume=None, callbacks=None) -> list[_Unit]:
+        """One vectorized unit for the pack, or none (its variants then train alone).
+
+        With a pack checkpoint in ``resume`` the unit is the pack as it first ran (members that have
+        ended since stay out of the training), restored to its last finished epoch.
+        """
         from lrsweep.engine.vectorized import PackTrainer
         from lrsweep.errors import VectorizeError
 
-        if len(pack) < 2:
+        restoring = resume is not None and resume.pack_state is not None
+        members = list(resume.members) if resume is not None and len(resume.members) > 1 else list(pack)
+        if len(members) < 2:
             return []
         try:
-            unit = _Unit(PackTrainer(pack, self.spec, self.train_data[0].device), list(pack))
+            unit = _Unit(PackTrainer(members, self.spec, self.train_data[0].device), members)
         except VectorizeError as exc:
             if self.engine == "vectorized":
                 raise UsageError(f"--engine vectorized: {exc}") from None
             self.notice(f"training this pack one variant at a time: {exc}")
             return []
-        self.units.update({v.id: unit for v in pack})
+        if restoring and not self._restore_pack(unit, resume.pack_state):
+            return self._new_pack(pack)
+        if resume is not None:
+            unit.stop(unit.alive() & resume.drop)
+        self.units.update({v.id: unit for v in unit.variants})
         return [unit]
 
-    def _run_alone(self, variant, callbacks, until) -> VariantResult:
-        """``variant`` on its own loop (carrying on where one is kept); an error fails only this variant."""
+    def _restore_pack(self, unit: _Unit, state: dict) -> bool:
+        try:
+            unit.trainer.restore(state)
+        except (ValueError, KeyError, IndexError, RuntimeError) as exc:
+            self.notice(f"ignoring the pack's checkpoint ({type(exc).__name__}: {exc}); it trains from epoch 1")
+            return False
+        unit.resumed_from = unit.trainer.epochs_run
+        return True
+
+    def holds(self, pack: list) -> bool:
+        """Whether every variant of ``pack`` has a trainer kept here (it carries on without a checkpoint)."""
+        return all(v.id in self.units for v in pack)
+
+    def _run_alone(self, variant, callbacks, until, state: dict | None = None) -> VariantResult:
+        """``variant`` on its own loop (carrying on where one is kept, or from ``state``, its checkpoint);
+        an error fails only this variant."""
         unit = self.units.get(variant.id)
         try:
             if unit is None:
                 unit = _Unit(SequentialTrainer(variant, self.spec, self.train_data, self.evaluation), [variant])
+                if state is not None:
+                    self._restore_alone(unit, state)
                 self.units[variant.id] = unit
             return unit.run(self.train_data, self.evaluation, callbacks, until)[variant.id]
         except (KeyboardInterrupt, LrsweepError):
@@ -160,11 +210,38 @@ class PackRunner:
             self.units.pop(variant.id, None)
             return _failed(unit.trainer.result if unit else VariantResult(variant.id, STATUS_DONE), exc)
 
+    def _restore_alone(self, unit: _Unit, state: dict) -> None:
+        try:
+            unit.trainer.restore(state)
+            unit.resumed_from = unit.trainer.epochs_run
+        except (ValueError, KeyError, IndexError, RuntimeError) as exc:
+            self.notice(f"ignoring the checkpoint of {unit.variants[0].id} ({type(exc).__name__}: {exc}); "
+                        "it trains from epoch 1")
+            unit.trainer = SequentialTrainer(unit.variants[0], self.spec, self.train_data, self.evaluation)
+
     def _forget_finished(self) -> None:
         """Drop trainers with nothing left to train (ended, diverged, or at the last epoch)."""
         for vid in [vid for vid, unit in self.units.items()
                     if vid not in unit.alive() or _at_end(unit, self.spec.epochs)]:
             del self.units[vid]
+
+
+@contextmanager
+def same_threads(threads: int | None, notice):
+    """Train with ``threads`` torch threads (what a checkpoint was computed with: the thread count changes
+    the order of float reductions), then go back."""
+    import torch
+
+    before = torch.get_num_threads()
+    if not threads or threads == before:
+        yield
+        return
+    notice(f"training with {threads} torch threads, as the interrupted run did (this process has {before})")
+    torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _at_end(unit: _Unit, epochs: int) -> bool:
@@ -201,7 +278,8 @@ class LocalSession:
     def train(self, packs, sink, until=None) -> None:
         for pack in packs:
             sink.on_pack_start(pack, self.runner.device)
-            for variant, result in zip(pack, self.runner.train(pack, sink, until)):
+            resume = None if self.runner.holds(pack) or not hasattr(sink, "resume_point") else sink.resume_point(pack)
+            for variant, result in zip(pack, self.runner.train(pack, sink, until, resume)):
                 sink.on_result(variant, result, self.runner.device)
 
     def release(self, variant_ids) -> None:
