@@ -12,11 +12,14 @@ The functions load on first use (``import lrsweep`` imports neither torch nor th
 
 __version__ = "0.1.0"
 
-# lrsweep.tune (the budgeted strategy) is re-exported here once that module exists: add "tune" below.
-__all__ = ["grid", "find", "schedule_preview", "load_run", "load_model", "load_config_any"]
+__all__ = ["grid", "find", "tune", "schedule_preview", "load_run", "load_model", "load_config_any"]
 
 
 def __getattr__(name: str):
+    if name == "tune":  # the module lrsweep.tune is callable: lrsweep.tune(config, budget=8) runs its tune()
+        import importlib
+
+        return importlib.import_module("lrsweep.tune")
     if name in __all__:
         from lrsweep import api
 

@@ -14,6 +14,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
+from lrsweep.edge import stability_edge
 from lrsweep.errors import UsageError
 
 if TYPE_CHECKING:  # torch is imported where it is used: the CLI loads this module for its defaults
@@ -44,6 +45,7 @@ class FinderSettings:
     use_val: bool = False  # record the validation loss after each step instead of the batch loss
     skip_start: int = 10  # points dropped at the start before suggesting (at most 1/5 of them)
     skip_end: int = 5  # points dropped at the end before suggesting (at most 1/10 of them)
+    edge: bool = True  # also bound the divergence LR by the stability edge at the start (SGD; see lrsweep.edge)
 
     def __post_init__(self) -> None:
         self.check()
@@ -81,12 +83,25 @@ class FinderResult:
     smoothed: list[float]
     suggestions: dict[str, float]
     default: str
-    divergence_lr: float | None  # LR from which the loss only got worse (see divergence_onset); None if completed
+    divergence_lr: float | None  # the lower of the curve's divergence onset and the stability edge; None if neither
     stopped: str  # "completed" | "diverged" | "nonfinite"
     stop_lr: float  # LR of the last step run
     steps_run: int
     seconds: float = 0.0
     settings: FinderSettings = field(default_factory=FinderSettings)
+    edge_lr: float | None = None  # the stability edge from the sharpness at the start (lrsweep.edge); None if none
+    sharpness: float | None = None  # λ_max of the loss's Hessian at the start, when measured
+    onset_lr: float | None = None  # the curve's own divergence onset (divergence_onset); None if it completed
+    stopped_falling_lr: float | None = None  # LR of the lowest smoothed loss: where the loss stopped falling
+    falling_lr: float | None = None  # where the descent starts (the smoothed loss has done 10% of its fall)
+    edge_steps: int = 0  # the sharpness measurement's cost, in training batches (backward passes)
+
+    @property
+    def ceiling(self) -> float:
+        """The highest LR worth training: the divergence LR, else (no blow-up) where the loss stopped falling."""
+        if self.divergence_lr is not None:
+            return self.divergence_lr
+        return self.stopped_falling_lr if self.stopped_falling_lr is not None else self.stop_lr
 
     def suggestion(self, name: str | None = None) -> float:
         """The LR suggested by ``name`` (the default suggester when None)."""
@@ -112,6 +127,12 @@ class FinderResult:
             steps_run=data["steps_run"],
             seconds=data.get("seconds", 0.0),
             settings=FinderSettings(**data["settings"]),
+            edge_lr=data.get("edge_lr"),
+            sharpness=data.get("sharpness"),
+            onset_lr=data.get("onset_lr"),
+            stopped_falling_lr=data.get("stopped_falling_lr"),
+            falling_lr=data.get("falling_lr"),
+            edge_steps=data.get("edge_steps", 0),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -121,6 +142,12 @@ class FinderResult:
             "default": self.default,
             "suggested_lr": self.suggestion(),
             "divergence_lr": self.divergence_lr,
+            "edge_lr": self.edge_lr,
+            "sharpness": self.sharpness,
+            "onset_lr": self.onset_lr,
+            "stopped_falling_lr": self.stopped_falling_lr,
+            "falling_lr": self.falling_lr,
+            "edge_steps": self.edge_steps,
             "stopped": self.stopped,
             "stop_lr": self.stop_lr,
             "steps_run": self.steps_run,
@@ -262,30 +289,46 @@ def range_test(
     Raises:
         UsageError: bad arguments, or too few usable points to suggest an LR.
     """
+    import torch
+
     if settings.use_val and (val is None or len(val[0]) == 0):
         raise UsageError("use_val needs a validation split, but none was given")
     if batch_size < 1 or len(train_x) == 0:
         raise UsageError(f"the range test needs batch_size >= 1 and training rows, got {batch_size} and {len(train_x)}")
     snap = _capture(model, optimizer, generator, train_x.device)
     began = time.perf_counter()
+    edge_lr = lam = None
+    passes = 0
     try:
+        if settings.edge:
+            first = torch.randperm(len(train_x), generator=torch.Generator().manual_seed(0))[:batch_size]
+            first = first.to(train_x.device)
+            edge_lr, lam, passes = stability_edge(model, optimizer, loss_fn, train_x[first], train_y[first])
         model.train()
         curve = _run(model, optimizer, loss_fn, train_x, train_y, batch_size, settings, val, generator, on_step)
     finally:
         _restore(snap, model, optimizer, generator)
     lrs, losses, smoothed, stopped = curve
+    onset = lrs[divergence_onset(losses)] if stopped != "completed" else None
+    bounds = [b for b in (onset, edge_lr) if b is not None]
     return FinderResult(
         lrs=lrs,
         losses=losses,
         smoothed=smoothed,
         suggestions=_suggest_checked(lrs, smoothed, stopped, settings),
         default=DEFAULT_SUGGESTER,
-        divergence_lr=lrs[divergence_onset(losses)] if stopped != "completed" else None,
+        divergence_lr=min(bounds) if bounds else None,
         stopped=stopped,
         stop_lr=lrs[-1],
         steps_run=len(lrs),
         seconds=time.perf_counter() - began,
         settings=settings,
+        edge_lr=edge_lr,
+        sharpness=lam,
+        onset_lr=onset,
+        stopped_falling_lr=stopped_falling(lrs, smoothed),
+        falling_lr=descent_start(lrs, smoothed, settings),
+        edge_steps=passes,
     )
 
 
@@ -324,6 +367,24 @@ def divergence_onset(losses: list[float]) -> int:
     """
     finite = [i for i, v in enumerate(losses) if math.isfinite(v)]
     return min(finite, key=losses.__getitem__) if finite else 0
+
+
+def stopped_falling(lrs: list[float], smoothed: list[float]) -> float | None:
+    """The LR of the lowest finite smoothed loss: past it the loss stopped falling."""
+    finite = [i for i, v in enumerate(smoothed) if math.isfinite(v)]
+    return lrs[min(finite, key=smoothed.__getitem__)] if finite else None
+
+
+def descent_start(lrs: list[float], smoothed: list[float], settings: FinderSettings) -> float | None:
+    """The LR where the smoothed loss's descent starts: the valley's level crossing at FALL_BAND[0]."""
+    idx = _kept(lrs, smoothed, settings.skip_start, settings.skip_end)
+    if len(idx) < MIN_POINTS:
+        return None
+    y = [smoothed[i] for i in idx]
+    low = min(range(len(y)), key=y.__getitem__)
+    top = max(y[: low + 1])
+    start = max((i for i in range(low + 1) if y[i] > top - FALL_BAND[0] * (top - y[low])), default=low)
+    return lrs[idx[start]]
 
 
 def _suggest_checked(lrs, smoothed, stopped: str, settings: FinderSettings) -> dict[str, float]:
@@ -399,6 +460,9 @@ def valley_index(y: list[float]) -> int:
 # --- to the grid ----------------------------------------------------------------------------------
 
 
+GRID_MARGIN = 0.95  # a written grid's top stays this far inside its ceiling: the edge estimate may err a little high
+
+
 def grid_around(
     suggestion: float,
     divergence_lr: float | None,
@@ -410,7 +474,7 @@ def grid_around(
 
     Args:
         suggestion: the LR the range test suggested (the grid's centre when nothing bounds it).
-        divergence_lr: the LR from which the test's loss only got worse; the grid's top stays at or below it.
+        divergence_lr: the ceiling (``FinderResult.ceiling``); the grid's top stays GRID_MARGIN inside it.
         num: grid points.
         span: the grid runs from suggestion / span to suggestion * span.
         digits: significant digits of each LR (a readable YAML).
@@ -419,14 +483,20 @@ def grid_around(
     _require(num >= 1 and span > 1, f"grid_around needs num >= 1 and span > 1, got num={num}, span={span}")
     lo, hi = suggestion / span, suggestion * span
     if divergence_lr is not None:
-        hi = min(hi, divergence_lr)
+        hi = min(hi, divergence_lr * GRID_MARGIN)
     if hi <= lo:
         raise UsageError(f"the divergence LR {divergence_lr:g} leaves no room for a grid above {lo:g}; lower --start")
     if num == 1:
-        return [_round_sig(min(suggestion, hi), digits)]
+        return [_round_sig(min(suggestion, hi), digits, hi)]
     a, b = math.log10(lo), math.log10(hi)
-    return [_round_sig(10 ** (a + (b - a) * i / (num - 1)), digits) for i in range(num)]
+    return [_round_sig(10 ** (a + (b - a) * i / (num - 1)), digits, hi) for i in range(num)]
 
 
-def _round_sig(x: float, digits: int) -> float:
-    return float(f"{x:.{digits}g}")
+def _round_sig(x: float, digits: int, ceiling: float = math.inf) -> float:
+    """``x`` to ``digits`` significant digits, rounded down where rounding would cross ``ceiling``."""
+    rounded = float(f"{x:.{digits}g}")
+    if rounded > ceiling:
+        exponent = math.floor(math.log10(abs(x))) - digits + 1
+        rounded = math.floor(x / 10**exponent) * 10**exponent
+        rounded = float(f"{rounded:.{digits}g}")
+    return rounded

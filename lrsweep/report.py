@@ -150,7 +150,7 @@ def verdict(summary: dict) -> Text:
         text.append(f"\nRetraining the best variant ended {retrain['status']}: {retrain.get('error') or ''}",
                     style="red")
     if best.get("tied_with_runner_up"):
-        text.append("\nThe best and the runner-up are tied within seed noise (one standard deviation).",
+        text.append("\nThe best and the runner-up are tied within seed noise (compared seed by seed).",
                     style="yellow")
     if best.get("edge"):
         side = "smallest" if best["edge"] == "low" else "largest"
@@ -423,3 +423,72 @@ def scheduler_list_table(described: list[dict], note: str | None = None) -> Tabl
         table.add_row(entry["name"], ", ".join(entry["aliases"]) or "–", f"per {entry['interval']}",
                       params if entry["params"] else "–", f"{entry['summary']} ({torch_class})")
     return table
+
+
+# --------------------------------------------------------------------------- lrsweep tune
+
+TUNE_TABLES = (("scout", ("scout", "rung")), ("refine", ("refine",)), ("final", ("final", "rung", "refine")))
+
+
+def tune_stage_rows(summary: dict, stages: tuple[str, ...], lrs: list[float] | None = None) -> list[dict]:
+    """One row per LR of a stage: seeds trained, epochs reached, statuses and the metric's seed mean."""
+    by_lr: dict[float, list[dict]] = {}
+    for row in summary.get("variants", []):
+        if row.get("stage") in stages and (lrs is None or row["lr"] in lrs):
+            by_lr.setdefault(row["lr"], []).append(row)
+    out = []
+    for lr, rows in sorted(by_lr.items()):
+        values = [r.get(summary["metric"]) for r in rows]
+        finite = [v for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
+        out.append({"lr": lr, "seeds": len(rows), "epochs": max(r["epochs_run"] for r in rows),
+                    "status": "/".join(sorted({r["status"] for r in rows})),
+                    "mean": sum(finite) / len(finite) if len(finite) == len(values) and finite else None,
+                    "best": any(r.get("best") for r in rows)})
+    return out
+
+
+def tune_tables(tune: dict, summary: dict) -> list[Table | Text]:
+    """``lrsweep tune``'s tables: the range test's bounds, then one table per stage, each with why it stopped."""
+    tables = []
+    by_name = {s["stage"]: s for s in tune.get("stages", []) if s.get("stage") == "range"}
+    if "range" in by_name:
+        rng = by_name["range"]
+        table = Table(title=f"range test: {rng['trainings']:g} trainings", title_justify="left")
+        for column in ("low", "high", "why"):
+            table.add_column(column, justify="left" if column == "why" else "right")
+        table.add_row(fmt_lr(rng["bounds"]["low"]), fmt_lr(rng["bounds"]["high"]), rng["reason"])
+        tables.append(table)
+    for name, stages in TUNE_TABLES:
+        entries = [s for s in tune.get("stages", []) if s.get("stage") == name]
+        if not entries:
+            continue
+        lrs = [lr for s in entries for lr in s.get("lrs", [])]
+        cost = sum(s.get("trainings", 0) for s in entries)
+        table = Table(title=f"{name}: {len(lrs)} LRs, {cost:.3g} trainings", title_justify="left")
+        for column in ("lr", "seeds", "epochs", "status", summary["metric"]):
+            table.add_column(column, justify="left" if column == "status" else "right")
+        for row in tune_stage_rows(summary, stages, lrs):
+            table.add_row(fmt_lr(row["lr"]) + (" ★" if row["best"] and name == "final" else ""), str(row["seeds"]),
+                          str(row["epochs"]), row["status"], fmt(row["mean"]),
+                          style="bold green" if row["best"] and name == "final" else None)
+        tables.append(table)
+        tables.append(Text("; ".join(dict.fromkeys(s["reason"] for s in entries)), style="dim"))
+    return tables
+
+
+def tune_verdict(tune: dict) -> Text:
+    """One line: ``lr 0.065 · band 0.044–0.099 · 6.3 trainings`` (and the retrain's test score)."""
+    best, band, cost = tune.get("best"), tune.get("band"), tune.get("cost") or {}
+    text = Text()
+    if best is None:
+        text.append(f"tune {tune.get('status', 'running')}: no pick yet · {cost.get('trainings', 0):.2g} trainings",
+                    style="yellow")
+        return text
+    span = f"{fmt_lr(band['low'])}–{fmt_lr(band['high'])}" if band and band["low"] != band["high"] else "the pick alone"
+    text.append(f"lr {fmt_lr(best['lr'])} · band {span} · {cost['trainings']:.3g} trainings "
+                f"(budget {cost.get('budget', 0):g})", style="bold green")
+    retrain = tune.get("retrain")
+    if retrain and retrain.get("status") == "done":
+        acc = f", test_acc {fmt(retrain['test_acc'])}" if retrain.get("test_acc") is not None else ""
+        text.append(f"\nRetrained on train+val: test_loss {fmt(retrain['test_loss'])}{acc}")
+    return text

@@ -10,6 +10,8 @@
       plots/*.png
     runs/<name>-find-<YYYYmmdd-HHMMSS>/      (lrsweep find)
       config.yaml  meta.json  find.csv  find.json  plots/find.png
+    runs/<name>-tune-<YYYYmmdd-HHMMSS>/      (lrsweep tune)
+      config.yaml  meta.json  tune.json  summary.csv  summary.json  variants/...  retrain/  plots/tune.png
 """
 
 from __future__ import annotations
@@ -356,6 +358,15 @@ class RunStore:
         """find.json of a range-test directory (None for a sweep's directory)."""
         path = self.path / "find.json"
         return checks.check_find(read_json(path), path) if path.exists() else None
+
+    # ---- lrsweep tune: its stages, cost and pick (the variants live under variants/ as in a sweep)
+    def write_tune(self, result: dict) -> None:
+        write_json(self.path / "tune.json", result)
+
+    def read_tune(self) -> dict | None:
+        """tune.json of a tune run's directory (None for other directories)."""
+        path = self.path / "tune.json"
+        return read_json(path) if path.exists() else None
 
     @property
     def tensorboard_dir(self) -> Path:

@@ -19,6 +19,9 @@ DIRECTIONS = {"val_loss": "min", "val_acc": "max"}
 # A pruned variant (stopped at an ASHA rung) is finished but never ranked: the pick is among the
 # variants that trained every epoch, so all rankable scores are measured at the same epoch.
 COMPLETE_STATUSES = ("done", "diverged", "pruned")
+# Scores closer than this (relative to their size) are equal: float32 losses agree to about 1e-6 of
+# their value, and no LR choice turns on a 0.01% difference in the metric.
+TIE_RTOL = 1e-4
 
 
 def _finite(values):
@@ -68,6 +71,7 @@ def group_rows(rows: list[dict], metric: str) -> list[dict]:
             "lr": lr, "optimizer": opt, "scheduler": sched,
             "seeds": [r["seed"] for r in members],
             "ids": [r["id"] for r in members],
+            "scores": scores,  # per seed, in the order of "seeds" (None where not rankable)
             "n": len(values),
             "mean": statistics.fmean(values) if complete and values else None,
             "std": statistics.stdev(values) if complete and len(values) > 1 else (0.0 if complete and values else None),
@@ -102,7 +106,7 @@ def summarize(name: str, metric: str, rows: list[dict], retrain: dict | None = N
         "name": name,
         "metric": metric,
         "direction": DIRECTIONS[metric],
-        "best": _best_entry(best, ranked, rows),
+        "best": _best_entry(best, ranked, rows, metric),
         "groups": ranked + [g for g in groups if g["mean"] is None],
         "variants": ordered,
         "status_counts": counts,
@@ -111,19 +115,43 @@ def summarize(name: str, metric: str, rows: list[dict], retrain: dict | None = N
     }
 
 
-def _best_entry(best: dict | None, ranked: list[dict], rows: list[dict]) -> dict | None:
+def _best_entry(best: dict | None, ranked: list[dict], rows: list[dict], metric: str) -> dict | None:
     if best is None:
         return None
     entry: dict[str, Any] = {k: best[k] for k in ("lr", "optimizer", "scheduler", "mean", "std", "n", "ids")}
     entry["id"] = best["ids"][0]
-    if len(ranked) > 1 and best["n"] > 1:
-        runner_up = ranked[1]
-        gap = abs(runner_up["mean"] - best["mean"])
-        entry["tied_with_runner_up"] = gap <= max(best["std"] or 0.0, runner_up["std"] or 0.0)
-    else:
-        entry["tied_with_runner_up"] = False
+    sign = 1 if DIRECTIONS[metric] == "min" else -1
+    entry["tied_with_runner_up"] = len(ranked) > 1 and tied(best, ranked[1], sign)
     entry["edge"] = _grid_edge(best, ranked, rows)
     return entry
+
+
+def paired_gaps(best: dict, other: dict, sign: int) -> list[float]:
+    """Per shared seed, how much better ``best`` scored than ``other`` (positive: best won that seed)."""
+    mine = dict(zip(best["seeds"], best.get("scores") or []))
+    theirs = dict(zip(other["seeds"], other.get("scores") or []))
+    return [sign * (theirs[s] - mine[s]) for s in best["seeds"]
+            if mine.get(s) is not None and theirs.get(s) is not None and s in theirs]
+
+
+def tied(best: dict, other: dict, sign: int = 1) -> bool:
+    """Whether ``other`` is indistinguishable from ``best`` within seed noise, compared seed by seed.
+
+    Same seed, same initial weights and batches: the paired differences measure the LR's effect. Equal
+    within TIE_RTOL is a tie; a pick that wins on every seed is not tied; otherwise tied when the mean
+    difference is within one standard deviation of the differences. Without shared seeds, the means
+    are compared against the larger of the two standard deviations.
+    """
+    tolerance = TIE_RTOL * max(abs(best["mean"]), abs(other["mean"]))
+    gap = sign * (other["mean"] - best["mean"])
+    if gap <= tolerance:
+        return True
+    gaps = paired_gaps(best, other, sign)
+    if not gaps:
+        return gap <= max(best["std"] or 0.0, other["std"] or 0.0)
+    if all(g > tolerance for g in gaps):
+        return False
+    return len(gaps) > 1 and statistics.fmean(gaps) <= statistics.stdev(gaps)
 
 
 def _grid_edge(best: dict, ranked: list[dict], rows: list[dict]) -> str | None:

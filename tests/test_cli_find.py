@@ -96,6 +96,16 @@ def test_a_config_that_sweeps_more_than_the_lr_gets_notes(runner, write_config, 
     assert any("first of 2 optimizers: sgd" in n for n in notes) and any("first of 2 seeds: 3" in n for n in notes)
 
 
+def test_the_scheduler_note_only_for_configs_with_a_scheduler(tiny_sweep):
+    from lrsweep.api.rangetest import scope_notes
+    from lrsweep.config import parse_config
+
+    assert not any("scheduler" in n for n in scope_notes(parse_config(tiny_sweep)))
+    assert not any("scheduler" in n for n in scope_notes(parse_config({**tiny_sweep, "scheduler": "none"})))
+    noted = scope_notes(parse_config({**tiny_sweep, "scheduler": {"type": "cosine"}}))
+    assert any("scheduler does not apply" in n for n in noted)
+
+
 def test_interrupt_exits_130_and_writes_nothing(runner, tmp_path, monkeypatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt

@@ -13,6 +13,8 @@ import torch.nn.functional as F
 
 from lrsweep.errors import UsageError
 from lrsweep.finder import (
+    GRID_MARGIN,
+    FinderResult,
     FinderSettings,
     divergence_onset,
     gradient,
@@ -156,7 +158,7 @@ def test_nan_loss_stops_cleanly_and_suggests_from_the_finite_part():
     x, y = regression_problem(n=256)
     model = torch.nn.Linear(5, 1)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    result = range_test(model, optimizer, nan_after(60), x, y, 64, FinderSettings(steps=100))
+    result = range_test(model, optimizer, nan_after(60), x, y, 64, FinderSettings(steps=100, edge=False))
     assert result.stopped == "nonfinite" and result.steps_run == 61
     assert math.isnan(result.losses[-1]) and all(math.isfinite(v) for v in result.losses[:-1])
     assert all(result.lrs[0] <= lr <= result.lrs[59] for lr in (result.suggestions["steep"], result.suggestions["valley"]))
@@ -180,7 +182,7 @@ def test_too_few_points_is_a_usage_error_that_says_what_to_change():
     model = torch.nn.Linear(5, 1)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     with pytest.raises(UsageError, match=r"stopped after 3 steps.*--start"):
-        range_test(model, optimizer, nan_after(2), x, y, 64, FinderSettings(steps=100))
+        range_test(model, optimizer, nan_after(2), x, y, 64, FinderSettings(steps=100, edge=False))
 
 
 def test_divergence_lr_is_within_3x_of_two_over_lambda_max():
@@ -274,6 +276,45 @@ def test_grid_around_is_log_spaced_and_stays_below_the_divergence_lr():
     ratios = [b / a for a, b in zip(free, free[1:])]
     assert max(ratios) == pytest.approx(min(ratios), rel=1e-2)
     bounded = grid_around(1e-2, 0.04, num=5)
-    assert len(bounded) == 5 and bounded == sorted(bounded) and bounded[-1] == 0.04
+    assert len(bounded) == 5 and bounded == sorted(bounded) and bounded[-1] == pytest.approx(0.04 * GRID_MARGIN)
+    assert grid_around(1e-2, 0.0123456, num=3, digits=3)[-1] <= 0.0123456 * GRID_MARGIN  # rounded down, not up
     with pytest.raises(UsageError, match="no room"):
         grid_around(1e-2, 1e-3)
+
+
+def random_regression(seed):
+    """A random linear regression: rows, features, feature scales and offsets all drawn."""
+    g = torch.Generator().manual_seed(seed)
+    m, d = int(torch.randint(100, 1500, (1,), generator=g)), int(torch.randint(1, 16, (1,), generator=g))
+    scale = 10 ** (torch.rand(d, generator=g) * 2 - 0.5)
+    x = torch.randn(m, d, generator=g) * scale + torch.randn(d, generator=g) * scale * 0.5
+    y = x @ torch.randn(d, 1, generator=g) + torch.randn(1, generator=g) + 0.1 * torch.randn(m, 1, generator=g)
+    a = torch.cat([x, torch.ones(m, 1)], dim=1).double()
+    return x, y, 1 / torch.linalg.eigvalsh(a.T @ a / m).max().item()  # F.mse_loss: H = 2 A^T A / m, edge 2 / λ(H)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_full_batch_gradient_descent_divergence_lr_is_the_analytic_edge(seed):
+    x, y, edge = random_regression(seed)
+    torch.manual_seed(seed)
+    model = torch.nn.Linear(x.shape[1], 1)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+    result = range_test(model, optimizer, F.mse_loss, x, y, len(x), FinderSettings(),
+                        generator=torch.Generator().manual_seed(0))
+    assert 0.5 * edge <= result.divergence_lr <= 1.5 * edge, (result.divergence_lr, edge)
+    grid = grid_around(result.suggestion(), result.ceiling)
+    assert max(grid) <= edge
+    assert FinderResult.from_dict(json.loads(json.dumps(result.to_dict()))).divergence_lr == result.divergence_lr
+
+
+def test_a_test_that_never_blows_up_bounds_the_grid_where_the_loss_stopped_falling():
+    x, y = classification_problem()
+    torch.manual_seed(0)
+    model = mlp()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)  # no stability edge for Adam: the curve alone
+    settings = FinderSettings(start_lr=1e-5, end_lr=1e-1, steps=60, diverge_factor=1e6)
+    result = range_test(model, optimizer, F.cross_entropy, x, y, 32, settings, generator=torch.Generator().manual_seed(0))
+    assert result.stopped == "completed" and result.divergence_lr is None and result.edge_lr is None
+    low = min(range(len(result.smoothed)), key=result.smoothed.__getitem__)
+    assert result.ceiling == result.stopped_falling_lr == result.lrs[low]
+    assert max(grid_around(result.suggestion(), result.ceiling)) <= result.ceiling

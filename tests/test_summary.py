@@ -32,6 +32,37 @@ def test_seed_groups_mean_std_and_tie_flag():
     assert best["tied_with_runner_up"]  # 0.40 vs 0.42 with std ~0.14
 
 
+def test_a_pick_that_wins_on_every_seed_is_not_tied_however_noisy_the_runner_up():
+    rows = [row(0.01, 0, 0.30), row(0.01, 1, 0.31), row(0.01, 2, 0.32),
+            row(0.1, 0, 0.31), row(0.1, 1, 0.60), row(0.1, 2, 0.33)]  # runner-up std 0.16 > gap 0.10
+    assert summarize("s", "val_loss", rows)["best"]["tied_with_runner_up"] is False
+
+
+def test_a_pick_that_loses_a_seed_within_noise_is_tied():
+    rows = [row(0.01, 0, 0.30), row(0.01, 1, 0.40), row(0.01, 2, 0.32),
+            row(0.1, 0, 0.36), row(0.1, 1, 0.35), row(0.1, 2, 0.34)]
+    assert summarize("s", "val_loss", rows)["best"]["tied_with_runner_up"] is True
+
+
+def test_losses_equal_up_to_round_off_are_tied():
+    rows = [row(0.1, s, 0.0086) for s in range(3)] + [row(0.1000001, s, 0.0086 + 4e-9) for s in range(3)]
+    assert summarize("s", "val_loss", rows)["best"]["tied_with_runner_up"] is True  # std 0, gap 4e-9
+
+
+def test_exact_ties_are_flagged_with_one_seed_too():
+    rows = [row(0.01, 0, 0.25), row(0.1, 0, 0.25), row(1.0, 0, 0.5)]
+    assert summarize("s", "val_loss", rows)["best"]["tied_with_runner_up"] is True
+    rows = [row(0.01, 0, 0.25), row(0.1, 0, 0.26)]
+    assert summarize("s", "val_loss", rows)["best"]["tied_with_runner_up"] is False
+
+
+def test_val_acc_ties_are_paired_in_the_maximising_direction():
+    rows = [row(0.01, s, 0.5) for s in range(2)] + [row(0.1, s, 0.5) for s in range(2)]
+    for r, acc in zip(rows, (0.90, 0.91, 0.80, 0.90)):
+        r["val_acc"] = acc
+    assert summarize("s", "val_acc", rows)["best"]["tied_with_runner_up"] is False  # wins both seeds
+
+
 def test_grid_edge_is_flagged():
     rows = [row(0.01, 0, 0.5), row(0.1, 0, 0.4), row(1.0, 0, 0.3)]
     assert summarize("s", "val_loss", rows)["best"]["edge"] == "high"

@@ -100,6 +100,7 @@ def find(config: ConfigLike, overrides: Overrides = None, *, settings: FinderSet
     for note in notes if on_notice else []:
         on_notice(note)
     result, torch_device = run_find(cfg, settings, on_step)
+    notes += [n for n in (completion_note(result),) if n]
     store = save_find(Path(out), cfg, result, torch_device)
     grid = None
     if write_grid is not None:
@@ -139,7 +140,7 @@ def scope_notes(config) -> list[str]:
         notes.append(f"the range test uses the first of {len(config.optimizers)} optimizers: {config.optimizers[0].label}")
     if len(config.seeds) > 1:
         notes.append(f"the range test uses the first of {len(config.seeds)} seeds: {config.seeds[0]}")
-    if config.schedulers:
+    if any(s.type != "none" for s in config.schedulers):
         notes.append("the range test drives the LR itself; the config's scheduler does not apply to it")
     return notes
 
@@ -177,7 +178,7 @@ def write_grid_config(config: ConfigLike, overrides: Overrides, target: Path, re
     from lrsweep.finder import grid_around
     from lrsweep.store import atomic_write_text
 
-    grid = grid_around(result.suggestion(suggester), result.divergence_lr)
+    grid = grid_around(result.suggestion(suggester), result.ceiling)
     note = (f"lr: {len(grid)} LRs around the range test's {suggester} suggestion "
             f"({result.suggestion(suggester):.3g}){_diverged_note(result)}, by lrsweep find")
     sets = override_items(overrides)
@@ -198,7 +199,17 @@ def write_grid_config(config: ConfigLike, overrides: Overrides, target: Path, re
 
 
 def _diverged_note(result: FinderResult) -> str:
-    return f", below the divergence LR {result.divergence_lr:.3g}" if result.divergence_lr is not None else ""
+    if result.divergence_lr is not None:
+        return f", below the divergence LR {result.divergence_lr:.3g}"
+    return f", below where the loss stopped falling ({result.ceiling:.3g}; it never blew up)"
+
+
+def completion_note(result: FinderResult) -> str | None:
+    """Say so when the test reached --end without blowing up, and what bounds a grid then."""
+    if result.divergence_lr is not None:
+        return None
+    return (f"the loss never blew up up to {result.stop_lr:.3g}: a grid is bounded by where it stopped falling "
+            f"({result.ceiling:.3g})")
 
 
 def replace_lr(text: str, grid: list[float], note: str) -> str | None:

@@ -177,10 +177,17 @@ def compare_runs(run_dirs: list[str | Path]) -> dict[str, dict]:
 
 
 def plot_run(run_dir: str | Path) -> list[Path]:
-    """PNG figures of a sweep (or a range test's find.png) into RUN_DIR/plots/ (needs matplotlib); their paths."""
-    from lrsweep.plots import find_png, pyplot, write_plots
+    """PNG figures of a sweep, a tune run (tune.png too) or a range test (find.png) into RUN_DIR/plots/; their paths."""
+    from lrsweep.errors import RunDirError
+    from lrsweep.plots import find_png, pyplot, write_plots, write_tune_plot
 
     store = open_run(run_dir)
+    tuned = store.read_tune()
+    if tuned is not None:
+        summary = store.read_summary()  # a tune run's: every variant tried, each with its stage
+        if summary is None or not summary.get("tune"):
+            raise RunDirError(f"{store.path}: the tune run has not finished (resume it: lrsweep tune --resume)")
+        return [write_tune_plot(store, tuned, summary), *write_plots(store, summary)]
     found = store.read_find()
     if found is None:
         return write_plots(store, load_summary(store))

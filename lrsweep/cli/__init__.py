@@ -8,6 +8,7 @@ from lrsweep.cli import grid  # noqa: F401,I001  grid
 from lrsweep.cli import validate  # noqa: F401  validate, datasets, schema
 from lrsweep.cli import schedule  # noqa: F401  schedule
 from lrsweep.cli import find  # noqa: F401  find
+from lrsweep.cli import tune  # noqa: F401  tune
 from lrsweep.cli import runs  # noqa: F401  show, compare, plot
 from lrsweep.cli import distributed  # noqa: F401  merge
 

@@ -89,6 +89,10 @@ def find(
 def render_find(result: FinderResult, suggester: str, report: dict) -> Group:
     """The table of suggestions, the terminal chart, and what to do next."""
     parts = [suggestions_table(result, suggester), render_curve(result, suggester)]
+    from lrsweep.api.rangetest import completion_note
+
+    if completion_note(result):
+        parts.append(Text(completion_note(result), style="yellow"))
     footer = Text(f"Results: {report['run_dir']}")
     if report.get("grid"):
         footer.append(f"\nWrote {report['grid_file']} with lr {report['grid']}\nNext: lrsweep grid {report['grid_file']}",
@@ -114,8 +118,13 @@ def suggestions_table(result: FinderResult, suggester: str) -> Table:
         table.add_row(f"{name} ({MARKS[name]})" + (" ★" if chosen else ""), f"{result.suggestions[name]:.3g}",
                       rules[name], style="bold green" if chosen else None)
     diverged = f"{result.divergence_lr:.3g}" if result.divergence_lr is not None else "–"
-    table.add_row("divergence (x)", diverged, "the loss only got worse from here on",
+    table.add_row("divergence (x)", diverged, "the lower of the two below",
                   style="red" if result.divergence_lr is not None else None)
+    onset = f"{result.onset_lr:.3g}" if result.onset_lr is not None else "–"
+    table.add_row("  curve", onset, "the loss only got worse from here on")
+    if result.edge_lr is not None:
+        table.add_row("  stability edge", f"{result.edge_lr:.3g}",
+                      f"gradient descent's edge at the start (sharpness {result.sharpness:.3g})")
     return table
 
 

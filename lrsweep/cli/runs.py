@@ -30,6 +30,13 @@ def show(run_dir: RunDirArg, json_out: JsonOption = False) -> None:
     with user_errors():
         if show_preview(run_dir, json_out):
             return
+        from lrsweep.api.runs import open_run
+
+        store = open_run(run_dir)
+        tuned = store.read_tune()
+        if tuned is not None:
+            _show_tune(store, tuned, json_out)
+            return
         run = api.load_run(run_dir)
         if run.find is not None:
             _show_find(run, json_out)
@@ -59,6 +66,41 @@ def _show_find(run, json_out: bool) -> None:
         return
     result = run.range_test()
     stdout_console().print(render_find(result, result.default, {"run_dir": str(run.run_dir)}))
+
+
+def tune_summary(store) -> dict:
+    """A tune run's summary: the one it wrote at the end, or (still running) its variants read from their files."""
+    from lrsweep.summary import variant_row
+
+    written = store.read_summary()
+    if written is not None and written.get("tune"):
+        return written
+    config = store.read_config()
+    rows = []
+    for vid in store.variant_ids():
+        status = store.read_status(vid)
+        if status and status.get("variant"):
+            rows.append({**variant_row(status["variant"], status, store.read_metrics(vid)), "stage": status.get("stage")})
+    metric = (config.get("select") or {}).get("metric", "val_loss")
+    return {"name": config.get("name"), "metric": metric, "variants": rows, "groups": [], "best": None}
+
+
+def _show_tune(store, tuned: dict, json_out: bool) -> None:
+    """A tune run's directory: its stage tables and verdict, as `lrsweep tune` printed them."""
+    from lrsweep.report import tune_tables, tune_verdict
+
+    from lrsweep.api.runs import DETAIL_KEYS
+
+    meta = store.read_meta()
+    details = {"run_dir": str(store.path), "meta": {k: meta[k] for k in DETAIL_KEYS if k in meta}}
+    if json_out:
+        print_json({**tuned, **details})
+        return
+    console = stdout_console()
+    for table in tune_tables(tuned, tune_summary(store)):
+        console.print(table)
+    console.print(tune_verdict(tuned))
+    console.print(f"Results: {store.path}", markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()

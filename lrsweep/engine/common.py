@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -14,6 +15,11 @@ STATUS_FAILED = "failed"
 STATUS_INTERRUPTED = "interrupted"
 FINISHED = (STATUS_DONE, STATUS_DIVERGED)  # a resumed sweep does not run these again
 
+# A finite loss past this multiple of the loss at initialisation is a blow-up, not training: a
+# variant that learns never ends an epoch 10x worse than where it started (cross-entropy from
+# ln(10) = 2.3 would be 23; the blow-ups seen were 1e20-1e34 on regressions), while noise in a
+# first mini-batch's loss and early spikes of large LRs stay well inside it.
+BLOWUP_FACTOR = 10.0
 EVAL_CHUNK = 4096  # rows per forward pass when evaluating (no gradients, so bigger than a batch)
 
 
@@ -74,6 +80,20 @@ class Callbacks(Protocol):
 class NoCallbacks:
     def on_epoch(self, variant_id: str, record: EpochRecord) -> None:
         pass
+
+
+def diverged(loss: float | None, reference: float | None) -> bool:
+    """Whether an epoch's loss means the variant diverged: not finite, or past BLOWUP_FACTOR x ``reference``.
+
+    ``reference`` is the loss at initialisation (every engine takes the first training batch's loss,
+    before any step: the same for every variant of one seed); None or non-positive skips the ratio.
+    A missing loss (no validation split) never counts.
+    """
+    if loss is None:
+        return False
+    if not math.isfinite(loss):
+        return True
+    return reference is not None and math.isfinite(reference) and reference > 0 and loss > BLOWUP_FACTOR * reference
 
 
 def cpu_state(state: dict) -> dict:

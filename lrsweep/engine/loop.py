@@ -10,7 +10,7 @@ import torch
 from lrsweep.engine import checkpoint
 from lrsweep.engine.common import (
     STATUS_DIVERGED, STATUS_DONE, Callbacks, EpochRecord, NoCallbacks, TrainSpec, VariantResult,
-    evaluate, loss_fn,
+    diverged, evaluate, loss_fn,
 )
 from lrsweep.engine.batches import as_batches
 from lrsweep.engine.precision import Amp, maybe_compile
@@ -59,6 +59,7 @@ class SequentialTrainer:
         self.fn = loss_fn(spec.loss)
         self.batches = as_batches(train, [variant.seed], spec)  # orders (and augmentation) of this seed
         self.result = VariantResult(variant.id, STATUS_DONE)
+        self.reference_loss = None  # the first batch's loss before any step (see engine.common.diverged)
         self.rng = checkpoint.rng_state(self.x.device)  # seeded by initial_state; run() trains on it
 
     @property
@@ -79,7 +80,7 @@ class SequentialTrainer:
         self.result.epochs.append(record)
         self.result.seconds += seconds
         self.callbacks.on_epoch(self.variant.id, record)
-        if not all(math.isfinite(v) for v in (train_loss, val_loss if val_loss is not None else 0.0)):
+        if diverged(train_loss, self.reference_loss) or diverged(val_loss, self.reference_loss):
             self.result.status = STATUS_DIVERGED
         else:
             self.driver.after_epoch(val_loss if val_loss is not None else train_loss)
@@ -99,6 +100,7 @@ class SequentialTrainer:
             "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
             "driver": checkpoint.driver_state(self.driver), "rng": checkpoint.rng_state(self.x.device),
             "orders": self.batches.state_dict(), "result": checkpoint.result_state(self.result),
+            "reference": self.reference_loss,  # the divergence rule's loss at initialisation
             "scaler": self.amp.scaler.state_dict() if self.amp.scaler else None,  # fp16 loss scale
         })
 
@@ -112,6 +114,7 @@ class SequentialTrainer:
         self.rng = state["rng"]
         self.batches.load_state_dict(state["orders"])
         self.result = checkpoint.result_from_state(state["result"])
+        self.reference_loss = state.get("reference")
         if self.amp.scaler is not None and state.get("scaler"):
             self.amp.scaler.load_state_dict(state["scaler"])
 
@@ -140,6 +143,8 @@ class SequentialTrainer:
                 out = self.forward(xb)
                 loss = self.fn(out, yb)
             self.amp.backward(loss)
+            if self.reference_loss is None:
+                self.reference_loss = float(loss.detach())
             if lr_steps is not None:
                 lr_steps.append(optimizer.param_groups[0]["lr"])
             self.amp.step(optimizer)

@@ -12,7 +12,6 @@ of :func:`lrsweep.engine.loop.train_variant`, one per variant.
 from __future__ import annotations
 
 import ctypes
-import math
 import time
 from typing import Sequence
 
@@ -23,6 +22,7 @@ from torch import Tensor
 from lrsweep.engine import checkpoint
 from lrsweep.engine.common import (
     EVAL_CHUNK, STATUS_DIVERGED, STATUS_DONE, Callbacks, EpochRecord, NoCallbacks, TrainSpec, VariantResult,
+    diverged,
 )
 from lrsweep.engine.batches import as_batches
 from lrsweep.engine.loop import DIVERGENCE_CHECK_EVERY, steps_per_epoch
@@ -102,6 +102,7 @@ class PackTrainer:
         self.results: list[VariantResult] | None = None  # set by the first run()
         self.batches, self.batches_state = None, None  # the batch source, made by the first run()
         self.epochs_run = 0
+        self.reference: list[float] | None = None  # set by the first batch
 
     def state_dict(self, i: int) -> dict[str, Tensor]:
         """Variant ``i``'s current parameters (as its own module's state_dict), while it is in the pack."""
@@ -173,8 +174,8 @@ class PackTrainer:
             record = EpochRecord(epoch, lrs[i], train_loss, train_acc, val_loss, val_acc, share)
             self.results[i].epochs.append(record)
             callbacks.on_epoch(self.variants[i].id, record)
-            finite = all(math.isfinite(v) for v in (train_loss, val_loss if val_loss is not None else 0.0))
-            if i in self.alive and not finite:
+            blown = diverged(train_loss, self.reference[i]) or diverged(val_loss, self.reference[i])
+            if i in self.alive and blown:
                 self._drop([i])
         for i in self.alive:
             self.drivers[i].after_epoch(scores[i][0] if evaluation else stats.mean(i, False)[0])
@@ -194,6 +195,8 @@ class PackTrainer:
         with self.amp.autocast():
             out = self.forward(xb, shared)
             losses = _losses(out, yb, shared, self.spec.loss)
+        if self.reference is None:  # the loss at initialisation, per variant (see engine.common.diverged)
+            self.reference = losses.detach().tolist()
         self.bad_batches += ((self.bad_batches > 0) | ~torch.isfinite(losses.detach())).long()
         keep = self.bad_batches == 0
         for p in self.model.params:
@@ -262,6 +265,7 @@ class PackTrainer:
             "proxies": [d.optimizer.state_dict() for d in self.drivers],
             "drivers": [checkpoint.driver_state(d) for d in self.drivers],
             "frozen": dict(self.frozen), "results": [checkpoint.result_state(r) for r in self.results],
+            "reference": self.reference,  # the divergence rule's losses at initialisation
             "rng": checkpoint.rng_state(self.device), "orders": self.batches.state_dict(),
         })
 
@@ -295,6 +299,7 @@ class PackTrainer:
         self.bad_batches = state["bad_batches"].to(device)
         self.frozen = {int(i): sd for i, sd in state["frozen"].items()}
         self.results = [checkpoint.result_from_state(r) for r in state["results"]]
+        self.reference = state.get("reference")
         self.epochs_run = state["epochs_run"]
         self.batches_state = state["orders"]  # applied when the batch source is made (run() has the data)
         if self.batches is not None:

@@ -1,0 +1,148 @@
+"""``lrsweep tune``: the budgeted strategy (lrsweep.tune), its tables and its one-line verdict."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from lrsweep.cli.app import app
+from lrsweep.api.common import DEFAULT_OUT, finish_meta, run_meta
+from lrsweep.cli.common import (
+    DeviceOption, JsonOption, OutOption, QuietOption, SetOption, announce_downloads, config_overrides, print_json,
+    sigterm_as_interrupt, stderr_console, stdout_console, user_errors,
+)
+
+
+@app.command()
+def tune(
+    config_path: Annotated[Optional[Path], typer.Argument(
+        help="The YAML config to choose an LR for (its lr is ignored). Optional with --resume.")] = None,
+    budget: Annotated[Optional[float], typer.Option(
+        "--budget", min=0.1, help="At most this many full-training equivalents (variant-epochs / train.epochs, "
+                                  "every seed, the range test included).")] = None,
+    resolution: Annotated[Optional[float], typer.Option(
+        "--resolution", min=1.01, help="Refine until the best LR's neighbours are within this ratio.")] = None,
+    resume: Annotated[Optional[Path], typer.Option(
+        "--resume", help="Finish an interrupted tune run directory.")] = None,
+    sets: SetOption = None,
+    device: DeviceOption = None,
+    out: OutOption = DEFAULT_OUT,
+    json_out: JsonOption = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Choose a learning rate within a budget: range test, scouts with successive halving, refinement, finals.
+
+    Writes runs/<name>-tune-<YYYYmmdd-HHMMSS>/ (every variant tried, tune.json, summary like grid's).
+    """
+    from lrsweep.report import tune_tables, tune_verdict
+    from lrsweep.errors import Interrupted
+    from lrsweep.tune import tune as run_tune
+
+    with user_errors():
+        if config_path is None and resume is None:
+            from lrsweep.errors import UsageError
+
+            raise UsageError("give a CONFIG file (or --resume RUN_DIR)")
+        err = stderr_console()
+        overrides = config_overrides(sets, device)
+        config = _config(config_path, overrides, resume)
+        events = _Progress(err, quiet or json_out, config.train.epochs)
+        try:
+            with sigterm_as_interrupt(), announce_downloads(quiet or json_out):
+                try:
+                    result = run_tune(config_path, overrides if resume is None else (sets or []), budget=budget,
+                                      resolution=resolution, events=events, out=out, resume=resume,
+                                      meta=_meta(config) if resume is None else None)
+                except Interrupted as stop:
+                    events.close()
+                    run_dir = stop.summary.get("run_dir")
+                    _finish(run_dir, "interrupted")
+                    if json_out:
+                        print_json(stop.summary)
+                    err.print(f"[yellow]interrupted[/]: resume with  lrsweep tune --resume {run_dir}")
+                    raise typer.Exit(130) from None
+        except KeyboardInterrupt:
+            raise typer.Exit(130) from None
+        finally:
+            events.close()
+        _finish(result.run_dir, "finished")
+        data = {**result.to_dict(), "run_dir": result.run_dir}
+        if json_out:
+            print_json(data)
+        elif not quiet:
+            from lrsweep.store import RunStore
+
+            console = stdout_console()
+            for table in tune_tables(data, RunStore.open(Path(result.run_dir)).read_summary() or {"metric": ""}):
+                console.print(table)
+            console.print(tune_verdict(data))
+            console.print(f"Results: {result.run_dir}", markup=False, highlight=False, soft_wrap=True)
+        elif quiet and not json_out:
+            typer.echo(result.run_dir)
+    failed = (result.retrain or {}).get("status") == "failed"
+    raise typer.Exit(1 if failed else 0)
+
+
+def _config(config_path, overrides, resume):
+    """The config that will run (the stored one when resuming), for the progress display and meta.json."""
+    from lrsweep.config import load_config, parse_config
+    from lrsweep.store import RunStore
+
+    if resume is not None:
+        return parse_config(RunStore.open(resume).read_config(), source=str(resume / "config.yaml"))
+    return load_config(config_path, overrides)
+
+
+def _meta(config) -> dict:
+    from lrsweep.device import resolve_device
+
+    return run_meta(config, resolve_device(config.device))
+
+
+def _finish(run_dir, outcome: str) -> None:
+    from lrsweep.store import RunStore
+
+    if run_dir:
+        finish_meta(RunStore.open(Path(run_dir)), outcome)
+
+
+class _Progress:
+    """The grid's progress display, started afresh for each stage's sweep, plus one line per stage."""
+
+    def __init__(self, console, quiet: bool, epochs: int):
+        self.console, self.quiet, self.epochs, self.current = console, quiet, epochs, None
+
+    def close(self) -> None:
+        if self.current is not None:
+            self.current.__exit__(None, None, None)
+            self.current = None
+
+    def on_start(self, variants, pending):
+        from lrsweep.cli.progress import ProgressEvents
+
+        self.close()
+        self.current = ProgressEvents(self.console, self.epochs, self.quiet)
+        self.current.on_start(variants, pending)
+
+    def on_pack_start(self, variants):
+        if self.current:
+            self.current.on_pack_start(variants)
+
+    def on_epoch(self, variant_id, record):
+        if self.current:
+            self.current.on_epoch(variant_id, record)
+
+    def on_variant_end(self, variant, result):
+        if self.current:
+            self.current.on_variant_end(variant, result)
+
+    def on_notice(self, message):
+        if self.quiet:
+            return
+        stage = message.startswith("tune: ")
+        if stage:
+            self.close()
+        self.console.print(message, style="cyan" if stage else "yellow", markup=False, highlight=False,
+                           soft_wrap=True)

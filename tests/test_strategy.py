@@ -1,0 +1,71 @@
+"""tune's pure decisions: budget arithmetic, the scouting grid, refinement points, the band."""
+
+import math
+
+import pytest
+
+from lrsweep.strategy import (
+    Costs, band_of, parabola, smoothed_ranking, grace_epochs, halving_epochs, log_space, refine_points, survivors,
+)
+from lrsweep.summary import tied
+
+
+def test_log_space_is_geometric_and_keeps_its_ends():
+    lrs = log_space(1e-3, 1.0, 4)
+    assert lrs == [0.001, 0.01, 0.1, 1.0]
+    assert log_space(0.01, 1.0, 1) == [0.1]
+
+
+def test_costs_count_epochs_and_range_test_steps_as_trainings():
+    costs = Costs(epochs=4, steps_per_epoch=25)
+    assert costs.trainings(variant_epochs=8) == 2.0
+    assert costs.trainings(steps=50) == 0.5
+
+
+@pytest.mark.parametrize("scouts, epochs, grace, reduction, expected", [
+    (8, 3, 1, 3, 8 * 1 + 2 * 2),  # one rung at epoch 1: 2 of 8 go on for 2 more epochs
+    (9, 9, 1, 3, 9 * 1 + 3 * 2 + 1 * 6),  # rungs at 1 and 3
+    (6, 1, 1, 3, 6),  # no rung before the last epoch: everyone trains the one epoch
+])
+def test_halving_epochs_is_what_successive_halving_trains(scouts, epochs, grace, reduction, expected):
+    assert halving_epochs(scouts, epochs, grace, reduction) == expected
+
+
+def test_grace_is_a_share_of_the_epochs_at_least_one():
+    assert grace_epochs(3, 1 / 3) == 1 and grace_epochs(30, 1 / 3) == 10 and grace_epochs(1, 1 / 3) == 1
+    assert survivors(8, 3, 1, 3) == 2
+
+
+def test_refinement_bisects_both_sides_in_log_lr_until_the_resolution():
+    points, why = refine_points([0.001, 0.01, 0.1], 0.01, ceiling=1.0, resolution=1.5)
+    assert points == pytest.approx([math.sqrt(0.001 * 0.01), math.sqrt(0.01 * 0.1)], rel=1e-3) and not why
+    points, why = refine_points([0.01, 0.012, 0.0085], 0.01, ceiling=1.0, resolution=1.5)
+    assert points == [] and "resolution" in why
+
+
+def test_refinement_looks_below_a_lowest_best_and_never_above_the_ceiling():
+    points, _ = refine_points([0.01, 0.1], 0.01, ceiling=0.1, resolution=1.5)
+    assert points[0] == pytest.approx(0.001)
+    points, _ = refine_points([0.01, 0.1], 0.1, ceiling=0.1, resolution=1.5)
+    assert points == [pytest.approx(math.sqrt(0.01 * 0.1), rel=1e-3)]  # only below: the ceiling is the top
+
+
+def group(lr, scores):
+    mean = sum(scores) / len(scores)
+    std = (sum((s - mean) ** 2 for s in scores) / (len(scores) - 1)) ** 0.5 if len(scores) > 1 else 0.0
+    return {"lr": lr, "seeds": list(range(len(scores))), "scores": scores, "mean": mean, "std": std}
+
+
+def test_the_band_spans_the_lrs_tied_with_the_best():
+    best = group(0.03, [0.30, 0.32, 0.31])
+    groups = [best, group(0.01, [0.31, 0.31, 0.33]), group(0.1, [0.50, 0.52, 0.51]), group(0.02, [0.29, 0.35, 0.30])]
+    assert band_of(best, groups, tied) == {"low": 0.01, "high": 0.03}
+
+
+def test_parabola_fits_exactly_and_ranks_by_the_fitted_valley():
+    assert parabola([0, 1, 2, 3], [1, 0, 1, 4]) == pytest.approx((1.0, -2.0, 1.0))
+    # one seed's noise makes 0.0095 and 0.0217 look best; the fitted valley sits between them
+    noisy = [(0.603, 0.0063), (0.533, 0.00774), (0.480, 0.00951), (0.515, 0.0117), (0.557, 0.0144), (0.494, 0.0217)]
+    assert {lr for _s, lr in smoothed_ranking(noisy)[:2]} == {0.0117, 0.0144}
+    few = [(0.5, 0.01), (0.4, 0.02)]
+    assert smoothed_ranking(few) == sorted(few)  # too few points: the raw ranking
