@@ -7,6 +7,7 @@ import dataclasses
 import hashlib
 import http.server
 import json
+from pathlib import Path
 import pickle
 import socket
 import threading
@@ -245,3 +246,21 @@ def test_a_sweep_runs_end_to_end_on_a_cifar_format_data_root(tmp_path, monkeypat
     summary = json.loads(result.stdout)
     assert [r["status"] for r in summary["variants"]] == ["done", "done"]
     assert summary["retrain"]["test_acc"] is not None
+
+
+def test_the_bundled_cifar10_config_runs_end_to_end_on_a_generated_data_root(tmp_path, monkeypatch,
+                                                                             cifar10_tarball, runner):
+    """configs/cifar10.yaml as written (ResNet-20, crop+flip, OneCycle per step, precision auto), one epoch."""
+    root = tmp_path / "data"
+    (root / "cifar10").mkdir(parents=True)
+    (root / "cifar10" / CIFAR10.filename).write_bytes(cifar10_tarball[0].read_bytes())
+    monkeypatch.setenv("LRSWEEP_DATA", str(root))
+    config = Path(__file__).resolve().parent.parent / "configs" / "cifar10.yaml"
+    result = runner.invoke(app, ["grid", str(config), "--json", "--out", str(tmp_path / "runs"), "--device", "cpu",
+                                 "--set", "train.epochs=1", "--set", "lr=[0.05, 0.2]",
+                                 "--set", "data.batch_size=16", "--set", "data.download=false"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert [r["status"] for r in summary["variants"]] == ["done", "done"]
+    assert summary["retrain"]["test_acc"] is not None
+    assert (Path(summary["run_dir"]) / "retrain" / "model.pt").is_file()
