@@ -1,4 +1,7 @@
-"""What several test modules share: an events recorder and the splits of a parsed config."""
+"""What several test modules share: an events recorder, the splits of a parsed config, a local file server."""
+
+import http.server
+import threading
 
 from lrsweep.data import load_dataset, split
 from lrsweep.runner import QuietEvents
@@ -26,3 +29,38 @@ class Recorded(QuietEvents):
 def splits_of(config):
     """The config's dataset, split as the CLI splits it."""
     return split(load_dataset(config.data.name, config.data.options), config.data.val_fraction, config.seeds[0])
+
+
+class FileServer:
+    """Serves ``files`` on 127.0.0.1 (URL path -> bytes) and records every path requested; 404 otherwise."""
+
+    def __init__(self, files: dict[str, bytes]):
+        self.files, self.requests = files, []
+        server = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                server.requests.append(self.path)
+                body = server.files.get(self.path)
+                if body is None:
+                    self.send_error(404, "Not Found")
+                    return
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.02,), daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.httpd.shutdown()
+        self.httpd.server_close()

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import http.server
 import json
 from pathlib import Path
 import pickle
 import socket
-import threading
 
 import numpy as np
 import pytest
@@ -21,41 +19,7 @@ from lrsweep.data import cifar, load_dataset, split
 from lrsweep.data.cifar import CIFAR10, CIFAR100, read_batch
 from lrsweep.data.cifar_write import python2_pickle, write_tarball
 from lrsweep.errors import ConfigError, DataError, DownloadError
-
-
-class _Server:
-    """Serves ``files`` (URL path -> bytes) on 127.0.0.1; 404 otherwise; records the paths asked for."""
-
-    def __init__(self, files: dict[str, bytes]):
-        self.files, self.requests = files, []
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                outer.requests.append(self.path)
-                body = outer.files.get(self.path)
-                if body is None:
-                    self.send_error(404, "Not Found")
-                    return
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.02,), daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+from helpers import FileServer
 
 
 def _images(rng, n):
@@ -73,8 +37,8 @@ def cifar10_tarball(tmp_path, monkeypatch):
 
 
 def _serve(monkeypatch, body: bytes, name: str = CIFAR10.filename):
-    server = _Server({f"/kriz/{name}": body})
-    monkeypatch.setattr(cifar, "MIRRORS", (server.url + "missing/", server.url + "kriz/"))
+    server = FileServer({f"/kriz/{name}": body})
+    monkeypatch.setattr(cifar, "MIRRORS", (server.url + "/missing/", server.url + "/kriz/"))
     return server
 
 

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import http.server
 import socket
-import threading
 
 import numpy as np
 import pytest
@@ -14,44 +12,10 @@ from lrsweep.data import load_dataset
 from lrsweep.data.download import ensure_files, fetch
 from lrsweep.data.idx import FILES, write_idx_files
 from lrsweep.errors import DataError, DownloadError
+from helpers import FileServer
 
 PAYLOAD = b"the real file\n" * 100
 PAYLOAD_MD5 = hashlib.md5(PAYLOAD).hexdigest()
-
-
-class _Server:
-    """Serves ``files`` (URL path -> bytes) and records every path requested; 404 otherwise."""
-
-    def __init__(self, files: dict[str, bytes]):
-        self.files, self.requests = files, []
-        server = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                server.requests.append(self.path)
-                body = server.files.get(self.path)
-                if body is None:
-                    self.send_error(404, "Not Found")
-                    return
-                self.send_response(200)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, args=(0.02,), daemon=True)
-
-    def __enter__(self):
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.httpd.shutdown()
-        self.httpd.server_close()
 
 
 @pytest.fixture
@@ -68,14 +32,14 @@ def _leftovers(folder):
 
 
 def test_good_file_downloads_and_verifies(tmp_path):
-    with _Server({"/m/data.bin": PAYLOAD}) as server:
+    with FileServer({"/m/data.bin": PAYLOAD}) as server:
         dest = fetch([f"{server.url}/m/data.bin"], tmp_path / "d" / "data.bin", PAYLOAD_MD5, timeout=5)
     assert dest.read_bytes() == PAYLOAD
     assert _leftovers(tmp_path / "d") == ["data.bin"]  # no temporary file left
 
 
 def test_corrupt_file_is_a_checksum_error_and_leaves_nothing(tmp_path):
-    with _Server({"/data.bin": PAYLOAD[:-1] + b"X"}) as server:
+    with FileServer({"/data.bin": PAYLOAD[:-1] + b"X"}) as server:
         with pytest.raises(DownloadError) as err:
             fetch([f"{server.url}/data.bin"], tmp_path / "data.bin", PAYLOAD_MD5, timeout=5)
     message = str(err.value)
@@ -85,7 +49,7 @@ def test_corrupt_file_is_a_checksum_error_and_leaves_nothing(tmp_path):
 
 
 def test_first_mirror_404_falls_back_to_the_second(tmp_path):
-    with _Server({"/second/data.bin": PAYLOAD}) as server:
+    with FileServer({"/second/data.bin": PAYLOAD}) as server:
         urls = [f"{server.url}/first/data.bin", f"{server.url}/second/data.bin"]
         fetch(urls, tmp_path / "data.bin", PAYLOAD_MD5, timeout=5)
     assert server.requests == ["/first/data.bin", "/second/data.bin"]
@@ -93,13 +57,13 @@ def test_first_mirror_404_falls_back_to_the_second(tmp_path):
 
 
 def test_corrupt_first_mirror_falls_back_to_a_good_one(tmp_path):
-    with _Server({"/bad/data.bin": b"garbage", "/good/data.bin": PAYLOAD}) as server:
+    with FileServer({"/bad/data.bin": b"garbage", "/good/data.bin": PAYLOAD}) as server:
         fetch([f"{server.url}/bad/data.bin", f"{server.url}/good/data.bin"], tmp_path / "data.bin", PAYLOAD_MD5)
     assert (tmp_path / "data.bin").read_bytes() == PAYLOAD
 
 
 def test_server_down_lists_every_url_with_its_error(tmp_path, closed_port_url):
-    with _Server({}) as server:
+    with FileServer({}) as server:
         urls = [f"{closed_port_url}/data.bin", f"{server.url}/data.bin"]
         with pytest.raises(DownloadError) as err:
             fetch(urls, tmp_path / "data.bin", PAYLOAD_MD5, timeout=5)
@@ -117,7 +81,7 @@ def test_malformed_url_is_reported_not_raised(tmp_path):
 
 def test_existing_file_is_not_fetched_again(tmp_path):
     (tmp_path / "data.bin").write_bytes(PAYLOAD)
-    with _Server({}) as server:
+    with FileServer({}) as server:
         ensure_files("thing", tmp_path, {"data.bin": PAYLOAD_MD5}, [server.url], download=True)
     assert server.requests == []
 
@@ -136,7 +100,7 @@ def _fake_mnist(folder):
 def test_mnist_downloads_from_a_mirror_then_loads_offline(tmp_path):
     md5s = _fake_mnist(tmp_path / "served")
     files = {f"/mnist/{name}": (tmp_path / "served" / name).read_bytes() for name in FILES}
-    with _Server(files) as server:
+    with FileServer(files) as server:
         options = {"mirrors": [f"{server.url}/missing/", f"{server.url}/mnist/"], "md5s": md5s}
         ds = load_dataset("mnist", options, root=tmp_path / "root")
     assert ds.train_x.shape == (40, 1, 28, 28) and ds.test_y.shape == (10,)
@@ -158,7 +122,7 @@ def test_mnist_offline_error_says_where_to_put_the_files(tmp_path, closed_port_u
 def test_mnist_checksum_mismatch_from_mirror(tmp_path):
     md5s = _fake_mnist(tmp_path / "served")
     files = {f"/{name}": (tmp_path / "served" / name).read_bytes() for name in FILES}
-    with _Server(files) as server:
+    with FileServer(files) as server:
         with pytest.raises(DownloadError, match="checksum mismatch: expected md5 f68b3c2d"):
             load_dataset("mnist", {"mirrors": [server.url]}, root=tmp_path / "root")  # official md5s
     assert _leftovers(tmp_path / "root" / "mnist") == []
@@ -166,7 +130,7 @@ def test_mnist_checksum_mismatch_from_mirror(tmp_path):
 
 
 def test_no_download_means_no_request(tmp_path):
-    with _Server({}) as server:
+    with FileServer({}) as server:
         with pytest.raises(DataError, match="missing"):
             load_dataset("fashion-mnist", {"mirrors": [server.url]}, root=tmp_path, download=False)
     assert server.requests == []
