@@ -8,9 +8,10 @@ app = typer.Typer(
         "Choose a learning rate by strategy, from one YAML file.\n\n"
         "grid: train one variant per learning rate (x scheduler x optimizer x seed), pick the best "
         "on validation, retrain it and score it on test. schedule: preview, run and compare PyTorch LR "
-        "schedulers. find: the LR range test, which proposes a grid in one short run.\n\n"
+        "schedulers. find: the LR range test, which proposes a grid in one short run. tune: the budgeted "
+        "strategy, which answers with an LR, the band around it and what it cost.\n\n"
         "Exit codes: 0 all variants finished, 1 some variant failed, 2 bad usage or config, "
-        "130 interrupted (resumable with --resume)."
+        "3 a network failure (a download failed on every mirror), 130 interrupted (resumable with --resume)."
     ),
     no_args_is_help=True,
     add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish, PowerShell)
