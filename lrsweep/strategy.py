@@ -88,6 +88,31 @@ def band_of(best: dict, groups: list[dict], tied) -> dict:
     return {"low": min(lrs), "high": max(lrs)}
 
 
+def widen_band(band: dict, best: dict, ranking: list[tuple[float, float]], seed: int, rtol: float) -> dict:
+    """``band`` extended along log-LR over the LRs trained in full on the first seed only.
+
+    ``ranking`` is ``(signed score, lr)`` on ``seed`` (lower is better). Walking out from the best's LR, a
+    neighbour joins while its score on that seed is within the seed noise the finals measured (the best's
+    standard deviation over seeds, at least ``rtol`` of its score) of the best's score on the same seed:
+    the same initial weights and batches, so no seed could tell them apart. The walk stops at the first
+    LR that is worse by more, so the band stays one interval around the pick.
+    """
+    by_lr = sorted((lr, value) for value, lr in ranking)
+    lrs = [lr for lr, _v in by_lr]
+    scores = dict(zip(best.get("seeds") or [], best.get("scores") or []))
+    if best["lr"] not in lrs or scores.get(seed) is None:
+        return band
+    at = lrs.index(best["lr"])
+    own = by_lr[at][1]
+    noise = max(best.get("std") or 0.0, rtol * abs(own))
+    low = high = at
+    while low > 0 and by_lr[low - 1][1] <= own + noise:
+        low -= 1
+    while high < len(lrs) - 1 and by_lr[high + 1][1] <= own + noise:
+        high += 1
+    return {"low": min(band["low"], lrs[low]), "high": max(band["high"], lrs[high])}
+
+
 FIT_WINDOW = 10.0  # the parabola is fitted to the full-length points within this ratio of the incumbent's LR
 FIT_MIN_POINTS = 4  # fewer points: rank by the raw scores
 

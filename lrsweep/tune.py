@@ -31,6 +31,7 @@ from lrsweep.errors import UsageError
 from lrsweep.store import RunStore
 from lrsweep.strategy import (
     Costs, band_of, grace_epochs, halving_epochs, log_space, refine_points, round_lr, smoothed_ranking, survivors,
+    widen_band,
 )
 
 STAGES = ("range", "scout", "rung", "refine", "final")  # a variant's stage: scout (cut at a rung) or rung (went on)
@@ -402,7 +403,7 @@ class Tuner:
         self.store.write_tune(self._result(None, status="running").to_dict())
 
     def _result(self, final: dict | None, status: str = "finished") -> TuneResult:
-        from lrsweep.summary import tied
+        from lrsweep.summary import TIE_RTOL, tied
 
         best = band = retrain = None
         if final is not None:
@@ -412,6 +413,7 @@ class Tuner:
                 sign = 1 if final["direction"] == "min" else -1
                 group = next(g for g in final["groups"] if g["ids"] == best["ids"])
                 band = band_of(group, final["groups"], lambda a, b: tied(a, b, sign))
+                band = widen_band(band, group, self._first_seed_ranking(), self.config.seeds[0], TIE_RTOL)
             self._write_summary(final)
         cost = {"trainings": round(self._spent(), 3), "variant_epochs": self._variant_epochs(),
                 "range_test_steps": self._range_steps(), "budget": self.settings.budget}

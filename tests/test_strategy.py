@@ -5,7 +5,7 @@ import math
 import pytest
 
 from lrsweep.strategy import (
-    Costs, band_of, parabola, smoothed_ranking, grace_epochs, halving_epochs, log_space, refine_points, survivors,
+    Costs, band_of, parabola, widen_band, smoothed_ranking, grace_epochs, halving_epochs, log_space, refine_points, survivors,
 )
 from lrsweep.summary import tied
 
@@ -69,3 +69,19 @@ def test_parabola_fits_exactly_and_ranks_by_the_fitted_valley():
     assert {lr for _s, lr in smoothed_ranking(noisy)[:2]} == {0.0117, 0.0144}
     few = [(0.5, 0.01), (0.4, 0.02)]
     assert smoothed_ranking(few) == sorted(few)  # too few points: the raw ranking
+
+
+def test_the_band_widens_over_first_seed_neighbours_within_the_finals_seed_noise():
+    """Scouts and refinement points have one seed: a neighbour within the best's seed std on that same seed
+    joins the band; the walk stops at the first LR worse by more (0.1 here), so 0.3 never joins."""
+    best = group(0.03, [0.30, 0.32, 0.31])  # std 0.01
+    ranking = sorted([(0.30, 0.03), (0.305, 0.02), (0.309, 0.045), (0.33, 0.01), (0.40, 0.1), (0.301, 0.3)])
+    assert widen_band({"low": 0.03, "high": 0.03}, best, ranking, seed=0, rtol=1e-4) == {"low": 0.02, "high": 0.045}
+
+
+def test_the_band_does_not_widen_without_seed_noise_or_without_the_best_among_the_points():
+    one_seed = group(0.03, [0.30])  # std 0: only the relative tolerance
+    ranking = [(0.30, 0.03), (0.305, 0.02)]
+    assert widen_band({"low": 0.03, "high": 0.03}, one_seed, ranking, seed=0, rtol=1e-4) == {"low": 0.03, "high": 0.03}
+    assert widen_band({"low": 0.03, "high": 0.03}, group(0.03, [0.3, 0.32]), [(0.305, 0.02)], seed=0,
+                      rtol=1e-4) == {"low": 0.03, "high": 0.03}
