@@ -64,3 +64,30 @@ class FileServer:
     def __exit__(self, *exc):
         self.httpd.shutdown()
         self.httpd.server_close()
+
+
+TINY_SWEEP = {  # a 2-LR sweep that trains in a blink, for tests that need a real run directory
+    "name": "tiny",
+    "device": "cpu",
+    "data": {"name": "synthetic-classification", "n_samples": 200, "n_features": 8, "n_classes": 3,
+             "n_test": 50, "val_fraction": 0.2, "batch_size": 32},
+    "model": {"name": "mlp", "hidden": [8]},
+    "optimizer": {"name": "sgd"},
+    "lr": [0.01, 0.1],
+    "train": {"epochs": 2},
+    "retrain": False,
+}
+
+
+def finished_run(folder, **changes):
+    """The run directory of ``lrsweep grid`` on TINY_SWEEP (with ``changes``), trained in ``folder``."""
+    import yaml
+    from typer.testing import CliRunner
+
+    from lrsweep.cli import app
+
+    config = folder / "config.yaml"
+    config.write_text(yaml.safe_dump({**TINY_SWEEP, **changes}))
+    result = CliRunner().invoke(app, ["grid", str(config), "--out", str(folder / "runs"), "--quiet"])
+    assert result.exit_code == 0, result.output
+    return next((folder / "runs").iterdir())

@@ -10,36 +10,18 @@ import subprocess
 import sys
 
 import pytest
-import yaml
 from typer.testing import CliRunner
 
 from lrsweep import runlock
 from lrsweep.cli import app
+from helpers import finished_run
 from lrsweep.errors import RunDirError
 from lrsweep.report import verdict
 from lrsweep.store import RunStore
 
-TINY = {
-    "name": "lock",
-    "device": "cpu",
-    "data": {"name": "synthetic-classification", "n_samples": 200, "n_features": 8, "n_classes": 3,
-             "n_test": 50, "val_fraction": 0.2, "batch_size": 32},
-    "model": {"name": "mlp", "hidden": [8]},
-    "optimizer": {"name": "sgd"},
-    "lr": [0.01, 0.1],
-    "train": {"epochs": 2},
-    "retrain": False,
-}
-
-
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("lock")
-    config = folder / "config.yaml"
-    config.write_text(yaml.safe_dump(TINY))
-    result = CliRunner().invoke(app, ["grid", str(config), "--out", str(folder / "runs"), "--quiet"])
-    assert result.exit_code == 0, result.output
-    return next((folder / "runs").iterdir())
+    return finished_run(tmp_path_factory.mktemp("lock"), name="lock", train={"epochs": 2})
 
 
 @pytest.fixture

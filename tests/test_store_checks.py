@@ -11,28 +11,11 @@ import yaml
 from typer.testing import CliRunner
 
 from lrsweep.cli import app
-
-TINY = {
-    "name": "tamper",
-    "device": "cpu",
-    "data": {"name": "synthetic-classification", "n_samples": 200, "n_features": 8, "n_classes": 3,
-             "n_test": 50, "val_fraction": 0.2, "batch_size": 32},
-    "model": {"name": "mlp", "hidden": [8]},
-    "optimizer": {"name": "sgd"},
-    "lr": [0.01, 0.1],
-    "train": {"epochs": 1},
-    "retrain": False,
-}
-
+from helpers import TINY_SWEEP, finished_run
 
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("tamper")
-    config = folder / "config.yaml"
-    config.write_text(yaml.safe_dump(TINY))
-    result = CliRunner().invoke(app, ["grid", str(config), "--out", str(folder / "runs"), "--quiet"])
-    assert result.exit_code == 0, result.output
-    return next((folder / "runs").iterdir())
+    return finished_run(tmp_path_factory.mktemp("tamper"), name="tamper", train={"epochs": 1})
 
 
 @pytest.fixture
@@ -110,7 +93,7 @@ def test_resume_refuses_a_tampered_run_naming_the_file(run, name):
 def test_resume_wants_a_run_directory_not_any_folder_with_a_config(tmp_path):
     folder = tmp_path / "mine"
     folder.mkdir()
-    (folder / "config.yaml").write_text(yaml.safe_dump(TINY))
+    (folder / "config.yaml").write_text(yaml.safe_dump(TINY_SWEEP))
     (folder / "notes.txt").write_text("my own files")
     result = CliRunner().invoke(app, ["grid", "--resume", str(folder), "--quiet"])
     assert result.exit_code == 2 and "not a run directory lrsweep made (no meta.json)" in result.stderr
