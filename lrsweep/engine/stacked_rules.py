@@ -174,9 +174,7 @@ class _Adam(_Rule):
             p.mul_(v("decay"))
         if not _is_zero(v("wd")):
             g = _axpy(g, p, v("wd"))
-        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-        exp_avg.lerp_(g, v("one_minus_beta1"))
-        _addcmul_(exp_avg_sq.mul_(v("beta2")), g, g, v("one_minus_beta2"))
+        exp_avg, exp_avg_sq = _adam_moments(g, state, v)
         if "max_exp_avg_sq" in state:
             mx = state["max_exp_avg_sq"]
             torch.maximum(mx, exp_avg_sq, out=mx)  # only read by variants with amsgrad
@@ -265,6 +263,14 @@ def _decay_scalars(hp: dict[str, list], default_decoupled: bool = False) -> dict
     }
 
 
+def _adam_moments(g: Tensor, state: dict, v: Broadcast) -> tuple[Tensor, Tensor]:
+    """Adam's first and second moments moved in place by ``g`` (Adam, NAdam and RAdam share them)."""
+    exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
+    exp_avg.lerp_(g, v("one_minus_beta1"))
+    _addcmul_(exp_avg_sq.mul_(v("beta2")), g, g, v("one_minus_beta2"))
+    return exp_avg, exp_avg_sq
+
+
 def _apply_decay(p: Tensor, g: Tensor, v: Broadcast) -> Tensor:
     if not _is_one(v("decay")):
         p.mul_(v("decay"))
@@ -332,9 +338,7 @@ class _NAdam(_Rule):
 
     def update(self, p, g, state, v):
         g = _apply_decay(p, _maybe_negate(g, v("maximize")), v)
-        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-        exp_avg.lerp_(g, v("one_minus_beta1"))
-        _addcmul_(exp_avg_sq.mul_(v("beta2")), g, g, v("one_minus_beta2"))
+        exp_avg, exp_avg_sq = _adam_moments(g, state, v)
         denom = exp_avg_sq.div(v("bc2")).sqrt().add_(v("eps"))
         _addcdiv_(p, g, denom, v("c_grad"))
         _addcdiv_(p, exp_avg, denom, v("c_avg"))
@@ -370,9 +374,7 @@ class _RAdam(_Rule):
 
     def update(self, p, g, state, v):
         g = _apply_decay(p, _maybe_negate(g, v("maximize")), v)
-        exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-        exp_avg.lerp_(g, v("one_minus_beta1"))
-        _addcmul_(exp_avg_sq.mul_(v("beta2")), g, g, v("one_minus_beta2"))
+        exp_avg, exp_avg_sq = _adam_moments(g, state, v)
         corrected = exp_avg / v("bc1")
         lr = v("lr")
 
