@@ -39,17 +39,21 @@ def _start(config, out):
                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def _wait_for_first_status(proc, out, timeout=60.0):
+def _wait_for_a_variant_mid_way(proc, out, timeout=60.0):
+    """The run directory, once one variant has finished and another is training (it has epoch rows, no status):
+    a signal then lands inside a variant, never in the instant between two."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        found = list(out.glob("*/variants/*/status.json"))
-        if found:
-            return found[0].parents[2]
+        variants = list(out.glob("*/variants/*"))
+        done = [v for v in variants if (v / "status.json").exists()]
+        running = [v for v in variants if (v / "metrics.csv").exists() and not (v / "status.json").exists()]
+        if done and running:
+            return done[0].parents[1]
         if proc.poll() is not None:
             pytest.fail(f"the sweep ended before it could be interrupted: {proc.communicate()}")
-        time.sleep(0.02)
+        time.sleep(0.01)
     proc.kill()
-    pytest.fail("no variant finished in time")
+    pytest.fail("no variant was mid-way in time")
 
 
 def _check_every_file_parses(run):
@@ -67,12 +71,12 @@ def _statuses(run):
 
 @pytest.fixture
 def interrupted_run(tmp_path):
-    """A sweep SIGTERMed after its first variant finished: (config path, run directory, exit code)."""
+    """A sweep SIGTERMed in a variant after its first finished: (config path, run directory, exit code, stderr)."""
     config = tmp_path / "slow.yaml"
     config.write_text(yaml.safe_dump(SLOW_SWEEP))
     out = tmp_path / "runs"
     proc = _start(config, out)
-    run = _wait_for_first_status(proc, out)
+    run = _wait_for_a_variant_mid_way(proc, out)
     proc.send_signal(signal.SIGTERM)
     _, stderr = proc.communicate(timeout=60)
     return config, run, proc.returncode, stderr
