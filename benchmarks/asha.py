@@ -22,10 +22,10 @@ from rich.table import Table
 
 from lrsweep.config import PruneConfig, parse_config
 from lrsweep.data import load_dataset, split
-from lrsweep.device import resolve_device
-from lrsweep.prune import rung_epochs
-from lrsweep.runner import QuietEvents, run_sweep
-from lrsweep.store import RunStore
+from lrsweep.engine.device import resolve_device
+from lrsweep.select.halving import rung_epochs
+from lrsweep.sweep.runner import QuietEvents, run_sweep
+from lrsweep.run.store import RunStore
 
 
 def parse_args(argv=None) -> argparse.Namespace:

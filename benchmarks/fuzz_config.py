@@ -2,7 +2,7 @@
 
     python benchmarks/fuzz_config.py --cases 5000 --workers 2 --timeout 30
 
-Every case is one mutated copy of a bundled config (configs/*.yaml and lrsweep/builtin/quick.yaml):
+Every case is one mutated copy of a bundled config (configs/*.yaml and lrsweep/config/quick.yaml):
 key typos, type swaps, huge / negative / NaN / infinite numbers, invalid UTF-8 bytes, deep nesting,
 YAML aliases (bombs and recursive ones), duplicate keys, import strings (``package.module:function``)
 and broken ``--set`` items. A case is made from (seed, index) alone, so any case can be replayed:
@@ -33,7 +33,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 BASES = [ROOT / "configs" / "quickstart.yaml", ROOT / "configs" / "mnist.yaml", ROOT / "configs" / "regression.yaml",
-         ROOT / "lrsweep" / "builtin" / "quick.yaml"]
+         ROOT / "lrsweep" / "config" / "quick.yaml"]
 FINE = (0, 2, 3)  # valid, refused, network
 
 # Import strings a config may name. Nothing here deletes, kills or blocks: those are refused the same way.

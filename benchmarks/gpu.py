@@ -34,8 +34,8 @@ from lrsweep.engine.packing import make_packs, pack_limit
 from lrsweep.engine.precision import DTYPES, resolve_precision
 from lrsweep.engine.vectorized import train_pack
 from lrsweep.models import build_model
-from lrsweep.plan import Variant
-from lrsweep.schedulers import parse_scheduler
+from lrsweep.sweep.plan import Variant
+from lrsweep.optim.schedulers import parse_scheduler
 
 CASES = {  # name: (model, options, input shape, training rows on a GPU)
     "resnet20": ("resnet", {"depth": 20}, (3, 32, 32), 10_000),

@@ -32,8 +32,8 @@ from lrsweep.engine.common import TrainSpec
 from lrsweep.engine.loop import train_variant
 from lrsweep.engine.vectorized import train_pack
 from lrsweep.models import build_model
-from lrsweep.plan import Variant
-from lrsweep.schedulers import parse_scheduler
+from lrsweep.sweep.plan import Variant
+from lrsweep.optim.schedulers import parse_scheduler
 
 MODELS = {"mlp": {"hidden": [256, 256]}, "cnn": {}}
 WAYS = {"a": "(a) idiomatic PyTorch, DataLoader", "b": "(b) lrsweep sequential", "c": "(c) lrsweep vectorized",

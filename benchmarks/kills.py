@@ -42,8 +42,8 @@ RESUME = """
 import sys
 from lrsweep.config import parse_config
 from lrsweep.data import load_dataset, split
-from lrsweep.runner import QuietEvents, run_sweep
-from lrsweep.store import RunStore
+from lrsweep.sweep.runner import QuietEvents, run_sweep
+from lrsweep.run.store import RunStore
 
 class Count(QuietEvents):
     epochs = 0

@@ -54,7 +54,7 @@ def _config(raw):
 
 
 def run_tune(name, raw, budget):
-    from lrsweep.tune import tune
+    from lrsweep.api.tuning import tune
 
     with tempfile.TemporaryDirectory() as tmp:
         result = tune(raw, out=tmp, budget=budget)
@@ -67,9 +67,9 @@ def run_find(raw):
 
     from lrsweep.engine.common import loss_fn
     from lrsweep.engine.loop import initial_state, steps_per_epoch
-    from lrsweep.executors.base import load_data
-    from lrsweep.finder import FinderSettings, range_test
-    from lrsweep.runner import train_spec
+    from lrsweep.sweep.executors.base import load_data
+    from lrsweep.select.finder import FinderSettings, range_test
+    from lrsweep.sweep.runner import train_spec
 
     config = _config(raw)
     splits = load_data(config)
@@ -105,8 +105,8 @@ def run_tpe(name, raw, trials):
 
 def evaluate(name, raw, lr_range, strategies, budget):
     from lrsweep.errors import UsageError
-    from lrsweep.finder import grid_around
-    from lrsweep.tune import TuneSettings
+    from lrsweep.select.finder import grid_around
+    from lrsweep.api.tuning import TuneSettings
 
     entry = truth(name, raw, lr_range)
     best, low, high = band(entry)

@@ -137,9 +137,9 @@ def save_truths(truths: dict) -> None:
 def sweep(raw: dict, lrs: list[float], seeds=SEEDS) -> dict:
     """Train ``lrs`` x ``seeds`` of a task (packs, this process); lr -> {seed: [val_loss per epoch] or None}."""
     from lrsweep.config import parse_config
-    from lrsweep.executors.base import load_data
-    from lrsweep.runner import run_sweep
-    from lrsweep.store import RunStore
+    from lrsweep.sweep.executors.base import load_data
+    from lrsweep.sweep.runner import run_sweep
+    from lrsweep.run.store import RunStore
 
     config = parse_config({**raw, "lr": list(lrs), "seeds": list(seeds)})
     splits = load_data(config)

@@ -37,8 +37,8 @@ from lrsweep.engine.common import TrainSpec  # noqa: E402
 from lrsweep.engine.loop import train_variant  # noqa: E402
 from lrsweep.engine.vectorized import train_pack  # noqa: E402
 from lrsweep.models import build_model  # noqa: E402
-from lrsweep.plan import Variant  # noqa: E402
-from lrsweep.schedulers import parse_scheduler  # noqa: E402
+from lrsweep.sweep.plan import Variant  # noqa: E402
+from lrsweep.optim.schedulers import parse_scheduler  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:

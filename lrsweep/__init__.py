@@ -10,16 +10,12 @@ From Python::
 The functions load on first use (``import lrsweep`` imports neither torch nor the engine).
 """
 
-__version__ = "0.1.0"
+from lrsweep._version import __version__
 
 __all__ = ["grid", "find", "tune", "schedule_preview", "load_run", "load_model", "load_config_any"]
 
 
 def __getattr__(name: str):
-    if name == "tune":  # the module lrsweep.tune is callable: lrsweep.tune(config, budget=8) runs its tune()
-        import importlib
-
-        return importlib.import_module("lrsweep.tune")
     if name in __all__:
         from lrsweep import api
 

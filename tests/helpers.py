@@ -4,7 +4,7 @@ import http.server
 import threading
 
 from lrsweep.data import load_dataset, split
-from lrsweep.runner import QuietEvents
+from lrsweep.sweep.runner import QuietEvents
 
 
 class Recorded(QuietEvents):

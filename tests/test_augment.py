@@ -13,7 +13,7 @@ from lrsweep.engine.common import TrainSpec
 from lrsweep.engine.loop import train_variant
 from lrsweep.engine.vectorized import train_pack
 from lrsweep.errors import ConfigError
-from lrsweep.plan import expand
+from lrsweep.sweep.plan import expand
 
 
 def _images(b=64, c=3, h=8, w=6):

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from lrsweep.config import parse_config
-from lrsweep.runner import Interrupted, run_sweep
-from lrsweep.store import RunStore
+from lrsweep.sweep.runner import Interrupted, run_sweep
+from lrsweep.run.store import RunStore
 
 from helpers import Recorded, splits_of
 
@@ -101,11 +101,11 @@ def test_a_truncated_checkpoint_is_ignored_with_a_notice_and_the_variant_restart
 
 
 def test_a_checkpoint_of_another_variant_or_config_is_not_trusted(tmp_path):
-    from lrsweep import resume
+    from lrsweep.run import checkpoints as resume
 
     raw = {**SWEEP, "engine": "sequential", "lr": [0.03, 0.3]}
     store = _interrupted(raw, tmp_path, epoch=3)  # the first variant at epoch 2, the second not started
-    first, second = (v.id for v in __import__("lrsweep.plan", fromlist=["expand"]).expand(parse_config(raw)))
+    first, second = (v.id for v in __import__("lrsweep.sweep.plan", fromlist=["expand"]).expand(parse_config(raw)))
     data = store.read_checkpoint([first])
     store.write_checkpoint([second], data)  # a file copied into another variant's folder
     events = Recorded()

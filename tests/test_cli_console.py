@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 
 from lrsweep.cli import app
 from lrsweep.cli.console import EncodingSafe, clean, make_console
-from lrsweep.report import summary_table
+from lrsweep.render.tables import summary_table
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = {

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-import lrsweep.store as store_module
+import lrsweep.run.store as store_module
 from lrsweep.cli import app
 
 TINY = {

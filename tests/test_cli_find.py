@@ -11,7 +11,7 @@ from rich.console import Console
 from lrsweep.cli import app
 from lrsweep.api.rangetest import replace_lr
 from lrsweep.cli.find import render_curve
-from lrsweep.finder import FinderResult, FinderSettings
+from lrsweep.select.finder import FinderResult, FinderSettings
 from tests.conftest import ROOT
 
 QUICKSTART = str(ROOT / "configs" / "quickstart.yaml")
@@ -110,7 +110,7 @@ def test_interrupt_exits_130_and_writes_nothing(runner, tmp_path, monkeypatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("lrsweep.finder.range_test", interrupted)
+    monkeypatch.setattr("lrsweep.select.finder.range_test", interrupted)
     result = runner.invoke(app, ["find", QUICKSTART, *FAST, "--out", str(tmp_path / "runs")])
     assert result.exit_code == 130 and "interrupted" in result.output
     assert not (tmp_path / "runs").exists()

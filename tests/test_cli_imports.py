@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 CLI = Path(__file__).resolve().parent.parent / "lrsweep" / "cli"
-FORBIDDEN = ("lrsweep.engine", "lrsweep.executors", "lrsweep.runner", "torch")
+FORBIDDEN = ("lrsweep.engine", "lrsweep.sweep.executors", "lrsweep.sweep.runner", "torch")
 
 
 def imported_modules(path: Path) -> list[str]:
@@ -33,6 +33,6 @@ def test_command_modules_import_no_engine_executor_runner_or_torch(path):
 
 def test_the_scan_sees_imports_inside_functions(tmp_path):
     sample = tmp_path / "sample.py"
-    sample.write_text("def f():\n    from lrsweep.runner import run_sweep\n    import torch.nn\n")
+    sample.write_text("def f():\n    from lrsweep.sweep.runner import run_sweep\n    import torch.nn\n")
     assert [n for n in imported_modules(sample) if forbidden(n)] == [
-        "lrsweep.runner", "lrsweep.runner.run_sweep", "torch.nn"]
+        "lrsweep.sweep.runner", "lrsweep.sweep.runner.run_sweep", "torch.nn"]

@@ -11,7 +11,7 @@ import yaml
 from torch.optim import lr_scheduler
 
 from lrsweep.cli import app
-from lrsweep.schedulers import SCHEDULERS, torch_scheduler_classes
+from lrsweep.optim.schedulers import SCHEDULERS, torch_scheduler_classes
 
 ROOT = Path(__file__).resolve().parent.parent
 LR = 0.1
@@ -76,7 +76,7 @@ def test_builtin_side_by_side_ranks_by_the_metric_with_each_final_lr(runner, tmp
 
 
 def test_builtin_experiment_is_the_quick_start_with_one_lr():
-    builtin = yaml.safe_load(resources.files("lrsweep").joinpath("builtin/quick.yaml").read_text())
+    builtin = yaml.safe_load(resources.files("lrsweep").joinpath("config/quick.yaml").read_text())
     quickstart = yaml.safe_load((ROOT / "configs" / "quickstart.yaml").read_text())
     for key in ("data", "model", "optimizer", "train", "select", "seed"):
         assert builtin[key] == quickstart[key], key

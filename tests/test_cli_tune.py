@@ -5,7 +5,7 @@ import json
 import pytest
 
 from lrsweep.cli import app
-from lrsweep.runner import Interrupted
+from lrsweep.sweep.runner import Interrupted
 
 
 @pytest.fixture
@@ -65,7 +65,7 @@ def test_the_terminal_gets_tables_and_one_verdict_line(runner, task_file, tmp_pa
 
 
 def test_interrupted_exits_130_with_a_resume_hint_and_resumes(runner, task_file, tmp_path, monkeypatch):
-    import lrsweep.runner as runner_module
+    import lrsweep.sweep.runner as runner_module
 
     real = runner_module.run_sweep
 

@@ -251,7 +251,7 @@ def test_the_schema_is_generated_from_config_py(schema):
     assert set(props) == set(__import__("lrsweep.config", fromlist=["TOP_KEYS"]).TOP_KEYS)
 
 
-@pytest.mark.parametrize("path", CONFIGS + [ROOT / "lrsweep" / "builtin" / "quick.yaml"], ids=lambda p: p.name)
+@pytest.mark.parametrize("path", CONFIGS + [ROOT / "lrsweep" / "config" / "quick.yaml"], ids=lambda p: p.name)
 def test_every_bundled_config_validates_against_the_schema(schema, path):
     assert _check(yaml.safe_load(path.read_text()), schema) == []
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from lrsweep.config import load_config
-from lrsweep.plan import expand
+from lrsweep.sweep.plan import expand
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))

@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from lrsweep.edge import edge_factor, sharpness, stability_edge
+from lrsweep.select.edge import edge_factor, sharpness, stability_edge
 
 
 def problem(seed=0, n=400):

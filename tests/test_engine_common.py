@@ -9,10 +9,10 @@ from lrsweep.config import OptimizerConfig, parse_config
 from lrsweep.engine.common import BLOWUP_FACTOR, STATUS_DIVERGED, STATUS_DONE, TrainSpec, diverged
 from lrsweep.engine.loop import train_variant
 from lrsweep.engine.vectorized import train_pack
-from lrsweep.plan import Variant
-from lrsweep.runner import run_sweep
-from lrsweep.schedulers import parse_scheduler
-from lrsweep.store import RunStore
+from lrsweep.sweep.plan import Variant
+from lrsweep.sweep.runner import run_sweep
+from lrsweep.optim.schedulers import parse_scheduler
+from lrsweep.run.store import RunStore
 
 from helpers import splits_of
 

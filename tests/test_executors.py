@@ -13,10 +13,10 @@ import torch
 from lrsweep.cli import app
 from lrsweep.config import parse_config
 from lrsweep.errors import UsageError
-from lrsweep.executors import make_executor, parse_devices
-from lrsweep.executors.devices import DevicesExecutor
-from lrsweep.runner import run_sweep
-from lrsweep.store import RunStore
+from lrsweep.sweep.executors import make_executor, parse_devices
+from lrsweep.sweep.executors.devices import DevicesExecutor
+from lrsweep.sweep.runner import run_sweep
+from lrsweep.run.store import RunStore
 
 from helpers import Recorded, splits_of
 

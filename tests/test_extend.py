@@ -9,7 +9,7 @@ import yaml
 
 from lrsweep.cli import app
 from lrsweep.config import parse_config
-from lrsweep.extend import DEFAULT_MAX_EXTENSIONS, beyond, edge_ratio, extended_grid, next_extension
+from lrsweep.select.extend import DEFAULT_MAX_EXTENSIONS, beyond, edge_ratio, extended_grid, next_extension
 
 
 def summary_with_edge(edge):

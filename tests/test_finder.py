@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from lrsweep.errors import UsageError
-from lrsweep.finder import (
+from lrsweep.select.finder import (
     GRID_MARGIN,
     FinderResult,
     FinderSettings,

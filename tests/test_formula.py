@@ -4,7 +4,7 @@ import pickle
 import pytest
 
 from lrsweep.errors import ConfigError
-from lrsweep.formula import compile_formula
+from lrsweep.optim.schedulers.formula import compile_formula
 
 
 @pytest.mark.parametrize(

@@ -10,8 +10,8 @@ from torch import nn
 from lrsweep.config import OptimizerConfig
 from lrsweep.engine.common import STATUS_DIVERGED, STATUS_DONE, TrainSpec
 from lrsweep.engine.loop import train_variant
-from lrsweep.plan import Variant
-from lrsweep.schedulers import parse_scheduler
+from lrsweep.sweep.plan import Variant
+from lrsweep.optim.schedulers import parse_scheduler
 
 
 def make_data(n=200, features=8, classes=3, seed=1):

@@ -11,9 +11,9 @@ from lrsweep.engine.loop import SequentialTrainer
 from lrsweep.engine.vectorized import PackTrainer
 from lrsweep.errors import ConfigError
 from lrsweep.models import build_model, check_model_options
-from lrsweep.models_resnet import BasicBlock, PadShortcut
-from lrsweep.plan import Variant
-from lrsweep.schedulers import parse_scheduler
+from lrsweep.models.resnet import BasicBlock, PadShortcut
+from lrsweep.sweep.plan import Variant
+from lrsweep.optim.schedulers import parse_scheduler
 
 
 def n_params(model):
@@ -64,7 +64,7 @@ def test_bad_options_are_refused_at_config_time(options, match):
 
 
 def test_flat_input_is_refused(tiny_sweep):
-    from lrsweep.runner import preflight
+    from lrsweep.sweep.runner import preflight
 
     from helpers import splits_of
 

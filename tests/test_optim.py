@@ -9,8 +9,8 @@ from lrsweep.config import parse_config
 from lrsweep.engine.stacked_optim import supports
 from lrsweep.errors import ConfigError
 from lrsweep.optim import OPTIMIZERS, REFUSED, check_optimizer_options
-from lrsweep.runner import run_sweep
-from lrsweep.store import RunStore
+from lrsweep.sweep.runner import run_sweep
+from lrsweep.run.store import RunStore
 
 from helpers import Recorded, splits_of
 

@@ -8,8 +8,8 @@ import torch
 import lrsweep.engine.vectorized as vectorized
 from lrsweep.config import parse_config
 from lrsweep.engine.vectorized import PackTrainer
-from lrsweep.plan import expand
-from lrsweep.runner import train_spec
+from lrsweep.sweep.plan import expand
+from lrsweep.sweep.runner import train_spec
 
 from helpers import splits_of
 

@@ -9,9 +9,9 @@ import pytest
 
 pytest.importorskip("matplotlib")
 
-from lrsweep import plots  # noqa: E402
+from lrsweep.render import plots  # noqa: E402
 from lrsweep.errors import UsageError  # noqa: E402
-from lrsweep.summary import summarize, variant_row  # noqa: E402
+from lrsweep.select.summary import summarize, variant_row  # noqa: E402
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

@@ -16,10 +16,10 @@ from lrsweep.engine.loop import SequentialTrainer, train_variant
 from lrsweep.engine.precision import PackAmp, clip_per_variant_, parse_precision, resolve_precision
 from lrsweep.engine.vectorized import PackTrainer, check_vectorizable
 from lrsweep.errors import ConfigError, VectorizeError
-from lrsweep.plan import Variant
-from lrsweep.runner import run_sweep
-from lrsweep.schedulers import parse_scheduler
-from lrsweep.store import RunStore
+from lrsweep.sweep.plan import Variant
+from lrsweep.sweep.runner import run_sweep
+from lrsweep.optim.schedulers import parse_scheduler
+from lrsweep.run.store import RunStore
 
 from helpers import Recorded, splits_of
 

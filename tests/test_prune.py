@@ -11,11 +11,11 @@ from lrsweep.config import parse_config
 from lrsweep.data import load_dataset, split
 from lrsweep.engine.vectorized import PackTrainer
 from lrsweep.errors import ConfigError
-from lrsweep.executors.devices import DevicesExecutor
-from lrsweep.plan import expand
-from lrsweep.prune import cut, rung_epochs
-from lrsweep.runner import Interrupted, run_sweep, train_spec
-from lrsweep.store import RunStore
+from lrsweep.sweep.executors.devices import DevicesExecutor
+from lrsweep.sweep.plan import expand
+from lrsweep.select.halving import cut, rung_epochs
+from lrsweep.sweep.runner import Interrupted, run_sweep, train_spec
+from lrsweep.run.store import RunStore
 
 from helpers import Recorded, splits_of
 

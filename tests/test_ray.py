@@ -11,7 +11,7 @@ import pytest
 import ray
 
 from lrsweep.cli import app
-from lrsweep.executors.ray_backend import RayExecutor
+from lrsweep.sweep.executors.ray_backend import RayExecutor
 from helpers import Recorded
 from test_executors import SWEEP, assert_same_sweep, sweep
 
@@ -86,7 +86,7 @@ def test_asha_on_ray_makes_the_local_cuts(local_ray, tmp_path):
     from test_prune import TOY, by_lr
     from test_prune import sweep as toy_sweep
 
-    from lrsweep.store import RunStore
+    from lrsweep.run.store import RunStore
 
     local = toy_sweep(TOY, RunStore.create(tmp_path, "local"))
     remote = toy_sweep(TOY, RunStore.create(tmp_path, "ray"), executor=RayExecutor())

@@ -4,7 +4,7 @@ import io
 
 from rich.console import Console
 
-from lrsweep.report import SHARED_SECONDS, summary_table
+from lrsweep.render.tables import SHARED_SECONDS, summary_table
 
 
 def _summary(seconds):

@@ -12,12 +12,12 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
-from lrsweep import runlock
+from lrsweep.run import lock as runlock
 from lrsweep.cli import app
 from helpers import finished_run
 from lrsweep.errors import RunDirError
-from lrsweep.report import verdict
-from lrsweep.store import RunStore
+from lrsweep.render.tables import verdict
+from lrsweep.run.store import RunStore
 
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):

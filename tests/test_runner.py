@@ -5,8 +5,8 @@ import textwrap
 import pytest
 
 from lrsweep.config import parse_config
-from lrsweep.runner import run_sweep
-from lrsweep.store import RunStore
+from lrsweep.sweep.runner import run_sweep
+from lrsweep.run.store import RunStore
 
 from helpers import Recorded, splits_of
 

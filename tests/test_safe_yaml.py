@@ -4,7 +4,7 @@ import time
 
 import pytest
 
-from lrsweep import safe_yaml
+from lrsweep.config import safe_yaml
 from lrsweep.cli import app
 from lrsweep.config import load_config
 from lrsweep.errors import ConfigError, shown
@@ -92,7 +92,7 @@ def test_exponents_without_a_dot_are_numbers(runner, write_config, tiny_sweep, t
 
 def test_a_run_directory_config_is_read_with_the_same_bounds(tmp_path):
     from lrsweep.errors import RunDirError
-    from lrsweep.store import RunStore
+    from lrsweep.run.store import RunStore
 
     run = tmp_path / "run"
     run.mkdir()

@@ -7,7 +7,7 @@ import torch
 from torch.optim import lr_scheduler
 
 from lrsweep.errors import ConfigError
-from lrsweep.schedulers import (
+from lrsweep.optim.schedulers import (
     DERIVED, SCHEDULERS, ScheduleDriver, SchedulerSpec, describe_all, parse_scheduler, preview, resolve_params,
 )
 

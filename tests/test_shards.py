@@ -11,7 +11,7 @@ import yaml
 from lrsweep.cli import app
 from lrsweep.config import parse_config
 from lrsweep.errors import UsageError
-from lrsweep.plan import Shard, expand, shard_of, shard_variants
+from lrsweep.sweep.plan import Shard, expand, shard_of, shard_variants
 
 SWEEP = {
     "name": "sharded",

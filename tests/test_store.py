@@ -4,7 +4,7 @@ import os
 import pytest
 
 from lrsweep.errors import RunDirError
-from lrsweep.store import RunStore, atomic_write_text
+from lrsweep.run.store import RunStore, atomic_write_text
 
 
 def test_atomic_write_leaves_no_partial_file_on_failure(tmp_path, monkeypatch):
@@ -58,9 +58,9 @@ def test_model_files_round_trip_and_a_truncated_one_is_a_run_dir_error(tmp_path)
 
     from lrsweep.engine.common import TrainSpec
     from lrsweep.models import build_model
-    from lrsweep.plan import expand
+    from lrsweep.sweep.plan import expand
     from lrsweep.config import parse_config
-    from lrsweep.weights import build_module, model_payload
+    from lrsweep.run.weights import build_module, model_payload
 
     spec = TrainSpec("mlp", {"hidden": [4]}, (3,), 2, epochs=1, batch_size=8, loss="cross_entropy")
     variant = expand(parse_config({"lr": 0.1}))[0]

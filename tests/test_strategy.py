@@ -4,10 +4,10 @@ import math
 
 import pytest
 
-from lrsweep.strategy import (
+from lrsweep.select.strategy import (
     Costs, band_of, parabola, widen_band, smoothed_ranking, grace_epochs, halving_epochs, log_space, refine_points, survivors,
 )
-from lrsweep.summary import tied
+from lrsweep.select.summary import tied
 
 
 def test_log_space_is_geometric_and_keeps_its_ends():

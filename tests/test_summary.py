@@ -1,4 +1,4 @@
-from lrsweep.summary import summarize, variant_row
+from lrsweep.select.summary import summarize, variant_row
 
 
 def row(lr, seed, val_loss, status="done", opt="sgd", sched="none"):

@@ -5,9 +5,9 @@ import json
 import pytest
 
 from lrsweep.errors import UsageError
-from lrsweep.runner import Interrupted
-from lrsweep.store import RunStore
-from lrsweep.tune import TuneSettings, tune
+from lrsweep.sweep.runner import Interrupted
+from lrsweep.run.store import RunStore
+from lrsweep.api.tuning import TuneSettings, tune
 
 SMALL = TuneSettings(scouts=4, finalists=2)
 
@@ -55,7 +55,7 @@ def test_a_budget_too_small_is_a_usage_error(task, tmp_path):
 
 def test_an_interrupted_tune_resumes_to_the_same_pick(task, tmp_path, monkeypatch):
     whole = tune(task, out=tmp_path / "whole", budget=8, settings=SMALL)
-    import lrsweep.runner as runner
+    import lrsweep.sweep.runner as runner
 
     real, calls = runner.run_sweep, []
 

@@ -13,8 +13,8 @@ from lrsweep.config import OptimizerConfig
 from lrsweep.engine.common import STATUS_DIVERGED, STATUS_DONE, TrainSpec
 from lrsweep.engine.vectorized import PackTrainer, check_vectorizable, train_pack
 from lrsweep.errors import VectorizeError
-from lrsweep.plan import Variant
-from lrsweep.schedulers import parse_scheduler
+from lrsweep.sweep.plan import Variant
+from lrsweep.optim.schedulers import parse_scheduler
 
 # float32: the pack's matmuls group differently from one model's, so sums round differently by an ulp
 # or so; over 2 epochs x 7 steps that stays far below this.

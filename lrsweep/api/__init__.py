@@ -22,6 +22,7 @@ _WHERE = {
     "load_run": "runs", "Run": "runs", "load_summary": "runs", "rebuild_summary": "runs", "merge": "runs",
     "plot_run": "runs", "compare_runs": "runs", "MergeResult": "runs",
     "load_model": "weights",
+    "tune": "tuning", "TuneResult": "tuning", "TuneSettings": "tuning",
     "schedule_preview": "schedules", "schedule": "schedules", "schedule_experiment": "schedules",
     "scheduler_types": "schedules", "PreviewResult": "schedules", "ScheduleResult": "schedules",
 }
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from lrsweep.api.rangetest import FindResult, find  # noqa: F401
     from lrsweep.api.sweep import Best, GridResult, Plan, grid, validate  # noqa: F401
     from lrsweep.api.runs import Run, load_run, merge  # noqa: F401
+    from lrsweep.api.tuning import TuneResult, TuneSettings, tune  # noqa: F401
     from lrsweep.api.weights import load_model  # noqa: F401
 
 

@@ -82,7 +82,7 @@ def load_splits(config):
 
     Downloads are announced through the ``lrsweep.data.download`` logger.
     """
-    from lrsweep.executors.base import load_data  # the loader worker processes and Ray tasks use too
+    from lrsweep.sweep.executors.base import load_data  # the loader worker processes and Ray tasks use too
 
     return load_data(config)
 
@@ -115,8 +115,8 @@ def run_meta(config, device) -> dict:
     """meta.json: what ran, where, on which versions."""
     import torch
 
-    from lrsweep import __version__
-    from lrsweep.device import describe_device
+    from lrsweep._version import __version__
+    from lrsweep.engine.device import describe_device
 
     return {
         "command": sys.argv,

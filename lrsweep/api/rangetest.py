@@ -10,7 +10,7 @@ import yaml
 
 from lrsweep.api.common import DEFAULT_OUT, ConfigLike, Overrides, load_config_any, load_splits, now, raw_config
 from lrsweep.errors import ConfigError, UsageError
-from lrsweep.finder import DEFAULT_SUGGESTER, FinderResult, FinderSettings
+from lrsweep.select.finder import DEFAULT_SUGGESTER, FinderResult, FinderSettings
 
 
 @dataclass
@@ -49,14 +49,14 @@ class FindResult:
 
     def png(self) -> bytes:
         """The figure (loss against LR, suggestions and divergence marked) as PNG bytes; needs matplotlib."""
-        from lrsweep.plots import find_png, pyplot
+        from lrsweep.render.plots import find_png, pyplot
 
         pyplot()  # a clear UsageError naming the install command when matplotlib is missing
         return find_png(self.range_test)
 
     def plot(self, path: str | Path | None = None) -> Path:
         """Write the figure to ``path`` (default: the run directory's plots/find.png); returns the path."""
-        from lrsweep.store import atomic_write_bytes
+        from lrsweep.run.store import atomic_write_bytes
 
         target = Path(path) if path is not None else self.run_dir / "plots" / "find.png"
         atomic_write_bytes(target, self.png())
@@ -73,7 +73,7 @@ def find(config: ConfigLike, overrides: Overrides = None, *, settings: FinderSet
 
     Args:
         config: a YAML path, a dict or a Config; ``overrides`` as for :func:`grid`.
-        settings: a :class:`~lrsweep.finder.FinderSettings`; ``start``/``end``/``steps``/``mode``/``use_val``
+        settings: a :class:`~lrsweep.select.finder.FinderSettings`; ``start``/``end``/``steps``/``mode``/``use_val``
             replace single fields of it (defaults: FinderSettings').
         suggest: the suggestion to grid around (steep | valley | min10).
         device: where to run the test (overrides the config's; not written into ``write_grid``'s file).
@@ -86,7 +86,7 @@ def find(config: ConfigLike, overrides: Overrides = None, *, settings: FinderSet
     """
     from dataclasses import replace
 
-    from lrsweep.finder import SUGGESTERS
+    from lrsweep.select.finder import SUGGESTERS
 
     if suggest not in SUGGESTERS:
         raise UsageError(f"suggest: got {suggest!r} (valid: {', '.join(SUGGESTERS)})")
@@ -113,11 +113,11 @@ def run_find(config, settings: FinderSettings, on_step=None):
     """Build the model, optimizer and data exactly as the grid's first variant does; run the test."""
     import torch
 
-    from lrsweep.device import resolve_device
+    from lrsweep.engine.device import resolve_device
     from lrsweep.engine.common import loss_fn
     from lrsweep.engine.loop import initial_state
-    from lrsweep.finder import range_test
-    from lrsweep.runner import train_spec
+    from lrsweep.select.finder import range_test
+    from lrsweep.sweep.runner import train_spec
 
     torch_device = resolve_device(config.device)
     splits = load_splits(config).to(torch_device)
@@ -153,8 +153,8 @@ def find_rows(result: FinderResult) -> list[dict[str, Any]]:
 def save_find(out: Path, config, result: FinderResult, torch_device):
     """The run directory: config.yaml, meta.json, find.csv, find.json and (with matplotlib) plots/find.png."""
     from lrsweep.api.common import run_meta
-    from lrsweep.plots import find_png
-    from lrsweep.store import RunStore
+    from lrsweep.render.plots import find_png
+    from lrsweep.run.store import RunStore
 
     store = RunStore.create(out, f"{config.name}-find")
     store.write_config(config.to_dict())
@@ -175,8 +175,8 @@ def write_grid_config(config: ConfigLike, overrides: Overrides, target: Path, re
     """
     from lrsweep.api.common import override_items
     from lrsweep.config import parse_config
-    from lrsweep.finder import grid_around
-    from lrsweep.store import atomic_write_text
+    from lrsweep.select.finder import grid_around
+    from lrsweep.run.store import atomic_write_text
 
     grid = grid_around(result.suggestion(suggester), result.ceiling)
     note = (f"lr: {len(grid)} LRs around the range test's {suggester} suggestion "

@@ -38,7 +38,7 @@ class Run:
 
     def in_progress(self) -> list[dict]:
         """Variants with epochs on disk but not finished: ``{id, epochs, last}`` (a run that trains, or stopped)."""
-        from lrsweep.summary import COMPLETE_STATUSES
+        from lrsweep.select.summary import COMPLETE_STATUSES
 
         return self._store.in_progress(COMPLETE_STATUSES)
 
@@ -51,19 +51,19 @@ class Run:
 
     def table(self) -> list[dict]:
         """One plain dict per variant, ranked, with summary.csv's columns."""
-        from lrsweep.summary import SUMMARY_COLUMNS
+        from lrsweep.select.summary import SUMMARY_COLUMNS
 
         return [{c: row.get(c) for c in SUMMARY_COLUMNS} for row in (self.summary or {}).get("variants", [])]
 
     def metrics(self, variant: str | None = None) -> list[dict]:
         """One row per epoch (metrics.csv) of ``variant`` (an id; None or "retrain": the retrain)."""
-        from lrsweep.store import RETRAIN_ID
+        from lrsweep.run.store import RETRAIN_ID
 
         return self._store.read_metrics(variant or RETRAIN_ID)
 
     def all_metrics(self) -> dict[str, list[dict]]:
         """Per variant id (and "retrain" when it ran): its per-epoch rows."""
-        from lrsweep.store import RETRAIN_ID
+        from lrsweep.run.store import RETRAIN_ID
 
         ids = [row["id"] for row in (self.summary or {}).get("variants", [])]
         found = {vid: self._store.read_metrics(vid) for vid in ids}
@@ -71,8 +71,8 @@ class Run:
         return {**found, **({RETRAIN_ID: retrained} if retrained else {})}
 
     def range_test(self):
-        """A range test's :class:`lrsweep.finder.FinderResult` (None for a sweep)."""
-        from lrsweep.finder import FinderResult
+        """A range test's :class:`lrsweep.select.finder.FinderResult` (None for a sweep)."""
+        from lrsweep.select.finder import FinderResult
 
         return FinderResult.from_dict(self.find) if self.find is not None else None
 
@@ -87,9 +87,14 @@ def load_run(run_dir: str | Path) -> Run:
 
 
 def open_run(path: str | Path):
-    from lrsweep.store import RunStore
+    from lrsweep.run.store import RunStore
 
     return RunStore.open(Path(path))
+
+
+def run_summary(run_dir: str | Path) -> dict | None:
+    """The summary.json of a run directory as written (None before the first one)."""
+    return open_run(run_dir).read_summary()
 
 
 def load_summary(store) -> dict:
@@ -116,8 +121,8 @@ def _stale(store, summary: dict) -> bool:
 
 def rebuild_summary(store, previous: dict | None = None) -> dict:
     """A summary from status.json + metrics.csv files (variants never started count as pending)."""
-    from lrsweep.store import RETRAIN_ID
-    from lrsweep.summary import summarize, variant_row
+    from lrsweep.run.store import RETRAIN_ID
+    from lrsweep.select.summary import summarize, variant_row
 
     config = store.read_config()
     rows = []
@@ -179,7 +184,7 @@ def compare_runs(run_dirs: list[str | Path]) -> dict[str, dict]:
 def plot_run(run_dir: str | Path) -> list[Path]:
     """PNG figures of a sweep, a tune run (tune.png too) or a range test (find.png) into RUN_DIR/plots/; their paths."""
     from lrsweep.errors import RunDirError
-    from lrsweep.plots import find_png, pyplot, write_plots, write_tune_plot
+    from lrsweep.render.plots import find_png, pyplot, write_plots, write_tune_plot
 
     store = open_run(run_dir)
     tuned = store.read_tune()
@@ -191,7 +196,7 @@ def plot_run(run_dir: str | Path) -> list[Path]:
     found = store.read_find()
     if found is None:
         return write_plots(store, load_summary(store))
-    from lrsweep.finder import FinderResult
+    from lrsweep.select.finder import FinderResult
 
     pyplot()  # a UsageError naming the install command when matplotlib is missing
     return [store.write_plot("find.png", find_png(FinderResult.from_dict(found)))]
@@ -213,7 +218,7 @@ class MergeResult:
 def merge(run_dir: str | Path) -> MergeResult:
     """Combine the shards of a sweep into the summary of one unsharded run (``lrsweep merge``); writes it."""
     from lrsweep.config import parse_config
-    from lrsweep.runner import merge_run
+    from lrsweep.sweep.runner import merge_run
 
     store = open_run(run_dir)
     config = parse_config(store.read_config(), source=str(store.path / "config.yaml"))

@@ -15,7 +15,7 @@ from typing import Callable
 from lrsweep.api.common import DEFAULT_OUT, ConfigLike, Overrides, finish_meta, load_splits, override_items
 from lrsweep.errors import ConfigError, Interrupted, UsageError
 
-BUILTIN = "builtin/quick.yaml"  # package data: the experiment run when no config is given
+BUILTIN = "config/quick.yaml"  # package data: the experiment run when no config is given
 BUILTIN_SOURCE = "the built-in quick experiment"
 PREVIEW_JSON, PREVIEW_PNG = "preview.json", "lr_preview.png"  # what a preview writes into its folder
 PREVIEW_STEPS_PER_EPOCH = 100  # optimizer steps per epoch of a preview (a real run has ceil(rows / batch_size))
@@ -100,7 +100,7 @@ def parse_schedulers_option(types: str | None, params: list[str] | None) -> list
 
     An unkeyed ``--param`` needs exactly one type; a keyed one must name a type given to ``--type``.
     """
-    from lrsweep.schedulers import SCHEDULERS, parse_scheduler
+    from lrsweep.optim.schedulers import SCHEDULERS, parse_scheduler
 
     if not types:
         if params:
@@ -121,7 +121,7 @@ def _parse_param(item: str, types: list[str]) -> tuple[str, str, object]:
     """``[type.]key=value`` -> (the canonical type it applies to, key, the value parsed as YAML)."""
     import yaml
 
-    from lrsweep.schedulers import SCHEDULERS
+    from lrsweep.optim.schedulers import SCHEDULERS
 
     key, sep, text = item.partition("=")
     key = key.strip()
@@ -146,7 +146,7 @@ def _parse_param(item: str, types: list[str]) -> tuple[str, str, object]:
 
 def scheduler_types(types: str | None = None) -> list[dict]:
     """Every scheduler type (aliases, interval, parameters, defaults); only ``types`` (comma list) if given."""
-    from lrsweep.schedulers import SCHEDULERS, describe_all
+    from lrsweep.optim.schedulers import SCHEDULERS, describe_all
 
     entries = describe_all()
     if types:
@@ -160,7 +160,7 @@ def scheduler_types(types: str | None = None) -> list[dict]:
 
 def preview_record(config, steps_per_epoch: int) -> dict:
     """Every schedule of ``config`` driven dry at its one lr: the numbers a preview prints and saves."""
-    from lrsweep.schedulers import preview
+    from lrsweep.optim.schedulers import preview
 
     lr, epochs = config.lrs[0], config.train.epochs
     schedules = []
@@ -196,8 +196,8 @@ def schedule_preview(config: ConfigLike | None = None, overrides: Overrides = No
 def save_preview(data: dict, out: Path, name: str) -> tuple[list[Path], str | None]:
     """``out`` ending in .png: the figure there (matplotlib required). Else a new folder
     ``<out>/<name>-preview-<stamp>/`` with preview.json and, when matplotlib is installed, the PNG."""
-    from lrsweep.plots import write_schedule_preview
-    from lrsweep.store import RunStore, write_json
+    from lrsweep.render.plots import write_schedule_preview
+    from lrsweep.run.store import RunStore, write_json
 
     if out.suffix.lower() == ".png":
         return [write_schedule_preview(data, out)], None
@@ -226,10 +226,10 @@ def schedule(config: ConfigLike | None = None, overrides: Overrides = None, *, t
     """
     from lrsweep.api.common import run_meta
     from lrsweep.api.sweep import observer
-    from lrsweep.device import resolve_device
-    from lrsweep.plan import expand
-    from lrsweep.runner import preflight, run_sweep
-    from lrsweep.store import RunStore
+    from lrsweep.engine.device import resolve_device
+    from lrsweep.sweep.plan import expand
+    from lrsweep.sweep.runner import preflight, run_sweep
+    from lrsweep.run.store import RunStore
 
     cfg, notes = schedule_experiment(config, overrides, types=types, params=params, lr=lr, epochs=epochs, seed=seed)
     for note in notes if on_notice else []:

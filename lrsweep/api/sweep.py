@@ -11,7 +11,7 @@ from lrsweep.api.common import (
     DEFAULT_OUT, ConfigLike, Overrides, finish_meta, load_config_any, load_splits, now, override_items,
 )
 from lrsweep.errors import Interrupted, RunDirError, StorageError, UsageError
-from lrsweep.extend import DEFAULT_MAX_EXTENSIONS
+from lrsweep.select.extend import DEFAULT_MAX_EXTENSIONS
 
 
 @dataclass(frozen=True)
@@ -58,7 +58,7 @@ class GridResult:
 
     def table(self) -> list[dict]:
         """One plain dict per variant, ranked, with summary.csv's columns."""
-        from lrsweep.summary import SUMMARY_COLUMNS
+        from lrsweep.select.summary import SUMMARY_COLUMNS
 
         return [{column: row.get(column) for column in SUMMARY_COLUMNS} for row in self.summary["variants"]]
 
@@ -91,9 +91,9 @@ def grid(config: ConfigLike | None = None, overrides: Overrides = None, *, out: 
         ConfigError, UsageError, RunDirError: bad input, before any training.
     """
     from lrsweep.engine.precision import check_devices
-    from lrsweep.executors import make_executor
-    from lrsweep.plan import Shard
-    from lrsweep.runner import check_shard
+    from lrsweep.sweep.executors import make_executor
+    from lrsweep.sweep.plan import Shard
+    from lrsweep.sweep.runner import check_shard
 
     items = override_items(overrides) + ([f"save={save}"] if save else [])
     with make_executor(backend, devices, address) as executor, ExitStack() as held:
@@ -137,7 +137,7 @@ def _result(store, summary: dict, part, plot: bool) -> GridResult:
     summary["extensions"] = store.read_meta().get("extensions", [])
     plots = []
     if plot:
-        from lrsweep.plots import write_plots
+        from lrsweep.render.plots import write_plots
 
         plots = write_plots(store, summary)
     failed = bool(summary["status_counts"].get("failed", 0)) or (summary.get("retrain") or {}).get("status") == "failed"
@@ -149,7 +149,7 @@ def _result(store, summary: dict, part, plot: bool) -> GridResult:
 def load_for_grid(config: ConfigLike | None, overrides: list[str], resume, force: bool):
     """The config to run, and the run directory to resume (or None for a new run)."""
     from lrsweep.config import apply_overrides, parse_config
-    from lrsweep.store import RunStore
+    from lrsweep.run.store import RunStore
 
     if resume is None:
         if config is None:
@@ -163,7 +163,7 @@ def load_for_grid(config: ConfigLike | None, overrides: list[str], resume, force
     if chosen.fingerprint() != started_with and not force:
         extended = " (its grid was extended by --extend: resume with the run directory alone)" if (
             config is not None and meta.get("extensions")) else ""
-        from lrsweep.configdiff import config_diff
+        from lrsweep.config.diff import config_diff
 
         changed = "; ".join(config_diff(stored.to_dict(), chosen.to_dict())[:8]) or "its grid"
         raise RunDirError(
@@ -177,11 +177,11 @@ def load_for_grid(config: ConfigLike | None, overrides: list[str], resume, force
 def check_extras(plot: bool, tensorboard: bool) -> None:
     """Optional extras are checked before any training, so a missing one costs no time."""
     if plot:
-        from lrsweep.plots import pyplot
+        from lrsweep.render.plots import pyplot
 
         pyplot()
     if tensorboard:
-        from lrsweep.tensorboard import summary_writer_class
+        from lrsweep.render.tensorboard import summary_writer_class
 
         summary_writer_class()
 
@@ -191,7 +191,7 @@ def parent_device(config, executor):
     worker processes or Ray tasks train (each loads the data onto its own device)."""
     import torch
 
-    from lrsweep.device import resolve_device
+    from lrsweep.engine.device import resolve_device
 
     if executor.backend == "local":
         return resolve_device(config.device)
@@ -209,7 +209,7 @@ def open_store(store, out: Path, config, device, executor, shard, held: ExitStac
     """The run directory, locked: the one resumed, the shared ``<name>-<fingerprint>`` of a shard, or a new one."""
     from lrsweep.api.common import run_meta
     from lrsweep.config import parse_config
-    from lrsweep.store import RunStore
+    from lrsweep.run.store import RunStore
 
     meta = {**run_meta(config, device), "backend": executor.backend}
     if getattr(executor, "devices", None):
@@ -262,7 +262,7 @@ def finish(store, outcome: str, shard) -> None:
 
 def observer(events, config, tensorboard_dir: Path | None):
     """A factory of the events context for one pass of the runner (the caller's events, TensorBoard if asked)."""
-    from lrsweep.runner import QuietEvents
+    from lrsweep.sweep.runner import QuietEvents
 
     @contextmanager
     def observe():
@@ -274,7 +274,7 @@ def observer(events, config, tensorboard_dir: Path | None):
             else:
                 inner = events
             if tensorboard_dir is not None:
-                from lrsweep.tensorboard import TensorBoardEvents
+                from lrsweep.render.tensorboard import TensorBoardEvents
 
                 inner = stack.enter_context(TensorBoardEvents(inner, tensorboard_dir))
             yield inner
@@ -289,8 +289,8 @@ def sweep(config, splits, store, observe, max_extensions: int, executor=None, sh
     meta fingerprint follow the grid, so ``--resume`` and ``show`` see the extended sweep. The best is
     retrained only once, at the end.
     """
-    from lrsweep.extend import extended_grid, next_extension
-    from lrsweep.runner import run_sweep
+    from lrsweep.select.extend import extended_grid, next_extension
+    from lrsweep.sweep.runner import run_sweep
 
     def run(cfg):
         with observe() as events:
@@ -340,7 +340,7 @@ class Plan:
 
 def validate(config: ConfigLike, overrides: Overrides = None) -> Plan:
     """Check a config and expand its plan without training or downloading (``lrsweep validate``)."""
-    from lrsweep.validation import check_loaded
+    from lrsweep.api.validation import check_loaded
 
     checked = check_loaded(load_config_any(config, overrides))
     return Plan(config=checked.config, variants=checked.variants, device=checked.device,
@@ -350,8 +350,8 @@ def validate(config: ConfigLike, overrides: Overrides = None) -> Plan:
 def preflight_located(cfg, splits) -> None:
     """runner.preflight, its errors naming the config file."""
     from lrsweep.errors import ConfigError
-    from lrsweep.plan import expand
-    from lrsweep.runner import preflight
+    from lrsweep.sweep.plan import expand
+    from lrsweep.sweep.runner import preflight
 
     try:
         preflight(cfg, splits, expand(cfg))

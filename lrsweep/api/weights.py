@@ -21,8 +21,8 @@ def load_model(run_dir: str | Path, variant: str | None = None, device="cpu"):
         RunDirError: no such run, no such weights, or a model.pt that is damaged or not lrsweep's.
     """
     from lrsweep.api.runs import load_summary, open_run
-    from lrsweep.store import RETRAIN_ID
-    from lrsweep.weights import build_module
+    from lrsweep.run.store import RETRAIN_ID
+    from lrsweep.run.weights import build_module
 
     store = open_run(run_dir)
     if variant is None or variant == "best":

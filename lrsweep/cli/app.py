@@ -23,7 +23,7 @@ app = typer.Typer(
 
 def _version(value: bool) -> None:
     if value:
-        from lrsweep import __version__
+        from lrsweep._version import __version__
 
         typer.echo(f"lrsweep {__version__}")
         raise typer.Exit()

@@ -112,7 +112,7 @@ def storage_failure(err, json_out: bool) -> typer.Exit:
     """A write failed mid-run (a StorageError: a full disk): say which file and why, show what finished (every
     finished variant's files are whole: the run resumes once there is room), exit 1."""
     from lrsweep.api.runs import load_summary, open_run
-    from lrsweep.report import summary_table, verdict
+    from lrsweep.render.tables import summary_table, verdict
 
     run_dir = getattr(err, "run_dir", None)
     print_error(f"{err}; the run stopped. What finished is kept: once the cause is fixed, resume with  "
@@ -142,7 +142,7 @@ def hold_lock(stack, store, shard: str | None = None) -> None:
 
 
 def print_json(data: Any) -> None:
-    from lrsweep.store import to_plain
+    from lrsweep.run.store import to_plain
 
     sys.stdout.write(json.dumps(to_plain(data), indent=2) + "\n")
     sys.stdout.flush()

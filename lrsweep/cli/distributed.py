@@ -22,7 +22,7 @@ def merge(
     Once all have finished,  lrsweep grid --resume RUN_DIR  retrains the best (with retrain: true).
     """
     from lrsweep import api
-    from lrsweep.report import summary_table, verdict
+    from lrsweep.render.tables import summary_table, verdict
 
     with user_errors():
         merged = api.merge(run_dir)

@@ -18,8 +18,8 @@ from lrsweep.cli.common import (
     DEFAULT_OUT, DeviceOption, JsonOption, OutOption, QuietOption, SetOption, announce_downloads, print_json,
     sigterm_as_interrupt, stderr_console, stdout_console, user_errors,
 )
-from lrsweep.finder import DEFAULT_SUGGESTER, MODES, SUGGESTERS, FinderResult, FinderSettings
-from lrsweep.plots import find_loss_range
+from lrsweep.select.finder import DEFAULT_SUGGESTER, MODES, SUGGESTERS, FinderResult, FinderSettings
+from lrsweep.render.plots import find_loss_range
 
 DEFAULTS = FinderSettings()
 Mode = Enum("Mode", {m: m for m in MODES}, type=str)

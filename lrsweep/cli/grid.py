@@ -16,7 +16,7 @@ from lrsweep.cli.common import (
 )
 from lrsweep.config import SAVES
 from lrsweep.errors import StorageError
-from lrsweep.extend import DEFAULT_MAX_EXTENSIONS
+from lrsweep.select.extend import DEFAULT_MAX_EXTENSIONS
 
 ConfigArg = Annotated[
     Optional[Path], typer.Argument(help="The sweep's YAML config (see configs/). Optional with --resume.")
@@ -118,7 +118,7 @@ def grid(
 
 
 def _render(result, json_out: bool, quiet: bool) -> None:
-    from lrsweep.report import summary_table, verdict
+    from lrsweep.render.tables import summary_table, verdict
 
     summary = result.summary
     if json_out:

@@ -25,7 +25,7 @@ def show(run_dir: RunDirArg, json_out: JsonOption = False) -> None:
     With --json, the summary as JSON:  lrsweep show runs/<run> --json | jq .best.lr
     """
     from lrsweep import api
-    from lrsweep.report import run_header, running_table, summary_table, verdict
+    from lrsweep.render.tables import run_header, running_table, summary_table, verdict
 
     with user_errors():
         if show_preview(run_dir, json_out):
@@ -70,7 +70,7 @@ def _show_find(run, json_out: bool) -> None:
 
 def tune_summary(store) -> dict:
     """A tune run's summary: the one it wrote at the end, or (still running) its variants read from their files."""
-    from lrsweep.summary import variant_row
+    from lrsweep.select.summary import variant_row
 
     written = store.read_summary()
     if written is not None and written.get("tune"):
@@ -87,7 +87,7 @@ def tune_summary(store) -> dict:
 
 def _show_tune(store, tuned: dict, json_out: bool) -> None:
     """A tune run's directory: its stage tables and verdict, as `lrsweep tune` printed them."""
-    from lrsweep.report import tune_tables, tune_verdict
+    from lrsweep.render.tables import tune_tables, tune_verdict
 
     from lrsweep.api.runs import DETAIL_KEYS
 
@@ -110,7 +110,7 @@ def compare(
 ) -> None:
     """Sweeps side by side: the best of each, and each run's metric at every learning rate."""
     from lrsweep import api
-    from lrsweep.report import compare_data, compare_tables
+    from lrsweep.render.tables import compare_data, compare_tables
 
     with user_errors():
         data = compare_data(api.compare_runs(run_dirs))
@@ -141,8 +141,8 @@ def plot(run_dir: RunDirArg) -> None:
 
 def show_preview(path: Path, json_out: bool) -> bool:
     """A schedule preview's folder (preview.json): its tables again; False for any other directory."""
-    from lrsweep.report import preview_tables
-    from lrsweep.store import PREVIEW_JSON, checks, read_json
+    from lrsweep.render.tables import preview_tables
+    from lrsweep.run.store import PREVIEW_JSON, checks, read_json
 
     preview = Path(path) / PREVIEW_JSON
     if not preview.is_file() or (Path(path) / "config.yaml").exists():

@@ -17,7 +17,7 @@ from lrsweep.cli.common import (
 
 ConfigArg = Annotated[Optional[Path], typer.Argument(
     help="The experiment's YAML config (see configs/). Omitted: the built-in quick experiment "
-         "(lrsweep/builtin/quick.yaml: the bundled MNIST sample, offline).")]
+         "(lrsweep/config/quick.yaml: the bundled MNIST sample, offline).")]
 TypeOption = Annotated[Optional[str], typer.Option(
     "--type", "-t", help="Scheduler type or alias (see --list); a comma list trains them side by side. "
                          "Replaces the config's scheduler.")]
@@ -69,8 +69,8 @@ def schedule(
 
 def _list(types: str | None, json_out: bool) -> None:
     from lrsweep import api
-    from lrsweep.report import scheduler_list_table
-    from lrsweep.schedulers import LENGTH_NOTE
+    from lrsweep.render.tables import scheduler_list_table
+    from lrsweep.optim.schedulers import LENGTH_NOTE
 
     entries = api.scheduler_types(types)
     if json_out:
@@ -83,7 +83,7 @@ def _list(types: str | None, json_out: bool) -> None:
 def _preview(config_path, overrides, options: dict, steps_per_epoch: int, out: Path, json_out: bool,
              quiet: bool) -> None:
     from lrsweep import api
-    from lrsweep.report import preview_tables
+    from lrsweep.render.tables import preview_tables
 
     result = api.schedule_preview(config_path, overrides, **options, steps_per_epoch=steps_per_epoch, out=out)
     data = result.data
@@ -110,7 +110,7 @@ def _train(config_path, overrides, options: dict, out: Path, json_out: bool, qui
     """Train every schedule through the grid runner; print the side-by-side table. Returns the exit code."""
     from lrsweep import api
     from lrsweep.cli.progress import ProgressEvents
-    from lrsweep.report import schedule_table, verdict
+    from lrsweep.render.tables import schedule_table, verdict
 
     err = stderr_console()
 

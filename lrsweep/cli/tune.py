@@ -8,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 
 from lrsweep.cli.app import app
-from lrsweep.api.common import DEFAULT_OUT, finish_meta, run_meta
+from lrsweep.api.common import DEFAULT_OUT
 from lrsweep.cli.common import (
     DeviceOption, JsonOption, OutOption, QuietOption, SetOption, announce_downloads, config_overrides, print_json,
     sigterm_as_interrupt, stderr_console, stdout_console, user_errors,
@@ -36,46 +36,38 @@ def tune(
 
     Writes runs/<name>-tune-<YYYYmmdd-HHMMSS>/ (every variant tried, tune.json, summary like grid's).
     """
-    from lrsweep.report import tune_tables, tune_verdict
+    from lrsweep.api.runs import run_summary
+    from lrsweep.api.tuning import tune as run_tune
+    from lrsweep.api.tuning import tune_config
     from lrsweep.errors import Interrupted
-    from lrsweep.tune import tune as run_tune
+    from lrsweep.render.tables import tune_tables, tune_verdict
 
     with user_errors():
-        if config_path is None and resume is None:
-            from lrsweep.errors import UsageError
-
-            raise UsageError("give a CONFIG file (or --resume RUN_DIR)")
         err = stderr_console()
         overrides = config_overrides(sets, device)
-        config = _config(config_path, overrides, resume)
+        config = tune_config(config_path, overrides, resume)
         events = _Progress(err, quiet or json_out, config.train.epochs)
         try:
             with sigterm_as_interrupt(), announce_downloads(quiet or json_out):
                 try:
                     result = run_tune(config_path, overrides if resume is None else (sets or []), budget=budget,
-                                      resolution=resolution, events=events, out=out, resume=resume,
-                                      meta=_meta(config) if resume is None else None)
+                                      resolution=resolution, events=events, out=out, resume=resume)
                 except Interrupted as stop:
                     events.close()
-                    run_dir = stop.summary.get("run_dir")
-                    _finish(run_dir, "interrupted")
                     if json_out:
                         print_json(stop.summary)
-                    err.print(f"[yellow]interrupted[/]: resume with  lrsweep tune --resume {run_dir}")
+                    err.print(f"[yellow]interrupted[/]: resume with  lrsweep tune --resume {stop.summary.get('run_dir')}")
                     raise typer.Exit(130) from None
         except KeyboardInterrupt:
             raise typer.Exit(130) from None
         finally:
             events.close()
-        _finish(result.run_dir, "finished")
         data = {**result.to_dict(), "run_dir": result.run_dir}
         if json_out:
             print_json(data)
         elif not quiet:
-            from lrsweep.store import RunStore
-
             console = stdout_console()
-            for table in tune_tables(data, RunStore.open(Path(result.run_dir)).read_summary() or {"metric": ""}):
+            for table in tune_tables(data, run_summary(result.run_dir) or {"metric": ""}):
                 console.print(table)
             console.print(tune_verdict(data))
             console.print(f"Results: {result.run_dir}", markup=False, highlight=False, soft_wrap=True)
@@ -83,29 +75,6 @@ def tune(
             typer.echo(result.run_dir)
     failed = (result.retrain or {}).get("status") == "failed"
     raise typer.Exit(1 if failed else 0)
-
-
-def _config(config_path, overrides, resume):
-    """The config that will run (the stored one when resuming), for the progress display and meta.json."""
-    from lrsweep.config import load_config, parse_config
-    from lrsweep.store import RunStore
-
-    if resume is not None:
-        return parse_config(RunStore.open(resume).read_config(), source=str(resume / "config.yaml"))
-    return load_config(config_path, overrides)
-
-
-def _meta(config) -> dict:
-    from lrsweep.device import resolve_device
-
-    return run_meta(config, resolve_device(config.device))
-
-
-def _finish(run_dir, outcome: str) -> None:
-    from lrsweep.store import RunStore
-
-    if run_dir:
-        finish_meta(RunStore.open(Path(run_dir)), outcome)
 
 
 class _Progress:

@@ -31,7 +31,7 @@ def validate(
     is imported and called, here as in a run. The modules are listed before they are imported;
     --no-import checks everything else without importing them.
     """
-    from lrsweep.validation import validate_config
+    from lrsweep.api.validation import validate_config
 
     err = stderr_console()
 
@@ -49,7 +49,7 @@ def validate(
 
 
 def _print_validation(config_path: Path, checked, no_import: bool) -> None:
-    from lrsweep.report import plan_table
+    from lrsweep.render.tables import plan_table
 
     console = stdout_console()
     config = checked.config
@@ -75,7 +75,7 @@ def datasets(json_out: JsonOption = False) -> None:
     section takes."""
     from rich.table import Table
 
-    from lrsweep.data.describe import describe_datasets
+    from lrsweep.config.datasets import describe_datasets
 
     described = describe_datasets()
     if json_out:
@@ -104,9 +104,9 @@ def datasets(json_out: JsonOption = False) -> None:
 @app.command()
 def schema() -> None:
     """Print the JSON Schema (draft 2020-12) of a config file, for editors that complete and check YAML:
-    lrsweep schema > lrsweep.schema.json, then  # yaml-language-server: $schema=lrsweep.schema.json
+    lrsweep schema > lrsweep.config.jsonschema.json, then  # yaml-language-server: $schema=lrsweep.config.jsonschema.json
     as a config's first line."""
-    from lrsweep.schema import config_schema
+    from lrsweep.config.jsonschema import config_schema
 
     typer.echo(json.dumps(config_schema(), indent=2))
 

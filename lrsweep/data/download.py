@@ -13,7 +13,7 @@ import urllib.request
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from lrsweep import __version__
+from lrsweep._version import __version__
 from lrsweep.errors import DataError, DownloadError
 
 log = logging.getLogger(__name__)

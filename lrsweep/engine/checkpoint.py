@@ -77,7 +77,7 @@ def own_rng(trainer, device: torch.device):
 
 
 def driver_state(driver) -> dict:
-    """A :class:`~lrsweep.schedulers.ScheduleDriver`'s counters and its torch scheduler's state_dict."""
+    """A :class:`~lrsweep.optim.schedulers.ScheduleDriver`'s counters and its torch scheduler's state_dict."""
     scheduler = driver.scheduler.state_dict() if driver.scheduler is not None else None
     return {"batches_done": driver.batches_done, "epochs_done": driver.epochs_done, "scheduler": scheduler}
 

@@ -44,7 +44,7 @@ class SequentialTrainer:
     """
 
     def __init__(self, variant, spec: TrainSpec, train, evaluation=None, callbacks: Callbacks | None = None):
-        from lrsweep.schedulers import ScheduleDriver
+        from lrsweep.optim.schedulers import ScheduleDriver
 
         self.variant, self.spec = variant, spec
         self.x, self.y = train

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from lrsweep.engine.stacked_models import CONV_FORMAT, FuncStack, _conv_input
-from lrsweep.models_resnet import BasicBlock, PadShortcut, ResNet
+from lrsweep.models.resnet import BasicBlock, PadShortcut, ResNet
 
 
 def is_resnet(model: nn.Module) -> bool:

@@ -142,7 +142,7 @@ class PackTrainer:
         self._drop([position[vid] for vid in variant_ids if position[vid] in self.alive], status)
 
     def _start(self, n_rows: int, device: torch.device) -> None:
-        from lrsweep.schedulers import ScheduleDriver
+        from lrsweep.optim.schedulers import ScheduleDriver
 
         n_steps = steps_per_epoch(n_rows, self.spec.batch_size)
         self.drivers = [ScheduleDriver(v.scheduler, p, self.spec.epochs, n_steps, v.lr)

@@ -1,0 +1,419 @@
+"""PNG figures of a run directory: the metric vs the learning rate, loss curves, LR schedules.
+
+matplotlib is an optional extra (``pip install 'lrsweep[plot]'``), imported only when a plot
+is made, with the non-interactive Agg backend (no display needed on a GPU box).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+from lrsweep.errors import UsageError
+
+PANELS_PER_PAGE = 30  # small multiples per PNG; bigger sweeps continue in <name>-2.png, ...
+COLUMNS = 5  # panels per row
+LEGEND_MAX = 10  # entries; panels with more lines go without a legend
+WORST_BAND = 0.08  # fraction of the metric axis, at its worst end, where unscored learning rates are marked
+TITLE_CHARS = 34  # a small-multiple title wraps at this many characters (5 panels a row never overlap)
+INSTALL_HINT = "pip install 'lrsweep[plot]'"
+
+
+def pyplot():
+    """matplotlib.pyplot on the Agg backend, or a UsageError naming the install command."""
+    try:
+        import matplotlib
+    except ImportError:
+        raise UsageError(f"plots need matplotlib, which is not installed: {INSTALL_HINT}") from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def write_plots(store, summary: dict) -> list[Path]:
+    """Every figure of the run into ``store.plots_dir``; returns the files written."""
+    plt = pyplot()
+    rows = summary["variants"]
+    metrics = {row["id"]: store.read_metrics(row["id"]) for row in rows}
+    figures = {"metric_vs_lr": metric_vs_lr(plt, summary)}
+    fixed = [f"{k} {rows[0][k]}" for k in ("optimizer", "scheduler") if rows and k not in varying_axes(summary)]
+    loss_title = " · ".join([f"{summary['name']}: train/val loss per epoch", *fixed])
+    figures.update(_paged("loss_curves", loss_panels(summary, metrics), plt, _draw_losses, loss_title))
+    figures.update(_paged("lr_schedule", schedule_panels(summary, metrics, store), plt, _draw_schedule,
+                          f"{summary['name']}: learning rate during training"))
+    written = []
+    store.plots_dir.mkdir(parents=True, exist_ok=True)
+    for name, figure in figures.items():
+        path = store.plots_dir / f"{name}.png"
+        _save(figure, path)
+        plt.close(figure)
+        written.append(path)
+    return written
+
+
+def _save(figure, path: Path) -> None:
+    """Render to bytes, then write atomically (a killed plot leaves no half-written PNG)."""
+    import io
+
+    from lrsweep.run.store import atomic_write_bytes
+
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
+    atomic_write_bytes(path, buffer.getvalue())
+
+
+def _finite(value) -> float:
+    return value if isinstance(value, (int, float)) and math.isfinite(value) else math.nan
+
+
+def _wide_positive(values, ratio: float = 20.0) -> bool:
+    """Positive values spanning more than ``ratio``: worth a log axis (losses of a wide lr grid)."""
+    finite = [v for v in values if v is not None and math.isfinite(v)]
+    return bool(finite) and min(finite) > 0 and max(finite) / min(finite) > ratio
+
+
+def _series_label(optimizer: str, scheduler: str) -> str:
+    return f"{optimizer} · {scheduler}"
+
+
+def _wrap(title: str, width: int = TITLE_CHARS) -> str:
+    """A title broken into lines of at most ``width`` characters (at spaces and commas)."""
+    import textwrap
+
+    spaced = re.sub(r",(?=\S)", ", ", title)  # break points inside "steplr(step_size=1,gamma=0.5)"
+    return "\n".join(textwrap.wrap(spaced, width, break_on_hyphens=False)) or title
+
+
+# --------------------------------------------------------------------------- metric vs lr
+
+
+def metric_vs_lr(plt, summary: dict):
+    """The selection metric against the learning rate (log axis): one line per optimizer/scheduler,
+    the seed mean with ±1 std error bars; the best starred, diverged learning rates marked ×."""
+    metric = summary["metric"]
+    figure, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
+    failed_any = False
+    series: dict[str, list[dict]] = {}
+    for group in summary["groups"]:
+        series.setdefault(_series_label(group["optimizer"], group["scheduler"]), []).append(group)
+    for label, groups in sorted(series.items()):
+        points = sorted((g for g in groups if g["mean"] is not None), key=lambda g: g["lr"])
+        if points:
+            ax.errorbar([g["lr"] for g in points], [g["mean"] for g in points],
+                        yerr=[g["std"] or 0.0 for g in points], marker="o", capsize=3, label=_wrap(label, 60))
+        failed = [g["lr"] for g in groups if g["mean"] is None]
+        if failed:  # no score: drawn in a band at the worst end of the axis, below (max wins) or above the data
+            worst = WORST_BAND / 2 if summary["direction"] == "max" else 1 - WORST_BAND / 2
+            what = "diverged/unfinished: no score" + (f" ({label})" if len(series) > 1 else "")
+            ax.plot(failed, [worst] * len(failed), "x", color="red", markersize=9, mew=2, linestyle="none",
+                    transform=ax.get_xaxis_transform(), label=_wrap(what, 60))
+            failed_any = True
+    best = summary.get("best")
+    if best and best.get("mean") is not None:
+        ax.plot([best["lr"]], [best["mean"]], marker="*", markersize=16, color="gold", markeredgecolor="black",
+                linestyle="none", label=f"best lr={best['lr']:.3g}", zorder=5)
+    ax.set_xscale("log")
+    if _wide_positive([g["mean"] for g in summary["groups"]]):
+        ax.set_yscale("log")
+    if failed_any:
+        _leave_worst_band(ax, summary["direction"])
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel(f"{metric} (last epoch, mean ± std over seeds)")
+    ax.set_title(_wrap(f"{summary['name']}: {metric} vs learning rate ({summary['direction']}imum wins)", 70))
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False)  # below the data
+    return figure
+
+
+def _leave_worst_band(ax, direction: str) -> None:
+    """Stretch the y axis so the data stays clear of the band where unscored learning rates are marked."""
+    low, high = ax.get_ylim()
+    log = ax.get_yscale() == "log"
+    span = (math.log10(high) - math.log10(low)) if log else high - low
+    pad = span * WORST_BAND / (1 - WORST_BAND) * 1.5
+    if direction == "max":
+        ax.set_ylim(10 ** (math.log10(low) - pad) if log else low - pad, high)
+    else:
+        ax.set_ylim(low, 10 ** (math.log10(high) + pad) if log else high + pad)
+    ax.axhspan(*((ax.get_ylim()[0], low) if direction == "max" else (high, ax.get_ylim()[1])), color="red",
+               alpha=0.06, zorder=0)
+
+
+# --------------------------------------------------------------------------- small multiples
+
+
+def _groups_in_order(summary: dict) -> list[list[dict]]:
+    """Variant rows grouped by (optimizer, scheduler, lr), ordered by those, seeds together."""
+    groups: dict[tuple, list[dict]] = {}
+    for row in summary["variants"]:
+        groups.setdefault((row["optimizer"], row["scheduler"], row["lr"]), []).append(row)
+    return [sorted(groups[key], key=lambda r: r["seed"]) for key in sorted(groups)]
+
+
+def varying_axes(summary: dict) -> list[str]:
+    """optimizer/scheduler when they vary across the sweep (panel titles name only those)."""
+    rows = summary["variants"]
+    return [k for k in ("optimizer", "scheduler") if len({r[k] for r in rows}) > 1]
+
+
+def loss_panels(summary: dict, metrics: dict[str, list[dict]]) -> list[dict]:
+    """One panel per variant: train (solid) and val (dashed) loss per epoch, one line per seed."""
+    axes = varying_axes(summary)
+    panels = []
+    for members in _groups_in_order(summary):
+        head = members[0]
+        lines = []
+        for i, row in enumerate(members):
+            records = metrics.get(row["id"], [])
+            epochs = [r["epoch"] for r in records]
+            seeds = f" ({len(members)} seeds)" if len(members) > 1 else ""
+            for kind, style, color in (("train", "-", "tab:blue"), ("val", "--", "tab:orange")):
+                lines.append({"x": epochs, "y": [_finite(r.get(f"{kind}_loss")) for r in records],
+                              "label": f"{kind}{seeds}" if i == 0 else None, "style": style, "color": color})
+        statuses = ",".join(sorted({r["status"] for r in members}))
+        title = " ".join([f"lr={head['lr']:.3g}", *(str(head[k]) for k in axes)])
+        ran = max((r.get("epochs_run") or 0 for r in members), default=0)
+        empty = f"{statuses} in epoch {ran or 1}: no finite loss to draw"
+        panels.append({"title": f"{_wrap(title)}\n{statuses}", "lines": lines, "empty": empty,
+                       "best": any(r.get("best") for r in members), "ylabel": "loss"})
+    return panels
+
+
+def schedule_panels(summary: dict, metrics: dict[str, list[dict]], store) -> list[dict]:
+    """One panel per optimizer/scheduler: the learning rate per epoch for each grid lr (per optimizer
+    step, in fractional epochs, where the variant recorded lr_steps.csv)."""
+    by_series: dict[tuple, list[dict]] = {}
+    for members in _groups_in_order(summary):
+        by_series.setdefault((members[0]["optimizer"], members[0]["scheduler"]), []).append(members[0])
+    panels = []
+    for (optimizer, scheduler), heads in by_series.items():
+        lines = []
+        for row in heads:
+            records = metrics.get(row["id"], [])
+            steps = _read_lr_steps(store, row["id"])
+            if steps and records:  # x in epochs elapsed: epoch e spans [e - 1, e]
+                per_epoch = len(steps) / len(records)
+                x = [(s["step"] - 1) / per_epoch for s in steps] + [len(steps) / per_epoch]
+                y = [s["lr"] for s in steps] + [steps[-1]["lr"]]  # the last step's lr holds to the end
+            else:  # the lr holds for the whole epoch: a step from its start to its end
+                x = [r["epoch"] - 1 for r in records] + [records[-1]["epoch"]] * bool(records)
+                y = [r["lr"] for r in records] + [records[-1]["lr"]] * bool(records)
+            lines.append({"x": x, "y": [_finite(v) for v in y], "label": f"lr={row['lr']:.3g}", "style": "-",
+                          "steps": not steps})
+        panels.append({"title": _wrap(_series_label(optimizer, scheduler)), "lines": lines, "best": False,
+                       "ylabel": "learning rate", "logy": True})
+    return panels
+
+
+def _read_lr_steps(store, variant_id: str) -> list[dict]:
+    reader = getattr(store, "read_lr_steps", None)
+    return reader(variant_id) if reader else []
+
+
+def _paged(name: str, panels: list[dict], plt, draw, title: str) -> dict:
+    pages = [panels[i:i + PANELS_PER_PAGE] for i in range(0, len(panels), PANELS_PER_PAGE)] or [[]]
+    return {(name if i == 0 else f"{name}-{i + 1}"): _small_multiples(plt, page, draw, title)
+            for i, page in enumerate(pages)}
+
+
+def _small_multiples(plt, panels: list[dict], draw, title: str):
+    n = max(1, len(panels))
+    cols = min(COLUMNS, n)
+    rows = math.ceil(n / cols)
+    figure, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 2.8 * rows + 0.4), squeeze=False,
+                                layout="constrained")
+    flat = [ax for line in axes for ax in line]
+    for ax, panel in zip(flat, panels):
+        draw(ax, panel)
+    for ax in flat[len(panels):]:
+        ax.set_visible(False)
+    figure.suptitle(title, fontsize="medium")
+    return figure
+
+
+def _draw_losses(ax, panel: dict) -> None:
+    for line in panel["lines"]:
+        ax.plot(line["x"], line["y"], line["style"], marker=".", label=line["label"], color=line["color"],
+                alpha=0.8)
+    values = [v for line in panel["lines"] for v in line["y"]]
+    if _wide_positive(values):
+        ax.set_yscale("log")
+    epochs = max((x for line in panel["lines"] for x in line["x"]), default=0)
+    ax.set_xlim(0.5, max(epochs, 1) + 0.5)
+    if not any(math.isfinite(v) for v in values):  # a variant that diverged in its first epoch
+        ax.text(0.5, 0.5, panel.get("empty") or "no finite loss", transform=ax.transAxes, ha="center",
+                va="center", color="red", fontsize="small", wrap=True)
+        ax.set_yticks([])
+    _decorate(ax, panel, "epoch")
+    if not any(math.isfinite(v) for v in values) and ax.get_legend() is not None:
+        ax.get_legend().remove()
+
+
+def _draw_schedule(ax, panel: dict) -> None:
+    for line in panel["lines"]:
+        if line.get("steps"):
+            ax.step(line["x"], line["y"], where="post", label=line["label"])
+        else:
+            ax.plot(line["x"], line["y"], label=line["label"])
+    if any(math.isfinite(v) and v > 0 for line in panel["lines"] for v in line["y"]):
+        ax.set_yscale("log")
+    end = max((x for line in panel["lines"] for x in line["x"]), default=1)
+    ax.set_xlim(0, max(end, 1))  # the axis ends where training did
+    _decorate(ax, panel, "epochs trained")
+
+
+def _decorate(ax, panel: dict, xlabel: str) -> None:
+    from matplotlib.ticker import MaxNLocator
+
+    ax.set_title(panel["title"], fontsize="small", color="darkgreen" if panel["best"] else "black")
+    ax.set_xlabel(xlabel, fontsize="small")
+    ax.set_ylabel(panel["ylabel"], fontsize="small")
+    ax.tick_params(labelsize="x-small")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
+    ax.grid(True, alpha=0.3)
+    if panel["best"]:
+        for spine in ax.spines.values():
+            spine.set_edgecolor("green")
+            spine.set_linewidth(2)
+    labelled = sum(bool(line["label"]) for line in panel["lines"])
+    if 0 < labelled <= LEGEND_MAX:  # beyond that a legend hides the panel; the log y axis names each lr
+        ax.legend(fontsize="xx-small")
+
+
+# --------------------------------------------------------------------------- schedule preview
+
+
+def write_schedule_preview(data: dict, path: Path) -> Path:
+    """``lrsweep schedule --preview``'s figure: each schedule's LR over training, one line per schedule.
+
+    ``data`` is the preview record (see ``report.preview_tables``): per-step schedules are drawn at
+    every optimizer step, epoch schedules as a step function; x is in epochs (epoch e spans [e, e+1)).
+    """
+    plt = pyplot()
+    figure, ax = plt.subplots(figsize=(7, 4.5))
+    per_epoch = data["steps_per_epoch"]
+    for entry in data["schedules"]:  # x in epochs elapsed: epoch e spans [e - 1, e]
+        if entry.get("step_lrs"):
+            lrs = entry["step_lrs"]
+            ax.plot([i / per_epoch for i in range(len(lrs))] + [len(lrs) / per_epoch], lrs + lrs[-1:],
+                    label=_wrap(entry["scheduler"], 40))
+        else:
+            lrs = entry["epoch_lrs"]
+            ax.step(list(range(len(lrs) + 1)), lrs + lrs[-1:], where="post", label=_wrap(entry["scheduler"], 40))
+    ax.set_xlim(0, data["epochs"])
+    ax.set_xlabel("epochs trained")
+    ax.set_ylabel("learning rate")
+    ax.set_title(f"LR preview: lr={data['lr']:.3g}, {data['epochs']} epochs x {per_epoch} steps per epoch",
+                 fontsize="medium")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1), frameon=False)  # beside, not over
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _save(figure, path)
+    plt.close(figure)
+    return path
+
+
+# --------------------------------------------------------------------------- lrsweep tune
+
+TUNE_MARKS = {"scout": ("v", "0.55", "scout (cut at a rung: its metric there)"),
+              "rung": ("o", "C0", "scout, full length"),
+              "refine": ("D", "C2", "refine"), "final": ("s", "C3", "final (mean of every seed)")}
+
+
+def tune_figure(plt, tune: dict, summary: dict):
+    """The metric against LR (log axis) for every variant tune tried, each stage's points marked, the band
+    shaded, the range test's bounds dashed and the pick starred; diverged LRs marked × at the bottom."""
+    from lrsweep.render.tables import tune_stage_rows
+
+    metric = summary["metric"]
+    figure, ax = plt.subplots(figsize=(7.5, 4.5), layout="constrained")
+    band = tune.get("band")
+    if band:
+        ax.axvspan(band["low"] / 1.03, band["high"] * 1.03, color="gold", alpha=0.25,
+                   label=f"band {band['low']:.3g}–{band['high']:.3g}")
+    stages = [s for s in tune.get("stages", []) if s.get("stage") == "range"]
+    for name, value in (stages[0].get("bounds") or {}).items() if stages else ():
+        ax.axvline(value, color="0.4", ls="--", lw=1)
+    values = []
+    for stage, (marker, color, label) in TUNE_MARKS.items():
+        rows = tune_stage_rows(summary, (stage,))
+        if stage == "final":  # the finals' seed means, over every seed (the first seed's run came earlier)
+            rows = [{"lr": g["lr"], "mean": g["mean"], "status": "/".join(g["statuses"])} for g in summary["groups"]]
+        shown = [r for r in rows if r["mean"] is not None and "diverged" not in r["status"]]
+        if shown:
+            ax.plot([r["lr"] for r in shown], [r["mean"] for r in shown], marker, color=color, label=label,
+                    markersize=7, linestyle="none", fillstyle="none" if stage == "scout" else "full")
+            values += [r["mean"] for r in shown]
+        lost = [r["lr"] for r in rows if "diverged" in r["status"] or r["mean"] is None]
+        if lost:
+            ax.plot(lost, [0.02] * len(lost), "x", color="red", transform=ax.get_xaxis_transform(),
+                    label=f"{stage}: diverged/unfinished")
+    best = tune.get("best")
+    if best and best.get("mean") is not None:
+        ax.plot([best["lr"]], [best["mean"]], marker="*", markersize=16, color="gold", markeredgecolor="black",
+                linestyle="none", label=f"pick lr={best['lr']:.3g}", zorder=5)
+    ax.set_xscale("log")
+    if _wide_positive(values):
+        ax.set_yscale("log")
+    ax.set_xlabel("learning rate (dashed: the range test's bounds)")
+    ax.set_ylabel(f"{metric} (last epoch reached, seed mean)")
+    cost = (tune.get("cost") or {}).get("trainings", 0)
+    ax.set_title(f"{summary['name']}: lrsweep tune, {cost:.3g} trainings ({summary['direction']}imum wins)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize="small")
+    return figure
+
+
+def write_tune_plot(store, tune: dict, summary: dict) -> Path:
+    """plots/tune.png of a tune run."""
+    plt = pyplot()
+    figure = tune_figure(plt, tune, summary)
+    store.plots_dir.mkdir(parents=True, exist_ok=True)
+    path = store.plots_dir / "tune.png"
+    _save(figure, path)
+    plt.close(figure)
+    return path
+
+
+def find_png(result) -> bytes | None:
+    """The range test's figure: loss and smoothed loss against LR, suggestions and divergence marked.
+
+    ``result`` is a :class:`lrsweep.select.finder.FinderResult`; None without matplotlib.
+    """
+    import io
+
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:
+        return None
+    fig = Figure(figsize=(7, 4.2), dpi=110)
+    ax = fig.add_subplot()
+    ax.plot(result.lrs, result.losses, color="0.75", lw=1, label="loss")
+    ax.plot(result.lrs, result.smoothed, color="C0", lw=2, label="smoothed")
+    for i, (name, lr) in enumerate(result.suggestions.items()):
+        ax.axvline(lr, color=f"C{i + 1}", ls="--", lw=1, label=f"{name} {lr:.3g}")
+    if result.divergence_lr is not None:
+        ax.axvline(result.divergence_lr, color="red", lw=1, label=f"diverged {result.divergence_lr:.3g}")
+    if result.settings.mode == "exp":
+        ax.set_xscale("log")
+    lo, hi = find_loss_range(result)
+    lo = min([lo] + [v for v in result.losses if math.isfinite(v)])  # the raw loss dips below the smoothed
+    ax.set_ylim(lo - 0.05 * (hi - lo), hi + 0.05 * (hi - lo))
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel("validation loss" if result.settings.use_val else "training loss")
+    ax.set_title(f"LR range test ({result.steps_run} steps, {result.stopped})")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def find_loss_range(result) -> tuple[float, float]:
+    """Smoothed-loss range to draw: from its minimum to its highest point before it (the blow-up is clipped)."""
+    finite = [v for v in result.smoothed if math.isfinite(v)]
+    low = min(range(len(finite)), key=finite.__getitem__)
+    top = max(finite[: low + 1])
+    return finite[low], top if top > finite[low] else max(finite)

@@ -1,0 +1,158 @@
+"""The pure decisions of ``lrsweep tune``: budget arithmetic, the scouting grid, refinement points, the band.
+
+No torch, no files: numbers in, numbers out, so each rule is tested on its own and a resumed tune
+replays every decision from the metrics on disk.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from lrsweep.select.halving import rung_epochs
+
+LR_DIGITS = 4  # significant digits of the LRs tune tries (readable ids and tables)
+
+
+def round_lr(lr: float) -> float:
+    return float(f"{lr:.{LR_DIGITS}g}")
+
+
+def log_space(low: float, high: float, num: int) -> list[float]:
+    """``num`` LRs from ``low`` to ``high`` inclusive, evenly spaced on log-LR."""
+    if num == 1:
+        return [round_lr(math.sqrt(low * high))]
+    a, b = math.log(low), math.log(high)
+    return [round_lr(math.exp(a + (b - a) * i / (num - 1))) for i in range(num)]
+
+
+@dataclass(frozen=True)
+class Costs:
+    """What a training costs here: epochs per training and optimizer steps per epoch."""
+
+    epochs: int
+    steps_per_epoch: int
+
+    def trainings(self, variant_epochs: float = 0.0, steps: float = 0.0) -> float:
+        """Full-training equivalents of ``variant_epochs`` (every seed counted) and optimizer ``steps``."""
+        return variant_epochs / self.epochs + steps / (self.epochs * self.steps_per_epoch)
+
+
+def grace_epochs(epochs: int, fraction: float) -> int:
+    """Epochs every scout trains before the first cut: ``fraction`` of the training, at least 1."""
+    return max(1, min(epochs, round(fraction * epochs)))
+
+
+def halving_epochs(scouts: int, epochs: int, grace: int, reduction: int) -> int:
+    """Variant-epochs of successive halving over ``scouts`` LRs, at most (a diverged one stops sooner)."""
+    total, alive, reached = 0, scouts, 0
+    for rung in rung_epochs(grace, reduction, epochs):
+        total += alive * (rung - reached)
+        alive, reached = max(1, alive // reduction), rung
+    return total + alive * (epochs - reached)
+
+
+def survivors(scouts: int, epochs: int, grace: int, reduction: int) -> int:
+    """How many scouts train every epoch under successive halving."""
+    alive = scouts
+    for _ in rung_epochs(grace, reduction, epochs):
+        alive = max(1, alive // reduction)
+    return alive
+
+
+def refine_points(tried: list[float], incumbent: float, ceiling: float, resolution: float) -> tuple[list[float], str]:
+    """The next LRs to try around ``incumbent`` (geometric midpoints to its neighbours), or [] and why not.
+
+    ``tried`` are every LR tried so far (any fidelity). A side whose bracket is already narrower than
+    ``resolution`` (a ratio of LRs) is done; below the lowest LR tried, the next point extends the grid
+    downwards by the last spacing; above the highest, nothing is tried (the scouts reach the ceiling).
+    """
+    lrs = sorted(set(tried))
+    i = lrs.index(incumbent)
+    points = []
+    if i > 0 and incumbent / lrs[i - 1] > resolution:
+        points.append(round_lr(math.sqrt(lrs[i - 1] * incumbent)))
+    elif i == 0 and len(lrs) > 1:
+        points.append(round_lr(incumbent * incumbent / lrs[1]))  # the best is the lowest: look below it
+    if i < len(lrs) - 1 and lrs[i + 1] / incumbent > resolution and lrs[i + 1] <= ceiling:
+        points.append(round_lr(math.sqrt(lrs[i + 1] * incumbent)))
+    points = [p for p in points if p not in lrs]
+    if points:
+        return points, ""
+    return [], f"the bracket around {incumbent:.4g} is narrower than the resolution ({resolution:g}x)"
+
+
+def band_of(best: dict, groups: list[dict], tied) -> dict:
+    """``{low, high}``: the span of LRs (finals' seed groups) tied with ``best`` within seed noise."""
+    lrs = [best["lr"]] + [g["lr"] for g in groups if g is not best and g["mean"] is not None and tied(best, g)]
+    return {"low": min(lrs), "high": max(lrs)}
+
+
+def widen_band(band: dict, best: dict, ranking: list[tuple[float, float]], seed: int, rtol: float) -> dict:
+    """``band`` extended along log-LR over the LRs trained in full on the first seed only.
+
+    ``ranking`` is ``(signed score, lr)`` on ``seed`` (lower is better). Walking out from the best's LR, a
+    neighbour joins while its score on that seed is within the seed noise the finals measured (the best's
+    standard deviation over seeds, at least ``rtol`` of its score) of the best's score on the same seed:
+    the same initial weights and batches, so no seed could tell them apart. The walk stops at the first
+    LR that is worse by more, so the band stays one interval around the pick.
+    """
+    by_lr = sorted((lr, value) for value, lr in ranking)
+    lrs = [lr for lr, _v in by_lr]
+    scores = dict(zip(best.get("seeds") or [], best.get("scores") or []))
+    if best["lr"] not in lrs or scores.get(seed) is None:
+        return band
+    at = lrs.index(best["lr"])
+    own = by_lr[at][1]
+    noise = max(best.get("std") or 0.0, rtol * abs(own))
+    low = high = at
+    while low > 0 and by_lr[low - 1][1] <= own + noise:
+        low -= 1
+    while high < len(lrs) - 1 and by_lr[high + 1][1] <= own + noise:
+        high += 1
+    return {"low": min(band["low"], lrs[low]), "high": max(band["high"], lrs[high])}
+
+
+FIT_WINDOW = 10.0  # the parabola is fitted to the full-length points within this ratio of the incumbent's LR
+FIT_MIN_POINTS = 4  # fewer points: rank by the raw scores
+
+
+def parabola(xs: list[float], ys: list[float]) -> tuple[float, float, float] | None:
+    """Least-squares ``y = a x² + b x + c``; None when the points cannot determine it."""
+    sums = [sum(x**k for x in xs) for k in range(5)]
+    rhs = [sum(y * x**k for x, y in zip(xs, ys)) for k in range(3)]
+    m = [[sums[4], sums[3], sums[2]], [sums[3], sums[2], sums[1]], [sums[2], sums[1], sums[0]]]
+    det = _det(m)
+    if abs(det) < 1e-12:
+        return None
+    coeffs = []
+    for col in range(3):
+        swapped = [[rhs[[2, 1, 0][r]] if c == col else m[r][c] for c in range(3)] for r in range(3)]
+        coeffs.append(_det(swapped) / det)
+    return coeffs[0], coeffs[1], coeffs[2]
+
+
+def _det(m) -> float:
+    return (m[0][0] * (m[1][1] * m[2][2] - m[1][2] * m[2][1]) - m[0][1] * (m[1][0] * m[2][2] - m[1][2] * m[2][0])
+            + m[0][2] * (m[1][0] * m[2][1] - m[1][1] * m[2][0]))
+
+
+def smoothed_ranking(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """(score, lr) best first, lower is better: ranked by a parabola fitted on log-LR around the best.
+
+    One seed's metric is noisy from LR to LR (seed noise, not the LR's effect); the fitted curve shares
+    the evidence of neighbouring LRs, so the finalists are the LRs nearest its bottom. Points outside
+    FIT_WINDOW, or a fit that is not a valley, leave the raw ranking.
+    """
+    ranked = sorted(points)
+    if not ranked:
+        return ranked
+    best_lr = ranked[0][1]
+    near = [(s, lr) for s, lr in ranked if max(lr / best_lr, best_lr / lr) <= FIT_WINDOW]
+    fit = parabola([math.log(lr) for _s, lr in near], [s for s, _lr in near]) if len(near) >= FIT_MIN_POINTS else None
+    if fit is None or fit[0] <= 0:
+        return ranked
+    a, b, c = fit
+    fitted = sorted((a * math.log(lr) ** 2 + b * math.log(lr) + c, lr) for _s, lr in near)
+    rest = [(s, lr) for s, lr in ranked if (s, lr) not in near]
+    return fitted + rest
