@@ -10,7 +10,8 @@ and broken ``--set`` items. A case is made from (seed, index) alone, so any case
 
 Outcomes: exit 0 (valid), 2 (refused: a config error), 3 (a network error) are fine; anything else
 (exit 1, an uncaught exception, a dead worker) is an internal error, and a case past its deadline is
-a hang. A worker imports everything and validates one config before its first case is timed. Each worker process runs cases through typer's CliRunner, with its address space capped
+a hang. A worker imports everything and validates one config before its first case is timed. Each
+worker process runs cases through typer's CliRunner, with its address space capped
 (--memory-gb) so that allocating without bound ends in MemoryError rather than swapping the box.
 tests/test_fuzz_config.py runs a fixed seeded sample of these cases and asserts 0 internal errors.
 """
@@ -32,46 +33,196 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
-BASES = [ROOT / "configs" / "quickstart.yaml", ROOT / "configs" / "mnist.yaml", ROOT / "configs" / "regression.yaml",
-         ROOT / "lrsweep" / "config" / "quick.yaml"]
+BASES = [
+    ROOT / "configs" / "quickstart.yaml",
+    ROOT / "configs" / "mnist.yaml",
+    ROOT / "configs" / "regression.yaml",
+    ROOT / "lrsweep" / "config" / "quick.yaml",
+]
 FINE = (0, 2, 3)  # valid, refused, network
 
 # Import strings a config may name. Nothing here deletes, kills or blocks: those are refused the same way.
-IMPORTS = ["os:system", "builtins:dict", "sys:exit", "torch.nn:Dropout", "torch.nn:Identity", "math:pi",
-           "no.such.module:factory", "lrsweep.data.synthetic:regression", "lrsweep.models:mlp", "builtins:print",
-           "collections:OrderedDict", "lrsweep.data:DATASETS", "json:loads", "builtins:input", "torch:zeros",
-           "lrsweep.models:", ":mlp", "os.path:join", "lrsweep.data.synthetic:classification"]
-WORDS = ["name", "root", "download", "val_fraction", "batch_size", "hidden", "activation", "dropout", "channels",
-         "momentum", "nesterov", "weight_decay", "betas", "eps", "type", "step_size", "gamma", "T_max", "patience",
-         "epochs", "loss", "metric", "n_samples", "n_features", "n_classes", "n_test", "noise", "path", "target",
-         "task", "seed", "seeds", "lr", "logspace", "linspace", "start", "stop", "num", "grace_epochs",
-         "reduction", "interval", "milestones", "warmup_epochs", "then", "lr_lambda", "factor", "mode",
-         "total_steps", "max_lr", "eta_min", "T_0", "T_mult", "cooldown", "min_lr", "threshold", "limits"]
-NUMBERS = [0, -1, 1, 2, 7, 0.5, -0.5, 1e-300, 1e308, -1e308, 2 ** 31, 2 ** 63, 2 ** 64, -(2 ** 63) - 1, 10 ** 9,
-           10 ** 30, float("nan"), float("inf"), float("-inf"), 3.7, 1e9, 1e-9, True, False]
-SCALARS = [None, "", "abc", "x\x1b]0;owned\x07", "\x00", "1e-3", "[1, 2]", "null", "~", "auto", "mlp", "cpu",
-           "cuda:7", "mps", "tpu", "a" * 5000, "ünïcödé", "0x10", "1_000"]
+IMPORTS = [
+    "os:system",
+    "builtins:dict",
+    "sys:exit",
+    "torch.nn:Dropout",
+    "torch.nn:Identity",
+    "math:pi",
+    "no.such.module:factory",
+    "lrsweep.data.synthetic:regression",
+    "lrsweep.models:mlp",
+    "builtins:print",
+    "collections:OrderedDict",
+    "lrsweep.data:DATASETS",
+    "json:loads",
+    "builtins:input",
+    "torch:zeros",
+    "lrsweep.models:",
+    ":mlp",
+    "os.path:join",
+    "lrsweep.data.synthetic:classification",
+]
+WORDS = [
+    "name",
+    "root",
+    "download",
+    "val_fraction",
+    "batch_size",
+    "hidden",
+    "activation",
+    "dropout",
+    "channels",
+    "momentum",
+    "nesterov",
+    "weight_decay",
+    "betas",
+    "eps",
+    "type",
+    "step_size",
+    "gamma",
+    "T_max",
+    "patience",
+    "epochs",
+    "loss",
+    "metric",
+    "n_samples",
+    "n_features",
+    "n_classes",
+    "n_test",
+    "noise",
+    "path",
+    "target",
+    "task",
+    "seed",
+    "seeds",
+    "lr",
+    "logspace",
+    "linspace",
+    "start",
+    "stop",
+    "num",
+    "grace_epochs",
+    "reduction",
+    "interval",
+    "milestones",
+    "warmup_epochs",
+    "then",
+    "lr_lambda",
+    "factor",
+    "mode",
+    "total_steps",
+    "max_lr",
+    "eta_min",
+    "T_0",
+    "T_mult",
+    "cooldown",
+    "min_lr",
+    "threshold",
+    "limits",
+]
+NUMBERS = [
+    0,
+    -1,
+    1,
+    2,
+    7,
+    0.5,
+    -0.5,
+    1e-300,
+    1e308,
+    -1e308,
+    2**31,
+    2**63,
+    2**64,
+    -(2**63) - 1,
+    10**9,
+    10**30,
+    float("nan"),
+    float("inf"),
+    float("-inf"),
+    3.7,
+    1e9,
+    1e-9,
+    True,
+    False,
+]
+SCALARS = [
+    None,
+    "",
+    "abc",
+    "x\x1b]0;owned\x07",
+    "\x00",
+    "1e-3",
+    "[1, 2]",
+    "null",
+    "~",
+    "auto",
+    "mlp",
+    "cpu",
+    "cuda:7",
+    "mps",
+    "tpu",
+    "a" * 5000,
+    "ünïcödé",
+    "0x10",
+    "1_000",
+]
 CONTAINERS = [[], {}, [1, 2], [[1]], {"a": 1}, {"name": None}, [None], [{"type": "steplr"}], {"logspace": 3}]
 SCHEDULERS = [
-    {"type": "steplr", "step_size": 0}, {"type": "steplr", "step_size": -3}, {"type": "steplr", "gamma": float("inf")},
-    {"type": "cosine", "T_max": 0}, {"type": "cosine", "eta_min": float("nan")}, {"type": "plateau", "patience": -1},
-    {"type": "plateau", "factor": 2.0}, {"type": "exponentiallr", "gamma": 1e308}, {"type": "onecycle"},
-    {"type": "onecycle", "max_lr": -1}, {"type": "cyclic", "step_size_up": 0}, {"type": "multisteplr",
-    "milestones": [3, 1]}, {"type": "lambdalr", "lr_lambda": "epoch ** 999"}, {"type": "lambdalr",
-    "lr_lambda": "__import__('os')"}, {"type": "warmup", "warmup_epochs": 10 ** 9}, {"type": "sgdr", "T_0": 0},
-    {"type": "polynomiallr", "power": float("nan")}, {"type": "sequentiallr", "schedulers": ["steplr"]},
+    {"type": "steplr", "step_size": 0},
+    {"type": "steplr", "step_size": -3},
+    {"type": "steplr", "gamma": float("inf")},
+    {"type": "cosine", "T_max": 0},
+    {"type": "cosine", "eta_min": float("nan")},
+    {"type": "plateau", "patience": -1},
+    {"type": "plateau", "factor": 2.0},
+    {"type": "exponentiallr", "gamma": 1e308},
+    {"type": "onecycle"},
+    {"type": "onecycle", "max_lr": -1},
+    {"type": "cyclic", "step_size_up": 0},
+    {"type": "multisteplr", "milestones": [3, 1]},
+    {"type": "lambdalr", "lr_lambda": "epoch ** 999"},
+    {"type": "lambdalr", "lr_lambda": "__import__('os')"},
+    {"type": "warmup", "warmup_epochs": 10**9},
+    {"type": "sgdr", "T_0": 0},
+    {"type": "polynomiallr", "power": float("nan")},
+    {"type": "sequentiallr", "schedulers": ["steplr"]},
     {"type": "chainedscheduler", "schedulers": [{"type": "steplr"}, {"type": "cosine", "T_max": 0}]},
-    {"type": "linearlr", "total_iters": -1}, {"type": "constantlr", "factor": 0}, "none", "warmup", "cosine",
-    {"type": "reducelronplateau", "cooldown": -1}, {"type": "steplr", "step_size": 2 ** 70},
+    {"type": "linearlr", "total_iters": -1},
+    {"type": "constantlr", "factor": 0},
+    "none",
+    "warmup",
+    "cosine",
+    {"type": "reducelronplateau", "cooldown": -1},
+    {"type": "steplr", "step_size": 2**70},
 ]
-SIZES = [("data.n_samples", 2 ** 31), ("data.n_samples", 10 ** 9), ("data.n_features", 10 ** 9),
-         ("data.n_classes", 10 ** 9), ("data.n_classes", 2 ** 31), ("data.n_test", 10 ** 10),
-         ("model.hidden", [1000000]), ("model.hidden", [100000, 100000]), ("model.channels", [100000]),
-         ("data.batch_size", 2 ** 40), ("train.epochs", 10 ** 12), ("lr.logspace.num", 10 ** 9),
-         ("lr.logspace.num", 10 ** 6), ("optimizer.weight_decay", 1e308), ("optimizer.momentum", 1e308),
-         ("optimizer.betas", [0.9, 1e308]), ("optimizer.eps", float("nan")), ("seeds", list(range(10 ** 4))),
-         ("seed", 2 ** 64), ("prune.reduction", 10 ** 30), ("prune.grace_epochs", -(10 ** 20)),
-         ("data.val_fraction", float("nan")), ("model.dropout", float("nan")), ("data.noise", 1e308)]
+SIZES = [
+    ("data.n_samples", 2**31),
+    ("data.n_samples", 10**9),
+    ("data.n_features", 10**9),
+    ("data.n_classes", 10**9),
+    ("data.n_classes", 2**31),
+    ("data.n_test", 10**10),
+    ("model.hidden", [1000000]),
+    ("model.hidden", [100000, 100000]),
+    ("model.channels", [100000]),
+    ("data.batch_size", 2**40),
+    ("train.epochs", 10**12),
+    ("lr.logspace.num", 10**9),
+    ("lr.logspace.num", 10**6),
+    ("optimizer.weight_decay", 1e308),
+    ("optimizer.momentum", 1e308),
+    ("optimizer.betas", [0.9, 1e308]),
+    ("optimizer.eps", float("nan")),
+    ("seeds", list(range(10**4))),
+    ("seed", 2**64),
+    ("prune.reduction", 10**30),
+    ("prune.grace_epochs", -(10**20)),
+    ("data.val_fraction", float("nan")),
+    ("model.dropout", float("nan")),
+    ("data.noise", 1e308),
+]
 
 
 @dataclass
@@ -121,14 +272,14 @@ def _typo(rng: random.Random, word: str) -> str:
     op = rng.choice("swap delete insert replace case")
     if op == "s" and len(word) > 1:
         j = min(i + 1, len(word) - 1)
-        return word[:i] + word[j] + word[i] + word[j + 1:]
+        return word[:i] + word[j] + word[i] + word[j + 1 :]
     if op == "d":
-        return word[:i] + word[i + 1:] or "x"
+        return word[:i] + word[i + 1 :] or "x"
     if op == "i":
         return word[:i] + rng.choice("abcxyz_-") + word[i:]
     if op == "c":
         return word.upper()
-    return word[:i] + rng.choice("abcxyz0") + word[i + 1:]
+    return word[:i] + rng.choice("abcxyz0") + word[i + 1 :]
 
 
 def _rename_key(rng, doc):
@@ -172,8 +323,9 @@ def _import_string(rng, doc):
 
 
 def _scheduler(rng, doc):
-    doc["scheduler"] = copy.deepcopy(rng.choice(SCHEDULERS) if rng.random() < 0.8 else
-                                     [rng.choice(SCHEDULERS), rng.choice(SCHEDULERS)])
+    doc["scheduler"] = copy.deepcopy(
+        rng.choice(SCHEDULERS) if rng.random() < 0.8 else [rng.choice(SCHEDULERS), rng.choice(SCHEDULERS)]
+    )
 
 
 def _size(rng, doc):
@@ -188,14 +340,23 @@ def _size(rng, doc):
 
 
 def _dataset(rng, doc):
-    choices = [{"name": "csv", "path": "data.csv", "target": "y"}, {"name": "csv", "path": "missing.csv", "target": "y"},
-               {"name": "csv", "path": "data.csv", "target": "why"}, {"name": "npz", "path": "data.npz"},
-               {"name": "mnist"}, {"name": "fashion-mnist", "download": False}, {"name": "fashion_mnist"},
-               {"name": "synthetic-classification", "n_classes": 1}, {"name": "csv", "path": "data.csv",
-               "target": "y", "task": "classification"}, {"name": "csv", "path": "/", "target": "y"},
-               {"name": "npz", "path": "data.csv"}, {"name": "mnist", "root": "/dev/null"},
-               {"name": "csv", "path": "data.csv", "target": "y", "delimiter": ""}, {"name": "mnist-sample",
-               "n_sample": 3}, {"name": "synthetic-regression", "n_sampels": 10}]
+    choices = [
+        {"name": "csv", "path": "data.csv", "target": "y"},
+        {"name": "csv", "path": "missing.csv", "target": "y"},
+        {"name": "csv", "path": "data.csv", "target": "why"},
+        {"name": "npz", "path": "data.npz"},
+        {"name": "mnist"},
+        {"name": "fashion-mnist", "download": False},
+        {"name": "fashion_mnist"},
+        {"name": "synthetic-classification", "n_classes": 1},
+        {"name": "csv", "path": "data.csv", "target": "y", "task": "classification"},
+        {"name": "csv", "path": "/", "target": "y"},
+        {"name": "npz", "path": "data.csv"},
+        {"name": "mnist", "root": "/dev/null"},
+        {"name": "csv", "path": "data.csv", "target": "y", "delimiter": ""},
+        {"name": "mnist-sample", "n_sample": 3},
+        {"name": "synthetic-regression", "n_sampels": 10},
+    ]
     doc["data"] = copy.deepcopy(rng.choice(choices))
     if rng.random() < 0.3:
         if not isinstance(doc.get("train"), dict):
@@ -203,8 +364,7 @@ def _dataset(rng, doc):
         doc["train"]["loss"] = rng.choice(["mse", "cross_entropy", "auto", "l1"])
 
 
-STRUCTURED = [_rename_key, _swap_value, _number, _add_key, _delete_key, _import_string, _scheduler, _size,
-              _dataset]
+STRUCTURED = [_rename_key, _swap_value, _number, _add_key, _delete_key, _import_string, _scheduler, _size, _dataset]
 
 
 def _dump(doc) -> bytes:
@@ -238,13 +398,22 @@ def _alias_bomb(rng, text: bytes) -> bytes:
         lines.append(f"a{i}: &a{i} [{refs}]")
     where = rng.choice(["lr", "model.hidden", "name", "data"])
     body = "\n".join(lines)
-    return (body + f"\nbomb: *a{levels - 1}\n").encode() if where == "name" else \
-        (text + b"\n" + body.encode() + f"\nlr: *a{levels - 1}\n".encode())
+    return (
+        (body + f"\nbomb: *a{levels - 1}\n").encode()
+        if where == "name"
+        else (text + b"\n" + body.encode() + f"\nlr: *a{levels - 1}\n".encode())
+    )
 
 
 def _recursive_alias(rng, text: bytes) -> bytes:
-    return text + rng.choice([b"\nmodel: &m {name: mlp, hidden: *m}\n", b"\nlr: &l [0.1, *l]\n",
-                              b"\ndata: &d [*d]\n", b"\nscheduler: &s {type: warmup, then: *s}\n"])
+    return text + rng.choice(
+        [
+            b"\nmodel: &m {name: mlp, hidden: *m}\n",
+            b"\nlr: &l [0.1, *l]\n",
+            b"\ndata: &d [*d]\n",
+            b"\nscheduler: &s {type: warmup, then: *s}\n",
+        ]
+    )
 
 
 def _duplicate_line(rng, text: bytes) -> bytes:
@@ -266,7 +435,7 @@ def _big_int(rng, text: bytes) -> bytes:
 
 
 def _big_list(rng, text: bytes) -> bytes:
-    n = rng.choice([10 ** 3, 10 ** 4, 10 ** 5, 10 ** 6])
+    n = rng.choice([10**3, 10**4, 10**5, 10**6])
     key = rng.choice(["lr", "seeds", "model: {hidden"])
     values = ", ".join(f"{(i + 1) * 1e-6:g}" if key == "lr" else str(i + 1) for i in range(n))
     close = "]}" if "{" in key else "]"
@@ -290,17 +459,47 @@ def _flip(rng, text: bytes) -> bytes:
 
 
 def _whole_doc(rng, text: bytes) -> bytes:
-    return rng.choice([b"", b"- 1\n- 2\n", b"42\n", b"null\n", b"\xef\xbb\xbf" + text, text.decode().encode("utf-16"),
-                       b"!!python/object/apply:os.system ['echo pwned']\n", b"name: !!binary aGVsbG8=\n",
-                       b"? [a, b]\n: 1\n", b"lr: !!set {0.1, 0.2}\n", b"data: 2020-01-01\n", b"{\n", b"a: b: c\n",
-                       b"%YAML 1.1\n---\nname: x\n", b"name: x\n---\nname: y\n", text * 2, b"\t" + text])
+    return rng.choice(
+        [
+            b"",
+            b"- 1\n- 2\n",
+            b"42\n",
+            b"null\n",
+            b"\xef\xbb\xbf" + text,
+            text.decode().encode("utf-16"),
+            b"!!python/object/apply:os.system ['echo pwned']\n",
+            b"name: !!binary aGVsbG8=\n",
+            b"? [a, b]\n: 1\n",
+            b"lr: !!set {0.1, 0.2}\n",
+            b"data: 2020-01-01\n",
+            b"{\n",
+            b"a: b: c\n",
+            b"%YAML 1.1\n---\nname: x\n",
+            b"name: x\n---\nname: y\n",
+            text * 2,
+            b"\t" + text,
+        ]
+    )
 
 
-TEXTUAL = [_bad_bytes, _nesting, _alias_bomb, _recursive_alias, _duplicate_line, _big_int, _big_list, _flip,
-           _whole_doc]
-BAD_SETS = ["train.epochs=abc", "lr=[[[", "=3", "data", "data.name.x=1", "seed=1e999", "lr=" + "[" * 600 + "]" * 600,
-            "model.hidden=[1000000]", "train.loss=mse", "scheduler.type=steplr", "no.such.key=1",
-            "data.batch_size=99999999999999999999999", "lr=!!binary aGVsbG8=", "name=" + "x" * 300, "name=a\x00b"]
+TEXTUAL = [_bad_bytes, _nesting, _alias_bomb, _recursive_alias, _duplicate_line, _big_int, _big_list, _flip, _whole_doc]
+BAD_SETS = [
+    "train.epochs=abc",
+    "lr=[[[",
+    "=3",
+    "data",
+    "data.name.x=1",
+    "seed=1e999",
+    "lr=" + "[" * 600 + "]" * 600,
+    "model.hidden=[1000000]",
+    "train.loss=mse",
+    "scheduler.type=steplr",
+    "no.such.key=1",
+    "data.batch_size=99999999999999999999999",
+    "lr=!!binary aGVsbG8=",
+    "name=" + "x" * 300,
+    "name=a\x00b",
+]
 
 CSV = "x1,x2,y\n" + "".join(f"{i * 0.1:.2f},{(i * 7) % 5},{(i * 13) % 97}\n" for i in range(60))
 
@@ -349,16 +548,22 @@ def run_case(case: Case, workdir: Path) -> dict:
     code = result.exit_code
     internal = exception is not None or code not in FINE
     tail = result.output.strip().splitlines()[-1:] if result.output.strip() else []
-    return {"index": case.index, "kind": case.kind, "exit": code, "internal": internal, "seconds": seconds,
-            "exception": f"{type(exception).__name__}: {str(exception)[:300]}" if exception else None,
-            "tail": tail[0][:300] if tail else ""}
+    return {
+        "index": case.index,
+        "kind": case.kind,
+        "exit": code,
+        "internal": internal,
+        "seconds": seconds,
+        "exception": f"{type(exception).__name__}: {str(exception)[:300]}" if exception else None,
+        "tail": tail[0][:300] if tail else "",
+    }
 
 
 def _worker(conn, seed: int, memory_gb: float) -> None:
     import resource
 
     if memory_gb:
-        limit = int(memory_gb * 2 ** 30)
+        limit = int(memory_gb * 2**30)
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     workdir = Path(tempfile.mkdtemp(prefix="lrsweep-fuzz-"))
     os.environ["LRSWEEP_DATA"] = str(workdir / "data")  # nothing downloaded: validate must not need it
@@ -375,8 +580,15 @@ def _worker(conn, seed: int, memory_gb: float) -> None:
         try:
             outcome = run_case(make_case(seed, index), workdir)
         except BaseException as exc:  # noqa: BLE001 - the fuzz counts whatever escapes
-            outcome = {"index": index, "kind": "?", "exit": None, "internal": True, "seconds": 0.0,
-                       "exception": f"{type(exc).__name__}: {str(exc)[:300]}", "tail": ""}
+            outcome = {
+                "index": index,
+                "kind": "?",
+                "exit": None,
+                "internal": True,
+                "seconds": 0.0,
+                "exception": f"{type(exc).__name__}: {str(exc)[:300]}",
+                "tail": "",
+            }
         try:
             conn.send(outcome)
         except OSError:  # the parent is gone
@@ -407,8 +619,16 @@ class _Slot:
         self.proc.join()
 
 
-def fuzz(seed: int, cases: int, workers: int, timeout: float, memory_gb: float, progress: bool = True,
-         log: Path | None = None, start: int = 0) -> list[dict]:
+def fuzz(
+    seed: int,
+    cases: int,
+    workers: int,
+    timeout: float,
+    memory_gb: float,
+    progress: bool = True,
+    log: Path | None = None,
+    start: int = 0,
+) -> list[dict]:
     """Run cases 0..cases-1 on ``workers`` processes; a case past ``timeout`` seconds is a hang.
 
     ``log``: each outcome is appended there as one JSON line, as it comes (a long run can be read midway).
@@ -442,9 +662,18 @@ def fuzz(seed: int, cases: int, workers: int, timeout: float, memory_gb: float, 
             dead = not slot.proc.is_alive()
             if dead or time.monotonic() - slot.since > timeout:
                 case = make_case(seed, slot.index)
-                record({"index": slot.index, "kind": case.kind, "exit": None, "internal": dead,
-                                "hang": not dead, "seconds": time.monotonic() - slot.since,
-                                "exception": "worker died" if dead else f"no answer in {timeout:g} s", "tail": ""})
+                record(
+                    {
+                        "index": slot.index,
+                        "kind": case.kind,
+                        "exit": None,
+                        "internal": dead,
+                        "hang": not dead,
+                        "seconds": time.monotonic() - slot.since,
+                        "exception": "worker died" if dead else f"no answer in {timeout:g} s",
+                        "tail": "",
+                    }
+                )
                 slot.kill()
                 slots[i] = _Slot(seed, memory_gb)
         if progress and len(results) >= reported + 250:
@@ -464,9 +693,13 @@ def tally(results: list[dict]) -> dict:
     codes: dict[str, int] = {}
     for r in results:
         codes[str(r["exit"])] = codes.get(str(r["exit"]), 0) + 1
-    return {"cases": len(results), "internal_errors": sum(bool(r["internal"]) for r in results),
-            "hangs": sum(bool(r.get("hang")) for r in results), "exit_codes": codes,
-            "slowest_s": round(max((r["seconds"] for r in results if not r.get("hang")), default=0.0), 2)}
+    return {
+        "cases": len(results),
+        "internal_errors": sum(bool(r["internal"]) for r in results),
+        "hangs": sum(bool(r.get("hang")) for r in results),
+        "exit_codes": codes,
+        "slowest_s": round(max((r["seconds"] for r in results if not r.get("hang")), default=0.0), 2),
+    }
 
 
 def main() -> None:

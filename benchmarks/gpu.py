@@ -34,8 +34,8 @@ from lrsweep.engine.packing import make_packs, pack_limit
 from lrsweep.engine.precision import DTYPES, resolve_precision
 from lrsweep.engine.vectorized import train_pack
 from lrsweep.models import build_model
-from lrsweep.sweep.plan import Variant
 from lrsweep.optim.schedulers import parse_scheduler
+from lrsweep.sweep.plan import Variant
 
 CASES = {  # name: (model, options, input shape, training rows on a GPU)
     "resnet20": ("resnet", {"depth": 20}, (3, 32, 32), 10_000),
@@ -82,15 +82,15 @@ def variants(lrs) -> list[Variant]:
 def way_plain(spec: TrainSpec, lrs, train, val, device) -> list[float]:
     """The loop everyone writes: one model per LR, a shuffled DataLoader, autocast when mixed."""
     precision = resolve_precision(spec.precision, device)
-    amp = (torch.autocast(device.type, dtype=DTYPES[precision]) if precision in DTYPES
-           else contextlib.nullcontext())
+    amp = torch.autocast(device.type, dtype=DTYPES[precision]) if precision in DTYPES else contextlib.nullcontext()
     x, y = (t.cpu() for t in train)
     losses = []
     for lr in lrs:
         model = build_model(spec.model_name, spec.model_options, spec.input_shape, spec.output_size, 0).to(device)
         opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, nesterov=True, weight_decay=5e-4)
-        loader = DataLoader(TensorDataset(x, y), batch_size=spec.batch_size, shuffle=True,
-                            pin_memory=device.type == "cuda")
+        loader = DataLoader(
+            TensorDataset(x, y), batch_size=spec.batch_size, shuffle=True, pin_memory=device.type == "cuda"
+        )
         for _ in range(spec.epochs):
             model.train()
             for xb, yb in loader:
@@ -102,8 +102,10 @@ def way_plain(spec: TrainSpec, lrs, train, val, device) -> list[float]:
                 opt.step()
             model.eval()
             with torch.no_grad():
-                total = sum(F.cross_entropy(model(val[0][i:i + 1000]), val[1][i:i + 1000], reduction="sum").item()
-                            for i in range(0, len(val[0]), 1000))
+                total = sum(
+                    F.cross_entropy(model(val[0][i : i + 1000]), val[1][i : i + 1000], reduction="sum").item()
+                    for i in range(0, len(val[0]), 1000)
+                )
         losses.append(total / len(val[0]))
     return losses
 
@@ -136,15 +138,23 @@ def run_case(name: str, args, device: torch.device) -> list[dict]:
     lrs = [float(v) for v in torch.logspace(-3, 0, args.lrs, dtype=torch.float64)]
     out = []
     for precision in args.precisions.split(","):
-        spec = TrainSpec(model, options, shape, 10, args.epochs, args.batch_size, "cross_entropy",
-                         precision=precision)
+        spec = TrainSpec(model, options, shape, 10, args.epochs, args.batch_size, "cross_entropy", precision=precision)
         plain = None
         for way in args.ways.split(","):
-            seconds, losses = timed(lambda: RUNNERS[way](spec, lrs, train, val, device), device)
+            seconds, losses = timed(lambda way=way, spec=spec: RUNNERS[way](spec, lrs, train, val, device), device)
             plain = seconds if way == "plain" else plain
-            out.append({"case": name, "precision": precision, "way": way, "seconds": round(seconds, 2),
-                        "vs_plain": round(plain / seconds, 2) if plain else None, "lrs": len(lrs), "rows": rows,
-                        "finite": sum(v == v and abs(v) != float("inf") for v in losses)})
+            out.append(
+                {
+                    "case": name,
+                    "precision": precision,
+                    "way": way,
+                    "seconds": round(seconds, 2),
+                    "vs_plain": round(plain / seconds, 2) if plain else None,
+                    "lrs": len(lrs),
+                    "rows": rows,
+                    "finite": sum(v == v and abs(v) != float("inf") for v in losses),
+                }
+            )
             print(_format(out[-1]), flush=True)
     return out
 
@@ -154,31 +164,61 @@ def run_devices(args) -> dict:
     _, options, shape, rows = CASES["resnet20"]
     rows = args.rows or rows
     with tempfile.TemporaryDirectory() as tmp:
-        config = {"name": "gpu-devices", "seed": 0, "retrain": False,
-                  "data": {"name": "gpu:synthetic_images", "n": rows, "shape": list(shape), "n_test": VAL_ROWS,
-                           "batch_size": args.batch_size},
-                  "model": {"name": "resnet", **options},
-                  "optimizer": {"name": "sgd", "momentum": 0.9, "nesterov": True, "weight_decay": 5e-4},
-                  "lr": {"logspace": {"start": 1e-3, "stop": 1.0, "num": args.lrs}},
-                  "train": {"epochs": args.epochs, "precision": "auto"}}
+        config = {
+            "name": "gpu-devices",
+            "seed": 0,
+            "retrain": False,
+            "data": {
+                "name": "gpu:synthetic_images",
+                "n": rows,
+                "shape": list(shape),
+                "n_test": VAL_ROWS,
+                "batch_size": args.batch_size,
+            },
+            "model": {"name": "resnet", **options},
+            "optimizer": {"name": "sgd", "momentum": 0.9, "nesterov": True, "weight_decay": 5e-4},
+            "lr": {"logspace": {"start": 1e-3, "stop": 1.0, "num": args.lrs}},
+            "train": {"epochs": args.epochs, "precision": "auto"},
+        }
         path = Path(tmp) / "sweep.json"
         path.write_text(json.dumps(config))  # JSON is YAML
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")]))
-        cmd = [sys.executable, "-m", "lrsweep", "grid", str(path), "--devices", args.devices, "--quiet",
-               "--out", str(Path(tmp) / "runs")]
+        env = dict(
+            os.environ, PYTHONPATH=os.pathsep.join([str(Path(__file__).parent), os.environ.get("PYTHONPATH", "")])
+        )
+        cmd = [
+            sys.executable,
+            "-m",
+            "lrsweep",
+            "grid",
+            str(path),
+            "--devices",
+            args.devices,
+            "--quiet",
+            "--out",
+            str(Path(tmp) / "runs"),
+        ]
         t0 = time.perf_counter()
         done = subprocess.run(cmd, env=env, capture_output=True, text=True)
         seconds = time.perf_counter() - t0
-    row = {"case": "resnet20", "precision": "auto", "way": f"grid --devices {args.devices}",
-           "seconds": round(seconds, 2), "exit_code": done.returncode, "lrs": args.lrs, "rows": rows}
+    row = {
+        "case": "resnet20",
+        "precision": "auto",
+        "way": f"grid --devices {args.devices}",
+        "seconds": round(seconds, 2),
+        "exit_code": done.returncode,
+        "lrs": args.lrs,
+        "rows": rows,
+    }
     print(_format(row) + (f"  stderr: {done.stderr.strip()[-300:]}" if done.returncode else ""), flush=True)
     return row
 
 
 def _format(row: dict) -> str:
     ratio = f"{row['vs_plain']:.2f}x" if row.get("vs_plain") else "-"
-    return (f"{row['case']:<9} {row['precision']:<10} {row['way']:<24} {row['seconds']:>8.2f} s   "
-            f"vs plain {ratio:>6}   ({row['lrs']} LRs x {row['rows']} rows)")
+    return (
+        f"{row['case']:<9} {row['precision']:<10} {row['way']:<24} {row['seconds']:>8.2f} s   "
+        f"vs plain {ratio:>6}   ({row['lrs']} LRs x {row['rows']} rows)"
+    )
 
 
 def _sync(device: torch.device) -> None:

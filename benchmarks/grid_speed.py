@@ -18,8 +18,8 @@ import math
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -32,12 +32,16 @@ from lrsweep.engine.common import TrainSpec
 from lrsweep.engine.loop import train_variant
 from lrsweep.engine.vectorized import train_pack
 from lrsweep.models import build_model
-from lrsweep.sweep.plan import Variant
 from lrsweep.optim.schedulers import parse_scheduler
+from lrsweep.sweep.plan import Variant
 
 MODELS = {"mlp": {"hidden": [256, 256]}, "cnn": {}}
-WAYS = {"a": "(a) idiomatic PyTorch, DataLoader", "b": "(b) lrsweep sequential", "c": "(c) lrsweep vectorized",
-        "v": "(c') vectorized, vmap path"}
+WAYS = {
+    "a": "(a) idiomatic PyTorch, DataLoader",
+    "b": "(b) lrsweep sequential",
+    "c": "(c) lrsweep vectorized",
+    "v": "(c') vectorized, vmap path",
+}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -50,8 +54,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--device", default="cpu")
     p.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
-    p.add_argument("--ways", default="abc", help="which ways to run, e.g. 'ac'; 'v' adds the vectorized engine "
-                   "forced onto its generic vmap path")
+    p.add_argument(
+        "--ways",
+        default="abc",
+        help="which ways to run, e.g. 'ac'; 'v' adds the vectorized engine forced onto its generic vmap path",
+    )
     return p.parse_args(argv)
 
 
@@ -67,7 +74,7 @@ def load_data(rows: int, val_rows: int, device: torch.device):
 def matmul_rate(device: torch.device) -> float:
     """Best fp32 matmul FLOP/s over a few square sizes (what the hardware does at its best)."""
     best = 0.0
-    for n in ((1024, 2048, 3072) if device.type == "cpu" else (4096, 8192)):
+    for n in (1024, 2048, 3072) if device.type == "cpu" else (4096, 8192):
         a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
         for _ in range(2):
             a @ b
@@ -188,14 +195,22 @@ def run(args) -> tuple[list[Row], dict]:
     device = torch.device(args.device)
     train, val = load_data(args.rows, args.val_rows, device)
     lrs = [float(v) for v in torch.logspace(-3, 0, args.lrs, dtype=torch.float64)]
-    spec = TrainSpec(args.model, MODELS[args.model], tuple(train[0].shape[1:]), 10, args.epochs, args.batch_size,
-                     "cross_entropy")
+    spec = TrainSpec(
+        args.model, MODELS[args.model], tuple(train[0].shape[1:]), 10, args.epochs, args.batch_size, "cross_entropy"
+    )
     model = build_model(spec.model_name, spec.model_options, spec.input_shape, spec.output_size, 0)
     fwd = forward_flops(model, spec.input_shape)
     flops = (3 * fwd * args.rows + fwd * args.val_rows) * args.epochs * args.lrs
     rate = matmul_rate(device)
-    info = {"device": str(device), "threads": torch.get_num_threads(), "rate": rate, "flops": flops,
-            "floor": flops / rate, "params": sum(p.numel() for p in model.parameters()), "lrs": lrs}
+    info = {
+        "device": str(device),
+        "threads": torch.get_num_threads(),
+        "rate": rate,
+        "flops": flops,
+        "floor": flops / rate,
+        "params": sum(p.numel() for p in model.parameters()),
+        "lrs": lrs,
+    }
     rows = []
     for key in args.ways:
         _sync(device)
@@ -213,21 +228,30 @@ def render(rows: list[Row], info: dict, args) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    title = (f"{args.model} ({info['params']:,} params), SGD momentum 0.9, batch {args.batch_size}, "
-             f"{args.lrs} LRs 1e-3..1, {args.epochs} epoch(s) x {args.rows:,} rows, val {args.val_rows:,}")
+    title = (
+        f"{args.model} ({info['params']:,} params), SGD momentum 0.9, batch {args.batch_size}, "
+        f"{args.lrs} LRs 1e-3..1, {args.epochs} epoch(s) x {args.rows:,} rows, val {args.val_rows:,}"
+    )
     table = Table(title=title)
     for col in ("way", "wall s", "peak mem MB", "speed-up vs (a)", "x floor", "best val loss"):
         table.add_column(col, justify="left" if col == "way" else "right")
     base = next((r.seconds for r in rows if r.way.startswith("(a)")), None)
     for r in rows:
-        table.add_row(r.way, f"{r.seconds:.2f}", f"{r.peak_bytes / 2**20:.0f}",
-                      f"{base / r.seconds:.2f}x" if base else "-", f"{r.seconds / info['floor']:.2f}",
-                      f"{r.best_val_loss:.4f}")
+        table.add_row(
+            r.way,
+            f"{r.seconds:.2f}",
+            f"{r.peak_bytes / 2**20:.0f}",
+            f"{base / r.seconds:.2f}x" if base else "-",
+            f"{r.seconds / info['floor']:.2f}",
+            f"{r.best_val_loss:.4f}",
+        )
     console = Console(width=130)
     console.print(table)
-    console.print(f"device {info['device']}, torch threads {info['threads']}, fp32 matmul rate "
-                  f"{info['rate'] / 1e9:.1f} GFLOP/s, work {info['flops'] / 1e9:.1f} GFLOP, "
-                  f"floor {info['floor']:.2f} s")
+    console.print(
+        f"device {info['device']}, torch threads {info['threads']}, fp32 matmul rate "
+        f"{info['rate'] / 1e9:.1f} GFLOP/s, work {info['flops'] / 1e9:.1f} GFLOP, "
+        f"floor {info['floor']:.2f} s"
+    )
 
 
 def main(argv=None) -> None:

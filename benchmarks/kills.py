@@ -64,8 +64,13 @@ def _env(tree: Path) -> dict:
 
 def _grid(tree: Path, config: Path, out: Path) -> subprocess.Popen:
     # cwd=tree: ``python -m`` puts the working directory first on sys.path, ahead of PYTHONPATH
-    return subprocess.Popen([sys.executable, "-m", "lrsweep", "grid", str(config), "--out", str(out), "--quiet"],
-                            cwd=tree, env=_env(tree), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [sys.executable, "-m", "lrsweep", "grid", str(config), "--out", str(out), "--quiet"],
+        cwd=tree,
+        env=_env(tree),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def _run_dir(proc: subprocess.Popen, out: Path) -> Path | None:
@@ -97,15 +102,20 @@ def trial(tree: Path, config: Path, out: Path, after: float) -> tuple[int, int] 
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=120)
     before = _finished_epochs(run)
-    resumed = subprocess.run([sys.executable, "-c", RESUME, str(run)], cwd=tree, env=_env(tree),
-                             capture_output=True, text=True, check=True)
+    resumed = subprocess.run(
+        [sys.executable, "-c", RESUME, str(run)], cwd=tree, env=_env(tree), capture_output=True, text=True, check=True
+    )
     return before, int(resumed.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tree", type=Path, default=Path(__file__).resolve().parent.parent,
-                        help="the lrsweep checkout to measure (put on PYTHONPATH)")
+    parser.add_argument(
+        "--tree",
+        type=Path,
+        default=Path(__file__).resolve().parent.parent,
+        help="the lrsweep checkout to measure (put on PYTHONPATH)",
+    )
     parser.add_argument("--kills", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--engine", default="auto", choices=["auto", "sequential", "vectorized"])
@@ -120,8 +130,10 @@ def main() -> None:
         t0 = time.perf_counter()
         full.wait()
         length = time.perf_counter() - t0
-        print(f"tree {args.tree.resolve()}  engine {args.engine}  uninterrupted training {length:.1f} s, "
-              f"{total} epochs (timings on a shared, busy machine)")
+        print(
+            f"tree {args.tree.resolve()}  engine {args.engine}  uninterrupted training {length:.1f} s, "
+            f"{total} epochs (timings on a shared, busy machine)"
+        )
         retrained, kills = [], 0
         while kills < args.kills:
             after = rng.uniform(0.0, length)
@@ -132,10 +144,14 @@ def main() -> None:
             before, resumed = got
             again = before + resumed - total
             retrained.append(again)
-            print(f"kill {kills:2d} at {after:5.1f} s: {before:2d} epochs finished, resume trained {resumed:2d}, "
-                  f"retrained {again}")
-        print(f"retrained epochs over {kills} kills: total {sum(retrained)}, mean {sum(retrained) / kills:.2f}, "
-              f"max {max(retrained)}")
+            print(
+                f"kill {kills:2d} at {after:5.1f} s: {before:2d} epochs finished, resume trained {resumed:2d}, "
+                f"retrained {again}"
+            )
+        print(
+            f"retrained epochs over {kills} kills: total {sum(retrained)}, mean {sum(retrained) / kills:.2f}, "
+            f"max {max(retrained)}"
+        )
 
 
 if __name__ == "__main__":

@@ -25,8 +25,22 @@ def main(argv=None) -> list[dict]:
     p.add_argument("--precisions", default="32")
     p.add_argument("--ways", default="plain,seq,pack")
     args = p.parse_args(argv)
-    return gpu.main(["--device", "cpu", "--cases", "resnet20", "--rows", str(args.rows), "--lrs", str(args.lrs),
-                     "--precisions", args.precisions, "--ways", args.ways])
+    return gpu.main(
+        [
+            "--device",
+            "cpu",
+            "--cases",
+            "resnet20",
+            "--rows",
+            str(args.rows),
+            "--lrs",
+            str(args.lrs),
+            "--precisions",
+            args.precisions,
+            "--ways",
+            args.ways,
+        ]
+    )
 
 
 if __name__ == "__main__":

@@ -31,7 +31,14 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from selection_tasks import (  # noqa: E402
-    BAND, DEV_TASKS, SEEDS, band, pick_loss, tasks, trial_loss, truth,
+    BAND,
+    DEV_TASKS,
+    SEEDS,
+    band,
+    pick_loss,
+    tasks,
+    trial_loss,
+    truth,
 )
 
 GRID5 = [1e-4, 1e-3, 1e-2, 1e-1, 1.0]
@@ -67,8 +74,8 @@ def run_find(raw):
 
     from lrsweep.engine.common import loss_fn
     from lrsweep.engine.loop import initial_state, steps_per_epoch
-    from lrsweep.sweep.executors.base import load_data
     from lrsweep.select.finder import FinderSettings, range_test
+    from lrsweep.sweep.executors.base import load_data
     from lrsweep.sweep.runner import train_spec
 
     config = _config(raw)
@@ -76,8 +83,16 @@ def run_find(raw):
     spec = train_spec(config, splits)
     settings = FinderSettings()
     model, optimizer = initial_state(spec, config.optimizers[0], settings.start_lr, config.seeds[0], "cpu")
-    result = range_test(model, optimizer, loss_fn(spec.loss), splits.train_x, splits.train_y, spec.batch_size,
-                        settings, generator=torch.Generator().manual_seed(config.seeds[0]))
+    result = range_test(
+        model,
+        optimizer,
+        loss_fn(spec.loss),
+        splits.train_x,
+        splits.train_y,
+        spec.batch_size,
+        settings,
+        generator=torch.Generator().manual_seed(config.seeds[0]),
+    )
     per_training = spec.epochs * steps_per_epoch(len(splits.train_x), spec.batch_size)
     return result, (result.steps_run + result.edge_steps) / per_training
 
@@ -104,9 +119,9 @@ def run_tpe(name, raw, trials):
 
 
 def evaluate(name, raw, lr_range, strategies, budget):
+    from lrsweep.api.tuning import TuneSettings
     from lrsweep.errors import UsageError
     from lrsweep.select.finder import grid_around
-    from lrsweep.api.tuning import TuneSettings
 
     entry = truth(name, raw, lr_range)
     best, low, high = band(entry)
@@ -176,18 +191,23 @@ def main(argv=None) -> None:
         if name not in chosen:
             continue
         best, low, high, rows = evaluate(name, raw, lr_range, strategies, args.budget)
-        cells = {s: (f"{'yes' if ok else 'NO'} {lr:.3g} · {cost:.1f}" if math.isfinite(lr) else f"NO (error) · {cost:.1f}")
-                 for s, lr, ok, cost, _loss in rows}
+        cells = {
+            s: (f"{'yes' if ok else 'NO'} {lr:.3g} · {cost:.1f}" if math.isfinite(lr) else f"NO (error) · {cost:.1f}")
+            for s, lr, ok, cost, _loss in rows
+        }
         for s, _lr, ok, cost, _loss in rows:
             totals[s][0] += ok
             totals[s][1] += cost
         label = name + ("" if name in DEV_TASKS else " (held out)")
         table.add_row(label, f"{low:.3g}–{high:.3g}", *(cells[s] for s in strategies))
-        print(f"{label}: best {best:.4g}, band {low:.3g}-{high:.3g}; " +
-              ", ".join(f"{s} {cells[s]}" for s in strategies), flush=True)
+        print(
+            f"{label}: best {best:.4g}, band {low:.3g}-{high:.3g}; " + ", ".join(f"{s} {cells[s]}" for s in strategies),
+            flush=True,
+        )
     n = len([t for t in tasks() if t in chosen])
-    table.add_row("in band · mean cost", "", *(f"{totals[s][0]}/{n} · {totals[s][1] / max(1, n):.1f}"
-                                                 for s in strategies))
+    table.add_row(
+        "in band · mean cost", "", *(f"{totals[s][0]}/{n} · {totals[s][1] / max(1, n):.1f}" for s in strategies)
+    )
     Console(width=200).print(table)
     print("cells: in band? · the pick · cost in trainings. Timings and truths were taken on a shared, busy CPU.")
 

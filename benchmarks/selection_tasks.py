@@ -57,8 +57,13 @@ def _mnist_subset(n_train: int, n_test: int) -> str:
     path = data_dir() / f"mnist-{n_train}-{n_test}.npz"
     if not path.exists():
         ds = load_dataset("mnist-sample", {})
-        _write_npz(path, x=ds.train_x[:n_train].numpy(), y=ds.train_y[:n_train].numpy(),
-                   x_test=ds.test_x[:n_test].numpy(), y_test=ds.test_y[:n_test].numpy())
+        _write_npz(
+            path,
+            x=ds.train_x[:n_train].numpy(),
+            y=ds.train_y[:n_train].numpy(),
+            x_test=ds.test_x[:n_test].numpy(),
+            y_test=ds.test_y[:n_test].numpy(),
+        )
     return str(path)
 
 
@@ -82,37 +87,102 @@ def tasks() -> dict[str, dict]:
     """name -> (config dict, truth LR range)."""
     base = {"seeds": SEEDS, "device": "cpu", "retrain": False, "select": {"metric": "val_loss"}}
     return {
-        "mnist-mlp-sgdm": ({**base, "name": "mnist-mlp-sgdm",
-                            "data": {"name": "npz", "path": _mnist_subset(1500, 500), "val_fraction": 0.2,
-                                     "batch_size": 32},
-                            "model": {"name": "mlp", "hidden": [64]},
-                            "optimizer": {"name": "sgd", "momentum": 0.9}, "train": {"epochs": 3}}, (1e-4, 3.0)),
-        "mnist-cnn-adam": ({**base, "name": "mnist-cnn-adam",
-                            "data": {"name": "npz", "path": _mnist_subset(1000, 300), "val_fraction": 0.2,
-                                     "batch_size": 64},
-                            "model": {"name": "cnn", "channels": [4, 8], "hidden": [32]},
-                            "optimizer": {"name": "adam"}, "train": {"epochs": 2}}, (1e-5, 1.0)),
-        "tabular-mlp-sgd": ({**base, "name": "tabular-mlp-sgd",
-                             "data": {"name": "csv", "path": _tabular_nonlinear(), "target": "target",
-                                      "task": "regression", "val_fraction": 0.2, "batch_size": 32},
-                             "model": {"name": "mlp", "hidden": [32]},
-                             "optimizer": {"name": "sgd"}, "train": {"epochs": 5, "loss": "mse"}}, (1e-4, 3.0)),
-        "logreg-adam": ({**base, "name": "logreg-adam",
-                         "data": {"name": "synthetic-classification", "n_samples": 1000, "n_features": 20,
-                                  "n_classes": 3, "separation": 1.0, "val_fraction": 0.2, "batch_size": 32},
-                         "model": {"name": "linear"},
-                         "optimizer": {"name": "adam"}, "train": {"epochs": 3}}, (1e-5, 3.0)),
-        "linreg-gd-synthetic": ({**base, "name": "linreg-gd-synthetic",
-                                 "data": {"name": "synthetic-regression", "n_samples": 500, "n_features": 8,
-                                          "noise": 0.5, "val_fraction": 0.2, "batch_size": 400},
-                                 "model": {"name": "linear"}, "optimizer": {"name": "sgd"},
-                                 "train": {"epochs": 30, "loss": "mse"}}, (1e-3, 3.0)),
-        "linreg-gd-raw-csv": ({**base, "name": "linreg-gd-raw-csv",
-                               "data": {"name": "csv", "path": _tabular_raw_scales(), "target": "target",
-                                        "task": "regression", "standardize": False, "val_fraction": 0.2,
-                                        "batch_size": 400},
-                               "model": {"name": "linear"}, "optimizer": {"name": "sgd"},
-                               "train": {"epochs": 50, "loss": "mse"}}, (1e-5, 1.0)),
+        "mnist-mlp-sgdm": (
+            {
+                **base,
+                "name": "mnist-mlp-sgdm",
+                "data": {"name": "npz", "path": _mnist_subset(1500, 500), "val_fraction": 0.2, "batch_size": 32},
+                "model": {"name": "mlp", "hidden": [64]},
+                "optimizer": {"name": "sgd", "momentum": 0.9},
+                "train": {"epochs": 3},
+            },
+            (1e-4, 3.0),
+        ),
+        "mnist-cnn-adam": (
+            {
+                **base,
+                "name": "mnist-cnn-adam",
+                "data": {"name": "npz", "path": _mnist_subset(1000, 300), "val_fraction": 0.2, "batch_size": 64},
+                "model": {"name": "cnn", "channels": [4, 8], "hidden": [32]},
+                "optimizer": {"name": "adam"},
+                "train": {"epochs": 2},
+            },
+            (1e-5, 1.0),
+        ),
+        "tabular-mlp-sgd": (
+            {
+                **base,
+                "name": "tabular-mlp-sgd",
+                "data": {
+                    "name": "csv",
+                    "path": _tabular_nonlinear(),
+                    "target": "target",
+                    "task": "regression",
+                    "val_fraction": 0.2,
+                    "batch_size": 32,
+                },
+                "model": {"name": "mlp", "hidden": [32]},
+                "optimizer": {"name": "sgd"},
+                "train": {"epochs": 5, "loss": "mse"},
+            },
+            (1e-4, 3.0),
+        ),
+        "logreg-adam": (
+            {
+                **base,
+                "name": "logreg-adam",
+                "data": {
+                    "name": "synthetic-classification",
+                    "n_samples": 1000,
+                    "n_features": 20,
+                    "n_classes": 3,
+                    "separation": 1.0,
+                    "val_fraction": 0.2,
+                    "batch_size": 32,
+                },
+                "model": {"name": "linear"},
+                "optimizer": {"name": "adam"},
+                "train": {"epochs": 3},
+            },
+            (1e-5, 3.0),
+        ),
+        "linreg-gd-synthetic": (
+            {
+                **base,
+                "name": "linreg-gd-synthetic",
+                "data": {
+                    "name": "synthetic-regression",
+                    "n_samples": 500,
+                    "n_features": 8,
+                    "noise": 0.5,
+                    "val_fraction": 0.2,
+                    "batch_size": 400,
+                },
+                "model": {"name": "linear"},
+                "optimizer": {"name": "sgd"},
+                "train": {"epochs": 30, "loss": "mse"},
+            },
+            (1e-3, 3.0),
+        ),
+        "linreg-gd-raw-csv": (
+            {
+                **base,
+                "name": "linreg-gd-raw-csv",
+                "data": {
+                    "name": "csv",
+                    "path": _tabular_raw_scales(),
+                    "target": "target",
+                    "task": "regression",
+                    "standardize": False,
+                    "val_fraction": 0.2,
+                    "batch_size": 400,
+                },
+                "model": {"name": "linear"},
+                "optimizer": {"name": "sgd"},
+                "train": {"epochs": 50, "loss": "mse"},
+            },
+            (1e-5, 1.0),
+        ),
     }
 
 
@@ -137,9 +207,9 @@ def save_truths(truths: dict) -> None:
 def sweep(raw: dict, lrs: list[float], seeds=SEEDS) -> dict:
     """Train ``lrs`` x ``seeds`` of a task (packs, this process); lr -> {seed: [val_loss per epoch] or None}."""
     from lrsweep.config import parse_config
+    from lrsweep.run.store import RunStore
     from lrsweep.sweep.executors.base import load_data
     from lrsweep.sweep.runner import run_sweep
-    from lrsweep.run.store import RunStore
 
     config = parse_config({**raw, "lr": list(lrs), "seeds": list(seeds)})
     splits = load_data(config)
@@ -189,8 +259,10 @@ def pick_losses(name: str, raw: dict, lr: float) -> list[float]:
     picks = load_truths()[name].setdefault("picks", {})
     if key not in picks:
         per_seed = next(iter(sweep(raw, [float(key)]).values()))
-        finals = [v[-1] if v and v[-1] is not None and math.isfinite(v[-1]) else None for v in
-                  (per_seed[str(s)] for s in SEEDS)]
+        finals = [
+            v[-1] if v and v[-1] is not None and math.isfinite(v[-1]) else None
+            for v in (per_seed[str(s)] for s in SEEDS)
+        ]
         truths = load_truths()
         truths[name].setdefault("picks", {})[key] = finals
         save_truths(truths)

@@ -37,8 +37,8 @@ from lrsweep.engine.common import TrainSpec  # noqa: E402
 from lrsweep.engine.loop import train_variant  # noqa: E402
 from lrsweep.engine.vectorized import train_pack  # noqa: E402
 from lrsweep.models import build_model  # noqa: E402
-from lrsweep.sweep.plan import Variant  # noqa: E402
 from lrsweep.optim.schedulers import parse_scheduler  # noqa: E402
+from lrsweep.sweep.plan import Variant  # noqa: E402
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -53,8 +53,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--dataset", choices=("tensors", "stripes"), default="tensors")
     p.add_argument("--device", default="cpu")
     p.add_argument("--repeat", type=int, default=3, help="runs of each way; the fastest counts")
-    p.add_argument("--threads", type=int, default=None, help="torch threads (1: CPU seconds count work, not "
-                   "the spinning of idle threads)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch threads (1: CPU seconds count work, not the spinning of idle threads)",
+    )
     return p.parse_args(argv)
 
 
@@ -78,8 +82,10 @@ def streamed_columns(train, val, device):
 
 def variants(k: int) -> list[Variant]:
     none = parse_scheduler(None)
-    return [Variant(lr=float(lr), optimizer=OptimizerConfig("sgd", {"momentum": 0.9}), scheduler=none, seed=0)
-            for lr in torch.logspace(-3, -0.5, k).tolist()]
+    return [
+        Variant(lr=float(lr), optimizer=OptimizerConfig("sgd", {"momentum": 0.9}), scheduler=none, seed=0)
+        for lr in torch.logspace(-3, -0.5, k).tolist()
+    ]
 
 
 def timed(fn, repeat: int) -> tuple[float, float]:
@@ -101,8 +107,14 @@ def plain_loop(args, train_ds, val, device) -> float:
     torch.manual_seed(0)
     model = build_model("cnn", {}, (3, args.size, args.size), 4, seed=0).to(device)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
-    loader = DataLoader(train_ds, batch_size=args.batch_size, shuffle=True, num_workers=args.workers,
-                        pin_memory=device.type == "cuda", persistent_workers=args.workers > 0)
+    loader = DataLoader(
+        train_ds,
+        batch_size=args.batch_size,
+        shuffle=True,
+        num_workers=args.workers,
+        pin_memory=device.type == "cuda",
+        persistent_workers=args.workers > 0,
+    )
     for _ in range(args.epochs):
         for x, y in loader:
             x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
@@ -122,8 +134,9 @@ def main(argv=None) -> None:
     (train_ds, val_ds), ((tx, ty), (vx, vy)) = datasets(args)
     resident = ((tx.to(device), ty.to(device)), (vx.to(device), vy.to(device)))
     streamed = streamed_columns(train_ds, val_ds, device)
-    spec = TrainSpec("cnn", {}, (3, args.size, args.size), 4, args.epochs, args.batch_size, "cross_entropy",
-                     num_workers=args.workers)
+    spec = TrainSpec(
+        "cnn", {}, (3, args.size, args.size), 4, args.epochs, args.batch_size, "cross_entropy", num_workers=args.workers
+    )
     val_dev = resident[1]
     timed(lambda: train_pack(variants(2), spec, *resident), 1)  # warm-up: thread pools, allocator, kernels
     wall, cpu = timed(lambda: plain_loop(args, train_ds, val_dev, device), args.repeat)
@@ -133,12 +146,16 @@ def main(argv=None) -> None:
         vs = variants(k)
         for name, (train, val) in (("tensors", resident), ("streamed", streamed)):
             if k == 1:
-                wall, cpu = timed(lambda: train_variant(vs[0], spec, train, val), args.repeat)
+                wall, cpu = timed(
+                    lambda vs=vs, train=train, val=val: train_variant(vs[0], spec, train, val), args.repeat
+                )
             else:
-                wall, cpu = timed(lambda: train_pack(vs, spec, train, val), args.repeat)
+                wall, cpu = timed(lambda vs=vs, train=train, val=val: train_pack(vs, spec, train, val), args.repeat)
             rows.append((f"lrsweep, {name}", k, (wall / k / args.epochs, cpu / k / args.epochs)))
-    print(f"{args.rows} rows of 3x{args.size}x{args.size} ({args.dataset}), LeNet, batch {args.batch_size}, "
-          f"{args.epochs} epoch(s), workers {args.workers}, {device}, torch threads {torch.get_num_threads()}")
+    print(
+        f"{args.rows} rows of 3x{args.size}x{args.size} ({args.dataset}), LeNet, batch {args.batch_size}, "
+        f"{args.epochs} epoch(s), workers {args.workers}, {device}, torch threads {torch.get_num_threads()}"
+    )
     print("seconds per variant-epoch: wall | CPU of this process")
     print(f"{'way':34} {'pack':>4} {'wall':>8} {'CPU':>8} {'vs plain':>9} {'streamed/tensors':>17}")
     by_key = {(name, k): s for name, k, s in rows}
@@ -150,8 +167,10 @@ def main(argv=None) -> None:
         print(f"{name:34} {k:>4} {wall:>8.3f} {cpu:>8.3f} {wall / plain[0]:>8.2f}x {ratio:>17}")
     for k in (1, args.pack):
         (t_wall, t_cpu), (s_wall, s_cpu) = by_key[("lrsweep, tensors", k)], by_key[("lrsweep, streamed", k)]
-        print(f"streaming overhead per variant-epoch, pack of {k}: {s_wall - t_wall:+.3f}s wall, "
-              f"{s_cpu - t_cpu:+.3f}s CPU")
+        print(
+            f"streaming overhead per variant-epoch, pack of {k}: {s_wall - t_wall:+.3f}s wall, "
+            f"{s_cpu - t_cpu:+.3f}s CPU"
+        )
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ From Python::
 The functions load on first use (``import lrsweep`` imports neither torch nor the engine).
 """
 
-from lrsweep._version import __version__
+from lrsweep._version import __version__  # noqa: F401  lrsweep.__version__
 
 __all__ = ["grid", "find", "tune", "schedule_preview", "load_run", "load_model", "load_config_any"]
 

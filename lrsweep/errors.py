@@ -55,7 +55,7 @@ class ConfigError(UsageError):
         where = ": ".join(part for part in (self.file, self.key) if part)
         return f"{where}: {self.message}" if where else self.message
 
-    def located(self, file: str | None = None, prefix: str | None = None) -> "ConfigError":
+    def located(self, file: str | None = None, prefix: str | None = None) -> ConfigError:
         """A copy that names the file and sits under ``prefix`` in the key path."""
         key = ".".join(p for p in (prefix, self.key) if p) or None
         return ConfigError(self.message, key=key, file=file or self.file)

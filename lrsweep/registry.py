@@ -11,8 +11,9 @@ import re
 import socket
 import sys
 import urllib.error
+from collections.abc import Callable, Iterable
 from contextlib import contextmanager
-from typing import Any, Callable, Generic, Iterable, TypeVar
+from typing import Any, Generic, TypeVar
 
 from lrsweep.errors import ConfigError, LrsweepError, NetworkError, shown
 
@@ -39,7 +40,9 @@ def unknown_message(what: str, given: str, valid: Iterable[str]) -> str:
 
 
 _NO_IMPORT: contextvars.ContextVar[bool] = contextvars.ContextVar("lrsweep_no_import", default=False)
-_SPEC = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+_SPEC = re.compile(
+    r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*:[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*"
+)
 
 
 @contextmanager
@@ -73,11 +76,13 @@ def import_object(spec: str, key: str | None = None) -> Any:
     try:
         module = importlib.import_module(module_name)
     except ImportError as exc:
-        raise ConfigError(f"cannot import module '{module_name}' of '{spec}': {exc} "
-                          f"(searched {_searched()})", key=key) from None
+        raise ConfigError(
+            f"cannot import module '{module_name}' of '{spec}': {exc} (searched {_searched()})", key=key
+        ) from None
     except Exception as exc:  # noqa: BLE001 - the module's own code failed while importing
-        raise ConfigError(f"importing module '{module_name}' of '{spec}' raised {type(exc).__name__}: "
-                          f"{str(exc)[:200]}", key=key) from None
+        raise ConfigError(
+            f"importing module '{module_name}' of '{spec}' raised {type(exc).__name__}: {str(exc)[:200]}", key=key
+        ) from None
     obj = module
     for part in attr.split("."):
         try:
@@ -94,13 +99,19 @@ def check_factory(obj: Any, spec: str, key: str | None = None) -> None:
         raise ConfigError(f"'{spec}' is {type(obj).__name__}, not a function or class", key=key)
     builtin_type = isinstance(obj, type) and obj.__module__ == "builtins"
     if inspect.isbuiltin(obj) or builtin_type or inspect.ismethoddescriptor(obj):
-        raise ConfigError(f"'{spec}' is built into Python, not a factory lrsweep can check or call "
-                          "(name a function or class of your own)", key=key)
+        raise ConfigError(
+            f"'{spec}' is built into Python, not a factory lrsweep can check or call "
+            "(name a function or class of your own)",
+            key=key,
+        )
     try:
         inspect.signature(obj)
     except (ValueError, TypeError):
-        raise ConfigError(f"'{spec}' has no signature lrsweep can read, so its options cannot be checked "
-                          "(wrap it in a Python function)", key=key) from None
+        raise ConfigError(
+            f"'{spec}' has no signature lrsweep can read, so its options cannot be checked "
+            "(wrap it in a Python function)",
+            key=key,
+        ) from None
 
 
 def call_user(fn: Callable, kwargs: dict[str, Any], what: str, key: str | None = None) -> Any:

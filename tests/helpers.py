@@ -69,8 +69,15 @@ class FileServer:
 TINY_SWEEP = {  # a 2-LR sweep that trains in a blink, for tests that need a real run directory
     "name": "tiny",
     "device": "cpu",
-    "data": {"name": "synthetic-classification", "n_samples": 200, "n_features": 8, "n_classes": 3,
-             "n_test": 50, "val_fraction": 0.2, "batch_size": 32},
+    "data": {
+        "name": "synthetic-classification",
+        "n_samples": 200,
+        "n_features": 8,
+        "n_classes": 3,
+        "n_test": 50,
+        "val_fraction": 0.2,
+        "batch_size": 32,
+    },
     "model": {"name": "mlp", "hidden": [8]},
     "optimizer": {"name": "sgd"},
     "lr": [0.01, 0.1],

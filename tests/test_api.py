@@ -6,20 +6,26 @@ import json
 
 import pytest
 import yaml
+from helpers import Recorded
 
 import lrsweep
 from lrsweep import api
 from lrsweep.engine.common import evaluate
 from lrsweep.errors import ConfigError, Interrupted, RunDirError, UsageError
 
-from helpers import Recorded
-
 TINY = {
     "name": "tiny",
     "seed": 0,
     "device": "cpu",
-    "data": {"name": "synthetic-classification", "n_samples": 300, "n_features": 8, "n_classes": 3,
-             "n_test": 100, "val_fraction": 0.2, "batch_size": 32},
+    "data": {
+        "name": "synthetic-classification",
+        "n_samples": 300,
+        "n_features": 8,
+        "n_classes": 3,
+        "n_test": 100,
+        "val_fraction": 0.2,
+        "batch_size": 32,
+    },
     "model": {"name": "mlp", "hidden": [16]},
     "optimizer": {"name": "sgd", "momentum": 0.9},
     "lr": [0.01, 0.1, 1.0],
@@ -61,8 +67,10 @@ def test_import_lrsweep_is_light():
     import subprocess
     import sys
 
-    code = ("import sys, lrsweep; lrsweep.load_run; lrsweep.grid\n"
-            "print(sorted(m for m in ('torch', 'lrsweep.engine.loop') if m in sys.modules))")
+    code = (
+        "import sys, lrsweep; lrsweep.load_run; lrsweep.grid\n"
+        "print(sorted(m for m in ('torch', 'lrsweep.engine.loop') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 
@@ -74,8 +82,9 @@ def test_import_lrsweep_is_light():
 def swept(tmp_path_factory):
     """One sweep with every variant's weights kept (sequential engine: exact losses), and its events."""
     events = Recorded()
-    result = lrsweep.grid(TINY, {"engine": "sequential"}, out=tmp_path_factory.mktemp("runs"), events=events,
-                          save="all")
+    result = lrsweep.grid(
+        TINY, {"engine": "sequential"}, out=tmp_path_factory.mktemp("runs"), events=events, save="all"
+    )
     return result, events
 
 
@@ -204,8 +213,15 @@ def test_usage_errors_come_before_any_run_directory(tmp_path):
 
 def test_find_from_a_dict_writes_a_grid_that_validates(tmp_path):
     steps = []
-    found = lrsweep.find(TINY, {"data.batch_size": 16}, steps=40, start=1e-4, out=tmp_path / "runs",
-                         write_grid=tmp_path / "grid.yaml", on_step=lambda *a: steps.append(a))
+    found = lrsweep.find(
+        TINY,
+        {"data.batch_size": 16},
+        steps=40,
+        start=1e-4,
+        out=tmp_path / "runs",
+        write_grid=tmp_path / "grid.yaml",
+        on_step=lambda *a: steps.append(a),
+    )
     assert len(steps) == found.range_test.steps_run and found.run_dir.name.startswith("tiny-find-")
     assert set(found.suggestions) == {"steep", "valley", "min10"} and found.suggested_lr == found.suggestions["valley"]
     assert [r["step"] for r in found.curve] == list(range(found.range_test.steps_run))
@@ -223,8 +239,9 @@ def test_schedule_preview_is_data_and_loads_no_data(tmp_path, monkeypatch):
         raise AssertionError("a preview loaded data")
 
     monkeypatch.setattr("lrsweep.data.load_dataset", refuse)
-    preview = lrsweep.schedule_preview(TINY, types="steplr", params=["step_size=1", "gamma=0.5"], epochs=3, lr=0.1,
-                                       out=None)
+    preview = lrsweep.schedule_preview(
+        TINY, types="steplr", params=["step_size=1", "gamma=0.5"], epochs=3, lr=0.1, out=None
+    )
     (entry,) = preview.data["schedules"]
     assert entry["epoch_lrs"] == pytest.approx([0.1, 0.05, 0.025]) and preview.files == []
     assert preview.notes == []

@@ -28,8 +28,12 @@ def _gen(seed=0):
 @pytest.mark.parametrize("shape", [(5, 3, 32, 32), (5, 1, 28, 28), (5, 2, 7, 4)])
 def test_every_op_keeps_the_shape_and_dtype_of_any_image_size(shape):
     x = torch.randn(shape)
-    for out in (random_crop(x, 4, _gen()), random_flip(x, _gen()), cutout(x, 3, _gen()),
-                augment(x, AugmentConfig(crop=2, flip=True, cutout=2), _gen())):
+    for out in (
+        random_crop(x, 4, _gen()),
+        random_flip(x, _gen()),
+        cutout(x, 3, _gen()),
+        augment(x, AugmentConfig(crop=2, flip=True, cutout=2), _gen()),
+    ):
         assert out.shape == x.shape and out.dtype == x.dtype
 
 
@@ -40,8 +44,12 @@ def test_crop_is_a_window_of_the_zero_padded_image_at_every_offset():
     h, w = x.shape[2:]
     offsets = set()
     for i in range(len(x)):
-        match = [(dy, dx) for dy in range(2 * pad + 1) for dx in range(2 * pad + 1)
-                 if torch.equal(out[i], padded[i, :, dy:dy + h, dx:dx + w])]
+        match = [
+            (dy, dx)
+            for dy in range(2 * pad + 1)
+            for dx in range(2 * pad + 1)
+            if torch.equal(out[i], padded[i, :, dy : dy + h, dx : dx + w])
+        ]
         assert len(match) == 1, f"image {i} is not a window of its padded self"
         offsets.add(match[0])
     assert len(offsets) > 10  # 64 images spread over the 25 offsets
@@ -65,7 +73,7 @@ def test_cutout_zeroes_one_square_clipped_at_the_borders():
         assert torch.equal(out[i][:, ~zero], x[i][:, ~zero])  # the rest untouched
         rows, cols = zero.any(dim=1).nonzero().flatten(), zero.any(dim=0).nonzero().flatten()
         assert 1 <= len(rows) <= size and 1 <= len(cols) <= size
-        assert zero[rows.min():rows.max() + 1, cols.min():cols.max() + 1].all()  # a filled rectangle
+        assert zero[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1].all()  # a filled rectangle
         assert zero.sum() == len(rows) * len(cols)
     assert any((out[i] == 0).all(dim=0).sum() == size * size for i in range(len(x)))
 
@@ -94,13 +102,13 @@ def test_a_batch_is_augmented_once_per_seed_and_shared():
 
 
 def _spec(augment):
-    return TrainSpec("cnn", {"channels": [4], "hidden": [16]}, (1, 8, 8), 3, 2, 16, "cross_entropy",
-                     augment=augment)
+    return TrainSpec("cnn", {"channels": [4], "hidden": [16]}, (1, 8, 8), 3, 2, 16, "cross_entropy", augment=augment)
 
 
 def _variants(lrs, seed=0):
-    config = parse_config({"seed": seed, "lr": list(lrs), "optimizer": {"name": "sgd", "momentum": 0.9},
-                           "train": {"epochs": 2}})
+    config = parse_config(
+        {"seed": seed, "lr": list(lrs), "optimizer": {"name": "sgd", "momentum": 0.9}, "train": {"epochs": 2}}
+    )
     return expand(config)
 
 

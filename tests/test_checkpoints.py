@@ -4,19 +4,25 @@ last finished epoch that ends exactly where an uninterrupted sweep ends."""
 from __future__ import annotations
 
 import pytest
+from helpers import Recorded, splits_of
 
 from lrsweep.config import parse_config
-from lrsweep.sweep.runner import Interrupted, run_sweep
 from lrsweep.run.store import RunStore
-
-from helpers import Recorded, splits_of
+from lrsweep.sweep.runner import Interrupted, run_sweep
 
 SWEEP = {
     "name": "ckpt",
     "seed": 0,
     "device": "cpu",
-    "data": {"name": "synthetic-classification", "n_samples": 300, "n_features": 8, "n_classes": 3,
-             "n_test": 50, "val_fraction": 0.2, "batch_size": 32},
+    "data": {
+        "name": "synthetic-classification",
+        "n_samples": 300,
+        "n_features": 8,
+        "n_classes": 3,
+        "n_test": 50,
+        "val_fraction": 0.2,
+        "batch_size": 32,
+    },
     "model": {"name": "mlp", "hidden": [16], "dropout": 0.1},
     "optimizer": {"name": "adam"},
     "lr": [0.003, 0.03, 0.3],
@@ -65,8 +71,10 @@ def _reference(raw, tmp_path):
 
 def _without_seconds(metrics):
     """Rows as comparable values: seconds dropped, NaN as a string (NaN != NaN)."""
-    return {vid: [{k: ("nan" if v != v else v) for k, v in row.items() if k != "seconds"} for row in rows]
-            for vid, rows in metrics.items()}
+    return {
+        vid: [{k: ("nan" if v != v else v) for k, v in row.items() if k != "seconds"} for row in rows]
+        for vid, rows in metrics.items()
+    }
 
 
 @pytest.mark.parametrize("engine", ["sequential", "vectorized"])
@@ -121,8 +129,7 @@ def test_a_checkpoint_of_another_variant_or_config_is_not_trusted(tmp_path):
 
 
 def test_a_variant_that_diverged_mid_pack_stays_diverged_after_ctrl_c(tmp_path):
-    raw = {**SWEEP, "engine": "vectorized", "optimizer": {"name": "sgd"}, "scheduler": None,
-           "lr": [0.01, 0.1, 1.0e6]}
+    raw = {**SWEEP, "engine": "vectorized", "optimizer": {"name": "sgd"}, "scheduler": None, "lr": [0.01, 0.1, 1.0e6]}
     store = _interrupted(raw, tmp_path, epoch=3)
     statuses = {store.read_status(v)["variant"]["lr"]: store.read_status(v)["status"] for v in store.variant_ids()}
     assert statuses == {0.01: "interrupted", 0.1: "interrupted", 1.0e6: "diverged"}
@@ -134,8 +141,15 @@ def test_a_variant_that_diverged_mid_pack_stays_diverged_after_ctrl_c(tmp_path):
 
 def test_a_variant_rerun_alone_rejoins_its_first_pack_and_gets_the_same_result(tmp_path):
     """Trained alone it met other float sums (quick-start lr 0.1: val_acc 0.8775 alone vs 0.8175 in its pack)."""
-    raw = {**SWEEP, "engine": "vectorized", "optimizer": {"name": "sgd", "momentum": 0.9}, "scheduler": None,
-           "model": {"name": "mlp", "hidden": [32, 32]}, "lr": [0.1, 0.3, 1.0], "train": {"epochs": 2}}
+    raw = {
+        **SWEEP,
+        "engine": "vectorized",
+        "optimizer": {"name": "sgd", "momentum": 0.9},
+        "scheduler": None,
+        "model": {"name": "mlp", "hidden": [32, 32]},
+        "lr": [0.1, 0.3, 1.0],
+        "train": {"epochs": 2},
+    }
     store = RunStore.create(tmp_path / "runs", "ckpt")
     _run(raw, store, Recorded())
     before = _without_seconds(_metrics(store))
@@ -151,11 +165,17 @@ def test_a_variant_rerun_alone_rejoins_its_first_pack_and_gets_the_same_result(t
 
 @pytest.mark.parametrize("engine", ["sequential", "vectorized"])
 def test_successive_halving_resumes_from_checkpoints_to_the_uninterrupted_result(engine, tmp_path):
-    raw = {**SWEEP, "engine": engine, "scheduler": None, "lr": [0.001, 0.003, 0.01, 0.03, 0.1, 0.3],
-           "prune": {"type": "asha", "grace_epochs": 1, "reduction": 2}}  # rungs at epochs 1, 2 and 4
+    raw = {
+        **SWEEP,
+        "engine": engine,
+        "scheduler": None,
+        "lr": [0.001, 0.003, 0.01, 0.03, 0.1, 0.3],
+        "prune": {"type": "asha", "grace_epochs": 1, "reduction": 2},
+    }  # rungs at epochs 1, 2 and 4
     store = _interrupted(raw, tmp_path, epoch=3)
     _run(raw, store, Recorded())
     reference = _reference(raw, tmp_path)
     assert {v: store.read_status(v)["status"] for v in store.variant_ids()} == {
-        v: reference.read_status(v)["status"] for v in reference.variant_ids()}
+        v: reference.read_status(v)["status"] for v in reference.variant_ids()
+    }
     assert _without_seconds(_metrics(store)) == _without_seconds(_metrics(reference))

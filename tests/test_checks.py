@@ -31,13 +31,17 @@ FAILING_LATE = {
     "momentum nan": ({"optimizer": {"name": "sgd", "momentum": float("nan")}}, "finite"),
     "no parameters": ({"model": {"name": "torch.nn:Identity"}}, "no trainable parameters"),
     "wrong output shape": ({"model": {"name": "tests.test_checks:wide_model"}}, "the loss needs [2, 3]"),
-    "hidden 1000000": ({"data": {"name": "mnist-sample"}, "model": {"name": "mlp", "hidden": [1000000]}},
-                       "795,000,010 parameters, more than limits.max_parameters"),
-    "channels 40000": ({"data": {"name": "mnist-sample"}, "model": {"name": "cnn", "channels": [40000], "hidden": []}},
-                       "limits.max_activations"),
-    "n_samples 2^31": ({"data__n_samples": 2 ** 31}, "limits.max_data_values"),
-    "n_classes 1e9": ({"data__n_classes": 10 ** 9}, "limits.max_classes"),
-    "logspace num 1e9": ({"lr": {"logspace": {"start": 1e-4, "stop": 1, "num": 10 ** 9}}}, "limits.max_variants"),
+    "hidden 1000000": (
+        {"data": {"name": "mnist-sample"}, "model": {"name": "mlp", "hidden": [1000000]}},
+        "795,000,010 parameters, more than limits.max_parameters",
+    ),
+    "channels 40000": (
+        {"data": {"name": "mnist-sample"}, "model": {"name": "cnn", "channels": [40000], "hidden": []}},
+        "limits.max_activations",
+    ),
+    "n_samples 2^31": ({"data__n_samples": 2**31}, "limits.max_data_values"),
+    "n_classes 1e9": ({"data__n_classes": 10**9}, "limits.max_classes"),
+    "logspace num 1e9": ({"lr": {"logspace": {"start": 1e-4, "stop": 1, "num": 10**9}}}, "limits.max_variants"),
     "too many variants": ({"seed": None, "seeds": list(range(4000))}, "limits.max_variants"),
     "builtins:dict": ({"model": {"name": "builtins:dict"}}, "built into Python"),
     "sys:exit": ({"data": {"name": "sys:exit"}}, "built into Python"),
@@ -89,5 +93,5 @@ def test_limits_stay_out_of_the_fingerprint(write_config, tiny_sweep):
     from lrsweep.config import load_config
 
     plain = load_config(write_config(tiny_sweep))
-    raised = load_config(write_config(_with(tiny_sweep, limits={"max_parameters": 10 ** 9})))
-    assert raised.limits.max_parameters == 10 ** 9 and raised.fingerprint() == plain.fingerprint()
+    raised = load_config(write_config(_with(tiny_sweep, limits={"max_parameters": 10**9})))
+    assert raised.limits.max_parameters == 10**9 and raised.fingerprint() == plain.fingerprint()

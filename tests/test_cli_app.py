@@ -6,7 +6,6 @@ import json
 import sys
 
 import pytest
-import yaml
 from typer.testing import CliRunner
 
 from lrsweep.cli import app
@@ -29,16 +28,20 @@ def test_shell_completion_is_offered_and_completes_commands_and_options(runner):
     assert "complete -o default -F _lrsweep_completion lrsweep" in shown.output
     assert "--install-completion" in runner.invoke(app, ["-h"], prog_name="lrsweep").output
     for words, cword, expected in (("lrsweep gr", "1", "grid"), ("lrsweep grid --res", "2", "--resume")):
-        done = CliRunner(env={"_LRSWEEP_COMPLETE": "complete_bash", "COMP_WORDS": words, "COMP_CWORD": cword}
-                         ).invoke(app, [], prog_name="lrsweep")
+        done = CliRunner(env={"_LRSWEEP_COMPLETE": "complete_bash", "COMP_WORDS": words, "COMP_CWORD": cword}).invoke(
+            app, [], prog_name="lrsweep"
+        )
         assert done.output.split() == [expected]
 
 
-@pytest.mark.parametrize("args, fragment", [
-    (["--devices", ""], "--devices is empty"),
-    (["--devices", " , "], "--devices is empty"),
-    (["--devices", "cpu,cpu", "--device", "cuda"], "--device cuda and --devices cpu,cpu exclude each other"),
-])
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--devices", ""], "--devices is empty"),
+        (["--devices", " , "], "--devices is empty"),
+        (["--devices", "cpu,cpu", "--device", "cuda"], "--device cuda and --devices cpu,cpu exclude each other"),
+    ],
+)
 def test_device_options_that_make_no_sense_are_refused(runner, write_config, tiny_sweep, tmp_path, args, fragment):
     result = runner.invoke(app, ["grid", str(write_config(tiny_sweep)), "--out", str(tmp_path / "runs"), *args])
     assert result.exit_code == 2 and fragment in result.stderr
@@ -79,8 +82,10 @@ def test_compare_refuses_a_find_directory_clearly(runner, find_run):
 
 
 def test_show_on_a_preview_prints_it_and_compare_refuses_it(runner, tmp_path):
-    made = runner.invoke(app, ["schedule", "--type", "steplr", "--preview", "--epochs", "4", "--lr", "0.1",
-                               "--out", str(tmp_path / "runs")])
+    made = runner.invoke(
+        app,
+        ["schedule", "--type", "steplr", "--preview", "--epochs", "4", "--lr", "0.1", "--out", str(tmp_path / "runs")],
+    )
     assert made.exit_code == 0, made.output
     folder = next((tmp_path / "runs").iterdir())
     shown = runner.invoke(app, ["show", str(folder)])

@@ -23,8 +23,15 @@ ROOT = Path(__file__).resolve().parent.parent
 TINY = {
     "name": "tiny",
     "device": "cpu",
-    "data": {"name": "synthetic-classification", "n_samples": 200, "n_features": 8, "n_classes": 3,
-             "n_test": 50, "val_fraction": 0.2, "batch_size": 32},
+    "data": {
+        "name": "synthetic-classification",
+        "n_samples": 200,
+        "n_features": 8,
+        "n_classes": 3,
+        "n_test": 50,
+        "val_fraction": 0.2,
+        "batch_size": 32,
+    },
     "model": {"name": "mlp", "hidden": [8]},
     "optimizer": {"name": "sgd", "momentum": 0.9},
     "lr": [0.01, 0.1],
@@ -48,8 +55,9 @@ def run(tmp_path_factory):
 def _lrsweep(*args, env=None, **kwargs):
     full_env = {**os.environ, "PYTHONPATH": str(ROOT), **(env or {})}
     full_env.pop("COLUMNS", None)
-    return subprocess.run([sys.executable, "-m", "lrsweep", *args], capture_output=True, text=True, env=full_env,
-                          timeout=120, **kwargs)
+    return subprocess.run(
+        [sys.executable, "-m", "lrsweep", *args], capture_output=True, text=True, env=full_env, timeout=120, **kwargs
+    )
 
 
 def test_json_keeps_progress_on_stderr_and_quiet_keeps_only_the_run_directory(tmp_path):

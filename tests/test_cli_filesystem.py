@@ -19,8 +19,15 @@ TINY = {
     "name": "fs",
     "device": "cpu",
     "engine": "sequential",
-    "data": {"name": "synthetic-classification", "n_samples": 200, "n_features": 8, "n_classes": 3,
-             "n_test": 50, "val_fraction": 0.2, "batch_size": 32},
+    "data": {
+        "name": "synthetic-classification",
+        "n_samples": 200,
+        "n_features": 8,
+        "n_classes": 3,
+        "n_test": 50,
+        "val_fraction": 0.2,
+        "batch_size": 32,
+    },
     "model": {"name": "mlp", "hidden": [8]},
     "optimizer": {"name": "sgd"},
     "lr": [0.01, 0.1, 0.5],
@@ -87,7 +94,9 @@ def test_a_name_too_long_and_a_nul_in_the_name(config, tmp_path, write_config):
     _one_line_error(result, "File name too long", str(long_out))
     nul = write_config({**TINY, "name": "a\0b"}, "nul.yaml")
     for command in ("validate", "grid"):
-        refused = CliRunner().invoke(app, [command, str(nul), *(["--out", str(tmp_path / "runs")] * (command == "grid"))])
+        refused = CliRunner().invoke(
+            app, [command, str(nul), *(["--out", str(tmp_path / "runs")] * (command == "grid"))]
+        )
         assert refused.exit_code == 2
         _one_line_error(refused, "name", "no control characters")
 

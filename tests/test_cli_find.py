@@ -8,8 +8,8 @@ import pytest
 import yaml
 from rich.console import Console
 
-from lrsweep.cli import app
 from lrsweep.api.rangetest import replace_lr
+from lrsweep.cli import app
 from lrsweep.cli.find import render_curve
 from lrsweep.select.finder import FinderResult, FinderSettings
 from tests.conftest import ROOT
@@ -42,8 +42,9 @@ def test_find_prints_the_suggestions_and_writes_the_run_directory(runner, tmp_pa
 
 
 def test_find_json_prints_only_json(runner, tmp_path):
-    result = runner.invoke(app, ["find", QUICKSTART, *FAST, "--val", "--suggest", "steep", "--json",
-                                 "--out", str(tmp_path / "runs")])
+    result = runner.invoke(
+        app, ["find", QUICKSTART, *FAST, "--val", "--suggest", "steep", "--json", "--out", str(tmp_path / "runs")]
+    )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     assert set(report["suggestions"]) == {"steep", "valley", "min10"}
@@ -55,8 +56,9 @@ def test_find_json_prints_only_json(runner, tmp_path):
 
 def test_write_grid_output_validates_and_runs(runner, tmp_path):
     tuned = tmp_path / "tuned.yaml"
-    found = runner.invoke(app, ["find", QUICKSTART, *FAST, "--write-grid", str(tuned), "--json",
-                                "--out", str(tmp_path / "runs")])
+    found = runner.invoke(
+        app, ["find", QUICKSTART, *FAST, "--write-grid", str(tuned), "--json", "--out", str(tmp_path / "runs")]
+    )
     assert found.exit_code == 0, found.output
     report = json.loads(found.stdout)
     grid = report["grid"]
@@ -68,8 +70,24 @@ def test_write_grid_output_validates_and_runs(runner, tmp_path):
     assert yaml.safe_load(text)["lr"] == grid
     validated = runner.invoke(app, ["validate", str(tuned), "--device", "cpu"])
     assert validated.exit_code == 0, validated.output
-    swept = runner.invoke(app, ["grid", str(tuned), "--device", "cpu", "--set", "train.epochs=1", "--set", "retrain=false",
-                                "--set", "data.batch_size=512", "--json", "--out", str(tmp_path / "grid")])  # fast
+    swept = runner.invoke(
+        app,
+        [
+            "grid",
+            str(tuned),
+            "--device",
+            "cpu",
+            "--set",
+            "train.epochs=1",
+            "--set",
+            "retrain=false",
+            "--set",
+            "data.batch_size=512",
+            "--json",
+            "--out",
+            str(tmp_path / "grid"),
+        ],
+    )  # fast
     assert swept.exit_code == 0, swept.output
     assert sorted(r["lr"] for r in json.loads(swept.stdout)["variants"]) == grid
 
@@ -77,8 +95,24 @@ def test_write_grid_output_validates_and_runs(runner, tmp_path):
 def test_write_grid_with_overrides_writes_the_overridden_config(runner, write_config, tiny_sweep, tmp_path):
     path = write_config(tiny_sweep)
     tuned = tmp_path / "tuned.yaml"
-    result = runner.invoke(app, ["find", str(path), "--steps", "60", "--start", "1e-4", "--set", "data.batch_size=16",
-                                 "--write-grid", str(tuned), "--quiet", "--out", str(tmp_path / "runs")])
+    result = runner.invoke(
+        app,
+        [
+            "find",
+            str(path),
+            "--steps",
+            "60",
+            "--start",
+            "1e-4",
+            "--set",
+            "data.batch_size=16",
+            "--write-grid",
+            str(tuned),
+            "--quiet",
+            "--out",
+            str(tmp_path / "runs"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert result.stdout == ""
     written = yaml.safe_load(tuned.read_text())
@@ -89,8 +123,9 @@ def test_write_grid_with_overrides_writes_the_overridden_config(runner, write_co
 def test_a_config_that_sweeps_more_than_the_lr_gets_notes(runner, write_config, tiny_sweep, tmp_path):
     sweep = {k: v for k, v in tiny_sweep.items() if k != "seed"}
     path = write_config({**sweep, "seeds": [3, 4], "optimizer": [{"name": "sgd"}, {"name": "adam"}]})
-    result = runner.invoke(app, ["find", str(path), "--steps", "30", "--start", "1e-4", "--json",
-                                 "--out", str(tmp_path / "runs")])
+    result = runner.invoke(
+        app, ["find", str(path), "--steps", "30", "--start", "1e-4", "--json", "--out", str(tmp_path / "runs")]
+    )
     assert result.exit_code == 0, result.output
     notes = json.loads(result.stdout)["notes"]
     assert any("first of 2 optimizers: sgd" in n for n in notes) and any("first of 2 seeds: 3" in n for n in notes)
@@ -135,9 +170,18 @@ def test_bad_usage_exits_2_with_a_message(runner, tmp_path, args, fragment):
 def curve_result(**overrides) -> FinderResult:
     lrs = [10 ** (-5 + 5 * i / 59) for i in range(60)]
     smoothed = [3.0 - 2.0 * i / 45 if i < 45 else 1.0 + (i - 45) ** 2 for i in range(60)]
-    base = dict(lrs=lrs, losses=smoothed, smoothed=smoothed, default="valley", stopped="diverged", steps_run=60,
-                suggestions={"steep": lrs[20], "valley": lrs[30], "min10": lrs[44] / 10}, divergence_lr=lrs[50],
-                stop_lr=lrs[-1], settings=FinderSettings(steps=60))
+    base = dict(
+        lrs=lrs,
+        losses=smoothed,
+        smoothed=smoothed,
+        default="valley",
+        stopped="diverged",
+        steps_run=60,
+        suggestions={"steep": lrs[20], "valley": lrs[30], "min10": lrs[44] / 10},
+        divergence_lr=lrs[50],
+        stop_lr=lrs[-1],
+        settings=FinderSettings(steps=60),
+    )
     return FinderResult(**{**base, **overrides})
 
 

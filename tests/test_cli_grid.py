@@ -38,8 +38,20 @@ def test_grid_writes_the_run_directory_and_prints_the_table(runner, write_config
 
 def test_grid_json_prints_only_the_summary(runner, write_config, tiny_sweep, tmp_path):
     path = write_config(tiny_sweep)
-    result = runner.invoke(app, ["grid", str(path), "--out", str(tmp_path / "runs"), "--json",
-                                 "--set", "train.epochs=1", "--set", "lr=[0.1, 0.2]"])
+    result = runner.invoke(
+        app,
+        [
+            "grid",
+            str(path),
+            "--out",
+            str(tmp_path / "runs"),
+            "--json",
+            "--set",
+            "train.epochs=1",
+            "--set",
+            "lr=[0.1, 0.2]",
+        ],
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert {r["lr"] for r in summary["variants"]} == {0.1, 0.2}
@@ -70,8 +82,9 @@ def test_diverged_variant_is_finished_and_the_sweep_goes_on(runner, write_config
     ],
 )
 @pytest.mark.parametrize("command", ["grid", "validate"])
-def test_config_errors_exit_2_with_one_line_and_no_traceback(runner, write_config, tiny_sweep, tmp_path,
-                                                              change, fragment, command):
+def test_config_errors_exit_2_with_one_line_and_no_traceback(
+    runner, write_config, tiny_sweep, tmp_path, change, fragment, command
+):
     path = write_config({**tiny_sweep, **change})
     result = runner.invoke(app, [command, str(path)])
     assert result.exit_code == 2
@@ -100,8 +113,9 @@ def test_bad_set_override_exits_2(runner, write_config, tiny_sweep):
 
 
 def test_regression_with_val_acc_is_refused_before_training(runner, write_config, tmp_path):
-    path = write_config({"data": {"name": "synthetic-regression"}, "model": "linear", "select": {"metric": "val_acc"},
-                         "device": "cpu"})
+    path = write_config(
+        {"data": {"name": "synthetic-regression"}, "model": "linear", "select": {"metric": "val_acc"}, "device": "cpu"}
+    )
     result = runner.invoke(app, ["grid", str(path), "--out", str(tmp_path / "runs")])
     assert result.exit_code == 2 and "select.metric" in result.stderr
 
@@ -135,8 +149,9 @@ def test_save_keeps_the_weights_asked_for(runner, write_config, tiny_sweep, tmp_
     from collections import Counter
 
     path = write_config({**tiny_sweep, "lr": [0.1, 0.2], "train": {"epochs": 1}})
-    result = runner.invoke(app, ["grid", str(path), "--out", str(tmp_path / "runs"), "--quiet",
-                                 *(["--save", save] if save else [])])
+    result = runner.invoke(
+        app, ["grid", str(path), "--out", str(tmp_path / "runs"), "--quiet", *(["--save", save] if save else [])]
+    )
     assert result.exit_code == 0, result.output
     run = run_dir_of(tmp_path)
     assert Counter(p.relative_to(run).parts[0] for p in run.rglob("model.pt")) == kept

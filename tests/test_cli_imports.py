@@ -35,4 +35,7 @@ def test_the_scan_sees_imports_inside_functions(tmp_path):
     sample = tmp_path / "sample.py"
     sample.write_text("def f():\n    from lrsweep.sweep.runner import run_sweep\n    import torch.nn\n")
     assert [n for n in imported_modules(sample) if forbidden(n)] == [
-        "lrsweep.sweep.runner", "lrsweep.sweep.runner.run_sweep", "torch.nn"]
+        "lrsweep.sweep.runner",
+        "lrsweep.sweep.runner.run_sweep",
+        "torch.nn",
+    ]

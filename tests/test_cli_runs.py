@@ -18,8 +18,15 @@ ROOT = Path(__file__).resolve().parent.parent
 TINY = {  # conftest's tiny_sweep, at module scope so one sweep serves several tests
     "name": "tiny",
     "device": "cpu",
-    "data": {"name": "synthetic-classification", "n_samples": 300, "n_features": 8, "n_classes": 3,
-             "n_test": 100, "val_fraction": 0.2, "batch_size": 32},
+    "data": {
+        "name": "synthetic-classification",
+        "n_samples": 300,
+        "n_features": 8,
+        "n_classes": 3,
+        "n_test": 100,
+        "val_fraction": 0.2,
+        "batch_size": 32,
+    },
     "model": {"name": "mlp", "hidden": [16]},
     "optimizer": {"name": "sgd", "momentum": 0.9},
     "train": {"epochs": 1},
@@ -125,12 +132,15 @@ def test_show_refuses_what_is_not_a_run_directory(cli, tmp_path):
 
 
 def test_show_does_not_import_torch(seed_run):
-    code = ("import sys, runpy; sys.argv = ['lrsweep', 'show', sys.argv[1]]\n"
-            "try:\n    runpy.run_module('lrsweep', run_name='__main__')\nexcept SystemExit:\n    pass\n"
-            "print('TORCH' if 'torch' in sys.modules else 'NO-TORCH')")
+    code = (
+        "import sys, runpy; sys.argv = ['lrsweep', 'show', sys.argv[1]]\n"
+        "try:\n    runpy.run_module('lrsweep', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+        "print('TORCH' if 'torch' in sys.modules else 'NO-TORCH')"
+    )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    out = subprocess.run([sys.executable, "-c", code, str(seed_run)], capture_output=True, text=True, env=env,
-                         cwd=ROOT, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(seed_run)], capture_output=True, text=True, env=env, cwd=ROOT, timeout=60
+    )
     assert out.stdout.strip().splitlines()[-1] == "NO-TORCH", out.stderr
     assert "Best: lr=" in out.stdout
 
@@ -149,8 +159,8 @@ def test_compare_puts_runs_side_by_side(cli, seed_run, single_run):
     assert at[0.01][single_run.name] is None  # that run has no lr=0.01
     assert at[1.0][seed_run.name] is None
     assert at[0.1][single_run.name]["mean"] == pytest.approx(
-        next(r["val_loss"] for r in json.loads((single_run / "summary.json").read_text())["variants"]
-             if r["lr"] == 0.1))
+        next(r["val_loss"] for r in json.loads((single_run / "summary.json").read_text())["variants"] if r["lr"] == 0.1)
+    )
 
 
 def test_compare_needs_two_runs(cli, single_run):
@@ -175,8 +185,11 @@ def test_grid_plot_makes_the_plots_at_the_end(cli, tmp_path):
     assert result.exit_code == 0, result.output
     run = next((tmp_path / "runs").iterdir())
     assert "Plots:" in result.stdout and str(run / "plots" / "metric_vs_lr.png") in result.stdout
-    assert sorted(p.name for p in (run / "plots").iterdir()) == ["loss_curves.png", "lr_schedule.png",
-                                                                  "metric_vs_lr.png"]
+    assert sorted(p.name for p in (run / "plots").iterdir()) == [
+        "loss_curves.png",
+        "lr_schedule.png",
+        "metric_vs_lr.png",
+    ]
 
 
 def test_grid_plot_without_matplotlib_is_refused_before_training(cli, tmp_path, monkeypatch):

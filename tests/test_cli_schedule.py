@@ -64,8 +64,9 @@ def test_builtin_side_by_side_ranks_by_the_metric_with_each_final_lr(runner, tmp
     assert [r["val_acc"] for r in rows] == sorted((r["val_acc"] for r in rows), reverse=True)
     assert {r["lr"] for r in rows} == {0.03}  # the built-in's one learning rate
     table = [line for line in result.stdout.splitlines() if line.startswith("│")]
-    assert [next(s for s in ("none", "steplr", "onecyclelr") if f" {s} " in line) for line in table] == \
-        [r["scheduler"] for r in rows]  # printed in rank order
+    assert [next(s for s in ("none", "steplr", "onecyclelr") if f" {s} " in line) for line in table] == [
+        r["scheduler"] for r in rows
+    ]  # printed in rank order
     onecycle = next(r for r in rows if r["scheduler"] == "onecyclelr")
     steps = (run / "variants" / onecycle["id"] / "lr_steps.csv").read_text().splitlines()
     assert len(steps) == 1 + math.ceil(4000 * 0.9 / 32)  # one row per optimizer step of the epoch
@@ -87,8 +88,20 @@ def test_builtin_experiment_is_the_quick_start_with_one_lr():
 
 
 def test_config_onecycle_at_the_given_lr_writes_every_step(runner, tiny, tmp_path):
-    result = invoke(runner, tmp_path, str(tiny), "--type", "onecyclelr", "--lr", "0.1", "--json",
-                    "--set", "data.batch_size=60", "--device", "cpu")
+    result = invoke(
+        runner,
+        tmp_path,
+        str(tiny),
+        "--type",
+        "onecyclelr",
+        "--lr",
+        "0.1",
+        "--json",
+        "--set",
+        "data.batch_size=60",
+        "--device",
+        "cpu",
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     (row,) = data["variants"]
@@ -100,8 +113,22 @@ def test_config_onecycle_at_the_given_lr_writes_every_step(runner, tiny, tmp_pat
 
 
 def test_params_reach_the_scheduler(runner, tiny, tmp_path):
-    result = invoke(runner, tmp_path, str(tiny), "--type", "steplr", "--param", "step_size=5", "--param",
-                    "gamma=0.5", "--epochs", "20", "--lr", str(LR), "--json")
+    result = invoke(
+        runner,
+        tmp_path,
+        str(tiny),
+        "--type",
+        "steplr",
+        "--param",
+        "step_size=5",
+        "--param",
+        "gamma=0.5",
+        "--epochs",
+        "20",
+        "--lr",
+        str(LR),
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     (entry,) = json.loads(result.stdout)["schedules"]
     assert entry["epoch_lrs"] == pytest.approx(by_hand(lr_scheduler.StepLR, 20, step_size=5, gamma=0.5))
@@ -109,8 +136,19 @@ def test_params_reach_the_scheduler(runner, tiny, tmp_path):
 
 
 def test_yaml_list_param_milestones_reach_the_recorded_lrs(runner, tiny, tmp_path):
-    result = invoke(runner, tmp_path, str(tiny), "--type", "multistep", "--param", "milestones=[3,6]",
-                    "--epochs", "8", "--lr", str(LR))
+    result = invoke(
+        runner,
+        tmp_path,
+        str(tiny),
+        "--type",
+        "multistep",
+        "--param",
+        "milestones=[3,6]",
+        "--epochs",
+        "8",
+        "--lr",
+        str(LR),
+    )
     assert result.exit_code == 0, result.output
     run = only_run(tmp_path)
     (variant,) = (run / "variants").iterdir()
@@ -120,8 +158,24 @@ def test_yaml_list_param_milestones_reach_the_recorded_lrs(runner, tiny, tmp_pat
 
 def test_plateau_steps_on_the_validation_loss_in_training(runner, tiny, tmp_path):
     # threshold=10 (relative): no epoch counts as an improvement, so with patience 0 the LR halves every epoch
-    result = invoke(runner, tmp_path, str(tiny), "--type", "plateau", "--param", "patience=0", "--param",
-                    "factor=0.5", "--param", "threshold=10", "--epochs", "3", "--lr", str(LR), "--json")
+    result = invoke(
+        runner,
+        tmp_path,
+        str(tiny),
+        "--type",
+        "plateau",
+        "--param",
+        "patience=0",
+        "--param",
+        "factor=0.5",
+        "--param",
+        "threshold=10",
+        "--epochs",
+        "3",
+        "--lr",
+        str(LR),
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     (entry,) = json.loads(result.stdout)["schedules"]
     assert entry["epoch_lrs"] == pytest.approx([LR, LR / 2, LR / 4]) and entry["final_lr"] == pytest.approx(LR / 4)
@@ -129,12 +183,31 @@ def test_plateau_steps_on_the_validation_loss_in_training(runner, tiny, tmp_path
 
 def test_keyed_params_with_several_types_and_the_same_start(runner, write_config, tiny_sweep, tmp_path):
     tiny = write_config({**{k: v for k, v in tiny_sweep.items() if k != "seed"}, "seeds": [0, 1], "retrain": False})
-    result = invoke(runner, tmp_path, str(tiny), "--type", "steplr,exp", "--param", "steplr.gamma=0.5",
-                    "--param", "exp.gamma=0.9", "--epochs", "2", "--lr", str(LR), "--seed", "5", "--json")
+    result = invoke(
+        runner,
+        tmp_path,
+        str(tiny),
+        "--type",
+        "steplr,exp",
+        "--param",
+        "steplr.gamma=0.5",
+        "--param",
+        "exp.gamma=0.9",
+        "--epochs",
+        "2",
+        "--lr",
+        str(LR),
+        "--seed",
+        "5",
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     lrs = {e["scheduler"]: e["epoch_lrs"] for e in data["schedules"]}
-    assert lrs == {"steplr(gamma=0.5)": pytest.approx([LR, LR / 2]), "exponentiallr(gamma=0.9)": pytest.approx([LR, LR * 0.9])}
+    assert lrs == {
+        "steplr(gamma=0.5)": pytest.approx([LR, LR / 2]),
+        "exponentiallr(gamma=0.9)": pytest.approx([LR, LR * 0.9]),
+    }
     assert sorted(r["seed"] for r in data["variants"]) == [5, 5]  # --seed replaces the config's seeds
 
 
@@ -144,6 +217,7 @@ def test_keyed_params_with_several_types_and_the_same_start(runner, write_config
 @pytest.fixture
 def no_data(monkeypatch):
     """Previews must not load data."""
+
     def refuse(*args, **kwargs):
         raise AssertionError("a preview loaded data")
 
@@ -152,8 +226,20 @@ def no_data(monkeypatch):
 
 
 def test_preview_equals_torch_steplr_and_saves_json_and_png(runner, tmp_path, no_data):
-    result = invoke(runner, tmp_path, "--type", "steplr", "--param", "step_size=2", "--preview", "--epochs", "7",
-                    "--lr", str(LR), "--json")
+    result = invoke(
+        runner,
+        tmp_path,
+        "--type",
+        "steplr",
+        "--param",
+        "step_size=2",
+        "--preview",
+        "--epochs",
+        "7",
+        "--lr",
+        str(LR),
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     (entry,) = data["schedules"]
@@ -168,8 +254,9 @@ def test_preview_equals_torch_steplr_and_saves_json_and_png(runner, tmp_path, no
 
 def test_preview_prints_the_curve_and_says_where_it_saved(runner, tmp_path, no_data):
     png = tmp_path / "cosine.png"
-    result = runner.invoke(app, ["schedule", "--type", "cosineannealinglr", "--preview", "--epochs", "4",
-                                 "--out", str(png)])
+    result = runner.invoke(
+        app, ["schedule", "--type", "cosineannealinglr", "--preview", "--epochs", "4", "--out", str(png)]
+    )
     assert result.exit_code == 0, result.output
     assert png.exists() and f"Saved: {png}" in result.stdout
     assert "T_max=4" in result.stdout and "LR at the start of each epoch" in result.stdout
@@ -178,8 +265,16 @@ def test_preview_prints_the_curve_and_says_where_it_saved(runner, tmp_path, no_d
 
 
 def test_preview_side_by_side_with_a_per_step_schedule(runner, tmp_path, no_data):
-    result = invoke(runner, tmp_path, "--type", "steplr,cosineannealinglr,onecyclelr", "--preview",
-                    "--steps-per-epoch", "10", "--json")
+    result = invoke(
+        runner,
+        tmp_path,
+        "--type",
+        "steplr,cosineannealinglr,onecyclelr",
+        "--preview",
+        "--steps-per-epoch",
+        "10",
+        "--json",
+    )
     assert result.exit_code == 0, result.output
     entries = {e["type"]: e for e in json.loads(result.stdout)["schedules"]}
     assert list(entries) == ["steplr", "cosineannealinglr", "onecyclelr"]
@@ -205,7 +300,9 @@ def test_list_shows_every_torch_scheduler_with_aliases_and_defaults(runner):
     assert names == set(SCHEDULERS.names())
     steplr = next(e for e in entries if e["name"] == "steplr")
     assert steplr["aliases"] == ["step"] and {p["name"]: p["source"] for p in steplr["params"]} == {
-        "step_size": "lrsweep", "gamma": "torch"}
+        "step_size": "lrsweep",
+        "gamma": "torch",
+    }
     only = json.loads(runner.invoke(app, ["schedule", "--list", "--json", "--type", "cosine"]).stdout)
     assert [e["name"] for e in only] == ["cosineannealinglr"]
 
@@ -213,20 +310,23 @@ def test_list_shows_every_torch_scheduler_with_aliases_and_defaults(runner):
 # --------------------------------------------------------------------------- errors
 
 
-@pytest.mark.parametrize("args, fragment", [
-    (["--type", "steplrr"], "did you mean 'steplr'"),
-    (["--type", "steplr", "--param", "gama=0.5"], "gama"),
-    (["--type", "steplr", "--param", "gama=0.5"], "gamma"),
-    (["--type", "lambda"], "lr_lambda"),
-    (["--type", "lambda", "--param", "lr_lambda=__import__('os')"], "'__import__' is not allowed"),
-    (["--type", "lambda", "--param", "lr_lambda=epoch.real"], "lr_lambda"),
-    (["--type", "steplr,cosine", "--param", "gamma=0.5"], "key each --param by its type"),
-    (["--type", "steplr", "--param", "cosine.T_max=3"], "not among --type"),
-    (["--type", "steplr", "--param", "gamma"], "key=value"),
-    (["--param", "gamma=0.5"], "--param needs --type"),
-    ([], "give --type"),
-    (["--type", "onecycle", "--param", "total_steps=2"], "total_steps"),
-])
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["--type", "steplrr"], "did you mean 'steplr'"),
+        (["--type", "steplr", "--param", "gama=0.5"], "gama"),
+        (["--type", "steplr", "--param", "gama=0.5"], "gamma"),
+        (["--type", "lambda"], "lr_lambda"),
+        (["--type", "lambda", "--param", "lr_lambda=__import__('os')"], "'__import__' is not allowed"),
+        (["--type", "lambda", "--param", "lr_lambda=epoch.real"], "lr_lambda"),
+        (["--type", "steplr,cosine", "--param", "gamma=0.5"], "key each --param by its type"),
+        (["--type", "steplr", "--param", "cosine.T_max=3"], "not among --type"),
+        (["--type", "steplr", "--param", "gamma"], "key=value"),
+        (["--param", "gamma=0.5"], "--param needs --type"),
+        ([], "give --type"),
+        (["--type", "onecycle", "--param", "total_steps=2"], "total_steps"),
+    ],
+)
 @pytest.mark.parametrize("mode", ["--preview", "train"])
 def test_errors_exit_2_naming_the_key_before_anything_is_written(runner, tmp_path, request, args, fragment, mode):
     if mode == "--preview":

@@ -85,12 +85,15 @@ def test_interrupted_exits_130_with_a_resume_hint_and_resumes(runner, task_file,
     assert json.loads(resumed.stdout)["best"] is not None
 
 
-@pytest.mark.parametrize("args, fragment", [
-    (["tune"], "CONFIG"),
-    (["tune", "missing.yaml"], "missing.yaml"),
-    (["tune", "{cfg}", "--budget", "0.5"], "budget"),
-    (["tune", "--resume", "{tmp}"], "{tmp}"),
-])
+@pytest.mark.parametrize(
+    "args, fragment",
+    [
+        (["tune"], "CONFIG"),
+        (["tune", "missing.yaml"], "missing.yaml"),
+        (["tune", "{cfg}", "--budget", "0.5"], "budget"),
+        (["tune", "--resume", "{tmp}"], "{tmp}"),
+    ],
+)
 def test_bad_usage_exits_2_with_a_message(runner, task_file, tmp_path, args, fragment):
     args = [a.format(cfg=task_file, tmp=tmp_path) for a in args]
     fragment = fragment.format(tmp=tmp_path)

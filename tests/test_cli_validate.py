@@ -57,8 +57,9 @@ def test_network_failures_have_their_own_exit_code(runner, write_config, tmp_pat
         raise DownloadError("mnist: could not download train-images-idx3-ubyte.gz: <urlopen error [Errno -3]>")
 
     monkeypatch.setattr(idx, "ensure_files", offline)
-    path = write_config({"data": {"name": "mnist", "root": str(tmp_path / "d")}, "train": {"epochs": 1},
-                         "lr": 0.1, "device": "cpu"})
+    path = write_config(
+        {"data": {"name": "mnist", "root": str(tmp_path / "d")}, "train": {"epochs": 1}, "lr": 0.1, "device": "cpu"}
+    )
     result = runner.invoke(app, ["grid", str(path), "--out", str(tmp_path / "runs")])
     assert result.exit_code == 3, result.output
     assert issubclass(DownloadError, NetworkError) and NetworkError.exit_code == 3
@@ -67,11 +68,13 @@ def test_network_failures_have_their_own_exit_code(runner, write_config, tmp_pat
 def test_a_user_factory_that_fails_on_the_network_exits_3(runner, write_config, tmp_path):
     pkg = tmp_path / "netpkg"
     pkg.mkdir()
-    (pkg / "__init__.py").write_text(textwrap.dedent("""
+    (pkg / "__init__.py").write_text(
+        textwrap.dedent("""
         import urllib.error
         def data():
             raise urllib.error.URLError("no route to host")
-    """))
+    """)
+    )
     sys.path.insert(0, str(tmp_path))
     try:
         result = runner.invoke(app, ["validate", str(write_config({"data": {"name": "netpkg:data"}}))])
@@ -98,8 +101,9 @@ LOUD = textwrap.dedent("""
 """)
 
 
-def test_validate_lists_imports_before_importing_and_no_import_imports_nothing(runner, write_config, tiny_sweep,
-                                                                               tmp_path, monkeypatch):
+def test_validate_lists_imports_before_importing_and_no_import_imports_nothing(
+    runner, write_config, tiny_sweep, tmp_path, monkeypatch
+):
     root = _plugin(tmp_path, LOUD)
     marker = tmp_path / "marker"
     monkeypatch.setenv("MARKER", str(marker))
@@ -139,9 +143,16 @@ def test_validate_help_says_a_config_can_name_code(runner):
 def test_a_data_key_typo_suggests_the_nearest_spelling(runner, write_config):
     result = runner.invoke(app, ["validate", str(write_config({"data": {"name": "mnist-sample", "batchsize": 8}}))])
     assert result.exit_code == 2
-    assert "did you mean 'batch_size'?" in result.output and "(valid: augment, batch_size, download, name" in result.output
-    result = runner.invoke(app, ["validate", str(write_config({"data": {"name": "csv", "path": "a.csv",
-                                                                          "target": "y", "standardise": False}}))])
+    assert (
+        "did you mean 'batch_size'?" in result.output and "(valid: augment, batch_size, download, name" in result.output
+    )
+    result = runner.invoke(
+        app,
+        [
+            "validate",
+            str(write_config({"data": {"name": "csv", "path": "a.csv", "target": "y", "standardise": False}})),
+        ],
+    )
     assert "did you mean 'standardize'?" in result.output
 
 
@@ -156,8 +167,15 @@ def test_datasets_lists_every_dataset_with_its_options(runner):
     options = {o["name"]: o for o in csv["options"]}
     assert options["standardize"]["default"] == "true" and options["standardize"]["meaning"]
     assert options["task"]["meaning"] and options["path"]["default"] == "required"
-    assert {k["name"] for k in described["common"]} == {"name", "root", "download", "val_fraction", "batch_size",
-                                                     "augment", "num_workers"}
+    assert {k["name"] for k in described["common"]} == {
+        "name",
+        "root",
+        "download",
+        "val_fraction",
+        "batch_size",
+        "augment",
+        "num_workers",
+    }
     assert all(k["meaning"] for k in described["common"])
     table = runner.invoke(app, ["datasets"])
     assert table.exit_code == 0 and "synthetic-regression" in table.output and "n_samples" in table.output
@@ -171,8 +189,9 @@ def test_relative_paths_resolve_against_the_config_file(runner, tmp_path, monkey
     folder.mkdir()
     (folder / "data.csv").write_text("a,b,y\n" + "".join(f"{i},{i % 3},{i * 0.5}\n" for i in range(40)))
     config = folder / "sweep.yaml"
-    config.write_text(yaml.safe_dump({"data": {"name": "csv", "path": "data.csv", "target": "y"}, "lr": 0.1,
-                                      "device": "cpu"}))
+    config.write_text(
+        yaml.safe_dump({"data": {"name": "csv", "path": "data.csv", "target": "y"}, "lr": 0.1, "device": "cpu"})
+    )
     monkeypatch.chdir(tmp_path)  # not the config's folder
     result = runner.invoke(app, ["validate", str(config.relative_to(tmp_path)), "--json"])
     assert result.exit_code == 0, result.output
@@ -195,9 +214,12 @@ def _check(instance, schema, where="$"):
     if kinds is not None:
         kinds = kinds if isinstance(kinds, list) else [kinds]
         py = {"object": dict, "array": list, "string": str, "boolean": bool, "null": type(None)}
-        ok = any((k == "integer" and isinstance(instance, int) and not isinstance(instance, bool))
-                 or (k == "number" and isinstance(instance, (int, float)) and not isinstance(instance, bool))
-                 or (k in py and isinstance(instance, py[k])) for k in kinds)
+        ok = any(
+            (k == "integer" and isinstance(instance, int) and not isinstance(instance, bool))
+            or (k == "number" and isinstance(instance, (int, float)) and not isinstance(instance, bool))
+            or (k in py and isinstance(instance, py[k]))
+            for k in kinds
+        )
         if not ok:
             return [f"{where}: {instance!r} is not {kinds}"]
     if "const" in schema and instance != schema["const"]:
@@ -243,11 +265,15 @@ def test_the_schema_is_generated_from_config_py(schema):
 
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     props = schema["properties"]
-    assert props["train"]["properties"]["epochs"] == {"type": "integer", "description":
-                                                      "passes over the training split per variant",
-                                                      "default": TrainConfig().epochs}
+    assert props["train"]["properties"]["epochs"] == {
+        "type": "integer",
+        "description": "passes over the training split per variant",
+        "default": TrainConfig().epochs,
+    }
     data = props["data"]["anyOf"][0]["properties"]
-    assert data["batch_size"]["default"] == DataConfig().batch_size and "mnist-sample" in data["name"]["anyOf"][0]["enum"]
+    assert (
+        data["batch_size"]["default"] == DataConfig().batch_size and "mnist-sample" in data["name"]["anyOf"][0]["enum"]
+    )
     assert set(props) == set(__import__("lrsweep.config", fromlist=["TOP_KEYS"]).TOP_KEYS)
 
 
@@ -261,5 +287,6 @@ def test_the_schema_catches_what_an_editor_should_flag(schema):
     assert _check({"train": {"epochs": "ten"}}, schema)
     assert _check({"select": {"metric": "val_accuracy"}}, schema)
     assert _check({"scheduler": {"type": "cosinee"}}, schema)
-    assert not _check({"model": "mypkg.models:net", "scheduler": ["none", {"type": "cosine"}], "lr": [0.1, 0.3]},
-                      schema)
+    assert not _check(
+        {"model": "mypkg.models:net", "scheduler": ["none", {"type": "cosine"}], "lr": [0.1, 0.3]}, schema
+    )

@@ -61,8 +61,9 @@ def test_logspace_grid_is_log_spaced_and_inclusive():
 
 
 def test_overrides_are_typed_and_nested():
-    raw = apply_overrides({"train": {"epochs": 5}}, ["train.epochs=3", "data.batch_size=64", "lr=[0.1, 0.01]",
-                                                    "optimizer.momentum=0.5"])
+    raw = apply_overrides(
+        {"train": {"epochs": 5}}, ["train.epochs=3", "data.batch_size=64", "lr=[0.1, 0.01]", "optimizer.momentum=0.5"]
+    )
     config = parse_config(raw)
     assert config.train.epochs == 3 and config.data.batch_size == 64
     assert config.lrs == (0.1, 0.01)

@@ -44,8 +44,12 @@ def _fake_cifar(tmp_path, name):
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, (50, 3, 32, 32), dtype=np.uint8)
     labels = [np.arange(50) % 10] if name == "cifar10" else [np.arange(50) % 100, np.arange(50) % 20]
-    path, md5 = write_tarball(tmp_path / f"{name}-mirror", name, (images[:40], *[lab[:40] for lab in labels]),
-                              (images[40:], *[lab[40:] for lab in labels]))
+    path, md5 = write_tarball(
+        tmp_path / f"{name}-mirror",
+        name,
+        (images[:40], *[lab[:40] for lab in labels]),
+        (images[40:], *[lab[40:] for lab in labels]),
+    )
     return {"mirrors": [path.parent.as_uri() + "/"], "md5s": {path.name: md5}}
 
 

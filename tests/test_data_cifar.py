@@ -6,20 +6,20 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from pathlib import Path
 import pickle
 import socket
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from helpers import FileServer
 
 from lrsweep.cli import app
 from lrsweep.data import cifar, load_dataset, split
 from lrsweep.data.cifar import CIFAR10, CIFAR100, read_batch
 from lrsweep.data.cifar_write import python2_pickle, write_tarball
 from lrsweep.errors import ConfigError, DataError, DownloadError
-from helpers import FileServer
 
 
 def _images(rng, n):
@@ -88,8 +88,9 @@ def test_truncated_download_is_refused(tmp_path, monkeypatch, cifar10_tarball):
     assert _leftovers(tmp_path / "cifar10") == []
 
 
-def test_truncated_tarball_with_a_matching_md5_is_a_data_error_and_extracts_nothing(tmp_path, monkeypatch,
-                                                                                      cifar10_tarball):
+def test_truncated_tarball_with_a_matching_md5_is_a_data_error_and_extracts_nothing(
+    tmp_path, monkeypatch, cifar10_tarball
+):
     body = cifar10_tarball[0].read_bytes()[:-2000]
     (tmp_path / "cifar10").mkdir()
     (tmp_path / "cifar10" / CIFAR10.filename).write_bytes(body)
@@ -195,16 +196,28 @@ def test_wrong_shapes_and_labels_are_refused_naming_the_member(tmp_path, monkeyp
         load_dataset("cifar10", {}, root=tmp_path)
 
 
-def test_a_sweep_runs_end_to_end_on_a_cifar_format_data_root(tmp_path, monkeypatch, cifar10_tarball, runner,
-                                                              write_config):
+def test_a_sweep_runs_end_to_end_on_a_cifar_format_data_root(
+    tmp_path, monkeypatch, cifar10_tarball, runner, write_config
+):
     root = tmp_path / "data"
     (root / "cifar10").mkdir(parents=True)
     (root / "cifar10" / CIFAR10.filename).write_bytes(cifar10_tarball[0].read_bytes())  # placed by hand
     monkeypatch.setenv("LRSWEEP_DATA", str(root))
-    raw = {"name": "c10", "seed": 0, "device": "cpu", "lr": [0.01, 0.1], "train": {"epochs": 1},
-           "data": {"name": "cifar10", "download": False, "val_fraction": 0.2, "batch_size": 16,
-                    "augment": {"crop": 4, "flip": True}},
-           "model": {"name": "cnn", "channels": [4], "hidden": [16]}}
+    raw = {
+        "name": "c10",
+        "seed": 0,
+        "device": "cpu",
+        "lr": [0.01, 0.1],
+        "train": {"epochs": 1},
+        "data": {
+            "name": "cifar10",
+            "download": False,
+            "val_fraction": 0.2,
+            "batch_size": 16,
+            "augment": {"crop": 4, "flip": True},
+        },
+        "model": {"name": "cnn", "channels": [4], "hidden": [16]},
+    }
     result = runner.invoke(app, ["grid", str(write_config(raw)), "--json", "--out", str(tmp_path / "runs")])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
@@ -212,17 +225,35 @@ def test_a_sweep_runs_end_to_end_on_a_cifar_format_data_root(tmp_path, monkeypat
     assert summary["retrain"]["test_acc"] is not None
 
 
-def test_the_bundled_cifar10_config_runs_end_to_end_on_a_generated_data_root(tmp_path, monkeypatch,
-                                                                             cifar10_tarball, runner):
+def test_the_bundled_cifar10_config_runs_end_to_end_on_a_generated_data_root(
+    tmp_path, monkeypatch, cifar10_tarball, runner
+):
     """configs/cifar10.yaml as written (ResNet-20, crop+flip, OneCycle per step, precision auto), one epoch."""
     root = tmp_path / "data"
     (root / "cifar10").mkdir(parents=True)
     (root / "cifar10" / CIFAR10.filename).write_bytes(cifar10_tarball[0].read_bytes())
     monkeypatch.setenv("LRSWEEP_DATA", str(root))
     config = Path(__file__).resolve().parent.parent / "configs" / "cifar10.yaml"
-    result = runner.invoke(app, ["grid", str(config), "--json", "--out", str(tmp_path / "runs"), "--device", "cpu",
-                                 "--set", "train.epochs=1", "--set", "lr=[0.05, 0.2]",
-                                 "--set", "data.batch_size=16", "--set", "data.download=false"])
+    result = runner.invoke(
+        app,
+        [
+            "grid",
+            str(config),
+            "--json",
+            "--out",
+            str(tmp_path / "runs"),
+            "--device",
+            "cpu",
+            "--set",
+            "train.epochs=1",
+            "--set",
+            "lr=[0.05, 0.2]",
+            "--set",
+            "data.batch_size=16",
+            "--set",
+            "data.download=false",
+        ],
+    )
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert [r["status"] for r in summary["variants"]] == ["done", "done"]

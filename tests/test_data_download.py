@@ -7,12 +7,12 @@ import socket
 
 import numpy as np
 import pytest
+from helpers import FileServer
 
 from lrsweep.data import load_dataset
 from lrsweep.data.download import ensure_files, fetch
 from lrsweep.data.idx import FILES, write_idx_files
 from lrsweep.errors import DataError, DownloadError
-from helpers import FileServer
 
 PAYLOAD = b"the real file\n" * 100
 PAYLOAD_MD5 = hashlib.md5(PAYLOAD).hexdigest()

@@ -44,8 +44,18 @@ def _sweep(name: str, data: dict | None = None, **extra) -> dict:
 
 
 def _grid(runner, write_config, raw, tmp_path, *args, name="c.yaml"):
-    result = runner.invoke(app, ["grid", str(write_config(raw, name=name)), "--json", "--quiet",
-                                 "--out", str(tmp_path / f"{name}.runs"), *args])
+    result = runner.invoke(
+        app,
+        [
+            "grid",
+            str(write_config(raw, name=name)),
+            "--json",
+            "--quiet",
+            "--out",
+            str(tmp_path / f"{name}.runs"),
+            *args,
+        ],
+    )
     assert result.exit_code == 0, result.output
     return json.loads(result.stdout)
 
@@ -142,8 +152,9 @@ def test_streamed_batches_equal_resident_ones_for_every_seed(workers, augment):
 
 def test_sources_resume_from_their_state():
     tensors = split(load_dataset("mypkg.data:stripes_tensors", SMALL), 0.25, seed=0)
-    source = as_batches((tensors.train_x, tensors.train_y), [0], type("S", (), {"batch_size": 64,
-                                                                            "augment": AugmentConfig(flip=True)}))
+    source = as_batches(
+        (tensors.train_x, tensors.train_y), [0], type("S", (), {"batch_size": 64, "augment": AugmentConfig(flip=True)})
+    )
     list(source.epoch())
     state = source.state_dict()
     second = [b.get(0)[0] for b in source.epoch()]
@@ -159,8 +170,9 @@ def test_a_streamed_sweep_equals_the_same_data_as_tensors(runner, write_config, 
     tensors = _grid(runner, write_config, _sweep("stripes_tensors", augment), tmp_path, name="t.yaml")
     streamed = _grid(runner, write_config, _sweep("stripes", {**augment, "num_workers": 1}), tmp_path, name="s.yaml")
     assert_same_summary(streamed, tensors)
-    sequential = _grid(runner, write_config, _sweep("stripes", augment), tmp_path, "--engine", "sequential",
-                       name="q.yaml")
+    sequential = _grid(
+        runner, write_config, _sweep("stripes", augment), tmp_path, "--engine", "sequential", name="q.yaml"
+    )
     assert_same_summary(sequential, tensors, tol=1e-4)
 
 
@@ -173,8 +185,13 @@ def test_a_streamed_sweep_on_two_worker_processes_equals_the_local_one(runner, w
 
 
 def test_a_streamed_sweep_with_asha_runs_to_the_end(runner, write_config, tmp_path):
-    raw = _sweep("stripes", retrain=False, lr=[0.001, 0.01, 0.1, 0.5], train={"epochs": 3},
-                 prune={"type": "asha", "grace_epochs": 1, "reduction": 2})
+    raw = _sweep(
+        "stripes",
+        retrain=False,
+        lr=[0.001, 0.01, 0.1, 0.5],
+        train={"epochs": 3},
+        prune={"type": "asha", "grace_epochs": 1, "reduction": 2},
+    )
     summary = _grid(runner, write_config, raw, tmp_path)
     statuses = sorted(r["status"] for r in summary["variants"])
     assert "pruned" in statuses and "done" in statuses
@@ -184,22 +201,46 @@ def test_find_on_a_streamed_dataset_equals_find_on_tensors(runner, write_config,
     reports = []
     for name in ("stripes", "stripes_tensors"):
         config = write_config(_sweep(name), name=f"{name}.yaml")
-        result = runner.invoke(app, ["find", str(config), "--steps", "30", "--start", "1e-4", "--device", "cpu",
-                                     "--json", "--out", str(tmp_path / name)])
+        result = runner.invoke(
+            app,
+            [
+                "find",
+                str(config),
+                "--steps",
+                "30",
+                "--start",
+                "1e-4",
+                "--device",
+                "cpu",
+                "--json",
+                "--out",
+                str(tmp_path / name),
+            ],
+        )
         assert result.exit_code == 0, result.output
         reports.append(json.loads(result.stdout))
     assert reports[0]["suggestions"] == pytest.approx(reports[1]["suggestions"], rel=1e-4)
 
 
-def test_a_streamed_sweep_resumed_after_sigterm_finishes_with_the_uninterrupted_summary(runner, write_config,
-                                                                                        tmp_path):
-    raw = _sweep("stripes", {"n_train": 400, "num_workers": 1, "augment": {"flip": True}}, engine="sequential",
-                 lr=[0.003, 0.03, 0.1, 0.3], retrain=False)
+def test_a_streamed_sweep_resumed_after_sigterm_finishes_with_the_uninterrupted_summary(runner, write_config, tmp_path):
+    raw = _sweep(
+        "stripes",
+        {"n_train": 400, "num_workers": 1, "augment": {"flip": True}},
+        engine="sequential",
+        lr=[0.003, 0.03, 0.1, 0.3],
+        retrain=False,
+    )
     config = write_config(raw, name="slow.yaml")
     out = tmp_path / "runs"
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(EXAMPLES)])}
-    proc = subprocess.Popen([sys.executable, "-m", "lrsweep", "grid", str(config), "--out", str(out), "--quiet"],
-                            cwd=EXAMPLES, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lrsweep", "grid", str(config), "--out", str(out), "--quiet"],
+        cwd=EXAMPLES,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 120
     while not list(out.glob("*/variants/*/status.json")):
         assert proc.poll() is None, proc.communicate()

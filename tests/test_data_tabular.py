@@ -128,8 +128,9 @@ def test_arrays_integer_labels_keep_their_indices():
 def _diabetes_like(path, rows=442, distinct=214):
     """A regression target stored as whole numbers, like sklearn's diabetes (214 distinct values in 442 rows)."""
     values = [25 + (i * 7919) % distinct for i in range(rows)]
-    path.write_text("age,bmi,target\n" + "".join(f"{i % 50},{(i * 3) % 17 * 0.1:.1f},{v}\n"
-                                                  for i, v in enumerate(values)))
+    path.write_text(
+        "age,bmi,target\n" + "".join(f"{i % 50},{(i * 3) % 17 * 0.1:.1f},{v}\n" for i, v in enumerate(values))
+    )
     return path
 
 
@@ -144,8 +145,9 @@ def test_whole_number_targets_with_many_values_are_regression(tmp_path):
 def test_whole_number_targets_with_few_values_are_classes(tmp_path):
     from lrsweep.data import load_dataset
 
-    ds = load_dataset("csv", {"path": str(_diabetes_like(tmp_path / "d.csv", rows=300, distinct=5)),
-                              "target": "target"})
+    ds = load_dataset(
+        "csv", {"path": str(_diabetes_like(tmp_path / "d.csv", rows=300, distinct=5)), "target": "target"}
+    )
     assert ds.task == "classification" and ds.num_classes == 5 and "read as class labels" in ds.task_note
     forced = load_dataset("csv", {"path": str(tmp_path / "d.csv"), "target": "target", "task": "regression"})
     assert forced.task == "regression" and forced.task_note is None
@@ -158,8 +160,16 @@ def test_validate_says_which_task_it_inferred_and_refuses_a_loss_that_does_not_f
 
     _diabetes_like(tmp_path / "diabetes.csv")
     config = tmp_path / "c.yaml"
-    config.write_text(yaml.safe_dump({"data": {"name": "csv", "path": "diabetes.csv", "target": "target"},
-                                      "train": {"loss": "mse"}, "lr": 0.01, "device": "cpu"}))
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "data": {"name": "csv", "path": "diabetes.csv", "target": "target"},
+                "train": {"loss": "mse"},
+                "lr": 0.01,
+                "device": "cpu",
+            }
+        )
+    )
     result = runner.invoke(app, ["validate", str(config)])
     assert result.exit_code == 0, result.output
     assert "task: regression (inferred: column 'target' holds 214 distinct" in result.output

@@ -74,8 +74,11 @@ def test_a_dripping_mirror_is_abandoned_at_the_files_deadline(tmp_path, monkeypa
 
 def test_stale_partial_files_are_removed_live_ones_kept(tmp_path):
     dest = tmp_path / "data.bin"
-    stale, live, other = (tmp_path / ".data.bin.old1.part", tmp_path / ".data.bin.new1.part",
-                          tmp_path / ".other.bin.old.part")
+    stale, live, other = (
+        tmp_path / ".data.bin.old1.part",
+        tmp_path / ".data.bin.new1.part",
+        tmp_path / ".other.bin.old.part",
+    )
     for path in (stale, live, other):
         path.write_bytes(b"partial")
     hour_ago = time.time() - 3600
@@ -119,14 +122,30 @@ def test_sigterm_during_a_download_exits_130_and_leaves_no_part_file(tmp_path):
     root = tmp_path / "data"
     with _Drip(every=0.2) as server:
         config = tmp_path / "config.yaml"
-        config.write_text(yaml.safe_dump({
-            "name": "dl", "device": "cpu", "lr": [0.1], "train": {"epochs": 1}, "model": {"name": "linear"},
-            "data": {"name": "mnist", "root": str(root), "mirrors": [server.url],
-                     "md5s": {name: hashlib.md5(b"").hexdigest() for name in FILES}},
-        }))
-        process = subprocess.Popen([sys.executable, "-m", "lrsweep", "grid", str(config), "--out",
-                                    str(tmp_path / "runs")], env={**os.environ, "PYTHONPATH": str(ROOT)},
-                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        config.write_text(
+            yaml.safe_dump(
+                {
+                    "name": "dl",
+                    "device": "cpu",
+                    "lr": [0.1],
+                    "train": {"epochs": 1},
+                    "model": {"name": "linear"},
+                    "data": {
+                        "name": "mnist",
+                        "root": str(root),
+                        "mirrors": [server.url],
+                        "md5s": {name: hashlib.md5(b"").hexdigest() for name in FILES},
+                    },
+                }
+            )
+        )
+        process = subprocess.Popen(
+            [sys.executable, "-m", "lrsweep", "grid", str(config), "--out", str(tmp_path / "runs")],
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         deadline = time.monotonic() + 60
         while not list(root.rglob("*.part")) and time.monotonic() < deadline and process.poll() is None:
             time.sleep(0.1)

@@ -4,17 +4,16 @@ import math
 
 import pytest
 import torch
+from helpers import splits_of
 
 from lrsweep.config import OptimizerConfig, parse_config
 from lrsweep.engine.common import BLOWUP_FACTOR, STATUS_DIVERGED, STATUS_DONE, TrainSpec, diverged
 from lrsweep.engine.loop import train_variant
 from lrsweep.engine.vectorized import train_pack
-from lrsweep.sweep.plan import Variant
-from lrsweep.sweep.runner import run_sweep
 from lrsweep.optim.schedulers import parse_scheduler
 from lrsweep.run.store import RunStore
-
-from helpers import splits_of
+from lrsweep.sweep.plan import Variant
+from lrsweep.sweep.runner import run_sweep
 
 
 def test_the_rule():
@@ -53,14 +52,25 @@ def test_a_finite_blow_up_is_diverged_in_both_engines(engine):
 
 
 def test_a_blown_up_variant_is_never_ranked(tmp_path):
-    config = parse_config({
-        "name": "blow", "seed": 0,
-        "data": {"name": "synthetic-regression", "n_samples": 300, "n_features": 4, "noise": 0.1,
-                 "batch_size": 300},
-        "model": {"name": "linear"}, "optimizer": {"name": "sgd"},
-        "lr": [0.1, 1.5], "train": {"epochs": 15, "loss": "mse"}, "select": {"metric": "val_loss"},
-        "retrain": False,
-    })
+    config = parse_config(
+        {
+            "name": "blow",
+            "seed": 0,
+            "data": {
+                "name": "synthetic-regression",
+                "n_samples": 300,
+                "n_features": 4,
+                "noise": 0.1,
+                "batch_size": 300,
+            },
+            "model": {"name": "linear"},
+            "optimizer": {"name": "sgd"},
+            "lr": [0.1, 1.5],
+            "train": {"epochs": 15, "loss": "mse"},
+            "select": {"metric": "val_loss"},
+            "retrain": False,
+        }
+    )
     summary = run_sweep(config, splits_of(config), RunStore.create(tmp_path, config.name))
     rows = {r["lr"]: r for r in summary["variants"]}
     assert rows[1.5]["status"] == "diverged" and rows[1.5]["rank"] is None

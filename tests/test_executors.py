@@ -9,23 +9,29 @@ import textwrap
 
 import pytest
 import torch
+from helpers import Recorded, splits_of
 
 from lrsweep.cli import app
 from lrsweep.config import parse_config
 from lrsweep.errors import UsageError
+from lrsweep.run.store import RunStore
 from lrsweep.sweep.executors import make_executor, parse_devices
 from lrsweep.sweep.executors.devices import DevicesExecutor
 from lrsweep.sweep.runner import run_sweep
-from lrsweep.run.store import RunStore
-
-from helpers import Recorded, splits_of
 
 SWEEP = {
     "name": "workers",
     "seed": 0,
     "device": "cpu",
-    "data": {"name": "synthetic-classification", "n_samples": 300, "n_features": 8, "n_classes": 3,
-             "n_test": 100, "val_fraction": 0.2, "batch_size": 32},
+    "data": {
+        "name": "synthetic-classification",
+        "n_samples": 300,
+        "n_features": 8,
+        "n_classes": 3,
+        "n_test": 100,
+        "val_fraction": 0.2,
+        "batch_size": 32,
+    },
     "model": {"name": "mlp", "hidden": [16]},
     "optimizer": {"name": "sgd", "momentum": 0.9},
     "lr": [0.01, 0.03, 0.1, 0.3],
@@ -154,14 +160,16 @@ def test_a_pack_whose_worker_died_is_retried_as_that_pack_from_its_checkpoint(sl
             assert row[key] == rows[row["id"]][key], (row["id"], key)  # the same computation, bit for bit
 
 
-def test_a_variant_that_kills_its_worker_twice_fails_and_the_sweep_finishes(runner, write_config, tmp_path,
-                                                                             monkeypatch):
+def test_a_variant_that_kills_its_worker_twice_fails_and_the_sweep_finishes(
+    runner, write_config, tmp_path, monkeypatch
+):
     (tmp_path / "crashing_model.py").write_text(textwrap.dedent(CRASHING_MODEL))
     monkeypatch.syspath_prepend(str(tmp_path))
     raw = {**SWEEP, "seeds": [0, 1], "lr": [0.1], "model": {"name": "crashing_model:make"}}
     raw.pop("seed")
-    result = runner.invoke(app, ["grid", str(write_config(raw)), "--devices", "cpu,cpu", "--json",
-                                 "--out", str(tmp_path / "runs")])
+    result = runner.invoke(
+        app, ["grid", str(write_config(raw)), "--devices", "cpu,cpu", "--json", "--out", str(tmp_path / "runs")]
+    )
     assert result.exit_code == 1, result.output
     summary = json.loads(result.stdout)
     rows = {r["seed"]: r for r in summary["variants"]}

@@ -54,8 +54,14 @@ REGRESSION = {  # configs/regression.yaml, smaller: full-batch gradient descent 
     "name": "regression",
     "seed": 0,
     "device": "cpu",
-    "data": {"name": "synthetic-regression", "n_samples": 300, "n_features": 1, "noise": 0.1,
-             "val_fraction": 0.2, "batch_size": 300},
+    "data": {
+        "name": "synthetic-regression",
+        "n_samples": 300,
+        "n_features": 1,
+        "noise": 0.1,
+        "val_fraction": 0.2,
+        "batch_size": 300,
+    },
     "model": {"name": "linear"},
     "optimizer": {"name": "sgd"},
     "lr": [0.0001, 0.001],
@@ -92,8 +98,9 @@ def test_grid_extend_moves_an_edge_best_lr_to_the_interior(runner, write_config,
 
 def test_grid_extend_stops_at_the_cap_and_says_so(runner, write_config, tmp_path):
     path = write_config({**REGRESSION, "retrain": False})
-    result = runner.invoke(app, ["grid", str(path), "--out", str(tmp_path / "runs"), "--extend",
-                                 "--max-extensions", "1"])
+    result = runner.invoke(
+        app, ["grid", str(path), "--out", str(tmp_path / "runs"), "--extend", "--max-extensions", "1"]
+    )
     assert result.exit_code == 0, result.output
     assert "extending the grid upwards (×10 spacing): adding lr = 0.01, 0.1 (extension 1 of at most 1)" in result.stderr
     assert "still at the edge of the grid after 1 extension(s)" in result.stderr

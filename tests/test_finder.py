@@ -120,8 +120,15 @@ def test_state_restored_bit_for_bit(trained_setup):
     moved = []
     first = next(model.parameters()).detach().clone()
     result = range_test(
-        model, optimizer, F.cross_entropy, x, y, 32, FinderSettings(steps=40, start_lr=1e-4, end_lr=1.0),
-        generator=gen, on_step=lambda *a: moved.append(not torch.equal(next(model.parameters()), first)),
+        model,
+        optimizer,
+        F.cross_entropy,
+        x,
+        y,
+        32,
+        FinderSettings(steps=40, start_lr=1e-4, end_lr=1.0),
+        generator=gen,
+        on_step=lambda *a: moved.append(not torch.equal(next(model.parameters()), first)),
     )
     assert result.steps_run > 5 and any(moved)  # the test really trained the model...
     assert_same(snapshot(model, optimizer, gen), before)  # ...and put everything back
@@ -138,7 +145,9 @@ def test_state_restored_when_the_test_fails_midway(trained_setup, exc):
             raise exc("stop here")
 
     with pytest.raises(exc):
-        range_test(model, optimizer, F.cross_entropy, x, y, 32, FinderSettings(steps=40), generator=gen, on_step=on_step)
+        range_test(
+            model, optimizer, F.cross_entropy, x, y, 32, FinderSettings(steps=40), generator=gen, on_step=on_step
+        )
     assert_same(snapshot(model, optimizer, gen), before)
 
 
@@ -161,7 +170,9 @@ def test_nan_loss_stops_cleanly_and_suggests_from_the_finite_part():
     result = range_test(model, optimizer, nan_after(60), x, y, 64, FinderSettings(steps=100, edge=False))
     assert result.stopped == "nonfinite" and result.steps_run == 61
     assert math.isnan(result.losses[-1]) and all(math.isfinite(v) for v in result.losses[:-1])
-    assert all(result.lrs[0] <= lr <= result.lrs[59] for lr in (result.suggestions["steep"], result.suggestions["valley"]))
+    assert all(
+        result.lrs[0] <= lr <= result.lrs[59] for lr in (result.suggestions["steep"], result.suggestions["valley"])
+    )
     assert result.divergence_lr in result.lrs[:60]  # dated to the lowest finite loss
     assert all(torch.isfinite(p).all() for p in model.parameters())
     json.dumps(result.to_dict(), allow_nan=False)  # NaN becomes null, not invalid JSON
@@ -214,7 +225,9 @@ def test_accumulation_gives_one_point_per_optimizer_step_and_matches_a_larger_ba
         model = torch.nn.Linear(5, 1)
         optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
         run = FinderSettings(**{**settings.__dict__, "accumulate": accumulate})
-        result = range_test(model, optimizer, F.mse_loss, x, y, batch_size, run, generator=torch.Generator().manual_seed(1))
+        result = range_test(
+            model, optimizer, F.mse_loss, x, y, batch_size, run, generator=torch.Generator().manual_seed(1)
+        )
         assert result.steps_run == len(result.lrs) == 30
         curves.append(result.losses)
     assert curves[1] == pytest.approx(curves[0], rel=1e-4)
@@ -231,7 +244,9 @@ def test_use_val_records_the_validation_loss_after_each_step():
         with torch.no_grad():
             seen.append((loss, F.mse_loss(model(xv), yv).item()))
 
-    range_test(model, optimizer, F.mse_loss, x, y, 64, FinderSettings(steps=20, use_val=True), val=(xv, yv), on_step=on_step)
+    range_test(
+        model, optimizer, F.mse_loss, x, y, 64, FinderSettings(steps=20, use_val=True), val=(xv, yv), on_step=on_step
+    )
     assert [a for a, _ in seen] == pytest.approx([b for _, b in seen], rel=1e-5)
     with pytest.raises(UsageError, match="validation"):
         range_test(model, optimizer, F.mse_loss, x, y, 64, FinderSettings(steps=20, use_val=True))
@@ -299,8 +314,9 @@ def test_full_batch_gradient_descent_divergence_lr_is_the_analytic_edge(seed):
     torch.manual_seed(seed)
     model = torch.nn.Linear(x.shape[1], 1)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    result = range_test(model, optimizer, F.mse_loss, x, y, len(x), FinderSettings(),
-                        generator=torch.Generator().manual_seed(0))
+    result = range_test(
+        model, optimizer, F.mse_loss, x, y, len(x), FinderSettings(), generator=torch.Generator().manual_seed(0)
+    )
     assert 0.5 * edge <= result.divergence_lr <= 1.5 * edge, (result.divergence_lr, edge)
     grid = grid_around(result.suggestion(), result.ceiling)
     assert max(grid) <= edge
@@ -313,7 +329,9 @@ def test_a_test_that_never_blows_up_bounds_the_grid_where_the_loss_stopped_falli
     model = mlp()
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)  # no stability edge for Adam: the curve alone
     settings = FinderSettings(start_lr=1e-5, end_lr=1e-1, steps=60, diverge_factor=1e6)
-    result = range_test(model, optimizer, F.cross_entropy, x, y, 32, settings, generator=torch.Generator().manual_seed(0))
+    result = range_test(
+        model, optimizer, F.cross_entropy, x, y, 32, settings, generator=torch.Generator().manual_seed(0)
+    )
     assert result.stopped == "completed" and result.divergence_lr is None and result.edge_lr is None
     low = min(range(len(result.smoothed)), key=result.smoothed.__getitem__)
     assert result.ceiling == result.stopped_falling_lr == result.lrs[low]

@@ -70,7 +70,9 @@ def test_a_seeded_fuzz_sample_has_no_internal_errors_and_no_hangs(tmp_path, monk
                 bad.append(outcome)
     finally:
         signal.signal(signal.SIGALRM, previous)
-    assert not bad, f"{len(bad)} of {CASES} cases failed; replay with  python benchmarks/fuzz_config.py " \
-                    f"--seed {SEED} --replay INDEX:\n" + "\n".join(map(str, bad[:10]))
+    assert not bad, (
+        f"{len(bad)} of {CASES} cases failed; replay with  python benchmarks/fuzz_config.py "
+        f"--seed {SEED} --replay INDEX:\n" + "\n".join(map(str, bad[:10]))
+    )
     assert {"bad_bytes", "alias_bomb", "import_string", "size", "scheduler"} <= kinds  # the sample covers them
     print(f"{CASES} fuzz cases in {time.perf_counter() - started:.1f} s")

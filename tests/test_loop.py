@@ -10,8 +10,8 @@ from torch import nn
 from lrsweep.config import OptimizerConfig
 from lrsweep.engine.common import STATUS_DIVERGED, STATUS_DONE, TrainSpec
 from lrsweep.engine.loop import train_variant
-from lrsweep.sweep.plan import Variant
 from lrsweep.optim.schedulers import parse_scheduler
+from lrsweep.sweep.plan import Variant
 
 
 def make_data(n=200, features=8, classes=3, seed=1):
@@ -40,7 +40,7 @@ def hand_written(x, y, xv, yv, lr, seed, epochs, batch_size):
         perm = torch.randperm(len(x), generator=order)
         total = 0.0
         for start in range(0, len(x), batch_size):
-            idx = perm[start:start + batch_size]
+            idx = perm[start : start + batch_size]
             opt.zero_grad()
             loss = F.cross_entropy(model(x[idx]), y[idx])
             loss.backward()
@@ -93,6 +93,7 @@ def test_accuracy_is_reported_for_classification_only():
 
 def test_epoch_lr_records_the_schedule():
     x, y = make_data()
-    result = train_variant(variant(0.1, scheduler={"type": "steplr", "step_size": 1, "gamma": 0.5}),
-                           spec(epochs=3), (x, y), None)
+    result = train_variant(
+        variant(0.1, scheduler={"type": "steplr", "step_size": 1, "gamma": 0.5}), spec(epochs=3), (x, y), None
+    )
     assert [r.lr for r in result.epochs] == pytest.approx([0.1, 0.05, 0.025])

@@ -12,8 +12,8 @@ from lrsweep.engine.vectorized import PackTrainer
 from lrsweep.errors import ConfigError
 from lrsweep.models import build_model, check_model_options
 from lrsweep.models.resnet import BasicBlock, PadShortcut
-from lrsweep.sweep.plan import Variant
 from lrsweep.optim.schedulers import parse_scheduler
+from lrsweep.sweep.plan import Variant
 
 
 def n_params(model):
@@ -50,23 +50,26 @@ def test_one_channel_mnist_sized_input():
     assert model(torch.zeros(3, 1, 28, 28)).shape == (3, 10)
 
 
-@pytest.mark.parametrize("options,match", [
-    ({"depth": 21}, "6n\\+2"),
-    ({"depth": 20, "blocks": [2, 2]}, "depth or blocks"),
-    ({"blocks": [2, 0]}, "positive integers"),
-    ({"width": 0}, ">= 1"),
-    ({"shortcut": "C"}, "valid: A, B"),
-    ({"depht": 20}, "did you mean 'depth'"),
-])
+@pytest.mark.parametrize(
+    "options,match",
+    [
+        ({"depth": 21}, "6n\\+2"),
+        ({"depth": 20, "blocks": [2, 2]}, "depth or blocks"),
+        ({"blocks": [2, 0]}, "positive integers"),
+        ({"width": 0}, ">= 1"),
+        ({"shortcut": "C"}, "valid: A, B"),
+        ({"depht": 20}, "did you mean 'depth'"),
+    ],
+)
 def test_bad_options_are_refused_at_config_time(options, match):
     with pytest.raises(ConfigError, match=match):
         check_model_options("resnet", options)
 
 
 def test_flat_input_is_refused(tiny_sweep):
-    from lrsweep.sweep.runner import preflight
-
     from helpers import splits_of
+
+    from lrsweep.sweep.runner import preflight
 
     config = parse_config({**tiny_sweep, "model": {"name": "resnet", "depth": 8}})
     with pytest.raises(ConfigError, match="resnet needs image input"):
@@ -106,7 +109,9 @@ def test_grouped_convolution_stack_is_exact_in_float64(shortcut):
     from lrsweep.engine.stacked_resnet import ResNetStack
 
     g = torch.Generator().manual_seed(0)
-    models = [build_model("resnet", {"depth": 8, "shortcut": shortcut}, (3, 16, 16), 4, seed=s).double() for s in (0, 1)]
+    models = [
+        build_model("resnet", {"depth": 8, "shortcut": shortcut}, (3, 16, 16), 4, seed=s).double() for s in (0, 1)
+    ]
     stack = ResNetStack(models)
     for _ in range(3):
         x, y = torch.randn(16, 3, 16, 16, generator=g).double(), torch.randint(0, 4, (16,), generator=g)
@@ -123,5 +128,6 @@ def test_grouped_convolution_stack_is_exact_in_float64(shortcut):
                 for k, m in enumerate(models):
                     dict(m.named_parameters())[name].copy_(p[k])
     for name, buffer in zip(stack.buffer_names, stack.buffers):
-        torch.testing.assert_close(buffer, torch.stack([dict(m.named_buffers())[name] for m in models]),
-                                   rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(
+            buffer, torch.stack([dict(m.named_buffers())[name] for m in models]), rtol=1e-12, atol=1e-12
+        )

@@ -4,18 +4,29 @@ from __future__ import annotations
 
 import pytest
 import torch
+from helpers import Recorded, splits_of
 
 from lrsweep.config import parse_config
 from lrsweep.engine.stacked_optim import supports
 from lrsweep.errors import ConfigError
 from lrsweep.optim import OPTIMIZERS, REFUSED, check_optimizer_options
-from lrsweep.sweep.runner import run_sweep
 from lrsweep.run.store import RunStore
+from lrsweep.sweep.runner import run_sweep
 
-from helpers import Recorded, splits_of
-
-EXPECTED = {"adadelta", "adafactor", "adagrad", "adam", "adamax", "adamw", "asgd", "nadam", "radam", "rmsprop",
-            "rprop", "sgd"}
+EXPECTED = {
+    "adadelta",
+    "adafactor",
+    "adagrad",
+    "adam",
+    "adamax",
+    "adamw",
+    "asgd",
+    "nadam",
+    "radam",
+    "rmsprop",
+    "rprop",
+    "sgd",
+}
 
 
 class Lion(torch.optim.Optimizer):
@@ -59,8 +70,13 @@ def test_every_torch_optimizer_taking_params_and_lr_is_registered():
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_every_torch_optimizer_by_name_trains_one_epoch(name, tiny_sweep, tmp_path):
-    raw = {**tiny_sweep, "optimizer": {"name": name.upper()}, "lr": [1e-3, 1e-2], "train": {"epochs": 1},
-           "retrain": False}
+    raw = {
+        **tiny_sweep,
+        "optimizer": {"name": name.upper()},
+        "lr": [1e-3, 1e-2],
+        "train": {"epochs": 1},
+        "retrain": False,
+    }
     summary, events = sweep(raw, tmp_path)
     rows = summary["variants"]
     assert [r["status"] for r in rows] == ["done", "done"]
@@ -95,8 +111,7 @@ def test_names_are_case_insensitive_and_options_checked_against_the_signature():
 def test_a_third_party_optimizer_class_by_import_path_trains(tiny_sweep, tmp_path):
     spec = f"{__name__}:Lion"
     assert check_optimizer_options(spec, {"betas": [0.9, 0.95]}) == (spec, {"betas": (0.9, 0.95)})
-    raw = {**tiny_sweep, "optimizer": {"name": spec, "weight_decay": 0.01}, "lr": [1e-4, 1e-3],
-           "train": {"epochs": 2}}
+    raw = {**tiny_sweep, "optimizer": {"name": spec, "weight_decay": 0.01}, "lr": [1e-4, 1e-3], "train": {"epochs": 2}}
     summary, events = sweep(raw, tmp_path)
     assert [r["status"] for r in summary["variants"]] == ["done", "done"]
     assert summary["retrain"]["status"] == "done"

@@ -4,6 +4,7 @@ kernels themselves do): what lrsweep controls is fixed, and re-runs meet the com
 from __future__ import annotations
 
 import torch
+from helpers import splits_of
 
 import lrsweep.engine.vectorized as vectorized
 from lrsweep.config import parse_config
@@ -11,14 +12,23 @@ from lrsweep.engine.vectorized import PackTrainer
 from lrsweep.sweep.plan import expand
 from lrsweep.sweep.runner import train_spec
 
-from helpers import splits_of
-
 RAW = {
-    "name": "indep", "seed": 0, "device": "cpu",
-    "data": {"name": "synthetic-classification", "n_samples": 3000, "n_features": 8, "n_classes": 3,
-             "n_test": 50, "val_fraction": 0.5, "batch_size": 64},
-    "model": {"name": "mlp", "hidden": [16]}, "optimizer": {"name": "sgd"},
-    "lr": [0.01, 0.1, 1.0], "train": {"epochs": 1},
+    "name": "indep",
+    "seed": 0,
+    "device": "cpu",
+    "data": {
+        "name": "synthetic-classification",
+        "n_samples": 3000,
+        "n_features": 8,
+        "n_classes": 3,
+        "n_test": 50,
+        "val_fraction": 0.5,
+        "batch_size": 64,
+    },
+    "model": {"name": "mlp", "hidden": [16]},
+    "optimizer": {"name": "sgd"},
+    "lr": [0.01, 0.1, 1.0],
+    "train": {"epochs": 1},
 }
 
 
@@ -37,8 +47,12 @@ def test_dropout_gives_a_variant_the_masks_of_its_own_loop_in_any_pack():
     """Per-variant masks drawn over the whole pack made a variant's loss depend on the pack's size (~1%)."""
     from lrsweep.engine.loop import SequentialTrainer
 
-    raw = {**RAW, "data": {**RAW["data"], "n_samples": 600, "val_fraction": 0.2},
-           "model": {"name": "mlp", "hidden": [32, 32], "dropout": 0.3}, "lr": [0.001, 0.01, 0.03, 0.1]}
+    raw = {
+        **RAW,
+        "data": {**RAW["data"], "n_samples": 600, "val_fraction": 0.2},
+        "model": {"name": "mlp", "hidden": [32, 32], "dropout": 0.3},
+        "lr": [0.001, 0.01, 0.03, 0.1],
+    }
     config = parse_config(raw)
     splits = splits_of(config)
     spec, variants = train_spec(config, splits), expand(config)

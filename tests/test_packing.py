@@ -8,8 +8,8 @@ from lrsweep.config import OptimizerConfig
 from lrsweep.engine import packing
 from lrsweep.engine.common import TrainSpec
 from lrsweep.engine.vectorized import EVAL_ROWS_TIMES_VARIANTS
-from lrsweep.sweep.plan import Variant
 from lrsweep.optim.schedulers import parse_scheduler
+from lrsweep.sweep.plan import Variant
 
 SPEC = TrainSpec("mlp", {"hidden": [16]}, (8,), 3, 1, 32, "cross_entropy")
 CUDA = torch.device("cuda", 0)

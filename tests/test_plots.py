@@ -9,8 +9,8 @@ import pytest
 
 pytest.importorskip("matplotlib")
 
-from lrsweep.render import plots  # noqa: E402
 from lrsweep.errors import UsageError  # noqa: E402
+from lrsweep.render import plots  # noqa: E402
 from lrsweep.select.summary import summarize, variant_row  # noqa: E402
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -37,9 +37,18 @@ def sweep(lrs, seeds=(0,), schedulers=("none",), epochs=3, diverge_above=None):
             for seed in seeds:
                 vid = f"lr{lr}-{sched}-s{seed}"
                 bad = diverge_above is not None and lr > diverge_above
-                records = [{"epoch": e, "lr": lr / e, "train_loss": float("inf") if bad else 1 / (e * lr + seed),
-                            "train_acc": 0.5, "val_loss": float("nan") if bad else 1.1 / (e * lr + seed + 1),
-                            "val_acc": 0.5, "seconds": 0.1} for e in range(1, epochs + 1)]
+                records = [
+                    {
+                        "epoch": e,
+                        "lr": lr / e,
+                        "train_loss": float("inf") if bad else 1 / (e * lr + seed),
+                        "train_acc": 0.5,
+                        "val_loss": float("nan") if bad else 1.1 / (e * lr + seed + 1),
+                        "val_acc": 0.5,
+                        "seconds": 0.1,
+                    }
+                    for e in range(1, epochs + 1)
+                ]
                 metrics[vid] = records
                 described = {"id": vid, "lr": lr, "optimizer": "sgd", "scheduler": sched, "seed": seed}
                 rows.append(variant_row(described, {"status": "diverged" if bad else "done"}, records))
@@ -52,8 +61,7 @@ def assert_png(path: Path):
 
 
 def test_every_figure_is_a_valid_png(tmp_path):
-    summary, metrics = sweep([0.01, 0.1, 1.0, 10.0], seeds=(0, 1, 2), schedulers=("none", "steplr"),
-                             diverge_above=5)
+    summary, metrics = sweep([0.01, 0.1, 1.0, 10.0], seeds=(0, 1, 2), schedulers=("none", "steplr"), diverge_above=5)
     written = plots.write_plots(FakeStore(tmp_path, metrics), summary)
     assert [p.name for p in written] == ["metric_vs_lr.png", "loss_curves.png", "lr_schedule.png"]
     for path in written:
@@ -63,7 +71,7 @@ def test_every_figure_is_a_valid_png(tmp_path):
 
 def test_big_sweeps_continue_on_more_pages(tmp_path, monkeypatch):
     monkeypatch.setattr(plots, "PANELS_PER_PAGE", 4)
-    lrs = [round(0.001 * 1.2 ** i, 6) for i in range(5)]
+    lrs = [round(0.001 * 1.2**i, 6) for i in range(5)]
     summary, metrics = sweep(lrs, epochs=2)
     names = [p.name for p in plots.write_plots(FakeStore(tmp_path, metrics), summary)]
     assert "loss_curves.png" in names and "loss_curves-2.png" in names
@@ -131,9 +139,16 @@ def test_a_variant_with_no_finite_loss_says_so_in_its_panel():
 
 def test_sixteen_panel_titles_do_not_overlap():
     plt = plots.pyplot()
-    summary, metrics = sweep([0.01, 0.1, 1.0, 10.0], schedulers=(
-        "steplr(step_size=1,gamma=0.5)", "onecyclelr(pct_start=0.3,anneal_strategy=linear)",
-        "cosineannealingwarmrestarts(T_0=2,T_mult=2)", "none"), epochs=2)
+    summary, metrics = sweep(
+        [0.01, 0.1, 1.0, 10.0],
+        schedulers=(
+            "steplr(step_size=1,gamma=0.5)",
+            "onecyclelr(pct_start=0.3,anneal_strategy=linear)",
+            "cosineannealingwarmrestarts(T_0=2,T_mult=2)",
+            "none",
+        ),
+        epochs=2,
+    )
     for row in summary["variants"]:
         row["optimizer"] = "adamw(betas=[0.9,0.95],weight_decay=0.01)" if row["lr"] < 1 else "sgd(momentum=0.9)"
     panels = plots.loss_panels(summary, metrics)
@@ -142,7 +157,7 @@ def test_sixteen_panel_titles_do_not_overlap():
     figure.canvas.draw()
     boxes = [ax.title.get_window_extent() for ax in figure.axes if ax.get_visible()]
     for i, a in enumerate(boxes):
-        for b in boxes[i + 1:]:
+        for b in boxes[i + 1 :]:
             assert not a.overlaps(b), (a, b)
     plt.close(figure)
 
@@ -160,10 +175,19 @@ def test_the_preview_legend_is_beside_the_curves(tmp_path, monkeypatch):
     saved = {}
     monkeypatch.setattr(plots, "_save", lambda figure, path: saved.setdefault("figure", figure))
     monkeypatch.setattr(plots.pyplot(), "close", lambda figure: None)
-    data = {"lr": 0.1, "epochs": 4, "steps_per_epoch": 2, "schedules": [
-        {"scheduler": "steplr", "epoch_lrs": [0.1, 0.1, 0.01, 0.01]},
-        {"scheduler": "onecycle", "step_lrs": [0.01, 0.05, 0.1, 0.08, 0.05, 0.03, 0.01, 0.001],
-         "epoch_lrs": [0.01, 0.1, 0.05, 0.01]}]}
+    data = {
+        "lr": 0.1,
+        "epochs": 4,
+        "steps_per_epoch": 2,
+        "schedules": [
+            {"scheduler": "steplr", "epoch_lrs": [0.1, 0.1, 0.01, 0.01]},
+            {
+                "scheduler": "onecycle",
+                "step_lrs": [0.01, 0.05, 0.1, 0.08, 0.05, 0.03, 0.01, 0.001],
+                "epoch_lrs": [0.01, 0.1, 0.05, 0.01],
+            },
+        ],
+    }
     plots.write_schedule_preview(data, tmp_path / "p.png")
     ax = saved["figure"].axes[0]
     saved["figure"].canvas.draw()

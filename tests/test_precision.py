@@ -7,6 +7,7 @@ import dataclasses
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import Recorded, splits_of
 
 import lrsweep.engine.precision as precision
 from lrsweep.cli.app import app
@@ -16,12 +17,10 @@ from lrsweep.engine.loop import SequentialTrainer, train_variant
 from lrsweep.engine.precision import PackAmp, clip_per_variant_, parse_precision, resolve_precision
 from lrsweep.engine.vectorized import PackTrainer, check_vectorizable
 from lrsweep.errors import ConfigError, VectorizeError
-from lrsweep.sweep.plan import Variant
-from lrsweep.sweep.runner import run_sweep
 from lrsweep.optim.schedulers import parse_scheduler
 from lrsweep.run.store import RunStore
-
-from helpers import Recorded, splits_of
+from lrsweep.sweep.plan import Variant
+from lrsweep.sweep.runner import run_sweep
 
 CPU = torch.device("cpu")
 
@@ -36,8 +35,16 @@ TRAIN, VAL = data(), data(48, seed=1)
 
 
 def spec(model="cnn", options=None, **train):
-    return TrainSpec(model, {"channels": [4], "hidden": [8]} if options is None else options, (1, 8, 8), 4, 2, 32,
-                     "cross_entropy", **train)
+    return TrainSpec(
+        model,
+        {"channels": [4], "hidden": [8]} if options is None else options,
+        (1, 8, 8),
+        4,
+        2,
+        32,
+        "cross_entropy",
+        **train,
+    )
 
 
 def variants(lrs=(0.05, 0.5), name="sgd", options=None):
@@ -62,8 +69,12 @@ def test_config_keys_defaults_and_fingerprint(tiny_sweep):
     other = parse_config({**tiny_sweep, "train": {**tiny_sweep["train"], "grad_clip": 1}})
     assert other.train.grad_clip == 1.0 and other.fingerprint() != plain.fingerprint()
     assert parse_config(other.to_dict()) == other
-    for key, bad, match in (("grad_clip", 0, "> 0"), ("grad_clip", "big", "number"), ("compile", "yes", "true/false"),
-                            ("precision", "half", "valid")):
+    for key, bad, match in (
+        ("grad_clip", 0, "> 0"),
+        ("grad_clip", "big", "number"),
+        ("compile", "yes", "true/false"),
+        ("precision", "half", "valid"),
+    ):
         with pytest.raises(ConfigError, match=match) as err:
             parse_config({**tiny_sweep, "train": {key: bad}})
         assert err.value.key == f"train.{key}"
@@ -122,8 +133,10 @@ def test_fp16_on_cpu_is_refused_before_a_run_directory_exists(runner, tiny_sweep
 
 def test_per_variant_clipping_matches_clip_grad_norm():
     g = torch.Generator().manual_seed(0)
-    stacked = [torch.randn(3, 5, 4, generator=g) * torch.tensor([0.1, 1.0, 10.0]).view(3, 1, 1),
-               torch.randn(3, 7, generator=g)]
+    stacked = [
+        torch.randn(3, 5, 4, generator=g) * torch.tensor([0.1, 1.0, 10.0]).view(3, 1, 1),
+        torch.randn(3, 7, generator=g),
+    ]
     separate = [[t[k].clone() for t in stacked] for k in range(3)]
     norms = clip_per_variant_(stacked, 2.0)
     for k in range(3):
@@ -148,7 +161,7 @@ def test_grad_clip_in_the_sequential_engine_is_torchs():
     opt = torch.optim.SGD(model.parameters(), lr=0.5, momentum=0.9)
     perm = torch.randperm(len(TRAIN[0]), generator=torch.Generator().manual_seed(0))
     for start in range(0, len(perm), 32):
-        idx = perm[start:start + 32]
+        idx = perm[start : start + 32]
         opt.zero_grad()
         F.cross_entropy(model(TRAIN[0][idx]), TRAIN[1][idx]).backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 0.1)
@@ -211,8 +224,9 @@ def test_compile_wraps_the_training_forward_in_both_engines(monkeypatch):
     compiled = dataclasses.replace(s, compile=True)
     trainer = SequentialTrainer(variants()[0], compiled, TRAIN, VAL)
     assert trainer.forward is not trainer.model
-    assert trainer.run().epochs[-1].val_loss == pytest.approx(train_variant(variants()[0], s, TRAIN, VAL)
-                                                              .epochs[-1].val_loss, rel=1e-6)
+    assert trainer.run().epochs[-1].val_loss == pytest.approx(
+        train_variant(variants()[0], s, TRAIN, VAL).epochs[-1].val_loss, rel=1e-6
+    )
     pack = PackTrainer(variants(), compiled, CPU)
     results = pack.run(TRAIN, VAL)
     plain = PackTrainer(variants(), s, CPU).run(TRAIN, VAL)

@@ -6,26 +6,31 @@ import math
 
 import pytest
 import torch
+from helpers import Recorded, splits_of
 
 from lrsweep.config import parse_config
 from lrsweep.data import load_dataset, split
 from lrsweep.engine.vectorized import PackTrainer
 from lrsweep.errors import ConfigError
+from lrsweep.run.store import RunStore
+from lrsweep.select.halving import cut, rung_epochs
 from lrsweep.sweep.executors.devices import DevicesExecutor
 from lrsweep.sweep.plan import expand
-from lrsweep.select.halving import cut, rung_epochs
 from lrsweep.sweep.runner import Interrupted, run_sweep, train_spec
-from lrsweep.run.store import RunStore
-
-from helpers import Recorded, splits_of
 
 # Full-batch gradient descent on y = w·x + b + noise: one step per epoch, every number deterministic.
 TOY = {
     "name": "toy",
     "seed": 0,
     "device": "cpu",
-    "data": {"name": "synthetic-regression", "n_samples": 400, "n_features": 4, "noise": 0.1,
-             "val_fraction": 0.25, "batch_size": 400},
+    "data": {
+        "name": "synthetic-regression",
+        "n_samples": 400,
+        "n_features": 4,
+        "noise": 0.1,
+        "val_fraction": 0.25,
+        "batch_size": 400,
+    },
     "model": {"name": "linear"},
     "optimizer": {"name": "sgd"},
     "lr": [0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7],
@@ -137,11 +142,14 @@ def test_asha_on_worker_processes_retrains_rung_by_rung_to_the_same_result(tmp_p
         assert other["val_loss"] == pytest.approx(row["val_loss"], rel=1e-4)
 
 
-@pytest.mark.parametrize("prune, message", [
-    ({"type": "ashaa"}, "did you mean 'asha'"),
-    ({"type": "asha", "reduction": 1}, "reduction=1"),
-    ({"type": "asha", "grace_epoch": 1}, "did you mean 'grace_epochs'"),
-])
+@pytest.mark.parametrize(
+    "prune, message",
+    [
+        ({"type": "ashaa"}, "did you mean 'asha'"),
+        ({"type": "asha", "reduction": 1}, "reduction=1"),
+        ({"type": "asha", "grace_epoch": 1}, "did you mean 'grace_epochs'"),
+    ],
+)
 def test_prune_section_is_strict(prune, message):
     with pytest.raises(ConfigError, match=message):
         parse_config({**TOY, "prune": prune})

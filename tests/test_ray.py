@@ -9,11 +9,11 @@ import textwrap
 
 import pytest
 import ray
+from helpers import Recorded
+from test_executors import SWEEP, assert_same_sweep, sweep
 
 from lrsweep.cli import app
 from lrsweep.sweep.executors.ray_backend import RayExecutor
-from helpers import Recorded
-from test_executors import SWEEP, assert_same_sweep, sweep
 
 # Kills the Ray worker that builds it for seed 1; the driver (no task id) builds it unharmed.
 CRASHING_MODEL = """
@@ -54,12 +54,12 @@ def test_ray_backend_gives_the_summary_of_the_local_backend(local_ray, tmp_path)
     assert len(list(run.glob("variants/*/metrics.csv"))) == 4 and (run / "retrain" / "status.json").exists()
 
 
-def test_a_ray_task_that_keeps_crashing_fails_its_variants_after_rays_retry(local_ray, runner, write_config,
-                                                                             tmp_path):
+def test_a_ray_task_that_keeps_crashing_fails_its_variants_after_rays_retry(local_ray, runner, write_config, tmp_path):
     raw = {**SWEEP, "seeds": [0, 1], "lr": [0.1], "model": {"name": "ray_crashing_model:make"}}
     raw.pop("seed")
-    result = runner.invoke(app, ["grid", str(write_config(raw)), "--backend", "ray", "--json",
-                                 "--out", str(tmp_path / "runs")])
+    result = runner.invoke(
+        app, ["grid", str(write_config(raw)), "--backend", "ray", "--json", "--out", str(tmp_path / "runs")]
+    )
     assert result.exit_code == 1, result.output
     rows = {r["seed"]: r for r in json.loads(result.stdout)["variants"]}
     assert rows[0]["status"] == "done" and rows[0]["backend"] == "ray"
@@ -91,5 +91,6 @@ def test_asha_on_ray_makes_the_local_cuts(local_ray, tmp_path):
     local = toy_sweep(TOY, RunStore.create(tmp_path, "local"))
     remote = toy_sweep(TOY, RunStore.create(tmp_path, "ray"), executor=RayExecutor())
     assert {lr: (r["status"], r["epochs_run"]) for lr, r in by_lr(remote).items()} == {
-        lr: (r["status"], r["epochs_run"]) for lr, r in by_lr(local).items()}
+        lr: (r["status"], r["epochs_run"]) for lr, r in by_lr(local).items()
+    }
     assert remote["best"]["lr"] == local["best"]["lr"]

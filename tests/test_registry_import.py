@@ -12,12 +12,12 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = Path(sys.executable).parent / "lrsweep"
-MODEL = '''import torch.nn as nn
+MODEL = """import torch.nn as nn
 
 
 def net(input_shape, output_size, width: int = 8):
     return nn.Sequential(nn.Flatten(), nn.Linear(input_shape[0], width), nn.ReLU(), nn.Linear(width, output_size))
-'''
+"""
 
 
 @pytest.fixture
@@ -25,10 +25,14 @@ def project(tmp_path):
     (tmp_path / "mypkg").mkdir()
     (tmp_path / "mypkg" / "__init__.py").write_text("")
     (tmp_path / "mypkg" / "models.py").write_text(MODEL)
-    config = {"name": "plug", "device": "cpu", "lr": [0.1], "train": {"epochs": 1},
-              "data": {"name": "synthetic-classification", "n_samples": 100, "n_features": 4, "n_classes": 2,
-                       "n_test": 20},
-              "model": {"name": "mypkg.models:net", "width": 4}}
+    config = {
+        "name": "plug",
+        "device": "cpu",
+        "lr": [0.1],
+        "train": {"epochs": 1},
+        "data": {"name": "synthetic-classification", "n_samples": 100, "n_features": 4, "n_classes": 2, "n_test": 20},
+        "model": {"name": "mypkg.models:net", "width": 4},
+    }
     (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(config))
     (tmp_path / "missing.yaml").write_text(yaml.safe_dump({**config, "model": {"name": "nopkg.models:net"}}))
     return tmp_path

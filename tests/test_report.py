@@ -8,9 +8,24 @@ from lrsweep.render.tables import SHARED_SECONDS, summary_table
 
 
 def _summary(seconds):
-    rows = [{"id": f"v{i}", "lr": lr, "optimizer": "sgd", "scheduler": "none", "seed": 0, "status": "done",
-             "epochs_run": 1, "train_loss": 1.0, "val_loss": 1.0 + i, "val_acc": 0.5, "seconds": s,
-             "rank": i + 1, "best": i == 0} for i, (lr, s) in enumerate(zip((0.1, 0.2, 0.3), seconds))]
+    rows = [
+        {
+            "id": f"v{i}",
+            "lr": lr,
+            "optimizer": "sgd",
+            "scheduler": "none",
+            "seed": 0,
+            "status": "done",
+            "epochs_run": 1,
+            "train_loss": 1.0,
+            "val_loss": 1.0 + i,
+            "val_acc": 0.5,
+            "seconds": s,
+            "rank": i + 1,
+            "best": i == 0,
+        }
+        for i, (lr, s) in enumerate(zip((0.1, 0.2, 0.3), seconds))
+    ]
     return {"name": "t", "metric": "val_loss", "direction": "min", "variants": rows, "groups": []}
 
 

@@ -23,8 +23,15 @@ SLOW_SWEEP = {  # a few seconds of training in a subprocess: time to interrupt i
     "seed": 0,
     "device": "cpu",
     "engine": "sequential",
-    "data": {"name": "synthetic-classification", "n_samples": 800, "n_features": 16, "n_classes": 3,
-             "n_test": 100, "val_fraction": 0.2, "batch_size": 16},
+    "data": {
+        "name": "synthetic-classification",
+        "n_samples": 800,
+        "n_features": 16,
+        "n_classes": 3,
+        "n_test": 100,
+        "val_fraction": 0.2,
+        "batch_size": 16,
+    },
     "model": {"name": "mlp", "hidden": [32]},
     "optimizer": {"name": "sgd", "momentum": 0.9},
     "lr": [0.003, 0.01, 0.03, 0.1, 0.3, 1.0],
@@ -35,8 +42,14 @@ SLOW_SWEEP = {  # a few seconds of training in a subprocess: time to interrupt i
 
 def _start(config, out):
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.Popen([sys.executable, "-m", "lrsweep", "grid", str(config), "--out", str(out), "--quiet"],
-                            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "lrsweep", "grid", str(config), "--out", str(out), "--quiet"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def _wait_for_a_variant_mid_way(proc, out, timeout=60.0):
@@ -83,7 +96,8 @@ def interrupted_run(tmp_path):
 
 
 def test_sigterm_leaves_a_consistent_resumable_run_that_resumes_to_the_uninterrupted_result(
-        interrupted_run, runner, tmp_path):
+    interrupted_run, runner, tmp_path
+):
     config, run, code, stderr = interrupted_run
     assert code == 130, stderr
     assert "lrsweep grid --resume" in stderr
@@ -129,8 +143,9 @@ def _finished_tiny_run(runner, write_config, tiny_sweep, tmp_path):
 
 def test_resume_refuses_an_edited_config_unless_forced(runner, write_config, tiny_sweep, tmp_path):
     config, run = _finished_tiny_run(runner, write_config, tiny_sweep, tmp_path)
-    edited = write_config({**tiny_sweep, "retrain": False, "train": {"epochs": 1}, "lr": [0.01, 0.1, 1.0, 3.0]},
-                          name="edited.yaml")
+    edited = write_config(
+        {**tiny_sweep, "retrain": False, "train": {"epochs": 1}, "lr": [0.01, 0.1, 1.0, 3.0]}, name="edited.yaml"
+    )
     refused = runner.invoke(app, ["grid", str(edited), "--resume", str(run)])
     assert refused.exit_code == 2
     assert "differs from the one" in refused.stderr and "--force" in refused.stderr

@@ -10,14 +10,15 @@ import subprocess
 import sys
 
 import pytest
+from helpers import finished_run
 from typer.testing import CliRunner
 
-from lrsweep.run import lock as runlock
 from lrsweep.cli import app
-from helpers import finished_run
 from lrsweep.errors import RunDirError
 from lrsweep.render.tables import verdict
+from lrsweep.run import lock as runlock
 from lrsweep.run.store import RunStore
+
 
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
@@ -47,8 +48,9 @@ def dead_pid():
 
 
 def _lock(run, pid, host=None):
-    (run / "lock").write_text(json.dumps({"pid": pid, "host": host or socket.gethostname(),
-                                          "started": "2026-01-01T00:00:00"}))
+    (run / "lock").write_text(
+        json.dumps({"pid": pid, "host": host or socket.gethostname(), "started": "2026-01-01T00:00:00"})
+    )
 
 
 def _mid_run(run):
@@ -129,8 +131,10 @@ def test_the_lock_race_has_one_winner(tmp_path):
 
 
 def test_the_verdict_says_every_variant_failed_and_why():
-    rows = [{"status": "failed", "error": "RuntimeError: size mismatch (3 vs 1)"},
-            {"status": "failed", "error": "RuntimeError: size mismatch (3 vs 1)"}]
+    rows = [
+        {"status": "failed", "error": "RuntimeError: size mismatch (3 vs 1)"},
+        {"status": "failed", "error": "RuntimeError: size mismatch (3 vs 1)"},
+    ]
     text = verdict({"best": None, "variants": rows}).plain
     assert "Every variant (2) failed with an error: RuntimeError: size mismatch (3 vs 1)" in text
     assert "smaller learning rates" not in text

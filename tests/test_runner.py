@@ -3,12 +3,11 @@
 import textwrap
 
 import pytest
+from helpers import Recorded, splits_of
 
 from lrsweep.config import parse_config
-from lrsweep.sweep.runner import run_sweep
 from lrsweep.run.store import RunStore
-
-from helpers import Recorded, splits_of
+from lrsweep.sweep.runner import run_sweep
 
 
 def sweep(raw, tmp_path, name):
@@ -37,7 +36,8 @@ def test_vectorized_and_sequential_engines_give_the_same_sweep(tiny_sweep, tmp_p
 
 def test_unvectorizable_user_model_falls_back_with_a_notice(tiny_sweep, tmp_path, monkeypatch):
     module = tmp_path / "branchy_model.py"
-    module.write_text(textwrap.dedent("""
+    module.write_text(
+        textwrap.dedent("""
         import math
         from torch import nn
 
@@ -53,7 +53,8 @@ def test_unvectorizable_user_model_falls_back_with_a_notice(tiny_sweep, tmp_path
 
         def make(input_shape, output_size):
             return Branchy(math.prod(input_shape), output_size)
-    """))
+    """)
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     summary, events = sweep({**tiny_sweep, "model": {"name": "branchy_model:make"}, "retrain": False}, tmp_path, "c")
     assert any("one at a time" in n and "branchy_model:make" in n for n in events.notices)

@@ -4,20 +4,27 @@ import time
 
 import pytest
 
-from lrsweep.config import safe_yaml
 from lrsweep.cli import app
-from lrsweep.config import load_config
+from lrsweep.config import load_config, safe_yaml
 from lrsweep.errors import ConfigError, shown
 
-BOMB = "\n".join(["a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
-                 + [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]) + "\nlr: *a8\n"
+BOMB = (
+    "\n".join(
+        ["a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+        + [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
+    )
+    + "\nlr: *a8\n"
+)
 
 BAD_FILES = {
     "non-utf8": (b"name: caf\xe9\n", "not UTF-8 text: byte 0xe9 at line 1"),
     "alias bomb": (BOMB.encode(), "more than 100,000 values once aliases are expanded"),
     "recursive alias": (b"model: &m {name: mlp, hidden: *m}\n", "recursive alias"),
     "deep nesting": (b"lr: " + b"[" * 600 + b"0.1" + b"]" * 600 + b"\n", "nested more than 50 deep"),
-    "duplicate key": (b"name: a\nseed: 0\nname: b\n", "line 3: key 'name' appears twice in one mapping (first at line 1)"),
+    "duplicate key": (
+        b"name: a\nseed: 0\nname: b\n",
+        "line 3: key 'name' appears twice in one mapping (first at line 1)",
+    ),
     "int past 64 bits": (b"seed: 18446744073709551616\n", "does not fit in 64 bits"),
     "int past 4300 digits": (b"seed: " + b"9" * 5000 + b"\n", "integers must fit in 64 bits"),
     "bad date": (b"name: 2020-13-01\n", "month must be in 1..12"),

@@ -8,7 +8,14 @@ from torch.optim import lr_scheduler
 
 from lrsweep.errors import ConfigError
 from lrsweep.optim.schedulers import (
-    DERIVED, SCHEDULERS, ScheduleDriver, SchedulerSpec, describe_all, parse_scheduler, preview, resolve_params,
+    DERIVED,
+    SCHEDULERS,
+    ScheduleDriver,
+    SchedulerSpec,
+    describe_all,
+    parse_scheduler,
+    preview,
+    resolve_params,
 )
 
 LR, EPOCHS, STEPS = 0.1, 6, 4
@@ -29,18 +36,27 @@ CASES = {
     "constantlr": "constantlr",
     "linearlr": "linearlr",
     "polynomiallr": {"type": "polynomiallr", "power": 2.0},
-    "sequentiallr": {"type": "sequential", "schedulers": ["linearlr", {"type": "exponential", "gamma": 0.8}],
-                     "milestones": [2]},
-    "chainedscheduler": {"type": "chained", "schedulers": [{"type": "exponentiallr", "gamma": 0.9},
-                                                          {"type": "steplr", "step_size": 2}]},
+    "sequentiallr": {
+        "type": "sequential",
+        "schedulers": ["linearlr", {"type": "exponential", "gamma": 0.8}],
+        "milestones": [2],
+    },
+    "chainedscheduler": {
+        "type": "chained",
+        "schedulers": [{"type": "exponentiallr", "gamma": 0.9}, {"type": "steplr", "step_size": 2}],
+    },
     "warmup": {"type": "warmup", "warmup_epochs": 2, "then": "cosine"},
 }
 EXTRA_CASES = {  # per-step variants of epoch schedules, and composites around a per-step schedule
     "cosine-per-step": {"type": "cosine", "interval": "step"},
     "lambda-per-step": {"type": "lambda", "lr_lambda": "0.99 ** step", "interval": "step"},
     "warmup-then-onecycle": {"type": "warmup", "warmup_epochs": 1, "then": "onecycle"},
-    "sequential-per-step": {"type": "sequential", "interval": "step", "milestones": [5],
-                            "schedulers": [{"type": "constantlr", "factor": 0.5}, "cosine"]},
+    "sequential-per-step": {
+        "type": "sequential",
+        "interval": "step",
+        "milestones": [5],
+        "schedulers": [{"type": "constantlr", "factor": 0.5}, "cosine"],
+    },
 }
 # What the formulas above mean, written as plain Python for the by-hand reference.
 PYTHON_LAMBDAS = {"0.9 ** epoch": lambda e: 0.9**e, "0.95": lambda e: 0.95, "0.99 ** step": lambda e: 0.99**e}
@@ -267,8 +283,11 @@ def test_unknown_param_lists_the_valid_ones_with_the_nearest():
         ({"type": "cosine", "eta_min": "1e-5"}, "scheduler.eta_min", "1.0e-5"),
         ({"type": "cyclic", "mode": "trianglar"}, "scheduler.mode", "did you mean 'triangular'"),
         ({"type": "onecycle", "three_phase": "yes"}, "scheduler.three_phase", "'yes'"),
-        ({"type": "sequential", "milestones": [2], "schedulers": ["linear", {"type": "step", "gamma": "x"}]},
-         "scheduler.schedulers[1].gamma", "'x'"),
+        (
+            {"type": "sequential", "milestones": [2], "schedulers": ["linear", {"type": "step", "gamma": "x"}]},
+            "scheduler.schedulers[1].gamma",
+            "'x'",
+        ),
         ({"type": "step", "interval": "epochs"}, "scheduler.interval", "did you mean 'epoch'"),
         ({"type": "plateau", "interval": "step"}, "scheduler.interval", "once per epoch"),
         ({"type": "lambda"}, "scheduler", "lr_lambda"),
@@ -323,7 +342,9 @@ def test_describe_all_covers_every_torch_scheduler():
     in_torch = {
         f"{cls.__module__}.{cls.__name__}"
         for name, cls in inspect.getmembers(lr_scheduler, inspect.isclass)
-        if issubclass(cls, lr_scheduler.LRScheduler) and cls not in base and not name.startswith("_")
+        if issubclass(cls, lr_scheduler.LRScheduler)
+        and cls not in base
+        and not name.startswith("_")
         and cls.__module__ == lr_scheduler.__name__
     }
     described = describe_all()

@@ -17,8 +17,15 @@ SWEEP = {
     "name": "sharded",
     "seeds": [0, 1],
     "device": "cpu",
-    "data": {"name": "synthetic-classification", "n_samples": 240, "n_features": 8, "n_classes": 3,
-             "n_test": 60, "val_fraction": 0.25, "batch_size": 32},
+    "data": {
+        "name": "synthetic-classification",
+        "n_samples": 240,
+        "n_features": 8,
+        "n_classes": 3,
+        "n_test": 60,
+        "val_fraction": 0.25,
+        "batch_size": 32,
+    },
     "model": {"name": "mlp", "hidden": [8]},
     "optimizer": {"name": "sgd", "momentum": 0.9},
     "lr": [0.01, 0.03, 0.1, 0.3, 1.0],
@@ -99,6 +106,7 @@ def test_shards_refuse_what_needs_the_whole_sweep(runner, write_config, tmp_path
     pruned = write_config({**SWEEP, "prune": {"type": "asha"}})
     refused = runner.invoke(app, ["grid", str(pruned), "--shard", "1/2", "--out", str(tmp_path)])
     assert refused.exit_code == 2 and "cannot run in independent shards" in refused.output
-    extended = runner.invoke(app, ["grid", str(write_config(SWEEP)), "--shard", "1/2", "--extend", "--out",
-                                   str(tmp_path)])
+    extended = runner.invoke(
+        app, ["grid", str(write_config(SWEEP)), "--shard", "1/2", "--extend", "--out", str(tmp_path)]
+    )
     assert extended.exit_code == 2 and "cannot run in a shard" in extended.output

@@ -26,8 +26,10 @@ CONFIGS = {
             {"lr": 0.01, "momentum": 0.99, "maximize": True},
         ],
     ),
-    "sgd-nesterov": ("sgd", [{"lr": lr, "momentum": 0.9, "nesterov": True, "weight_decay": 5e-4}
-                             for lr in (0.1, 0.05, 0.02, 0.01)]),
+    "sgd-nesterov": (
+        "sgd",
+        [{"lr": lr, "momentum": 0.9, "nesterov": True, "weight_decay": 5e-4} for lr in (0.1, 0.05, 0.02, 0.01)],
+    ),
     "adam": ("adam", [{"lr": lr} for lr in (1e-3, 3e-3, 1e-2, 3e-2)]),
     "adam-mixed": (
         "adam",
@@ -44,8 +46,10 @@ CONFIGS = {
     "rmsprop": ("rmsprop", [{"lr": lr} for lr in (1e-3, 3e-3, 1e-2, 3e-2)]),
     "rmsprop-centered-momentum": (
         "RMSprop",
-        [{"lr": lr, "alpha": 0.9, "momentum": 0.9, "centered": True, "weight_decay": 1e-3}
-         for lr in (1e-3, 3e-3, 1e-2, 3e-2)],
+        [
+            {"lr": lr, "alpha": 0.9, "momentum": 0.9, "centered": True, "weight_decay": 1e-3}
+            for lr in (1e-3, 3e-3, 1e-2, 3e-2)
+        ],
     ),
     "rmsprop-mixed": (
         "rmsprop",
@@ -106,8 +110,10 @@ def _init(k: int, seed: int = 0) -> list[list[torch.Tensor]]:
 def _grads(k: int, steps: int, seed: int = 1) -> list[list[list[torch.Tensor]]]:
     """grads[t][k][i]: varied magnitudes so second moments differ between parameters."""
     gen = torch.Generator().manual_seed(seed)
-    return [[[torch.randn(s, generator=gen) * (1 + 3 * i) for i, s in enumerate(SHAPES)] for _ in range(k)]
-            for _ in range(steps)]
+    return [
+        [[torch.randn(s, generator=gen) * (1 + 3 * i) for i, s in enumerate(SHAPES)] for _ in range(k)]
+        for _ in range(steps)
+    ]
 
 
 def _reference(name, hparams, init, grads):
@@ -142,16 +148,20 @@ def test_matches_separate_torch_runs(config):
     opt = _stacked(name, hparams, init, grads)
     for k, (ref_params, ref_state) in enumerate(ref):
         for i, p in enumerate(opt.params):
-            torch.testing.assert_close(p.detach()[k], ref_params[i], rtol=RTOL, atol=ATOL,
-                                       msg=f"{config}: variant {k} param {i}")
+            torch.testing.assert_close(
+                p.detach()[k], ref_params[i], rtol=RTOL, atol=ATOL, msg=f"{config}: variant {k} param {i}"
+            )
             for s, tensors in opt.state.items():
                 if s in ref_state[i]:
-                    torch.testing.assert_close(tensors[i][k], ref_state[i][s], rtol=RTOL, atol=ATOL,
-                                               msg=f"{config}: state {s}")
+                    torch.testing.assert_close(
+                        tensors[i][k], ref_state[i][s], rtol=RTOL, atol=ATOL, msg=f"{config}: state {s}"
+                    )
 
 
-@pytest.mark.parametrize("config", ["sgd-mixed", "adam-mixed", "rmsprop-centered-momentum", "adagrad",
-                                    "adamax-mixed", "nadam-mixed", "radam-mixed"])
+@pytest.mark.parametrize(
+    "config",
+    ["sgd-mixed", "adam-mixed", "rmsprop-centered-momentum", "adagrad", "adamax-mixed", "nadam-mixed", "radam-mixed"],
+)
 def test_inactive_variants_are_frozen_and_nan_grads_do_not_leak(config):
     name, hparams = CONFIGS[config]
     init, grads = _init(4), _grads(4, 6)

@@ -26,12 +26,31 @@ def test_run_directory_layout_and_round_trip(tmp_path):
     assert store.path.name.startswith("demo-")
     store.write_config({"name": "demo", "lr": (0.1, 0.01)})
     store.write_meta({"versions": {"lrsweep": "0.1"}})  # what makes it a run directory lrsweep made
-    store.write_metrics("v1", [{"epoch": 1, "lr": 0.1, "train_loss": 0.5, "train_acc": None, "val_loss": 0.4,
-                                "val_acc": 0.9, "seconds": 1.5}])
+    store.write_metrics(
+        "v1",
+        [
+            {
+                "epoch": 1,
+                "lr": 0.1,
+                "train_loss": 0.5,
+                "train_acc": None,
+                "val_loss": 0.4,
+                "val_acc": 0.9,
+                "seconds": 1.5,
+            }
+        ],
+    )
     store.write_status("v1", {"status": "done", "final": float("nan")})
     assert (store.path / "variants" / "v1" / "metrics.csv").exists()
-    assert store.read_metrics("v1")[0] == {"epoch": 1, "lr": 0.1, "train_loss": 0.5, "train_acc": None,
-                                           "val_loss": 0.4, "val_acc": 0.9, "seconds": 1.5}
+    assert store.read_metrics("v1")[0] == {
+        "epoch": 1,
+        "lr": 0.1,
+        "train_loss": 0.5,
+        "train_acc": None,
+        "val_loss": 0.4,
+        "val_acc": 0.9,
+        "seconds": 1.5,
+    }
     assert store.read_status("v1") == {"status": "done", "final": None}  # NaN is stored as null: valid JSON
     json.loads((store.path / "variants" / "v1" / "status.json").read_text())
     assert RunStore.open(store.path).read_config()["lr"] == [0.1, 0.01]
@@ -56,11 +75,11 @@ def test_open_refuses_what_is_not_a_run_directory(tmp_path):
 def test_model_files_round_trip_and_a_truncated_one_is_a_run_dir_error(tmp_path):
     import torch
 
+    from lrsweep.config import parse_config
     from lrsweep.engine.common import TrainSpec
     from lrsweep.models import build_model
-    from lrsweep.sweep.plan import expand
-    from lrsweep.config import parse_config
     from lrsweep.run.weights import build_module, model_payload
+    from lrsweep.sweep.plan import expand
 
     spec = TrainSpec("mlp", {"hidden": [4]}, (3,), 2, epochs=1, batch_size=8, loss="cross_entropy")
     variant = expand(parse_config({"lr": 0.1}))[0]

@@ -8,10 +8,11 @@ import shutil
 
 import pytest
 import yaml
+from helpers import TINY_SWEEP, finished_run
 from typer.testing import CliRunner
 
 from lrsweep.cli import app
-from helpers import TINY_SWEEP, finished_run
+
 
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
@@ -55,11 +56,16 @@ TAMPERS = {
     "meta-a-list": (lambda r: r / "meta.json", "[1, 2]", "meta.json: expected a mapping"),
     "status-a-list": (lambda r: _variant(r) / "status.json", "[]", "status.json: expected a mapping"),
     "status-unknown": (lambda r: _variant(r) / "status.json", '{"status": "bogus"}', "status is 'bogus'"),
-    "status-lr-text": (lambda r: _variant(r) / "status.json",
-                       '{"status": "done", "variant": {"id": "x", "lr": "big"}}', "lr is not a number"),
-    "metrics-text": (lambda r: _variant(r) / "metrics.csv",
-                     "epoch,lr,train_loss,train_acc,val_loss,val_acc,seconds\nabc,0.1,1,1,1,1,1\n",
-                     "epoch is 'abc', not a number"),
+    "status-lr-text": (
+        lambda r: _variant(r) / "status.json",
+        '{"status": "done", "variant": {"id": "x", "lr": "big"}}',
+        "lr is not a number",
+    ),
+    "metrics-text": (
+        lambda r: _variant(r) / "metrics.csv",
+        "epoch,lr,train_loss,train_acc,val_loss,val_acc,seconds\nabc,0.1,1,1,1,1,1\n",
+        "epoch is 'abc', not a number",
+    ),
     "metrics-dev-zero": (lambda r: _variant(r) / "metrics.csv", "LINK:/dev/zero", "metrics.csv is not a regular file"),
     "metrics-a-directory": (lambda r: _variant(r) / "metrics.csv", "DIR", "metrics.csv is not a regular file"),
     "summary-dev-zero": (lambda r: r / "summary.json", "LINK:/dev/zero", "summary.json is a symbolic link"),
@@ -80,8 +86,10 @@ def test_show_refuses_a_tampered_run_naming_the_file(run, name):
     assert "Traceback" not in result.output and len(result.stderr.strip().splitlines()) == 1
 
 
-@pytest.mark.parametrize("name", ["config-not-utf8", "meta-not-lrsweeps", "status-unknown", "metrics-text",
-                                  "variant-symlinked", "config-dev-zero"])
+@pytest.mark.parametrize(
+    "name",
+    ["config-not-utf8", "meta-not-lrsweeps", "status-unknown", "metrics-text", "variant-symlinked", "config-dev-zero"],
+)
 def test_resume_refuses_a_tampered_run_naming_the_file(run, name):
     where, content, fragment = TAMPERS[name]
     _replace(where(run), content)

@@ -5,7 +5,16 @@ import math
 import pytest
 
 from lrsweep.select.strategy import (
-    Costs, band_of, parabola, widen_band, smoothed_ranking, grace_epochs, halving_epochs, log_space, refine_points, survivors,
+    Costs,
+    band_of,
+    grace_epochs,
+    halving_epochs,
+    log_space,
+    parabola,
+    refine_points,
+    smoothed_ranking,
+    survivors,
+    widen_band,
 )
 from lrsweep.select.summary import tied
 
@@ -22,11 +31,14 @@ def test_costs_count_epochs_and_range_test_steps_as_trainings():
     assert costs.trainings(steps=50) == 0.5
 
 
-@pytest.mark.parametrize("scouts, epochs, grace, reduction, expected", [
-    (8, 3, 1, 3, 8 * 1 + 2 * 2),  # one rung at epoch 1: 2 of 8 go on for 2 more epochs
-    (9, 9, 1, 3, 9 * 1 + 3 * 2 + 1 * 6),  # rungs at 1 and 3
-    (6, 1, 1, 3, 6),  # no rung before the last epoch: everyone trains the one epoch
-])
+@pytest.mark.parametrize(
+    "scouts, epochs, grace, reduction, expected",
+    [
+        (8, 3, 1, 3, 8 * 1 + 2 * 2),  # one rung at epoch 1: 2 of 8 go on for 2 more epochs
+        (9, 9, 1, 3, 9 * 1 + 3 * 2 + 1 * 6),  # rungs at 1 and 3
+        (6, 1, 1, 3, 6),  # no rung before the last epoch: everyone trains the one epoch
+    ],
+)
 def test_halving_epochs_is_what_successive_halving_trains(scouts, epochs, grace, reduction, expected):
     assert halving_epochs(scouts, epochs, grace, reduction) == expected
 
@@ -83,5 +95,7 @@ def test_the_band_does_not_widen_without_seed_noise_or_without_the_best_among_th
     one_seed = group(0.03, [0.30])  # std 0: only the relative tolerance
     ranking = [(0.30, 0.03), (0.305, 0.02)]
     assert widen_band({"low": 0.03, "high": 0.03}, one_seed, ranking, seed=0, rtol=1e-4) == {"low": 0.03, "high": 0.03}
-    assert widen_band({"low": 0.03, "high": 0.03}, group(0.03, [0.3, 0.32]), [(0.305, 0.02)], seed=0,
-                      rtol=1e-4) == {"low": 0.03, "high": 0.03}
+    assert widen_band({"low": 0.03, "high": 0.03}, group(0.03, [0.3, 0.32]), [(0.305, 0.02)], seed=0, rtol=1e-4) == {
+        "low": 0.03,
+        "high": 0.03,
+    }

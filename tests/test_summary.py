@@ -3,8 +3,17 @@ from lrsweep.select.summary import summarize, variant_row
 
 def row(lr, seed, val_loss, status="done", opt="sgd", sched="none"):
     described = {"id": f"lr{lr}-s{seed}", "lr": lr, "optimizer": opt, "scheduler": sched, "seed": seed}
-    records = [{"epoch": 1, "lr": lr, "train_loss": 1.0, "train_acc": 0.5, "val_loss": val_loss, "val_acc": 0.5,
-                "seconds": 1.0}]
+    records = [
+        {
+            "epoch": 1,
+            "lr": lr,
+            "train_loss": 1.0,
+            "train_acc": 0.5,
+            "val_loss": val_loss,
+            "val_acc": 0.5,
+            "seconds": 1.0,
+        }
+    ]
     return variant_row(described, {"status": status}, records)
 
 
@@ -33,14 +42,26 @@ def test_seed_groups_mean_std_and_tie_flag():
 
 
 def test_a_pick_that_wins_on_every_seed_is_not_tied_however_noisy_the_runner_up():
-    rows = [row(0.01, 0, 0.30), row(0.01, 1, 0.31), row(0.01, 2, 0.32),
-            row(0.1, 0, 0.31), row(0.1, 1, 0.60), row(0.1, 2, 0.33)]  # runner-up std 0.16 > gap 0.10
+    rows = [
+        row(0.01, 0, 0.30),
+        row(0.01, 1, 0.31),
+        row(0.01, 2, 0.32),
+        row(0.1, 0, 0.31),
+        row(0.1, 1, 0.60),
+        row(0.1, 2, 0.33),
+    ]  # runner-up std 0.16 > gap 0.10
     assert summarize("s", "val_loss", rows)["best"]["tied_with_runner_up"] is False
 
 
 def test_a_pick_that_loses_a_seed_within_noise_is_tied():
-    rows = [row(0.01, 0, 0.30), row(0.01, 1, 0.40), row(0.01, 2, 0.32),
-            row(0.1, 0, 0.36), row(0.1, 1, 0.35), row(0.1, 2, 0.34)]
+    rows = [
+        row(0.01, 0, 0.30),
+        row(0.01, 1, 0.40),
+        row(0.01, 2, 0.32),
+        row(0.1, 0, 0.36),
+        row(0.1, 1, 0.35),
+        row(0.1, 2, 0.34),
+    ]
     assert summarize("s", "val_loss", rows)["best"]["tied_with_runner_up"] is True
 
 

@@ -12,8 +12,9 @@ from lrsweep.cli import app
 
 def test_missing_tensorboard_is_refused_before_training(runner, write_config, tiny_sweep, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "tensorboard", None)
-    result = runner.invoke(app, ["grid", str(write_config(tiny_sweep)), "--out", str(tmp_path / "runs"),
-                                 "--tensorboard"])
+    result = runner.invoke(
+        app, ["grid", str(write_config(tiny_sweep)), "--out", str(tmp_path / "runs"), "--tensorboard"]
+    )
     assert result.exit_code == 2 and "pip install 'lrsweep[tensorboard]'" in result.stderr
     assert not (tmp_path / "runs").exists()
 

@@ -4,10 +4,10 @@ import json
 
 import pytest
 
-from lrsweep.errors import UsageError
-from lrsweep.sweep.runner import Interrupted
-from lrsweep.run.store import RunStore
 from lrsweep.api.tuning import TuneSettings, tune
+from lrsweep.errors import UsageError
+from lrsweep.run.store import RunStore
+from lrsweep.sweep.runner import Interrupted
 
 SMALL = TuneSettings(scouts=4, finalists=2)
 

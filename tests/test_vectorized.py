@@ -13,8 +13,8 @@ from lrsweep.config import OptimizerConfig
 from lrsweep.engine.common import STATUS_DIVERGED, STATUS_DONE, TrainSpec
 from lrsweep.engine.vectorized import PackTrainer, check_vectorizable, train_pack
 from lrsweep.errors import VectorizeError
-from lrsweep.sweep.plan import Variant
 from lrsweep.optim.schedulers import parse_scheduler
+from lrsweep.sweep.plan import Variant
 
 # float32: the pack's matmuls group differently from one model's, so sums round differently by an ulp
 # or so; over 2 epochs x 7 steps that stays far below this.
@@ -37,8 +37,10 @@ def spec(model="mlp", options=None, epochs=2, loss="cross_entropy", shape=(8,), 
 
 def variants(name="sgd", options=None, lrs=LRS, seeds=(0,), scheduler=None, per_variant=None):
     opts = [dict(options or {}, **((per_variant or [{}] * len(lrs))[i])) for i in range(len(lrs))]
-    return [Variant(lr, OptimizerConfig(name, o), parse_scheduler(scheduler), seeds[i % len(seeds)])
-            for i, (lr, o) in enumerate(zip(lrs, opts))]
+    return [
+        Variant(lr, OptimizerConfig(name, o), parse_scheduler(scheduler), seeds[i % len(seeds)])
+        for i, (lr, o) in enumerate(zip(lrs, opts))
+    ]
 
 
 def sequential(vs, spec_, data=DATA, val=VAL, monkeypatch=None):
@@ -80,8 +82,11 @@ def assert_same(seq, pack, seq_states=None, pack_states=None):
 
 OPTIMIZERS = {
     "sgd": ("sgd", {"momentum": 0.9}, None),
-    "sgd-nesterov-wd": ("sgd", {"momentum": 0.9, "nesterov": True, "weight_decay": 1e-3},
-                        [{}, {"momentum": 0.5}, {"weight_decay": 0.0}, {"momentum": 0.99}]),
+    "sgd-nesterov-wd": (
+        "sgd",
+        {"momentum": 0.9, "nesterov": True, "weight_decay": 1e-3},
+        [{}, {"momentum": 0.5}, {"weight_decay": 0.0}, {"momentum": 0.99}],
+    ),
     "adam-amsgrad": ("adam", {"amsgrad": True, "weight_decay": 1e-4}, None),
     "adamw": ("adamw", {"weight_decay": 1e-2}, [{}, {"betas": [0.8, 0.99]}, {"amsgrad": True}, {"eps": 1e-6}]),
     "rmsprop-centered": ("rmsprop", {"alpha": 0.9, "momentum": 0.5, "centered": True}, None),
@@ -103,12 +108,15 @@ def test_pack_reproduces_sequential_runs_for_each_optimizer(case, monkeypatch):
     assert_same(seq, pack, seq_states, pack_states)
 
 
-@pytest.mark.parametrize("scheduler,options", [
-    ({"type": "steplr", "step_size": 1, "gamma": 0.5}, {"momentum": 0.9}),  # epoch-stepped
-    ({"type": "reducelronplateau", "patience": 0, "factor": 0.5}, {"momentum": 0.9}),  # on each variant's metric
-    ({"type": "onecyclelr"}, {"momentum": 0.9}),  # batch-stepped, and cycles SGD's momentum
-    ({"type": "onecyclelr"}, {}),  # ... which switches momentum on for an SGD configured without it
-])
+@pytest.mark.parametrize(
+    "scheduler,options",
+    [
+        ({"type": "steplr", "step_size": 1, "gamma": 0.5}, {"momentum": 0.9}),  # epoch-stepped
+        ({"type": "reducelronplateau", "patience": 0, "factor": 0.5}, {"momentum": 0.9}),  # on each variant's metric
+        ({"type": "onecyclelr"}, {"momentum": 0.9}),  # batch-stepped, and cycles SGD's momentum
+        ({"type": "onecyclelr"}, {}),  # ... which switches momentum on for an SGD configured without it
+    ],
+)
 def test_pack_follows_each_variants_torch_scheduler(scheduler, options, monkeypatch):
     vs = variants("sgd", options, scheduler=scheduler)
     s = spec(epochs=3)
@@ -126,10 +134,13 @@ def test_variants_with_different_seeds_keep_their_own_init_and_batch_order(monke
 
 
 @pytest.mark.parametrize("seeds", [(0,), (0, 1)])  # one shared batch; each seed's own batches
-@pytest.mark.parametrize("model,options,shape", [
-    ("cnn", {"channels": [2, 3], "hidden": [8]}, (1, 8, 8)),
-    ("linear", {}, (8,)),
-])
+@pytest.mark.parametrize(
+    "model,options,shape",
+    [
+        ("cnn", {"channels": [2, 3], "hidden": [8]}, (1, 8, 8)),
+        ("linear", {}, (8,)),
+    ],
+)
 def test_fast_and_vmap_paths_agree_with_sequential(model, options, shape, seeds, monkeypatch):
     g = torch.Generator().manual_seed(0)
     x = torch.randn(96, *shape, generator=g)
@@ -243,5 +254,5 @@ def test_divergence_between_checks_is_cut_where_it_happened(monkeypatch, every):
     steps_per_epoch = 63
     assert 1 < len(diverged.lr_steps) < 2 * steps_per_epoch  # diverged mid-run, not at once
     seq, _ = sequential([vs[2]], s, data, val, monkeypatch=monkeypatch)
-    assert diverged.lr_steps == seq[0].lr_steps[:len(diverged.lr_steps)]
+    assert diverged.lr_steps == seq[0].lr_steps[: len(diverged.lr_steps)]
     assert_same([r for r in pack if r is not diverged], alone)

@@ -16,17 +16,37 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_workers_exit_quietly_when_the_parent_is_killed(tmp_path):
     config = tmp_path / "config.yaml"
-    config.write_text(yaml.safe_dump({
-        "name": "orphans", "device": "cpu", "engine": "sequential", "lr": [0.01, 0.02, 0.03, 0.04],
-        "data": {"name": "synthetic-classification", "n_samples": 4000, "n_features": 32, "n_classes": 3,
-                 "n_test": 100, "val_fraction": 0.2, "batch_size": 16},
-        "model": {"name": "mlp", "hidden": [64]}, "optimizer": {"name": "sgd"}, "train": {"epochs": 50},
-        "retrain": False,
-    }))
+    config.write_text(
+        yaml.safe_dump(
+            {
+                "name": "orphans",
+                "device": "cpu",
+                "engine": "sequential",
+                "lr": [0.01, 0.02, 0.03, 0.04],
+                "data": {
+                    "name": "synthetic-classification",
+                    "n_samples": 4000,
+                    "n_features": 32,
+                    "n_classes": 3,
+                    "n_test": 100,
+                    "val_fraction": 0.2,
+                    "batch_size": 16,
+                },
+                "model": {"name": "mlp", "hidden": [64]},
+                "optimizer": {"name": "sgd"},
+                "train": {"epochs": 50},
+                "retrain": False,
+            }
+        )
+    )
     runs = tmp_path / "runs"
-    parent = subprocess.Popen([sys.executable, "-m", "lrsweep", "grid", str(config), "--out", str(runs),
-                               "--devices", "cpu,cpu", "--quiet"], env={**os.environ, "PYTHONPATH": str(ROOT)},
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    parent = subprocess.Popen(
+        [sys.executable, "-m", "lrsweep", "grid", str(config), "--out", str(runs), "--devices", "cpu,cpu", "--quiet"],
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline and parent.poll() is None:
         if len(list(runs.glob("*/variants/*/metrics.csv"))) >= 2:  # both workers are training

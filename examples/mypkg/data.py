@@ -32,8 +32,9 @@ class Stripes(Dataset):
 
     def __init__(self, n: int, size: int = 16, noise: float = 0.5, seed: int = 0):
         self.n, self.size, self.noise, self.seed = n, size, noise, seed
-        ys, xs = torch.meshgrid(torch.arange(size, dtype=torch.float32), torch.arange(size, dtype=torch.float32),
-                                indexing="ij")
+        ys, xs = torch.meshgrid(
+            torch.arange(size, dtype=torch.float32), torch.arange(size, dtype=torch.float32), indexing="ij"
+        )
         self.coords = torch.stack([ys, xs, xs + ys, xs - ys])  # one coordinate per orientation
 
     def __len__(self) -> int:

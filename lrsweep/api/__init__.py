@@ -15,16 +15,39 @@ from typing import TYPE_CHECKING
 from lrsweep.errors import Interrupted  # noqa: F401  raised by grid() and schedule(), carrying the summary
 
 _WHERE = {
-    "load_config_any": "common", "override_items": "common", "load_splits": "common", "run_meta": "common",
-    "finish_meta": "common", "git_state": "common",
-    "grid": "sweep", "validate": "sweep", "GridResult": "sweep", "Best": "sweep", "Plan": "sweep",
-    "find": "rangetest", "FindResult": "rangetest", "replace_lr": "rangetest", "write_grid_config": "rangetest",
-    "load_run": "runs", "Run": "runs", "load_summary": "runs", "rebuild_summary": "runs", "merge": "runs",
-    "plot_run": "runs", "compare_runs": "runs", "MergeResult": "runs",
+    "load_config_any": "common",
+    "override_items": "common",
+    "load_splits": "common",
+    "run_meta": "common",
+    "finish_meta": "common",
+    "git_state": "common",
+    "grid": "sweep",
+    "validate": "sweep",
+    "GridResult": "sweep",
+    "Best": "sweep",
+    "Plan": "sweep",
+    "find": "rangetest",
+    "FindResult": "rangetest",
+    "replace_lr": "rangetest",
+    "write_grid_config": "rangetest",
+    "load_run": "runs",
+    "Run": "runs",
+    "load_summary": "runs",
+    "rebuild_summary": "runs",
+    "merge": "runs",
+    "plot_run": "runs",
+    "compare_runs": "runs",
+    "MergeResult": "runs",
     "load_model": "weights",
-    "tune": "tuning", "TuneResult": "tuning", "TuneSettings": "tuning",
-    "schedule_preview": "schedules", "schedule": "schedules", "schedule_experiment": "schedules",
-    "scheduler_types": "schedules", "PreviewResult": "schedules", "ScheduleResult": "schedules",
+    "tune": "tuning",
+    "TuneResult": "tuning",
+    "TuneSettings": "tuning",
+    "schedule_preview": "schedules",
+    "schedule": "schedules",
+    "schedule_experiment": "schedules",
+    "scheduler_types": "schedules",
+    "PreviewResult": "schedules",
+    "ScheduleResult": "schedules",
 }
 
 __all__ = ["Interrupted", *_WHERE]
@@ -32,8 +55,8 @@ __all__ = ["Interrupted", *_WHERE]
 if TYPE_CHECKING:
     from lrsweep.api.common import load_config_any  # noqa: F401
     from lrsweep.api.rangetest import FindResult, find  # noqa: F401
-    from lrsweep.api.sweep import Best, GridResult, Plan, grid, validate  # noqa: F401
     from lrsweep.api.runs import Run, load_run, merge  # noqa: F401
+    from lrsweep.api.sweep import Best, GridResult, Plan, grid, validate  # noqa: F401
     from lrsweep.api.tuning import TuneResult, TuneSettings, tune  # noqa: F401
     from lrsweep.api.weights import load_model  # noqa: F401
 

@@ -8,9 +8,10 @@ import platform
 import socket
 import subprocess
 import sys
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Mapping, Sequence, Union
+from typing import Any
 
 import yaml
 
@@ -18,8 +19,8 @@ from lrsweep.config import Config
 from lrsweep.errors import ConfigError
 
 DEFAULT_OUT = Path("runs")  # the folder in which commands create their run directories
-ConfigLike = Union[str, Path, Mapping, Config]
-Overrides = Union[Mapping[str, Any], Sequence[str], None]
+ConfigLike = str | Path | Mapping | Config
+Overrides = Mapping[str, Any] | Sequence[str] | None
 
 
 def override_items(overrides: Overrides) -> list[str]:

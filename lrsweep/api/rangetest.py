@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import yaml
 
@@ -43,9 +44,15 @@ class FindResult:
 
     def to_dict(self) -> dict:
         """What ``lrsweep find --json`` prints."""
-        return {**self.range_test.to_dict(), "chosen": self.chosen, "suggested_lr": self.suggested_lr,
-                "run_dir": str(self.run_dir), "grid": self.grid,
-                "grid_file": str(self.grid_file) if self.grid_file else None, "notes": list(self.notes)}
+        return {
+            **self.range_test.to_dict(),
+            "chosen": self.chosen,
+            "suggested_lr": self.suggested_lr,
+            "run_dir": str(self.run_dir),
+            "grid": self.grid,
+            "grid_file": str(self.grid_file) if self.grid_file else None,
+            "notes": list(self.notes),
+        }
 
     def png(self) -> bytes:
         """The figure (loss against LR, suggestions and divergence marked) as PNG bytes; needs matplotlib."""
@@ -63,12 +70,23 @@ class FindResult:
         return target
 
 
-def find(config: ConfigLike, overrides: Overrides = None, *, settings: FinderSettings | None = None,
-         start: float | None = None, end: float | None = None, steps: int | None = None, mode: str | None = None,
-         use_val: bool | None = None, suggest: str = DEFAULT_SUGGESTER, device: str | None = None,
-         out: str | Path = DEFAULT_OUT,
-         write_grid: str | Path | None = None, on_step: Callable | None = None,
-         on_notice: Callable[[str], None] | None = None) -> FindResult:
+def find(
+    config: ConfigLike,
+    overrides: Overrides = None,
+    *,
+    settings: FinderSettings | None = None,
+    start: float | None = None,
+    end: float | None = None,
+    steps: int | None = None,
+    mode: str | None = None,
+    use_val: bool | None = None,
+    suggest: str = DEFAULT_SUGGESTER,
+    device: str | None = None,
+    out: str | Path = DEFAULT_OUT,
+    write_grid: str | Path | None = None,
+    on_step: Callable | None = None,
+    on_notice: Callable[[str], None] | None = None,
+) -> FindResult:
     """The LR range test (``lrsweep find``): one short run with a rising LR, its suggestions, its run directory.
 
     Args:
@@ -90,8 +108,11 @@ def find(config: ConfigLike, overrides: Overrides = None, *, settings: FinderSet
 
     if suggest not in SUGGESTERS:
         raise UsageError(f"suggest: got {suggest!r} (valid: {', '.join(SUGGESTERS)})")
-    chosen = {k: v for k, v in {"start_lr": start, "end_lr": end, "steps": steps, "mode": mode,
-                                "use_val": use_val}.items() if v is not None}
+    chosen = {
+        k: v
+        for k, v in {"start_lr": start, "end_lr": end, "steps": steps, "mode": mode, "use_val": use_val}.items()
+        if v is not None
+    }
     settings = replace(settings or FinderSettings(), **chosen) if chosen else (settings or FinderSettings())
     from lrsweep.api.common import override_items
 
@@ -105,16 +126,22 @@ def find(config: ConfigLike, overrides: Overrides = None, *, settings: FinderSet
     grid = None
     if write_grid is not None:
         grid = write_grid_config(config, overrides, Path(write_grid), result, suggest)
-    return FindResult(range_test=result, chosen=suggest, run_dir=store.path, grid=grid,
-                      grid_file=Path(write_grid) if write_grid is not None else None, notes=notes)
+    return FindResult(
+        range_test=result,
+        chosen=suggest,
+        run_dir=store.path,
+        grid=grid,
+        grid_file=Path(write_grid) if write_grid is not None else None,
+        notes=notes,
+    )
 
 
 def run_find(config, settings: FinderSettings, on_step=None):
     """Build the model, optimizer and data exactly as the grid's first variant does; run the test."""
     import torch
 
-    from lrsweep.engine.device import resolve_device
     from lrsweep.engine.common import loss_fn
+    from lrsweep.engine.device import resolve_device
     from lrsweep.engine.loop import initial_state
     from lrsweep.select.finder import range_test
     from lrsweep.sweep.runner import train_spec
@@ -128,8 +155,18 @@ def run_find(config, settings: FinderSettings, on_step=None):
     model, optimizer = initial_state(spec, opt, settings.start_lr, seed, torch_device)  # as the grid's variant
     generator = torch.Generator().manual_seed(seed)  # the grid's first-epoch batch order (batch_orders)
     val = (splits.val_x, splits.val_y) if settings.use_val else None
-    result = range_test(model, optimizer, loss_fn(spec.loss), splits.train_x, splits.train_y, spec.batch_size,
-                        settings, val=val, generator=generator, on_step=on_step)
+    result = range_test(
+        model,
+        optimizer,
+        loss_fn(spec.loss),
+        splits.train_x,
+        splits.train_y,
+        spec.batch_size,
+        settings,
+        val=val,
+        generator=generator,
+        on_step=on_step,
+    )
     return result, torch_device
 
 
@@ -137,7 +174,9 @@ def scope_notes(config) -> list[str]:
     """What the range test leaves out of a config that sweeps more than the LR."""
     notes = []
     if len(config.optimizers) > 1:
-        notes.append(f"the range test uses the first of {len(config.optimizers)} optimizers: {config.optimizers[0].label}")
+        notes.append(
+            f"the range test uses the first of {len(config.optimizers)} optimizers: {config.optimizers[0].label}"
+        )
     if len(config.seeds) > 1:
         notes.append(f"the range test uses the first of {len(config.seeds)} seeds: {config.seeds[0]}")
     if any(s.type != "none" for s in config.schedulers):
@@ -146,8 +185,10 @@ def scope_notes(config) -> list[str]:
 
 
 def find_rows(result: FinderResult) -> list[dict[str, Any]]:
-    return [{"step": i, "lr": lr, "loss": loss, "smoothed": sm}
-            for i, (lr, loss, sm) in enumerate(zip(result.lrs, result.losses, result.smoothed))]
+    return [
+        {"step": i, "lr": lr, "loss": loss, "smoothed": sm}
+        for i, (lr, loss, sm) in enumerate(zip(result.lrs, result.losses, result.smoothed))
+    ]
 
 
 def save_find(out: Path, config, result: FinderResult, torch_device):
@@ -166,8 +207,9 @@ def save_find(out: Path, config, result: FinderResult, torch_device):
     return store
 
 
-def write_grid_config(config: ConfigLike, overrides: Overrides, target: Path, result: FinderResult,
-                      suggester: str) -> list[float]:
+def write_grid_config(
+    config: ConfigLike, overrides: Overrides, target: Path, result: FinderResult, suggester: str
+) -> list[float]:
     """Write ``config`` with its ``lr`` replaced by a grid around the suggestion to ``target``; returns the grid.
 
     From a file without overrides the user's text is kept (comments included) and only ``lr`` changes;
@@ -175,12 +217,14 @@ def write_grid_config(config: ConfigLike, overrides: Overrides, target: Path, re
     """
     from lrsweep.api.common import override_items
     from lrsweep.config import parse_config
-    from lrsweep.select.finder import grid_around
     from lrsweep.run.store import atomic_write_text
+    from lrsweep.select.finder import grid_around
 
     grid = grid_around(result.suggestion(suggester), result.ceiling)
-    note = (f"lr: {len(grid)} LRs around the range test's {suggester} suggestion "
-            f"({result.suggestion(suggester):.3g}){_diverged_note(result)}, by lrsweep find")
+    note = (
+        f"lr: {len(grid)} LRs around the range test's {suggester} suggestion "
+        f"({result.suggestion(suggester):.3g}){_diverged_note(result)}, by lrsweep find"
+    )
     sets = override_items(overrides)
     from_file = isinstance(config, (str, Path))
     new_text = replace_lr(Path(config).read_text(), grid, note) if from_file and not sets else None
@@ -208,8 +252,10 @@ def completion_note(result: FinderResult) -> str | None:
     """Say so when the test reached --end without blowing up, and what bounds a grid then."""
     if result.divergence_lr is not None:
         return None
-    return (f"the loss never blew up up to {result.stop_lr:.3g}: a grid is bounded by where it stopped falling "
-            f"({result.ceiling:.3g})")
+    return (
+        f"the loss never blew up up to {result.stop_lr:.3g}: a grid is bounded by where it stopped falling "
+        f"({result.ceiling:.3g})"
+    )
 
 
 def replace_lr(text: str, grid: list[float], note: str) -> str | None:

@@ -10,8 +10,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-DETAIL_KEYS = ("fingerprint", "started", "finished", "outcome", "host", "device", "git_sha", "git_dirty",
-               "extensions", "resumes")  # what show --json adds from meta.json
+DETAIL_KEYS = (
+    "fingerprint",
+    "started",
+    "finished",
+    "outcome",
+    "host",
+    "device",
+    "git_sha",
+    "git_dirty",
+    "extensions",
+    "resumes",
+)  # what show --json adds from meta.json
 
 
 @dataclass
@@ -33,8 +43,11 @@ class Run:
     @property
     def details(self) -> dict:
         """Where the run is and how it went (what ``show --json`` adds to the summary)."""
-        return {"run_dir": str(self.run_dir), "meta": {k: self.meta[k] for k in DETAIL_KEYS if k in self.meta},
-                "running": self._store.writers() if self._store is not None else []}
+        return {
+            "run_dir": str(self.run_dir),
+            "meta": {k: self.meta[k] for k in DETAIL_KEYS if k in self.meta},
+            "running": self._store.writers() if self._store is not None else [],
+        }
 
     def in_progress(self) -> list[dict]:
         """Variants with epochs on disk but not finished: ``{id, epochs, last}`` (a run that trains, or stopped)."""
@@ -82,8 +95,15 @@ def load_run(run_dir: str | Path) -> Run:
     store = open_run(run_dir)
     found = store.read_find()
     summary = None if found is not None else load_summary(store)
-    return Run(run_dir=store.path, config=store.read_config(), meta=store.read_meta(), summary=summary, find=found,
-               shards=store.shard_labels(), _store=store)
+    return Run(
+        run_dir=store.path,
+        config=store.read_config(),
+        meta=store.read_meta(),
+        summary=summary,
+        find=found,
+        shards=store.shard_labels(),
+        _store=store,
+    )
 
 
 def open_run(path: str | Path):
@@ -130,8 +150,12 @@ def rebuild_summary(store, previous: dict | None = None) -> dict:
         status = store.read_status(vid)
         if status and status.get("variant") and _in_grid(status["variant"], config):
             rows.append(variant_row(status["variant"], status, store.read_metrics(vid)))
-    summary = summarize(config.get("name", store.path.name), (config.get("select") or {}).get("metric", "val_loss"),
-                        rows, retrain=(previous or {}).get("retrain") or _retrain_entry(store.read_status(RETRAIN_ID)))
+    summary = summarize(
+        config.get("name", store.path.name),
+        (config.get("select") or {}).get("metric", "val_loss"),
+        rows,
+        retrain=(previous or {}).get("retrain") or _retrain_entry(store.read_status(RETRAIN_ID)),
+    )
     missing = expected_variants(config) - len(rows)
     if missing > 0:
         summary["status_counts"]["pending"] = summary["status_counts"].get("pending", 0) + missing
@@ -143,11 +167,13 @@ def _in_grid(described: dict, config: dict) -> bool:
     """False for a variant left over from a grid that a --force'd resume changed (its lr or seed is gone)."""
     lrs, seeds = config.get("lr"), config.get("seeds")
     return (not isinstance(lrs, list) or described.get("lr") in lrs) and (
-        not isinstance(seeds, list) or described.get("seed") in seeds)
+        not isinstance(seeds, list) or described.get("seed") in seeds
+    )
 
 
 def expected_variants(config: dict) -> int:
     """How many variants the resolved config.yaml expands to (lr × optimizer × scheduler × seed)."""
+
     def count(key):
         value = config.get(key)
         return len(value) if isinstance(value, list) else (0 if value is None else 1)
@@ -174,8 +200,10 @@ def compare_runs(run_dirs: list[str | Path]) -> dict[str, dict]:
     for path in run_dirs:
         run = load_run(path)
         if run.find is not None:
-            raise UsageError(f"{path} is a range test (lrsweep find), not a sweep: compare needs sweep run "
-                             f"directories (lrsweep show {path} prints the range test)")
+            raise UsageError(
+                f"{path} is a range test (lrsweep find), not a sweep: compare needs sweep run "
+                f"directories (lrsweep show {path} prints the range test)"
+            )
         label = Path(path).name if names.count(Path(path).name) == 1 else str(path)
         runs[label] = {**(run.summary or {}), **run.details}
     return runs

@@ -8,9 +8,9 @@ sees the same batch order, and the run directory is a normal one (``show``, ``gr
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from lrsweep.api.common import DEFAULT_OUT, ConfigLike, Overrides, finish_meta, load_splits, override_items
 from lrsweep.errors import ConfigError, Interrupted, UsageError
@@ -42,9 +42,16 @@ class ScheduleResult:
     failed: bool = False
 
 
-def schedule_experiment(config: ConfigLike | None = None, overrides: Overrides = None, *, types: str | None = None,
-                        params: list[str] | None = None, lr: float | None = None, epochs: int | None = None,
-                        seed: int | None = None):
+def schedule_experiment(
+    config: ConfigLike | None = None,
+    overrides: Overrides = None,
+    *,
+    types: str | None = None,
+    params: list[str] | None = None,
+    lr: float | None = None,
+    epochs: int | None = None,
+    seed: int | None = None,
+):
     """The Config a schedule comparison runs (one lr, the schedules as its ``scheduler:`` list), and notes.
 
     Args:
@@ -76,8 +83,10 @@ def schedule_experiment(config: ConfigLike | None = None, overrides: Overrides =
         raise (err.located(file=source) if isinstance(config, (str, Path)) else err) from None
     notes = []
     if len(parsed.lrs) > 1:
-        notes.append(f"using lr={parsed.lrs[0]:g}, the first of the config's {len(parsed.lrs)} learning rates "
-                     "(set one with --lr)")
+        notes.append(
+            f"using lr={parsed.lrs[0]:g}, the first of the config's {len(parsed.lrs)} learning rates "
+            "(set one with --lr)"
+        )
         parsed = dataclasses.replace(parsed, lrs=parsed.lrs[:1])
     return parsed, notes
 
@@ -135,8 +144,10 @@ def _parse_param(item: str, types: list[str]) -> tuple[str, str, object]:
     elif len(types) == 1:
         target, name = types[0], key
     else:
-        raise UsageError(f"--param {key}: with several --type values, key each --param by its type, "
-                         f"e.g. --param {types[0]}.{key}={text}")
+        raise UsageError(
+            f"--param {key}: with several --type values, key each --param by its type, "
+            f"e.g. --param {types[0]}.{key}={text}"
+        )
     try:
         value = yaml.safe_load(text) if text.strip() else None
     except yaml.YAMLError:
@@ -166,19 +177,33 @@ def preview_record(config, steps_per_epoch: int) -> dict:
     schedules = []
     for spec in config.schedulers:
         result = preview(spec, lr, epochs, steps_per_epoch)
-        entry = {"scheduler": spec.label, "type": spec.type, "interval": spec.interval, "params": result.params,
-                 "epoch_lrs": result.epoch_lrs, "final_lr": result.final_lr, "note": result.note}
+        entry = {
+            "scheduler": spec.label,
+            "type": spec.type,
+            "interval": spec.interval,
+            "params": result.params,
+            "epoch_lrs": result.epoch_lrs,
+            "final_lr": result.final_lr,
+            "note": result.note,
+        }
         if spec.interval == "step":
             entry["step_lrs"] = result.step_lrs
         schedules.append(entry)
-    return {"name": config.name, "lr": lr, "epochs": epochs, "steps_per_epoch": steps_per_epoch,
-            "schedules": schedules}
+    return {"name": config.name, "lr": lr, "epochs": epochs, "steps_per_epoch": steps_per_epoch, "schedules": schedules}
 
 
-def schedule_preview(config: ConfigLike | None = None, overrides: Overrides = None, *, types: str | None = None,
-                     params: list[str] | None = None, lr: float | None = None, epochs: int | None = None,
-                     seed: int | None = None, steps_per_epoch: int = PREVIEW_STEPS_PER_EPOCH,
-                     out: str | Path | None = DEFAULT_OUT) -> PreviewResult:
+def schedule_preview(
+    config: ConfigLike | None = None,
+    overrides: Overrides = None,
+    *,
+    types: str | None = None,
+    params: list[str] | None = None,
+    lr: float | None = None,
+    epochs: int | None = None,
+    seed: int | None = None,
+    steps_per_epoch: int = PREVIEW_STEPS_PER_EPOCH,
+    out: str | Path | None = DEFAULT_OUT,
+) -> PreviewResult:
     """Only the LR curves (``lrsweep schedule --preview``): the real schedulers driven on a throwaway
     optimizer; no data is loaded, nothing is trained.
 
@@ -213,11 +238,20 @@ def save_preview(data: dict, out: Path, name: str) -> tuple[list[Path], str | No
 # --------------------------------------------------------------------------- training
 
 
-def schedule(config: ConfigLike | None = None, overrides: Overrides = None, *, types: str | None = None,
-             params: list[str] | None = None, lr: float | None = None, epochs: int | None = None,
-             seed: int | None = None, out: str | Path = DEFAULT_OUT, events=None,
-             on_notice: Callable[[str], None] | None = None,
-             on_run_dir: Callable[[Path], None] | None = None) -> ScheduleResult:
+def schedule(
+    config: ConfigLike | None = None,
+    overrides: Overrides = None,
+    *,
+    types: str | None = None,
+    params: list[str] | None = None,
+    lr: float | None = None,
+    epochs: int | None = None,
+    seed: int | None = None,
+    out: str | Path = DEFAULT_OUT,
+    events=None,
+    on_notice: Callable[[str], None] | None = None,
+    on_run_dir: Callable[[Path], None] | None = None,
+) -> ScheduleResult:
     """Train every schedule side by side through the grid runner (``lrsweep schedule``).
 
     Arguments as :func:`schedule_experiment`; ``events`` as for :func:`lrsweep.api.grid` (an object, or a
@@ -227,9 +261,9 @@ def schedule(config: ConfigLike | None = None, overrides: Overrides = None, *, t
     from lrsweep.api.common import run_meta
     from lrsweep.api.sweep import observer
     from lrsweep.engine.device import resolve_device
+    from lrsweep.run.store import RunStore
     from lrsweep.sweep.plan import expand
     from lrsweep.sweep.runner import preflight, run_sweep
-    from lrsweep.run.store import RunStore
 
     cfg, notes = schedule_experiment(config, overrides, types=types, params=params, lr=lr, epochs=epochs, seed=seed)
     for note in notes if on_notice else []:
@@ -250,8 +284,9 @@ def schedule(config: ConfigLike | None = None, overrides: Overrides = None, *, t
         raise Interrupted(stop.summary if isinstance(stop, Interrupted) else None, store.path) from None
     finish_meta(store, "finished")
     failed = bool(summary["status_counts"].get("failed", 0)) or (summary.get("retrain") or {}).get("status") == "failed"
-    return ScheduleResult(run_dir=store.path, summary=summary, curves=schedule_curves(store, summary), notes=notes,
-                          failed=failed)
+    return ScheduleResult(
+        run_dir=store.path, summary=summary, curves=schedule_curves(store, summary), notes=notes, failed=failed
+    )
 
 
 def schedule_curves(store, summary: dict) -> dict[str, dict]:

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from lrsweep.api.common import (
-    DEFAULT_OUT, ConfigLike, Overrides, finish_meta, load_config_any, load_splits, now, override_items,
+    DEFAULT_OUT,
+    ConfigLike,
+    Overrides,
+    finish_meta,
+    load_config_any,
+    load_splits,
+    now,
+    override_items,
 )
 from lrsweep.errors import Interrupted, RunDirError, StorageError, UsageError
 from lrsweep.select.extend import DEFAULT_MAX_EXTENSIONS
@@ -32,15 +40,25 @@ class Best:
     tied_with_runner_up: bool
 
     @classmethod
-    def from_summary(cls, summary: dict) -> "Best | None":
+    def from_summary(cls, summary: dict) -> Best | None:
         best = summary.get("best")
         if not best:
             return None
         row = next((r for r in summary["variants"] if r["id"] == best["id"]), {})
-        return cls(id=best["id"], lr=best["lr"], optimizer=best["optimizer"], scheduler=best["scheduler"],
-                   seed=row.get("seed"), metric=summary["metric"], value=best.get("mean"), std=best.get("std"),
-                   n=best.get("n", 1), ids=tuple(best.get("ids", (best["id"],))), edge=best.get("edge"),
-                   tied_with_runner_up=bool(best.get("tied_with_runner_up")))
+        return cls(
+            id=best["id"],
+            lr=best["lr"],
+            optimizer=best["optimizer"],
+            scheduler=best["scheduler"],
+            seed=row.get("seed"),
+            metric=summary["metric"],
+            value=best.get("mean"),
+            std=best.get("std"),
+            n=best.get("n", 1),
+            ids=tuple(best.get("ids", (best["id"],))),
+            edge=best.get("edge"),
+            tied_with_runner_up=bool(best.get("tied_with_runner_up")),
+        )
 
 
 @dataclass
@@ -63,12 +81,26 @@ class GridResult:
         return [{column: row.get(column) for column in SUMMARY_COLUMNS} for row in self.summary["variants"]]
 
 
-def grid(config: ConfigLike | None = None, overrides: Overrides = None, *, out: str | Path = DEFAULT_OUT,
-         events=None, resume: str | Path | None = None, force: bool = False, extend: bool = False,
-         max_extensions: int = DEFAULT_MAX_EXTENSIONS, devices: str | None = None, backend: str = "local",
-         address: str | None = None, shard=None, save: str | None = None, plot: bool = False,
-         tensorboard: bool = False, on_run_dir: Callable[[Path], None] | None = None,
-         keep_checkpoints: bool = False) -> GridResult:
+def grid(
+    config: ConfigLike | None = None,
+    overrides: Overrides = None,
+    *,
+    out: str | Path = DEFAULT_OUT,
+    events=None,
+    resume: str | Path | None = None,
+    force: bool = False,
+    extend: bool = False,
+    max_extensions: int = DEFAULT_MAX_EXTENSIONS,
+    devices: str | None = None,
+    backend: str = "local",
+    address: str | None = None,
+    shard=None,
+    save: str | None = None,
+    plot: bool = False,
+    tensorboard: bool = False,
+    on_run_dir: Callable[[Path], None] | None = None,
+    keep_checkpoints: bool = False,
+) -> GridResult:
     """Grid search: train every variant, rank them on validation, retrain the best (``lrsweep grid``).
 
     Args:
@@ -141,9 +173,16 @@ def _result(store, summary: dict, part, plot: bool) -> GridResult:
 
         plots = write_plots(store, summary)
     failed = bool(summary["status_counts"].get("failed", 0)) or (summary.get("retrain") or {}).get("status") == "failed"
-    return GridResult(run_dir=store.path, summary=summary, best=Best.from_summary(summary),
-                      retrain=summary.get("retrain"), extensions=summary["extensions"], plots=plots, failed=failed,
-                      shard=str(part) if part else None)
+    return GridResult(
+        run_dir=store.path,
+        summary=summary,
+        best=Best.from_summary(summary),
+        retrain=summary.get("retrain"),
+        extensions=summary["extensions"],
+        plots=plots,
+        failed=failed,
+        shard=str(part) if part else None,
+    )
 
 
 def load_for_grid(config: ConfigLike | None, overrides: list[str], resume, force: bool):
@@ -161,8 +200,11 @@ def load_for_grid(config: ConfigLike | None, overrides: list[str], resume, force
     meta = store.read_meta()
     started_with = meta.get("fingerprint", stored.fingerprint())
     if chosen.fingerprint() != started_with and not force:
-        extended = " (its grid was extended by --extend: resume with the run directory alone)" if (
-            config is not None and meta.get("extensions")) else ""
+        extended = (
+            " (its grid was extended by --extend: resume with the run directory alone)"
+            if (config is not None and meta.get("extensions"))
+            else ""
+        )
         from lrsweep.config.diff import config_diff
 
         changed = "; ".join(config_diff(stored.to_dict(), chosen.to_dict())[:8]) or "its grid"
@@ -228,8 +270,10 @@ def open_store(store, out: Path, config, device, executor, shard, held: ExitStac
         if not store.create_config(config.to_dict()):
             found = parse_config(store.read_config()).fingerprint()
             if found != config.fingerprint():
-                raise RunDirError(f"{store.path} holds another config (fingerprint {found} != "
-                                  f"{config.fingerprint()}); use another --out")
+                raise RunDirError(
+                    f"{store.path} holds another config (fingerprint {found} != "
+                    f"{config.fingerprint()}); use another --out"
+                )
         store.create_meta(meta)
     if shard is not None:
         store.write_shard_meta(shard.label, {**meta, "shard": str(shard)})
@@ -334,8 +378,14 @@ class Plan:
     task: str  # classification | regression
 
     def to_dict(self) -> dict:
-        return {"config": self.config.to_dict(), "fingerprint": self.config.fingerprint(), "device": self.device,
-                "sizes": self.sizes, "task": self.task, "variants": [v.describe() for v in self.variants]}
+        return {
+            "config": self.config.to_dict(),
+            "fingerprint": self.config.fingerprint(),
+            "device": self.device,
+            "sizes": self.sizes,
+            "task": self.task,
+            "variants": [v.describe() for v in self.variants],
+        }
 
 
 def validate(config: ConfigLike, overrides: Overrides = None) -> Plan:
@@ -343,8 +393,14 @@ def validate(config: ConfigLike, overrides: Overrides = None) -> Plan:
     from lrsweep.api.validation import check_loaded
 
     checked = check_loaded(load_config_any(config, overrides))
-    return Plan(config=checked.config, variants=checked.variants, device=checked.device,
-                device_description=checked.device_description, sizes=checked.sizes, task=checked.task)
+    return Plan(
+        config=checked.config,
+        variants=checked.variants,
+        device=checked.device,
+        device_description=checked.device_description,
+        sizes=checked.sizes,
+        task=checked.task,
+    )
 
 
 def preflight_located(cfg, splits) -> None:

@@ -28,7 +28,15 @@ from lrsweep.config import Config, PruneConfig
 from lrsweep.errors import UsageError
 from lrsweep.run.store import RunStore
 from lrsweep.select.strategy import (
-    Costs, band_of, grace_epochs, halving_epochs, log_space, refine_points, round_lr, smoothed_ranking, survivors,
+    Costs,
+    band_of,
+    grace_epochs,
+    halving_epochs,
+    log_space,
+    refine_points,
+    round_lr,
+    smoothed_ranking,
+    survivors,
     widen_band,
 )
 
@@ -87,14 +95,22 @@ class TuneResult:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> "TuneResult":
+    def from_dict(cls, data: dict) -> TuneResult:
         return cls(**{k: data.get(k) for k in cls.__dataclass_fields__ if k in data})
 
 
-def tune(config: str | Path | dict | Config | None = None, overrides: list[str] | None = None, *,
-         budget: float | None = None, resolution: float | None = None, events=None, out: str | Path = "runs",
-         resume: str | Path | None = None, settings: TuneSettings | None = None,
-         meta: dict | None = None) -> TuneResult:
+def tune(
+    config: str | Path | dict | Config | None = None,
+    overrides: list[str] | None = None,
+    *,
+    budget: float | None = None,
+    resolution: float | None = None,
+    events=None,
+    out: str | Path = "runs",
+    resume: str | Path | None = None,
+    settings: TuneSettings | None = None,
+    meta: dict | None = None,
+) -> TuneResult:
     """Choose a learning rate for ``config`` within ``budget`` trainings; see the module docstring.
 
     Args:
@@ -127,8 +143,11 @@ def tune(config: str | Path | dict | Config | None = None, overrides: list[str] 
     return Tuner(config_obj, store, settings, events).run()
 
 
-def tune_config(config: str | Path | dict | Config | None = None, overrides: list[str] | None = None,
-                resume: str | Path | None = None) -> Config:
+def tune_config(
+    config: str | Path | dict | Config | None = None,
+    overrides: list[str] | None = None,
+    resume: str | Path | None = None,
+) -> Config:
     """The config a tune run will train: ``config`` with ``overrides``, or the stored one of ``resume``."""
     from lrsweep.api.common import load_config_any
     from lrsweep.config import parse_config
@@ -164,8 +183,10 @@ def _reopen(path: Path, budget, resolution, overrides):
     settings = TuneSettings(**saved["settings"])
     for name, value in _given(budget=budget, resolution=resolution).items():
         if value != getattr(settings, name):
-            raise UsageError(f"{path} was started with {name}={getattr(settings, name)}; resume it without "
-                             f"--{name}, or start a new run")
+            raise UsageError(
+                f"{path} was started with {name}={getattr(settings, name)}; resume it without "
+                f"--{name}, or start a new run"
+            )
     return store, parse_config(store.read_config(), source=str(store.path / "config.yaml")), settings
 
 
@@ -192,8 +213,9 @@ class Tuner:
 
         self.device = resolve_device(self.config.device)
         self.splits = load_data(self.config).to(self.device)
-        self.costs = Costs(self.config.train.epochs, steps_per_epoch(len(self.splits.train_x),
-                                                                     self.config.data.batch_size))
+        self.costs = Costs(
+            self.config.train.epochs, steps_per_epoch(len(self.splits.train_x), self.config.data.batch_size)
+        )
         try:
             low, high = self._range()
             self._scout(low, high)
@@ -221,10 +243,18 @@ class Tuner:
         low = rt.get("falling_lr") or rt["suggestions"]["valley"] / 10
         low = min(max(low, high / SCOUT_SPAN), high / 10)  # a decade to three below the ceiling
         steps = rt["steps_run"] * rt["settings"]["accumulate"] + rt.get("edge_steps", 0)
-        why = (f"divergence LR {rt['divergence_lr']:.3g}" if rt["divergence_lr"] is not None
-               else f"no blow-up up to {rt['stop_lr']:.3g}: bounded where the loss stopped falling")
-        self._stage("range", lrs=[], steps=steps, bounds={"low": low, "high": high},
-                    reason=f"{rt['steps_run']} steps; the loss starts to fall at {low:.3g}; {why}")
+        why = (
+            f"divergence LR {rt['divergence_lr']:.3g}"
+            if rt["divergence_lr"] is not None
+            else f"no blow-up up to {rt['stop_lr']:.3g}: bounded where the loss stopped falling"
+        )
+        self._stage(
+            "range",
+            lrs=[],
+            steps=steps,
+            bounds={"low": low, "high": high},
+            reason=f"{rt['steps_run']} steps; the loss starts to fall at {low:.3g}; {why}",
+        )
         return low, high
 
     def _range_test(self) -> dict:
@@ -242,14 +272,24 @@ class Tuner:
         settings = FinderSettings(steps=steps)
         most = c.trainings(steps=steps + 1 + 2 * POWER_ITERATIONS)
         if most > s.budget:
-            raise UsageError(f"a budget of {s.budget:g} trainings is too small for this config: the range test "
-                             f"alone may cost {most:.2f}; raise --budget")
+            raise UsageError(
+                f"a budget of {s.budget:g} trainings is too small for this config: the range test "
+                f"alone may cost {most:.2f}; raise --budget"
+            )
         spec = train_spec(self.config, self.splits)
         seed, opt = self.config.seeds[0], self.config.optimizers[0]
         self.events.on_notice(f"tune: range test ({steps} steps) for the bounds")
         model, optimizer = initial_state(spec, opt, settings.start_lr, seed, self.device)
-        result = range_test(model, optimizer, loss_fn(spec.loss), self.splits.train_x, self.splits.train_y,
-                            spec.batch_size, settings, generator=torch.Generator().manual_seed(seed))
+        result = range_test(
+            model,
+            optimizer,
+            loss_fn(spec.loss),
+            self.splits.train_x,
+            self.splits.train_y,
+            spec.batch_size,
+            settings,
+            generator=torch.Generator().manual_seed(seed),
+        )
         data = result.to_dict()
         data.pop("points")
         data["ceiling"] = round_lr(result.ceiling * GRID_MARGIN)
@@ -261,26 +301,40 @@ class Tuner:
         s, c = self.settings, self.costs
         grace = grace_epochs(c.epochs, s.grace_fraction)
         scouts = s.scouts
-        while scouts > MIN_SCOUTS and c.trainings(halving_epochs(scouts, c.epochs, grace, s.reduction)) > \
-                self._left() - self._finals_reserve():
+        while (
+            scouts > MIN_SCOUTS
+            and c.trainings(halving_epochs(scouts, c.epochs, grace, s.reduction))
+            > self._left() - self._finals_reserve()
+        ):
             scouts -= 1
         cost = c.trainings(halving_epochs(scouts, c.epochs, grace, s.reduction))
         if cost + self._finals_reserve(1) > self._left():
-            raise UsageError(f"a budget of {s.budget:g} trainings is too small for this config: the range test, "
-                             f"{scouts} scouts and one finalist need "
-                             f"{self.planned + cost + self._finals_reserve(1):.2f}; raise --budget")
+            raise UsageError(
+                f"a budget of {s.budget:g} trainings is too small for this config: the range test, "
+                f"{scouts} scouts and one finalist need "
+                f"{self.planned + cost + self._finals_reserve(1):.2f}; raise --budget"
+            )
         lrs = log_space(low, high, scouts)
         self.planned += cost
         self.tried += lrs
-        prune = PruneConfig(type="asha", grace_epochs=grace, reduction=s.reduction) if grace < c.epochs else PruneConfig()
-        self.events.on_notice(f"tune: scouting {scouts} LRs {lrs[0]:.3g}-{lrs[-1]:.3g} (grace {grace} of "
-                              f"{c.epochs} epochs, keep 1/{s.reduction} per rung)")
+        prune = (
+            PruneConfig(type="asha", grace_epochs=grace, reduction=s.reduction) if grace < c.epochs else PruneConfig()
+        )
+        self.events.on_notice(
+            f"tune: scouting {scouts} LRs {lrs[0]:.3g}-{lrs[-1]:.3g} (grace {grace} of "
+            f"{c.epochs} epochs, keep 1/{s.reduction} per rung)"
+        )
         summary = self._sweep(lrs, seeds=self.config.seeds[:1], prune=prune)
         for row in summary["variants"]:
             self.stage_of[row["id"]] = "rung" if row["status"] == "done" else "scout"
         kept = survivors(scouts, c.epochs, grace, s.reduction)
-        self._stage("scout", lrs=lrs, epochs=self._epochs_of(summary), grace_epochs=grace,
-                    reason=f"successive halving from {scouts} to {kept} at full length")
+        self._stage(
+            "scout",
+            lrs=lrs,
+            epochs=self._epochs_of(summary),
+            grace_epochs=grace,
+            reason=f"successive halving from {scouts} to {kept} at full length",
+        )
 
     # ---- stage 3: refinement at full length, first seed
 
@@ -305,8 +359,13 @@ class Tuner:
             for row in summary["variants"]:
                 self.stage_of[row["id"]] = "refine"
             self.tried += points
-            self._stage("refine", lrs=points, epochs=self._epochs_of(summary), round=rounds,
-                        reason=f"midpoints between {incumbent:.4g} and its neighbours")
+            self._stage(
+                "refine",
+                lrs=points,
+                epochs=self._epochs_of(summary),
+                round=rounds,
+                reason=f"midpoints between {incumbent:.4g} and its neighbours",
+            )
         self.stages.append({"stage": "refine-stop", "reason": reason})
         self._save_progress()
 
@@ -333,18 +392,25 @@ class Tuner:
     def _finals(self) -> dict:
         ranked = smoothed_ranking(self._first_seed_ranking())
         if not ranked:
-            raise UsageError("every scout diverged or failed: nothing to choose from (check the config's "
-                             "optimizer and data; the range test's bounds are in tune.json)")
+            raise UsageError(
+                "every scout diverged or failed: nothing to choose from (check the config's "
+                "optimizer and data; the range test's bounds are in tune.json)"
+            )
         lrs = [lr for _s, lr in ranked[: self._finalists()]]
         self.planned += self.costs.trainings(len(lrs) * (len(self.config.seeds) - 1) * self.costs.epochs)
-        self.events.on_notice(f"tune: finals of {', '.join(f'{lr:.4g}' for lr in lrs)} with "
-                              f"{len(self.config.seeds)} seed(s)")
+        self.events.on_notice(
+            f"tune: finals of {', '.join(f'{lr:.4g}' for lr in lrs)} with {len(self.config.seeds)} seed(s)"
+        )
         summary = self._sweep(lrs, seeds=self.config.seeds, retrain=self.config.retrain)
         for row in summary["variants"]:
             self.stage_of.setdefault(row["id"], "final")
-        self._stage("final", lrs=lrs, epochs=self._epochs_of(summary),
-                    reason=f"the {len(lrs)} nearest the bottom of a parabola fitted to the first seed's full-length "
-                           "scores on log-LR, every seed; pick by the seed mean")
+        self._stage(
+            "final",
+            lrs=lrs,
+            epochs=self._epochs_of(summary),
+            reason=f"the {len(lrs)} nearest the bottom of a parabola fitted to the first seed's full-length "
+            "scores on log-LR, every seed; pick by the seed mean",
+        )
         return summary
 
     def _finalists(self) -> int:
@@ -366,8 +432,7 @@ class Tuner:
     def _sweep(self, lrs: list[float], seeds, prune: PruneConfig | None = None, retrain: bool = False) -> dict:
         from lrsweep.sweep.runner import run_sweep
 
-        config = replace(self.config, lrs=tuple(lrs), seeds=tuple(seeds), prune=prune or PruneConfig(),
-                         retrain=retrain)
+        config = replace(self.config, lrs=tuple(lrs), seeds=tuple(seeds), prune=prune or PruneConfig(), retrain=retrain)
         return run_sweep(config, self.splits, self.store, self.events)
 
     def _rows(self) -> list[dict]:
@@ -402,8 +467,15 @@ class Tuner:
         return sum(r["epochs_run"] for r in new)
 
     def _stage(self, name: str, lrs: list[float], reason: str, epochs: int = 0, steps: int = 0, **extra) -> None:
-        self.stages.append({"stage": name, "lrs": lrs, "trainings": round(self.costs.trainings(epochs, steps), 3),
-                            "reason": reason, **extra})
+        self.stages.append(
+            {
+                "stage": name,
+                "lrs": lrs,
+                "trainings": round(self.costs.trainings(epochs, steps), 3),
+                "reason": reason,
+                **extra,
+            }
+        )
         self._mark_stages()
         self._save_progress()
 
@@ -430,10 +502,23 @@ class Tuner:
                 band = band_of(group, final["groups"], lambda a, b: tied(a, b, sign))
                 band = widen_band(band, group, self._first_seed_ranking(), self.config.seeds[0], TIE_RTOL)
             self._write_summary(final)
-        cost = {"trainings": round(self._spent(), 3), "variant_epochs": self._variant_epochs(),
-                "range_test_steps": self._range_steps(), "budget": self.settings.budget}
-        return TuneResult(run_dir=str(self.store.path), best=best, band=band, cost=cost, stages=list(self.stages),
-                          retrain=retrain, status=status, settings=asdict(self.settings), range_test=self.range_test)
+        cost = {
+            "trainings": round(self._spent(), 3),
+            "variant_epochs": self._variant_epochs(),
+            "range_test_steps": self._range_steps(),
+            "budget": self.settings.budget,
+        }
+        return TuneResult(
+            run_dir=str(self.store.path),
+            best=best,
+            band=band,
+            cost=cost,
+            stages=list(self.stages),
+            retrain=retrain,
+            status=status,
+            settings=asdict(self.settings),
+            range_test=self.range_test,
+        )
 
     def _write_summary(self, final: dict) -> None:
         """summary.json/.csv like grid's: the finals ranked, then every other variant tried, each with its stage."""
@@ -448,4 +533,3 @@ class Tuner:
             counts[row["status"]] = counts.get(row["status"], 0) + 1
         summary = {**final, "variants": variants, "status_counts": counts, "tune": True}
         self.store.write_summary(summary, (*SUMMARY_COLUMNS, "stage"))
-

@@ -8,9 +8,9 @@ imports anything.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from lrsweep.config import Config, load_config
 from lrsweep.errors import ConfigError
@@ -33,10 +33,16 @@ class Validation:
 
     def to_dict(self) -> dict:
         return {
-            "config": self.config.to_dict(), "fingerprint": self.config.fingerprint(), "device": self.device,
-            "sizes": self.sizes, "task": self.task, "task_note": self.task_note,
-            "imports": [{"key": k, "spec": s} for k, s in self.imports], "notes": self.notes,
-            "unchecked": self.unchecked, "variants": [v.describe() for v in self.variants],
+            "config": self.config.to_dict(),
+            "fingerprint": self.config.fingerprint(),
+            "device": self.device,
+            "sizes": self.sizes,
+            "task": self.task,
+            "task_note": self.task_note,
+            "imports": [{"key": k, "spec": s} for k, s in self.imports],
+            "notes": self.notes,
+            "unchecked": self.unchecked,
+            "variants": [v.describe() for v in self.variants],
         }
 
 
@@ -57,8 +63,12 @@ def planned_imports(config: Config) -> list[tuple[str, str]]:
     return found
 
 
-def validate_config(path: str | Path, overrides: list[str] | tuple[str, ...] = (), allow_imports: bool = True,
-                    before_import: Callable[[list[tuple[str, str]]], None] | None = None) -> Validation:
+def validate_config(
+    path: str | Path,
+    overrides: list[str] | tuple[str, ...] = (),
+    allow_imports: bool = True,
+    before_import: Callable[[list[tuple[str, str]]], None] | None = None,
+) -> Validation:
     """Check ``path`` (with ``--set`` overrides) completely, short of training; never downloads.
 
     Args:
@@ -103,8 +113,10 @@ def _check(config: Config, imports: list[tuple[str, str]], allow_imports: bool) 
     result = Validation(config, variants, str(device), describe_device(device), None, None, imports=imports)
     imported = {key for key, _ in imports} if not allow_imports else set()
     if "data.name" in imported:
-        result.unchecked.append(f"data.name '{config.data.name}' (not imported): its options, the data, and the "
-                                "model, loss and schedules that depend on it")
+        result.unchecked.append(
+            f"data.name '{config.data.name}' (not imported): its options, the data, and the "
+            "model, loss and schedules that depend on it"
+        )
         return result
     splits, note = offline_splits(config)
     if note:

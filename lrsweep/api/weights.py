@@ -30,8 +30,10 @@ def load_model(run_dir: str | Path, variant: str | None = None, device="cpu"):
         if variant is None and (store.has_model(RETRAIN_ID) or best is None):
             variant = RETRAIN_ID
         elif variant is None and not store.has_model(best):
-            raise RunDirError(f"no saved weights in {store.path}: neither retrain/model.pt (kept with save: best or "
-                              f"all, and retrain: true) nor the best variant's variants/{best}/model.pt (save: all)")
+            raise RunDirError(
+                f"no saved weights in {store.path}: neither retrain/model.pt (kept with save: best or "
+                f"all, and retrain: true) nor the best variant's variants/{best}/model.pt (save: all)"
+            )
         elif best is None:
             raise RunDirError(f"{store.path} has no best variant (nothing finished)")
         else:

@@ -6,9 +6,10 @@ import errno
 import json
 import signal
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, Iterator, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -18,11 +19,11 @@ from lrsweep.cli.console import clean, make_console
 from lrsweep.errors import LrsweepError, UsageError
 
 SetOption = Annotated[
-    Optional[list[str]],
+    list[str] | None,
     typer.Option("--set", "-s", help="Override a config key: dotted.key=value (value parsed as YAML). Repeatable."),
 ]
 DeviceOption = Annotated[
-    Optional[str], typer.Option("--device", "-d", help="auto | cpu | cuda | cuda:N | mps (overrides the config).")
+    str | None, typer.Option("--device", "-d", help="auto | cpu | cuda | cuda:N | mps (overrides the config).")
 ]
 OutOption = Annotated[Path, typer.Option("--out", "-o", help="Folder in which the run directory is created.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print only machine-readable JSON on stdout.")]
@@ -55,8 +56,18 @@ def user_errors() -> Iterator[None]:
 
 
 # a path that cannot be used as given (exit 2, like any bad usage); other OSErrors (a full disk) exit 1
-PATH_ERRNOS = {errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EEXIST, errno.EACCES, errno.EPERM, errno.EROFS,
-               errno.ENAMETOOLONG, errno.ELOOP, errno.EINVAL}
+PATH_ERRNOS = {
+    errno.ENOENT,
+    errno.ENOTDIR,
+    errno.EISDIR,
+    errno.EEXIST,
+    errno.EACCES,
+    errno.EPERM,
+    errno.EROFS,
+    errno.ENAMETOOLONG,
+    errno.ELOOP,
+    errno.EINVAL,
+}
 
 
 def os_error_message(err: OSError) -> str:
@@ -73,8 +84,9 @@ def print_error(message: str) -> None:
     """The red one-line ``error:`` on stderr (control characters stripped, [brackets] not markup)."""
     from rich.markup import escape
 
-    stderr_console().print(f"[bold red]error:[/] {escape(clean(message))}", markup=True, highlight=False,
-                           soft_wrap=True)
+    stderr_console().print(
+        f"[bold red]error:[/] {escape(clean(message))}", markup=True, highlight=False, soft_wrap=True
+    )
 
 
 def _raise_interrupt(signum, frame):
@@ -94,6 +106,7 @@ def sigterm_raises_interrupt() -> None:
 @contextmanager
 def sigterm_as_interrupt() -> Iterator[None]:
     """SIGTERM (a preempted box, a scheduler's kill) is handled like Ctrl-C: consistent and resumable."""
+
     def handler(signum, frame):
         raise KeyboardInterrupt
 
@@ -115,8 +128,10 @@ def storage_failure(err, json_out: bool) -> typer.Exit:
     from lrsweep.render.tables import summary_table, verdict
 
     run_dir = getattr(err, "run_dir", None)
-    print_error(f"{err}; the run stopped. What finished is kept: once the cause is fixed, resume with  "
-                f"lrsweep grid --resume {run_dir}")
+    print_error(
+        f"{err}; the run stopped. What finished is kept: once the cause is fixed, resume with  "
+        f"lrsweep grid --resume {run_dir}"
+    )
     if run_dir is None:
         return typer.Exit(1)
     store = open_run(run_dir)
@@ -149,9 +164,10 @@ def print_json(data: Any) -> None:
 
 
 EngineOption = Annotated[
-    Optional[str],
-    typer.Option("--engine", help="auto (train compatible variants together) | vectorized | sequential "
-                                   "(overrides the config)."),
+    str | None,
+    typer.Option(
+        "--engine", help="auto (train compatible variants together) | vectorized | sequential (overrides the config)."
+    ),
 ]
 
 
@@ -160,8 +176,10 @@ def check_device_options(device: str | None, devices: str | None) -> None:
     if devices is not None and not devices.strip(" ,"):
         raise UsageError("--devices is empty: name the devices (cuda:0,cuda:1 | all | cpu,cpu), or leave it out")
     if devices is not None and device:
-        raise UsageError(f"--device {device} and --devices {devices} exclude each other: --devices names every "
-                         "device the workers train on (drop --device)")
+        raise UsageError(
+            f"--device {device} and --devices {devices} exclude each other: --devices names every "
+            "device the workers train on (drop --device)"
+        )
 
 
 def config_overrides(sets: list[str] | None, device: str | None, engine: str | None = None) -> list[str]:

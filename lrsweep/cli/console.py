@@ -19,10 +19,28 @@ from rich.segment import Segment
 PIPE_WIDTH = 10_000  # columns when not on a terminal: wide enough that no table is ever cropped
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")  # C0 (but tab, newline), DEL, C1
 _PROBE = "★±–…▁█→×·"  # what lrsweep prints beyond ASCII
-ASCII_FALLBACK = str.maketrans({
-    "★": "*", "±": "+-", "–": "-", "—": "-", "…": "...", "→": "->", "×": "x", "·": "|", "≥": ">=", "≤": "<=",
-    "▁": "_", "▂": ".", "▃": "-", "▄": "-", "▅": "=", "▆": "=", "▇": "#", "█": "#",
-})
+ASCII_FALLBACK = str.maketrans(
+    {
+        "★": "*",
+        "±": "+-",
+        "–": "-",
+        "—": "-",
+        "…": "...",
+        "→": "->",
+        "×": "x",
+        "·": "|",
+        "≥": ">=",
+        "≤": "<=",
+        "▁": "_",
+        "▂": ".",
+        "▃": "-",
+        "▄": "-",
+        "▅": "=",
+        "▆": "=",
+        "▇": "#",
+        "█": "#",
+    }
+)
 
 
 def clean(text: str) -> str:

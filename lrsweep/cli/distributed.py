@@ -54,6 +54,8 @@ def merge_note(summary: dict, retrain: bool) -> str:
     for shard, entries in sorted(by_shard.items()):
         ids = ", ".join(f"{e['id']} ({e['status']})" for e in entries)
         lines.append(f"  shard {shard}: {ids}")
-    lines.append(f"Run those shards again (grid CONFIG --shard I/N --out ...), or all that is left here:  "
-                 f"lrsweep grid --resume {summary['run_dir']}")
+    lines.append(
+        f"Run those shards again (grid CONFIG --shard I/N --out ...), or all that is left here:  "
+        f"lrsweep grid --resume {summary['run_dir']}"
+    )
     return "\n".join(lines)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.console import Group
@@ -13,13 +13,23 @@ from rich.table import Table
 from rich.text import Text
 
 from lrsweep.cli.app import app
-from lrsweep.cli.progress import RangeTestProgress
 from lrsweep.cli.common import (
-    DEFAULT_OUT, DeviceOption, JsonOption, OutOption, QuietOption, SetOption, announce_downloads, print_json,
-    sigterm_as_interrupt, stderr_console, stdout_console, user_errors,
+    DEFAULT_OUT,
+    DeviceOption,
+    JsonOption,
+    OutOption,
+    QuietOption,
+    SetOption,
+    announce_downloads,
+    print_json,
+    sigterm_as_interrupt,
+    stderr_console,
+    stdout_console,
+    user_errors,
 )
-from lrsweep.select.finder import DEFAULT_SUGGESTER, MODES, SUGGESTERS, FinderResult, FinderSettings
+from lrsweep.cli.progress import RangeTestProgress
 from lrsweep.render.plots import find_loss_range
+from lrsweep.select.finder import DEFAULT_SUGGESTER, MODES, SUGGESTERS, FinderResult, FinderSettings
 
 DEFAULTS = FinderSettings()
 Mode = Enum("Mode", {m: m for m in MODES}, type=str)
@@ -35,15 +45,23 @@ def find(
     start: Annotated[float, typer.Option("--start", help="LR of the first step.")] = DEFAULTS.start_lr,
     end: Annotated[float, typer.Option("--end", help="LR of the last step.")] = DEFAULTS.end_lr,
     steps: Annotated[int, typer.Option("--steps", min=2, help="Optimizer steps from --start to --end.")] = (
-        DEFAULTS.steps),
+        DEFAULTS.steps
+    ),
     mode: Annotated[Mode, typer.Option("--mode", help="How the LR rises.")] = Mode(DEFAULTS.mode),
-    val: Annotated[bool, typer.Option(
-        "--val", help="Record the validation loss after each step (slower, sharper).")] = DEFAULTS.use_val,
-    suggest: Annotated[Suggester, typer.Option(
-        "--suggest", help="The suggestion to highlight and to grid around.")] = Suggester(DEFAULT_SUGGESTER),
-    write_grid: Annotated[Optional[Path], typer.Option(
-        "--write-grid", help="Write a copy of CONFIG (with any --set applied) whose lr is a log-spaced grid "
-                             "around the suggestion, kept below the divergence LR, ready for `lrsweep grid`.")] = None,
+    val: Annotated[
+        bool, typer.Option("--val", help="Record the validation loss after each step (slower, sharper).")
+    ] = DEFAULTS.use_val,
+    suggest: Annotated[
+        Suggester, typer.Option("--suggest", help="The suggestion to highlight and to grid around.")
+    ] = Suggester(DEFAULT_SUGGESTER),
+    write_grid: Annotated[
+        Path | None,
+        typer.Option(
+            "--write-grid",
+            help="Write a copy of CONFIG (with any --set applied) whose lr is a log-spaced grid "
+            "around the suggestion, kept below the divergence LR, ready for `lrsweep grid`.",
+        ),
+    ] = None,
     sets: SetOption = None,
     device: DeviceOption = None,
     out: OutOption = DEFAULT_OUT,
@@ -66,8 +84,17 @@ def find(
         settings = FinderSettings(start_lr=start, end_lr=end, steps=steps, mode=mode.value, use_val=val)
         try:
             with sigterm_as_interrupt(), announce_downloads(), RangeTestProgress(err, steps, quiet) as on_step:
-                found = api.find(config_path, sets, settings=settings, suggest=suggest.value, device=device,
-                                 out=out, write_grid=write_grid, on_step=on_step, on_notice=note)
+                found = api.find(
+                    config_path,
+                    sets,
+                    settings=settings,
+                    suggest=suggest.value,
+                    device=device,
+                    out=out,
+                    write_grid=write_grid,
+                    on_step=on_step,
+                    on_notice=note,
+                )
         except KeyboardInterrupt:
             stderr_console().print("[yellow]interrupted[/]: the range test left no results")
             raise typer.Exit(130) from None
@@ -75,8 +102,13 @@ def find(
         if quiet:
             err.print(f"run directory: {report['run_dir']}", markup=False, highlight=False, soft_wrap=True)
         elif not (Path(report["run_dir"]) / "plots" / "find.png").exists():  # matplotlib is optional: say so
-            err.print(f"no plots/find.png: matplotlib is not installed (pip install 'lrsweep[plot]'; then  "
-                      f"lrsweep plot {report['run_dir']})", style="yellow", markup=False, soft_wrap=True)
+            err.print(
+                f"no plots/find.png: matplotlib is not installed (pip install 'lrsweep[plot]'; then  "
+                f"lrsweep plot {report['run_dir']})",
+                style="yellow",
+                markup=False,
+                soft_wrap=True,
+            )
         if json_out:
             print_json(report)
         elif not quiet:
@@ -95,16 +127,20 @@ def render_find(result: FinderResult, suggester: str, report: dict) -> Group:
         parts.append(Text(completion_note(result), style="yellow"))
     footer = Text(f"Results: {report['run_dir']}")
     if report.get("grid"):
-        footer.append(f"\nWrote {report['grid_file']} with lr {report['grid']}\nNext: lrsweep grid {report['grid_file']}",
-                      style="bold")
+        footer.append(
+            f"\nWrote {report['grid_file']} with lr {report['grid']}\nNext: lrsweep grid {report['grid_file']}",
+            style="bold",
+        )
     parts.append(footer)
     return Group(*parts)
 
 
 def suggestions_table(result: FinderResult, suggester: str) -> Table:
     stop = {"completed": "reached --end", "diverged": "loss diverged", "nonfinite": "loss became NaN/inf"}
-    title = (f"LR range test: {result.steps_run} steps, {stop[result.stopped]}, {result.seconds:.1f}s "
-             f"({result.settings.mode} {result.settings.start_lr:g} → {result.settings.end_lr:g})")
+    title = (
+        f"LR range test: {result.steps_run} steps, {stop[result.stopped]}, {result.seconds:.1f}s "
+        f"({result.settings.mode} {result.settings.start_lr:g} → {result.settings.end_lr:g})"
+    )
     table = Table(title=title, title_justify="left")
     for column, justify in (("suggestion", "left"), ("lr", "right"), ("rule", "left")):
         table.add_column(column, justify=justify)
@@ -115,16 +151,27 @@ def suggestions_table(result: FinderResult, suggester: str) -> Table:
     }
     for name in SUGGESTERS:
         chosen = name == suggester
-        table.add_row(f"{name} ({MARKS[name]})" + (" ★" if chosen else ""), f"{result.suggestions[name]:.3g}",
-                      rules[name], style="bold green" if chosen else None)
+        table.add_row(
+            f"{name} ({MARKS[name]})" + (" ★" if chosen else ""),
+            f"{result.suggestions[name]:.3g}",
+            rules[name],
+            style="bold green" if chosen else None,
+        )
     diverged = f"{result.divergence_lr:.3g}" if result.divergence_lr is not None else "–"
-    table.add_row("divergence (x)", diverged, "the lower of the two below",
-                  style="red" if result.divergence_lr is not None else None)
+    table.add_row(
+        "divergence (x)",
+        diverged,
+        "the lower of the two below",
+        style="red" if result.divergence_lr is not None else None,
+    )
     onset = f"{result.onset_lr:.3g}" if result.onset_lr is not None else "–"
     table.add_row("  curve", onset, "the loss only got worse from here on")
     if result.edge_lr is not None:
-        table.add_row("  stability edge", f"{result.edge_lr:.3g}",
-                      f"gradient descent's edge at the start (sharpness {result.sharpness:.3g})")
+        table.add_row(
+            "  stability edge",
+            f"{result.edge_lr:.3g}",
+            f"gradient descent's edge at the start (sharpness {result.sharpness:.3g})",
+        )
     return table
 
 

@@ -38,8 +38,13 @@ class ProgressEvents:
             self.console.print(f"{skipped} of {len(variants)} variants already finished; running {len(pending)}.")
         if self.console.is_terminal:
             self.progress = Progress(
-                TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                TextColumn("{task.fields[status]}"), TimeElapsedColumn(), console=self.console, transient=True,
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TextColumn("{task.fields[status]}"),
+                TimeElapsedColumn(),
+                console=self.console,
+                transient=True,
             )
             self.progress.start()
             self.task = self.progress.add_task("sweep", total=len(pending) * self.epochs, status="")
@@ -50,8 +55,10 @@ class ProgressEvents:
         else:
             lrs = sorted(v.lr for v in variants)
             first = variants[0]
-            self.current = (f"{len(variants)} variants together: lr {fmt_lr(lrs[0])}…{fmt_lr(lrs[-1])} "
-                            f"{first.optimizer.label} s{first.seed}")
+            self.current = (
+                f"{len(variants)} variants together: lr {fmt_lr(lrs[0])}…{fmt_lr(lrs[-1])} "
+                f"{first.optimizer.label} s{first.seed}"
+            )
         if self.progress is not None:
             self.progress.update(self.task, description=self.current)
         elif not self.quiet and len(variants) > 1:  # plain lines: say what is training before it ends
@@ -102,8 +109,11 @@ class RangeTestProgress:
 
             def line(step, lr, loss, smoothed):  # step counts from 0
                 if (step + 1) % every == 0:
-                    self.console.print(f"range test: step {step + 1}/{self.total} lr {lr:.3g} loss {smoothed:.4g}",
-                                       markup=False, soft_wrap=True)
+                    self.console.print(
+                        f"range test: step {step + 1}/{self.total} lr {lr:.3g} loss {smoothed:.4g}",
+                        markup=False,
+                        soft_wrap=True,
+                    )
 
             return line
         task = None
@@ -111,9 +121,15 @@ class RangeTestProgress:
         def on_step(step, lr, loss, smoothed):
             nonlocal task
             if self.bar is None:  # started with the first step: a download before it keeps its own lines
-                self.bar = Progress(TextColumn("[bold]range test"), BarColumn(), MofNCompleteColumn(),
-                                    TextColumn("{task.fields[status]}"), TimeElapsedColumn(), console=self.console,
-                                    transient=True)
+                self.bar = Progress(
+                    TextColumn("[bold]range test"),
+                    BarColumn(),
+                    MofNCompleteColumn(),
+                    TextColumn("{task.fields[status]}"),
+                    TimeElapsedColumn(),
+                    console=self.console,
+                    transient=True,
+                )
                 self.bar.start()
                 task = self.bar.add_task("find", total=self.total, status="")
             self.bar.update(task, advance=1, status=f"lr {lr:.3g} loss {smoothed:.4g}")

@@ -53,8 +53,13 @@ def show(run_dir: RunDirArg, json_out: JsonOption = False) -> None:
             console.print(running_table(in_progress, (run.config.get("train") or {}).get("epochs")))
         console.print(verdict(summary))
         if run.shards and not summary.get("complete", True):
-            console.print(f"Sharded run ({', '.join(run.shards)}): lrsweep merge {run.run_dir} "
-                          "lists what each shard still has to train.", markup=False, highlight=False, soft_wrap=True)
+            console.print(
+                f"Sharded run ({', '.join(run.shards)}): lrsweep merge {run.run_dir} "
+                "lists what each shard still has to train.",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
 
 
 def _show_find(run, json_out: bool) -> None:
@@ -80,16 +85,17 @@ def tune_summary(store) -> dict:
     for vid in store.variant_ids():
         status = store.read_status(vid)
         if status and status.get("variant"):
-            rows.append({**variant_row(status["variant"], status, store.read_metrics(vid)), "stage": status.get("stage")})
+            rows.append(
+                {**variant_row(status["variant"], status, store.read_metrics(vid)), "stage": status.get("stage")}
+            )
     metric = (config.get("select") or {}).get("metric", "val_loss")
     return {"name": config.get("name"), "metric": metric, "variants": rows, "groups": [], "best": None}
 
 
 def _show_tune(store, tuned: dict, json_out: bool) -> None:
     """A tune run's directory: its stage tables and verdict, as `lrsweep tune` printed them."""
-    from lrsweep.render.tables import tune_tables, tune_verdict
-
     from lrsweep.api.runs import DETAIL_KEYS
+    from lrsweep.render.tables import tune_tables, tune_verdict
 
     meta = store.read_meta()
     details = {"run_dir": str(store.path), "meta": {k: meta[k] for k in DETAIL_KEYS if k in meta}}

@@ -3,27 +3,53 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
 from lrsweep.api.schedules import PREVIEW_STEPS_PER_EPOCH
 from lrsweep.cli.app import app
 from lrsweep.cli.common import (
-    DEFAULT_OUT, DeviceOption, JsonOption, OutOption, QuietOption, SetOption, announce_downloads, config_overrides,
-    print_json, sigterm_as_interrupt, stderr_console, stdout_console, user_errors,
+    DEFAULT_OUT,
+    DeviceOption,
+    JsonOption,
+    OutOption,
+    QuietOption,
+    SetOption,
+    announce_downloads,
+    config_overrides,
+    print_json,
+    sigterm_as_interrupt,
+    stderr_console,
+    stdout_console,
+    user_errors,
 )
 
-
-ConfigArg = Annotated[Optional[Path], typer.Argument(
-    help="The experiment's YAML config (see configs/). Omitted: the built-in quick experiment "
-         "(lrsweep/config/quick.yaml: the bundled MNIST sample, offline).")]
-TypeOption = Annotated[Optional[str], typer.Option(
-    "--type", "-t", help="Scheduler type or alias (see --list); a comma list trains them side by side. "
-                         "Replaces the config's scheduler.")]
-ParamOption = Annotated[Optional[list[str]], typer.Option(
-    "--param", "-p", help="A scheduler parameter: key=value (value parsed as YAML, e.g. milestones=[3,6]). "
-                          "With several types, key it by type: steplr.gamma=0.5. Repeatable.")]
+ConfigArg = Annotated[
+    Path | None,
+    typer.Argument(
+        help="The experiment's YAML config (see configs/). Omitted: the built-in quick experiment "
+        "(lrsweep/config/quick.yaml: the bundled MNIST sample, offline)."
+    ),
+]
+TypeOption = Annotated[
+    str | None,
+    typer.Option(
+        "--type",
+        "-t",
+        help="Scheduler type or alias (see --list); a comma list trains them side by side. "
+        "Replaces the config's scheduler.",
+    ),
+]
+ParamOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--param",
+        "-p",
+        help="A scheduler parameter: key=value (value parsed as YAML, e.g. milestones=[3,6]). "
+        "With several types, key it by type: steplr.gamma=0.5. Repeatable.",
+    ),
+]
 
 
 @app.command()
@@ -31,18 +57,41 @@ def schedule(
     config_path: ConfigArg = None,
     types: TypeOption = None,
     params: ParamOption = None,
-    lr: Annotated[Optional[float], typer.Option("--lr", help="The one learning rate every schedule starts from "
-                                                "(default: the config's first).")] = None,
-    epochs: Annotated[Optional[int], typer.Option("--epochs", "-e", min=1, help="Epochs to train (or preview) "
-                                                  "(default: the config's).")] = None,
-    seed: Annotated[Optional[int], typer.Option("--seed", help="Seed of the initial weights and batch order "
-                                                "(default: the config's seed(s)).")] = None,
-    preview: Annotated[bool, typer.Option("--preview", help="Only the LR curve: drive the real scheduler on a "
-                                          "throwaway optimizer; no data is loaded, nothing is trained.")] = False,
-    steps_per_epoch: Annotated[int, typer.Option("--steps-per-epoch", min=1, help="Optimizer steps per epoch "
-                                                 "for --preview (a real run has ceil(train rows / batch_size)).")] = PREVIEW_STEPS_PER_EPOCH,
-    list_types: Annotated[bool, typer.Option("--list", help="List every scheduler type: aliases, interval, "
-                                             "parameters and defaults (with --type: only those).")] = False,
+    lr: Annotated[
+        float | None,
+        typer.Option("--lr", help="The one learning rate every schedule starts from (default: the config's first)."),
+    ] = None,
+    epochs: Annotated[
+        int | None,
+        typer.Option("--epochs", "-e", min=1, help="Epochs to train (or preview) (default: the config's)."),
+    ] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option("--seed", help="Seed of the initial weights and batch order (default: the config's seed(s))."),
+    ] = None,
+    preview: Annotated[
+        bool,
+        typer.Option(
+            "--preview",
+            help="Only the LR curve: drive the real scheduler on a "
+            "throwaway optimizer; no data is loaded, nothing is trained.",
+        ),
+    ] = False,
+    steps_per_epoch: Annotated[
+        int,
+        typer.Option(
+            "--steps-per-epoch",
+            min=1,
+            help="Optimizer steps per epoch for --preview (a real run has ceil(train rows / batch_size)).",
+        ),
+    ] = PREVIEW_STEPS_PER_EPOCH,
+    list_types: Annotated[
+        bool,
+        typer.Option(
+            "--list",
+            help="List every scheduler type: aliases, interval, parameters and defaults (with --type: only those).",
+        ),
+    ] = False,
     sets: SetOption = None,
     device: DeviceOption = None,
     out: OutOption = DEFAULT_OUT,
@@ -69,19 +118,21 @@ def schedule(
 
 def _list(types: str | None, json_out: bool) -> None:
     from lrsweep import api
-    from lrsweep.render.tables import scheduler_list_table
     from lrsweep.optim.schedulers import LENGTH_NOTE
+    from lrsweep.render.tables import scheduler_list_table
 
     entries = api.scheduler_types(types)
     if json_out:
         print_json(entries)
         return
-    stdout_console().print(scheduler_list_table(entries, note=f"(lrsweep): derived by lrsweep from the run; "
-                                                                f"{LENGTH_NOTE}"))
+    stdout_console().print(
+        scheduler_list_table(entries, note=f"(lrsweep): derived by lrsweep from the run; {LENGTH_NOTE}")
+    )
 
 
-def _preview(config_path, overrides, options: dict, steps_per_epoch: int, out: Path, json_out: bool,
-             quiet: bool) -> None:
+def _preview(
+    config_path, overrides, options: dict, steps_per_epoch: int, out: Path, json_out: bool, quiet: bool
+) -> None:
     from lrsweep import api
     from lrsweep.render.tables import preview_tables
 
@@ -123,8 +174,15 @@ def _train(config_path, overrides, options: dict, out: Path, json_out: bool, qui
 
     try:
         with sigterm_as_interrupt(), announce_downloads(quiet):
-            result = api.schedule(config_path, overrides, **options, out=out, on_notice=note, on_run_dir=show_run_dir,
-                                  events=lambda cfg: ProgressEvents(err, cfg.train.epochs, quiet))
+            result = api.schedule(
+                config_path,
+                overrides,
+                **options,
+                out=out,
+                on_notice=note,
+                on_run_dir=show_run_dir,
+                events=lambda cfg: ProgressEvents(err, cfg.train.epochs, quiet),
+            )
     except api.Interrupted as stop:
         if json_out and stop.summary is not None:
             print_json(stop.summary)
@@ -132,8 +190,9 @@ def _train(config_path, overrides, options: dict, out: Path, json_out: bool, qui
         return 130
     summary = result.summary
     if json_out:
-        schedules = [{"id": row["id"], "scheduler": row["scheduler"], **result.curves[row["id"]]}
-                     for row in summary["variants"]]
+        schedules = [
+            {"id": row["id"], "scheduler": row["scheduler"], **result.curves[row["id"]]} for row in summary["variants"]
+        ]
         print_json({**summary, "run_dir": str(result.run_dir), "schedules": schedules})
     elif not quiet:
         console = stdout_console()

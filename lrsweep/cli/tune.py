@@ -3,29 +3,48 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
-from lrsweep.cli.app import app
 from lrsweep.api.common import DEFAULT_OUT
+from lrsweep.cli.app import app
 from lrsweep.cli.common import (
-    DeviceOption, JsonOption, OutOption, QuietOption, SetOption, announce_downloads, config_overrides, print_json,
-    sigterm_as_interrupt, stderr_console, stdout_console, user_errors,
+    DeviceOption,
+    JsonOption,
+    OutOption,
+    QuietOption,
+    SetOption,
+    announce_downloads,
+    config_overrides,
+    print_json,
+    sigterm_as_interrupt,
+    stderr_console,
+    stdout_console,
+    user_errors,
 )
 
 
 @app.command()
 def tune(
-    config_path: Annotated[Optional[Path], typer.Argument(
-        help="The YAML config to choose an LR for (its lr is ignored). Optional with --resume.")] = None,
-    budget: Annotated[Optional[float], typer.Option(
-        "--budget", min=0.1, help="At most this many full-training equivalents (variant-epochs / train.epochs, "
-                                  "every seed, the range test included).")] = None,
-    resolution: Annotated[Optional[float], typer.Option(
-        "--resolution", min=1.01, help="Refine until the best LR's neighbours are within this ratio.")] = None,
-    resume: Annotated[Optional[Path], typer.Option(
-        "--resume", help="Finish an interrupted tune run directory.")] = None,
+    config_path: Annotated[
+        Path | None,
+        typer.Argument(help="The YAML config to choose an LR for (its lr is ignored). Optional with --resume."),
+    ] = None,
+    budget: Annotated[
+        float | None,
+        typer.Option(
+            "--budget",
+            min=0.1,
+            help="At most this many full-training equivalents (variant-epochs / train.epochs, "
+            "every seed, the range test included).",
+        ),
+    ] = None,
+    resolution: Annotated[
+        float | None,
+        typer.Option("--resolution", min=1.01, help="Refine until the best LR's neighbours are within this ratio."),
+    ] = None,
+    resume: Annotated[Path | None, typer.Option("--resume", help="Finish an interrupted tune run directory.")] = None,
     sets: SetOption = None,
     device: DeviceOption = None,
     out: OutOption = DEFAULT_OUT,
@@ -50,13 +69,22 @@ def tune(
         try:
             with sigterm_as_interrupt(), announce_downloads(quiet or json_out):
                 try:
-                    result = run_tune(config_path, overrides if resume is None else (sets or []), budget=budget,
-                                      resolution=resolution, events=events, out=out, resume=resume)
+                    result = run_tune(
+                        config_path,
+                        overrides if resume is None else (sets or []),
+                        budget=budget,
+                        resolution=resolution,
+                        events=events,
+                        out=out,
+                        resume=resume,
+                    )
                 except Interrupted as stop:
                     events.close()
                     if json_out:
                         print_json(stop.summary)
-                    err.print(f"[yellow]interrupted[/]: resume with  lrsweep tune --resume {stop.summary.get('run_dir')}")
+                    err.print(
+                        f"[yellow]interrupted[/]: resume with  lrsweep tune --resume {stop.summary.get('run_dir')}"
+                    )
                     raise typer.Exit(130) from None
         except KeyboardInterrupt:
             raise typer.Exit(130) from None
@@ -113,5 +141,4 @@ class _Progress:
         stage = message.startswith("tune: ")
         if stage:
             self.close()
-        self.console.print(message, style="cyan" if stage else "yellow", markup=False, highlight=False,
-                           soft_wrap=True)
+        self.console.print(message, style="cyan" if stage else "yellow", markup=False, highlight=False, soft_wrap=True)

@@ -9,8 +9,16 @@ from typing import Annotated
 import typer
 
 from lrsweep.cli.app import app
-from lrsweep.cli.common import DeviceOption, JsonOption, SetOption, config_overrides, print_json, stderr_console, \
-    stdout_console, user_errors
+from lrsweep.cli.common import (
+    DeviceOption,
+    JsonOption,
+    SetOption,
+    config_overrides,
+    print_json,
+    stderr_console,
+    stdout_console,
+    user_errors,
+)
 
 
 @app.command()
@@ -19,9 +27,14 @@ def validate(
     sets: SetOption = None,
     device: DeviceOption = None,
     json_out: JsonOption = False,
-    no_import: Annotated[bool, typer.Option(
-        "--no-import", help="Do not import the package.module:function names of the config; check everything "
-                            "else and say what was left unchecked.")] = False,
+    no_import: Annotated[
+        bool,
+        typer.Option(
+            "--no-import",
+            help="Do not import the package.module:function names of the config; check everything "
+            "else and say what was left unchecked.",
+        ),
+    ] = False,
 ) -> None:
     """Check CONFIG and print the expanded plan (variants, device, dataset sizes) without training.
 
@@ -40,8 +53,9 @@ def validate(
             err.print(f"imports: {spec.partition(':')[0]} (for {key} '{spec}')", markup=False, highlight=False)
 
     with user_errors():
-        checked = validate_config(config_path, config_overrides(sets, device), allow_imports=not no_import,
-                                  before_import=announce)
+        checked = validate_config(
+            config_path, config_overrides(sets, device), allow_imports=not no_import, before_import=announce
+        )
     if json_out:
         print_json(checked.to_dict())
         return
@@ -54,8 +68,9 @@ def _print_validation(config_path: Path, checked, no_import: bool) -> None:
     console = stdout_console()
     config = checked.config
     sizes = checked.sizes if checked.sizes is not None else "not loaded"
-    console.print(plan_table(checked.variants, sizes, checked.device_description, config.fingerprint(),
-                             config.train.epochs))
+    console.print(
+        plan_table(checked.variants, sizes, checked.device_description, config.fingerprint(), config.train.epochs)
+    )
     if no_import and checked.imports:
         for key, spec in checked.imports:
             console.print(f"would import: {spec.partition(':')[0]} (for {key} '{spec}')", markup=False)
@@ -104,9 +119,8 @@ def datasets(json_out: JsonOption = False) -> None:
 @app.command()
 def schema() -> None:
     """Print the JSON Schema (draft 2020-12) of a config file, for editors that complete and check YAML:
-    lrsweep schema > lrsweep.config.jsonschema.json, then  # yaml-language-server: $schema=lrsweep.config.jsonschema.json
+    lrsweep schema > lrsweep.schema.json, then  # yaml-language-server: $schema=lrsweep.schema.json
     as a config's first line."""
     from lrsweep.config.jsonschema import config_schema
 
     typer.echo(json.dumps(config_schema(), indent=2))
-

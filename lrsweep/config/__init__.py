@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-
 from lrsweep.errors import ConfigError, shown
 from lrsweep.registry import nearest
 
@@ -190,8 +189,22 @@ def _section_dict(section: DataConfig) -> dict:
 # --------------------------------------------------------------------------- loading
 
 TOP_KEYS = (
-    "name", "seed", "seeds", "device", "engine", "lr", "data", "model",
-    "optimizer", "scheduler", "train", "select", "prune", "retrain", "save", "limits",
+    "name",
+    "seed",
+    "seeds",
+    "device",
+    "engine",
+    "lr",
+    "data",
+    "model",
+    "optimizer",
+    "scheduler",
+    "train",
+    "select",
+    "prune",
+    "retrain",
+    "save",
+    "limits",
 )
 
 
@@ -312,8 +325,9 @@ def parse_config(raw: dict, source: str | None = None) -> Config:
 def check_consistency(config: Config) -> None:
     check_limits(config)
     if config.data.val_fraction == 0 and len(config.lrs) * len(config.optimizers) * max(1, len(config.schedulers)) > 1:
-        raise ConfigError("a sweep needs a validation split to choose the best variant, got val_fraction=0",
-                          key="data.val_fraction")
+        raise ConfigError(
+            "a sweep needs a validation split to choose the best variant, got val_fraction=0", key="data.val_fraction"
+        )
 
 
 # --------------------------------------------------------------------------- sections
@@ -341,8 +355,17 @@ def expect(value: Any, kind: type | tuple[type, ...], key: str) -> Any:
     else:
         ok = isinstance(value, kinds)
     if not ok:
-        names = " or ".join({bool: "true/false", str: "a string", int: "an integer", float: "a number",
-                             dict: "a mapping", list: "a list"}.get(k, k.__name__) for k in kinds)
+        names = " or ".join(
+            {
+                bool: "true/false",
+                str: "a string",
+                int: "an integer",
+                float: "a number",
+                dict: "a mapping",
+                list: "a list",
+            }.get(k, k.__name__)
+            for k in kinds
+        )
         raise ConfigError(f"must be {names}, got {shown(value)}", key=key)
     return value
 
@@ -358,11 +381,14 @@ def choice(value: Any, allowed: tuple[str, ...], key: str) -> str:
 def parse_name(value: Any) -> str:
     name = expect(value, str, "name")
     if not name or any(c in name for c in "/\\") or name.startswith(".") or not name.isprintable():
-        raise ConfigError(f"must be a plain file-name prefix (no '/', no control characters), got {shown(name)}",
-                          key="name")
+        raise ConfigError(
+            f"must be a plain file-name prefix (no '/', no control characters), got {shown(name)}", key="name"
+        )
     if len(name.encode()) > MAX_NAME_BYTES:
-        raise ConfigError(f"must be at most {MAX_NAME_BYTES} bytes (it prefixes a directory name), "
-                          f"got {len(name.encode())}", key="name")
+        raise ConfigError(
+            f"must be at most {MAX_NAME_BYTES} bytes (it prefixes a directory name), got {len(name.encode())}",
+            key="name",
+        )
     return name
 
 
@@ -415,8 +441,10 @@ def _spaced_lrs(value: dict, max_num: int) -> list[float]:
     if num < 1:
         raise ConfigError(f"must be >= 1, got num={num}", key=f"{key}.num")
     if num > max_num:
-        raise ConfigError(f"num={num:,} is more than limits.max_variants={max_num:,} (raise it with "
-                          f"--set limits.max_variants=N)", key=f"{key}.num")
+        raise ConfigError(
+            f"num={num:,} is more than limits.max_variants={max_num:,} (raise it with --set limits.max_variants=N)",
+            key=f"{key}.num",
+        )
     if kind == "logspace":
         for name, v in (("start", start), ("stop", stop)):
             if not math.isfinite(v) or v <= 0:
@@ -614,21 +642,33 @@ def check_limits(config: Config) -> None:
     limits = config.limits
     n = len(config.lrs) * len(config.optimizers) * max(1, len(config.schedulers)) * len(config.seeds)
     if n > limits.max_variants:
-        raise ConfigError(f"the sweep has {n:,} variants, more than limits.max_variants={limits.max_variants:,} "
-                          "(raise it with --set limits.max_variants=N)", key="lr")
+        raise ConfigError(
+            f"the sweep has {n:,} variants, more than limits.max_variants={limits.max_variants:,} "
+            "(raise it with --set limits.max_variants=N)",
+            key="lr",
+        )
     for i, opt in enumerate(config.optimizers):
         decay = opt.options.get("weight_decay")
         if isinstance(decay, (int, float)) and decay > limits.max_weight_decay:
             key = f"optimizer[{i}].weight_decay" if len(config.optimizers) > 1 else "optimizer.weight_decay"
-            raise ConfigError(f"weight_decay={decay:g} is more than limits.max_weight_decay={limits.max_weight_decay:g} "
-                              "(raise it with --set limits.max_weight_decay=X)", key=key)
+            raise ConfigError(
+                f"weight_decay={decay:g} is more than limits.max_weight_decay={limits.max_weight_decay:g} "
+                "(raise it with --set limits.max_weight_decay=X)",
+                key=key,
+            )
     planned = datasets.planned_size(config.data.name, config.data.options)
     if planned is None:
         return
     rows, features, classes = planned
     if rows * features > limits.max_data_values:
-        raise ConfigError(f"{rows:,} rows x {features:,} features is more than limits.max_data_values="
-                          f"{limits.max_data_values:,} (raise it with --set limits.max_data_values=N)", key="data")
+        raise ConfigError(
+            f"{rows:,} rows x {features:,} features is more than limits.max_data_values="
+            f"{limits.max_data_values:,} (raise it with --set limits.max_data_values=N)",
+            key="data",
+        )
     if classes is not None and classes > limits.max_classes:
-        raise ConfigError(f"n_classes={classes:,} is more than limits.max_classes={limits.max_classes:,} "
-                          "(raise it with --set limits.max_classes=N)", key="data.n_classes")
+        raise ConfigError(
+            f"n_classes={classes:,} is more than limits.max_classes={limits.max_classes:,} "
+            "(raise it with --set limits.max_classes=N)",
+            key="data.n_classes",
+        )

@@ -25,8 +25,11 @@ def common_keys() -> list[dict]:
     from lrsweep.config.jsonschema import field_comments
 
     comments = field_comments(DataConfig)
-    return [{"name": f.name, "default": _text(f.default), "meaning": comments.get(f.name, "")}
-            for f in dataclasses.fields(DataConfig) if f.name in COMMON_KEYS]
+    return [
+        {"name": f.name, "default": _text(f.default), "meaning": comments.get(f.name, "")}
+        for f in dataclasses.fields(DataConfig)
+        if f.name in COMMON_KEYS
+    ]
 
 
 def _describe(name: str, factory) -> dict:
@@ -35,8 +38,9 @@ def _describe(name: str, factory) -> dict:
     options = []
     for option, default in signature_defaults(factory, skip=_HIDDEN).items():
         required = default is inspect.Parameter.empty
-        options.append({"name": option, "default": "required" if required else _text(default),
-                        "meaning": meanings.get(option, "")})
+        options.append(
+            {"name": option, "default": "required" if required else _text(default), "meaning": meanings.get(option, "")}
+        )
     return {"name": name, "aliases": DATASETS.aliases_of(name), "summary": doc.split("\n")[0], "options": options}
 
 

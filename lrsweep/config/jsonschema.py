@@ -4,8 +4,8 @@ Sections, keys, defaults and descriptions come from the config dataclasses (each
 its one-line comment); the names a key accepts come from the registries (datasets, models, optimizers,
 schedulers). Editors with a YAML language server complete and check config files with it::
 
-    lrsweep schema > lrsweep.config.jsonschema.json
-    # first line of a config:  # yaml-language-server: $schema=lrsweep.config.jsonschema.json
+    lrsweep schema > lrsweep.schema.json
+    # first line of a config:  # yaml-language-server: $schema=lrsweep.schema.json
 
 The schema is deliberately permissive where the config is open (dataset-, model- and optimizer-specific
 options, ``package.module:function`` names): it never refuses a config that ``validate`` accepts.
@@ -16,17 +16,20 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import re
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from lrsweep import config as cfg
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
-_IMPORT = {"type": "string", "pattern": r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$",
-           "description": "your own factory, imported: package.module:function"}
+_IMPORT = {
+    "type": "string",
+    "pattern": r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$",
+    "description": "your own factory, imported: package.module:function",
+}
 
 
-@lru_cache(maxsize=None)
+@cache
 def field_comments(cls: type) -> dict[str, str]:
     """Each dataclass field's one-line comment, read from the class source (``name: T = default  # comment``)."""
     try:
@@ -76,8 +79,12 @@ def _section(cls: type, skip: tuple[str, ...] = (), open_: bool = False) -> dict
         if _default(default) is not None or default is None:
             prop["default"] = _default(default)
         props[f.name] = prop
-    return {"type": "object", "properties": props, "additionalProperties": open_,
-            "description": (inspect.getdoc(cls) or "").split("\n")[0]}
+    return {
+        "type": "object",
+        "properties": props,
+        "additionalProperties": open_,
+        "description": (inspect.getdoc(cls) or "").split("\n")[0],
+    }
 
 
 def _names(registry, extra: tuple[str, ...] = ()) -> list[str]:
@@ -95,25 +102,48 @@ def _named(registry, section: dict, key: str, allow_import: bool) -> dict:
 
 
 def _lr() -> dict:
-    spaced = {"type": "object", "additionalProperties": False, "required": ["start", "stop", "num"],
-              "properties": {"start": {"type": "number"}, "stop": {"type": "number"},
-                             "num": {"type": "integer", "minimum": 1}}}
+    spaced = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["start", "stop", "num"],
+        "properties": {
+            "start": {"type": "number"},
+            "stop": {"type": "number"},
+            "num": {"type": "integer", "minimum": 1},
+        },
+    }
     number = {"type": "number", "exclusiveMinimum": 0}
-    return {"description": field_comments(cfg.Config).get("lrs", ""), "anyOf": [
-        number, {"type": "array", "items": number, "minItems": 1},
-        {"type": "object", "additionalProperties": False, "minProperties": 1, "maxProperties": 1,
-         "properties": {"logspace": spaced, "linspace": spaced}}]}
+    return {
+        "description": field_comments(cfg.Config).get("lrs", ""),
+        "anyOf": [
+            number,
+            {"type": "array", "items": number, "minItems": 1},
+            {
+                "type": "object",
+                "additionalProperties": False,
+                "minProperties": 1,
+                "maxProperties": 1,
+                "properties": {"logspace": spaced, "linspace": spaced},
+            },
+        ],
+    }
 
 
 def _scheduler() -> dict:
     from lrsweep.optim.schedulers import SCHEDULERS
 
     names = {"type": "string", "enum": _names(SCHEDULERS)}
-    entry = {"type": "object", "required": ["type"], "additionalProperties": True,
-             "properties": {"type": names, "interval": {"type": "string", "enum": ["epoch", "step"]}}}
+    entry = {
+        "type": "object",
+        "required": ["type"],
+        "additionalProperties": True,
+        "properties": {"type": names, "interval": {"type": "string", "enum": ["epoch", "step"]}},
+    }
     one = {"anyOf": [{"type": "null"}, {"const": False}, names, entry]}
-    return {"description": field_comments(cfg.Config).get("schedulers", ""),
-            "anyOf": [one, {"type": "array", "items": one, "minItems": 1}]}
+    return {
+        "description": field_comments(cfg.Config).get("schedulers", ""),
+        "anyOf": [one, {"type": "array", "items": one, "minItems": 1}],
+    }
 
 
 def config_schema() -> dict:
@@ -122,21 +152,43 @@ def config_schema() -> dict:
     from lrsweep.models import MODELS
     from lrsweep.optim import OPTIMIZERS
 
-    top = _section(cfg.Config, skip=("seeds", "lrs", "optimizers", "schedulers", "data", "model", "train",
-                                     "select", "prune", "limits", "source"))
+    top = _section(
+        cfg.Config,
+        skip=(
+            "seeds",
+            "lrs",
+            "optimizers",
+            "schedulers",
+            "data",
+            "model",
+            "train",
+            "select",
+            "prune",
+            "limits",
+            "source",
+        ),
+    )
     props = top["properties"]
     comments = field_comments(cfg.Config)
     props["seed"] = {"type": "integer", "description": "one seed (or seeds: a list)"}
-    props["seeds"] = {"type": "array", "items": {"type": "integer"}, "minItems": 1, "uniqueItems": True,
-                      "description": comments.get("seeds", "")}
+    props["seeds"] = {
+        "type": "array",
+        "items": {"type": "integer"},
+        "minItems": 1,
+        "uniqueItems": True,
+        "description": comments.get("seeds", ""),
+    }
     props["engine"]["enum"] = list(cfg.ENGINES)
     props["lr"] = _lr()
     props["data"] = _named(DATASETS, _section(cfg.DataConfig, skip=("options",), open_=True), "name", True)
     props["model"] = _named(MODELS, _section(cfg.ModelConfig, skip=("options",), open_=True), "name", True)
-    optimizer = _named(OPTIMIZERS, _section(cfg.OptimizerConfig, skip=("options",), open_=True), "name",
-                       OPTIMIZERS.allow_import)
-    props["optimizer"] = {"description": comments.get("optimizers", ""),
-                          "anyOf": [*optimizer["anyOf"], {"type": "array", "items": optimizer, "minItems": 1}]}
+    optimizer = _named(
+        OPTIMIZERS, _section(cfg.OptimizerConfig, skip=("options",), open_=True), "name", OPTIMIZERS.allow_import
+    )
+    props["optimizer"] = {
+        "description": comments.get("optimizers", ""),
+        "anyOf": [*optimizer["anyOf"], {"type": "array", "items": optimizer, "minItems": 1}],
+    }
     props["scheduler"] = _scheduler()
     props["train"] = _section(cfg.TrainConfig)
     props["train"]["properties"]["loss"]["enum"] = list(cfg.LOSSES)
@@ -152,6 +204,12 @@ def config_schema() -> dict:
         prop["type"] = "number"  # 1e9 is accepted for 1000000000
     known = set(cfg.TOP_KEYS)
     props = {k: v for k, v in props.items() if k in known}
-    return {"$schema": DRAFT, "$id": "https://lrsweep.dev/config.schema.json", "title": "lrsweep config",
-            "description": "A sweep of learning rates (lrsweep/config.py); every key is optional.",
-            "type": "object", "additionalProperties": False, "properties": props}
+    return {
+        "$schema": DRAFT,
+        "$id": "https://lrsweep.dev/config.schema.json",
+        "title": "lrsweep config",
+        "description": "A sweep of learning rates (lrsweep/config.py); every key is optional.",
+        "type": "object",
+        "additionalProperties": False,
+        "properties": props,
+    }

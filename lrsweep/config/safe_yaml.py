@@ -19,7 +19,7 @@ MAX_CONFIG_BYTES = 1 << 20  # a config file is refused past 1 MiB (a long grid f
 MAX_DEPTH = 50  # lists and mappings nested deeper than this are refused
 MAX_VALUES = 100_000  # values in a document, each alias counted as every value it stands for
 MAX_INT_CHARS = 70  # longest integer literal read (a 64-bit integer in binary is 66)
-INT64 = (-(2 ** 63), 2 ** 63 - 1)
+INT64 = (-(2**63), 2**63 - 1)
 
 _BaseLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when installed: 10x faster
 
@@ -36,9 +36,11 @@ def read_config_bytes(path: Path) -> bytes:
     except OSError as exc:
         raise ConfigError(f"cannot read the config file: {exc.strerror or exc}", file=str(path)) from None
     if len(data) > MAX_CONFIG_BYTES:
-        raise ConfigError(f"the config file is larger than {MAX_CONFIG_BYTES // 1024} KiB (lrsweep.config.safe_yaml."
-                          "MAX_CONFIG_BYTES); a long grid of learning rates fits in lr: {logspace: ...}",
-                          file=str(path))
+        raise ConfigError(
+            f"the config file is larger than {MAX_CONFIG_BYTES // 1024} KiB (lrsweep.config.safe_yaml."
+            "MAX_CONFIG_BYTES); a long grid of learning rates fits in lr: {logspace: ...}",
+            file=str(path),
+        )
     return data
 
 
@@ -48,8 +50,10 @@ def decode(data: bytes, source: str | None = None) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
-        raise ConfigError(f"not UTF-8 text: byte 0x{data[exc.start]:02x} at line {line} (offset {exc.start}); "
-                          "save the file as UTF-8", file=source) from None
+        raise ConfigError(
+            f"not UTF-8 text: byte 0x{data[exc.start]:02x} at line {line} (offset {exc.start}); save the file as UTF-8",
+            file=source,
+        ) from None
 
 
 def load(text: str, source: str | None = None) -> Any:
@@ -88,8 +92,9 @@ def _check_shape(text: str) -> None:
                 sizes[event.anchor] = 1
         elif kind is yaml.AliasEvent:
             if any(a == event.anchor for a, _ in open_anchors):
-                raise ConfigError(f"line {_line(event)}: alias *{event.anchor} refers to a value that contains it "
-                                  "(a recursive alias)")
+                raise ConfigError(
+                    f"line {_line(event)}: alias *{event.anchor} refers to a value that contains it (a recursive alias)"
+                )
             expanded += sizes.get(event.anchor, 1)
         elif kind in starts:
             depth += 1
@@ -103,9 +108,11 @@ def _check_shape(text: str) -> None:
             if anchor:
                 sizes[anchor] = expanded - start + 1
         if expanded > MAX_VALUES:
-            raise ConfigError(f"line {_line(event)}: more than {MAX_VALUES:,} values once aliases are expanded; "
-                              "a config this large is refused (an alias bomb, or a grid that belongs in "
-                              "lr: {logspace: ...})")
+            raise ConfigError(
+                f"line {_line(event)}: more than {MAX_VALUES:,} values once aliases are expanded; "
+                "a config this large is refused (an alias bomb, or a grid that belongs in "
+                "lr: {logspace: ...})"
+            )
 
 
 def _line(event) -> int | str:
@@ -125,8 +132,9 @@ class _StrictLoader(_BaseLoader):  # type: ignore[misc, valid-type]
                 line = key_node.start_mark.line + 1
                 if key in seen:
                     name = key if isinstance(key, str) and len(key) <= 60 else _short(key)
-                    raise ConfigError(f"line {line}: key '{name}' appears twice in one mapping "
-                                      f"(first at line {seen[key]})")
+                    raise ConfigError(
+                        f"line {line}: key '{name}' appears twice in one mapping (first at line {seen[key]})"
+                    )
                 seen[key] = line
         return super().construct_mapping(node, deep=deep)
 
@@ -143,9 +151,9 @@ class _StrictLoader(_BaseLoader):  # type: ignore[misc, valid-type]
 
 _StrictLoader.add_constructor("tag:yaml.org,2002:int", _StrictLoader.construct_yaml_int)
 # YAML 1.1 reads 1e-3 (no dot) as text; a config means the number (YAML 1.2 and JSON agree)
-_StrictLoader.add_implicit_resolver("tag:yaml.org,2002:float",
-                                    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
-                                    list("-+0123456789"))
+_StrictLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"), list("-+0123456789")
+)
 _StrictLoader.add_constructor("tag:yaml.org,2002:map", _StrictLoader.construct_yaml_map)
 
 

@@ -11,9 +11,10 @@ from __future__ import annotations
 import inspect
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 
@@ -21,7 +22,15 @@ from lrsweep.errors import ConfigError, DataError, shown
 from lrsweep.registry import Registry, call_user, check_import_spec, check_kwargs, imports_allowed, signature_defaults
 
 TASKS = ("classification", "regression")
-COMMON_KEYS = ("name", "root", "download", "val_fraction", "batch_size", "augment", "num_workers")  # owned by the config
+COMMON_KEYS = (
+    "name",
+    "root",
+    "download",
+    "val_fraction",
+    "batch_size",
+    "augment",
+    "num_workers",
+)  # owned by the config
 
 
 @dataclass(frozen=True)
@@ -61,7 +70,7 @@ class Splits:
         """Number of classes, or the width of the regression target."""
         return self.num_classes if self.task == "classification" else int(self.train_y.shape[1])
 
-    def to(self, device: torch.device | str) -> "Splits":
+    def to(self, device: torch.device | str) -> Splits:
         """A copy with every tensor on ``device``."""
         # Asynchronous only host -> GPU: a non-blocking copy back to the host could be read too early.
         non_blocking = torch.device(device).type != "cpu"
@@ -219,7 +228,9 @@ class Remote:
     def note(self, download: bool) -> str:
         files = ", ".join(self.missing)
         if download:
-            return f"{self.name}: {files} not in {self.directory}/ yet: downloaded on first run (validate never downloads)"
+            return (
+                f"{self.name}: {files} not in {self.directory}/ yet: downloaded on first run (validate never downloads)"
+            )
         return f"{self.name}: {files} missing in {self.directory}/ and data.download is false"
 
 
@@ -247,8 +258,9 @@ def standin_splits(remote: Remote, val_fraction: float) -> Splits:
         return torch.zeros(1, dtype=torch.int64).expand(n)
 
     n_fit = remote.n_train - n_val
-    return Splits(x(n_fit), y(n_fit), x(n_val), y(n_val), x(remote.n_test), y(remote.n_test), "classification",
-                  remote.num_classes)
+    return Splits(
+        x(n_fit), y(n_fit), x(n_val), y(n_val), x(remote.n_test), y(remote.n_test), "classification", remote.num_classes
+    )
 
 
 def load_dataset(name: str, options: dict[str, Any], root: Path | None = None, download: bool = True) -> Dataset:

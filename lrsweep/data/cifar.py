@@ -20,9 +20,10 @@ import shutil
 import tarfile
 import tempfile
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -202,8 +203,9 @@ def _extract_members(tarball: Path, out: Path, archive: Archive) -> None:
                 _copy(tar.extractfile(info), out / member, info.size)
                 found.add(member)
     except (tarfile.TarError, EOFError, zlib.error, OSError) as exc:
-        raise DataError(f"{tarball}: corrupt or truncated tarball ({type(exc).__name__}: {exc}); "
-                        f"delete it to download it again") from None
+        raise DataError(
+            f"{tarball}: corrupt or truncated tarball ({type(exc).__name__}: {exc}); delete it to download it again"
+        ) from None
     missing = [m for m in archive.members if m not in found]
     if missing:
         raise DataError(f"{tarball}: missing {', '.join(f'{archive.folder}/{m}' for m in missing)}")
@@ -235,7 +237,11 @@ def _install(tmp: Path, target: Path, archive: Archive) -> None:
 
 
 def _load(
-    archive: Archive, root: Path, download: bool, mirrors: Sequence[str] | None, md5s: dict[str, str] | None,
+    archive: Archive,
+    root: Path,
+    download: bool,
+    mirrors: Sequence[str] | None,
+    md5s: dict[str, str] | None,
     label: str,
 ) -> Dataset:
     if label not in archive.labels:
@@ -266,7 +272,10 @@ def cifar10(
 
 
 def cifar100(
-    root: Path, download: bool = True, mirrors: Sequence[str] | None = None, md5s: dict[str, str] | None = None,
+    root: Path,
+    download: bool = True,
+    mirrors: Sequence[str] | None = None,
+    md5s: dict[str, str] | None = None,
     label: str = "fine",
 ) -> Dataset:
     """CIFAR-100, 50,000 / 10,000 colour images, 32x32; kept in root/cifar100/.

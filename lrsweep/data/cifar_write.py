@@ -57,7 +57,7 @@ def _value(v: Any) -> bytes:
     if isinstance(v, list):
         out = b"]"
         for i in range(0, len(v), _BATCH):
-            out += b"(" + b"".join(_value(x) for x in v[i:i + _BATCH]) + b"e"
+            out += b"(" + b"".join(_value(x) for x in v[i : i + _BATCH]) + b"e"
         return out
     raise TypeError(f"cannot write {type(v).__name__} in a CIFAR batch")
 
@@ -67,7 +67,7 @@ def python2_pickle(obj: dict) -> bytes:
     items = list(obj.items())
     out = b"\x80\x02}"
     for i in range(0, len(items), _BATCH):
-        out += b"(" + b"".join(_string(k) + _value(v) for k, v in items[i:i + _BATCH]) + b"u"
+        out += b"(" + b"".join(_string(k) + _value(v) for k, v in items[i : i + _BATCH]) + b"u"
     return out + b"."
 
 
@@ -78,14 +78,19 @@ def _batches(archive: Archive, train: tuple, test: tuple) -> dict[str, dict]:
     parts = np.array_split(np.arange(len(train_x)), len(archive.train))
     members = {}
     for i, (member, rows) in enumerate(zip(archive.train, parts)):
-        members[member] = _batch(f"training batch {i + 1} of {len(archive.train)}", train_x[rows],
-                                 {k: lab[rows] for k, lab in zip(keys, train_labels)})
+        members[member] = _batch(
+            f"training batch {i + 1} of {len(archive.train)}",
+            train_x[rows],
+            {k: lab[rows] for k, lab in zip(keys, train_labels)},
+        )
     members[archive.test] = _batch("testing batch 1 of 1", test_x, dict(zip(keys, test_labels)))
     if archive.name == "cifar10":
         names = {"label_names": [f"class{i}" for i in range(10)], "num_cases_per_batch": len(parts[0]), "num_vis": 3072}
     else:
-        names = {"fine_label_names": [f"fine{i}" for i in range(100)],
-                 "coarse_label_names": [f"coarse{i}" for i in range(20)]}
+        names = {
+            "fine_label_names": [f"fine{i}" for i in range(100)],
+            "coarse_label_names": [f"coarse{i}" for i in range(20)],
+        }
     members[archive.meta] = names
     return members
 

@@ -10,8 +10,8 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 from lrsweep._version import __version__
 from lrsweep.errors import DataError, DownloadError
@@ -124,8 +124,7 @@ def _stream(url: str, out, timeout: float) -> str:
         while True:
             left = deadline - time.monotonic()
             if left <= 0:
-                raise _Failure(f"abandoned: not complete after {DEADLINE_S:g}s (too slow; "
-                               f"{out.tell()} bytes received)")
+                raise _Failure(f"abandoned: not complete after {DEADLINE_S:g}s (too slow; {out.tell()} bytes received)")
             chunk = response.read1(_CHUNK)
             if not chunk:
                 break
@@ -136,9 +135,7 @@ def _stream(url: str, out, timeout: float) -> str:
     return digest.hexdigest()
 
 
-def ensure_files(
-    what: str, directory: Path, md5s: Mapping[str, str], mirrors: Sequence[str], download: bool
-) -> None:
+def ensure_files(what: str, directory: Path, md5s: Mapping[str, str], mirrors: Sequence[str], download: bool) -> None:
     """Make sure every file of ``md5s`` is in ``directory`` with its md5, downloading what is missing.
 
     Raises:

@@ -11,9 +11,9 @@ import hashlib
 import math
 import struct
 import zlib
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
@@ -57,17 +57,21 @@ def gunzip_idx(raw: bytes, source: str) -> bytes:
     head += _inflate(stream, stream.unconsumed_tail, 4 * head[3])
     if len(head) < 4 + 4 * head[3]:
         return head
-    dims = struct.unpack(f">{head[3]}I", head[4:4 + 4 * head[3]])
+    dims = struct.unpack(f">{head[3]}I", head[4 : 4 + 4 * head[3]])
     size = len(head) + math.prod(dims) * np.dtype(_TYPES.get(head[2], ">u1")).itemsize
     if size > MAX_IDX_BYTES:
-        raise DataError(f"{source}: its header declares {size} bytes (dimensions {list(dims)}), past the "
-                        f"{MAX_IDX_BYTES >> 20} MiB an IDX file may hold")
+        raise DataError(
+            f"{source}: its header declares {size} bytes (dimensions {list(dims)}), past the "
+            f"{MAX_IDX_BYTES >> 20} MiB an IDX file may hold"
+        )
     body = _inflate(stream, stream.unconsumed_tail, size - len(head) + 1)
     if len(head) + len(body) == size and not stream.eof:
         body += _inflate(stream, stream.unconsumed_tail, 1)  # the trailer (CRC, length), or more data
     if len(head) + len(body) > size:
-        raise DataError(f"{source}: decompresses past the {size} bytes its header declares (dimensions "
-                        f"{list(dims)}): not an IDX file")
+        raise DataError(
+            f"{source}: decompresses past the {size} bytes its header declares (dimensions "
+            f"{list(dims)}): not an IDX file"
+        )
     if not stream.eof:
         raise EOFError("the gzip stream ends before its end-of-stream marker")
     return head + body

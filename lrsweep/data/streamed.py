@@ -11,8 +11,9 @@ rows from tensors, so the same data as tensors or as a Dataset gives the same sp
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch.utils.data import Dataset as TorchDataset
@@ -35,8 +36,9 @@ class StreamedDataset:
         x, y = _sample(where, "train", train)
         test_x, test_y = _sample(where, "test", test)
         if x.shape != test_x.shape or torch.as_tensor(y).shape != torch.as_tensor(test_y).shape:
-            raise DataError(f"{where}: train and test samples differ in shape: x {list(x.shape)} vs "
-                            f"{list(test_x.shape)}")
+            raise DataError(
+                f"{where}: train and test samples differ in shape: x {list(x.shape)} vs {list(test_x.shape)}"
+            )
         self.input_shape = tuple(x.shape)
         if _is_label(y):
             self.task, self.num_classes = "classification", _num_classes(where, train)
@@ -58,8 +60,10 @@ def _sample(where: str, part: str, ds: TorchDataset) -> tuple[torch.Tensor, Any]
         got = f"{x.dtype} {list(x.shape)}" if isinstance(x, torch.Tensor) else type(x).__name__
         raise DataError(f"{where}: {part}[0]: x must be a float32 tensor of at least one dimension, got {got}")
     if not (_is_label(y) or (isinstance(y, torch.Tensor) and y.dtype == torch.float32 and y.dim() == 1)):
-        raise DataError(f"{where}: {part}[0]: y must be an integer class label, or a float32 tensor [k] "
-                        f"for regression, got {y!r:.60}")
+        raise DataError(
+            f"{where}: {part}[0]: y must be an integer class label, or a float32 tensor [k] "
+            f"for regression, got {y!r:.60}"
+        )
     return x, y
 
 
@@ -74,8 +78,10 @@ def _num_classes(where: str, ds: TorchDataset) -> int:
     if n is None and getattr(ds, "classes", None) is not None:
         n = len(ds.classes)
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-        raise DataError(f"{where}: integer labels need the number of classes: give the train Dataset a "
-                        f"'num_classes' attribute (or a 'classes' list), got {n!r}")
+        raise DataError(
+            f"{where}: integer labels need the number of classes: give the train Dataset a "
+            f"'num_classes' attribute (or a 'classes' list), got {n!r}"
+        )
     return n
 
 
@@ -105,7 +111,7 @@ class Rows:
         """The collate function for this task (a picklable partial: DataLoader workers get it)."""
         return partial(collate, task=self.task)
 
-    def moved(self, device) -> "Rows":
+    def moved(self, device) -> Rows:
         return Rows(self.dataset, self.task, device)
 
 
@@ -146,13 +152,21 @@ def columns(rows: Rows, source: StreamedDataset) -> tuple[DatasetColumn, Dataset
 class StreamedSplits:
     """Train / validation / test of a streamed dataset, shaped like :class:`lrsweep.data.Splits`."""
 
-    def __init__(self, source: StreamedDataset, train_index: torch.Tensor, val_index: torch.Tensor,
-                 device: torch.device | str = "cpu"):
+    def __init__(
+        self,
+        source: StreamedDataset,
+        train_index: torch.Tensor,
+        val_index: torch.Tensor,
+        device: torch.device | str = "cpu",
+    ):
         self.source, self.train_index, self.val_index = source, train_index, val_index
         self.task, self.num_classes = source.task, source.num_classes
         self.device = torch.device(device)
-        parts = {"train": Subset(source.train, train_index.tolist()), "val": Subset(source.train, val_index.tolist()),
-                 "test": source.test}
+        parts = {
+            "train": Subset(source.train, train_index.tolist()),
+            "val": Subset(source.train, val_index.tolist()),
+            "test": source.test,
+        }
         for part, ds in parts.items():
             x, y = columns(Rows(ds, source.task, self.device), source)
             setattr(self, f"{part}_x", x)
@@ -166,7 +180,7 @@ class StreamedSplits:
     def output_size(self) -> int:
         return self.num_classes if self.task == "classification" else self.source.target_width
 
-    def to(self, device: torch.device | str) -> "StreamedSplits":
+    def to(self, device: torch.device | str) -> StreamedSplits:
         """The same splits, delivering batches on ``device``."""
         return StreamedSplits(self.source, self.train_index, self.val_index, device)
 
@@ -181,5 +195,4 @@ class StreamedSplits:
 
 def is_dataset_pair(result: Any) -> bool:
     """Whether a factory returned ``(train, test)`` map-style Datasets."""
-    return (isinstance(result, (tuple, list)) and len(result) == 2
-            and all(isinstance(d, TorchDataset) for d in result))
+    return isinstance(result, (tuple, list)) and len(result) == 2 and all(isinstance(d, TorchDataset) for d in result)

@@ -19,8 +19,9 @@ CLASS_LIMIT = 20  # at most this many distinct values (digits, grades, ratings) 
 CLASS_SHARE = 0.05  # ... or distinct values at most this share of the rows (labels repeat; measurements rarely do)
 
 
-def dataset_from_arrays(name: str, train_x: Any, train_y: Any, test_x: Any, test_y: Any, task: str = "auto",
-                        note: str | None = None) -> Dataset:
+def dataset_from_arrays(
+    name: str, train_x: Any, train_y: Any, test_x: Any, test_y: Any, task: str = "auto", note: str | None = None
+) -> Dataset:
     """A Dataset from arrays or tensors.
 
     x becomes float32 ([N] is read as [N, 1]). With task "auto", integer or string y means
@@ -193,8 +194,9 @@ def _numeric(file: Path, names: list[str], lines: list[int], cells: np.ndarray) 
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def _csv_target(file: Path, target: str, lines: list[int], column: np.ndarray,
-                task: str) -> tuple[np.ndarray, str, str | None]:
+def _csv_target(
+    file: Path, target: str, lines: list[int], column: np.ndarray, task: str
+) -> tuple[np.ndarray, str, str | None]:
     """Regression values (float) or class labels 0..K-1, the resolved task, and how it was inferred."""
     empty = np.flatnonzero(column == "")
     if len(empty):
@@ -215,16 +217,26 @@ def _csv_target(file: Path, target: str, lines: list[int], column: np.ndarray,
 def infer_task(target: str, values: np.ndarray | None) -> tuple[str, str]:
     """classification or regression for a CSV target column (None: not all numbers), and why."""
     if values is None:
-        return "classification", f"inferred: column '{target}' holds text, read as class labels " \
-                                 "(set data.task: regression to override)"
+        return (
+            "classification",
+            f"inferred: column '{target}' holds text, read as class labels (set data.task: regression to override)",
+        )
     whole = bool(np.isfinite(values).all() and (values == np.round(values)).all())
     distinct = len(np.unique(values)) if whole else None
     few = whole and (distinct <= CLASS_LIMIT or distinct <= CLASS_SHARE * len(values))
     if few:
-        return "classification", (f"inferred: column '{target}' holds {distinct} distinct whole numbers in "
-                                  f"{len(values)} rows, read as class labels (set data.task: regression to override)")
-    why = (f"{distinct} distinct whole numbers in {len(values)} rows, too many for class labels (at most "
-           f"{CLASS_LIMIT}, or {CLASS_SHARE:.0%} of the rows)") if whole else "numbers that are not all whole"
+        return "classification", (
+            f"inferred: column '{target}' holds {distinct} distinct whole numbers in "
+            f"{len(values)} rows, read as class labels (set data.task: regression to override)"
+        )
+    why = (
+        (
+            f"{distinct} distinct whole numbers in {len(values)} rows, too many for class labels (at most "
+            f"{CLASS_LIMIT}, or {CLASS_SHARE:.0%} of the rows)"
+        )
+        if whole
+        else "numbers that are not all whole"
+    )
     return "regression", f"inferred: column '{target}' holds {why} (set data.task: classification to override)"
 
 

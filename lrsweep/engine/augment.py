@@ -21,8 +21,9 @@ SEED_SALT = 0x5EED_A06  # keeps the augmentation stream apart from the batch-ord
 def check_augment(augment, input_shape: tuple[int, ...]) -> None:
     """Refuse augmentation for data that is not images ``[C, H, W]``."""
     if augment is not None and augment.active and len(input_shape) != 3:
-        raise ConfigError(f"augmentation needs image data [C, H, W], got samples of shape {list(input_shape)}",
-                          key="data.augment")
+        raise ConfigError(
+            f"augmentation needs image data [C, H, W], got samples of shape {list(input_shape)}", key="data.augment"
+        )
 
 
 class Augmenter:
@@ -75,8 +76,12 @@ def random_flip(x: Tensor, generator: torch.Generator) -> Tensor:
 def cutout(x: Tensor, size: int, generator: torch.Generator) -> Tensor:
     """Zero a ``size`` x ``size`` square centred on a random pixel of each image (clipped at the borders)."""
     b, _c, h, w = x.shape
-    centres = torch.stack([torch.randint(0, h, (b,), generator=generator, device=generator.device),
-                           torch.randint(0, w, (b,), generator=generator, device=generator.device)]).to(x.device)
+    centres = torch.stack(
+        [
+            torch.randint(0, h, (b,), generator=generator, device=generator.device),
+            torch.randint(0, w, (b,), generator=generator, device=generator.device),
+        ]
+    ).to(x.device)
     top = centres - size // 2  # [2, B]: first row and first column of the square
     ys = torch.arange(h, device=x.device)
     xs = torch.arange(w, device=x.device)

@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import multiprocessing
 import signal
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Callable, Iterator, Sequence
 
 import torch
 from torch import Tensor
@@ -58,8 +58,10 @@ class _Source:
         return (augmenter(x) if augmenter else x), y
 
     def state_dict(self) -> dict:
-        return {"orders": {s: g.get_state() for s, g in self.orders.items()},
-                "augment": {s: a.state() for s, a in self.augmenters.items()}}
+        return {
+            "orders": {s: g.get_state() for s, g in self.orders.items()},
+            "augment": {s: a.state() for s, a in self.augmenters.items()},
+        }
 
     def load_state_dict(self, state: dict) -> None:
         for s, g in self.orders.items():
@@ -81,8 +83,9 @@ class ResidentBatches(_Source):
 
     def _batches(self, perms: dict[int, Tensor]) -> Iterator[Batch]:
         for start in range(0, self.n, self.batch_size):
+
             def fetch(seed: int, start=start) -> tuple[Tensor, Tensor]:
-                index = perms[seed][start:start + self.batch_size]
+                index = perms[seed][start : start + self.batch_size]
                 return self._augmented(seed, self.x[index], self.y[index])
 
             yield Batch(fetch)
@@ -101,7 +104,7 @@ class _SeedsBatchSampler(Sampler):
     def __iter__(self):
         perms = self.perms  # this epoch's, whenever the next epoch sets its own
         for start in range(0, self.n, self.batch_size):
-            yield torch.cat([p[start:start + self.batch_size] for p in perms]).tolist()
+            yield torch.cat([p[start : start + self.batch_size] for p in perms]).tolist()
 
 
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -142,9 +145,15 @@ class StreamedBatches(_Source):
         self.sampler = _SeedsBatchSampler(self.n, batch_size)
         workers = 0 if multiprocessing.current_process().daemon else num_workers
         pin = self.device.type == "cuda"
-        self.loader = DataLoader(rows.dataset, batch_sampler=self.sampler, num_workers=workers,
-                                 collate_fn=rows.collate, pin_memory=pin, persistent_workers=workers > 0,
-                                 worker_init_fn=_worker_init if workers else None)
+        self.loader = DataLoader(
+            rows.dataset,
+            batch_sampler=self.sampler,
+            num_workers=workers,
+            collate_fn=rows.collate,
+            pin_memory=pin,
+            persistent_workers=workers > 0,
+            worker_init_fn=_worker_init if workers else None,
+        )
 
     def epoch(self) -> Iterator[Batch]:
         self.sampler.perms = list(self._permutations("cpu").values())

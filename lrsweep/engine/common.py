@@ -116,8 +116,8 @@ def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, loss: str
     total = torch.zeros((), device=x.device, dtype=torch.float64)
     correct = torch.zeros((), device=x.device, dtype=torch.int64)
     for start in range(0, len(x), EVAL_CHUNK):
-        out = model(x[start:start + EVAL_CHUNK])
-        target = y[start:start + EVAL_CHUNK]
+        out = model(x[start : start + EVAL_CHUNK])
+        target = y[start : start + EVAL_CHUNK]
         total += fn(out, target, reduction="none").double().sum()  # float64 over rows: chunking changes nothing
         if loss == "cross_entropy":
             correct += (out.argmax(dim=1) == target).sum()
@@ -128,7 +128,7 @@ def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, loss: str
     return mean, acc
 
 
-def batch_orders(n: int, seed: int, device: torch.device) -> "BatchOrders":
+def batch_orders(n: int, seed: int, device: torch.device) -> BatchOrders:
     """One permutation of the training rows per epoch, forever (``next()`` gives the next epoch's).
 
     The same seed gives every variant (in any engine) the same batches in the same order.

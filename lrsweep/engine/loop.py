@@ -8,11 +8,19 @@ import time
 import torch
 
 from lrsweep.engine import checkpoint
-from lrsweep.engine.common import (
-    STATUS_DIVERGED, STATUS_DONE, Callbacks, EpochRecord, NoCallbacks, TrainSpec, VariantResult,
-    diverged, evaluate, loss_fn,
-)
 from lrsweep.engine.batches import as_batches
+from lrsweep.engine.common import (
+    STATUS_DIVERGED,
+    STATUS_DONE,
+    Callbacks,
+    EpochRecord,
+    NoCallbacks,
+    TrainSpec,
+    VariantResult,
+    diverged,
+    evaluate,
+    loss_fn,
+)
 from lrsweep.engine.precision import Amp, maybe_compile
 from lrsweep.models import build_model
 from lrsweep.optim import build_optimizer
@@ -95,14 +103,21 @@ class SequentialTrainer:
 
     def checkpoint_state(self) -> dict:
         """Everything the next epoch depends on, as CPU copies (see :mod:`lrsweep.engine.checkpoint`)."""
-        return checkpoint.to_cpu({
-            "format": checkpoint.STATE_FORMAT, "kind": "sequential", "variant_ids": [self.variant.id],
-            "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
-            "driver": checkpoint.driver_state(self.driver), "rng": checkpoint.rng_state(self.x.device),
-            "orders": self.batches.state_dict(), "result": checkpoint.result_state(self.result),
-            "reference": self.reference_loss,  # the divergence rule's loss at initialisation
-            "scaler": self.amp.scaler.state_dict() if self.amp.scaler else None,  # fp16 loss scale
-        })
+        return checkpoint.to_cpu(
+            {
+                "format": checkpoint.STATE_FORMAT,
+                "kind": "sequential",
+                "variant_ids": [self.variant.id],
+                "model": self.model.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "driver": checkpoint.driver_state(self.driver),
+                "rng": checkpoint.rng_state(self.x.device),
+                "orders": self.batches.state_dict(),
+                "result": checkpoint.result_state(self.result),
+                "reference": self.reference_loss,  # the divergence rule's loss at initialisation
+                "scaler": self.amp.scaler.state_dict() if self.amp.scaler else None,  # fp16 loss scale
+            }
+        )
 
     def restore(self, state: dict) -> None:
         """Carry on from ``state`` (of this variant, by :meth:`checkpoint_state`); ValueError if it is not."""
@@ -160,8 +175,9 @@ class SequentialTrainer:
         return mean, acc
 
 
-def train_variant(variant, spec: TrainSpec, train, evaluation=None, callbacks: Callbacks | None = None,
-                  test=None) -> VariantResult:
+def train_variant(
+    variant, spec: TrainSpec, train, evaluation=None, callbacks: Callbacks | None = None, test=None
+) -> VariantResult:
     """Train one variant for ``spec.epochs`` epochs (see :class:`SequentialTrainer`).
 
     KeyboardInterrupt propagates; the epochs finished before it were reported to ``callbacks``.

@@ -67,5 +67,5 @@ def make_packs(variants: list, limit: int) -> list[list]:
     for group in group_packable(variants):
         n_packs = -(-len(group) // max(1, limit))
         size = -(-len(group) // n_packs)
-        packs += [group[i:i + size] for i in range(0, len(group), size)]
+        packs += [group[i : i + size] for i in range(0, len(group), size)]
     return packs

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 import torch
 from torch import Tensor
@@ -44,8 +44,9 @@ def check_device(precision: str, device: torch.device | str, key: str = "train.p
     """Refuse what ``device`` cannot do: fp16 mixed precision anywhere but CUDA."""
     device = torch.device(device)
     if precision == "16-mixed" and device.type != "cuda":
-        raise ConfigError(f"16-mixed (fp16 with loss scaling) needs a CUDA device, not {device.type}; "
-                          "use bf16-mixed or 32", key=key)
+        raise ConfigError(
+            f"16-mixed (fp16 with loss scaling) needs a CUDA device, not {device.type}; use bf16-mixed or 32", key=key
+        )
 
 
 def check_devices(precision: str, devices, key: str = "train.precision") -> None:
@@ -105,8 +106,9 @@ class Amp:
     gradient overflowed.
     """
 
-    def __init__(self, precision: str, device: torch.device, grad_clip: float | None,
-                 params: Callable[[], Iterable[Tensor]]):
+    def __init__(
+        self, precision: str, device: torch.device, grad_clip: float | None, params: Callable[[], Iterable[Tensor]]
+    ):
         self.precision = resolve_precision(precision, device)
         check_device(self.precision, device)
         self.device, self.grad_clip, self.params = device, grad_clip, params
@@ -179,8 +181,9 @@ class PackAmp:
         """GradScaler.update, per variant: back off on overflow, grow after GROWTH_INTERVAL clean steps."""
         self.growth = torch.where(finite, self.growth + 1, torch.zeros_like(self.growth))
         grow = self.growth >= GROWTH_INTERVAL
-        self.scale = torch.where(finite, torch.where(grow, self.scale * GROWTH_FACTOR, self.scale),
-                                 self.scale * BACKOFF_FACTOR)
+        self.scale = torch.where(
+            finite, torch.where(grow, self.scale * GROWTH_FACTOR, self.scale), self.scale * BACKOFF_FACTOR
+        )
         self.growth = torch.where(grow, torch.zeros_like(self.growth), self.growth)
 
     def compact(self, keep: Tensor) -> None:

@@ -17,7 +17,7 @@ place in it (per-variant masks made a variant's loss move by ~1% with the pack).
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -27,7 +27,15 @@ from torch.func import functional_call, stack_module_state, vmap
 from lrsweep.errors import VectorizeError
 
 ELEMENTWISE = (
-    nn.ReLU, nn.Tanh, nn.GELU, nn.Sigmoid, nn.LeakyReLU, nn.ELU, nn.SiLU, nn.Softplus, nn.Identity,
+    nn.ReLU,
+    nn.Tanh,
+    nn.GELU,
+    nn.Sigmoid,
+    nn.LeakyReLU,
+    nn.ELU,
+    nn.SiLU,
+    nn.Softplus,
+    nn.Identity,
     nn.Dropout,
 )
 POOLS = (nn.MaxPool2d, nn.AvgPool2d)
@@ -47,7 +55,7 @@ class StackedModel:
     def k(self) -> int:
         return self.params[0].shape[0]
 
-    def train(self, mode: bool = True) -> "StackedModel":
+    def train(self, mode: bool = True) -> StackedModel:
         self.training = mode
         return self
 
@@ -162,7 +170,7 @@ class FuncStack(StackedModel):
         self.buffer_names = list(buffers)
         self.buffers = list(buffers.values())
 
-    def train(self, mode: bool = True) -> "FuncStack":
+    def train(self, mode: bool = True) -> FuncStack:
         self.training = mode
         self.base.train(mode)
         return self
@@ -208,8 +216,9 @@ def fast_path_obstacle(model: nn.Module) -> str | None:
     for i, layer in enumerate(model):
         if isinstance(layer, nn.Flatten) and (layer.start_dim, layer.end_dim) != (1, -1):
             return f"layer {i}: Flatten({layer.start_dim}, {layer.end_dim})"
-        if isinstance(layer, nn.Conv2d) and (layer.groups != 1 or layer.padding_mode != "zeros"
-                                             or isinstance(layer.padding, str)):
+        if isinstance(layer, nn.Conv2d) and (
+            layer.groups != 1 or layer.padding_mode != "zeros" or isinstance(layer.padding, str)
+        ):
             return f"layer {i}: Conv2d with groups/padding_mode/string padding"
         if type(layer) not in (nn.Linear, nn.Conv2d, nn.Flatten, *POOLS, *ELEMENTWISE):
             return f"layer {i}: {type(layer).__name__}"

@@ -12,7 +12,8 @@ variants share stays a Python number (torch's own code path); values that differ
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -65,8 +66,9 @@ class StackedOptimizer:
         self.k = len(hparams)
         for p in self.params:
             if p.dim() == 0 or p.shape[0] != self.k:
-                raise VectorizeError(f"stacked parameter of shape {tuple(p.shape)} has no leading dimension "
-                                     f"of {self.k} variants")
+                raise VectorizeError(
+                    f"stacked parameter of shape {tuple(p.shape)} has no leading dimension of {self.k} variants"
+                )
         self._proxies = [self._proxy(dict(h)) for h in hparams]
         self.hp = _resolve(self._proxies)  # name -> one value per variant
         self.steps = [0] * self.k  # per-variant step counts

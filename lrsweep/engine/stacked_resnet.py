@@ -14,7 +14,7 @@ Unlike the vmap path, every op is an ordinary torch call, so autocast (bf16-mixe
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -73,8 +73,16 @@ class ResNetStack(FuncStack):
         mean, var = t[f"{name}.running_mean"], t[f"{name}.running_var"]
         if self.training:
             t[f"{name}.num_batches_tracked"].add_(1)
-        return F.batch_norm(x, mean.view(-1), var.view(-1), t[f"{name}.weight"].reshape(-1),
-                            t[f"{name}.bias"].reshape(-1), self.training, self.momentum[name], self.eps[name])
+        return F.batch_norm(
+            x,
+            mean.view(-1),
+            var.view(-1),
+            t[f"{name}.weight"].reshape(-1),
+            t[f"{name}.bias"].reshape(-1),
+            self.training,
+            self.momentum[name],
+            self.eps[name],
+        )
 
     def _pad_shortcut(self, x: Tensor, shortcut: PadShortcut) -> Tensor:
         s = shortcut.stride

@@ -7,7 +7,8 @@ own call); one that differs arrives as a ``[K]`` tensor, shaped ``[K, 1, ...]`` 
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -62,16 +63,16 @@ def _any(values: list, pred: Callable[[Any], bool]) -> bool:
 
 
 def _maybe_negate(g: Tensor, maximize: Any) -> Tensor:
-    return _pick(maximize, lambda: -g, lambda: g) if not (maximize is False) else g
+    return _pick(maximize, lambda: -g, lambda: g) if maximize is not False else g
 
 
 # ---- the update rules, one per optimizer ----
 
 
-
 def _coupled_decay(p, g, wd):
     """torch's L2 weight decay folded into the gradient: g + wd * p (skipped where every wd is 0)."""
     return g if _is_zero(wd) else _axpy(g, p, wd)
+
 
 class _Rule:
     """One optimizer's maths: which state it keeps, its per-step scalars, its per-parameter update."""
@@ -356,8 +357,12 @@ class _RAdam(_Rule):
         rho_inf = [2 / (1 - b) - 1 for b in b2]
         rho_t = [rho_inf[k] - 2 * steps[k] * (b2[k] ** steps[k]) / bc2[k] for k in range(n)]
         on = [r > 5.0 for r in rho_t]
-        rect = [((rho_t[k] - 4) * (rho_t[k] - 2) * rho_inf[k] / ((rho_inf[k] - 4) * (rho_inf[k] - 2) * rho_t[k]))
-                ** 0.5 if on[k] else 0.0 for k in range(n)]
+        rect = [
+            ((rho_t[k] - 4) * (rho_t[k] - 2) * rho_inf[k] / ((rho_inf[k] - 4) * (rho_inf[k] - 2) * rho_t[k])) ** 0.5
+            if on[k]
+            else 0.0
+            for k in range(n)
+        ]
         return {
             **_decay_scalars(hp),
             "one_minus_beta1": [1 - b for b in b1],

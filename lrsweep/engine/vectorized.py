@@ -5,30 +5,38 @@ its seed), sees the batches its seed orders (one shared batch when the pack has 
 stepped by its own optimizer hyper-parameters and its own torch scheduler (driven on a proxy
 optimizer). A variant whose loss goes NaN/inf is masked out of the backward pass and frozen at once
 (on the device, no host sync); every ``DIVERGENCE_CHECK_EVERY`` batches and at each epoch's end the
-frozen ones are marked ``diverged`` and dropped from the pack; the rest train on. Results, records and callbacks are those
-of :func:`lrsweep.engine.loop.train_variant`, one per variant.
+frozen ones are marked ``diverged`` and dropped from the pack; the rest train on. Results, records and
+callbacks are those of :func:`lrsweep.engine.loop.train_variant`, one per variant.
 """
 
 from __future__ import annotations
 
 import ctypes
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
 from lrsweep.engine import checkpoint
+from lrsweep.engine.batches import as_batches
 from lrsweep.engine.common import (
-    EVAL_CHUNK, STATUS_DIVERGED, STATUS_DONE, Callbacks, EpochRecord, NoCallbacks, TrainSpec, VariantResult,
+    EVAL_CHUNK,
+    STATUS_DIVERGED,
+    STATUS_DONE,
+    Callbacks,
+    EpochRecord,
+    NoCallbacks,
+    TrainSpec,
+    VariantResult,
     diverged,
 )
-from lrsweep.engine.batches import as_batches
 from lrsweep.engine.loop import DIVERGENCE_CHECK_EVERY, steps_per_epoch
 from lrsweep.engine.precision import PackAmp, maybe_compile
 from lrsweep.engine.stacked_models import PATHS, StackedModel, stack_models
-from lrsweep.engine.stacked_optim import OPTIMIZERS as STACKED, StackedOptimizer, supports
+from lrsweep.engine.stacked_optim import OPTIMIZERS as STACKED
+from lrsweep.engine.stacked_optim import StackedOptimizer, supports
 from lrsweep.errors import VectorizeError
 from lrsweep.models import build_model
 
@@ -81,8 +89,10 @@ class PackTrainer:
         if len(names) != 1:
             raise VectorizeError(f"a pack needs one optimizer, got {sorted(names)}")
         if not supports(next(iter(names))):
-            raise VectorizeError(f"optimizer '{self.variants[0].optimizer.name}' has no stacked update "
-                                 f"(packs support {', '.join(STACKED_NAMES)})")
+            raise VectorizeError(
+                f"optimizer '{self.variants[0].optimizer.name}' has no stacked update "
+                f"(packs support {', '.join(STACKED_NAMES)})"
+            )
         torch.manual_seed(self.variants[0].seed)  # as the sequential engine: dropout draws from here
         if self.device.type == "cpu":
             keep_freed_memory()
@@ -92,8 +102,10 @@ class PackTrainer:
         self.optimizer = StackedOptimizer(names.pop(), self.model.params, hparams)
         self.amp = PackAmp(spec.precision, self.device, len(self.variants), spec.grad_clip)
         if self.amp.precision != "32" and not self.model.autocast_ok:
-            raise VectorizeError(f"model '{spec.model_name}' stacks through torch.func.vmap, which autocast does "
-                                 f"not reach into, so {self.amp.precision} trains it one variant at a time")
+            raise VectorizeError(
+                f"model '{spec.model_name}' stacks through torch.func.vmap, which autocast does "
+                f"not reach into, so {self.amp.precision} trains it one variant at a time"
+            )
         self.forward = maybe_compile(self.model.forward, spec.compile, self.device)  # the training pass only
         self.alive = list(range(len(self.variants)))  # pack position -> variant index
         self.alive_index = torch.arange(len(self.variants), device=self.device)
@@ -145,8 +157,10 @@ class PackTrainer:
         from lrsweep.optim.schedulers import ScheduleDriver
 
         n_steps = steps_per_epoch(n_rows, self.spec.batch_size)
-        self.drivers = [ScheduleDriver(v.scheduler, p, self.spec.epochs, n_steps, v.lr)
-                        for v, p in zip(self.variants, self.optimizer.proxy_optimizers())]
+        self.drivers = [
+            ScheduleDriver(v.scheduler, p, self.spec.epochs, n_steps, v.lr)
+            for v, p in zip(self.variants, self.optimizer.proxy_optimizers())
+        ]
         self.optimizer.read_proxies()
         self.results = [VariantResult(v.id, STATUS_DONE) for v in self.variants]
         self.frozen: dict[int, dict[str, Tensor]] = {}
@@ -190,7 +204,7 @@ class PackTrainer:
         parts = [batch.get(s) for s in seeds]
         return torch.stack([p[0] for p in parts]), torch.stack([p[1] for p in parts]), False
 
-    def _batch(self, xb: Tensor, yb: Tensor, shared: bool, stats: "_EpochStats") -> None:
+    def _batch(self, xb: Tensor, yb: Tensor, shared: bool, stats: _EpochStats) -> None:
         """One step of every live variant, without a host sync; a variant whose loss is not finite freezes."""
         with self.amp.autocast():
             out = self.forward(xb, shared)
@@ -226,7 +240,7 @@ class PackTrainer:
         diverged = [i for pos, i in enumerate(self.alive) if counts[pos]]
         for pos, i in enumerate(self.alive):
             if counts[pos] > 1 and self.drivers[i].per_step:  # lr_steps end with the batch that diverged
-                del self.results[i].lr_steps[-(counts[pos] - 1):]
+                del self.results[i].lr_steps[-(counts[pos] - 1) :]
         if diverged:
             self._drop(diverged)
 
@@ -254,20 +268,34 @@ class PackTrainer:
         """Everything the next epoch depends on, as CPU copies: stacked weights and optimizer state, every
         variant's schedule (proxy optimizer + driver), RNG and batch orders, records, who is still in."""
         opt = self.optimizer
-        return checkpoint.to_cpu({
-            "format": checkpoint.STATE_FORMAT, "kind": "pack", "variant_ids": [v.id for v in self.variants],
-            "n_rows": self.batches.n, "epochs_run": self.epochs_run, "alive": list(self.alive),
-            "bad_batches": self.bad_batches, "params": list(self.model.params),
-            "buffers": list(getattr(self.model, "buffers", [])),
-            "optimizer": {"state": opt.state, "hp": opt.hp, "steps": opt.steps, "started": opt.started,
-                          "scalar_state": opt.scalar_state},  # NAdam's mu_product
-            "amp": {"scale": self.amp.scale, "growth": self.amp.growth},  # per-variant fp16 loss scales
-            "proxies": [d.optimizer.state_dict() for d in self.drivers],
-            "drivers": [checkpoint.driver_state(d) for d in self.drivers],
-            "frozen": dict(self.frozen), "results": [checkpoint.result_state(r) for r in self.results],
-            "reference": self.reference,  # the divergence rule's losses at initialisation
-            "rng": checkpoint.rng_state(self.device), "orders": self.batches.state_dict(),
-        })
+        return checkpoint.to_cpu(
+            {
+                "format": checkpoint.STATE_FORMAT,
+                "kind": "pack",
+                "variant_ids": [v.id for v in self.variants],
+                "n_rows": self.batches.n,
+                "epochs_run": self.epochs_run,
+                "alive": list(self.alive),
+                "bad_batches": self.bad_batches,
+                "params": list(self.model.params),
+                "buffers": list(getattr(self.model, "buffers", [])),
+                "optimizer": {
+                    "state": opt.state,
+                    "hp": opt.hp,
+                    "steps": opt.steps,
+                    "started": opt.started,
+                    "scalar_state": opt.scalar_state,
+                },  # NAdam's mu_product
+                "amp": {"scale": self.amp.scale, "growth": self.amp.growth},  # per-variant fp16 loss scales
+                "proxies": [d.optimizer.state_dict() for d in self.drivers],
+                "drivers": [checkpoint.driver_state(d) for d in self.drivers],
+                "frozen": dict(self.frozen),
+                "results": [checkpoint.result_state(r) for r in self.results],
+                "reference": self.reference,  # the divergence rule's losses at initialisation
+                "rng": checkpoint.rng_state(self.device),
+                "orders": self.batches.state_dict(),
+            }
+        )
 
     def restore(self, state: dict) -> None:
         """Carry on from ``state`` (of exactly this pack, by :meth:`checkpoint_state`); ValueError if it is not."""
@@ -285,8 +313,10 @@ class PackTrainer:
         self.alive = alive
         self.alive_index = torch.tensor(alive, dtype=torch.long, device=device)
         with torch.no_grad():
-            for p, saved in zip(list(self.model.params) + list(getattr(self.model, "buffers", [])),
-                                list(state["params"]) + list(state["buffers"])):
+            for p, saved in zip(
+                list(self.model.params) + list(getattr(self.model, "buffers", [])),
+                list(state["params"]) + list(state["buffers"]),
+            ):
                 p.copy_(saved)
         opt = self.optimizer
         opt.state = checkpoint.to_device(state["optimizer"]["state"], device)
@@ -318,8 +348,8 @@ class PackTrainer:
         correct = torch.zeros(k, device=x.device, dtype=torch.int64)
         chunk = max(256, min(EVAL_CHUNK, EVAL_ROWS_TIMES_VARIANTS // k))  # the sequential engine's, up to K=4
         for start in range(0, len(x), chunk):
-            out = self.model.forward(x[start:start + chunk], True)
-            target = y[start:start + chunk]
+            out = self.model.forward(x[start : start + chunk], True)
+            target = y[start : start + chunk]
             total += _losses(out, target, True, self.spec.loss, reduction="sum")
             if classification:
                 correct += (out.argmax(dim=-1) == target).sum(dim=1)
@@ -350,16 +380,21 @@ def _stack(variants, spec: TrainSpec, device: torch.device, path: str) -> Stacke
     by_seed = {}
     for v in variants:
         if v.seed not in by_seed:
-            by_seed[v.seed] = build_model(spec.model_name, spec.model_options, spec.input_shape,
-                                          spec.output_size, v.seed).to(device).train()
+            by_seed[v.seed] = (
+                build_model(spec.model_name, spec.model_options, spec.input_shape, spec.output_size, v.seed)
+                .to(device)
+                .train()
+            )
     try:
         stacked = stack_models([by_seed[v.seed] for v in variants], path)
         _trial(stacked, spec, device)
     except VectorizeError as exc:
         raise VectorizeError(f"model '{spec.model_name}' cannot be vectorized: {exc}") from None
     except Exception as exc:  # noqa: BLE001 - whatever vmap or the model raised: fall back, say why
-        raise VectorizeError(f"model '{spec.model_name}' cannot be vectorized: {type(exc).__name__}: "
-                             f"{str(exc).splitlines()[0] if str(exc) else ''}") from None
+        raise VectorizeError(
+            f"model '{spec.model_name}' cannot be vectorized: {type(exc).__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else ''}"
+        ) from None
     return stacked
 
 
@@ -399,8 +434,7 @@ class _EpochStats:
         self.seen = torch.zeros(k, device=device, dtype=torch.int64)
         self.classification = classification
 
-    def add(self, index: Tensor, counted: Tensor, losses: Tensor, out: Tensor, y: Tensor, shared: bool,
-            n: int) -> None:
+    def add(self, index: Tensor, counted: Tensor, losses: Tensor, out: Tensor, y: Tensor, shared: bool, n: int) -> None:
         """Add one batch of ``n`` rows to the variants at ``index`` where ``counted`` (a device mask) holds."""
         self.total.index_add_(0, index, torch.where(counted, losses * n, torch.zeros_like(losses)))
         if self.classification:

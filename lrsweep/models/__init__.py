@@ -8,14 +8,20 @@ own options, and returns an ``nn.Module`` mapping a batch of inputs to logits/pr
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
 
 from lrsweep.errors import ConfigError, shown
 from lrsweep.registry import (
-    Registry, accepts_var_kwargs, call_user, check_import_spec, check_kwargs, imports_allowed, signature_defaults,
+    Registry,
+    accepts_var_kwargs,
+    call_user,
+    check_import_spec,
+    check_kwargs,
+    imports_allowed,
+    signature_defaults,
 )
 
 MODELS: Registry = Registry("model", allow_import=True)
@@ -66,8 +72,9 @@ def cnn(
 ) -> nn.Module:
     """LeNet-style: conv(5x5, same) + 2x2 max-pool per channel entry, then an MLP head."""
     if len(input_shape) != 3:
-        raise ConfigError(f"cnn needs image input [channels, height, width], got shape {list(input_shape)}",
-                          key="model.name")
+        raise ConfigError(
+            f"cnn needs image input [channels, height, width], got shape {list(input_shape)}", key="model.name"
+        )
     act = _activation(activation)
     in_ch, h, w = input_shape
     layers: list[nn.Module] = []
@@ -94,8 +101,11 @@ def check_model_options(name: str, options: dict, key: str = "model") -> dict:
     if MODELS.is_import(name):
         params = signature_defaults(factory)
         if not accepts_var_kwargs(factory) and not all(p in params for p in INFERRED):
-            raise ConfigError(f"model factory '{name}' must take input_shape and output_size (lrsweep passes them "
-                              f"from the dataset); it takes ({', '.join(params)})", key=f"{key}.name")
+            raise ConfigError(
+                f"model factory '{name}' must take input_shape and output_size (lrsweep passes them "
+                f"from the dataset); it takes ({', '.join(params)})",
+                key=f"{key}.name",
+            )
     checked = check_kwargs(factory, options, key, skip=INFERRED)
     for opt in ("hidden", "channels"):
         if opt in checked:
@@ -118,11 +128,15 @@ def build_model(name: str, options: dict, input_shape: Sequence[int], output_siz
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         kwargs = {"input_shape": tuple(input_shape), "output_size": output_size, **options}
-        model = call_user(factory, kwargs, f"model factory '{name}'", key="model.name") if MODELS.is_import(name) \
+        model = (
+            call_user(factory, kwargs, f"model factory '{name}'", key="model.name")
+            if MODELS.is_import(name)
             else factory(**kwargs)
+        )
     if not isinstance(model, nn.Module):
-        raise ConfigError(f"model factory '{name}' returned {type(model).__name__}, not a torch.nn.Module",
-                          key="model.name")
+        raise ConfigError(
+            f"model factory '{name}' returned {type(model).__name__}, not a torch.nn.Module", key="model.name"
+        )
     return model
 
 

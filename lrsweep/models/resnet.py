@@ -10,7 +10,7 @@ the paper's choice for CIFAR) or option B (1x1 convolution + BatchNorm).
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -48,8 +48,9 @@ class BasicBlock(nn.Module):
             if shortcut == "A":
                 self.shortcut = PadShortcut(in_channels, out_channels, stride)
             else:
-                self.shortcut = nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False),
-                                              nn.BatchNorm2d(out_channels))
+                self.shortcut = nn.Sequential(
+                    nn.Conv2d(in_channels, out_channels, 1, stride=stride, bias=False), nn.BatchNorm2d(out_channels)
+                )
 
     def forward(self, x: Tensor) -> Tensor:
         h = F.relu(self.bn1(self.conv1(x)))
@@ -60,8 +61,9 @@ class ResNet(nn.Module):
     def __init__(self, in_channels: int, output_size: int, blocks: Sequence[int], width: int, shortcut: str):
         super().__init__()
         channels = BASE_CHANNELS * width
-        self.stem = nn.Sequential(nn.Conv2d(in_channels, channels, 3, padding=1, bias=False),
-                                  nn.BatchNorm2d(channels), nn.ReLU())
+        self.stem = nn.Sequential(
+            nn.Conv2d(in_channels, channels, 3, padding=1, bias=False), nn.BatchNorm2d(channels), nn.ReLU()
+        )
         stages, in_ch = [], channels
         for i, n in enumerate(blocks):
             out_ch = BASE_CHANNELS * width * 2**i
@@ -97,8 +99,9 @@ def resnet(
 ) -> nn.Module:
     """CIFAR-style ResNet (``depth`` 6n+2, or ``blocks`` per stage); BatchNorm, option A or B shortcuts."""
     if len(input_shape) != 3:
-        raise ConfigError(f"resnet needs image input [channels, height, width], got shape {list(input_shape)}",
-                          key="model.name")
+        raise ConfigError(
+            f"resnet needs image input [channels, height, width], got shape {list(input_shape)}", key="model.name"
+        )
     check_options({"depth": depth, "blocks": blocks, "width": width, "shortcut": shortcut}, "model")
     return ResNet(input_shape[0], output_size, stage_blocks(depth, blocks), width, shortcut)
 
@@ -109,8 +112,11 @@ def check_options(options: dict, key: str) -> None:
     if not isinstance(depth, int) or isinstance(depth, bool) or depth < 8 or (depth - 2) % 6:
         raise ConfigError(f"must be 6n+2 with n >= 1 (20, 32, 44, 56, 110), got depth={depth!r}", key=f"{key}.depth")
     blocks = options.get("blocks")
-    if blocks is not None and (not isinstance(blocks, (list, tuple)) or not blocks
-                               or not all(isinstance(b, int) and not isinstance(b, bool) and b > 0 for b in blocks)):
+    if blocks is not None and (
+        not isinstance(blocks, (list, tuple))
+        or not blocks
+        or not all(isinstance(b, int) and not isinstance(b, bool) and b > 0 for b in blocks)
+    ):
         raise ConfigError(f"must be a non-empty list of positive integers, got {blocks!r}", key=f"{key}.blocks")
     width = options.get("width", 1)
     if not isinstance(width, int) or isinstance(width, bool) or width < 1:

@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import inspect
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import torch
 
@@ -14,11 +15,11 @@ from lrsweep.registry import Registry, check_kwargs, signature_defaults
 # torch.optim classes a sweep cannot use, and why (checked before the catalogue is built).
 REFUSED = {
     "lbfgs": "LBFGS re-evaluates the loss several times per step through a closure, which a sweep's "
-             "one-backward-per-batch loop does not provide",
+    "one-backward-per-batch loop does not provide",
     "sparseadam": "SparseAdam only accepts sparse gradients (nn.Embedding(sparse=True)); lrsweep's models "
-                  "have dense ones",
+    "have dense ones",
     "muon": "Muon only updates 2-D weight matrices and needs a second optimizer for biases and norms; "
-            "a variant has one optimizer over all of its parameters",
+    "a variant has one optimizer over all of its parameters",
 }
 # Implementation switches of torch.optim that change speed, never the arithmetic a sweep compares.
 IMPLEMENTATION_KEYS = ("foreach", "fused", "capturable", "differentiable")
@@ -37,8 +38,14 @@ def torch_optimizers() -> dict[str, type[torch.optim.Optimizer]]:
     found = {}
     for name in sorted(dir(torch.optim)):
         cls = getattr(torch.optim, name)
-        if (inspect.isclass(cls) and issubclass(cls, torch.optim.Optimizer) and cls is not torch.optim.Optimizer
-                and not name.startswith("_") and name.lower() not in REFUSED and _takes_params_and_lr(cls)):
+        if (
+            inspect.isclass(cls)
+            and issubclass(cls, torch.optim.Optimizer)
+            and cls is not torch.optim.Optimizer
+            and not name.startswith("_")
+            and name.lower() not in REFUSED
+            and _takes_params_and_lr(cls)
+        ):
             found[name.lower()] = cls
     return found
 
@@ -57,8 +64,10 @@ def optimizer_class(name: str, key: str = "optimizer") -> type:
         if not callable(cls):
             raise ConfigError(f"'{name}' is {type(cls).__name__}, not an optimizer class", key=f"{key}.name")
         if not _takes_params_and_lr(cls):
-            raise ConfigError(f"'{name}' must accept 'params' and 'lr' keyword arguments, as torch.optim "
-                              "optimizers do", key=f"{key}.name")
+            raise ConfigError(
+                f"'{name}' must accept 'params' and 'lr' keyword arguments, as torch.optim optimizers do",
+                key=f"{key}.name",
+            )
     return cls
 
 

@@ -41,8 +41,15 @@ def write_plots(store, summary: dict) -> list[Path]:
     fixed = [f"{k} {rows[0][k]}" for k in ("optimizer", "scheduler") if rows and k not in varying_axes(summary)]
     loss_title = " · ".join([f"{summary['name']}: train/val loss per epoch", *fixed])
     figures.update(_paged("loss_curves", loss_panels(summary, metrics), plt, _draw_losses, loss_title))
-    figures.update(_paged("lr_schedule", schedule_panels(summary, metrics, store), plt, _draw_schedule,
-                          f"{summary['name']}: learning rate during training"))
+    figures.update(
+        _paged(
+            "lr_schedule",
+            schedule_panels(summary, metrics, store),
+            plt,
+            _draw_schedule,
+            f"{summary['name']}: learning rate during training",
+        )
+    )
     written = []
     store.plots_dir.mkdir(parents=True, exist_ok=True)
     for name, figure in figures.items():
@@ -101,19 +108,43 @@ def metric_vs_lr(plt, summary: dict):
     for label, groups in sorted(series.items()):
         points = sorted((g for g in groups if g["mean"] is not None), key=lambda g: g["lr"])
         if points:
-            ax.errorbar([g["lr"] for g in points], [g["mean"] for g in points],
-                        yerr=[g["std"] or 0.0 for g in points], marker="o", capsize=3, label=_wrap(label, 60))
+            ax.errorbar(
+                [g["lr"] for g in points],
+                [g["mean"] for g in points],
+                yerr=[g["std"] or 0.0 for g in points],
+                marker="o",
+                capsize=3,
+                label=_wrap(label, 60),
+            )
         failed = [g["lr"] for g in groups if g["mean"] is None]
         if failed:  # no score: drawn in a band at the worst end of the axis, below (max wins) or above the data
             worst = WORST_BAND / 2 if summary["direction"] == "max" else 1 - WORST_BAND / 2
             what = "diverged/unfinished: no score" + (f" ({label})" if len(series) > 1 else "")
-            ax.plot(failed, [worst] * len(failed), "x", color="red", markersize=9, mew=2, linestyle="none",
-                    transform=ax.get_xaxis_transform(), label=_wrap(what, 60))
+            ax.plot(
+                failed,
+                [worst] * len(failed),
+                "x",
+                color="red",
+                markersize=9,
+                mew=2,
+                linestyle="none",
+                transform=ax.get_xaxis_transform(),
+                label=_wrap(what, 60),
+            )
             failed_any = True
     best = summary.get("best")
     if best and best.get("mean") is not None:
-        ax.plot([best["lr"]], [best["mean"]], marker="*", markersize=16, color="gold", markeredgecolor="black",
-                linestyle="none", label=f"best lr={best['lr']:.3g}", zorder=5)
+        ax.plot(
+            [best["lr"]],
+            [best["mean"]],
+            marker="*",
+            markersize=16,
+            color="gold",
+            markeredgecolor="black",
+            linestyle="none",
+            label=f"best lr={best['lr']:.3g}",
+            zorder=5,
+        )
     ax.set_xscale("log")
     if _wide_positive([g["mean"] for g in summary["groups"]]):
         ax.set_yscale("log")
@@ -137,8 +168,12 @@ def _leave_worst_band(ax, direction: str) -> None:
         ax.set_ylim(10 ** (math.log10(low) - pad) if log else low - pad, high)
     else:
         ax.set_ylim(low, 10 ** (math.log10(high) + pad) if log else high + pad)
-    ax.axhspan(*((ax.get_ylim()[0], low) if direction == "max" else (high, ax.get_ylim()[1])), color="red",
-               alpha=0.06, zorder=0)
+    ax.axhspan(
+        *((ax.get_ylim()[0], low) if direction == "max" else (high, ax.get_ylim()[1])),
+        color="red",
+        alpha=0.06,
+        zorder=0,
+    )
 
 
 # --------------------------------------------------------------------------- small multiples
@@ -170,14 +205,28 @@ def loss_panels(summary: dict, metrics: dict[str, list[dict]]) -> list[dict]:
             epochs = [r["epoch"] for r in records]
             seeds = f" ({len(members)} seeds)" if len(members) > 1 else ""
             for kind, style, color in (("train", "-", "tab:blue"), ("val", "--", "tab:orange")):
-                lines.append({"x": epochs, "y": [_finite(r.get(f"{kind}_loss")) for r in records],
-                              "label": f"{kind}{seeds}" if i == 0 else None, "style": style, "color": color})
+                lines.append(
+                    {
+                        "x": epochs,
+                        "y": [_finite(r.get(f"{kind}_loss")) for r in records],
+                        "label": f"{kind}{seeds}" if i == 0 else None,
+                        "style": style,
+                        "color": color,
+                    }
+                )
         statuses = ",".join(sorted({r["status"] for r in members}))
         title = " ".join([f"lr={head['lr']:.3g}", *(str(head[k]) for k in axes)])
         ran = max((r.get("epochs_run") or 0 for r in members), default=0)
         empty = f"{statuses} in epoch {ran or 1}: no finite loss to draw"
-        panels.append({"title": f"{_wrap(title)}\n{statuses}", "lines": lines, "empty": empty,
-                       "best": any(r.get("best") for r in members), "ylabel": "loss"})
+        panels.append(
+            {
+                "title": f"{_wrap(title)}\n{statuses}",
+                "lines": lines,
+                "empty": empty,
+                "best": any(r.get("best") for r in members),
+                "ylabel": "loss",
+            }
+        )
     return panels
 
 
@@ -200,10 +249,18 @@ def schedule_panels(summary: dict, metrics: dict[str, list[dict]], store) -> lis
             else:  # the lr holds for the whole epoch: a step from its start to its end
                 x = [r["epoch"] - 1 for r in records] + [records[-1]["epoch"]] * bool(records)
                 y = [r["lr"] for r in records] + [records[-1]["lr"]] * bool(records)
-            lines.append({"x": x, "y": [_finite(v) for v in y], "label": f"lr={row['lr']:.3g}", "style": "-",
-                          "steps": not steps})
-        panels.append({"title": _wrap(_series_label(optimizer, scheduler)), "lines": lines, "best": False,
-                       "ylabel": "learning rate", "logy": True})
+            lines.append(
+                {"x": x, "y": [_finite(v) for v in y], "label": f"lr={row['lr']:.3g}", "style": "-", "steps": not steps}
+            )
+        panels.append(
+            {
+                "title": _wrap(_series_label(optimizer, scheduler)),
+                "lines": lines,
+                "best": False,
+                "ylabel": "learning rate",
+                "logy": True,
+            }
+        )
     return panels
 
 
@@ -213,21 +270,22 @@ def _read_lr_steps(store, variant_id: str) -> list[dict]:
 
 
 def _paged(name: str, panels: list[dict], plt, draw, title: str) -> dict:
-    pages = [panels[i:i + PANELS_PER_PAGE] for i in range(0, len(panels), PANELS_PER_PAGE)] or [[]]
-    return {(name if i == 0 else f"{name}-{i + 1}"): _small_multiples(plt, page, draw, title)
-            for i, page in enumerate(pages)}
+    pages = [panels[i : i + PANELS_PER_PAGE] for i in range(0, len(panels), PANELS_PER_PAGE)] or [[]]
+    return {
+        (name if i == 0 else f"{name}-{i + 1}"): _small_multiples(plt, page, draw, title)
+        for i, page in enumerate(pages)
+    }
 
 
 def _small_multiples(plt, panels: list[dict], draw, title: str):
     n = max(1, len(panels))
     cols = min(COLUMNS, n)
     rows = math.ceil(n / cols)
-    figure, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 2.8 * rows + 0.4), squeeze=False,
-                                layout="constrained")
+    figure, axes = plt.subplots(rows, cols, figsize=(3.4 * cols, 2.8 * rows + 0.4), squeeze=False, layout="constrained")
     flat = [ax for line in axes for ax in line]
     for ax, panel in zip(flat, panels):
         draw(ax, panel)
-    for ax in flat[len(panels):]:
+    for ax in flat[len(panels) :]:
         ax.set_visible(False)
     figure.suptitle(title, fontsize="medium")
     return figure
@@ -235,16 +293,24 @@ def _small_multiples(plt, panels: list[dict], draw, title: str):
 
 def _draw_losses(ax, panel: dict) -> None:
     for line in panel["lines"]:
-        ax.plot(line["x"], line["y"], line["style"], marker=".", label=line["label"], color=line["color"],
-                alpha=0.8)
+        ax.plot(line["x"], line["y"], line["style"], marker=".", label=line["label"], color=line["color"], alpha=0.8)
     values = [v for line in panel["lines"] for v in line["y"]]
     if _wide_positive(values):
         ax.set_yscale("log")
     epochs = max((x for line in panel["lines"] for x in line["x"]), default=0)
     ax.set_xlim(0.5, max(epochs, 1) + 0.5)
     if not any(math.isfinite(v) for v in values):  # a variant that diverged in its first epoch
-        ax.text(0.5, 0.5, panel.get("empty") or "no finite loss", transform=ax.transAxes, ha="center",
-                va="center", color="red", fontsize="small", wrap=True)
+        ax.text(
+            0.5,
+            0.5,
+            panel.get("empty") or "no finite loss",
+            transform=ax.transAxes,
+            ha="center",
+            va="center",
+            color="red",
+            fontsize="small",
+            wrap=True,
+        )
         ax.set_yticks([])
     _decorate(ax, panel, "epoch")
     if not any(math.isfinite(v) for v in values) and ax.get_legend() is not None:
@@ -297,16 +363,20 @@ def write_schedule_preview(data: dict, path: Path) -> Path:
     for entry in data["schedules"]:  # x in epochs elapsed: epoch e spans [e - 1, e]
         if entry.get("step_lrs"):
             lrs = entry["step_lrs"]
-            ax.plot([i / per_epoch for i in range(len(lrs))] + [len(lrs) / per_epoch], lrs + lrs[-1:],
-                    label=_wrap(entry["scheduler"], 40))
+            ax.plot(
+                [i / per_epoch for i in range(len(lrs))] + [len(lrs) / per_epoch],
+                lrs + lrs[-1:],
+                label=_wrap(entry["scheduler"], 40),
+            )
         else:
             lrs = entry["epoch_lrs"]
             ax.step(list(range(len(lrs) + 1)), lrs + lrs[-1:], where="post", label=_wrap(entry["scheduler"], 40))
     ax.set_xlim(0, data["epochs"])
     ax.set_xlabel("epochs trained")
     ax.set_ylabel("learning rate")
-    ax.set_title(f"LR preview: lr={data['lr']:.3g}, {data['epochs']} epochs x {per_epoch} steps per epoch",
-                 fontsize="medium")
+    ax.set_title(
+        f"LR preview: lr={data['lr']:.3g}, {data['epochs']} epochs x {per_epoch} steps per epoch", fontsize="medium"
+    )
     ax.grid(True, alpha=0.3)
     ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1), frameon=False)  # beside, not over
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -317,9 +387,12 @@ def write_schedule_preview(data: dict, path: Path) -> Path:
 
 # --------------------------------------------------------------------------- lrsweep tune
 
-TUNE_MARKS = {"scout": ("v", "0.55", "scout (cut at a rung: its metric there)"),
-              "rung": ("o", "C0", "scout, full length"),
-              "refine": ("D", "C2", "refine"), "final": ("s", "C3", "final (mean of every seed)")}
+TUNE_MARKS = {
+    "scout": ("v", "0.55", "scout (cut at a rung: its metric there)"),
+    "rung": ("o", "C0", "scout, full length"),
+    "refine": ("D", "C2", "refine"),
+    "final": ("s", "C3", "final (mean of every seed)"),
+}
 
 
 def tune_figure(plt, tune: dict, summary: dict):
@@ -331,10 +404,15 @@ def tune_figure(plt, tune: dict, summary: dict):
     figure, ax = plt.subplots(figsize=(7.5, 4.5), layout="constrained")
     band = tune.get("band")
     if band:
-        ax.axvspan(band["low"] / 1.03, band["high"] * 1.03, color="gold", alpha=0.25,
-                   label=f"band {band['low']:.3g}–{band['high']:.3g}")
+        ax.axvspan(
+            band["low"] / 1.03,
+            band["high"] * 1.03,
+            color="gold",
+            alpha=0.25,
+            label=f"band {band['low']:.3g}–{band['high']:.3g}",
+        )
     stages = [s for s in tune.get("stages", []) if s.get("stage") == "range"]
-    for name, value in (stages[0].get("bounds") or {}).items() if stages else ():
+    for _name, value in (stages[0].get("bounds") or {}).items() if stages else ():
         ax.axvline(value, color="0.4", ls="--", lw=1)
     values = []
     for stage, (marker, color, label) in TUNE_MARKS.items():
@@ -343,17 +421,40 @@ def tune_figure(plt, tune: dict, summary: dict):
             rows = [{"lr": g["lr"], "mean": g["mean"], "status": "/".join(g["statuses"])} for g in summary["groups"]]
         shown = [r for r in rows if r["mean"] is not None and "diverged" not in r["status"]]
         if shown:
-            ax.plot([r["lr"] for r in shown], [r["mean"] for r in shown], marker, color=color, label=label,
-                    markersize=7, linestyle="none", fillstyle="none" if stage == "scout" else "full")
+            ax.plot(
+                [r["lr"] for r in shown],
+                [r["mean"] for r in shown],
+                marker,
+                color=color,
+                label=label,
+                markersize=7,
+                linestyle="none",
+                fillstyle="none" if stage == "scout" else "full",
+            )
             values += [r["mean"] for r in shown]
         lost = [r["lr"] for r in rows if "diverged" in r["status"] or r["mean"] is None]
         if lost:
-            ax.plot(lost, [0.02] * len(lost), "x", color="red", transform=ax.get_xaxis_transform(),
-                    label=f"{stage}: diverged/unfinished")
+            ax.plot(
+                lost,
+                [0.02] * len(lost),
+                "x",
+                color="red",
+                transform=ax.get_xaxis_transform(),
+                label=f"{stage}: diverged/unfinished",
+            )
     best = tune.get("best")
     if best and best.get("mean") is not None:
-        ax.plot([best["lr"]], [best["mean"]], marker="*", markersize=16, color="gold", markeredgecolor="black",
-                linestyle="none", label=f"pick lr={best['lr']:.3g}", zorder=5)
+        ax.plot(
+            [best["lr"]],
+            [best["mean"]],
+            marker="*",
+            markersize=16,
+            color="gold",
+            markeredgecolor="black",
+            linestyle="none",
+            label=f"pick lr={best['lr']:.3g}",
+            zorder=5,
+        )
     ax.set_xscale("log")
     if _wide_positive(values):
         ax.set_yscale("log")

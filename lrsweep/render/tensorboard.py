@@ -62,8 +62,13 @@ class TensorBoardEvents:
 
     def on_epoch(self, variant_id, record) -> None:
         writer = self._writer(variant_id)
-        scalars = {"loss/train": record.train_loss, "loss/val": record.val_loss, "acc/train": record.train_acc,
-                   "acc/val": record.val_acc, "lr": record.lr}
+        scalars = {
+            "loss/train": record.train_loss,
+            "loss/val": record.val_loss,
+            "acc/train": record.train_acc,
+            "acc/val": record.val_acc,
+            "lr": record.lr,
+        }
         for tag, value in scalars.items():
             if value is not None:
                 writer.add_scalar(tag, value, record.epoch)

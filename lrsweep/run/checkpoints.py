@@ -42,9 +42,15 @@ class ResumePoint:
 
 
 def header(fingerprint: str, members: list[str], state: dict) -> dict:
-    return {"format": CHECKPOINT_FORMAT, "lrsweep": __version__, "torch": str(torch.__version__),
-            "fingerprint": fingerprint, "members": list(members), "kind": state.get("kind"),
-            "threads": state.get("threads")}
+    return {
+        "format": CHECKPOINT_FORMAT,
+        "lrsweep": __version__,
+        "torch": str(torch.__version__),
+        "fingerprint": fingerprint,
+        "members": list(members),
+        "kind": state.get("kind"),
+        "threads": state.get("threads"),
+    }
 
 
 def encode(fingerprint: str, members: list[str], state: dict) -> bytes:
@@ -63,8 +69,13 @@ def decode(data: bytes, fingerprint: str, members: list[str]) -> tuple[dict, dic
         raise Rejected("not an lrsweep checkpoint")
     head = loaded["header"]
     expected = header(fingerprint, members, {})
-    for key, what in (("format", "file format"), ("fingerprint", "config fingerprint"), ("members", "pack members"),
-                      ("lrsweep", "lrsweep version"), ("torch", "torch version")):
+    for key, what in (
+        ("format", "file format"),
+        ("fingerprint", "config fingerprint"),
+        ("members", "pack members"),
+        ("lrsweep", "lrsweep version"),
+        ("torch", "torch version"),
+    ):
         if head.get(key) != expected[key]:
             raise Rejected(f"written for another {what} ({head.get(key)!r}, expected {expected[key]!r})")
     return head, loaded["state"]
@@ -152,8 +163,9 @@ class Checkpoints:
 
     def rejected(self, members: list[str], why: str) -> None:
         """A trainer refused a state that passed the header checks (see ``restore``)."""
-        self.notice(f"ignoring the checkpoint {self.store.checkpoint_path(members)}: {why}; "
-                    f"{_who(members)} from epoch 1")
+        self.notice(
+            f"ignoring the checkpoint {self.store.checkpoint_path(members)}: {why}; {_who(members)} from epoch 1"
+        )
 
     def discard(self, variant_id: str, finished) -> None:
         """``variant_id`` ended: drop its checkpoint (and its pack's once every member has ended)."""

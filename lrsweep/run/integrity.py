@@ -24,8 +24,9 @@ def read_text(path: Path, limit: int = MAX_JSON_BYTES) -> str:
     if not path.is_file():
         if not path.exists() and not path.is_symlink():
             raise FileNotFoundError(path)
-        raise RunDirError(f"{path} is not a regular file (a directory, a device or a broken link): "
-                          "not a file lrsweep wrote")
+        raise RunDirError(
+            f"{path} is not a regular file (a directory, a device or a broken link): not a file lrsweep wrote"
+        )
     try:
         with path.open("rb") as handle:
             data = handle.read(limit + 1)
@@ -91,8 +92,18 @@ def _check_variant(variant: dict, path: Path) -> None:
             raise bad(path, f"the variant's {key} is not a string")
 
 
-ROW_NUMBERS = ("epochs_run", "train_loss", "train_acc", "val_loss", "val_acc", "best_val_loss", "best_val_acc",
-               "final_lr", "seconds", "rank")
+ROW_NUMBERS = (
+    "epochs_run",
+    "train_loss",
+    "train_acc",
+    "val_loss",
+    "val_acc",
+    "best_val_loss",
+    "best_val_acc",
+    "final_lr",
+    "seconds",
+    "rank",
+)
 GROUP_NUMBERS = ("lr", "mean", "std", "n")
 
 
@@ -110,8 +121,11 @@ def check_summary(data: Any, path: Path) -> dict:
         if any(not _number(row.get(k)) for k in ROW_NUMBERS) or not isinstance(row.get("seconds", 0), (int, float)):
             raise bad(path, f"variants[{i}] has a number that is not one")
     for i, group in enumerate(groups):
-        if not isinstance(group, dict) or any(not _number(group.get(k)) for k in GROUP_NUMBERS) or any(
-                not isinstance(group.get(k), list) for k in ("seeds", "ids", "statuses")):
+        if (
+            not isinstance(group, dict)
+            or any(not _number(group.get(k)) for k in GROUP_NUMBERS)
+            or any(not isinstance(group.get(k), list) for k in ("seeds", "ids", "statuses"))
+        ):
             raise bad(path, f"groups[{i}] is not a seed group")
     for key in ("best", "retrain", "status_counts"):
         if data.get(key) is not None and not isinstance(data[key], dict):
@@ -133,12 +147,12 @@ def check_meta(data: Any, path: Path) -> dict:
     return data
 
 
-
 def check_find(data: Any, path: Path) -> dict:
     data = expect_dict(data, path)
     points = data.get("points")
     if not isinstance(points, list) or not all(
-            isinstance(p, dict) and all(_number(p.get(k)) for k in ("lr", "loss", "smoothed")) for p in points):
+        isinstance(p, dict) and all(_number(p.get(k)) for k in ("lr", "loss", "smoothed")) for p in points
+    ):
         raise bad(path, "points is not a list of {step, lr, loss, smoothed}")
     if not isinstance(data.get("suggestions"), dict) or not isinstance(data.get("settings"), dict):
         raise bad(path, "suggestions/settings missing")

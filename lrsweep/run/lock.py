@@ -49,8 +49,9 @@ def is_alive(holder: dict) -> bool:
 
 
 def describe(holder: dict) -> str:
-    return (f"pid {holder.get('pid')} on {holder.get('host')}" +
-            (f" since {holder['started']}" if holder.get("started") else ""))
+    return f"pid {holder.get('pid')} on {holder.get('host')}" + (
+        f" since {holder['started']}" if holder.get("started") else ""
+    )
 
 
 def acquire(path: Path, what: str) -> str | None:
@@ -72,8 +73,10 @@ def acquire(path: Path, what: str) -> str | None:
         if holder.get("pid") == me["pid"] and holder.get("host") == me["host"]:
             return notice  # this process holds it already
         if is_alive(holder):
-            raise RunDirError(f"{what} is in use by {describe(holder)} ({path}); wait for it to finish, "
-                              f"or delete {path} if that process is really gone")
+            raise RunDirError(
+                f"{what} is in use by {describe(holder)} ({path}); wait for it to finish, "
+                f"or delete {path} if that process is really gone"
+            )
         notice = f"took over the stale lock of {describe(holder) if holder else 'an unreadable lock file'} ({path})"
         if holder_of(path) == holder:  # still the stale one (narrows the window in which a racer replaced it)
             path.unlink(missing_ok=True)

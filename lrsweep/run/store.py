@@ -1,17 +1,17 @@
 """The run directory: the only module that knows its layout. Every file is written atomically.
 
-    runs/<name>-<YYYYmmdd-HHMMSS>/
-      config.yaml  meta.json  summary.csv  summary.json
-      variants/<id>/metrics.csv  status.json  lr_steps.csv  model.pt (save: all)
-      variants/<id>/checkpoint.pt   a variant trained alone: its last finished epoch, while unfinished
-      variants/<id>/pack.json       a pack's member: the pack it trains in (members, device)
-      packs/<key>/checkpoint.pt     a pack's last finished epoch (one file for all its members)
-      retrain/metrics.csv  status.json  model.pt (save: best | all)
-      plots/*.png
-    runs/<name>-find-<YYYYmmdd-HHMMSS>/      (lrsweep find)
-      config.yaml  meta.json  find.csv  find.json  plots/find.png
-    runs/<name>-tune-<YYYYmmdd-HHMMSS>/      (lrsweep tune)
-      config.yaml  meta.json  tune.json  summary.csv  summary.json  variants/...  retrain/  plots/tune.png
+runs/<name>-<YYYYmmdd-HHMMSS>/
+  config.yaml  meta.json  summary.csv  summary.json
+  variants/<id>/metrics.csv  status.json  lr_steps.csv  model.pt (save: all)
+  variants/<id>/checkpoint.pt   a variant trained alone: its last finished epoch, while unfinished
+  variants/<id>/pack.json       a pack's member: the pack it trains in (members, device)
+  packs/<key>/checkpoint.pt     a pack's last finished epoch (one file for all its members)
+  retrain/metrics.csv  status.json  model.pt (save: best | all)
+  plots/*.png
+runs/<name>-find-<YYYYmmdd-HHMMSS>/      (lrsweep find)
+  config.yaml  meta.json  find.csv  find.json  plots/find.png
+runs/<name>-tune-<YYYYmmdd-HHMMSS>/      (lrsweep tune)
+  config.yaml  meta.json  tune.json  summary.csv  summary.json  variants/...  retrain/  plots/tune.png
 """
 
 from __future__ import annotations
@@ -23,14 +23,15 @@ import math
 import os
 import re
 import tempfile
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import yaml
 
-from lrsweep.run import integrity as checks
 from lrsweep.errors import RunDirError, StorageError
+from lrsweep.run import integrity as checks
 
 RETRAIN_ID = "retrain"  # the best variant retrained on train+val lives in <run>/retrain/
 MODEL_FILE = "model.pt"  # final weights of a variant or of the retrain (see lrsweep.run.weights)
@@ -133,8 +134,10 @@ def read_csv(path: Path, numbers: tuple[str, ...] = ()) -> list[dict]:
     """Rows with numbers parsed back (empty cells -> None); the ``numbers`` columns must hold numbers."""
     try:
         text = checks.read_text(path, checks.MAX_CSV_BYTES)
-        rows = [{k: _number(v) if isinstance(v, str) else v for k, v in row.items()}
-                for row in csv.DictReader(io.StringIO(text, newline=""))]
+        rows = [
+            {k: _number(v) if isinstance(v, str) else v for k, v in row.items()}
+            for row in csv.DictReader(io.StringIO(text, newline=""))
+        ]
     except FileNotFoundError:
         raise RunDirError(f"missing file: {path}") from None
     except csv.Error as exc:
@@ -190,7 +193,7 @@ class RunStore:
         self.keep_checkpoints = False  # grid --keep-checkpoints: a finished variant's checkpoint stays
 
     @classmethod
-    def create(cls, out: Path, name: str, stamp: datetime | None = None) -> "RunStore":
+    def create(cls, out: Path, name: str, stamp: datetime | None = None) -> RunStore:
         """A new, empty run directory ``<out>/<name>-<YYYYmmdd-HHMMSS>`` (suffixed if taken)."""
         stamp = (stamp or datetime.now()).strftime("%Y%m%d-%H%M%S")
         out = _out_dir(out)
@@ -208,7 +211,7 @@ class RunStore:
         return cls(path)
 
     @classmethod
-    def shared(cls, out: Path, name: str, fingerprint: str) -> "RunStore":
+    def shared(cls, out: Path, name: str, fingerprint: str) -> RunStore:
         """The run directory ``<out>/<name>-<fingerprint>`` that every shard of one config shares."""
         path = _out_dir(out) / f"{name}-{fingerprint}"
         try:
@@ -220,15 +223,16 @@ class RunStore:
         return cls(path)
 
     @classmethod
-    def open(cls, path: Path) -> "RunStore":
+    def open(cls, path: Path) -> RunStore:
         """A run directory lrsweep made (config.yaml, and meta.json with lrsweep's version), whose
         files and variant folders are its own (no symbolic links out of it)."""
         path = Path(path)
         if not path.is_dir():
             raise RunDirError(f"run directory not found: {path}")
         if (path / PREVIEW_JSON).is_file() and not (path / "config.yaml").exists():
-            raise RunDirError(f"{path} is a schedule preview ({PREVIEW_JSON} and its PNG), not a run: "
-                              "nothing was trained there")
+            raise RunDirError(
+                f"{path} is a schedule preview ({PREVIEW_JSON} and its PNG), not a run: nothing was trained there"
+            )
         if not (path / "config.yaml").exists() and not (path / "config.yaml").is_symlink():
             raise RunDirError(f"not a run directory (no config.yaml): {path}")
         store = cls(path)
@@ -240,8 +244,19 @@ class RunStore:
 
     def _check_layout(self) -> None:
         """Refuse symbolic links where the run's own files and folders belong: writes would land outside it."""
-        top = ["config.yaml", "meta.json", "summary.csv", "summary.json", "variants", RETRAIN_ID, "shards", "plots",
-               "lock", "find.json", "find.csv"]
+        top = [
+            "config.yaml",
+            "meta.json",
+            "summary.csv",
+            "summary.json",
+            "variants",
+            RETRAIN_ID,
+            "shards",
+            "plots",
+            "lock",
+            "find.json",
+            "find.csv",
+        ]
         linked = [self.path / name for name in top if (self.path / name).is_symlink()]
         variants = self.path / "variants"
         if variants.is_dir() and not variants.is_symlink():
@@ -250,8 +265,10 @@ class RunStore:
             if strays:
                 raise RunDirError(f"{strays[0]} is not a variant folder: the run directory was edited")
         if linked:
-            raise RunDirError(f"{linked[0]} is a symbolic link (to {os.readlink(linked[0])}): a run directory "
-                              "holds its own files, and writes through it would land outside the run")
+            raise RunDirError(
+                f"{linked[0]} is a symbolic link (to {os.readlink(linked[0])}): a run directory "
+                "holds its own files, and writes through it would land outside the run"
+            )
 
     # ---- whole-run files
     def write_config(self, config: dict) -> None:
@@ -259,8 +276,8 @@ class RunStore:
 
     def read_config(self) -> dict:
         path = self.path / "config.yaml"
-        from lrsweep.errors import ConfigError
         from lrsweep.config.safe_yaml import load
+        from lrsweep.errors import ConfigError
 
         try:
             data = load(checks.read_text(path))  # bounded like a config file: aliases, depth, duplicate keys
@@ -443,8 +460,10 @@ class RunStore:
 
         path = self.variant_dir(variant_id) / MODEL_FILE
         if not path.exists():
-            raise RunDirError(f"no saved weights: {path} does not exist (the run kept weights with save: "
-                              f"{'all' if variant_id != RETRAIN_ID else 'best or all, and retrain: true'})")
+            raise RunDirError(
+                f"no saved weights: {path} does not exist (the run kept weights with save: "
+                f"{'all' if variant_id != RETRAIN_ID else 'best or all, and retrain: true'})"
+            )
         try:
             payload = torch.load(io.BytesIO(path.read_bytes()), map_location="cpu", weights_only=True)
         except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, OSError) as exc:

@@ -47,8 +47,13 @@ def build_module(payload: dict, where: str, device="cpu"):
     """The ``nn.Module`` the payload describes, with its weights loaded, in eval mode, on ``device``."""
     from lrsweep.models import build_model
 
-    model = build_model(payload["model"]["name"], payload["model"]["options"], tuple(payload["input_shape"]),
-                        payload["output_size"], seed=0)
+    model = build_model(
+        payload["model"]["name"],
+        payload["model"]["options"],
+        tuple(payload["input_shape"]),
+        payload["output_size"],
+        seed=0,
+    )
     try:
         model.load_state_dict(payload["state_dict"])
     except (RuntimeError, KeyError, TypeError) as exc:

@@ -61,8 +61,13 @@ def extended_grid(lrs: tuple[float, ...], extension: Extension) -> tuple[float, 
     return tuple(lrs) + extension.added
 
 
-def next_extension(lrs: tuple[float, ...], summary: dict, done: int, cap: int = DEFAULT_MAX_EXTENSIONS,
-                   points: int = POINTS_PER_EXTENSION) -> Extension | None:
+def next_extension(
+    lrs: tuple[float, ...],
+    summary: dict,
+    done: int,
+    cap: int = DEFAULT_MAX_EXTENSIONS,
+    points: int = POINTS_PER_EXTENSION,
+) -> Extension | None:
     """The extension a finished sweep calls for, or None: the best is interior, absent, or the cap is hit."""
     best = summary.get("best") or {}
     edge = best.get("edge")

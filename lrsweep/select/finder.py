@@ -11,11 +11,12 @@ import math
 import random
 import sys
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
-from lrsweep.select.edge import stability_edge
 from lrsweep.errors import UsageError
+from lrsweep.select.edge import stability_edge
 
 if TYPE_CHECKING:  # torch is imported where it is used: the CLI loads this module for its defaults
     import torch
@@ -53,17 +54,23 @@ class FinderSettings:
     def check(self) -> None:
         """Raise UsageError for settings that cannot describe a range test."""
         rules = (
-            (math.isfinite(self.start_lr) and self.start_lr > 0,
-             f"start_lr must be finite and > 0, got start_lr={self.start_lr}"),
-            (math.isfinite(self.end_lr) and self.end_lr > self.start_lr,
-             f"end_lr must be finite and > start_lr={self.start_lr}, got end_lr={self.end_lr}"),
+            (
+                math.isfinite(self.start_lr) and self.start_lr > 0,
+                f"start_lr must be finite and > 0, got start_lr={self.start_lr}",
+            ),
+            (
+                math.isfinite(self.end_lr) and self.end_lr > self.start_lr,
+                f"end_lr must be finite and > start_lr={self.start_lr}, got end_lr={self.end_lr}",
+            ),
             (self.steps >= 2, f"steps must be >= 2, got steps={self.steps}"),
             (self.mode in MODES, f"mode must be one of {', '.join(MODES)}, got mode={self.mode!r}"),
             (0 <= self.smooth_beta < 1, f"smooth_beta must be in [0, 1), got smooth_beta={self.smooth_beta}"),
             (self.diverge_factor > 1, f"diverge_factor must be > 1, got diverge_factor={self.diverge_factor}"),
             (self.accumulate >= 1, f"accumulate must be >= 1, got accumulate={self.accumulate}"),
-            (min(self.skip_start, self.skip_end) >= 0,
-             f"skip_start and skip_end must be >= 0, got {self.skip_start}, {self.skip_end}"),
+            (
+                min(self.skip_start, self.skip_end) >= 0,
+                f"skip_start and skip_end must be >= 0, got {self.skip_start}, {self.skip_end}",
+            ),
         )
         for ok, message in rules:
             _require(ok, message)
@@ -89,7 +96,9 @@ class FinderResult:
     steps_run: int
     seconds: float = 0.0
     settings: FinderSettings = field(default_factory=FinderSettings)
-    edge_lr: float | None = None  # the stability edge from the sharpness at the start (lrsweep.select.edge); None if none
+    edge_lr: float | None = (
+        None  # the stability edge from the sharpness at the start (lrsweep.select.edge); None if none
+    )
     sharpness: float | None = None  # λ_max of the loss's Hessian at the start, when measured
     onset_lr: float | None = None  # the curve's own divergence onset (divergence_onset); None if it completed
     stopped_falling_lr: float | None = None  # LR of the lowest smoothed loss: where the loss stopped falling
@@ -111,7 +120,7 @@ class FinderResult:
         return self.suggestions[name]
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "FinderResult":
+    def from_dict(cls, data: dict[str, Any]) -> FinderResult:
         """The result back from :meth:`to_dict` (as ``lrsweep show`` reads find.json)."""
         points = data["points"]
         nan = float("nan")

@@ -40,8 +40,9 @@ class Cut:
     pruned: list[str]  # variant ids stopped here
 
 
-def cut(variants: list, scores: dict[str, float | None], contenders: set[str], rung: int, direction: str,
-        reduction: int) -> Cut:
+def cut(
+    variants: list, scores: dict[str, float | None], contenders: set[str], rung: int, direction: str, reduction: int
+) -> Cut:
     """The successive-halving decision at ``rung`` (pure).
 
     Args:
@@ -61,7 +62,7 @@ def cut(variants: list, scores: dict[str, float | None], contenders: set[str], r
         values = [scores.get(v.id) for v in members]
         if all(x is not None and math.isfinite(x) for x in values):  # a group with a lost seed cannot win
             ranked.append((sign * sum(values) / len(values), members[0].lr, name))
-    keep = [name for _score, _lr, name in sorted(ranked)[:max(1, len(racing) // reduction)]]
+    keep = [name for _score, _lr, name in sorted(ranked)[: max(1, len(racing) // reduction)]]
     pruned = [v.id for name, members in racing.items() if name not in keep for v in members if v.id in contenders]
     return Cut(rung=rung, promoted=keep, pruned=pruned)
 

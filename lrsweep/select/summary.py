@@ -11,9 +11,26 @@ import statistics
 from typing import Any
 
 SUMMARY_COLUMNS = (
-    "rank", "best", "id", "lr", "optimizer", "scheduler", "seed", "status", "epochs_run",
-    "train_loss", "train_acc", "val_loss", "val_acc", "best_val_loss", "best_val_acc",
-    "final_lr", "seconds", "backend", "device", "error",
+    "rank",
+    "best",
+    "id",
+    "lr",
+    "optimizer",
+    "scheduler",
+    "seed",
+    "status",
+    "epochs_run",
+    "train_loss",
+    "train_acc",
+    "val_loss",
+    "val_acc",
+    "best_val_loss",
+    "best_val_acc",
+    "final_lr",
+    "seconds",
+    "backend",
+    "device",
+    "error",
 )
 DIRECTIONS = {"val_loss": "min", "val_acc": "max"}
 # A pruned variant (stopped at an ASHA rung) is finished but never ranked: the pick is among the
@@ -67,16 +84,22 @@ def group_rows(rows: list[dict], metric: str) -> list[dict]:
         scores = [score(r, metric) for r in members]
         complete = all(s is not None for s in scores)
         values = _finite(scores)
-        out.append({
-            "lr": lr, "optimizer": opt, "scheduler": sched,
-            "seeds": [r["seed"] for r in members],
-            "ids": [r["id"] for r in members],
-            "scores": scores,  # per seed, in the order of "seeds" (None where not rankable)
-            "n": len(values),
-            "mean": statistics.fmean(values) if complete and values else None,
-            "std": statistics.stdev(values) if complete and len(values) > 1 else (0.0 if complete and values else None),
-            "statuses": sorted({r["status"] for r in members}),
-        })
+        out.append(
+            {
+                "lr": lr,
+                "optimizer": opt,
+                "scheduler": sched,
+                "seeds": [r["seed"] for r in members],
+                "ids": [r["id"] for r in members],
+                "scores": scores,  # per seed, in the order of "seeds" (None where not rankable)
+                "n": len(values),
+                "mean": statistics.fmean(values) if complete and values else None,
+                "std": statistics.stdev(values)
+                if complete and len(values) > 1
+                else (0.0 if complete and values else None),
+                "statuses": sorted({r["status"] for r in members}),
+            }
+        )
     return out
 
 
@@ -130,8 +153,11 @@ def paired_gaps(best: dict, other: dict, sign: int) -> list[float]:
     """Per shared seed, how much better ``best`` scored than ``other`` (positive: best won that seed)."""
     mine = dict(zip(best["seeds"], best.get("scores") or []))
     theirs = dict(zip(other["seeds"], other.get("scores") or []))
-    return [sign * (theirs[s] - mine[s]) for s in best["seeds"]
-            if mine.get(s) is not None and theirs.get(s) is not None and s in theirs]
+    return [
+        sign * (theirs[s] - mine[s])
+        for s in best["seeds"]
+        if mine.get(s) is not None and theirs.get(s) is not None and s in theirs
+    ]
 
 
 def tied(best: dict, other: dict, sign: int = 1) -> bool:

@@ -25,7 +25,8 @@ class Variant:
         """Stable across runs and machines: readable prefix + hash of everything that defines it."""
         blob = json.dumps(
             {"lr": self.lr, "opt": self.optimizer.to_dict(), "sched": self.scheduler.to_dict(), "seed": self.seed},
-            sort_keys=True, default=str,
+            sort_keys=True,
+            default=str,
         )
         digest = hashlib.sha1(blob.encode()).hexdigest()[:6]
         return f"lr{self.lr:.3g}-{self.optimizer.name}-{self.scheduler.type}-s{self.seed}-{digest}"
@@ -69,14 +70,19 @@ def check_task(config: Config, task: str) -> str:
     if loss == "auto":
         loss = "cross_entropy" if task == "classification" else "mse"
     if task == "regression" and loss == "cross_entropy":
-        raise ConfigError("cross_entropy needs a classification dataset; this one is regression (use mse)",
-                          key="train.loss")
+        raise ConfigError(
+            "cross_entropy needs a classification dataset; this one is regression (use mse)", key="train.loss"
+        )
     if task == "classification" and loss == "mse":
-        raise ConfigError("mse needs a regression dataset; this one is classification (use cross_entropy, or "
-                          "set data.task: regression for a csv or npz file)", key="train.loss")
+        raise ConfigError(
+            "mse needs a regression dataset; this one is classification (use cross_entropy, or "
+            "set data.task: regression for a csv or npz file)",
+            key="train.loss",
+        )
     if task == "regression" and config.select.metric == "val_acc":
-        raise ConfigError("val_acc needs a classification dataset; this one is regression (use val_loss)",
-                          key="select.metric")
+        raise ConfigError(
+            "val_acc needs a classification dataset; this one is regression (use val_loss)", key="select.metric"
+        )
     return loss
 
 
@@ -88,7 +94,7 @@ class Shard:
     count: int
 
     @classmethod
-    def parse(cls, text: str) -> "Shard":
+    def parse(cls, text: str) -> Shard:
         index, sep, count = text.partition("/")
         try:
             shard = cls(int(index), int(count))
@@ -118,7 +124,7 @@ def shard_variants(variants: list[Variant], shard: Shard) -> list[Variant]:
     """
     ordered = shard_order(variants)
     n, i = len(ordered), shard.index - 1
-    mine = {v.id for v in ordered[i * n // shard.count:(i + 1) * n // shard.count]}
+    mine = {v.id for v in ordered[i * n // shard.count : (i + 1) * n // shard.count]}
     return [v for v in variants if v.id in mine]
 
 

@@ -24,20 +24,30 @@ def check_model(spec, splits, limits) -> None:
 
     count, per_row = _meta_sizes(spec)
     if count is not None and count > limits.max_parameters:
-        raise ConfigError(f"the model has {count:,} parameters, more than limits.max_parameters="
-                          f"{limits.max_parameters:,} (raise it with --set limits.max_parameters=N)", key="model")
+        raise ConfigError(
+            f"the model has {count:,} parameters, more than limits.max_parameters="
+            f"{limits.max_parameters:,} (raise it with --set limits.max_parameters=N)",
+            key="model",
+        )
     if per_row is not None and per_row * spec.batch_size > limits.max_activations:
-        raise ConfigError(f"a batch of {spec.batch_size} keeps {per_row * spec.batch_size:,} activations for the "
-                          f"backward pass, more than limits.max_activations={limits.max_activations:,} (a smaller "
-                          "data.batch_size or model, or --set limits.max_activations=N)", key="model")
+        raise ConfigError(
+            f"a batch of {spec.batch_size} keeps {per_row * spec.batch_size:,} activations for the "
+            f"backward pass, more than limits.max_activations={limits.max_activations:,} (a smaller "
+            "data.batch_size or model, or --set limits.max_activations=N)",
+            key="model",
+        )
     model = build_model(spec.model_name, spec.model_options, spec.input_shape, spec.output_size, seed=0)
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
-        raise ConfigError(f"model '{spec.model_name}' has no trainable parameters: there is nothing to train",
-                          key="model.name")
+        raise ConfigError(
+            f"model '{spec.model_name}' has no trainable parameters: there is nothing to train", key="model.name"
+        )
     if count is None and sum(p.numel() for p in params) > limits.max_parameters:
-        raise ConfigError(f"the model has more than limits.max_parameters={limits.max_parameters:,} parameters "
-                          "(raise it with --set limits.max_parameters=N)", key="model")
+        raise ConfigError(
+            f"the model has more than limits.max_parameters={limits.max_parameters:,} parameters "
+            "(raise it with --set limits.max_parameters=N)",
+            key="model",
+        )
     _check_forward(model, spec, splits)
 
 
@@ -83,13 +93,18 @@ def _check_forward(model: torch.nn.Module, spec, splits) -> None:
         raise
     except Exception as exc:  # noqa: BLE001 - the model's own failure, named
         text = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
-        raise ConfigError(f"model '{spec.model_name}' fails on a batch of input {list(x.shape)}: "
-                          f"{type(exc).__name__}: {text}", key="model") from None
+        raise ConfigError(
+            f"model '{spec.model_name}' fails on a batch of input {list(x.shape)}: {type(exc).__name__}: {text}",
+            key="model",
+        ) from None
     want = [len(x), spec.output_size]
     if not isinstance(out, torch.Tensor) or list(out.shape) != want:
         got = list(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-        raise ConfigError(f"model '{spec.model_name}' returns {got} for a batch of {list(x.shape)}; the loss needs "
-                          f"{want} (output_size {spec.output_size} from the dataset)", key="model")
+        raise ConfigError(
+            f"model '{spec.model_name}' returns {got} for a batch of {list(x.shape)}; the loss needs "
+            f"{want} (output_size {spec.output_size} from the dataset)",
+            key="model",
+        )
 
 
 def check_schedules(variants, spec, n_train: int) -> None:
@@ -121,8 +136,9 @@ def _drive(sched_spec, scheduler, optimizer, n: int) -> None:
                 optimizer.step()
                 scheduler.step(1.0) if sched_spec.type == "reducelronplateau" else scheduler.step()
             except Exception as exc:  # noqa: BLE001 - torch's failure on these parameters, named
-                raise ConfigError(f"the scheduler fails at step {i + 1}: {type(exc).__name__}: {exc}",
-                                  key=sched_spec.key) from None
+                raise ConfigError(
+                    f"the scheduler fails at step {i + 1}: {type(exc).__name__}: {exc}", key=sched_spec.key
+                ) from None
             lr = optimizer.param_groups[0]["lr"]
             if not (isinstance(lr, (int, float)) and math.isfinite(lr) and lr >= 0):
                 raise ConfigError(f"the scheduler's learning rate becomes {lr} at step {i + 1}", key=sched_spec.key)

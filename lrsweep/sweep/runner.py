@@ -16,11 +16,11 @@ from lrsweep.engine.common import STATUS_DONE, STATUS_INTERRUPTED, EpochRecord, 
 from lrsweep.engine.loop import steps_per_epoch
 from lrsweep.engine.precision import notices as precision_notices
 from lrsweep.errors import Interrupted, UsageError  # noqa: F401  Interrupted: defined with the other errors
+from lrsweep.run.store import RETRAIN_ID, RunStore
+from lrsweep.select.halving import FINISHED, PENDING, STATUS_PRUNED, successive_halving
+from lrsweep.select.summary import SUMMARY_COLUMNS, summarize, variant_row
 from lrsweep.sweep.executors import Executor, Job, LocalExecutor
 from lrsweep.sweep.plan import Shard, Variant, check_task, expand, shard_variants
-from lrsweep.select.halving import FINISHED, PENDING, STATUS_PRUNED, successive_halving
-from lrsweep.run.store import RETRAIN_ID, RunStore
-from lrsweep.select.summary import SUMMARY_COLUMNS, summarize, variant_row
 
 
 class SweepEvents(Protocol):
@@ -34,11 +34,20 @@ class SweepEvents(Protocol):
 
 
 class QuietEvents:
-    def on_start(self, variants, pending): pass
-    def on_pack_start(self, variants): pass
-    def on_epoch(self, variant_id, record): pass
-    def on_variant_end(self, variant, result): pass
-    def on_notice(self, message): pass
+    def on_start(self, variants, pending):
+        pass
+
+    def on_pack_start(self, variants):
+        pass
+
+    def on_epoch(self, variant_id, record):
+        pass
+
+    def on_variant_end(self, variant, result):
+        pass
+
+    def on_notice(self, message):
+        pass
 
 
 def train_spec(config: Config, splits: Splits) -> TrainSpec:
@@ -63,8 +72,8 @@ def train_spec(config: Config, splits: Splits) -> TrainSpec:
 def preflight(config: Config, splits: Splits, variants: list[Variant], model: bool = True) -> TrainSpec:
     """Everything that can be refused is refused here, before any training starts (``model=False``: all but
     the model, for ``validate --no-import``)."""
-    from lrsweep.sweep.preflight import check_model, check_schedules
     from lrsweep.engine.augment import check_augment
+    from lrsweep.sweep.preflight import check_model, check_schedules
 
     spec = train_spec(config, splits)
     check_augment(spec.augment, spec.input_shape)
@@ -114,8 +123,14 @@ def status_record(variant_id: str, result: VariantResult, described: dict | None
     }
 
 
-def run_sweep(config: Config, splits: Splits, store: RunStore, events: SweepEvents | None = None,
-              executor: Executor | None = None, shard: Shard | None = None) -> dict:
+def run_sweep(
+    config: Config,
+    splits: Splits,
+    store: RunStore,
+    events: SweepEvents | None = None,
+    executor: Executor | None = None,
+    shard: Shard | None = None,
+) -> dict:
     """Train every unfinished variant of ``config`` (of its ``shard`` slice); returns (and writes) the summary.
 
     ``executor`` (default: this process) trains the packs; with ``prune`` in the config they train rung
@@ -131,13 +146,23 @@ def run_sweep(config: Config, splits: Splits, store: RunStore, events: SweepEven
         events.on_notice(message)
     check_shard(config, shard)
     mine = shard_variants(variants, shard) if shard else variants
-    sink = _Sink(store, events, executor.backend, spec.epochs, mine,
-                 lambda v: scheduler_params(v, spec, len(splits.train_x)), config.fingerprint(), spec=spec)
+    sink = _Sink(
+        store,
+        events,
+        executor.backend,
+        spec.epochs,
+        mine,
+        lambda v: scheduler_params(v, spec, len(splits.train_x)),
+        config.fingerprint(),
+        spec=spec,
+    )
     pending = [v for v in mine if sink.status(v.id) == PENDING]
     events.on_start(mine, pending)
     try:
-        packs = sink.checkpoints.regroup(pending, lambda rest: plan_packs(
-            config.engine, rest, spec, splits.train_x.device, events, executor.parallelism))
+        packs = sink.checkpoints.regroup(
+            pending,
+            lambda rest: plan_packs(config.engine, rest, spec, splits.train_x.device, events, executor.parallelism),
+        )
         with executor.session(Job(config, spec, splits), sink.on_notice) as session:
             if config.prune.active:
                 _note_pruning(config, executor, events)
@@ -146,8 +171,9 @@ def run_sweep(config: Config, splits: Splits, store: RunStore, events: SweepEven
                 session.train(packs, sink)
             summary = collect_summary(config, store, mine)
             if shard is None and config.retrain and summary["best"] is not None:
-                summary["retrain"] = retrain_best(store, variants, summary, events, session, executor.backend,
-                                                  spec=spec)
+                summary["retrain"] = retrain_best(
+                    store, variants, summary, events, session, executor.backend, spec=spec
+                )
     except KeyboardInterrupt:
         sink.interrupt()
         summary = collect_summary(config, store, mine)
@@ -160,8 +186,10 @@ def run_sweep(config: Config, splits: Splits, store: RunStore, events: SweepEven
 def check_shard(config: Config, shard: Shard | None) -> None:
     """Refuse what a shard cannot do on its own slice."""
     if shard is not None and config.prune.active:
-        raise UsageError("prune (successive halving) compares every variant at each rung, so it cannot run in "
-                         "independent shards: drop --shard (use --devices or --backend ray) or remove prune")
+        raise UsageError(
+            "prune (successive halving) compares every variant at each rung, so it cannot run in "
+            "independent shards: drop --shard (use --devices or --backend ray) or remove prune"
+        )
 
 
 def _write_summary(store: RunStore, summary: dict, shard: Shard | None) -> None:
@@ -178,11 +206,15 @@ def _note_pruning(config: Config, executor, events) -> None:
     prune = config.prune
     rungs = rung_epochs(prune.grace_epochs, prune.reduction, config.train.epochs)
     if not rungs:
-        events.on_notice(f"prune: no rung before the last epoch (grace_epochs={prune.grace_epochs}, "
-                         f"train.epochs={config.train.epochs}): nothing is pruned")
+        events.on_notice(
+            f"prune: no rung before the last epoch (grace_epochs={prune.grace_epochs}, "
+            f"train.epochs={config.train.epochs}): nothing is pruned"
+        )
     elif executor.backend != "local":
-        events.on_notice(f"prune: the {executor.backend} backend retrains survivors from epoch 1 up to each rung "
-                         f"(rungs at epochs {', '.join(map(str, rungs))}): training state stays in this process only")
+        events.on_notice(
+            f"prune: the {executor.backend} backend retrains survivors from epoch 1 up to each rung "
+            f"(rungs at epochs {', '.join(map(str, rungs))}): training state stays in this process only"
+        )
 
 
 class _Sink:
@@ -192,15 +224,23 @@ class _Sink:
     from that epoch on are replaced, and the progress display only sees epochs it has not seen.
     """
 
-    def __init__(self, store: RunStore, events, backend: str, epochs: int, variants: list[Variant], params,
-                 fingerprint: str = "", spec: TrainSpec | None = None):
+    def __init__(
+        self,
+        store: RunStore,
+        events,
+        backend: str,
+        epochs: int,
+        variants: list[Variant],
+        params,
+        fingerprint: str = "",
+        spec: TrainSpec | None = None,
+    ):
         from lrsweep.run.checkpoints import Checkpoints
 
         self.store, self.events, self.backend, self.epochs, self.params = store, events, backend, epochs, params
         self.spec = spec  # for the model.pt of variants that carry their weights back (save: all)
         self.variants = {v.id: v for v in variants}
-        self.checkpoints = Checkpoints(store, fingerprint, self.variants, self.on_notice,
-                                       keep=store.keep_checkpoints)
+        self.checkpoints = Checkpoints(store, fingerprint, self.variants, self.on_notice, keep=store.keep_checkpoints)
         self.rows: dict[str, list[dict]] = {}
         self.reported: dict[str, int] = {}
         self.running: dict[str, Variant] = {}  # started (or paused at a rung), not ended
@@ -257,8 +297,9 @@ class _Sink:
             if plain["status"] in FINISHED and plain["status"] != STATUS_DONE and plain["variant_id"] in self.running:
                 from lrsweep.engine.checkpoint import result_from_state
 
-                self._end(self.variants[plain["variant_id"]], result_from_state(plain),
-                          self.where.get(plain["variant_id"]))
+                self._end(
+                    self.variants[plain["variant_id"]], result_from_state(plain), self.where.get(plain["variant_id"])
+                )
 
     def resume_point(self, pack: list):
         """What ``pack`` carries on from (see :meth:`lrsweep.run.checkpoints.Checkpoints.resume_point`); the records
@@ -292,8 +333,9 @@ class _Sink:
         self.events.on_variant_end(variant, result)
 
 
-def plan_packs(engine: str, pending: list[Variant], spec: TrainSpec, device, events,
-               parallelism: int = 1) -> list[list[Variant]]:
+def plan_packs(
+    engine: str, pending: list[Variant], spec: TrainSpec, device, events, parallelism: int = 1
+) -> list[list[Variant]]:
     """Packs of 1 for the sequential engine; otherwise compatible variants together, sized to the device
     and split into at least ``parallelism`` packs (one per worker) where there are enough variants."""
     from lrsweep.engine.packing import make_packs, pack_limit
@@ -321,8 +363,15 @@ def vectorize_obstacle(pack: list[Variant], spec: TrainSpec, device) -> str | No
     return None
 
 
-def _finish(store: RunStore, variant: Variant, result: VariantResult, scheduler: dict | None, backend: str,
-            device: str | None, **extra) -> None:
+def _finish(
+    store: RunStore,
+    variant: Variant,
+    result: VariantResult,
+    scheduler: dict | None,
+    backend: str,
+    device: str | None,
+    **extra,
+) -> None:
     if result.lr_steps:
         store.write_lr_steps(variant.id, result.lr_steps)
     record = status_record(variant.id, result, variant.describe())
@@ -390,9 +439,13 @@ def merge_run(config: Config, store: RunStore) -> dict:
     finished = {r["id"] for r in summary["variants"] if r["status"] in FINISHED}
     summary["shards"] = labels
     summary["missing"] = [
-        {**v.describe(), "status": (store.read_status(v.id) or {}).get("status", PENDING),
-         "shard": str(shard_of(v, variants, count)) if count else None}
-        for v in variants if v.id not in finished
+        {
+            **v.describe(),
+            "status": (store.read_status(v.id) or {}).get("status", PENDING),
+            "shard": str(shard_of(v, variants, count)) if count else None,
+        }
+        for v in variants
+        if v.id not in finished
     ]
     store.write_summary(summary, SUMMARY_COLUMNS)
     return summary

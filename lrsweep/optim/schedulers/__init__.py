@@ -13,7 +13,13 @@ is called (:class:`ScheduleDriver`, the one place that steps them). The package,
 """
 
 from lrsweep.optim.schedulers.catalog import (
-    COMPOSITES, FORMULA_NAMES, FORMULA_PARAMS, INTERVALS, NEVER_FROM_USER, SCHEDULERS, SchedulerType,
+    COMPOSITES,
+    FORMULA_NAMES,
+    FORMULA_PARAMS,
+    INTERVALS,
+    NEVER_FROM_USER,
+    SCHEDULERS,
+    SchedulerType,
     torch_scheduler_classes,
 )
 from lrsweep.optim.schedulers.defaults import DERIVED, LENGTH_NOTE, WARMUP_START_FACTOR, Rule, Span
@@ -23,8 +29,27 @@ from lrsweep.optim.schedulers.resolve import CHECKS, FORMULA_CHECK_LIMIT, resolv
 from lrsweep.optim.schedulers.spec import SchedulerSpec, parse_scheduler
 
 __all__ = [
-    "CHECKS", "COMPOSITES", "DERIVED", "FORMULA_CHECK_LIMIT", "FORMULA_NAMES", "FORMULA_PARAMS", "INTERVALS",
-    "LENGTH_NOTE", "NEVER_FROM_USER", "PLATEAU_NOTE", "Preview", "Rule", "SCHEDULERS", "ScheduleDriver",
-    "SchedulerSpec", "SchedulerType", "Span", "WARMUP_START_FACTOR", "describe_all", "parse_scheduler", "preview",
-    "resolve_params", "torch_scheduler_classes",
+    "CHECKS",
+    "COMPOSITES",
+    "DERIVED",
+    "FORMULA_CHECK_LIMIT",
+    "FORMULA_NAMES",
+    "FORMULA_PARAMS",
+    "INTERVALS",
+    "LENGTH_NOTE",
+    "NEVER_FROM_USER",
+    "PLATEAU_NOTE",
+    "Preview",
+    "Rule",
+    "SCHEDULERS",
+    "ScheduleDriver",
+    "SchedulerSpec",
+    "SchedulerType",
+    "Span",
+    "WARMUP_START_FACTOR",
+    "describe_all",
+    "parse_scheduler",
+    "preview",
+    "resolve_params",
+    "torch_scheduler_classes",
 ]

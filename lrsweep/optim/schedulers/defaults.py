@@ -7,8 +7,9 @@ when ``interval: step``; inside ``sequential``/``warmup`` it is the length of th
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 LENGTH_NOTE = "N = scheduler steps in the schedule: epochs, or epochs x steps per epoch when interval=step"
 WARMUP_START_FACTOR = 0.1  # warmup starts at lr x 0.1 and rises linearly to lr
@@ -77,5 +78,7 @@ DERIVED: dict[str, dict[str, Rule]] = {
     "constantlr": {"total_iters": Rule("max(1, N//10): the first 10% of the run", lambda s, p: max(1, s.n // 10))},
     "linearlr": {"total_iters": Rule("N: the ramp spans the run", lambda s, p: s.n)},
     "polynomiallr": {"total_iters": Rule("N: the LR reaches 0 at the end of the run", lambda s, p: s.n)},
-    "warmup": {"warmup_epochs": Rule("max(1, epochs//10): the first 10% of the run", lambda s, p: max(1, s.epochs // 10))},
+    "warmup": {
+        "warmup_epochs": Rule("max(1, epochs//10): the first 10% of the run", lambda s, p: max(1, s.epochs // 10))
+    },
 }

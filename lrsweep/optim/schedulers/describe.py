@@ -5,9 +5,9 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from lrsweep.registry import signature_defaults
 from lrsweep.optim.schedulers.catalog import NEVER_FROM_USER, SCHEDULERS, SchedulerType
 from lrsweep.optim.schedulers.defaults import DERIVED, WARMUP_START_FACTOR
+from lrsweep.registry import signature_defaults
 
 _OWN_PARAMS = {  # parameters of lrsweep's own types (defaults: WARMUP_START_FACTOR and DERIVED)
     "warmup": {"warmup_epochs": None, "start_factor": WARMUP_START_FACTOR, "then": "none (constant LR after warmup)"},

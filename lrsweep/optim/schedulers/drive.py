@@ -26,8 +26,9 @@ class ScheduleDriver:
         lr: the variant's learning rate (for derived defaults such as OneCycleLR's max_lr).
     """
 
-    def __init__(self, spec: SchedulerSpec, optimizer: torch.optim.Optimizer, epochs: int, steps_per_epoch: int,
-                 lr: float):
+    def __init__(
+        self, spec: SchedulerSpec, optimizer: torch.optim.Optimizer, epochs: int, steps_per_epoch: int, lr: float
+    ):
         self.spec = spec
         self.optimizer = optimizer
         self.epochs, self.steps_per_epoch = epochs, steps_per_epoch
@@ -50,8 +51,10 @@ class ScheduleDriver:
         self.batches_done += 1
         planned = self.epochs * self.steps_per_epoch
         if self.batches_done > planned:
-            raise RuntimeError(f"after_batch called {self.batches_done} times, but the schedule was planned for "
-                               f"{self.epochs} epochs x {self.steps_per_epoch} steps = {planned}")
+            raise RuntimeError(
+                f"after_batch called {self.batches_done} times, but the schedule was planned for "
+                f"{self.epochs} epochs x {self.steps_per_epoch} steps = {planned}"
+            )
         if self.scheduler is not None and self.per_step and self.batches_done < planned:
             self.scheduler.step()
 

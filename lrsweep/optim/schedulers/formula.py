@@ -12,7 +12,8 @@ from __future__ import annotations
 import ast
 import math
 import operator
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from lrsweep.errors import ConfigError, shown
 
@@ -33,29 +34,58 @@ FUNCTIONS: dict[str, tuple[Callable[..., Any], int, int | None]] = {  # name -> 
 CONSTANTS = {"pi": math.pi, "e": math.e}
 
 _BINARY = {
-    ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv,
-    ast.FloorDiv: operator.floordiv, ast.Mod: operator.mod, ast.Pow: operator.pow,
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv,
+    ast.Mod: operator.mod,
+    ast.Pow: operator.pow,
 }
 _UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Not: operator.not_}
 _COMPARE = {
-    ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge,
-    ast.Eq: operator.eq, ast.NotEq: operator.ne,
+    ast.Lt: operator.lt,
+    ast.LtE: operator.le,
+    ast.Gt: operator.gt,
+    ast.GtE: operator.ge,
+    ast.Eq: operator.eq,
+    ast.NotEq: operator.ne,
 }
 _KINDS = {  # how a refused node is named in the message
-    ast.Attribute: "attribute access", ast.Subscript: "subscript", ast.Lambda: "lambda",
-    ast.List: "list", ast.Tuple: "tuple", ast.Dict: "dict", ast.Set: "set", ast.JoinedStr: "f-string",
-    ast.ListComp: "comprehension", ast.GeneratorExp: "generator", ast.Starred: "star-argument",
-    ast.NamedExpr: "assignment", ast.Await: "await", ast.Yield: "yield",
-    ast.BitAnd: "operator '&'", ast.BitOr: "operator '|'", ast.BitXor: "operator '^'",
-    ast.LShift: "operator '<<'", ast.RShift: "operator '>>'", ast.MatMult: "operator '@'",
-    ast.Invert: "operator '~'", ast.Is: "'is'", ast.IsNot: "'is not'", ast.In: "'in'", ast.NotIn: "'not in'",
+    ast.Attribute: "attribute access",
+    ast.Subscript: "subscript",
+    ast.Lambda: "lambda",
+    ast.List: "list",
+    ast.Tuple: "tuple",
+    ast.Dict: "dict",
+    ast.Set: "set",
+    ast.JoinedStr: "f-string",
+    ast.ListComp: "comprehension",
+    ast.GeneratorExp: "generator",
+    ast.Starred: "star-argument",
+    ast.NamedExpr: "assignment",
+    ast.Await: "await",
+    ast.Yield: "yield",
+    ast.BitAnd: "operator '&'",
+    ast.BitOr: "operator '|'",
+    ast.BitXor: "operator '^'",
+    ast.LShift: "operator '<<'",
+    ast.RShift: "operator '>>'",
+    ast.MatMult: "operator '@'",
+    ast.Invert: "operator '~'",
+    ast.Is: "'is'",
+    ast.IsNot: "'is not'",
+    ast.In: "'in'",
+    ast.NotIn: "'not in'",
 }
 
 
 def allowed_text(names: Iterable[str]) -> str:
     """One line saying what a formula may contain (for error messages and ``--list``)."""
-    return (f"numbers, {', '.join(names)}, pi, e, + - * / // % **, comparisons, and/or/not, "
-            f"'x if cond else y', and the functions {', '.join(sorted(FUNCTIONS))}")
+    return (
+        f"numbers, {', '.join(names)}, pi, e, + - * / // % **, comparisons, and/or/not, "
+        f"'x if cond else y', and the functions {', '.join(sorted(FUNCTIONS))}"
+    )
 
 
 class Formula:
@@ -125,8 +155,9 @@ def compile_formula(text: Any, names: Iterable[str] = ("epoch",), key: str | Non
     for node in ast.walk(tree.body):
         problem = _refusal(node, names, callees)
         if problem:
-            raise ConfigError(f"formula {_short(text)}: {problem} is not allowed (allowed: {allowed_text(names)})",
-                              key=key)
+            raise ConfigError(
+                f"formula {_short(text)}: {problem} is not allowed (allowed: {allowed_text(names)})", key=key
+            )
     formula = Formula(text, names, tree, key)
     formula(0)  # constant parts that overflow (10 ** 10 ** 10) fail here, at config time
     return formula
@@ -151,8 +182,19 @@ def _refusal(node: ast.AST, names: tuple[str, ...], callees: set[int]) -> str | 
         return _call_refusal(node)
     if isinstance(node, ast.Attribute):
         return f"attribute access '.{node.attr}'"
-    allowed = (ast.BinOp, ast.UnaryOp, ast.Compare, ast.BoolOp, ast.IfExp, ast.Load, ast.And, ast.Or,
-               *_BINARY, *_UNARY, *_COMPARE)
+    allowed = (
+        ast.BinOp,
+        ast.UnaryOp,
+        ast.Compare,
+        ast.BoolOp,
+        ast.IfExp,
+        ast.Load,
+        ast.And,
+        ast.Or,
+        *_BINARY,
+        *_UNARY,
+        *_COMPARE,
+    )
     if isinstance(node, allowed):
         return None
     return _KINDS.get(type(node), f"'{type(node).__name__}'")

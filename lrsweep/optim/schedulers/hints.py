@@ -14,8 +14,11 @@ from lrsweep.errors import ConfigError, shown
 from lrsweep.registry import nearest
 
 _HINT_NAMES = {
-    "Callable": collections.abc.Callable, "Iterable": collections.abc.Iterable,
-    "Sequence": collections.abc.Sequence, "Literal": Literal, "Optimizer": torch.optim.Optimizer,
+    "Callable": collections.abc.Callable,
+    "Iterable": collections.abc.Iterable,
+    "Sequence": collections.abc.Sequence,
+    "Literal": Literal,
+    "Optimizer": torch.optim.Optimizer,
     "LRScheduler": torch_schedulers.LRScheduler,
 }
 _SEQUENCES = (list, tuple, collections.abc.Iterable, collections.abc.Sequence)
@@ -72,8 +75,12 @@ def _describe(hint: Any, plural: bool = False) -> str:
         return " or ".join(_describe(a, plural) for a in args if a is not type(None))
     if origin in _SEQUENCES or hint in _SEQUENCES:
         return "a list of " + _describe(args[0] if args else Any, plural=True)
-    names = {bool: ("true or false", "booleans"), int: ("an integer", "integers"), float: ("a number", "numbers"),
-             str: ("a string", "strings")}
+    names = {
+        bool: ("true or false", "booleans"),
+        int: ("an integer", "integers"),
+        float: ("a number", "numbers"),
+        str: ("a string", "strings"),
+    }
     return names.get(hint, ("a value", "values"))[plural]
 
 

@@ -8,10 +8,34 @@ from typing import Any
 from lrsweep.errors import ConfigError, shown
 
 # parameter -> the smallest value that works (torch takes 0 or negatives, then divides by them or never steps)
-MINIMUM = {"step_size": 1, "T_max": 1, "T_0": 1, "T_mult": 1, "total_iters": 0, "total_steps": 1, "patience": 0,
-           "cooldown": 0, "step_size_up": 1, "step_size_down": 1, "warmup_epochs": 1}
-NON_NEGATIVE = ("gamma", "eta_min", "min_lr", "base_lr", "max_lr", "eps", "power", "threshold", "factor",
-                "start_factor", "end_factor", "div_factor", "final_div_factor")
+MINIMUM = {
+    "step_size": 1,
+    "T_max": 1,
+    "T_0": 1,
+    "T_mult": 1,
+    "total_iters": 0,
+    "total_steps": 1,
+    "patience": 0,
+    "cooldown": 0,
+    "step_size_up": 1,
+    "step_size_down": 1,
+    "warmup_epochs": 1,
+}
+NON_NEGATIVE = (
+    "gamma",
+    "eta_min",
+    "min_lr",
+    "base_lr",
+    "max_lr",
+    "eps",
+    "power",
+    "threshold",
+    "factor",
+    "start_factor",
+    "end_factor",
+    "div_factor",
+    "final_div_factor",
+)
 
 
 def check_ranges(params: dict[str, Any], key: str) -> None:

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch.optim import lr_scheduler as torch_schedulers
 
 from lrsweep.errors import ConfigError
-from lrsweep.optim.schedulers.formula import compile_formula
 from lrsweep.optim.schedulers.catalog import FORMULA_NAMES, FORMULA_PARAMS, SCHEDULERS
 from lrsweep.optim.schedulers.defaults import DERIVED, WARMUP_START_FACTOR, Impossible, Span
+from lrsweep.optim.schedulers.formula import compile_formula
 from lrsweep.optim.schedulers.spec import SchedulerSpec
 
-FORMULA_CHECK_LIMIT = 10_000  # a formula is checked at every scheduler step up to this many (else a sample), at config time
+FORMULA_CHECK_LIMIT = (
+    10_000  # a formula is checked at every scheduler step up to this many (else a sample), at config time
+)
 
 
 def _root_span(spec: SchedulerSpec, lr: float, epochs: int, steps_per_epoch: int) -> Span:
@@ -66,11 +68,15 @@ def _typed(spec: SchedulerSpec, span: Span) -> dict:
 def _resolve_sequential(spec: SchedulerSpec, span: Span) -> dict:
     marks = spec.params["milestones"]
     if marks[-1] >= span.n:
-        raise ConfigError(f"milestone {marks[-1]} is at or past the end of the run (N={span.n}); "
-                          "the schedulers after it would never run", key=f"{spec.key}.milestones")
+        raise ConfigError(
+            f"milestone {marks[-1]} is at or past the end of the run (N={span.n}); "
+            "the schedulers after it would never run",
+            key=f"{spec.key}.milestones",
+        )
     bounds = [0, *marks, span.n]
-    children = [_typed(child, _segment(span, bounds[i + 1] - bounds[i]))
-                for i, child in enumerate(spec.params["schedulers"])]
+    children = [
+        _typed(child, _segment(span, bounds[i + 1] - bounds[i])) for i, child in enumerate(spec.params["schedulers"])
+    ]
     return {"schedulers": children, "milestones": list(marks)}
 
 
@@ -79,14 +85,18 @@ def _segment(span: Span, n: int) -> Span:
 
 
 def _resolve_warmup(spec: SchedulerSpec, span: Span) -> dict:
-    params = {"warmup_epochs": spec.params.get("warmup_epochs") or DERIVED["warmup"]["warmup_epochs"].compute(span, {}),
-              "start_factor": spec.params.get("start_factor", WARMUP_START_FACTOR)}
+    params = {
+        "warmup_epochs": spec.params.get("warmup_epochs") or DERIVED["warmup"]["warmup_epochs"].compute(span, {}),
+        "start_factor": spec.params.get("start_factor", WARMUP_START_FACTOR),
+    }
     then = spec.params.get("then") or SchedulerSpec("none", {}, spec.interval, key=f"{spec.key}.then")
     warm = warmup_steps(params["warmup_epochs"], spec.interval, span.steps_per_epoch)
     rest = span.n - warm
     if rest < 0 or (rest == 0 and then.type != "none"):
-        raise ConfigError(f"warmup_epochs={params['warmup_epochs']} leaves no epochs for 'then' "
-                          f"(epochs={span.epochs})", key=f"{spec.key}.warmup_epochs")
+        raise ConfigError(
+            f"warmup_epochs={params['warmup_epochs']} leaves no epochs for 'then' (epochs={span.epochs})",
+            key=f"{spec.key}.warmup_epochs",
+        )
     params["then"] = _typed(then, _segment(span, rest)) if then.type != "none" else {"type": "none"}
     return params
 
@@ -100,12 +110,17 @@ def _check_onecycle(span: Span, params: dict) -> None:
     if total is None:
         raise Impossible("total_steps", "must be set (lrsweep does not take epochs/steps_per_epoch here)")
     if total < span.n:
-        raise Impossible("total_steps", f"total_steps={total} is fewer than the {span.n} steps of the run; "
-                                         "OneCycleLR cannot step past its total")
+        raise Impossible(
+            "total_steps",
+            f"total_steps={total} is fewer than the {span.n} steps of the run; OneCycleLR cannot step past its total",
+        )
     pct = params.get("pct_start", 0.3)
     if isinstance(pct, (int, float)) and pct * total <= 1:
-        raise Impossible("total_steps", f"total_steps={total} is too few for pct_start={pct} "
-                                         f"(needs pct_start x total_steps > 1); use interval: step or more epochs")
+        raise Impossible(
+            "total_steps",
+            f"total_steps={total} is too few for pct_start={pct} "
+            f"(needs pct_start x total_steps > 1); use interval: step or more epochs",
+        )
 
 
 def _check_formula(span: Span, params: dict) -> None:
@@ -119,8 +134,7 @@ def _check_formula(span: Span, params: dict) -> None:
         except ConfigError as exc:
             raise Impossible("lr_lambda", exc.message) from None
         if value < 0:
-            raise Impossible("lr_lambda", f"formula {formula.text!r} gives a negative factor {value:g} "
-                                           f"at epoch={t}")
+            raise Impossible("lr_lambda", f"formula {formula.text!r} gives a negative factor {value:g} at epoch={t}")
 
 
 # Per-type checks of the resolved values (impossible combinations are refused before training).
@@ -146,21 +160,26 @@ def build_scheduler(spec: SchedulerSpec, resolved: dict, optimizer: torch.optim.
 def _construct(spec: SchedulerSpec, resolved: dict, optimizer, steps_per_epoch: int):
     if spec.type == "warmup":
         warm = warmup_steps(resolved["warmup_epochs"], spec.interval, steps_per_epoch)
-        ramp = torch_schedulers.LinearLR(optimizer, start_factor=resolved["start_factor"], end_factor=1.0,
-                                         total_iters=warm)
+        ramp = torch_schedulers.LinearLR(
+            optimizer, start_factor=resolved["start_factor"], end_factor=1.0, total_iters=warm
+        )
         then_spec = spec.params.get("then")
         if then_spec is None or then_spec.type == "none":
             return ramp
         then = _built_child(then_spec, resolved["then"], optimizer, steps_per_epoch)
         return torch_schedulers.SequentialLR(optimizer, [ramp, then], milestones=[warm])
     if spec.type in ("sequentiallr", "chainedscheduler"):
-        children = [_built_child(c, r, optimizer, steps_per_epoch)
-                    for c, r in zip(spec.params["schedulers"], resolved["schedulers"])]
+        children = [
+            _built_child(c, r, optimizer, steps_per_epoch)
+            for c, r in zip(spec.params["schedulers"], resolved["schedulers"])
+        ]
         if spec.type == "chainedscheduler":
             return torch_schedulers.ChainedScheduler(children, optimizer=optimizer)
         return torch_schedulers.SequentialLR(optimizer, children, milestones=resolved["milestones"])
-    kwargs = {k: compile_formula(v, FORMULA_NAMES, key=f"{spec.key}.{k}") if k in FORMULA_PARAMS else v
-              for k, v in resolved.items()}
+    kwargs = {
+        k: compile_formula(v, FORMULA_NAMES, key=f"{spec.key}.{k}") if k in FORMULA_PARAMS else v
+        for k, v in resolved.items()
+    }
     return SCHEDULERS.get(spec.type).cls(optimizer, **kwargs)
 
 

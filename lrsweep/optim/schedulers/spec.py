@@ -6,14 +6,20 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lrsweep.errors import ConfigError, shown
-from lrsweep.optim.schedulers.formula import compile_formula
-from lrsweep.registry import check_kwargs, nearest
 from lrsweep.optim.schedulers.catalog import (
-    COMPOSITES, FORMULA_NAMES, FORMULA_PARAMS, INTERVALS, NEVER_FROM_USER, SCHEDULERS, SchedulerType,
+    COMPOSITES,
+    FORMULA_NAMES,
+    FORMULA_PARAMS,
+    INTERVALS,
+    NEVER_FROM_USER,
+    SCHEDULERS,
+    SchedulerType,
 )
 from lrsweep.optim.schedulers.defaults import DERIVED
+from lrsweep.optim.schedulers.formula import compile_formula
 from lrsweep.optim.schedulers.hints import check_hint, type_hints
 from lrsweep.optim.schedulers.ranges import check_ranges
+from lrsweep.registry import check_kwargs, nearest
 
 
 @dataclass(frozen=True)
@@ -87,8 +93,10 @@ def parse_scheduler(value: Any, key: str = "scheduler") -> SchedulerSpec:
         params = _check_params(SCHEDULERS.get(name), raw, key)
         interval = interval or SCHEDULERS.get(name).interval
     if name == "reducelronplateau" and interval == "step":
-        raise ConfigError("reducelronplateau steps on the validation loss once per epoch; "
-                          "interval must be 'epoch'", key=f"{key}.interval")
+        raise ConfigError(
+            "reducelronplateau steps on the validation loss once per epoch; interval must be 'epoch'",
+            key=f"{key}.interval",
+        )
     return SchedulerSpec(name, params, interval, key=key)
 
 
@@ -122,8 +130,11 @@ def _check_params(entry: SchedulerType, raw: dict, key: str) -> dict:
 
 def _parse_composite(name: str, raw: dict, interval: str | None, key: str) -> tuple[dict, str]:
     """sequential / chained / warmup: nested specs, all stepping on one interval."""
-    allowed = {"sequentiallr": ("schedulers", "milestones"), "chainedscheduler": ("schedulers",),
-               "warmup": ("warmup_epochs", "start_factor", "then")}[name]
+    allowed = {
+        "sequentiallr": ("schedulers", "milestones"),
+        "chainedscheduler": ("schedulers",),
+        "warmup": ("warmup_epochs", "start_factor", "then"),
+    }[name]
     for unknown in [k for k in raw if k not in allowed]:
         guess = nearest(unknown, allowed)
         hint = f"; did you mean '{guess}'?" if guess else ""
@@ -154,8 +165,9 @@ def _parse_composite(name: str, raw: dict, interval: str | None, key: str) -> tu
 def _child(value: Any, key: str, allow_none: bool = False) -> SchedulerSpec:
     child = parse_scheduler(value, key=key)
     if child.type in COMPOSITES or (child.type == "none" and not allow_none) or child.type == "reducelronplateau":
-        raise ConfigError(f"'{child.type}' cannot be nested here (use a plain schedule such as steplr or cosine)",
-                          key=f"{key}.type")
+        raise ConfigError(
+            f"'{child.type}' cannot be nested here (use a plain schedule such as steplr or cosine)", key=f"{key}.type"
+        )
     return child
 
 
@@ -169,8 +181,11 @@ def _shared_interval(children: list[SchedulerSpec], interval: str | None, raw: d
         chosen = "step" if any(c.interval == "step" for c in children) else "epoch"
     for child_key, child_interval in explicit.items():
         if child_interval != chosen:
-            raise ConfigError(f"is '{child_interval}' but the enclosing schedule steps per '{chosen}'; "
-                              "nested schedulers step together", key=f"{child_key}.interval")
+            raise ConfigError(
+                f"is '{child_interval}' but the enclosing schedule steps per '{chosen}'; "
+                "nested schedulers step together",
+                key=f"{child_key}.interval",
+            )
     return chosen
 
 
@@ -205,12 +220,13 @@ def _warmup_params(raw: dict, key: str) -> dict:
 
 def _check_milestones(value: Any, n_children: int, key: str) -> list[int]:
     if value is None:
-        raise ConfigError(f"required: {n_children - 1} step(s) at which to switch to the next scheduler",
-                          key=key)
+        raise ConfigError(f"required: {n_children - 1} step(s) at which to switch to the next scheduler", key=key)
     if not isinstance(value, list) or any(isinstance(v, bool) or not isinstance(v, int) for v in value):
         raise ConfigError(f"must be a list of integers, got {shown(value)}", key=key)
     if len(value) != n_children - 1:
-        raise ConfigError(f"needs {n_children - 1} milestone(s) for {n_children} schedulers, got {shown(value)}", key=key)
+        raise ConfigError(
+            f"needs {n_children - 1} milestone(s) for {n_children} schedulers, got {shown(value)}", key=key
+        )
     if any(b <= a for a, b in zip([0] + value, value)):
         raise ConfigError(f"must be positive and increasing, got {shown(value)}", key=key)
     return list(value)

@@ -15,8 +15,16 @@ from lrsweep.sweep.executors.local import LocalExecutor, PackRunner
 BACKENDS = ("local", "ray")
 
 __all__ = [
-    "BACKENDS", "Executor", "Job", "Session", "Sink", "LocalExecutor", "PackRunner", "load_data",
-    "make_executor", "parse_devices",
+    "BACKENDS",
+    "Executor",
+    "Job",
+    "Session",
+    "Sink",
+    "LocalExecutor",
+    "PackRunner",
+    "load_data",
+    "make_executor",
+    "parse_devices",
 ]
 
 
@@ -29,8 +37,9 @@ def parse_devices(text: str) -> list[str]:
     if text.strip() == "all":
         count = torch.cuda.device_count() if torch.cuda.is_available() else 0
         if not count:
-            raise UsageError("--devices all: this machine has no CUDA device (list devices instead, "
-                             "e.g. --devices cpu,cpu)")
+            raise UsageError(
+                "--devices all: this machine has no CUDA device (list devices instead, e.g. --devices cpu,cpu)"
+            )
         return [f"cuda:{i}" for i in range(count)]
     names = [part.strip() for part in text.split(",") if part.strip()]
     if not names:

@@ -83,8 +83,12 @@ class _Worker:
     def __init__(self, ctx, slot: int, device: str, job, threads: int):
         self.slot, self.device = slot, device
         self.conn, child = ctx.Pipe(duplex=True)
-        self.process = ctx.Process(target=worker_main, args=(device, job.config, job.spec, threads, child),
-                                   name=f"lrsweep-worker-{slot}-{device}", daemon=True)
+        self.process = ctx.Process(
+            target=worker_main,
+            args=(device, job.config, job.spec, threads, child),
+            name=f"lrsweep-worker-{slot}-{device}",
+            daemon=True,
+        )
         self.process.start()
         child.close()
         self.task: _Task | None = None
@@ -154,7 +158,7 @@ class _Session:
         while tasks or any(w.task for w in self.workers):
             live = [w for w in self.workers if not w.dead]
             if not live:
-                raise LrsweepError("no worker process is left: " + "; ".join(self.gone[-len(self.workers):]))
+                raise LrsweepError("no worker process is left: " + "; ".join(self.gone[-len(self.workers) :]))
             for worker in live:
                 if worker.ready and worker.task is None and tasks:  # a starting worker may yet fail to start
                     self._assign(worker, tasks.popleft(), sink)
@@ -228,8 +232,9 @@ class _Session:
         else:
             self.idle_deaths[worker.slot] += 1
         if task is not None or self.idle_deaths[worker.slot] <= IDLE_RESTARTS:
-            self.workers[self.workers.index(worker)] = _Worker(self.ctx, worker.slot, worker.device, self.job,
-                                                               self.threads)
+            self.workers[self.workers.index(worker)] = _Worker(
+                self.ctx, worker.slot, worker.device, self.job, self.threads
+            )
 
     def _retry_or_fail(self, task: _Task, why: str, tasks: deque, sink, device: str) -> None:
         """A pack is retried as the same pack, from its last checkpoint (so it computes what it would have);
@@ -340,6 +345,11 @@ def _start_worker(device: str, config, spec, threads: int, conn):
     if device.startswith("cuda"):
         torch.cuda.set_device(device)
     splits = load_data(config, device)
-    runner = PackRunner(config.engine, spec, (splits.train_x, splits.train_y), evaluation_split(splits),
-                        notice=lambda message: _send(conn, ("notice", message)))
+    runner = PackRunner(
+        config.engine,
+        spec,
+        (splits.train_x, splits.train_y),
+        evaluation_split(splits),
+        notice=lambda message: _send(conn, ("notice", message)),
+    )
     return runner, splits

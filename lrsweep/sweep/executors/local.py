@@ -66,10 +66,15 @@ class _Unit:
         from lrsweep.run.store import pack_key
 
         ids = [v.id for v in self.variants]
-        return {"engine": "vectorized" if self.packed else "sequential", "pack_size": len(ids),
-                "pack": pack_key(ids) if self.packed else None, "members": ids if self.packed else None,
-                "threads": torch.get_num_threads(), "device": describe_device(device),
-                "resumed_from_epoch": self.resumed_from}
+        return {
+            "engine": "vectorized" if self.packed else "sequential",
+            "pack_size": len(ids),
+            "pack": pack_key(ids) if self.packed else None,
+            "members": ids if self.packed else None,
+            "threads": torch.get_num_threads(),
+            "device": describe_device(device),
+            "resumed_from_epoch": self.resumed_from,
+        }
 
 
 class PackRunner:
@@ -106,8 +111,10 @@ class PackRunner:
             except (KeyboardInterrupt, LrsweepError):
                 raise
             except Exception as exc:  # noqa: BLE001 - the pack failed; its variants are retried alone below
-                self.notice(f"pack of {len(unit.variants)} failed ({type(exc).__name__}: {exc}); "
-                            "retrying its variants one at a time")
+                self.notice(
+                    f"pack of {len(unit.variants)} failed ({type(exc).__name__}: {exc}); "
+                    "retrying its variants one at a time"
+                )
                 for variant in unit.variants:
                     self.units.pop(variant.id, None)
         for variant in pack:
@@ -215,14 +222,17 @@ class PackRunner:
             unit.trainer.restore(state)
             unit.resumed_from = unit.trainer.epochs_run
         except (ValueError, KeyError, IndexError, RuntimeError) as exc:
-            self.notice(f"ignoring the checkpoint of {unit.variants[0].id} ({type(exc).__name__}: {exc}); "
-                        "it trains from epoch 1")
+            self.notice(
+                f"ignoring the checkpoint of {unit.variants[0].id} ({type(exc).__name__}: {exc}); "
+                "it trains from epoch 1"
+            )
             unit.trainer = SequentialTrainer(unit.variants[0], self.spec, self.train_data, self.evaluation)
 
     def _forget_finished(self) -> None:
         """Drop trainers with nothing left to train (ended, diverged, or at the last epoch)."""
-        for vid in [vid for vid, unit in self.units.items()
-                    if vid not in unit.alive() or _at_end(unit, self.spec.epochs)]:
+        for vid in [
+            vid for vid, unit in self.units.items() if vid not in unit.alive() or _at_end(unit, self.spec.epochs)
+        ]:
             del self.units[vid]
 
 

@@ -67,7 +67,6 @@ class RayExecutor(Executor):
             self.ray.shutdown()
             self.started = False
 
-
     def _connect(self) -> None:
         if self.ray.is_initialized():
             return
@@ -99,10 +98,12 @@ class _Session:
         ray = executor.ray
         self.ray, self.job, self.notice = ray, job, notice
         gpu = job.config.device.startswith("cuda") or (
-            job.config.device == "auto" and ray.cluster_resources().get("GPU", 0) > 0)
+            job.config.device == "auto" and ray.cluster_resources().get("GPU", 0) > 0
+        )
         resources = {"num_gpus": 1, "num_cpus": 1} if gpu else {"num_cpus": 1}
         self.remote = ray.remote(train_task).options(
-            max_retries=executor.max_retries, retry_exceptions=RETRY_EXCEPTIONS, **resources)
+            max_retries=executor.max_retries, retry_exceptions=RETRY_EXCEPTIONS, **resources
+        )
         self.config = ray.put(job.config)  # shipped once, not once per task
 
     def train(self, packs, sink, until=None) -> None:
