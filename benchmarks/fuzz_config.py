@@ -13,7 +13,7 @@ Outcomes: exit 0 (valid), 2 (refused: a config error), 3 (a network error) are f
 a hang. A worker imports everything and validates one config before its first case is timed. Each
 worker process runs cases through typer's CliRunner, with its address space capped
 (--memory-gb) so that allocating without bound ends in MemoryError rather than swapping the box.
-tests/test_fuzz_config.py runs a fixed seeded sample of these cases and asserts 0 internal errors.
+tests/config/test_fuzz.py runs a fixed seeded sample of these cases and asserts 0 internal errors.
 """
 
 from __future__ import annotations

@@ -1,10 +1,22 @@
 """What several test modules share: an events recorder, the splits of a parsed config, a local file server."""
 
 import http.server
+import importlib.util
 import threading
+from pathlib import Path
 
 from lrsweep.data import load_dataset, split
 from lrsweep.sweep.runner import QuietEvents
+
+ROOT = Path(__file__).resolve().parent.parent  # the repository
+
+
+def sibling_tests(path: str):
+    """Another test module's shared constants and functions, by its path under tests/ (no package imports)."""
+    spec = importlib.util.spec_from_file_location(Path(path).stem, ROOT / "tests" / path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 class Recorded(QuietEvents):

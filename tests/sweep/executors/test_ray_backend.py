@@ -9,11 +9,13 @@ import textwrap
 
 import pytest
 import ray
-from helpers import Recorded
-from test_executors import SWEEP, assert_same_sweep, sweep
+from helpers import Recorded, sibling_tests
 
 from lrsweep.cli import app
 from lrsweep.sweep.executors.ray_backend import RayExecutor
+
+_executors = sibling_tests("sweep/executors/test_executors.py")
+SWEEP, assert_same_sweep, sweep = _executors.SWEEP, _executors.assert_same_sweep, _executors.sweep
 
 # Kills the Ray worker that builds it for seed 1; the driver (no task id) builds it unharmed.
 CRASHING_MODEL = """
@@ -83,8 +85,8 @@ def test_missing_ray_is_a_usage_error_naming_the_extra(runner, write_config, mon
 
 
 def test_asha_on_ray_makes_the_local_cuts(local_ray, tmp_path):
-    from test_prune import TOY, by_lr
-    from test_prune import sweep as toy_sweep
+    halving = sibling_tests("select/test_halving.py")
+    TOY, by_lr, toy_sweep = halving.TOY, halving.by_lr, halving.sweep
 
     from lrsweep.run.store import RunStore
 

@@ -9,14 +9,12 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import yaml
+from helpers import ROOT
 
 from lrsweep.cli import app
-
-ROOT = Path(__file__).resolve().parent.parent
 
 SLOW_SWEEP = {  # a few seconds of training in a subprocess: time to interrupt it mid-way
     "name": "slow",

@@ -222,7 +222,7 @@ def test_batchnorm_trains_per_variant_through_vmap(monkeypatch):
 
 
 def test_dropout_draws_what_each_variants_own_loop_draws():
-    """Two variants of one seed see the same masks, as in their own loops (see tests/test_pack_independence.py)."""
+    """Two variants of one seed see the same masks, as in their own loops (test_pack_independence.py)."""
     vs = variants("sgd", {"momentum": 0.9}, lrs=(0.1, 0.1))
     for path in ("fast", "vmap"):
         results = train_pack(vs, spec(options={"hidden": [16], "dropout": 0.5}, epochs=1), DATA, VAL, path=path)

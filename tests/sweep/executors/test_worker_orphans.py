@@ -7,11 +7,9 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import yaml
-
-ROOT = Path(__file__).resolve().parent.parent
+from helpers import ROOT
 
 
 def test_workers_exit_quietly_when_the_parent_is_killed(tmp_path):

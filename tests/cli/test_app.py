@@ -6,10 +6,10 @@ import json
 import sys
 
 import pytest
+from helpers import ROOT
 from typer.testing import CliRunner
 
 from lrsweep.cli import app
-from tests.conftest import ROOT
 
 QUICKSTART = str(ROOT / "configs" / "quickstart.yaml")
 FAST_FIND = ["--steps", "30", "--start", "1e-4", "--device", "cpu"]

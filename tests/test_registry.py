@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from helpers import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = Path(sys.executable).parent / "lrsweep"
 MODEL = """import torch.nn as nn
 

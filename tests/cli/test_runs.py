@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from helpers import ROOT
 from typer.testing import CliRunner
 
 from lrsweep.cli import app
 
-ROOT = Path(__file__).resolve().parent.parent
 TINY = {  # conftest's tiny_sweep, at module scope so one sweep serves several tests
     "name": "tiny",
     "device": "cpu",

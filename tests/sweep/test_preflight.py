@@ -30,7 +30,7 @@ FAILING_LATE = {
     "weight_decay 1e308": ({"optimizer": {"name": "sgd", "weight_decay": 1e308}}, "limits.max_weight_decay"),
     "momentum nan": ({"optimizer": {"name": "sgd", "momentum": float("nan")}}, "finite"),
     "no parameters": ({"model": {"name": "torch.nn:Identity"}}, "no trainable parameters"),
-    "wrong output shape": ({"model": {"name": "tests.test_checks:wide_model"}}, "the loss needs [2, 3]"),
+    "wrong output shape": ({"model": {"name": "tests.sweep.test_preflight:wide_model"}}, "the loss needs [2, 3]"),
     "hidden 1000000": (
         {"data": {"name": "mnist-sample"}, "model": {"name": "mlp", "hidden": [1000000]}},
         "795,000,010 parameters, more than limits.max_parameters",
@@ -47,7 +47,7 @@ FAILING_LATE = {
     "sys:exit": ({"data": {"name": "sys:exit"}}, "built into Python"),
     "torch.nn:Dropout": ({"model": {"name": "torch.nn:Dropout"}}, "must take input_shape and output_size"),
     "not callable": ({"model": {"name": "math:pi"}}, "not a function or class"),
-    "factory raises": ({"data": {"name": "tests.test_checks:broken_data"}}, "raised RuntimeError: disk on fire"),
+    "factory raises": ({"data": {"name": "tests.sweep.test_preflight:broken_data"}}, "raised RuntimeError: disk on fire"),
 }
 
 

@@ -5,11 +5,10 @@ import importlib.util
 import signal
 import sys
 import time
-from pathlib import Path
 
 import pytest
+from helpers import ROOT
 
-ROOT = Path(__file__).resolve().parent.parent
 SEED, CASES = 13, 240  # the full run: python benchmarks/fuzz_config.py --cases 5000
 CASE_DEADLINE_S = 30  # generous: a shared, busy machine; cases take well under a second
 

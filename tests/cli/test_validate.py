@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from helpers import ROOT
 
 from lrsweep.cli import app
 from lrsweep.errors import DownloadError, NetworkError
 
-ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
 
 

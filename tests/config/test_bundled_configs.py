@@ -1,13 +1,11 @@
 """Every file in configs/ validates (without downloading anything)."""
 
-from pathlib import Path
-
 import pytest
+from helpers import ROOT
 
 from lrsweep.config import load_config
 from lrsweep.sweep.plan import expand
 
-ROOT = Path(__file__).resolve().parent.parent
 CONFIGS = sorted((ROOT / "configs").glob("*.yaml"))
 
 

@@ -13,17 +13,15 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 
 import pytest
 import yaml
+from helpers import ROOT
 
 import lrsweep.data.download as download
 from lrsweep.data.download import fetch, remove_stale_parts
 from lrsweep.data.idx import FILES, MAX_IDX_BYTES, parse_idx
 from lrsweep.errors import DataError, DownloadError
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 class _Drip:

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from helpers import FileServer
+from helpers import ROOT, FileServer
 
 from lrsweep.cli import app
 from lrsweep.data import cifar, load_dataset, split
@@ -233,7 +233,7 @@ def test_the_bundled_cifar10_config_runs_end_to_end_on_a_generated_data_root(
     (root / "cifar10").mkdir(parents=True)
     (root / "cifar10" / CIFAR10.filename).write_bytes(cifar10_tarball[0].read_bytes())
     monkeypatch.setenv("LRSWEEP_DATA", str(root))
-    config = Path(__file__).resolve().parent.parent / "configs" / "cifar10.yaml"
+    config = ROOT / "configs" / "cifar10.yaml"
     result = runner.invoke(
         app,
         [

@@ -8,10 +8,10 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import yaml
+from helpers import ROOT
 from rich.console import Console
 from typer.testing import CliRunner
 
@@ -19,7 +19,6 @@ from lrsweep.cli import app
 from lrsweep.cli.console import EncodingSafe, clean, make_console
 from lrsweep.render.tables import summary_table
 
-ROOT = Path(__file__).resolve().parent.parent
 TINY = {
     "name": "tiny",
     "device": "cpu",

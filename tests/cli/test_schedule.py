@@ -3,17 +3,16 @@
 import json
 import math
 from importlib import resources
-from pathlib import Path
 
 import pytest
 import torch
 import yaml
+from helpers import ROOT
 from torch.optim import lr_scheduler
 
 from lrsweep.cli import app
 from lrsweep.optim.schedulers import SCHEDULERS, torch_scheduler_classes
 
-ROOT = Path(__file__).resolve().parent.parent
 LR = 0.1
 
 

@@ -9,10 +9,10 @@ import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 import torch
+from helpers import ROOT
 from torch.utils.data import Dataset as TorchDataset
 from torch.utils.data import TensorDataset
 
@@ -23,7 +23,6 @@ from lrsweep.data.streamed import DatasetColumn, StreamedSplits
 from lrsweep.engine.batches import ResidentBatches, StreamedBatches, as_batches
 from lrsweep.errors import DataError
 
-ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
 SMALL = {"n_train": 240, "n_test": 60, "size": 8}
 

@@ -5,8 +5,9 @@ import ast
 from pathlib import Path
 
 import pytest
+from helpers import ROOT
 
-CLI = Path(__file__).resolve().parent.parent / "lrsweep" / "cli"
+CLI = ROOT / "lrsweep" / "cli"
 FORBIDDEN = ("lrsweep.engine", "lrsweep.sweep.executors", "lrsweep.sweep.runner", "torch")
 
 

@@ -6,13 +6,13 @@ import json
 
 import pytest
 import yaml
+from helpers import ROOT
 from rich.console import Console
 
 from lrsweep.api.rangetest import replace_lr
 from lrsweep.cli import app
 from lrsweep.cli.find import render_curve
 from lrsweep.select.finder import FinderResult, FinderSettings
-from tests.conftest import ROOT
 
 QUICKSTART = str(ROOT / "configs" / "quickstart.yaml")
 FAST = ["--steps", "40", "--start", "1e-4", "--device", "cpu"]  # about a second on the bundled sample
