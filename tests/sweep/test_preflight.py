@@ -47,7 +47,10 @@ FAILING_LATE = {
     "sys:exit": ({"data": {"name": "sys:exit"}}, "built into Python"),
     "torch.nn:Dropout": ({"model": {"name": "torch.nn:Dropout"}}, "must take input_shape and output_size"),
     "not callable": ({"model": {"name": "math:pi"}}, "not a function or class"),
-    "factory raises": ({"data": {"name": "tests.sweep.test_preflight:broken_data"}}, "raised RuntimeError: disk on fire"),
+    "factory raises": (
+        {"data": {"name": "tests.sweep.test_preflight:broken_data"}},
+        "raised RuntimeError: disk on fire",
+    ),
 }
 
 
