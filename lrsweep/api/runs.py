@@ -237,7 +237,9 @@ def plot_run(run_dir: str | Path) -> list[Path]:
     from lrsweep.select.finder import FinderResult
 
     pyplot()  # a UsageError naming the install command when matplotlib is missing
-    return [store.write_plot("find.png", find_png(FinderResult.from_dict(found)))]
+    png = find_png(FinderResult.from_dict(found))
+    assert png is not None, "find_png returns None only without matplotlib, which pyplot() found"
+    return [store.write_plot("find.png", png)]
 
 
 @dataclass
