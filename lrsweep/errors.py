@@ -106,6 +106,7 @@ class StorageError(LrsweepError, OSError):
     the file and that the executors let through (the sweep stops; what finished stays whole, resumable)."""
 
     exit_code = 1
+    run_dir: Path | None = None  # set by the API: the run directory to resume once there is room
 
     def __str__(self) -> str:
         return f"cannot write {self.filename}: {self.strerror}"
