@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import reprlib
+from pathlib import Path
 from typing import Any
 
 MAX_MESSAGE_CHARS = 1000  # an error message is cut here: it may quote what the user gave
@@ -88,12 +89,13 @@ class VectorizeError(LrsweepError):
 class Interrupted(LrsweepError):
     """Ctrl-C or SIGTERM: the run directory is consistent and resumable.
 
-    Carries the summary of what had finished, and (set by the API) the run directory to resume.
+    Carries the summary of what had finished (None when nothing was recorded yet), and (set by the API)
+    the run directory to resume.
     """
 
     exit_code = 130
 
-    def __init__(self, summary: dict, run_dir=None):
+    def __init__(self, summary: dict | None, run_dir: Path | None = None):
         self.summary = summary
         self.run_dir = run_dir
         super().__init__("interrupted; resume with --resume")
@@ -104,6 +106,7 @@ class StorageError(LrsweepError, OSError):
     the file and that the executors let through (the sweep stops; what finished stays whole, resumable)."""
 
     exit_code = 1
+    run_dir: Path | None = None  # set by the API: the run directory to resume once there is room
 
     def __str__(self) -> str:
         return f"cannot write {self.filename}: {self.strerror}"

@@ -59,7 +59,9 @@ class FindResult:
         from lrsweep.render.plots import find_png, pyplot
 
         pyplot()  # a clear UsageError naming the install command when matplotlib is missing
-        return find_png(self.range_test)
+        data = find_png(self.range_test)
+        assert data is not None, "find_png returns None only without matplotlib, which pyplot() found"
+        return data
 
     def plot(self, path: str | Path | None = None) -> Path:
         """Write the figure to ``path`` (default: the run directory's plots/find.png); returns the path."""
@@ -108,7 +110,7 @@ def find(
 
     if suggest not in SUGGESTERS:
         raise UsageError(f"suggest: got {suggest!r} (valid: {', '.join(SUGGESTERS)})")
-    chosen = {
+    chosen: dict[str, Any] = {  # FinderSettings fields of several types
         k: v
         for k, v in {"start_lr": start, "end_lr": end, "steps": steps, "mode": mode, "use_val": use_val}.items()
         if v is not None
@@ -118,8 +120,9 @@ def find(
 
     cfg = load_config_any(config, override_items(overrides) + ([f"device={device}"] if device else []))
     notes = scope_notes(cfg)
-    for note in notes if on_notice else []:
-        on_notice(note)
+    if on_notice is not None:
+        for note in notes:
+            on_notice(note)
     result, torch_device = run_find(cfg, settings, on_step)
     notes += [n for n in (completion_note(result),) if n]
     store = save_find(Path(out), cfg, result, torch_device)
@@ -227,7 +230,9 @@ def write_grid_config(
     )
     sets = override_items(overrides)
     from_file = isinstance(config, (str, Path))
-    new_text = replace_lr(Path(config).read_text(), grid, note) if from_file and not sets else None
+    new_text: str | None = None
+    if isinstance(config, (str, Path)) and not sets:
+        new_text = replace_lr(Path(config).read_text(), grid, note)
     if new_text is None:
         raw, source = raw_config(config, sets)
         raw["lr"] = grid

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lrsweep.run.store import RunStore
 
 DETAIL_KEYS = (
     "fingerprint",
@@ -34,7 +38,7 @@ class Run:
     summary: dict | None  # the sweep's summary (None for a range test's directory)
     find: dict | None = None  # find.json of a range test's directory
     shards: list[str] = field(default_factory=list)  # the shard slices that ran here (I-of-N)
-    _store: object = field(default=None, repr=False)
+    _store: RunStore | None = field(default=None, repr=False)  # load_run's; a Run built by hand opens run_dir
 
     @property
     def kind(self) -> str:
@@ -53,7 +57,7 @@ class Run:
         """Variants with epochs on disk but not finished: ``{id, epochs, last}`` (a run that trains, or stopped)."""
         from lrsweep.select.summary import COMPLETE_STATUSES
 
-        return self._store.in_progress(COMPLETE_STATUSES)
+        return self._files().in_progress(COMPLETE_STATUSES)
 
     @property
     def best(self):
@@ -72,16 +76,22 @@ class Run:
         """One row per epoch (metrics.csv) of ``variant`` (an id; None or "retrain": the retrain)."""
         from lrsweep.run.store import RETRAIN_ID
 
-        return self._store.read_metrics(variant or RETRAIN_ID)
+        return self._files().read_metrics(variant or RETRAIN_ID)
 
     def all_metrics(self) -> dict[str, list[dict]]:
         """Per variant id (and "retrain" when it ran): its per-epoch rows."""
         from lrsweep.run.store import RETRAIN_ID
 
         ids = [row["id"] for row in (self.summary or {}).get("variants", [])]
-        found = {vid: self._store.read_metrics(vid) for vid in ids}
-        retrained = self._store.read_metrics(RETRAIN_ID)
+        store = self._files()
+        found = {vid: store.read_metrics(vid) for vid in ids}
+        retrained = store.read_metrics(RETRAIN_ID)
         return {**found, **({RETRAIN_ID: retrained} if retrained else {})}
+
+    def _files(self) -> RunStore:
+        if self._store is None:
+            self._store = open_run(self.run_dir)
+        return self._store
 
     def range_test(self):
         """A range test's :class:`lrsweep.select.finder.FinderResult` (None for a sweep)."""
@@ -106,7 +116,7 @@ def load_run(run_dir: str | Path) -> Run:
     )
 
 
-def open_run(path: str | Path):
+def open_run(path: str | Path) -> RunStore:
     from lrsweep.run.store import RunStore
 
     return RunStore.open(Path(path))
@@ -227,7 +237,9 @@ def plot_run(run_dir: str | Path) -> list[Path]:
     from lrsweep.select.finder import FinderResult
 
     pyplot()  # a UsageError naming the install command when matplotlib is missing
-    return [store.write_plot("find.png", find_png(FinderResult.from_dict(found)))]
+    png = find_png(FinderResult.from_dict(found))
+    assert png is not None, "find_png returns None only without matplotlib, which pyplot() found"
+    return [store.write_plot("find.png", png)]
 
 
 @dataclass

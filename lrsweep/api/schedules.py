@@ -266,8 +266,9 @@ def schedule(
     from lrsweep.sweep.runner import preflight, run_sweep
 
     cfg, notes = schedule_experiment(config, overrides, types=types, params=params, lr=lr, epochs=epochs, seed=seed)
-    for note in notes if on_notice else []:
-        on_notice(note)
+    if on_notice is not None:
+        for note in notes:
+            on_notice(note)
     torch_device = resolve_device(cfg.device)
     splits = load_splits(cfg).to(torch_device)
     preflight(cfg, splits, expand(cfg))  # refuse impossible schedules before a run directory exists

@@ -29,13 +29,13 @@ def load_model(run_dir: str | Path, variant: str | None = None, device="cpu"):
         best = (load_summary(store).get("best") or {}).get("id") if store.read_find() is None else None
         if variant is None and (store.has_model(RETRAIN_ID) or best is None):
             variant = RETRAIN_ID
+        elif best is None:
+            raise RunDirError(f"{store.path} has no best variant (nothing finished)")
         elif variant is None and not store.has_model(best):
             raise RunDirError(
                 f"no saved weights in {store.path}: neither retrain/model.pt (kept with save: best or "
                 f"all, and retrain: true) nor the best variant's variants/{best}/model.pt (save: all)"
             )
-        elif best is None:
-            raise RunDirError(f"{store.path} has no best variant (nothing finished)")
         else:
             variant = best
     elif variant != RETRAIN_ID and variant not in store.variant_ids():

@@ -35,7 +35,8 @@ from lrsweep.errors import ConfigError, DataError
 try:  # numpy >= 2 moved the module; pickles name the old path, which maps here
     from numpy._core.multiarray import _reconstruct
 except ImportError:  # pragma: no cover - numpy 1.x
-    from numpy.core.multiarray import _reconstruct
+    # The same function under its numpy 1.x path; mypy sees both imports and calls the second a redefinition.
+    from numpy.core.multiarray import _reconstruct  # type: ignore[no-redef]
 
 MIRRORS = ("https://www.cs.toronto.edu/~kriz/",)  # the canonical (and only official) host
 MAX_MEMBER_BYTES = 512 * 2**20  # larger than any real member (CIFAR-100 train: 155 MB); a bigger header is refused

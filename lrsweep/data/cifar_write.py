@@ -97,7 +97,7 @@ def _batches(archive: Archive, train: tuple, test: tuple) -> dict[str, dict]:
 
 def _batch(label: str, images: np.ndarray, labels: dict[str, np.ndarray]) -> dict:
     images = np.asarray(images, dtype=np.uint8).reshape(len(images), 3072)
-    batch = {"batch_label": label}
+    batch: dict[str, Any] = {"batch_label": label}
     batch.update({k: [int(v) for v in lab] for k, lab in labels.items()})
     batch["data"] = images
     batch["filenames"] = [f"image_{i:05d}.png" for i in range(len(images))]

@@ -11,9 +11,9 @@ rows from tensors, so the same data as tensors or as a Dataset gives the same sp
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sized
 from functools import partial
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch.utils.data import Dataset as TorchDataset
@@ -40,6 +40,7 @@ class StreamedDataset:
                 f"{where}: train and test samples differ in shape: x {list(x.shape)} vs {list(test_x.shape)}"
             )
         self.input_shape = tuple(x.shape)
+        self.num_classes: int | None  # set for classification only
         if _is_label(y):
             self.task, self.num_classes = "classification", _num_classes(where, train)
             self.target_width = 1
@@ -75,8 +76,9 @@ def _is_label(y: Any) -> bool:
 
 def _num_classes(where: str, ds: TorchDataset) -> int:
     n = getattr(ds, "num_classes", None)
-    if n is None and getattr(ds, "classes", None) is not None:
-        n = len(ds.classes)
+    classes = getattr(ds, "classes", None)
+    if n is None and classes is not None:
+        n = len(classes)
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise DataError(
             f"{where}: integer labels need the number of classes: give the train Dataset a "
@@ -93,7 +95,8 @@ class Rows:
         self._last: tuple[Any, tuple[torch.Tensor, torch.Tensor]] | None = None
 
     def __len__(self) -> int:
-        return len(self.dataset)
+        # torch's Dataset does not declare __len__; StreamedDataset refused any Dataset without one.
+        return len(cast(Sized, self.dataset))
 
     def take(self, index) -> tuple[torch.Tensor, torch.Tensor]:
         """The samples at ``index`` (a slice, an int sequence or an index tensor), collated."""
@@ -162,15 +165,12 @@ class StreamedSplits:
         self.source, self.train_index, self.val_index = source, train_index, val_index
         self.task, self.num_classes = source.task, source.num_classes
         self.device = torch.device(device)
-        parts = {
-            "train": Subset(source.train, train_index.tolist()),
-            "val": Subset(source.train, val_index.tolist()),
-            "test": source.test,
-        }
-        for part, ds in parts.items():
-            x, y = columns(Rows(ds, source.task, self.device), source)
-            setattr(self, f"{part}_x", x)
-            setattr(self, f"{part}_y", y)
+        self.train_x, self.train_y = self._columns(Subset(source.train, train_index.tolist()))
+        self.val_x, self.val_y = self._columns(Subset(source.train, val_index.tolist()))
+        self.test_x, self.test_y = self._columns(source.test)
+
+    def _columns(self, dataset: TorchDataset) -> tuple[DatasetColumn, DatasetColumn]:
+        return columns(Rows(dataset, self.source.task, self.device), self.source)
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -178,7 +178,7 @@ class StreamedSplits:
 
     @property
     def output_size(self) -> int:
-        return self.num_classes if self.task == "classification" else self.source.target_width
+        return self.num_classes if self.num_classes is not None else self.source.target_width  # None: regression
 
     def to(self, device: torch.device | str) -> StreamedSplits:
         """The same splits, delivering batches on ``device``."""
@@ -187,7 +187,7 @@ class StreamedSplits:
     def train_plus_val(self) -> tuple[DatasetColumn, DatasetColumn]:
         """Training then validation samples (the order ``Splits.train_plus_val`` concatenates them in)."""
         index = torch.cat([self.train_index, self.val_index]).tolist()
-        return columns(Rows(Subset(self.source.train, index), self.task, self.device), self.source)
+        return self._columns(Subset(self.source.train, index))
 
     def sizes(self) -> dict[str, int]:
         return {"train": len(self.train_x), "val": len(self.val_x), "test": len(self.test_x)}

@@ -29,15 +29,17 @@ def dataset_from_arrays(
     0..K-1 in sorted order) and float y means regression ([N] becomes [N, 1]).
     """
     xs = [_features(name, f"{part}_x", v) for part, v in (("train", train_x), ("test", test_x))]
-    ys = [_array(name, f"{part}_y", v) for part, v in (("train", train_y), ("test", test_y))]
+    arrays = [_array(name, f"{part}_y", v) for part, v in (("train", train_y), ("test", test_y))]
     if task == "auto":
-        task = "regression" if ys[0].dtype.kind == "f" else "classification"
+        task = "regression" if arrays[0].dtype.kind == "f" else "classification"
         other = "classification" if task == "regression" else "regression"
-        note = note or f"inferred from y's dtype {ys[0].dtype} (set data.task: {other} to override)"
+        note = note or f"inferred from y's dtype {arrays[0].dtype} (set data.task: {other} to override)"
+    ys: list[torch.Tensor]
+    num_classes: int | None
     if task == "regression":
-        ys, num_classes = [_regression_targets(name, f, y) for f, y in zip(("train_y", "test_y"), ys)], None
+        ys, num_classes = [_regression_targets(name, f, y) for f, y in zip(("train_y", "test_y"), arrays)], None
     else:
-        ys, num_classes = _class_labels(name, ys)
+        ys, num_classes = _class_labels(name, arrays)
     return Dataset(name, xs[0], ys[0], xs[1], ys[1], task, num_classes, task_note=note)
 
 
@@ -222,7 +224,7 @@ def infer_task(target: str, values: np.ndarray | None) -> tuple[str, str]:
             f"inferred: column '{target}' holds text, read as class labels (set data.task: regression to override)",
         )
     whole = bool(np.isfinite(values).all() and (values == np.round(values)).all())
-    distinct = len(np.unique(values)) if whole else None
+    distinct = len(np.unique(values)) if whole else 0  # counted (and shown) only for whole numbers
     few = whole and (distinct <= CLASS_LIMIT or distinct <= CLASS_SHARE * len(values))
     if few:
         return "classification", (

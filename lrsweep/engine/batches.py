@@ -31,7 +31,8 @@ class Batch:
     """One training step's rows for each seed, fetched (and augmented) on first use, then kept."""
 
     def __init__(self, fetch: Callable[[int], tuple[Tensor, Tensor]]):
-        self._fetch, self._seen = fetch, {}
+        self._fetch = fetch
+        self._seen: dict[int, tuple[Tensor, Tensor]] = {}
 
     def get(self, seed: int) -> tuple[Tensor, Tensor]:
         if seed not in self._seen:
@@ -167,7 +168,11 @@ class StreamedBatches(_Source):
             y = y.to(self.device, non_blocking=True)
             size = len(y) // len(self.seeds)
             parts = dict(zip(self.seeds, zip(x.split(size), y.split(size))))
-            yield Batch(lambda seed, parts=parts: self._augmented(seed, *parts[seed]))
+
+            def fetch(seed: int, parts: dict[int, tuple[Tensor, Tensor]] = parts) -> tuple[Tensor, Tensor]:
+                return self._augmented(seed, *parts[seed])
+
+            yield Batch(fetch)
 
 
 def as_batches(train, seeds: Sequence[int], spec) -> ResidentBatches | StreamedBatches:

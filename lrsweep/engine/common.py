@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeAlias
 
 import torch
 import torch.nn.functional as F
+
+from lrsweep.data.streamed import DatasetColumn
 
 STATUS_DONE = "done"
 STATUS_DIVERGED = "diverged"
@@ -21,6 +23,8 @@ FINISHED = (STATUS_DONE, STATUS_DIVERGED)  # a resumed sweep does not run these 
 # first mini-batch's loss and early spikes of large LRs stay well inside it.
 BLOWUP_FACTOR = 10.0
 EVAL_CHUNK = 4096  # rows per forward pass when evaluating (no gradients, so bigger than a batch)
+
+Column: TypeAlias = torch.Tensor | DatasetColumn  # a split's x or y: resident rows, or a streamed view of them
 
 
 @dataclass(frozen=True)
@@ -106,7 +110,7 @@ def loss_fn(name: str):
 
 
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, loss: str) -> tuple[float, float | None]:
+def evaluate(model: torch.nn.Module, x: Column, y: Column, loss: str) -> tuple[float, float | None]:
     """Mean loss (and accuracy for classification) over a whole split, in large chunks."""
     if len(x) == 0:
         return float("nan"), None

@@ -13,6 +13,7 @@ from lrsweep.engine.common import (
     STATUS_DIVERGED,
     STATUS_DONE,
     Callbacks,
+    Column,
     EpochRecord,
     NoCallbacks,
     TrainSpec,
@@ -51,7 +52,14 @@ class SequentialTrainer:
     evaluated on ``evaluation`` when given; a NaN/inf loss ends the variant as ``diverged``.
     """
 
-    def __init__(self, variant, spec: TrainSpec, train, evaluation=None, callbacks: Callbacks | None = None):
+    def __init__(
+        self,
+        variant,
+        spec: TrainSpec,
+        train,
+        evaluation: tuple[Column, Column] | None = None,
+        callbacks: Callbacks | None = None,
+    ):
         from lrsweep.optim.schedulers import ScheduleDriver
 
         self.variant, self.spec = variant, spec
@@ -67,7 +75,7 @@ class SequentialTrainer:
         self.fn = loss_fn(spec.loss)
         self.batches = as_batches(train, [variant.seed], spec)  # orders (and augmentation) of this seed
         self.result = VariantResult(variant.id, STATUS_DONE)
-        self.reference_loss = None  # the first batch's loss before any step (see engine.common.diverged)
+        self.reference_loss: float | None = None  # the first batch's loss before any step (see engine.common.diverged)
         self.rng = checkpoint.rng_state(self.x.device)  # seeded by initial_state; run() trains on it
 
     @property
@@ -133,7 +141,7 @@ class SequentialTrainer:
         if self.amp.scaler is not None and state.get("scaler"):
             self.amp.scaler.load_state_dict(state["scaler"])
 
-    def run(self, until: int | None = None, test=None) -> VariantResult:
+    def run(self, until: int | None = None, test: tuple[Column, Column] | None = None) -> VariantResult:
         """Train up to epoch ``until`` (default: all); score ``test`` at the end when given."""
         until = self.spec.epochs if until is None else min(until, self.spec.epochs)
         with checkpoint.own_rng(self, self.x.device):

@@ -152,17 +152,17 @@ class StackedOptimizer:
         for j, (p, g) in enumerate(zip(params, grads)):
             view = Broadcast(values, p.dim())
             tensors = {s: t[j] for s, t in state.items()}
-            saved = [t.clone() for t in (p, *tensors.values())] if keep is not None else None
+            saved = [t.clone() for t in (p, *tensors.values())] if keep is not None else []
             self.rule.update(p, g, tensors, view)
-            if saved is not None:
+            if keep is not None:
                 _restore([p, *tensors.values()], saved, keep)
         if idx is not None:
             self._scatter(live, idx, params, state)
         for k, started in zip(members, self.rule.started(hp)):
             self.steps[k] += 1
             self.started[k] = started
-        for n, values in advanced.items():
-            for k, value in zip(members, values):
+        for n, per_member in advanced.items():
+            for k, value in zip(members, per_member):
                 self.scalar_state[n][k] = value
 
     def zero_grad(self) -> None:

@@ -47,10 +47,10 @@ def sharpness(model: torch.nn.Module, loss_fn: Callable, x: torch.Tensor, y: tor
         estimate, passes = None, 1
         for _ in range(POWER_ITERATIONS):
             passes += 2
-            norm = torch.sqrt(sum((t * t).sum() for t in v))
+            norm = torch.sqrt(_dot(v, v))
             v = [t / norm for t in v]
             hv = torch.autograd.grad(grads, params, grad_outputs=v, retain_graph=True)
-            quotient = float(sum((a * b).sum() for a, b in zip(v, hv)))
+            quotient = float(_dot(v, list(hv)))
             if not math.isfinite(quotient):
                 return None, passes
             done = estimate is not None and abs(quotient - estimate) <= POWER_TOLERANCE * abs(quotient)
@@ -60,6 +60,14 @@ def sharpness(model: torch.nn.Module, loss_fn: Callable, x: torch.Tensor, y: tor
     finally:
         model.train(was_training)
     return (estimate if estimate is not None and estimate > 0 else None), passes
+
+
+def _dot(xs: list[torch.Tensor], ys: list[torch.Tensor]) -> torch.Tensor:
+    """Σ (x · y) over paired tensors, summed left to right as ``sum()`` would (the lists are not empty)."""
+    total = (xs[0] * ys[0]).sum()
+    for a, b in zip(xs[1:], ys[1:]):
+        total = total + (a * b).sum()
+    return total
 
 
 def edge_factor(optimizer: torch.optim.Optimizer) -> float | None:

@@ -59,8 +59,8 @@ def cut(
     sign = 1.0 if direction == "min" else -1.0
     ranked = []
     for name, members in racing.items():
-        values = [scores.get(v.id) for v in members]
-        if all(x is not None and math.isfinite(x) for x in values):  # a group with a lost seed cannot win
+        values = [x for v in members if (x := scores.get(v.id)) is not None and math.isfinite(x)]
+        if len(values) == len(members):  # a group with a lost seed cannot win
             ranked.append((sign * sum(values) / len(values), members[0].lr, name))
     keep = [name for _score, _lr, name in sorted(ranked)[: max(1, len(racing) // reduction)]]
     pruned = [v.id for name, members in racing.items() if name not in keep for v in members if v.id in contenders]

@@ -10,10 +10,15 @@ config alone but would fail, or eat the machine, once training starts.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import torch
 
 from lrsweep.errors import ConfigError, LrsweepError
+
+if TYPE_CHECKING:
+    from lrsweep.sweep.plan import Variant
 
 SCHEDULE_TRIAL_STEPS = 200  # scheduler steps driven dry per distinct schedule (division by zero shows at once)
 
@@ -107,14 +112,14 @@ def _check_forward(model: torch.nn.Module, spec, splits) -> None:
         )
 
 
-def check_schedules(variants, spec, n_train: int) -> None:
+def check_schedules(variants: Sequence[Variant], spec, n_train: int) -> None:
     """Drive each distinct schedule, at the largest LR it runs with, for its first steps."""
     from lrsweep.engine.loop import steps_per_epoch
     from lrsweep.optim.schedulers import resolve_params
     from lrsweep.optim.schedulers.resolve import build_scheduler
 
     steps = steps_per_epoch(n_train, spec.batch_size)
-    largest: dict[str, object] = {}
+    largest: dict[str, Variant] = {}
     for v in variants:
         if v.scheduler.type != "none" and (v.scheduler.label not in largest or v.lr > largest[v.scheduler.label].lr):
             largest[v.scheduler.label] = v

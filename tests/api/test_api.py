@@ -186,6 +186,14 @@ def test_load_run_is_what_show_prints(swept):
         lrsweep.load_run(result.run_dir / "variants")
 
 
+def test_a_run_built_by_hand_reads_its_own_directory(swept):
+    result, _ = swept
+    loaded = lrsweep.load_run(result.run_dir)
+    run = api.Run(loaded.run_dir, loaded.config, loaded.meta, loaded.summary)
+    assert run.metrics(result.best.id) == loaded.metrics(result.best.id)
+    assert run.all_metrics() == loaded.all_metrics() and run.in_progress() == loaded.in_progress() == []
+
+
 def test_an_interrupt_is_the_interrupted_error_with_the_summary(tmp_path):
     class StopAfterOneEpoch(Recorded):
         def on_epoch(self, variant_id, record):

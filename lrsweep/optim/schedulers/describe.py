@@ -9,7 +9,8 @@ from lrsweep.optim.schedulers.catalog import NEVER_FROM_USER, SCHEDULERS, Schedu
 from lrsweep.optim.schedulers.defaults import DERIVED, WARMUP_START_FACTOR
 from lrsweep.registry import signature_defaults
 
-_OWN_PARAMS = {  # parameters of lrsweep's own types (defaults: WARMUP_START_FACTOR and DERIVED)
+# Parameters of lrsweep's own types (defaults: WARMUP_START_FACTOR and DERIVED).
+_OWN_PARAMS: dict[str, dict[str, Any]] = {
     "warmup": {"warmup_epochs": None, "start_factor": WARMUP_START_FACTOR, "then": "none (constant LR after warmup)"},
     "sequentiallr": {"schedulers": inspect.Parameter.empty, "milestones": inspect.Parameter.empty},
     "chainedscheduler": {"schedulers": inspect.Parameter.empty},

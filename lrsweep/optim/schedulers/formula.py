@@ -33,7 +33,7 @@ FUNCTIONS: dict[str, tuple[Callable[..., Any], int, int | None]] = {  # name -> 
 }
 CONSTANTS = {"pi": math.pi, "e": math.e}
 
-_BINARY = {
+_BINARY: dict[type[ast.operator], Callable[[Any, Any], Any]] = {
     ast.Add: operator.add,
     ast.Sub: operator.sub,
     ast.Mult: operator.mul,
@@ -42,8 +42,12 @@ _BINARY = {
     ast.Mod: operator.mod,
     ast.Pow: operator.pow,
 }
-_UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos, ast.Not: operator.not_}
-_COMPARE = {
+_UNARY: dict[type[ast.unaryop], Callable[[Any], Any]] = {
+    ast.USub: operator.neg,
+    ast.UAdd: operator.pos,
+    ast.Not: operator.not_,
+}
+_COMPARE: dict[type[ast.cmpop], Callable[[Any, Any], Any]] = {
     ast.Lt: operator.lt,
     ast.LtE: operator.le,
     ast.Gt: operator.gt,
@@ -216,7 +220,7 @@ def _call_refusal(node: ast.Call) -> str | None:
 
 def _evaluate(node: ast.AST, env: dict[str, float]) -> Any:
     """Walk a checked tree; every number is a float so powers overflow instead of growing."""
-    if isinstance(node, ast.Constant):
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)):  # _refusal let only numbers in
         return float(node.value)
     if isinstance(node, ast.Name):
         return env[node.id] if node.id in env else CONSTANTS[node.id]
@@ -236,7 +240,7 @@ def _evaluate(node: ast.AST, env: dict[str, float]) -> Any:
         return _bool_op(node, env)
     if isinstance(node, ast.IfExp):
         return _evaluate(node.body if _evaluate(node.test, env) else node.orelse, env)
-    if isinstance(node, ast.Call):
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):  # _refusal let only named calls in
         function = FUNCTIONS[node.func.id][0]
         return float(function(*(_evaluate(arg, env) for arg in node.args)))
     raise TypeError(f"unexpected element {type(node).__name__}")  # unreachable after _refusal

@@ -27,7 +27,9 @@ _SEQUENCES = (list, tuple, collections.abc.Iterable, collections.abc.Sequence)
 def type_hints(cls: type) -> dict[str, Any]:
     """The constructor's annotations, or {} when this torch writes them in a way we cannot read."""
     try:
-        return typing.get_type_hints(cls.__init__, localns=_HINT_NAMES)
+        # Only the annotations are read, the constructor is never called: the unsound case mypy warns of
+        # (calling __init__ through an instance of a subclass) cannot arise here.
+        return typing.get_type_hints(cls.__init__, localns=_HINT_NAMES)  # type: ignore[misc]
     except Exception:  # annotations are advisory; check_kwargs has already checked names and defaults
         return {}
 

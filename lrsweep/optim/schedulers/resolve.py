@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 from torch.optim import lr_scheduler as torch_schedulers
@@ -125,7 +125,7 @@ def _check_onecycle(span: Span, params: dict) -> None:
 
 def _check_formula(span: Span, params: dict) -> None:
     formula = compile_formula(params["lr_lambda"], FORMULA_NAMES)
-    points = range(span.n + 1)
+    points: Sequence[int] = range(span.n + 1)
     if span.n > FORMULA_CHECK_LIMIT:
         points = sorted({*range(0, span.n + 1, span.n // FORMULA_CHECK_LIMIT + 1), span.n})
     for t in points:

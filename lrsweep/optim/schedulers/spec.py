@@ -203,8 +203,8 @@ def _with_interval(spec: SchedulerSpec, interval: str) -> SchedulerSpec:
     return SchedulerSpec(spec.type, spec.params, interval, key=spec.key)
 
 
-def _warmup_params(raw: dict, key: str) -> dict:
-    params = {}
+def _warmup_params(raw: dict, key: str) -> dict[str, int | float]:
+    params: dict[str, int | float] = {}
     if "warmup_epochs" in raw:
         value = raw["warmup_epochs"]
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:

@@ -47,7 +47,11 @@ class Executor:
     """Where packs train; a context manager that releases what it started (workers, a Ray instance)."""
 
     backend: str  # local | devices | ray: recorded beside each variant's result
-    parallelism: int  # how many packs it trains at once (the runner makes at least this many packs)
+
+    @property
+    def parallelism(self) -> int:
+        """How many packs it trains at once (the runner makes at least this many packs); one by default."""
+        return 1
 
     def session(self, job: Job, notice: Callable[[str], None]) -> AbstractContextManager[Session]:
         raise NotImplementedError

@@ -53,9 +53,12 @@ class DevicesExecutor(Executor):
         if not devices:
             raise UsageError("--devices needs at least one device")
         self.devices = list(devices)
-        self.parallelism = len(self.devices)
         self.threads = threads or max(1, (os.cpu_count() or 1) // len(self.devices))
         self.current: _Session | None = None
+
+    @property
+    def parallelism(self) -> int:
+        return len(self.devices)  # one worker per device entry
 
     @contextmanager
     def session(self, job, notice):

@@ -271,8 +271,7 @@ def _failed(partial: VariantResult, exc: Exception) -> VariantResult:
 class LocalExecutor(Executor):
     """Every pack in this process, one after another, on the parent's device and data."""
 
-    backend = "local"
-    parallelism = 1
+    backend = "local"  # parallelism: the default, one pack at a time
 
     @contextmanager
     def session(self, job, notice):

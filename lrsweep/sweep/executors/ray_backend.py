@@ -13,7 +13,9 @@ from __future__ import annotations
 import functools
 import json
 import socket
+from collections.abc import Callable
 from contextlib import contextmanager
+from typing import Any
 
 from lrsweep.engine.common import STATUS_FAILED, VariantResult
 from lrsweep.errors import LrsweepError, UsageError
@@ -83,14 +85,19 @@ def _driver_messages_to_stderr(ray) -> None:
     results (``--json``); send them to stderr. A private Ray function: left alone if it is not there."""
     worker = getattr(getattr(ray, "_private", None), "worker", None)
     original = getattr(worker, "print_to_stdstream", None)
-    if original is None or getattr(original, "lrsweep_stderr", False):
+    if worker is None or original is None or isinstance(original, _ToStderr):
         return
+    worker.print_to_stdstream = _ToStderr(original)
 
-    def to_stderr(data, *args, **kwargs):
-        return original({**data, "is_err": True}, *args, **kwargs)
 
-    to_stderr.lrsweep_stderr = True
-    worker.print_to_stdstream = to_stderr
+class _ToStderr:
+    """Ray's message printer with every message marked for stderr (a class: a second session sees it is done)."""
+
+    def __init__(self, original: Callable[..., Any]):
+        self.original = original
+
+    def __call__(self, data: dict, *args: Any, **kwargs: Any) -> Any:
+        return self.original({**data, "is_err": True}, *args, **kwargs)
 
 
 class _Session:
