@@ -63,7 +63,7 @@ class FindResult:
 
     def plot(self, path: str | Path | None = None) -> Path:
         """Write the figure to ``path`` (default: the run directory's plots/find.png); returns the path."""
-        from lrsweep.run.store import atomic_write_bytes
+        from lrsweep.run.files import atomic_write_bytes
 
         target = Path(path) if path is not None else self.run_dir / "plots" / "find.png"
         atomic_write_bytes(target, self.png())
@@ -217,7 +217,7 @@ def write_grid_config(
     """
     from lrsweep.api.common import override_items
     from lrsweep.config import parse_config
-    from lrsweep.run.store import atomic_write_text
+    from lrsweep.run.files import atomic_write_text
     from lrsweep.select.finder import grid_around
 
     grid = grid_around(result.suggestion(suggester), result.ceiling)

@@ -222,7 +222,8 @@ def save_preview(data: dict, out: Path, name: str) -> tuple[list[Path], str | No
     """``out`` ending in .png: the figure there (matplotlib required). Else a new folder
     ``<out>/<name>-preview-<stamp>/`` with preview.json and, when matplotlib is installed, the PNG."""
     from lrsweep.render.plots import write_schedule_preview
-    from lrsweep.run.store import RunStore, write_json
+    from lrsweep.run.files import write_json
+    from lrsweep.run.store import RunStore
 
     if out.suffix.lower() == ".png":
         return [write_schedule_preview(data, out)], None

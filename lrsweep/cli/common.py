@@ -157,7 +157,7 @@ def hold_lock(stack, store, shard: str | None = None) -> None:
 
 
 def print_json(data: Any) -> None:
-    from lrsweep.run.store import to_plain
+    from lrsweep.run.files import to_plain
 
     sys.stdout.write(json.dumps(to_plain(data), indent=2) + "\n")
     sys.stdout.flush()

@@ -148,7 +148,8 @@ def plot(run_dir: RunDirArg) -> None:
 def show_preview(path: Path, json_out: bool) -> bool:
     """A schedule preview's folder (preview.json): its tables again; False for any other directory."""
     from lrsweep.render.tables import preview_tables
-    from lrsweep.run.store import PREVIEW_JSON, checks, read_json
+    from lrsweep.run.files import checks, read_json
+    from lrsweep.run.store import PREVIEW_JSON
 
     preview = Path(path) / PREVIEW_JSON
     if not preview.is_file() or (Path(path) / "config.yaml").exists():

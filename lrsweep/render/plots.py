@@ -64,7 +64,7 @@ def _save(figure, path: Path) -> None:
     """Render to bytes, then write atomically (a killed plot leaves no half-written PNG)."""
     import io
 
-    from lrsweep.run.store import atomic_write_bytes
+    from lrsweep.run.files import atomic_write_bytes
 
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
