@@ -34,7 +34,8 @@ from lrsweep.engine.common import (
 )
 from lrsweep.engine.loop import DIVERGENCE_CHECK_EVERY, steps_per_epoch
 from lrsweep.engine.precision import PackAmp, maybe_compile
-from lrsweep.engine.stacked_models import PATHS, StackedModel, stack_models
+from lrsweep.engine.stacked_base import StackedModel
+from lrsweep.engine.stacked_models import PATHS, stack_models
 from lrsweep.engine.stacked_optim import OPTIMIZERS as STACKED
 from lrsweep.engine.stacked_optim import StackedOptimizer, supports
 from lrsweep.errors import VectorizeError
