@@ -11,7 +11,14 @@ import yaml
 
 from lrsweep.api.common import DEFAULT_OUT, ConfigLike, Overrides, load_config_any, load_splits, now, raw_config
 from lrsweep.errors import ConfigError, UsageError
-from lrsweep.select.finder import DEFAULT_SUGGESTER, FinderResult, FinderSettings
+from lrsweep.select.finder import (  # noqa: F401  MODES, SUGGESTERS: the choices of lrsweep find
+    DEFAULT_SUGGESTER,
+    MODES,
+    SUGGESTERS,
+    FinderResult,
+    FinderSettings,
+    completion_note,
+)
 
 
 @dataclass
@@ -56,7 +63,8 @@ class FindResult:
 
     def png(self) -> bytes:
         """The figure (loss against LR, suggestions and divergence marked) as PNG bytes; needs matplotlib."""
-        from lrsweep.render.plots import find_png, pyplot
+        from lrsweep.render.figures import pyplot
+        from lrsweep.render.find import find_png
 
         pyplot()  # a clear UsageError naming the install command when matplotlib is missing
         return find_png(self.range_test)
@@ -103,8 +111,6 @@ def find(
     KeyboardInterrupt propagates and leaves no run directory.
     """
     from dataclasses import replace
-
-    from lrsweep.select.finder import SUGGESTERS
 
     if suggest not in SUGGESTERS:
         raise UsageError(f"suggest: got {suggest!r} (valid: {', '.join(SUGGESTERS)})")
@@ -194,7 +200,7 @@ def find_rows(result: FinderResult) -> list[dict[str, Any]]:
 def save_find(out: Path, config, result: FinderResult, torch_device):
     """The run directory: config.yaml, meta.json, find.csv, find.json and (with matplotlib) plots/find.png."""
     from lrsweep.api.common import run_meta
-    from lrsweep.render.plots import find_png
+    from lrsweep.render.find import find_png
     from lrsweep.run.store import RunStore
 
     store = RunStore.create(out, f"{config.name}-find")
@@ -246,16 +252,6 @@ def _diverged_note(result: FinderResult) -> str:
     if result.divergence_lr is not None:
         return f", below the divergence LR {result.divergence_lr:.3g}"
     return f", below where the loss stopped falling ({result.ceiling:.3g}; it never blew up)"
-
-
-def completion_note(result: FinderResult) -> str | None:
-    """Say so when the test reached --end without blowing up, and what bounds a grid then."""
-    if result.divergence_lr is not None:
-        return None
-    return (
-        f"the loss never blew up up to {result.stop_lr:.3g}: a grid is bounded by where it stopped falling "
-        f"({result.ceiling:.3g})"
-    )
 
 
 def replace_lr(text: str, grid: list[float], note: str) -> str | None:

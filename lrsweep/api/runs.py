@@ -212,7 +212,10 @@ def compare_runs(run_dirs: list[str | Path]) -> dict[str, dict]:
 def plot_run(run_dir: str | Path) -> list[Path]:
     """PNG figures of a sweep, a tune run (tune.png too) or a range test (find.png) into RUN_DIR/plots/; their paths."""
     from lrsweep.errors import RunDirError
-    from lrsweep.render.plots import find_png, pyplot, write_plots, write_tune_plot
+    from lrsweep.render.figures import pyplot
+    from lrsweep.render.find import find_png
+    from lrsweep.render.plots import write_plots
+    from lrsweep.render.tune import write_tune_plot
 
     store = open_run(run_dir)
     tuned = store.read_tune()

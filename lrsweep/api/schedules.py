@@ -221,7 +221,7 @@ def schedule_preview(
 def save_preview(data: dict, out: Path, name: str) -> tuple[list[Path], str | None]:
     """``out`` ending in .png: the figure there (matplotlib required). Else a new folder
     ``<out>/<name>-preview-<stamp>/`` with preview.json and, when matplotlib is installed, the PNG."""
-    from lrsweep.render.plots import write_schedule_preview
+    from lrsweep.render.schedules import write_schedule_preview
     from lrsweep.run.files import write_json
     from lrsweep.run.store import RunStore
 

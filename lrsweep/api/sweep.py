@@ -219,7 +219,7 @@ def load_for_grid(config: ConfigLike | None, overrides: list[str], resume, force
 def check_extras(plot: bool, tensorboard: bool) -> None:
     """Optional extras are checked before any training, so a missing one costs no time."""
     if plot:
-        from lrsweep.render.plots import pyplot
+        from lrsweep.render.figures import pyplot
 
         pyplot()
     if tensorboard:

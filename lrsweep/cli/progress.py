@@ -5,7 +5,7 @@ from __future__ import annotations
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from lrsweep.render.tables import fmt, fmt_lr
+from lrsweep.render.format import fmt, fmt_lr
 from lrsweep.run.store import RETRAIN_ID
 
 

@@ -64,7 +64,7 @@ def show(run_dir: RunDirArg, json_out: JsonOption = False) -> None:
 
 def _show_find(run, json_out: bool) -> None:
     """A range test's directory: its suggestions and curve, as `lrsweep find` printed them."""
-    from lrsweep.cli.find import render_find
+    from lrsweep.render.find import render_find
 
     if json_out:
         print_json({**run.find, **run.details})
@@ -95,7 +95,7 @@ def tune_summary(store) -> dict:
 def _show_tune(store, tuned: dict, json_out: bool) -> None:
     """A tune run's directory: its stage tables and verdict, as `lrsweep tune` printed them."""
     from lrsweep.api.runs import DETAIL_KEYS
-    from lrsweep.render.tables import tune_tables, tune_verdict
+    from lrsweep.render.tune import tune_tables, tune_verdict
 
     meta = store.read_meta()
     details = {"run_dir": str(store.path), "meta": {k: meta[k] for k in DETAIL_KEYS if k in meta}}
@@ -116,7 +116,7 @@ def compare(
 ) -> None:
     """Sweeps side by side: the best of each, and each run's metric at every learning rate."""
     from lrsweep import api
-    from lrsweep.render.tables import compare_data, compare_tables
+    from lrsweep.render.compare import compare_data, compare_tables
 
     with user_errors():
         data = compare_data(api.compare_runs(run_dirs))
@@ -147,7 +147,7 @@ def plot(run_dir: RunDirArg) -> None:
 
 def show_preview(path: Path, json_out: bool) -> bool:
     """A schedule preview's folder (preview.json): its tables again; False for any other directory."""
-    from lrsweep.render.tables import preview_tables
+    from lrsweep.render.schedules import preview_tables
     from lrsweep.run.files import checks, read_json
     from lrsweep.run.store import PREVIEW_JSON
 

@@ -169,6 +169,16 @@ class FinderResult:
         }
 
 
+def completion_note(result: FinderResult) -> str | None:
+    """Say so when the test reached --end without blowing up, and what bounds a grid then."""
+    if result.divergence_lr is not None:
+        return None
+    return (
+        f"the loss never blew up up to {result.stop_lr:.3g}: a grid is bounded by where it stopped falling "
+        f"({result.ceiling:.3g})"
+    )
+
+
 def _finite_or_none(x: float) -> float | None:
     return x if math.isfinite(x) else None
 
