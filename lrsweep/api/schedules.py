@@ -166,6 +166,13 @@ def scheduler_types(types: str | None = None) -> list[dict]:
     return entries
 
 
+def length_note() -> str:
+    """What ``--list`` says about the parameters lrsweep derives from the run's length."""
+    from lrsweep.optim.schedulers import LENGTH_NOTE
+
+    return LENGTH_NOTE
+
+
 # --------------------------------------------------------------------------- preview
 
 

@@ -118,7 +118,7 @@ def schedule(
 
 def _list(types: str | None, json_out: bool) -> None:
     from lrsweep import api
-    from lrsweep.optim.schedulers import LENGTH_NOTE
+    from lrsweep.api.schedules import length_note
     from lrsweep.render.schedules import scheduler_list_table
 
     entries = api.scheduler_types(types)
@@ -126,7 +126,7 @@ def _list(types: str | None, json_out: bool) -> None:
         print_json(entries)
         return
     stdout_console().print(
-        scheduler_list_table(entries, note=f"(lrsweep): derived by lrsweep from the run; {LENGTH_NOTE}")
+        scheduler_list_table(entries, note=f"(lrsweep): derived by lrsweep from the run; {length_note()}")
     )
 
 
