@@ -149,7 +149,7 @@ def run_find(config, settings: FinderSettings, on_step=None):
     from lrsweep.engine.common import loss_fn
     from lrsweep.engine.device import resolve_device
     from lrsweep.engine.loop import initial_state
-    from lrsweep.select.finder import range_test
+    from lrsweep.select.range_test import range_test
     from lrsweep.sweep.runner import train_spec
 
     torch_device = resolve_device(config.device)

@@ -262,7 +262,8 @@ class Tuner:
 
         from lrsweep.engine.common import loss_fn
         from lrsweep.engine.loop import initial_state
-        from lrsweep.select.finder import GRID_MARGIN, FinderSettings, range_test
+        from lrsweep.select.finder import GRID_MARGIN, FinderSettings
+        from lrsweep.select.range_test import range_test
         from lrsweep.sweep.runner import train_spec
 
         s, c = self.settings, self.costs

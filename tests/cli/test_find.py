@@ -141,7 +141,7 @@ def test_interrupt_exits_130_and_writes_nothing(runner, tmp_path, monkeypatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("lrsweep.select.finder.range_test", interrupted)
+    monkeypatch.setattr("lrsweep.select.range_test.range_test", interrupted)
     result = runner.invoke(app, ["find", QUICKSTART, *FAST, "--out", str(tmp_path / "runs")])
     assert result.exit_code == 130 and "interrupted" in result.output
     assert not (tmp_path / "runs").exists()
