@@ -1,4 +1,4 @@
-"""The shape of the package in four numbers: what the layout issue ("the house") measures.
+"""The shape of the package in five numbers: what the layout issue ("the house") measures.
 
     python benchmarks/layout.py                    # this checkout
     python benchmarks/layout.py --tree /tmp/orig   # another checkout (e.g. git archive c9deaec | tar -x -C /tmp/orig)
@@ -16,7 +16,9 @@
    plus edges between two rooms of one layer (``select``, ``engine`` and ``run`` know nothing of each
    other; nor do ``data``, ``models`` and ``optim``). Modules of the tree before the regrouping
    (``lrsweep/store.py``, ``lrsweep/tune.py``, ...) count in the room they moved to (``ROOM_OF``);
-4. Python files of the package over 400 lines.
+4. Python files of the package over 400 lines;
+5. imports past the API: direct imports by the CLI of the rooms it reaches only through ``lrsweep.api``
+   (``run``, ``sweep``, ``engine``, ``select``) or of torch (the ``cli`` contract of pyproject.toml).
 
 It reads the source only (grimp parses it); nothing of lrsweep is imported.
 """
@@ -73,6 +75,7 @@ ROOM_OF = {
     "runner": "sweep",
 }
 SPECIAL = {"lrsweep.data.describe": "config"}  # the one module that moved between two rooms
+PAST_THE_API = ("run", "sweep", "engine", "select")  # what the CLI reaches only through lrsweep.api
 
 
 def room(module: str) -> str:
@@ -86,20 +89,21 @@ def room(module: str) -> str:
 
 
 def import_graph(tree: Path):
-    """grimp's graph of the ``lrsweep`` package under ``tree`` (found before any installed copy)."""
+    """grimp's graph of the ``lrsweep`` package under ``tree`` (found before any installed copy), with the
+    external packages it imports as single nodes (``torch``)."""
     import grimp
 
     sys.path.insert(0, str(tree))
     try:
-        return grimp.build_graph("lrsweep", cache_dir=None)
+        return grimp.build_graph("lrsweep", include_external_packages=True, cache_dir=None)
     finally:
         sys.path.remove(str(tree))
 
 
 def circles(graph) -> list[list[str]]:
     """Strongly connected components of more than one module (Tarjan's algorithm, iterative)."""
-    modules = sorted(graph.modules)
-    edges = {m: sorted(graph.find_modules_directly_imported_by(m)) for m in modules}
+    modules = sorted(m for m in graph.modules if m.split(".")[0] == "lrsweep")
+    edges = {m: sorted(i for i in graph.find_modules_directly_imported_by(m) if i in modules) for m in modules}
     index: dict[str, int] = {}
     low: dict[str, int] = {}
     stack: list[str] = []
@@ -142,10 +146,23 @@ def circles(graph) -> list[list[str]]:
 def upward_imports(graph) -> list[tuple[str, str]]:
     """Import edges to a higher layer, or across two rooms of one layer."""
     bad = []
-    for importer in sorted(graph.modules):
+    for importer in sorted(m for m in graph.modules if m.split(".")[0] == "lrsweep"):
         for imported in sorted(graph.find_modules_directly_imported_by(importer)):
+            if imported.split(".")[0] != "lrsweep":
+                continue
             a, b = room(importer), room(imported)
             if a != b and LAYER_OF[a] <= LAYER_OF[b]:
+                bad.append((importer, imported))
+    return bad
+
+
+def past_the_api(graph) -> list[tuple[str, str]]:
+    """Direct imports by the CLI of a room it should reach only through the API, or of torch."""
+    bad = []
+    for importer in sorted(m for m in graph.modules if m.startswith("lrsweep.cli")):
+        for imported in sorted(graph.find_modules_directly_imported_by(importer)):
+            inside = imported.split(".")[0] == "lrsweep"
+            if (inside and room(imported) in PAST_THE_API) or imported.split(".")[0] == "torch":
                 bad.append((importer, imported))
     return bad
 
@@ -167,11 +184,13 @@ def main(argv=None) -> None:
     package = args.tree.resolve() / "lrsweep"
     graph = import_graph(args.tree.resolve())
     found, upward, long = circles(graph), upward_imports(graph), long_files(package)
+    past = past_the_api(graph)
     print(f"tree: {args.tree}")
     print(f"entries directly under lrsweep/: {len(top_entries(package))}")
     print(f"import circles: {len(found)} ({sum(map(len, found))} modules in them)")
     print(f"upward imports: {len(upward)}")
     print(f"files over {LINE_LIMIT} lines: {len(long)}")
+    print(f"imports past the API: {len(past)}")
     if args.list:
         print("\nentries:", " ".join(top_entries(package)))
         for component in found:
@@ -180,6 +199,8 @@ def main(argv=None) -> None:
             print(f"upward: {importer} ({room(importer)}) -> {imported} ({room(imported)})")
         for n, name in long:
             print(f"long: {name} {n}")
+        for importer, imported in past:
+            print(f"past the API: {importer} -> {imported}")
 
 
 if __name__ == "__main__":

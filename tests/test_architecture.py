@@ -41,9 +41,10 @@ def test_no_import_circles_not_even_through_a_packages_init():
     assert measure.circles(graph) == []
 
 
-def test_no_upward_import_by_the_layout_scripts_count_either():
+def test_no_upward_import_and_none_past_the_api_by_the_layout_scripts_count_either():
     measure = layout()
-    assert measure.upward_imports(measure.import_graph(ROOT)) == []
+    graph = measure.import_graph(ROOT)
+    assert measure.upward_imports(graph) == [] and measure.past_the_api(graph) == []
 
 
 def test_the_layout_script_counts_with_the_layers_of_the_contract():
