@@ -74,7 +74,8 @@ def run_find(raw):
 
     from lrsweep.engine.common import loss_fn
     from lrsweep.engine.loop import initial_state, steps_per_epoch
-    from lrsweep.select.finder import FinderSettings, range_test
+    from lrsweep.select.finder import FinderSettings
+    from lrsweep.select.range_test import range_test
     from lrsweep.sweep.executors.base import load_data
     from lrsweep.sweep.runner import train_spec
 

@@ -17,10 +17,20 @@ import yaml
 
 from lrsweep.config import Config
 from lrsweep.errors import ConfigError
+from lrsweep.run.store import RETRAIN_ID  # noqa: F401  the retrain's variant id, in events and on disk
 
 DEFAULT_OUT = Path("runs")  # the folder in which commands create their run directories
 ConfigLike = str | Path | Mapping | Config
 Overrides = Mapping[str, Any] | Sequence[str] | None
+
+
+def to_json(data: Any) -> str:
+    """``--json``'s text: tuples as lists, non-finite floats as null, indented."""
+    import json
+
+    from lrsweep.run.files import to_plain
+
+    return json.dumps(to_plain(data), indent=2)
 
 
 def override_items(overrides: Overrides) -> list[str]:

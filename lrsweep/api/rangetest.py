@@ -11,7 +11,14 @@ import yaml
 
 from lrsweep.api.common import DEFAULT_OUT, ConfigLike, Overrides, load_config_any, load_splits, now, raw_config
 from lrsweep.errors import ConfigError, UsageError
-from lrsweep.select.finder import DEFAULT_SUGGESTER, FinderResult, FinderSettings
+from lrsweep.select.finder import (  # noqa: F401  MODES, SUGGESTERS: the choices of lrsweep find
+    DEFAULT_SUGGESTER,
+    MODES,
+    SUGGESTERS,
+    FinderResult,
+    FinderSettings,
+    completion_note,
+)
 
 
 @dataclass
@@ -56,7 +63,8 @@ class FindResult:
 
     def png(self) -> bytes:
         """The figure (loss against LR, suggestions and divergence marked) as PNG bytes; needs matplotlib."""
-        from lrsweep.render.plots import find_png, pyplot
+        from lrsweep.render.figures import pyplot
+        from lrsweep.render.find import find_png
 
         pyplot()  # a clear UsageError naming the install command when matplotlib is missing
         data = find_png(self.range_test)
@@ -65,7 +73,7 @@ class FindResult:
 
     def plot(self, path: str | Path | None = None) -> Path:
         """Write the figure to ``path`` (default: the run directory's plots/find.png); returns the path."""
-        from lrsweep.run.store import atomic_write_bytes
+        from lrsweep.run.files import atomic_write_bytes
 
         target = Path(path) if path is not None else self.run_dir / "plots" / "find.png"
         atomic_write_bytes(target, self.png())
@@ -106,8 +114,6 @@ def find(
     """
     from dataclasses import replace
 
-    from lrsweep.select.finder import SUGGESTERS
-
     if suggest not in SUGGESTERS:
         raise UsageError(f"suggest: got {suggest!r} (valid: {', '.join(SUGGESTERS)})")
     chosen: dict[str, Any] = {  # FinderSettings fields of several types
@@ -146,7 +152,7 @@ def run_find(config, settings: FinderSettings, on_step=None):
     from lrsweep.engine.common import loss_fn
     from lrsweep.engine.device import resolve_device
     from lrsweep.engine.loop import initial_state
-    from lrsweep.select.finder import range_test
+    from lrsweep.select.range_test import range_test
     from lrsweep.sweep.runner import train_spec
 
     torch_device = resolve_device(config.device)
@@ -197,7 +203,7 @@ def find_rows(result: FinderResult) -> list[dict[str, Any]]:
 def save_find(out: Path, config, result: FinderResult, torch_device):
     """The run directory: config.yaml, meta.json, find.csv, find.json and (with matplotlib) plots/find.png."""
     from lrsweep.api.common import run_meta
-    from lrsweep.render.plots import find_png
+    from lrsweep.render.find import find_png
     from lrsweep.run.store import RunStore
 
     store = RunStore.create(out, f"{config.name}-find")
@@ -220,7 +226,7 @@ def write_grid_config(
     """
     from lrsweep.api.common import override_items
     from lrsweep.config import parse_config
-    from lrsweep.run.store import atomic_write_text
+    from lrsweep.run.files import atomic_write_text
     from lrsweep.select.finder import grid_around
 
     grid = grid_around(result.suggestion(suggester), result.ceiling)
@@ -251,16 +257,6 @@ def _diverged_note(result: FinderResult) -> str:
     if result.divergence_lr is not None:
         return f", below the divergence LR {result.divergence_lr:.3g}"
     return f", below where the loss stopped falling ({result.ceiling:.3g}; it never blew up)"
-
-
-def completion_note(result: FinderResult) -> str | None:
-    """Say so when the test reached --end without blowing up, and what bounds a grid then."""
-    if result.divergence_lr is not None:
-        return None
-    return (
-        f"the loss never blew up up to {result.stop_lr:.3g}: a grid is bounded by where it stopped falling "
-        f"({result.ceiling:.3g})"
-    )
 
 
 def replace_lr(text: str, grid: list[float], note: str) -> str | None:

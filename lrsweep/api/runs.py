@@ -127,6 +127,15 @@ def run_summary(run_dir: str | Path) -> dict | None:
     return open_run(run_dir).read_summary()
 
 
+def summary_of(run_dir: str | Path) -> dict:
+    """The run's summary as it stands (see :func:`load_summary`), with ``run_dir``: what a run stopped by a
+    full disk had finished."""
+    store = open_run(run_dir)
+    summary = load_summary(store)
+    summary["run_dir"] = str(store.path)
+    return summary
+
+
 def load_summary(store) -> dict:
     """The run's summary: summary.json while it agrees with the status files, else rebuilt from them."""
     written = store.read_summary()
@@ -222,7 +231,10 @@ def compare_runs(run_dirs: list[str | Path]) -> dict[str, dict]:
 def plot_run(run_dir: str | Path) -> list[Path]:
     """PNG figures of a sweep, a tune run (tune.png too) or a range test (find.png) into RUN_DIR/plots/; their paths."""
     from lrsweep.errors import RunDirError
-    from lrsweep.render.plots import find_png, pyplot, write_plots, write_tune_plot
+    from lrsweep.render.figures import pyplot
+    from lrsweep.render.find import find_png
+    from lrsweep.render.plots import write_plots
+    from lrsweep.render.tune import write_tune_plot
 
     store = open_run(run_dir)
     tuned = store.read_tune()
@@ -265,3 +277,60 @@ def merge(run_dir: str | Path) -> MergeResult:
     summary = merge_run(config, store)
     summary["run_dir"] = str(store.path)
     return MergeResult(run_dir=store.path, summary=summary, retrain=config.retrain)
+
+
+@dataclass
+class TuneRun:
+    """A tune run's directory as data: what ``lrsweep show`` prints of it."""
+
+    run_dir: Path
+    tune: dict  # tune.json: the pick, the band, the cost, the stages
+    summary: dict  # the summary it wrote at the end, or (still running) its variants read from their files
+    details: dict  # where the run is and how it went (what ``show --json`` adds)
+
+
+def load_tune_run(run_dir: str | Path) -> TuneRun | None:
+    """A tune run's directory as a :class:`TuneRun`; None for any other run directory (RunDirError: not one)."""
+    store = open_run(run_dir)
+    tuned = store.read_tune()
+    if tuned is None:
+        return None
+    meta = store.read_meta()
+    details = {"run_dir": str(store.path), "meta": {k: meta[k] for k in DETAIL_KEYS if k in meta}}
+    return TuneRun(run_dir=store.path, tune=tuned, summary=_tune_summary(store), details=details)
+
+
+def _tune_summary(store) -> dict:
+    """A tune run's summary: the one it wrote at the end, or (still running) its variants read from their files."""
+    from lrsweep.select.summary import variant_row
+
+    written = store.read_summary()
+    if written is not None and written.get("tune"):
+        return written
+    config = store.read_config()
+    rows = []
+    for vid in store.variant_ids():
+        status = store.read_status(vid)
+        if status and status.get("variant"):
+            rows.append(
+                {**variant_row(status["variant"], status, store.read_metrics(vid)), "stage": status.get("stage")}
+            )
+    metric = (config.get("select") or {}).get("metric", "val_loss")
+    return {"name": config.get("name"), "metric": metric, "variants": rows, "groups": [], "best": None}
+
+
+def load_preview(path: str | Path) -> dict | None:
+    """The record of a schedule preview's folder (:func:`preview_file`); None for any other directory."""
+    from lrsweep.run.files import checks, read_json
+
+    preview = preview_file(path)
+    if not preview.is_file() or (Path(path) / "config.yaml").exists():
+        return None
+    return checks.expect_dict(read_json(preview), preview)
+
+
+def preview_file(path: str | Path) -> Path:
+    """Where a schedule preview's folder keeps its record (preview.json)."""
+    from lrsweep.run.store import PREVIEW_JSON
+
+    return Path(path) / PREVIEW_JSON

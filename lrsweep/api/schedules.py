@@ -166,6 +166,13 @@ def scheduler_types(types: str | None = None) -> list[dict]:
     return entries
 
 
+def length_note() -> str:
+    """What ``--list`` says about the parameters lrsweep derives from the run's length."""
+    from lrsweep.optim.schedulers import LENGTH_NOTE
+
+    return LENGTH_NOTE
+
+
 # --------------------------------------------------------------------------- preview
 
 
@@ -221,8 +228,9 @@ def schedule_preview(
 def save_preview(data: dict, out: Path, name: str) -> tuple[list[Path], str | None]:
     """``out`` ending in .png: the figure there (matplotlib required). Else a new folder
     ``<out>/<name>-preview-<stamp>/`` with preview.json and, when matplotlib is installed, the PNG."""
-    from lrsweep.render.plots import write_schedule_preview
-    from lrsweep.run.store import RunStore, write_json
+    from lrsweep.render.schedules import write_schedule_preview
+    from lrsweep.run.files import write_json
+    from lrsweep.run.store import RunStore
 
     if out.suffix.lower() == ".png":
         return [write_schedule_preview(data, out)], None

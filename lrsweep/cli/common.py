@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import json
 import signal
 import sys
 from collections.abc import Iterator
@@ -124,7 +123,7 @@ def sigterm_as_interrupt() -> Iterator[None]:
 def storage_failure(err, json_out: bool) -> typer.Exit:
     """A write failed mid-run (a StorageError: a full disk): say which file and why, show what finished (every
     finished variant's files are whole: the run resumes once there is room), exit 1."""
-    from lrsweep.api.runs import load_summary, open_run
+    from lrsweep.api.runs import summary_of
     from lrsweep.render.tables import summary_table, verdict
 
     run_dir = getattr(err, "run_dir", None)
@@ -134,9 +133,7 @@ def storage_failure(err, json_out: bool) -> typer.Exit:
     )
     if run_dir is None:
         return typer.Exit(1)
-    store = open_run(run_dir)
-    summary = load_summary(store)
-    summary["run_dir"] = str(store.path)
+    summary = summary_of(run_dir)
     if json_out:
         print_json(summary)
     else:
@@ -148,18 +145,10 @@ def storage_failure(err, json_out: bool) -> typer.Exit:
     return typer.Exit(1)
 
 
-def hold_lock(stack, store, shard: str | None = None) -> None:
-    """Lock the run directory until ``stack`` closes; a stale lock taken over is said on stderr."""
-    notice = store.lock(shard)
-    stack.callback(store.unlock, shard)
-    if notice:
-        stderr_console().print(notice, style="yellow", markup=False, soft_wrap=True)
-
-
 def print_json(data: Any) -> None:
-    from lrsweep.run.store import to_plain
+    from lrsweep.api.common import to_json
 
-    sys.stdout.write(json.dumps(to_plain(data), indent=2) + "\n")
+    sys.stdout.write(to_json(data) + "\n")
     sys.stdout.flush()
 
 

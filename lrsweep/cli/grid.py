@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from lrsweep.api.sweep import DEFAULT_MAX_EXTENSIONS
 from lrsweep.cli.app import app
 from lrsweep.cli.common import (
     DEFAULT_OUT,
@@ -29,7 +30,6 @@ from lrsweep.cli.common import (
 )
 from lrsweep.config import SAVES
 from lrsweep.errors import StorageError
-from lrsweep.select.extend import DEFAULT_MAX_EXTENSIONS
 
 ConfigArg = Annotated[
     Path | None, typer.Argument(help="The sweep's YAML config (see configs/). Optional with --resume.")

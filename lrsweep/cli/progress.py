@@ -5,8 +5,8 @@ from __future__ import annotations
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from lrsweep.render.tables import fmt, fmt_lr
-from lrsweep.run.store import RETRAIN_ID
+from lrsweep.api.common import RETRAIN_ID
+from lrsweep.render.format import fmt, fmt_lr
 
 
 def describe(variant) -> str:

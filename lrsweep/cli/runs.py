@@ -30,12 +30,9 @@ def show(run_dir: RunDirArg, json_out: JsonOption = False) -> None:
     with user_errors():
         if show_preview(run_dir, json_out):
             return
-        from lrsweep.api.runs import open_run
-
-        store = open_run(run_dir)
-        tuned = store.read_tune()
+        tuned = api.load_tune_run(run_dir)
         if tuned is not None:
-            _show_tune(store, tuned, json_out)
+            _show_tune(tuned, json_out)
             return
         run = api.load_run(run_dir)
         if run.find is not None:
@@ -64,7 +61,7 @@ def show(run_dir: RunDirArg, json_out: JsonOption = False) -> None:
 
 def _show_find(run, json_out: bool) -> None:
     """A range test's directory: its suggestions and curve, as `lrsweep find` printed them."""
-    from lrsweep.cli.find import render_find
+    from lrsweep.render.find import render_find
 
     if json_out:
         print_json({**run.find, **run.details})
@@ -73,40 +70,18 @@ def _show_find(run, json_out: bool) -> None:
     stdout_console().print(render_find(result, result.default, {"run_dir": str(run.run_dir)}))
 
 
-def tune_summary(store) -> dict:
-    """A tune run's summary: the one it wrote at the end, or (still running) its variants read from their files."""
-    from lrsweep.select.summary import variant_row
-
-    written = store.read_summary()
-    if written is not None and written.get("tune"):
-        return written
-    config = store.read_config()
-    rows = []
-    for vid in store.variant_ids():
-        status = store.read_status(vid)
-        if status and status.get("variant"):
-            rows.append(
-                {**variant_row(status["variant"], status, store.read_metrics(vid)), "stage": status.get("stage")}
-            )
-    metric = (config.get("select") or {}).get("metric", "val_loss")
-    return {"name": config.get("name"), "metric": metric, "variants": rows, "groups": [], "best": None}
-
-
-def _show_tune(store, tuned: dict, json_out: bool) -> None:
+def _show_tune(tuned, json_out: bool) -> None:
     """A tune run's directory: its stage tables and verdict, as `lrsweep tune` printed them."""
-    from lrsweep.api.runs import DETAIL_KEYS
-    from lrsweep.render.tables import tune_tables, tune_verdict
+    from lrsweep.render.tune import tune_tables, tune_verdict
 
-    meta = store.read_meta()
-    details = {"run_dir": str(store.path), "meta": {k: meta[k] for k in DETAIL_KEYS if k in meta}}
     if json_out:
-        print_json({**tuned, **details})
+        print_json({**tuned.tune, **tuned.details})
         return
     console = stdout_console()
-    for table in tune_tables(tuned, tune_summary(store)):
+    for table in tune_tables(tuned.tune, tuned.summary):
         console.print(table)
-    console.print(tune_verdict(tuned))
-    console.print(f"Results: {store.path}", markup=False, highlight=False, soft_wrap=True)
+    console.print(tune_verdict(tuned.tune))
+    console.print(f"Results: {tuned.run_dir}", markup=False, highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -116,7 +91,7 @@ def compare(
 ) -> None:
     """Sweeps side by side: the best of each, and each run's metric at every learning rate."""
     from lrsweep import api
-    from lrsweep.render.tables import compare_data, compare_tables
+    from lrsweep.render.compare import compare_data, compare_tables
 
     with user_errors():
         data = compare_data(api.compare_runs(run_dirs))
@@ -147,13 +122,12 @@ def plot(run_dir: RunDirArg) -> None:
 
 def show_preview(path: Path, json_out: bool) -> bool:
     """A schedule preview's folder (preview.json): its tables again; False for any other directory."""
-    from lrsweep.render.tables import preview_tables
-    from lrsweep.run.store import PREVIEW_JSON, checks, read_json
+    from lrsweep import api
+    from lrsweep.render.schedules import preview_tables
 
-    preview = Path(path) / PREVIEW_JSON
-    if not preview.is_file() or (Path(path) / "config.yaml").exists():
+    data = api.load_preview(path)
+    if data is None:
         return False
-    data = checks.expect_dict(read_json(preview), preview)
     if json_out:
         print_json(data)
         return True
@@ -162,5 +136,5 @@ def show_preview(path: Path, json_out: bool) -> bool:
         for table in preview_tables(data):
             console.print(table)
     except (KeyError, TypeError, ValueError, IndexError):
-        raise RunDirError(f"{preview}: not a preview lrsweep wrote (edited or damaged)") from None
+        raise RunDirError(f"{api.preview_file(path)}: not a preview lrsweep wrote (edited or damaged)") from None
     return True

@@ -118,15 +118,15 @@ def schedule(
 
 def _list(types: str | None, json_out: bool) -> None:
     from lrsweep import api
-    from lrsweep.optim.schedulers import LENGTH_NOTE
-    from lrsweep.render.tables import scheduler_list_table
+    from lrsweep.api.schedules import length_note
+    from lrsweep.render.schedules import scheduler_list_table
 
     entries = api.scheduler_types(types)
     if json_out:
         print_json(entries)
         return
     stdout_console().print(
-        scheduler_list_table(entries, note=f"(lrsweep): derived by lrsweep from the run; {LENGTH_NOTE}")
+        scheduler_list_table(entries, note=f"(lrsweep): derived by lrsweep from the run; {length_note()}")
     )
 
 
@@ -134,7 +134,7 @@ def _preview(
     config_path, overrides, options: dict, steps_per_epoch: int, out: Path, json_out: bool, quiet: bool
 ) -> None:
     from lrsweep import api
-    from lrsweep.render.tables import preview_tables
+    from lrsweep.render.schedules import preview_tables
 
     result = api.schedule_preview(config_path, overrides, **options, steps_per_epoch=steps_per_epoch, out=out)
     data = result.data
@@ -161,7 +161,8 @@ def _train(config_path, overrides, options: dict, out: Path, json_out: bool, qui
     """Train every schedule through the grid runner; print the side-by-side table. Returns the exit code."""
     from lrsweep import api
     from lrsweep.cli.progress import ProgressEvents
-    from lrsweep.render.tables import schedule_table, verdict
+    from lrsweep.render.schedules import schedule_table
+    from lrsweep.render.tables import verdict
 
     err = stderr_console()
 

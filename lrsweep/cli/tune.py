@@ -59,7 +59,7 @@ def tune(
     from lrsweep.api.tuning import tune as run_tune
     from lrsweep.api.tuning import tune_config
     from lrsweep.errors import Interrupted
-    from lrsweep.render.tables import tune_tables, tune_verdict
+    from lrsweep.render.tune import tune_tables, tune_verdict
 
     with user_errors():
         err = stderr_console()

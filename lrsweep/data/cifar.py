@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from lrsweep.data import Dataset
+from lrsweep.data.dataset import Dataset
 from lrsweep.data.download import ensure_files
 from lrsweep.errors import ConfigError, DataError
 

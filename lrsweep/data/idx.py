@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from lrsweep.data import Dataset
+from lrsweep.data.dataset import Dataset
 from lrsweep.data.download import ensure_files
 from lrsweep.errors import ConfigError, DataError
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import torch
 
-from lrsweep.data import Dataset
+from lrsweep.data.dataset import Dataset
 
 
 def _truth(gen: torch.Generator, n_features: int) -> tuple[torch.Tensor, float]:

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from lrsweep.data import Dataset
+from lrsweep.data.dataset import Dataset
 from lrsweep.errors import DataError
 from lrsweep.registry import nearest
 

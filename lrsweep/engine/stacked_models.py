@@ -7,8 +7,8 @@ Two ways to run a pack forward, both mapping inputs to outputs of shape ``[K, B,
   every variant runs as ONE matmul or convolution with K times the outputs; later layers run as
   batched matmuls (``baddbmm``) or grouped convolutions.
 - ``ResNetStack`` (:mod:`lrsweep.engine.stacked_resnet`), lrsweep's resnet as grouped convolutions.
-- ``FuncStack``, for any other module: ``torch.func.functional_call`` under ``vmap`` (BatchNorm keeps
-  per-variant running statistics).
+- ``FuncStack`` (:mod:`lrsweep.engine.stacked_base`), for any other module: ``torch.func.functional_call``
+  under ``vmap`` (BatchNorm keeps per-variant running statistics).
 
 Dropout draws ONE mask for all variants on both paths: a pack shares one seed, and each variant's own
 loop would draw exactly that mask, so a variant's result does not depend on its pack's size or its
@@ -22,8 +22,9 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torch.func import functional_call, stack_module_state, vmap
 
+from lrsweep.engine.stacked_base import CONV_FORMAT, FuncStack, StackedModel, conv_input
+from lrsweep.engine.stacked_resnet import ResNetStack, is_resnet
 from lrsweep.errors import VectorizeError
 
 ELEMENTWISE = (
@@ -40,37 +41,6 @@ ELEMENTWISE = (
 )
 POOLS = (nn.MaxPool2d, nn.AvgPool2d)
 PATHS = ("auto", "fast", "vmap")
-CONV_FORMAT = torch.channels_last
-
-
-class StackedModel:
-    """The stacked leaves of K models and a forward over all of them."""
-
-    names: list[str]
-    params: list[Tensor]
-    training: bool = True
-    autocast_ok: bool = True  # whether autocast reaches the ops of forward (not through vmap)
-
-    @property
-    def k(self) -> int:
-        return self.params[0].shape[0]
-
-    def train(self, mode: bool = True) -> StackedModel:
-        self.training = mode
-        return self
-
-    def forward(self, x: Tensor, shared: bool) -> Tensor:
-        """``x``: one batch ``[B, ...]`` for every variant (``shared``) or ``[K, B, ...]``; returns ``[K, B, out]``."""
-        raise NotImplementedError
-
-    def variant_state(self, k: int) -> dict[str, Tensor]:
-        """Variant ``k``'s parameters (and buffers), named as in its module's ``state_dict``."""
-        return {n: p[k].detach().clone() for n, p in zip(self.names, self.params)}
-
-    def compact(self, keep: Sequence[int]) -> None:
-        """Keep only the variants at positions ``keep``; the parameters become new leaves."""
-        index = torch.tensor(list(keep), dtype=torch.long, device=self.params[0].device)
-        self.params = [p.detach().index_select(0, index).requires_grad_(True) for p in self.params]
 
 
 class SequentialStack(StackedModel):
@@ -157,51 +127,11 @@ def _weight_to_hwc(w: Tensor, hwc: tuple[int, int, int]) -> Tensor:
     return w.unflatten(2, (c, height, width)).permute(0, 1, 3, 4, 2).flatten(2)
 
 
-class FuncStack(StackedModel):
-    """Generic path: ``functional_call`` over the user's module under ``vmap``."""
-
-    autocast_ok = False
-
-    def __init__(self, models: Sequence[nn.Module]):
-        self.base = models[0]
-        params, buffers = stack_module_state(list(models))
-        self.names = list(params)
-        self.params = list(params.values())
-        self.buffer_names = list(buffers)
-        self.buffers = list(buffers.values())
-
-    def train(self, mode: bool = True) -> FuncStack:
-        self.training = mode
-        self.base.train(mode)
-        return self
-
-    def forward(self, x: Tensor, shared: bool) -> Tensor:
-        names, buffer_names, base = self.names, self.buffer_names, self.base
-
-        def one(params, buffers, xb):
-            return functional_call(base, (dict(zip(names, params)), dict(zip(buffer_names, buffers))), (xb,))
-
-        fn = vmap(one, in_dims=(0, 0, None if shared else 0), randomness="same")  # one mask for all: see _same_dropout
-        return fn(self.params, self.buffers, x)
-
-    def variant_state(self, k: int) -> dict[str, Tensor]:
-        state = super().variant_state(k)
-        state.update({n: b[k].clone() for n, b in zip(self.buffer_names, self.buffers)})
-        return state
-
-    def compact(self, keep: Sequence[int]) -> None:
-        super().compact(keep)
-        index = torch.tensor(list(keep), dtype=torch.long, device=self.params[0].device)
-        self.buffers = [b.index_select(0, index) for b in self.buffers]
-
-
 def stack_models(models: Sequence[nn.Module], path: str = "auto") -> StackedModel:
     """The fast path when the architecture allows it (and ``path`` is auto or fast), else vmap."""
     if path not in PATHS:
         raise ValueError(f"path must be one of {PATHS}, got {path!r}")
     _check_same_architecture(models)
-    from lrsweep.engine.stacked_resnet import ResNetStack, is_resnet
-
     if path != "vmap" and is_resnet(models[0]):
         return ResNetStack(models)
     if path == "vmap" or (path == "auto" and fast_path_obstacle(models[0])):
@@ -273,18 +203,11 @@ def _conv(layer: nn.Conv2d, h: Tensor, form: str, w: Tensor, b: Tensor | None) -
     # channels_last: on CPU the grouped convolution and max-pooling run several times faster in it
     weight = w.reshape(k * out_c, *w.shape[2:]).contiguous(memory_format=CONV_FORMAT)
     if form == "shared":  # one convolution with K times the output channels
-        y = F.conv2d(_conv_input(h), weight, bias, **opts)
+        y = F.conv2d(conv_input(h), weight, bias, **opts)
     else:  # a grouped convolution: variant k's channels only see variant k's filters
         h = _to_bk(h, form, k)
-        y = F.conv2d(_conv_input(h.reshape(h.shape[0], k * in_c, *h.shape[3:])), weight, bias, groups=k, **opts)
+        y = F.conv2d(conv_input(h.reshape(h.shape[0], k * in_c, *h.shape[3:])), weight, bias, groups=k, **opts)
     return y.view(y.shape[0], k, out_c, *y.shape[2:]), "BK"
-
-
-def _conv_input(x: Tensor) -> Tensor:
-    """``x`` in CONV_FORMAT memory, so the convolution's output is too (a 1-channel input needs explicit strides)."""
-    if x.shape[1] > 1 and x.is_contiguous(memory_format=CONV_FORMAT):
-        return x
-    return torch.empty_like(x, memory_format=CONV_FORMAT).copy_(x)
 
 
 def _per_channel_map(layer: nn.Module, h: Tensor, form: str, k: int) -> Tensor:

@@ -18,7 +18,8 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from lrsweep.engine.stacked_rules import RULES, Broadcast
+from lrsweep.engine.stacked_ops import Broadcast
+from lrsweep.engine.stacked_rules import RULES
 from lrsweep.errors import VectorizeError
 from lrsweep.registry import unknown_message
 

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from lrsweep.engine.stacked_models import CONV_FORMAT, FuncStack, _conv_input
+from lrsweep.engine.stacked_base import CONV_FORMAT, FuncStack, conv_input
 from lrsweep.models.resnet import BasicBlock, PadShortcut, ResNet
 
 
@@ -67,7 +67,7 @@ class ResNetStack(FuncStack):
         w = t[f"{name}.weight"]
         k, out_c = w.shape[:2]
         weight = w.reshape(k * out_c, *w.shape[2:]).contiguous(memory_format=CONV_FORMAT)
-        return F.conv2d(_conv_input(x), weight, None, stride=stride, padding=padding, groups=1 if shared else k)
+        return F.conv2d(conv_input(x), weight, None, stride=stride, padding=padding, groups=1 if shared else k)
 
     def _bn(self, t: dict, name: str, x: Tensor) -> Tensor:
         mean, var = t[f"{name}.running_mean"], t[f"{name}.running_var"]

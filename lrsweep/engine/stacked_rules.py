@@ -2,105 +2,40 @@
 
 Each rule mirrors one torch.optim single-tensor implementation operation by operation, on parameters
 stacked as ``[K, *shape]``.  A hyper-parameter every variant shares arrives as a Python number (torch's
-own call); one that differs arrives as a ``[K]`` tensor, shaped ``[K, 1, ...]`` by :class:`Broadcast`.
+own call); one that differs arrives as a ``[K]`` tensor, shaped ``[K, 1, ...]`` by
+:class:`~lrsweep.engine.stacked_ops.Broadcast` (with the elementwise steps the rules share).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch import Tensor
 
-
-class Broadcast:
-    """Looks up a per-step value and shapes tensors as ``[K, 1, ...]`` for a parameter of ``ndim`` dims."""
-
-    def __init__(self, values: dict[str, Any], ndim: int):
-        self.values = values
-        self.ndim = ndim
-
-    def __call__(self, name: str) -> Any:
-        v = self.values[name]
-        if isinstance(v, Tensor):
-            return v.view(-1, *([1] * (self.ndim - 1)))
-        return v
-
-
-# ---- elementwise helpers: a Python number takes torch's own call, a tensor its broadcast twin ----
-
-
-def _axpy_(y: Tensor, x: Tensor, a: Any) -> Tensor:
-    """y += a * x in place."""
-    return y.add_(x, alpha=a) if not isinstance(a, Tensor) else y.addcmul_(x, a)
-
-
-def _axpy(y: Tensor, x: Tensor, a: Any) -> Tensor:
-    """y + a * x."""
-    return y.add(x, alpha=a) if not isinstance(a, Tensor) else torch.addcmul(y, x, a)
-
-
-def _addcmul_(y: Tensor, x1: Tensor, x2: Tensor, value: Any) -> Tensor:
-    """y += value * x1 * x2 (torch evaluates (value * x1) * x2)."""
-    return y.addcmul_(x1, x2, value=value) if not isinstance(value, Tensor) else y.addcmul_(x1 * value, x2)
-
-
-def _addcdiv_(y: Tensor, x1: Tensor, x2: Tensor, value: Any) -> Tensor:
-    """y += value * x1 / x2 (torch evaluates (value * x1) / x2)."""
-    return y.addcdiv_(x1, x2, value=value) if not isinstance(value, Tensor) else y.addcdiv_(x1 * value, x2)
-
-
-def _pick(flag: Any, if_true: Callable[[], Tensor], if_false: Callable[[], Tensor]) -> Tensor:
-    """Per-variant branch: a uniform flag takes one branch, a mixed one selects with torch.where."""
-    if isinstance(flag, Tensor):
-        return torch.where(flag, if_true(), if_false())
-    return if_true() if flag else if_false()
-
-
-def _any(values: list, pred: Callable[[Any], bool]) -> bool:
-    return any(pred(v) for v in values)
-
-
-def _maybe_negate(g: Tensor, maximize: Any) -> Tensor:
-    return _pick(maximize, lambda: -g, lambda: g) if maximize is not False else g
-
+from lrsweep.engine.stacked_ops import (
+    Rule,
+    adam_moments,
+    addcdiv_,
+    addcmul_,
+    any_of,
+    apply_decay,
+    axpy,
+    axpy_,
+    coupled_decay,
+    decay_scalars,
+    is_one,
+    is_zero,
+    maybe_negate,
+    pick,
+)
 
 # ---- the update rules, one per optimizer ----
 
 
-def _coupled_decay(p, g, wd):
-    """torch's L2 weight decay folded into the gradient: g + wd * p (skipped where every wd is 0)."""
-    return g if _is_zero(wd) else _axpy(g, p, wd)
-
-
-class _Rule:
-    """One optimizer's maths: which state it keeps, its per-step scalars, its per-parameter update."""
-
-    def state_names(self, hp: dict[str, list]) -> list[str]:
-        raise NotImplementedError
-
-    def scalars(self, hp: dict[str, list], steps: list[int]) -> dict[str, list]:
-        raise NotImplementedError
-
-    def update(self, p: Tensor, g: Tensor, state: dict[str, Tensor], v: Broadcast) -> None:
-        raise NotImplementedError
-
-    def started(self, hp: dict[str, list]) -> list[bool]:
-        """Per variant, after a step: does SGD's momentum buffer now hold a value (torch creates it lazily)."""
-        return hp["_started"]
-
-    # per-variant scalars the rule carries from step to step (NAdam's mu_product), with their start values
-    scalar_state: dict[str, float] = {}
-
-    def advance(self, hp: dict[str, list], steps: list[int]) -> dict[str, list[float]]:
-        """The scalar state after this step (read by :meth:`scalars` as ``hp["_<name>"]``)."""
-        return {}
-
-
-class _SGD(_Rule):
+class _SGD(Rule):
     def state_names(self, hp):
-        return ["momentum_buffer"] if _any(hp["momentum"], lambda m: m != 0) else []
+        return ["momentum_buffer"] if any_of(hp["momentum"], lambda m: m != 0) else []
 
     def scalars(self, hp, steps):
         return {
@@ -118,16 +53,16 @@ class _SGD(_Rule):
         return [started or m != 0 for started, m in zip(hp["_started"], hp["momentum"])]
 
     def update(self, p, g, state, v):
-        g = _coupled_decay(p, _maybe_negate(g, v("maximize")), v("wd"))
+        g = coupled_decay(p, maybe_negate(g, v("maximize")), v("wd"))
         if "momentum_buffer" in state:
             buf = state["momentum_buffer"]
             _momentum_(buf, g, v("momentum"), v("one_minus_dampening"), v("first"))
             m = v("momentum")
-            step = _pick(v("nesterov"), lambda: _axpy(g, buf, m), lambda: buf)
-            step = _pick(v("momentum_on"), lambda: step, lambda: g)
+            step = pick(v("nesterov"), lambda: axpy(g, buf, m), lambda: buf)
+            step = pick(v("momentum_on"), lambda: step, lambda: g)
         else:
             step = g
-        _axpy_(p, step, v("neg_lr"))
+        axpy_(p, step, v("neg_lr"))
 
 
 def _momentum_(buf: Tensor, g: Tensor, m: Any, one_minus_d: Any, first: Any) -> None:
@@ -136,18 +71,18 @@ def _momentum_(buf: Tensor, g: Tensor, m: Any, one_minus_d: Any, first: Any) -> 
         buf.copy_(g)
         return
     if first is False:
-        _axpy_(buf.mul_(m), g, one_minus_d)
+        axpy_(buf.mul_(m), g, one_minus_d)
         return
-    buf.copy_(torch.where(first, g, _axpy(buf * m, g, one_minus_d)))
+    buf.copy_(torch.where(first, g, axpy(buf * m, g, one_minus_d)))
 
 
-class _Adam(_Rule):
+class _Adam(Rule):
     def __init__(self, decoupled: bool):
         self.decoupled = decoupled
 
     def state_names(self, hp):
         names = ["exp_avg", "exp_avg_sq"]
-        return names + (["max_exp_avg_sq"] if _any(hp["amsgrad"], bool) else [])
+        return names + (["max_exp_avg_sq"] if any_of(hp["amsgrad"], bool) else [])
 
     def scalars(self, hp, steps):
         n = len(steps)
@@ -170,28 +105,28 @@ class _Adam(_Rule):
         }
 
     def update(self, p, g, state, v):
-        g = _maybe_negate(g, v("maximize"))
-        if not _is_one(v("decay")):
+        g = maybe_negate(g, v("maximize"))
+        if not is_one(v("decay")):
             p.mul_(v("decay"))
-        if not _is_zero(v("wd")):
-            g = _axpy(g, p, v("wd"))
-        exp_avg, exp_avg_sq = _adam_moments(g, state, v)
+        if not is_zero(v("wd")):
+            g = axpy(g, p, v("wd"))
+        exp_avg, exp_avg_sq = adam_moments(g, state, v)
         if "max_exp_avg_sq" in state:
             mx = state["max_exp_avg_sq"]
             torch.maximum(mx, exp_avg_sq, out=mx)  # only read by variants with amsgrad
-            second = _pick(v("amsgrad"), lambda: mx, lambda: exp_avg_sq)
+            second = pick(v("amsgrad"), lambda: mx, lambda: exp_avg_sq)
         else:
             second = exp_avg_sq
         denom = (second.sqrt() / v("bc2_sqrt")).add_(v("eps"))
-        _addcdiv_(p, exp_avg, denom, v("neg_step_size"))
+        addcdiv_(p, exp_avg, denom, v("neg_step_size"))
 
 
-class _RMSprop(_Rule):
+class _RMSprop(Rule):
     def state_names(self, hp):
         names = ["square_avg"]
-        if _any(hp["momentum"], lambda m: m > 0):
+        if any_of(hp["momentum"], lambda m: m > 0):
             names.append("momentum_buffer")
-        if _any(hp["centered"], bool):
+        if any_of(hp["centered"], bool):
             names.append("grad_avg")
         return names
 
@@ -209,13 +144,13 @@ class _RMSprop(_Rule):
         }
 
     def update(self, p, g, state, v):
-        g = _coupled_decay(p, _maybe_negate(g, v("maximize")), v("wd"))
+        g = coupled_decay(p, maybe_negate(g, v("maximize")), v("wd"))
         square_avg = state["square_avg"]
-        _addcmul_(square_avg.mul_(v("alpha")), g, g, v("one_minus_alpha"))
+        addcmul_(square_avg.mul_(v("alpha")), g, g, v("one_minus_alpha"))
         if "grad_avg" in state:
             grad_avg = state["grad_avg"]
             grad_avg.lerp_(g, v("one_minus_alpha"))
-            avg = _pick(v("centered"), lambda: square_avg.addcmul(grad_avg, grad_avg, value=-1), lambda: square_avg)
+            avg = pick(v("centered"), lambda: square_avg.addcmul(grad_avg, grad_avg, value=-1), lambda: square_avg)
             avg = avg.sqrt()
         else:
             avg = square_avg.sqrt()
@@ -224,15 +159,15 @@ class _RMSprop(_Rule):
             buf = state["momentum_buffer"]
             buf.mul_(v("momentum")).addcdiv_(g, avg)
             if v("momentum_on") is True:
-                _axpy_(p, buf, v("neg_lr"))
+                axpy_(p, buf, v("neg_lr"))
             else:  # mixed: variants without momentum take torch's addcdiv step
-                with_buf, without = _axpy(p, buf, v("neg_lr")), torch.addcdiv(p, g * v("neg_lr"), avg)
+                with_buf, without = axpy(p, buf, v("neg_lr")), torch.addcdiv(p, g * v("neg_lr"), avg)
                 p.copy_(torch.where(v("momentum_on"), with_buf, without))
         else:
-            _addcdiv_(p, g, avg, v("neg_lr"))
+            addcdiv_(p, g, avg, v("neg_lr"))
 
 
-class _Adagrad(_Rule):
+class _Adagrad(Rule):
     def state_names(self, hp):
         return ["sum"]
 
@@ -246,39 +181,14 @@ class _Adagrad(_Rule):
         }
 
     def update(self, p, g, state, v):
-        g = _coupled_decay(p, _maybe_negate(g, v("maximize")), v("wd"))
+        g = coupled_decay(p, maybe_negate(g, v("maximize")), v("wd"))
         state_sum = state["sum"]
         state_sum.addcmul_(g, g, value=1)
         std = state_sum.sqrt().add_(v("eps"))
-        _addcdiv_(p, g, std, v("neg_clr"))
+        addcdiv_(p, g, std, v("neg_clr"))
 
 
-def _decay_scalars(hp: dict[str, list], default_decoupled: bool = False) -> dict[str, list]:
-    """Weight decay as torch applies it: decoupled (p *= 1 - lr * wd) or coupled (g += wd * p)."""
-    n = len(hp["lr"])
-    dec = hp.get("decoupled_weight_decay", [default_decoupled] * n)
-    lr, wd = hp["lr"], hp["weight_decay"]
-    return {
-        "decay": [1 - lr[k] * wd[k] if dec[k] and wd[k] != 0 else 1.0 for k in range(n)],
-        "wd": [0.0 if dec[k] else wd[k] for k in range(n)],
-    }
-
-
-def _adam_moments(g: Tensor, state: dict, v: Broadcast) -> tuple[Tensor, Tensor]:
-    """Adam's first and second moments moved in place by ``g`` (Adam, NAdam and RAdam share them)."""
-    exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-    exp_avg.lerp_(g, v("one_minus_beta1"))
-    _addcmul_(exp_avg_sq.mul_(v("beta2")), g, g, v("one_minus_beta2"))
-    return exp_avg, exp_avg_sq
-
-
-def _apply_decay(p: Tensor, g: Tensor, v: Broadcast) -> Tensor:
-    if not _is_one(v("decay")):
-        p.mul_(v("decay"))
-    return _coupled_decay(p, g, v("wd"))
-
-
-class _Adamax(_Rule):
+class _Adamax(Rule):
     """torch.optim.Adamax (``_single_tensor_adamax``)."""
 
     def state_names(self, hp):
@@ -296,14 +206,14 @@ class _Adamax(_Rule):
         }
 
     def update(self, p, g, state, v):
-        g = _coupled_decay(p, _maybe_negate(g, v("maximize")), v("wd"))
+        g = coupled_decay(p, maybe_negate(g, v("maximize")), v("wd"))
         exp_avg, exp_inf = state["exp_avg"], state["exp_inf"]
         exp_avg.lerp_(g, v("one_minus_beta1"))
         torch.maximum(exp_inf.mul_(v("beta2")), g.abs().add_(v("eps")), out=exp_inf)
-        _addcdiv_(p, exp_avg, exp_inf, v("neg_clr"))
+        addcdiv_(p, exp_avg, exp_inf, v("neg_clr"))
 
 
-class _NAdam(_Rule):
+class _NAdam(Rule):
     """torch.optim.NAdam (``_single_tensor_nadam``); mu_product is a float32 scalar there, so it is here."""
 
     scalar_state = {"mu_product": 1.0}
@@ -326,7 +236,7 @@ class _NAdam(_Rule):
         mu_next = [self._mu(hp, k, steps[k] + 1) for k in range(n)]
         prod = hp["_mu_product"]
         return {
-            **_decay_scalars(hp),
+            **decay_scalars(hp),
             "one_minus_beta1": [1 - b for b in b1],
             "beta2": b2,
             "one_minus_beta2": [1 - b for b in b2],
@@ -338,14 +248,14 @@ class _NAdam(_Rule):
         }
 
     def update(self, p, g, state, v):
-        g = _apply_decay(p, _maybe_negate(g, v("maximize")), v)
-        exp_avg, exp_avg_sq = _adam_moments(g, state, v)
+        g = apply_decay(p, maybe_negate(g, v("maximize")), v)
+        exp_avg, exp_avg_sq = adam_moments(g, state, v)
         denom = exp_avg_sq.div(v("bc2")).sqrt().add_(v("eps"))
-        _addcdiv_(p, g, denom, v("c_grad"))
-        _addcdiv_(p, exp_avg, denom, v("c_avg"))
+        addcdiv_(p, g, denom, v("c_grad"))
+        addcdiv_(p, exp_avg, denom, v("c_avg"))
 
 
-class _RAdam(_Rule):
+class _RAdam(Rule):
     """torch.optim.RAdam (``_single_tensor_radam``): the rectified step once rho_t > 5, else plain momentum."""
 
     def state_names(self, hp):
@@ -364,7 +274,7 @@ class _RAdam(_Rule):
             for k in range(n)
         ]
         return {
-            **_decay_scalars(hp),
+            **decay_scalars(hp),
             "one_minus_beta1": [1 - b for b in b1],
             "beta2": b2,
             "one_minus_beta2": [1 - b for b in b2],
@@ -378,26 +288,18 @@ class _RAdam(_Rule):
         }
 
     def update(self, p, g, state, v):
-        g = _apply_decay(p, _maybe_negate(g, v("maximize")), v)
-        exp_avg, exp_avg_sq = _adam_moments(g, state, v)
+        g = apply_decay(p, maybe_negate(g, v("maximize")), v)
+        exp_avg, exp_avg_sq = adam_moments(g, state, v)
         corrected = exp_avg / v("bc1")
         lr = v("lr")
 
         def rectified():
             return corrected * lr * (v("bc2_sqrt") / exp_avg_sq.sqrt().add_(v("eps"))) * v("rect")
 
-        p.add_(_pick(v("rect_on"), rectified, lambda: corrected * lr), alpha=-1.0)
+        p.add_(pick(v("rect_on"), rectified, lambda: corrected * lr), alpha=-1.0)
 
 
-def _is_zero(v: Any) -> bool:
-    return not isinstance(v, Tensor) and v == 0
-
-
-def _is_one(v: Any) -> bool:
-    return not isinstance(v, Tensor) and v == 1
-
-
-RULES: dict[str, _Rule] = {
+RULES: dict[str, Rule] = {
     "sgd": _SGD(),
     "adam": _Adam(decoupled=False),
     "adamw": _Adam(decoupled=True),
@@ -409,4 +311,4 @@ RULES: dict[str, _Rule] = {
 }
 
 
-__all__ = ["Broadcast", "RULES"]
+__all__ = ["RULES"]

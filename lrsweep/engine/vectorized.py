@@ -11,12 +11,10 @@ callbacks are those of :func:`lrsweep.engine.loop.train_variant`, one per varian
 
 from __future__ import annotations
 
-import ctypes
 import time
 from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
 from lrsweep.engine import checkpoint
@@ -33,16 +31,16 @@ from lrsweep.engine.common import (
     diverged,
 )
 from lrsweep.engine.loop import DIVERGENCE_CHECK_EVERY, steps_per_epoch
+from lrsweep.engine.pack_build import keep_freed_memory, stack_pack
+from lrsweep.engine.pack_stats import EpochStats, variant_losses
 from lrsweep.engine.precision import PackAmp, maybe_compile
-from lrsweep.engine.stacked_models import PATHS, StackedModel, stack_models
+from lrsweep.engine.stacked_models import PATHS
 from lrsweep.engine.stacked_optim import OPTIMIZERS as STACKED
 from lrsweep.engine.stacked_optim import StackedOptimizer, supports
 from lrsweep.errors import VectorizeError
-from lrsweep.models import build_model
 
 STACKED_NAMES = tuple(STACKED)
 EVAL_ROWS_TIMES_VARIANTS = EVAL_CHUNK * 4  # evaluation chunk = this / K rows: bounded memory for big packs
-M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc mallopt parameters (malloc.h)
 
 __all__ = ["PackTrainer", "VectorizeError", "train_pack", "check_vectorizable"]
 
@@ -96,7 +94,7 @@ class PackTrainer:
         torch.manual_seed(self.variants[0].seed)  # as the sequential engine: dropout draws from here
         if self.device.type == "cpu":
             keep_freed_memory()
-        self.model = _stack(self.variants, spec, self.device, path)
+        self.model = stack_pack(self.variants, spec, self.device, path)
         self.rng = checkpoint.rng_state(self.device)  # run() trains on this stream (dropout), see own_rng
         hparams = [{"lr": v.lr, **v.optimizer.options} for v in self.variants]
         self.optimizer = StackedOptimizer(names.pop(), self.model.params, hparams)
@@ -171,7 +169,7 @@ class PackTrainer:
         t0 = time.perf_counter()
         members = list(self.alive)
         lrs = dict(zip(members, self.optimizer.lr))
-        stats = _EpochStats(len(self.variants), self.device, self.spec.loss == "cross_entropy")
+        stats = EpochStats(len(self.variants), self.device, self.spec.loss == "cross_entropy")
         for b, batch in enumerate(batches):
             if not self.alive:
                 break
@@ -204,11 +202,11 @@ class PackTrainer:
         parts = [batch.get(s) for s in seeds]
         return torch.stack([p[0] for p in parts]), torch.stack([p[1] for p in parts]), False
 
-    def _batch(self, xb: Tensor, yb: Tensor, shared: bool, stats: _EpochStats) -> None:
+    def _batch(self, xb: Tensor, yb: Tensor, shared: bool, stats: EpochStats) -> None:
         """One step of every live variant, without a host sync; a variant whose loss is not finite freezes."""
         with self.amp.autocast():
             out = self.forward(xb, shared)
-            losses = _losses(out, yb, shared, self.spec.loss)
+            losses = variant_losses(out, yb, shared, self.spec.loss)
         if self.reference is None:  # the loss at initialisation, per variant (see engine.common.diverged)
             self.reference = losses.detach().tolist()
         self.bad_batches += ((self.bad_batches > 0) | ~torch.isfinite(losses.detach())).long()
@@ -350,7 +348,7 @@ class PackTrainer:
         for start in range(0, len(x), chunk):
             out = self.model.forward(x[start : start + chunk], True)
             target = y[start : start + chunk]
-            total += _losses(out, target, True, self.spec.loss, reduction="sum")
+            total += variant_losses(out, target, True, self.spec.loss, reduction="sum")
             if classification:
                 correct += (out.argmax(dim=-1) == target).sum(dim=1)
         self.model.train(True)
@@ -358,92 +356,3 @@ class PackTrainer:
         means = (total / n).tolist()
         accs = (correct.double() / len(x)).tolist() if classification else [None] * k
         return list(zip(means, accs))
-
-
-def keep_freed_memory() -> bool:
-    """Ask glibc to keep freed blocks up to 32 MB in the heap instead of returning them to the OS.
-
-    A pack's activations are K times one model's: big enough that glibc serves each from fresh mmap'd
-    pages and unmaps them when freed, so every batch pays a page fault per 4 kB touched (measured: a
-    pack of 8 LeNets took 157k faults and 20% longer per epoch). Process-wide, idempotent and cheap;
-    False where the C library is not glibc.
-    """
-    try:
-        libc = ctypes.CDLL("libc.so.6")
-        return bool(libc.mallopt(M_MMAP_THRESHOLD, 32 * 2**20)) and bool(libc.mallopt(M_TRIM_THRESHOLD, 2**30))
-    except (OSError, AttributeError):
-        return False
-
-
-def _stack(variants, spec: TrainSpec, device: torch.device, path: str) -> StackedModel:
-    """Each variant's model exactly as the sequential engine builds it, stacked; a trial pass checks it."""
-    by_seed = {}
-    for v in variants:
-        if v.seed not in by_seed:
-            by_seed[v.seed] = (
-                build_model(spec.model_name, spec.model_options, spec.input_shape, spec.output_size, v.seed)
-                .to(device)
-                .train()
-            )
-    try:
-        stacked = stack_models([by_seed[v.seed] for v in variants], path)
-        _trial(stacked, spec, device)
-    except VectorizeError as exc:
-        raise VectorizeError(f"model '{spec.model_name}' cannot be vectorized: {exc}") from None
-    except Exception as exc:  # noqa: BLE001 - whatever vmap or the model raised: fall back, say why
-        raise VectorizeError(
-            f"model '{spec.model_name}' cannot be vectorized: {type(exc).__name__}: "
-            f"{str(exc).splitlines()[0] if str(exc) else ''}"
-        ) from None
-    return stacked
-
-
-def _trial(stacked: StackedModel, spec: TrainSpec, device: torch.device) -> None:
-    """A forward/backward on two rows, leaving no trace (RNG, buffers, gradients)."""
-    x = torch.zeros(2, *spec.input_shape, device=device)
-    buffers = [b.clone() for b in getattr(stacked, "buffers", [])]
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        out = stacked.forward(x, True)
-        expected = (stacked.k, 2, spec.output_size)
-        if tuple(out.shape) != expected:
-            raise VectorizeError(f"stacked output has shape {tuple(out.shape)}, expected {expected}")
-        torch.autograd.grad(out.float().sum(), stacked.params, allow_unused=True)
-    for b, saved in zip(getattr(stacked, "buffers", []), buffers):
-        b.copy_(saved)
-
-
-def _losses(out: Tensor, y: Tensor, shared: bool, loss: str, reduction: str = "mean") -> Tensor:
-    """Per-variant loss ``[K]`` of outputs ``[K, B, ...]`` against targets ``[B, ...]`` (shared) or ``[K, B, ...]``."""
-    k, b = out.shape[:2]
-    target = y.unsqueeze(0).expand(k, *y.shape) if shared else y
-    if loss == "cross_entropy":
-        each = F.cross_entropy(out.reshape(k * b, -1), target.reshape(k * b), reduction="none").view(k, -1)
-    else:
-        each = F.mse_loss(out, target.to(out.dtype), reduction="none").reshape(k, -1)
-    if reduction == "sum":  # in float64 over the rows: the total must not depend on how the split was chunked
-        return each.double().sum(dim=1)
-    return each.mean(dim=1)
-
-
-class _EpochStats:
-    """Per-variant loss and accuracy sums over an epoch, kept on the device (no sync per batch)."""
-
-    def __init__(self, k: int, device: torch.device, classification: bool):
-        self.total = torch.zeros(k, device=device)
-        self.correct = torch.zeros(k, device=device, dtype=torch.int64)
-        self.seen = torch.zeros(k, device=device, dtype=torch.int64)
-        self.classification = classification
-
-    def add(self, index: Tensor, counted: Tensor, losses: Tensor, out: Tensor, y: Tensor, shared: bool, n: int) -> None:
-        """Add one batch of ``n`` rows to the variants at ``index`` where ``counted`` (a device mask) holds."""
-        self.total.index_add_(0, index, torch.where(counted, losses * n, torch.zeros_like(losses)))
-        if self.classification:
-            target = y.unsqueeze(0) if shared else y
-            hits = (out.argmax(dim=-1) == target).sum(dim=1)
-            self.correct.index_add_(0, index, torch.where(counted, hits, torch.zeros_like(hits)))
-        self.seen.index_add_(0, index, counted.long() * n)
-
-    def mean(self, i: int, classification: bool) -> tuple[float, float | None]:
-        seen = max(1, int(self.seen[i]))
-        acc = self.correct[i].item() / seen if classification else None
-        return (self.total[i] / seen).item(), acc

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from lrsweep.errors import ConfigError
-from lrsweep.models import MODELS
+from lrsweep.models.registry import MODELS
 
 SHORTCUTS = ("A", "B")
 BASE_CHANNELS = 16  # the first stage's channels at width 1 (He et al.'s CIFAR networks)

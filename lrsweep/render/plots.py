@@ -1,35 +1,18 @@
-"""PNG figures of a run directory: the metric vs the learning rate, loss curves, LR schedules.
-
-matplotlib is an optional extra (``pip install 'lrsweep[plot]'``), imported only when a plot
-is made, with the non-interactive Agg backend (no display needed on a GPU box).
+"""PNG figures of a sweep's run directory: the metric vs the learning rate, loss curves, LR schedules
+(matplotlib through :mod:`lrsweep.render.figures`).
 """
 
 from __future__ import annotations
 
 import math
-import re
 from pathlib import Path
 
-from lrsweep.errors import UsageError
+from lrsweep.render.figures import finite, pyplot, save_png, series_label, wide_positive, wrap
 
 PANELS_PER_PAGE = 30  # small multiples per PNG; bigger sweeps continue in <name>-2.png, ...
 COLUMNS = 5  # panels per row
 LEGEND_MAX = 10  # entries; panels with more lines go without a legend
 WORST_BAND = 0.08  # fraction of the metric axis, at its worst end, where unscored learning rates are marked
-TITLE_CHARS = 34  # a small-multiple title wraps at this many characters (5 panels a row never overlap)
-INSTALL_HINT = "pip install 'lrsweep[plot]'"
-
-
-def pyplot():
-    """matplotlib.pyplot on the Agg backend, or a UsageError naming the install command."""
-    try:
-        import matplotlib
-    except ImportError:
-        raise UsageError(f"plots need matplotlib, which is not installed: {INSTALL_HINT}") from None
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def write_plots(store, summary: dict) -> list[Path]:
@@ -54,43 +37,10 @@ def write_plots(store, summary: dict) -> list[Path]:
     store.plots_dir.mkdir(parents=True, exist_ok=True)
     for name, figure in figures.items():
         path = store.plots_dir / f"{name}.png"
-        _save(figure, path)
+        save_png(figure, path)
         plt.close(figure)
         written.append(path)
     return written
-
-
-def _save(figure, path: Path) -> None:
-    """Render to bytes, then write atomically (a killed plot leaves no half-written PNG)."""
-    import io
-
-    from lrsweep.run.store import atomic_write_bytes
-
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
-    atomic_write_bytes(path, buffer.getvalue())
-
-
-def _finite(value) -> float:
-    return value if isinstance(value, (int, float)) and math.isfinite(value) else math.nan
-
-
-def _wide_positive(values, ratio: float = 20.0) -> bool:
-    """Positive values spanning more than ``ratio``: worth a log axis (losses of a wide lr grid)."""
-    finite = [v for v in values if v is not None and math.isfinite(v)]
-    return bool(finite) and min(finite) > 0 and max(finite) / min(finite) > ratio
-
-
-def _series_label(optimizer: str, scheduler: str) -> str:
-    return f"{optimizer} · {scheduler}"
-
-
-def _wrap(title: str, width: int = TITLE_CHARS) -> str:
-    """A title broken into lines of at most ``width`` characters (at spaces and commas)."""
-    import textwrap
-
-    spaced = re.sub(r",(?=\S)", ", ", title)  # break points inside "steplr(step_size=1,gamma=0.5)"
-    return "\n".join(textwrap.wrap(spaced, width, break_on_hyphens=False)) or title
 
 
 # --------------------------------------------------------------------------- metric vs lr
@@ -104,7 +54,7 @@ def metric_vs_lr(plt, summary: dict):
     failed_any = False
     series: dict[str, list[dict]] = {}
     for group in summary["groups"]:
-        series.setdefault(_series_label(group["optimizer"], group["scheduler"]), []).append(group)
+        series.setdefault(series_label(group["optimizer"], group["scheduler"]), []).append(group)
     for label, groups in sorted(series.items()):
         points = sorted((g for g in groups if g["mean"] is not None), key=lambda g: g["lr"])
         if points:
@@ -114,7 +64,7 @@ def metric_vs_lr(plt, summary: dict):
                 yerr=[g["std"] or 0.0 for g in points],
                 marker="o",
                 capsize=3,
-                label=_wrap(label, 60),
+                label=wrap(label, 60),
             )
         failed = [g["lr"] for g in groups if g["mean"] is None]
         if failed:  # no score: drawn in a band at the worst end of the axis, below (max wins) or above the data
@@ -129,7 +79,7 @@ def metric_vs_lr(plt, summary: dict):
                 mew=2,
                 linestyle="none",
                 transform=ax.get_xaxis_transform(),
-                label=_wrap(what, 60),
+                label=wrap(what, 60),
             )
             failed_any = True
     best = summary.get("best")
@@ -146,13 +96,13 @@ def metric_vs_lr(plt, summary: dict):
             zorder=5,
         )
     ax.set_xscale("log")
-    if _wide_positive([g["mean"] for g in summary["groups"]]):
+    if wide_positive([g["mean"] for g in summary["groups"]]):
         ax.set_yscale("log")
     if failed_any:
         _leave_worst_band(ax, summary["direction"])
     ax.set_xlabel("learning rate")
     ax.set_ylabel(f"{metric} (last epoch, mean ± std over seeds)")
-    ax.set_title(_wrap(f"{summary['name']}: {metric} vs learning rate ({summary['direction']}imum wins)", 70))
+    ax.set_title(wrap(f"{summary['name']}: {metric} vs learning rate ({summary['direction']}imum wins)", 70))
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False)  # below the data
     return figure
@@ -208,7 +158,7 @@ def loss_panels(summary: dict, metrics: dict[str, list[dict]]) -> list[dict]:
                 lines.append(
                     {
                         "x": epochs,
-                        "y": [_finite(r.get(f"{kind}_loss")) for r in records],
+                        "y": [finite(r.get(f"{kind}_loss")) for r in records],
                         "label": f"{kind}{seeds}" if i == 0 else None,
                         "style": style,
                         "color": color,
@@ -220,7 +170,7 @@ def loss_panels(summary: dict, metrics: dict[str, list[dict]]) -> list[dict]:
         empty = f"{statuses} in epoch {ran or 1}: no finite loss to draw"
         panels.append(
             {
-                "title": f"{_wrap(title)}\n{statuses}",
+                "title": f"{wrap(title)}\n{statuses}",
                 "lines": lines,
                 "empty": empty,
                 "best": any(r.get("best") for r in members),
@@ -250,11 +200,11 @@ def schedule_panels(summary: dict, metrics: dict[str, list[dict]], store) -> lis
                 x = [r["epoch"] - 1 for r in records] + [records[-1]["epoch"]] * bool(records)
                 y = [r["lr"] for r in records] + [records[-1]["lr"]] * bool(records)
             lines.append(
-                {"x": x, "y": [_finite(v) for v in y], "label": f"lr={row['lr']:.3g}", "style": "-", "steps": not steps}
+                {"x": x, "y": [finite(v) for v in y], "label": f"lr={row['lr']:.3g}", "style": "-", "steps": not steps}
             )
         panels.append(
             {
-                "title": _wrap(_series_label(optimizer, scheduler)),
+                "title": wrap(series_label(optimizer, scheduler)),
                 "lines": lines,
                 "best": False,
                 "ylabel": "learning rate",
@@ -295,7 +245,7 @@ def _draw_losses(ax, panel: dict) -> None:
     for line in panel["lines"]:
         ax.plot(line["x"], line["y"], line["style"], marker=".", label=line["label"], color=line["color"], alpha=0.8)
     values = [v for line in panel["lines"] for v in line["y"]]
-    if _wide_positive(values):
+    if wide_positive(values):
         ax.set_yscale("log")
     epochs = max((x for line in panel["lines"] for x in line["x"]), default=0)
     ax.set_xlim(0.5, max(epochs, 1) + 0.5)
@@ -346,175 +296,3 @@ def _decorate(ax, panel: dict, xlabel: str) -> None:
     labelled = sum(bool(line["label"]) for line in panel["lines"])
     if 0 < labelled <= LEGEND_MAX:  # beyond that a legend hides the panel; the log y axis names each lr
         ax.legend(fontsize="xx-small")
-
-
-# --------------------------------------------------------------------------- schedule preview
-
-
-def write_schedule_preview(data: dict, path: Path) -> Path:
-    """``lrsweep schedule --preview``'s figure: each schedule's LR over training, one line per schedule.
-
-    ``data`` is the preview record (see ``report.preview_tables``): per-step schedules are drawn at
-    every optimizer step, epoch schedules as a step function; x is in epochs (epoch e spans [e, e+1)).
-    """
-    plt = pyplot()
-    figure, ax = plt.subplots(figsize=(7, 4.5))
-    per_epoch = data["steps_per_epoch"]
-    for entry in data["schedules"]:  # x in epochs elapsed: epoch e spans [e - 1, e]
-        if entry.get("step_lrs"):
-            lrs = entry["step_lrs"]
-            ax.plot(
-                [i / per_epoch for i in range(len(lrs))] + [len(lrs) / per_epoch],
-                lrs + lrs[-1:],
-                label=_wrap(entry["scheduler"], 40),
-            )
-        else:
-            lrs = entry["epoch_lrs"]
-            ax.step(list(range(len(lrs) + 1)), lrs + lrs[-1:], where="post", label=_wrap(entry["scheduler"], 40))
-    ax.set_xlim(0, data["epochs"])
-    ax.set_xlabel("epochs trained")
-    ax.set_ylabel("learning rate")
-    ax.set_title(
-        f"LR preview: lr={data['lr']:.3g}, {data['epochs']} epochs x {per_epoch} steps per epoch", fontsize="medium"
-    )
-    ax.grid(True, alpha=0.3)
-    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1), frameon=False)  # beside, not over
-    path.parent.mkdir(parents=True, exist_ok=True)
-    _save(figure, path)
-    plt.close(figure)
-    return path
-
-
-# --------------------------------------------------------------------------- lrsweep tune
-
-TUNE_MARKS = {
-    "scout": ("v", "0.55", "scout (cut at a rung: its metric there)"),
-    "rung": ("o", "C0", "scout, full length"),
-    "refine": ("D", "C2", "refine"),
-    "final": ("s", "C3", "final (mean of every seed)"),
-}
-
-
-def tune_figure(plt, tune: dict, summary: dict):
-    """The metric against LR (log axis) for every variant tune tried, each stage's points marked, the band
-    shaded, the range test's bounds dashed and the pick starred; diverged LRs marked × at the bottom."""
-    from lrsweep.render.tables import tune_stage_rows
-
-    metric = summary["metric"]
-    figure, ax = plt.subplots(figsize=(7.5, 4.5), layout="constrained")
-    band = tune.get("band")
-    if band:
-        ax.axvspan(
-            band["low"] / 1.03,
-            band["high"] * 1.03,
-            color="gold",
-            alpha=0.25,
-            label=f"band {band['low']:.3g}–{band['high']:.3g}",
-        )
-    stages = [s for s in tune.get("stages", []) if s.get("stage") == "range"]
-    for _name, value in (stages[0].get("bounds") or {}).items() if stages else ():
-        ax.axvline(value, color="0.4", ls="--", lw=1)
-    values = []
-    for stage, (marker, color, label) in TUNE_MARKS.items():
-        rows = tune_stage_rows(summary, (stage,))
-        if stage == "final":  # the finals' seed means, over every seed (the first seed's run came earlier)
-            rows = [{"lr": g["lr"], "mean": g["mean"], "status": "/".join(g["statuses"])} for g in summary["groups"]]
-        shown = [r for r in rows if r["mean"] is not None and "diverged" not in r["status"]]
-        if shown:
-            ax.plot(
-                [r["lr"] for r in shown],
-                [r["mean"] for r in shown],
-                marker,
-                color=color,
-                label=label,
-                markersize=7,
-                linestyle="none",
-                fillstyle="none" if stage == "scout" else "full",
-            )
-            values += [r["mean"] for r in shown]
-        lost = [r["lr"] for r in rows if "diverged" in r["status"] or r["mean"] is None]
-        if lost:
-            ax.plot(
-                lost,
-                [0.02] * len(lost),
-                "x",
-                color="red",
-                transform=ax.get_xaxis_transform(),
-                label=f"{stage}: diverged/unfinished",
-            )
-    best = tune.get("best")
-    if best and best.get("mean") is not None:
-        ax.plot(
-            [best["lr"]],
-            [best["mean"]],
-            marker="*",
-            markersize=16,
-            color="gold",
-            markeredgecolor="black",
-            linestyle="none",
-            label=f"pick lr={best['lr']:.3g}",
-            zorder=5,
-        )
-    ax.set_xscale("log")
-    if _wide_positive(values):
-        ax.set_yscale("log")
-    ax.set_xlabel("learning rate (dashed: the range test's bounds)")
-    ax.set_ylabel(f"{metric} (last epoch reached, seed mean)")
-    cost = (tune.get("cost") or {}).get("trainings", 0)
-    ax.set_title(f"{summary['name']}: lrsweep tune, {cost:.3g} trainings ({summary['direction']}imum wins)")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize="small")
-    return figure
-
-
-def write_tune_plot(store, tune: dict, summary: dict) -> Path:
-    """plots/tune.png of a tune run."""
-    plt = pyplot()
-    figure = tune_figure(plt, tune, summary)
-    store.plots_dir.mkdir(parents=True, exist_ok=True)
-    path = store.plots_dir / "tune.png"
-    _save(figure, path)
-    plt.close(figure)
-    return path
-
-
-def find_png(result) -> bytes | None:
-    """The range test's figure: loss and smoothed loss against LR, suggestions and divergence marked.
-
-    ``result`` is a :class:`lrsweep.select.finder.FinderResult`; None without matplotlib.
-    """
-    import io
-
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:
-        return None
-    fig = Figure(figsize=(7, 4.2), dpi=110)
-    ax = fig.add_subplot()
-    ax.plot(result.lrs, result.losses, color="0.75", lw=1, label="loss")
-    ax.plot(result.lrs, result.smoothed, color="C0", lw=2, label="smoothed")
-    for i, (name, lr) in enumerate(result.suggestions.items()):
-        ax.axvline(lr, color=f"C{i + 1}", ls="--", lw=1, label=f"{name} {lr:.3g}")
-    if result.divergence_lr is not None:
-        ax.axvline(result.divergence_lr, color="red", lw=1, label=f"diverged {result.divergence_lr:.3g}")
-    if result.settings.mode == "exp":
-        ax.set_xscale("log")
-    lo, hi = find_loss_range(result)
-    lo = min([lo] + [v for v in result.losses if math.isfinite(v)])  # the raw loss dips below the smoothed
-    ax.set_ylim(lo - 0.05 * (hi - lo), hi + 0.05 * (hi - lo))
-    ax.set_xlabel("learning rate")
-    ax.set_ylabel("validation loss" if result.settings.use_val else "training loss")
-    ax.set_title(f"LR range test ({result.steps_run} steps, {result.stopped})")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    return buffer.getvalue()
-
-
-def find_loss_range(result) -> tuple[float, float]:
-    """Smoothed-loss range to draw: from its minimum to its highest point before it (the blow-up is clipped)."""
-    finite = [v for v in result.smoothed if math.isfinite(v)]
-    low = min(range(len(finite)), key=finite.__getitem__)
-    top = max(finite[: low + 1])
-    return finite[low], top if top > finite[low] else max(finite)

@@ -1,4 +1,4 @@
-"""What :mod:`lrsweep.run.store` accepts when it reads a run directory back: files lrsweep could have written.
+"""What a run directory's readers (:mod:`lrsweep.run.files`) accept: files lrsweep could have written.
 
 A run directory may have been edited, truncated, or tampered with (a directory where a file should
 be, a file linked to ``/dev/zero``, a symlink out of the run). Every read goes through here: the

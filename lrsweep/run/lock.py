@@ -15,6 +15,7 @@ from datetime import datetime
 from pathlib import Path
 
 from lrsweep.errors import RunDirError
+from lrsweep.run.files import create_text_once
 
 MAX_LOCK_BYTES = 64 * 1024  # a lock file is a few lines of JSON; anything bigger is not one
 
@@ -60,8 +61,6 @@ def acquire(path: Path, what: str) -> str | None:
     Raises:
         RunDirError: a live process holds it (exit code 2).
     """
-    from lrsweep.run.store import create_text_once
-
     me = {"pid": os.getpid(), "host": socket.gethostname(), "started": datetime.now().isoformat(timespec="seconds")}
     notice = None
     for _ in range(3):

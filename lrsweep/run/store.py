@@ -16,152 +16,36 @@ runs/<name>-tune-<YYYYmmdd-HHMMSS>/      (lrsweep tune)
 
 from __future__ import annotations
 
-import csv
 import io
 import json
-import math
 import os
 import re
-import tempfile
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 import yaml
 
-from lrsweep.errors import RunDirError, StorageError
+from lrsweep.errors import RunDirError
 from lrsweep.run import integrity as checks
+from lrsweep.run import lock as runlock
+from lrsweep.run.files import (
+    atomic_write_bytes,
+    atomic_write_text,
+    create_text_once,
+    csv_text,
+    read_csv,
+    read_json,
+    read_yaml,
+    to_plain,
+    write_json,
+)
 
 RETRAIN_ID = "retrain"  # the best variant retrained on train+val lives in <run>/retrain/
 MODEL_FILE = "model.pt"  # final weights of a variant or of the retrain (see lrsweep.run.weights)
 FIND_COLUMNS = ("step", "lr", "loss", "smoothed")
 PREVIEW_JSON = "preview.json"  # what marks lrsweep schedule --preview's folder
 METRIC_COLUMNS = ("epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "seconds")
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temporary file beside ``path``, flush it to disk, then rename over ``path``.
-
-    An OSError (a full disk, a read-only file system) names ``path``, whichever step failed.
-    """
-    try:
-        _atomic_write(path, data)
-    except StorageError:
-        raise
-    except OSError as exc:
-        raise StorageError(exc.errno, exc.strerror or str(exc), str(path)) from exc
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600 files; results should read like any other file
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode())
-
-
-def create_text_once(path: Path, text: str) -> bool:
-    """Write ``path`` whole, unless it exists; False when another writer got there first (atomic:
-    readers see no file or the whole file, and of several racing writers exactly one wins)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.fchmod(fd, 0o666 & ~_umask())
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(text.encode())
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.link(tmp, path)  # fails if path exists, unlike rename
-        return True
-    except FileExistsError:
-        return False
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-
-
-def to_plain(value: Any) -> Any:
-    """Tuples to lists and non-finite floats to None, recursively: YAML/JSON-safe data."""
-    if isinstance(value, dict):
-        return {str(k): to_plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [to_plain(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def write_json(path: Path, data: Any) -> None:
-    atomic_write_text(path, json.dumps(to_plain(data), indent=2, sort_keys=False) + "\n")
-
-
-def read_json(path: Path) -> Any:
-    try:
-        return json.loads(checks.read_text(path))
-    except FileNotFoundError:
-        raise RunDirError(f"missing file: {path}") from None
-    except (ValueError, RecursionError) as exc:  # JSONDecodeError, integers past 4300 digits, deep nesting
-        raise RunDirError(f"unreadable JSON in {path}: {str(exc)[:200]}") from None
-
-
-def csv_text(rows: Iterable[dict], columns: Iterable[str]) -> str:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: ("" if v is None else v) for k, v in row.items()})
-    return buffer.getvalue()
-
-
-def read_csv(path: Path, numbers: tuple[str, ...] = ()) -> list[dict]:
-    """Rows with numbers parsed back (empty cells -> None); the ``numbers`` columns must hold numbers."""
-    try:
-        text = checks.read_text(path, checks.MAX_CSV_BYTES)
-        rows = [
-            {k: _number(v) if isinstance(v, str) else v for k, v in row.items()}
-            for row in csv.DictReader(io.StringIO(text, newline=""))
-        ]
-    except FileNotFoundError:
-        raise RunDirError(f"missing file: {path}") from None
-    except csv.Error as exc:
-        raise RunDirError(f"unreadable CSV in {path}: {exc}") from None
-    return checks.check_metrics(rows, path, numbers)
-
-
-def _number(text: str) -> Any:
-    if text == "":
-        return None
-    try:
-        as_float = float(text)
-    except ValueError:
-        return {"True": True, "False": False}.get(text, text)
-    if text.lstrip("-").isdigit():
-        return int(text) if len(text) < 300 else as_float  # int() refuses past 4300 digits
-    return as_float
-
-
-def _yaml_problem(exc: Exception) -> str:
-    """A YAML error in one line: what, and on which line."""
-    mark = getattr(exc, "problem_mark", None)
-    problem = getattr(exc, "problem", None) or " ".join(str(exc).split())[:200]
-    return f"{problem} (line {mark.line + 1})" if mark is not None else problem
 
 
 def os_cause(exc: OSError) -> str:
@@ -276,18 +160,7 @@ class RunStore:
 
     def read_config(self) -> dict:
         path = self.path / "config.yaml"
-        from lrsweep.config.safe_yaml import load
-        from lrsweep.errors import ConfigError
-
-        try:
-            data = load(checks.read_text(path))  # bounded like a config file: aliases, depth, duplicate keys
-        except FileNotFoundError:
-            raise RunDirError(f"missing file: {path}") from None
-        except ConfigError as err:
-            raise RunDirError(f"unreadable YAML in {path}: {err.message}") from None
-        except (yaml.YAMLError, RecursionError, ValueError) as exc:
-            raise RunDirError(f"unreadable YAML in {path}: {_yaml_problem(exc)}") from None
-        return checks.expect_dict(data, path)
+        return checks.expect_dict(read_yaml(path), path)
 
     def create_config(self, config: dict) -> bool:
         """config.yaml, unless it exists already (another shard wrote it): True if this call wrote it."""
@@ -318,21 +191,15 @@ class RunStore:
 
     def lock(self, shard: str | None = None) -> str | None:
         """Take the run's lock (a notice when a dead process's lock was taken over); RunDirError if in use."""
-        from lrsweep.run import lock as runlock
-
         path = self.lock_path(shard)
         path.parent.mkdir(parents=True, exist_ok=True)
         return runlock.acquire(path, f"run {self.path}" + (f" (shard {shard})" if shard else ""))
 
     def unlock(self, shard: str | None = None) -> None:
-        from lrsweep.run import lock as runlock
-
         runlock.release(self.lock_path(shard))
 
     def writers(self) -> list[dict]:
         """The live processes writing this run now (the run's, then each shard's)."""
-        from lrsweep.run import lock as runlock
-
         paths = [self.lock_path()] + [self.lock_path(label) for label in self.shard_labels()]
         return [holder for holder in map(runlock.live_holder, paths) if holder]
 

@@ -12,7 +12,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-import lrsweep.run.store as store_module
+import lrsweep.run.files as files_module
 from lrsweep.cli import app
 
 TINY = {
@@ -102,7 +102,7 @@ def test_a_name_too_long_and_a_nul_in_the_name(config, tmp_path, write_config):
 
 
 def test_a_disk_that_fills_mid_run_keeps_what_finished_and_resumes(config, tmp_path, monkeypatch):
-    real = store_module._atomic_write
+    real = files_module._atomic_write
     first = []
 
     def fill_up(path, data):
@@ -112,7 +112,7 @@ def test_a_disk_that_fills_mid_run_keeps_what_finished_and_resumes(config, tmp_p
                 raise OSError(errno.ENOSPC, "No space left on device")
         return real(path, data)
 
-    monkeypatch.setattr(store_module, "_atomic_write", fill_up)
+    monkeypatch.setattr(files_module, "_atomic_write", fill_up)
     result = CliRunner().invoke(app, ["grid", str(config), "--out", str(tmp_path / "runs")])
     assert result.exit_code == 1
     _one_line_error(result, "metrics.csv", "No space left on device", "--resume")
@@ -120,7 +120,7 @@ def test_a_disk_that_fills_mid_run_keeps_what_finished_and_resumes(config, tmp_p
     run = next((tmp_path / "runs").iterdir())
     status = json.loads((run / "variants" / first[0] / "status.json").read_text())
     assert status["status"] == "done"
-    monkeypatch.setattr(store_module, "_atomic_write", real)
+    monkeypatch.setattr(files_module, "_atomic_write", real)
     resumed = CliRunner().invoke(app, ["grid", "--resume", str(run), "--json"])
     assert resumed.exit_code == 0, resumed.output
     assert "2 of 3" not in resumed.stderr and "1 of 3 variants already finished" in resumed.stderr

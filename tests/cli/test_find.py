@@ -1,18 +1,14 @@
 """`lrsweep find` through the CLI: the report, the run directory, --json, and --write-grid into `lrsweep grid`."""
 
 import csv
-import io
 import json
 
 import pytest
 import yaml
 from helpers import ROOT
-from rich.console import Console
 
 from lrsweep.api.rangetest import replace_lr
 from lrsweep.cli import app
-from lrsweep.cli.find import render_curve
-from lrsweep.select.finder import FinderResult, FinderSettings
 
 QUICKSTART = str(ROOT / "configs" / "quickstart.yaml")
 FAST = ["--steps", "40", "--start", "1e-4", "--device", "cpu"]  # about a second on the bundled sample
@@ -145,7 +141,7 @@ def test_interrupt_exits_130_and_writes_nothing(runner, tmp_path, monkeypatch):
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("lrsweep.select.finder.range_test", interrupted)
+    monkeypatch.setattr("lrsweep.select.range_test.range_test", interrupted)
     result = runner.invoke(app, ["find", QUICKSTART, *FAST, "--out", str(tmp_path / "runs")])
     assert result.exit_code == 130 and "interrupted" in result.output
     assert not (tmp_path / "runs").exists()
@@ -165,36 +161,6 @@ def test_bad_usage_exits_2_with_a_message(runner, tmp_path, args, fragment):
     assert result.exit_code == 2, result.output
     assert fragment in result.output and "Traceback" not in result.output
     assert not (tmp_path / "runs").exists()  # nothing written for a test that could not run
-
-
-def curve_result(**overrides) -> FinderResult:
-    lrs = [10 ** (-5 + 5 * i / 59) for i in range(60)]
-    smoothed = [3.0 - 2.0 * i / 45 if i < 45 else 1.0 + (i - 45) ** 2 for i in range(60)]
-    base = dict(
-        lrs=lrs,
-        losses=smoothed,
-        smoothed=smoothed,
-        default="valley",
-        stopped="diverged",
-        steps_run=60,
-        suggestions={"steep": lrs[20], "valley": lrs[30], "min10": lrs[44] / 10},
-        divergence_lr=lrs[50],
-        stop_lr=lrs[-1],
-        settings=FinderSettings(steps=60),
-    )
-    return FinderResult(**{**base, **overrides})
-
-
-def test_render_curve_marks_every_suggestion_and_the_divergence_at_its_column():
-    text = render_curve(curve_result(), "valley", width=60, height=3)
-    console = Console(file=io.StringIO(), width=100, color_system=None)
-    console.print(text)
-    lines = console.file.getvalue().splitlines()
-    chart, marks, axis = lines[:3], lines[3], lines[4]
-    assert all(len(line.rstrip()) <= 60 for line in chart) and chart[-1].startswith("█")  # the loss starts high
-    assert marks[20] == "s" and marks[30] == "v" and marks[50] == "x"
-    assert marks[32] == "m"  # lrs[44] / 10: one decade (11.8 steps) left of the minimum
-    assert axis.startswith("1e-05") and "loss 1…3" in axis
 
 
 def test_replace_lr_keeps_comments_and_replaces_block_values():

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pytest
 
 pytest.importorskip("matplotlib")
 
-from lrsweep.errors import UsageError  # noqa: E402
 from lrsweep.render import plots  # noqa: E402
 from lrsweep.select.summary import summarize, variant_row  # noqa: E402
 
@@ -97,12 +95,6 @@ def test_schedule_uses_per_step_learning_rates_when_recorded(tmp_path):
     assert per_epoch["steps"] and per_epoch["x"] == [0, 1, 2] and per_epoch["y"] == [0.1, 0.05, 0.05]
 
 
-def test_missing_matplotlib_names_the_install_command(monkeypatch):
-    monkeypatch.setitem(sys.modules, "matplotlib", None)
-    with pytest.raises(UsageError, match=r"pip install 'lrsweep\[plot\]'"):
-        plots.pyplot()
-
-
 # --------------------------------------------------------------------------- what the figures show
 
 
@@ -169,27 +161,3 @@ def test_the_schedule_axis_ends_where_training_did(tmp_path):
     figure = plots._small_multiples(plt, panels, plots._draw_schedule, "t")
     assert figure.axes[0].get_xlim() == (0, 3)
     plt.close(figure)
-
-
-def test_the_preview_legend_is_beside_the_curves(tmp_path, monkeypatch):
-    saved = {}
-    monkeypatch.setattr(plots, "_save", lambda figure, path: saved.setdefault("figure", figure))
-    monkeypatch.setattr(plots.pyplot(), "close", lambda figure: None)
-    data = {
-        "lr": 0.1,
-        "epochs": 4,
-        "steps_per_epoch": 2,
-        "schedules": [
-            {"scheduler": "steplr", "epoch_lrs": [0.1, 0.1, 0.01, 0.01]},
-            {
-                "scheduler": "onecycle",
-                "step_lrs": [0.01, 0.05, 0.1, 0.08, 0.05, 0.03, 0.01, 0.001],
-                "epoch_lrs": [0.01, 0.1, 0.05, 0.01],
-            },
-        ],
-    }
-    plots.write_schedule_preview(data, tmp_path / "p.png")
-    ax = saved["figure"].axes[0]
-    saved["figure"].canvas.draw()
-    assert ax.get_legend().get_window_extent().x0 >= ax.get_window_extent().x1
-    assert ax.get_xlim() == (0, 4)

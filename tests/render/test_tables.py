@@ -1,4 +1,4 @@
-"""Renderables of report.py: what a table says about its numbers."""
+"""A sweep's tables (render/tables.py): what a table says about its numbers."""
 
 import io
 

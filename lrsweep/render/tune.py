@@ -1,0 +1,186 @@
+"""``lrsweep tune``'s results: the range test's bounds and one table per stage, the one-line verdict, and
+plots/tune.png.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from rich.table import Table
+from rich.text import Text
+
+from lrsweep.render.figures import pyplot, save_png, wide_positive
+from lrsweep.render.format import fmt, fmt_lr
+
+TUNE_TABLES = (("scout", ("scout", "rung")), ("refine", ("refine",)), ("final", ("final", "rung", "refine")))
+
+
+def tune_stage_rows(summary: dict, stages: tuple[str, ...], lrs: list[float] | None = None) -> list[dict]:
+    """One row per LR of a stage: seeds trained, epochs reached, statuses and the metric's seed mean."""
+    by_lr: dict[float, list[dict]] = {}
+    for row in summary.get("variants", []):
+        if row.get("stage") in stages and (lrs is None or row["lr"] in lrs):
+            by_lr.setdefault(row["lr"], []).append(row)
+    out = []
+    for lr, rows in sorted(by_lr.items()):
+        values = [r.get(summary["metric"]) for r in rows]
+        finite = [v for v in values if isinstance(v, (int, float)) and math.isfinite(v)]
+        out.append(
+            {
+                "lr": lr,
+                "seeds": len(rows),
+                "epochs": max(r["epochs_run"] for r in rows),
+                "status": "/".join(sorted({r["status"] for r in rows})),
+                "mean": sum(finite) / len(finite) if len(finite) == len(values) and finite else None,
+                "best": any(r.get("best") for r in rows),
+            }
+        )
+    return out
+
+
+def tune_tables(tune: dict, summary: dict) -> list[Table | Text]:
+    """``lrsweep tune``'s tables: the range test's bounds, then one table per stage, each with why it stopped."""
+    tables = []
+    by_name = {s["stage"]: s for s in tune.get("stages", []) if s.get("stage") == "range"}
+    if "range" in by_name:
+        rng = by_name["range"]
+        table = Table(title=f"range test: {rng['trainings']:g} trainings", title_justify="left")
+        for column in ("low", "high", "why"):
+            table.add_column(column, justify="left" if column == "why" else "right")
+        table.add_row(fmt_lr(rng["bounds"]["low"]), fmt_lr(rng["bounds"]["high"]), rng["reason"])
+        tables.append(table)
+    for name, stages in TUNE_TABLES:
+        entries = [s for s in tune.get("stages", []) if s.get("stage") == name]
+        if not entries:
+            continue
+        lrs = [lr for s in entries for lr in s.get("lrs", [])]
+        cost = sum(s.get("trainings", 0) for s in entries)
+        table = Table(title=f"{name}: {len(lrs)} LRs, {cost:.3g} trainings", title_justify="left")
+        for column in ("lr", "seeds", "epochs", "status", summary["metric"]):
+            table.add_column(column, justify="left" if column == "status" else "right")
+        for row in tune_stage_rows(summary, stages, lrs):
+            table.add_row(
+                fmt_lr(row["lr"]) + (" ★" if row["best"] and name == "final" else ""),
+                str(row["seeds"]),
+                str(row["epochs"]),
+                row["status"],
+                fmt(row["mean"]),
+                style="bold green" if row["best"] and name == "final" else None,
+            )
+        tables.append(table)
+        tables.append(Text("; ".join(dict.fromkeys(s["reason"] for s in entries)), style="dim"))
+    return tables
+
+
+def tune_verdict(tune: dict) -> Text:
+    """One line: ``lr 0.065 · band 0.044–0.099 · 6.3 trainings`` (and the retrain's test score)."""
+    best, band, cost = tune.get("best"), tune.get("band"), tune.get("cost") or {}
+    text = Text()
+    if best is None:
+        text.append(
+            f"tune {tune.get('status', 'running')}: no pick yet · {cost.get('trainings', 0):.2g} trainings",
+            style="yellow",
+        )
+        return text
+    span = f"{fmt_lr(band['low'])}–{fmt_lr(band['high'])}" if band and band["low"] != band["high"] else "the pick alone"
+    text.append(
+        f"lr {fmt_lr(best['lr'])} · band {span} · {cost['trainings']:.3g} trainings (budget {cost.get('budget', 0):g})",
+        style="bold green",
+    )
+    retrain = tune.get("retrain")
+    if retrain and retrain.get("status") == "done":
+        acc = f", test_acc {fmt(retrain['test_acc'])}" if retrain.get("test_acc") is not None else ""
+        text.append(f"\nRetrained on train+val: test_loss {fmt(retrain['test_loss'])}{acc}")
+    return text
+
+
+# --------------------------------------------------------------------------- plots/tune.png
+
+TUNE_MARKS = {
+    "scout": ("v", "0.55", "scout (cut at a rung: its metric there)"),
+    "rung": ("o", "C0", "scout, full length"),
+    "refine": ("D", "C2", "refine"),
+    "final": ("s", "C3", "final (mean of every seed)"),
+}
+
+
+def tune_figure(plt, tune: dict, summary: dict):
+    """The metric against LR (log axis) for every variant tune tried, each stage's points marked, the band
+    shaded, the range test's bounds dashed and the pick starred; diverged LRs marked × at the bottom."""
+    metric = summary["metric"]
+    figure, ax = plt.subplots(figsize=(7.5, 4.5), layout="constrained")
+    band = tune.get("band")
+    if band:
+        ax.axvspan(
+            band["low"] / 1.03,
+            band["high"] * 1.03,
+            color="gold",
+            alpha=0.25,
+            label=f"band {band['low']:.3g}–{band['high']:.3g}",
+        )
+    stages = [s for s in tune.get("stages", []) if s.get("stage") == "range"]
+    for _name, value in (stages[0].get("bounds") or {}).items() if stages else ():
+        ax.axvline(value, color="0.4", ls="--", lw=1)
+    values = []
+    for stage, (marker, color, label) in TUNE_MARKS.items():
+        rows = tune_stage_rows(summary, (stage,))
+        if stage == "final":  # the finals' seed means, over every seed (the first seed's run came earlier)
+            rows = [{"lr": g["lr"], "mean": g["mean"], "status": "/".join(g["statuses"])} for g in summary["groups"]]
+        shown = [r for r in rows if r["mean"] is not None and "diverged" not in r["status"]]
+        if shown:
+            ax.plot(
+                [r["lr"] for r in shown],
+                [r["mean"] for r in shown],
+                marker,
+                color=color,
+                label=label,
+                markersize=7,
+                linestyle="none",
+                fillstyle="none" if stage == "scout" else "full",
+            )
+            values += [r["mean"] for r in shown]
+        lost = [r["lr"] for r in rows if "diverged" in r["status"] or r["mean"] is None]
+        if lost:
+            ax.plot(
+                lost,
+                [0.02] * len(lost),
+                "x",
+                color="red",
+                transform=ax.get_xaxis_transform(),
+                label=f"{stage}: diverged/unfinished",
+            )
+    best = tune.get("best")
+    if best and best.get("mean") is not None:
+        ax.plot(
+            [best["lr"]],
+            [best["mean"]],
+            marker="*",
+            markersize=16,
+            color="gold",
+            markeredgecolor="black",
+            linestyle="none",
+            label=f"pick lr={best['lr']:.3g}",
+            zorder=5,
+        )
+    ax.set_xscale("log")
+    if wide_positive(values):
+        ax.set_yscale("log")
+    ax.set_xlabel("learning rate (dashed: the range test's bounds)")
+    ax.set_ylabel(f"{metric} (last epoch reached, seed mean)")
+    cost = (tune.get("cost") or {}).get("trainings", 0)
+    ax.set_title(f"{summary['name']}: lrsweep tune, {cost:.3g} trainings ({summary['direction']}imum wins)")
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize="small")
+    return figure
+
+
+def write_tune_plot(store, tune: dict, summary: dict) -> Path:
+    """plots/tune.png of a tune run."""
+    plt = pyplot()
+    figure = tune_figure(plt, tune, summary)
+    store.plots_dir.mkdir(parents=True, exist_ok=True)
+    path = store.plots_dir / "tune.png"
+    save_png(figure, path)
+    plt.close(figure)
+    return path
