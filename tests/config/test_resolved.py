@@ -1,13 +1,16 @@
-"""The runtime Config: fingerprints pinned across versions.
+"""The runtime Config: its interface, its defaults (read from ConfigFile), and fingerprints pinned across versions.
 
 A run directory is resumed only when the config's fingerprint matches the one it was made with, so a fingerprint
-must not change for the same input. The values below are those of lrsweep 0.1.0 (before the config became pydantic).
+must not change for the same input. The values below were computed by lrsweep before the config became pydantic.
 """
 
+import dataclasses
+
 import pytest
+import yaml
 from helpers import ROOT
 
-from lrsweep.config import parse_config, read_yaml
+from lrsweep.config import Config, ConfigFile, OptimizerConfig, parse_config, read_yaml
 
 CONFIGS = {  # name -> the config (as parsed from YAML)
     "empty": {},
@@ -103,3 +106,36 @@ def test_fingerprints_are_those_of_earlier_versions(name):
 def test_fingerprints_of_the_bundled_configs_are_those_of_earlier_versions(name):
     path = ROOT / ("lrsweep/config" if name == "quick.yaml" else "configs") / name
     assert parse_config(read_yaml(path)).fingerprint() == BUNDLED[name]  # unresolved: paths as written
+
+
+def test_the_config_reads_as_before():
+    config = parse_config(CONFIGS["optimizer-list"])
+    assert [o.label for o in config.optimizers] == ["sgd", "adam(betas=(0.8, 0.99))", "sgd(momentum=0.9,nesterov=True)"]
+    assert config.optimizers[2].to_dict() == {"name": "sgd", "momentum": 0.9, "nesterov": True}
+    assert config.select.direction == "min" and not config.prune.active and config.data.options == {}
+    for attribute in ("name", "seeds", "device", "engine", "lrs", "data", "model", "optimizers", "schedulers"):
+        assert hasattr(config, attribute)
+    for attribute in ("train", "select", "prune", "retrain", "limits", "save", "source"):
+        assert hasattr(config, attribute)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        config.name = "x"  # type: ignore[misc]
+
+
+def test_the_defaults_are_the_files():
+    default = Config()
+    for key in ("name", "device", "engine", "retrain", "save"):
+        assert getattr(default, key) == ConfigFile.model_fields[key].default
+    assert default.seeds == (ConfigFile.model_fields["seed"].default,)
+    assert default.lrs == (ConfigFile.model_fields["lr"].default,) and default.optimizers == (OptimizerConfig(),)
+
+
+@pytest.mark.parametrize("name", PINNED)
+def test_to_dict_loads_back_to_an_equal_config(name):
+    config = parse_config(CONFIGS[name])
+    again = parse_config(yaml.safe_load(yaml.safe_dump(config.to_dict())))
+    assert again == config and again.fingerprint() == config.fingerprint()
+
+
+def test_a_config_is_replaced_like_a_dataclass():
+    config = parse_config({})
+    assert dataclasses.replace(config, lrs=(0.5,)).lrs == (0.5,)
