@@ -7,13 +7,14 @@ lrsweep's own checks inside validators (registries, signatures) raise :class:`Co
 passes them through pydantic, so they come in key order with the rest and keep their key and message.
 """
 
+import dataclasses
 import functools
 import re
 import types
 from collections.abc import Callable
-from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
+from typing import Annotated, Any, TypeVar, Union, get_args, get_origin
 
-import annotated_types
+from annotated_types import Ge, Gt, Le, Lt
 from pydantic import ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails, PydanticCustomError, PydanticUndefined
@@ -35,12 +36,7 @@ KINDS = {
     "model_type": "a mapping",
     "dataclass_type": "a mapping",
 }
-BOUNDS = {
-    annotated_types.Gt: (">", "gt"),
-    annotated_types.Ge: (">=", "ge"),
-    annotated_types.Lt: ("<", "lt"),
-    annotated_types.Le: ("<=", "le"),
-}
+BOUNDS = {Gt: ">", Ge: ">=", Lt: "<", Le: "<="}
 BOUND_ERRORS = {"greater_than": ">", "greater_than_equal": ">=", "less_than": "<", "less_than_equal": "<="}
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -98,11 +94,11 @@ def message(error: ErrorDetails, model: type) -> str:
     if kind in KINDS:
         return f"must be {KINDS[kind]}, got {shown(value)}"
     if kind in BOUND_ERRORS:
-        return f"must be {_bounds(field_at(model, loc), kind, ctx)}, got {name}={shown(value)}"
+        return f"must be {_range(field_at(model, loc), kind, ctx)}, got {name}={shown(value)}"
     if kind == "finite_number":
         return f"must be finite, got {name}={shown(value)}"
     if kind == "literal_error":
-        return _choice(value, _choices(field_at(model, loc), ctx))
+        return _choice(value, re.findall(r"'([^']*)'", str(ctx.get("expected", ""))))
     if kind == "missing":
         return "missing (required)"
     if kind == "too_short":
@@ -124,25 +120,24 @@ def _choice(value: Any, choices: list[str]) -> str:
     return f"got {shown(value)}{hint} (valid: {', '.join(choices)})"
 
 
-def _choices(field: FieldInfo | None, ctx: dict) -> list[str]:
-    literal = next((t for t in _members(field.annotation) if get_origin(t) is Literal), None) if field else None
-    if literal is not None and all(isinstance(a, str) for a in get_args(literal)):
-        return list(get_args(literal))
-    return re.findall(r"'([^']*)'", str(ctx.get("expected", "")))
-
-
-def _bounds(field: FieldInfo | None, kind: str, ctx: dict) -> str:
-    """``>= 0 and < 1`` from the field's constraints (the one that failed, if the field is not found)."""
+def _range(field: FieldInfo | None, kind: str, ctx: dict) -> str:
+    """``in [0, 1)``, ``>= 1 pixels``: the field's range and unit (the bound that failed, if the field is not found)."""
     metadata = field.metadata if field else []
-    found = [f"{BOUNDS[type(m)][0]} {_number(getattr(m, BOUNDS[type(m)][1]))}" for m in metadata if type(m) in BOUNDS]
-    if not found:
-        found = [f"{BOUND_ERRORS[kind]} {_number(next(iter(ctx.values()), ''))}"]
+    bounds = sorted((m for m in metadata if type(m) in BOUNDS), key=lambda m: isinstance(m, (Lt, Le)))
     unit = next((f" {m.name}" for m in metadata if isinstance(m, Unit)), "")
-    return " and ".join(found) + unit
+    if len(bounds) == 2:
+        low, high = bounds
+        opening, closing = "[" if isinstance(low, Ge) else "(", "]" if isinstance(high, Le) else ")"
+        text = f"in {opening}{_bound(low)}, {_bound(high)}{closing}"
+    elif bounds:
+        text = f"{BOUNDS[type(bounds[0])]} {_bound(bounds[0])}"
+    else:
+        text = f"{BOUND_ERRORS[kind]} {next(iter(ctx.values()), '')}"
+    return text + unit
 
 
-def _number(value: Any) -> str:
-    return f"{value:g}" if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
+def _bound(constraint: Any) -> str:
+    return f"{dataclasses.astuple(constraint)[0]:g}"
 
 
 # --------------------------------------------------------------------------- where an error is
@@ -151,11 +146,7 @@ def _number(value: Any) -> str:
 def keys_at(model: type, loc: tuple) -> list[str]:
     """The keys the section at ``loc`` declares (empty where ``loc`` leaves the models)."""
     here = _type_at(model, loc)
-    for member in _members(here):
-        fields = _fields(member)
-        if fields is not None:
-            return list(fields)
-    return []
+    return next((list(fields_of(m)) for m in _members(here) if fields_of(m)), [])
 
 
 def field_at(model: type, loc: tuple) -> FieldInfo | None:
@@ -163,11 +154,8 @@ def field_at(model: type, loc: tuple) -> FieldInfo | None:
     last = max((i for i, p in enumerate(loc) if isinstance(p, str)), default=None)
     if last is None:
         return None
-    for member in _members(_type_at(model, loc[:last])):
-        fields = _fields(member) or {}
-        if loc[last] in fields:
-            return fields[loc[last]]
-    return None
+    owners = [fields_of(m) for m in _members(_type_at(model, loc[:last]))]
+    return next((fields[loc[last]] for fields in owners if loc[last] in fields), None)
 
 
 def _type_at(model: type, loc: tuple) -> Any:
@@ -184,9 +172,8 @@ def _step(here: Any, part: str | int) -> Any:
     for member in _members(here):
         if isinstance(part, int) and get_origin(member) in (list, tuple):
             return get_args(member)[0]
-        fields = _fields(member)
-        if isinstance(part, str) and fields and part in fields:
-            return _declared(fields[part])
+        if isinstance(part, str) and part in fields_of(member):
+            return _declared(fields_of(member)[part])
     return None
 
 
@@ -207,7 +194,3 @@ def _members(tp: Any) -> list[Any]:
     if origin is Union or origin is types.UnionType:
         return [m for arg in get_args(tp) for m in _members(arg)]
     return [tp]
-
-
-def _fields(tp: Any) -> dict[str, FieldInfo] | None:
-    return fields_of(tp) or None if isinstance(tp, type) else None

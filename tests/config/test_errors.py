@@ -41,7 +41,7 @@ def test_errors_in_lists_and_nested_sections_name_the_item(raw, key):
         ({"train": {"precision": 16}}, "train.precision: got 16 (valid: auto, 32, bf16-mixed, 16-mixed)"),
         ({"train": {"grad_clip": 0}}, "train.grad_clip: must be > 0, got grad_clip=0"),
         ({"train": {"grad_clip": float("inf")}}, "train.grad_clip: must be finite, got grad_clip=inf"),
-        ({"data": {"val_fraction": 1.5}}, "data.val_fraction: must be >= 0 and < 1, got val_fraction=1.5"),
+        ({"data": {"val_fraction": 1.5}}, "data.val_fraction: must be in [0, 1), got val_fraction=1.5"),
         ({"data": {"augment": {"cutout": -2}}}, "data.augment.cutout: must be >= 0 pixels, got cutout=-2"),
         ({"data": {"augment": [4]}}, "data.augment: must be a mapping, got [4]"),
         ({"prune": {"type": "asha", "reduction": 1}}, "prune.reduction: must be >= 2, got reduction=1"),

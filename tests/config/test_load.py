@@ -145,3 +145,12 @@ def test_relative_data_paths_resolve_against_a_base(tmp_path):
 def test_a_default_seed_and_a_null_seed_are_the_same():
     assert parse_config({"seed": None}).seeds == parse_config({}).seeds == (0,)
     assert parse_config({"seed": None, "seeds": [4, 5]}).seeds == (4, 5)
+
+
+def test_importing_the_config_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, lrsweep.config; print('torch' in sys.modules, 'yaml' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "False"]  # `lrsweep show` and friends start fast
