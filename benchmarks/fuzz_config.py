@@ -14,6 +14,11 @@ a hang. A worker imports everything and validates one config before its first ca
 worker process runs cases through typer's CliRunner, with its address space capped
 (--memory-gb) so that allocating without bound ends in MemoryError rather than swapping the box.
 tests/config/test_fuzz.py runs a fixed seeded sample of these cases and asserts 0 internal errors.
+
+To check that a change to validation keeps every verdict, record a run and compare a later one with it::
+
+    python benchmarks/fuzz_config.py --cases 5000 --seed 0 --log before.jsonl   # on the old code
+    python benchmarks/fuzz_config.py --cases 5000 --seed 0 --against before.jsonl
 """
 
 from __future__ import annotations
@@ -702,6 +707,20 @@ def tally(results: list[dict]) -> dict:
     }
 
 
+def compare(results: list[dict], log: Path) -> dict:
+    """Each case's exit code against the one an earlier ``--log`` (same seed) recorded for it."""
+    before = {}
+    for line in log.read_text().splitlines():
+        outcome = json.loads(line)
+        before[outcome["index"]] = outcome
+    common = [r for r in results if r["index"] in before]
+    changed = [r for r in common if r["exit"] != before[r["index"]]["exit"]]
+    for r in changed[:40]:
+        was = before[r["index"]]
+        print(f"  case {r['index']} [{r['kind']}] exit {was['exit']} -> {r['exit']}: {was['tail']!r} -> {r['tail']!r}")
+    return {"compared": len(common), "same_exit": len(common) - len(changed), "changed_exit": len(changed)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--cases", type=int, default=5000)
@@ -713,6 +732,9 @@ def main() -> None:
     parser.add_argument("--replay", type=int, default=None, help="print case INDEX and run it here")
     parser.add_argument("--failures", type=Path, default=None, help="write the failing cases' outcomes (JSON)")
     parser.add_argument("--log", type=Path, default=None, help="append every outcome here as it comes (JSON lines)")
+    parser.add_argument(
+        "--against", type=Path, default=None, help="compare each exit code with an earlier --log of the same seed"
+    )
     args = parser.parse_args()
     if args.replay is not None:
         case = make_case(args.seed, args.replay)
@@ -730,6 +752,8 @@ def main() -> None:
         print(f"  case {r['index']} [{r['kind']}] exit={r['exit']}: {r['exception'] or r['tail']}")
     if args.failures:
         args.failures.write_text(json.dumps(bad, indent=1))
+    if args.against:
+        summary["against"] = compare(results, args.against)
     print(json.dumps(summary))
 
 

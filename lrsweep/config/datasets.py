@@ -1,8 +1,9 @@
 """What ``lrsweep datasets`` shows: every dataset, its options, their defaults and meaning (from the factory's
-signature and docstring), and the keys every data section shares (from DataConfig)."""
+signature and docstring), and the keys every data section shares (from the DataConfig model)."""
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import re
 from typing import Any
@@ -19,16 +20,13 @@ def describe_datasets() -> dict:
 
 
 def common_keys() -> list[dict]:
-    import dataclasses
+    """The keys of every data section: default and description as the DataConfig model declares them."""
+    from lrsweep.config.sections import DataConfig, fields_of
 
-    from lrsweep.config import DataConfig
-    from lrsweep.config.jsonschema import field_comments
-
-    comments = field_comments(DataConfig)
     return [
-        {"name": f.name, "default": _text(f.default), "meaning": comments.get(f.name, "")}
-        for f in dataclasses.fields(DataConfig)
-        if f.name in COMMON_KEYS
+        {"name": name, "default": _text(field.get_default(call_default_factory=True)), "meaning": field.description}
+        for name, field in fields_of(DataConfig).items()
+        if name in COMMON_KEYS
     ]
 
 
@@ -66,6 +64,7 @@ def _args_section(doc: str) -> dict[str, str]:
 
 
 def _text(value: Any) -> str:
+    """A default as YAML would write it."""
     if value is None:
         return "none"
     if isinstance(value, bool):
@@ -74,4 +73,6 @@ def _text(value: Any) -> str:
         return f"{value:g}"
     if isinstance(value, tuple):
         return "[" + ", ".join(map(str, value)) + "]"
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):  # a section: {crop: 0, flip: false, ...}
+        return "{" + ", ".join(f"{f.name}: {_text(getattr(value, f.name))}" for f in dataclasses.fields(value)) + "}"
     return str(value)

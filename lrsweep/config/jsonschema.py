@@ -1,25 +1,21 @@
-"""A JSON Schema (draft 2020-12) of the config, generated from the one schema in config.py.
+"""A JSON Schema (draft 2020-12) of a config file: ``ConfigFile.model_json_schema()``, plus what only lrsweep knows.
 
-Sections, keys, defaults and descriptions come from the config dataclasses (each field's default and
-its one-line comment); the names a key accepts come from the registries (datasets, models, optimizers,
-schedulers). Editors with a YAML language server complete and check config files with it::
+pydantic writes the keys, types, choices, defaults and descriptions from the models (lrsweep.config.sections and
+lrsweep.config.file). Merged in here: the names each registry accepts (datasets, models, optimizers, schedulers),
+each built-in dataset's own keys with their meaning, and the open sections opened (their ``options`` are flat
+in the file). References are inlined and titles dropped, so the schema reads like a file; numeric ranges are
+left to ``lrsweep validate``, whose messages say what was given. Editors with a YAML language server complete
+and check config files with it::
 
     lrsweep schema > lrsweep.schema.json
     # first line of a config:  # yaml-language-server: $schema=lrsweep.schema.json
-
-The schema is deliberately permissive where the config is open (dataset-, model- and optimizer-specific
-options, ``package.module:function`` names): it never refuses a config that ``validate`` accepts.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import inspect
-import re
-from functools import cache
 from typing import Any
 
-from lrsweep import config as cfg
+from lrsweep.config.file import DATA_KEYS, ConfigFile
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 _IMPORT = {
@@ -27,64 +23,86 @@ _IMPORT = {
     "pattern": r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$",
     "description": "your own factory, imported: package.module:function",
 }
+_DROPPED = ("title", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum")
+_VALUES = ("default", "enum", "const", "examples")  # data, not schemas: kept as they are
 
 
-@cache
-def field_comments(cls: type) -> dict[str, str]:
-    """Each dataclass field's one-line comment, read from the class source (``name: T = default  # comment``)."""
-    try:
-        source = inspect.getsource(cls)
-    except (OSError, TypeError):
-        return {}
-    found = {}
-    for line in source.splitlines():
-        match = re.match(r"\s+(\w+):\s*[^=#]+(?:=.*?)?\s+#\s*(.+)$", line)
-        if match:
-            found[match.group(1)] = match.group(2).strip()
-    return found
+def config_schema() -> dict:
+    """The JSON Schema of a config file."""
+    from lrsweep.data import DATASETS
+    from lrsweep.models import MODELS
+    from lrsweep.optim import OPTIMIZERS
 
-
-def _default(value: Any) -> Any:
-    if dataclasses.is_dataclass(value):
-        return None
-    if isinstance(value, tuple):
-        return list(value)
-    return value
-
-
-def _type_of(annotation: str) -> dict:
-    text = str(annotation)
-    if text.startswith("bool"):
-        return {"type": "boolean"}
-    if text.startswith("int"):
-        return {"type": "integer"}
-    if text.startswith("float"):
-        return {"type": "number"}
-    if text.startswith("str | None"):
-        return {"type": ["string", "null"]}
-    if text.startswith("str"):
-        return {"type": "string"}
-    return {}
-
-
-def _section(cls: type, skip: tuple[str, ...] = (), open_: bool = False) -> dict:
-    """An object schema from a config dataclass: each field typed, with its default and comment."""
-    comments = field_comments(cls)
-    props = {}
-    for f in dataclasses.fields(cls):
-        if f.name in skip:
-            continue
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
-        prop = {**_type_of(f.type), "description": comments.get(f.name, "")}
-        if _default(default) is not None or default is None:
-            prop["default"] = _default(default)
-        props[f.name] = prop
-    return {
-        "type": "object",
-        "properties": props,
-        "additionalProperties": open_,
-        "description": (inspect.getdoc(cls) or "").split("\n")[0],
+    generated = ConfigFile.model_json_schema()
+    defs = generated.pop("$defs")
+    named = {
+        "data": ("DataConfig", _name(DATASETS, True), _dataset_options()),
+        "model": ("ModelConfig", _name(MODELS, True), {}),
+        "optimizer": ("OptimizerConfig", _name(OPTIMIZERS, OPTIMIZERS.allow_import), {}),
     }
+    for section, name, options in named.values():
+        defs[section] = _opened(defs[section], name, options)
+    props = _tidy(_inline(generated, defs))["properties"]
+    for key, (_, name, _) in named.items():
+        props[key] = _names_for_strings(props[key], name)
+    props["scheduler"] = {**_scheduler(), "description": props["scheduler"]["description"]}
+    return {
+        "$schema": DRAFT,
+        "$id": "https://lrsweep.dev/config.schema.json",
+        "title": "lrsweep config",
+        "description": generated["description"],
+        "type": "object",
+        "additionalProperties": False,
+        "properties": props,
+    }
+
+
+def _inline(node: Any, defs: dict) -> Any:
+    """``{"$ref": "#/$defs/X", ...}`` replaced by the definition of X (the reference's own keys win)."""
+    if isinstance(node, list):
+        return [_inline(item, defs) for item in node]
+    if not isinstance(node, dict):
+        return node
+    if "$ref" in node:
+        found = defs[node["$ref"].rpartition("/")[2]]
+        return {**_inline(found, defs), **{k: _inline(v, defs) for k, v in node.items() if k != "$ref"}}
+    return {k: v if k in _VALUES else _inline(v, defs) for k, v in node.items()}
+
+
+def _tidy(node: Any) -> Any:
+    """Without pydantic's titles and the numeric ranges (see the module's docstring)."""
+    if isinstance(node, list):
+        return [_tidy(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {}
+    for key, value in node.items():
+        if key == "properties":
+            out[key] = {name: _tidy(schema) for name, schema in value.items()}
+        elif key not in _DROPPED:
+            out[key] = value if key in _VALUES else _tidy(value)
+    return out
+
+
+def _opened(section: dict, name: dict, options: dict[str, dict]) -> dict:
+    """An open section as the file has it: its ``options`` flat beside the keys, ``name`` one of the registry's."""
+    props = {k: v for k, v in section["properties"].items() if k != "options"}
+    props["name"] = {**props["name"], **name}
+    props.update({k: v for k, v in options.items() if k not in props})
+    return {**section, "properties": props, "additionalProperties": True}
+
+
+def _names_for_strings(field: dict, name: dict) -> dict:
+    """A field's alternatives that are a bare string (``model: mlp``) become a registry name."""
+
+    def alternative(alt: dict) -> dict:
+        if alt == {"type": "string"}:
+            return name
+        if alt.get("type") == "array" and "anyOf" in alt.get("items", {}):
+            return {**alt, "items": _names_for_strings(alt["items"], name)}
+        return alt
+
+    return {**field, "anyOf": [alternative(alt) for alt in field["anyOf"]]}
 
 
 def _names(registry, extra: tuple[str, ...] = ()) -> list[str]:
@@ -92,40 +110,27 @@ def _names(registry, extra: tuple[str, ...] = ()) -> list[str]:
     return sorted(set(names))
 
 
-def _named(registry, section: dict, key: str, allow_import: bool) -> dict:
-    """A section that may also be given as its name alone (``model: mlp``)."""
+def _name(registry, allow_import: bool) -> dict:
     choices = {"type": "string", "enum": _names(registry)}
-    name = {"anyOf": [choices, _IMPORT]} if allow_import else choices
-    section = dict(section)
-    section["properties"] = {**section["properties"], key: {**section["properties"].get(key, {}), **name}}
-    return {"anyOf": [section, name]}
+    return {"anyOf": [choices, _IMPORT]} if allow_import else choices
 
 
-def _lr() -> dict:
-    spaced = {
-        "type": "object",
-        "additionalProperties": False,
-        "required": ["start", "stop", "num"],
-        "properties": {
-            "start": {"type": "number"},
-            "stop": {"type": "number"},
-            "num": {"type": "integer", "minimum": 1},
-        },
-    }
-    number = {"type": "number", "exclusiveMinimum": 0}
+def _dataset_options() -> dict[str, dict]:
+    """Each built-in dataset's own keys, with their meaning and the datasets that take them."""
+    from lrsweep.config.datasets import describe_datasets
+
+    found: dict[str, dict] = {}
+    takers: dict[str, list[str]] = {}
+    for dataset in describe_datasets()["datasets"]:
+        for option in dataset["options"]:
+            if option["name"] in DATA_KEYS:
+                continue
+            found.setdefault(option["name"], {"description": option["meaning"]})
+            found[option["name"]]["description"] = found[option["name"]]["description"] or option["meaning"]
+            takers.setdefault(option["name"], []).append(dataset["name"])
     return {
-        "description": field_comments(cfg.Config).get("lrs", ""),
-        "anyOf": [
-            number,
-            {"type": "array", "items": number, "minItems": 1},
-            {
-                "type": "object",
-                "additionalProperties": False,
-                "minProperties": 1,
-                "maxProperties": 1,
-                "properties": {"logspace": spaced, "linspace": spaced},
-            },
-        ],
+        k: {"description": f"{v['description'].rstrip('.')} (datasets: {', '.join(takers[k])})".lstrip()}
+        for k, v in found.items()
     }
 
 
@@ -140,76 +145,4 @@ def _scheduler() -> dict:
         "properties": {"type": names, "interval": {"type": "string", "enum": ["epoch", "step"]}},
     }
     one = {"anyOf": [{"type": "null"}, {"const": False}, names, entry]}
-    return {
-        "description": field_comments(cfg.Config).get("schedulers", ""),
-        "anyOf": [one, {"type": "array", "items": one, "minItems": 1}],
-    }
-
-
-def config_schema() -> dict:
-    """The JSON Schema of a config file."""
-    from lrsweep.data import DATASETS
-    from lrsweep.models import MODELS
-    from lrsweep.optim import OPTIMIZERS
-
-    top = _section(
-        cfg.Config,
-        skip=(
-            "seeds",
-            "lrs",
-            "optimizers",
-            "schedulers",
-            "data",
-            "model",
-            "train",
-            "select",
-            "prune",
-            "limits",
-            "source",
-        ),
-    )
-    props = top["properties"]
-    comments = field_comments(cfg.Config)
-    props["seed"] = {"type": "integer", "description": "one seed (or seeds: a list)"}
-    props["seeds"] = {
-        "type": "array",
-        "items": {"type": "integer"},
-        "minItems": 1,
-        "uniqueItems": True,
-        "description": comments.get("seeds", ""),
-    }
-    props["engine"]["enum"] = list(cfg.ENGINES)
-    props["lr"] = _lr()
-    props["data"] = _named(DATASETS, _section(cfg.DataConfig, skip=("options",), open_=True), "name", True)
-    props["model"] = _named(MODELS, _section(cfg.ModelConfig, skip=("options",), open_=True), "name", True)
-    optimizer = _named(
-        OPTIMIZERS, _section(cfg.OptimizerConfig, skip=("options",), open_=True), "name", OPTIMIZERS.allow_import
-    )
-    props["optimizer"] = {
-        "description": comments.get("optimizers", ""),
-        "anyOf": [*optimizer["anyOf"], {"type": "array", "items": optimizer, "minItems": 1}],
-    }
-    props["scheduler"] = _scheduler()
-    props["train"] = _section(cfg.TrainConfig)
-    props["train"]["properties"]["loss"]["enum"] = list(cfg.LOSSES)
-    props["select"] = _section(cfg.SelectConfig)
-    props["select"]["properties"]["metric"]["enum"] = list(cfg.SELECT_METRICS)
-    prune = _section(cfg.PruneConfig)
-    prune["properties"]["type"]["enum"] = list(cfg.PRUNERS)
-    props["prune"] = {"anyOf": [{"type": "null"}, {"type": "string", "enum": list(cfg.PRUNERS)}, prune]}
-    if "save" in props and hasattr(cfg, "SAVES"):
-        props["save"]["enum"] = list(cfg.SAVES)
-    props["limits"] = _section(cfg.LimitsConfig)
-    for prop in props["limits"]["properties"].values():
-        prop["type"] = "number"  # 1e9 is accepted for 1000000000
-    known = set(cfg.TOP_KEYS)
-    props = {k: v for k, v in props.items() if k in known}
-    return {
-        "$schema": DRAFT,
-        "$id": "https://lrsweep.dev/config.schema.json",
-        "title": "lrsweep config",
-        "description": "A sweep of learning rates (lrsweep/config.py); every key is optional.",
-        "type": "object",
-        "additionalProperties": False,
-        "properties": props,
-    }
+    return {"anyOf": [one, {"type": "array", "items": one, "minItems": 1}]}

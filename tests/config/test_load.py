@@ -119,3 +119,38 @@ def test_seed_override_replaces_seeds_and_back():
     assert parse_config(apply_overrides({"seeds": [0, 1]}, ["seed=3"])).seeds == (3,)
     with pytest.raises(ConfigError, match="either 'seed' or 'seeds'"):
         parse_config({"seed": 0, "seeds": [1, 2]})
+
+
+def test_override_values_are_yaml_and_a_name_becomes_a_section():
+    from lrsweep.config import parse_override
+
+    assert parse_override("lr=[0.1, 1e-2]") == (["lr"], [0.1, 0.01])
+    assert parse_override("train.grad_clip=") == (["train", "grad_clip"], None)
+    raw = apply_overrides({"model": "mlp", "optimizer": "adam"}, ["model.hidden=[8]", "optimizer.eps=1e-6"])
+    assert raw["model"] == {"name": "mlp", "hidden": [8]} and raw["optimizer"] == {"name": "adam", "eps": 1e-6}
+    with pytest.raises(ConfigError, match="'lr' is not a section"):
+        apply_overrides({"lr": 0.1}, ["lr.start=1"])
+
+
+def test_relative_data_paths_resolve_against_a_base(tmp_path):
+    from lrsweep.config import resolve_paths
+
+    raw = {"data": {"name": "csv", "path": "d.csv", "root": "~/data", "target": "y"}}
+    resolved = resolve_paths(raw, tmp_path)["data"]
+    assert resolved["path"] == str(tmp_path / "d.csv") and resolved["root"] == "~/data"
+    own = resolve_paths({"data": {"name": "mypkg.data:f", "path": "x"}}, tmp_path)["data"]
+    assert own["path"] == "x"  # a factory of one's own reads its options as it likes
+
+
+def test_a_default_seed_and_a_null_seed_are_the_same():
+    assert parse_config({"seed": None}).seeds == parse_config({}).seeds == (0,)
+    assert parse_config({"seed": None, "seeds": [4, 5]}).seeds == (4, 5)
+
+
+def test_importing_the_config_does_not_import_torch():
+    import subprocess
+    import sys
+
+    code = "import sys, lrsweep.config; print('torch' in sys.modules, 'yaml' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "False"]  # `lrsweep show` and friends start fast

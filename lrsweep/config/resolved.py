@@ -1,0 +1,122 @@
+"""The validated sweep the rest of lrsweep reads (:class:`Config`), built from a :class:`ConfigFile`."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from lrsweep.config.file import ConfigFile
+from lrsweep.config.grid import expand_lrs
+from lrsweep.config.sections import (
+    DataConfig,
+    LimitsConfig,
+    ModelConfig,
+    OptimizerConfig,
+    PruneConfig,
+    SelectConfig,
+    TrainConfig,
+)
+
+
+def _file_default(key: str) -> Any:
+    """The default of a top-level key, as ConfigFile declares it (the one place it is written)."""
+    return ConfigFile.model_fields[key].get_default(call_default_factory=True)
+
+
+@dataclass(frozen=True)
+class Config:
+    """A validated sweep: everything that ran is recoverable from :meth:`to_dict`.
+
+    ``lrs``, ``seeds``, ``optimizers`` and ``schedulers`` are the file's ``lr``, ``seed``/``seeds``,
+    ``optimizer`` and ``scheduler`` as sweep axes; the sections are the models of lrsweep.config.sections.
+    """
+
+    name: str = _file_default("name")
+    seeds: tuple[int, ...] = (_file_default("seed"),)
+    device: str = _file_default("device")
+    engine: str = _file_default("engine")
+    lrs: tuple[float, ...] = (_file_default("lr"),)
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    optimizers: tuple[OptimizerConfig, ...] = _file_default("optimizer")
+    schedulers: tuple[Any, ...] = ()  # SchedulerSpecs
+    train: TrainConfig = field(default_factory=TrainConfig)
+    select: SelectConfig = field(default_factory=SelectConfig)
+    prune: PruneConfig = field(default_factory=PruneConfig)
+    retrain: bool = _file_default("retrain")
+    limits: LimitsConfig = field(default_factory=LimitsConfig)
+    save: str = _file_default("save")
+    source: str | None = field(default=None, compare=False)  # the file it came from
+
+    @classmethod
+    def from_file(cls, file: ConfigFile, source: str | None = None) -> Config:
+        """The sweep a validated file describes (the lr grid is made here, bounded by limits.max_variants)."""
+        seed = file.seed if file.seed is not None else _file_default("seed")
+        return cls(
+            name=file.name,
+            seeds=tuple(file.seeds) if file.seeds is not None else (seed,),
+            device=file.device,
+            engine=file.engine,
+            lrs=expand_lrs(file.lr, file.limits.max_variants),
+            data=file.data,
+            model=file.model,
+            optimizers=file.optimizer,
+            schedulers=file.scheduler,
+            train=file.train,
+            select=file.select,
+            prune=file.prune,
+            retrain=file.retrain,
+            limits=file.limits,
+            save=file.save,
+            source=source,
+        )
+
+    def to_dict(self) -> dict:
+        """The resolved config as plain YAML-able data (it loads back to an equal Config)."""
+        out = {
+            "name": self.name,
+            "seeds": list(self.seeds),
+            "device": self.device,
+            "engine": self.engine,
+            "lr": list(self.lrs),
+            "data": _data_dict(self.data),
+            "model": {"name": self.model.name, **self.model.options},
+            "optimizer": [o.to_dict() for o in self.optimizers],
+            "scheduler": [s.to_dict() for s in self.schedulers],
+            "train": dataclasses.asdict(self.train),
+            "select": dataclasses.asdict(self.select),
+            "prune": dataclasses.asdict(self.prune),
+            "retrain": self.retrain,
+            "save": self.save,
+        }
+        if self.limits != LimitsConfig():
+            out["limits"] = dataclasses.asdict(self.limits)
+        return out
+
+    def fingerprint(self) -> str:
+        """A short hash of what determines the results (not the device or the engine)."""
+        data = self.to_dict()
+        for volatile in ("device", "engine", "name", "save"):
+            data.pop(volatile)
+        data.pop("limits", None)  # guards, not results
+        data["data"].pop("root", None)
+        data["data"].pop("num_workers", None)  # how samples are loaded, not which
+        if not self.data.augment.active:
+            data["data"].pop("augment", None)  # runs made before augmentation existed keep their fingerprint
+        if not self.prune.active:
+            data.pop("prune")  # runs made before pruning existed keep their fingerprint
+        for key in ("precision", "grad_clip", "compile"):  # likewise runs made before these keys existed
+            if data["train"][key] == getattr(TrainConfig(), key):
+                data["train"].pop(key)
+        blob = json.dumps(data, sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()[:8]
+
+
+def _data_dict(section: DataConfig) -> dict:
+    out = {f.name: getattr(section, f.name) for f in dataclasses.fields(section) if f.name != "options"}
+    out["augment"] = dataclasses.asdict(section.augment)
+    out.update(section.options)
+    return out

@@ -1,0 +1,236 @@
+"""The sections of a config file, one pydantic model each: every key's type, default and one-line meaning.
+
+Each default and description is written here once (``Field(default, description=...)``); ``lrsweep schema``,
+``lrsweep datasets`` and the runtime :class:`~lrsweep.config.resolved.Config` read them from these models.
+
+A section model is also the type the rest of lrsweep reads (``config.train.epochs``): a frozen pydantic
+dataclass, so it is made positionally (``OptimizerConfig("sgd", {})``), compared, pickled and
+``dataclasses.replace``-d like the plain frozen dataclasses it replaced, and validated wherever it is made.
+Values are strict: ``"3"`` is not an integer and ``true`` is not a number, while an integer is a number.
+Unknown keys are refused (``extra="forbid"``). The open sections (data, model, optimizer) keep the dataset's,
+model's or optimizer's own keys under ``options``; :class:`~lrsweep.config.file.ConfigFile` puts them there
+and checks them against the factory's signature.
+"""
+
+import math
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, get_args
+
+from pydantic import BeforeValidator, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+from pydantic.dataclasses import dataclass as section
+from pydantic.fields import FieldInfo
+
+from lrsweep.errors import ConfigError
+
+SECTION = ConfigDict(extra="forbid")  # a section refuses the keys it does not declare
+
+Loss = Literal["auto", "cross_entropy", "mse"]
+Precision = Literal["auto", "32", "bf16-mixed", "16-mixed"]
+Metric = Literal["val_loss", "val_acc"]
+Pruner = Literal["none", "asha"]
+LOSSES: tuple[str, ...] = get_args(Loss)
+PRECISIONS: tuple[str, ...] = get_args(Precision)  # train.precision (see lrsweep.engine.precision)
+PRUNERS: tuple[str, ...] = get_args(Pruner)
+SELECT_METRICS = {"val_loss": "min", "val_acc": "max"}  # metric -> direction, for each Metric
+
+
+@dataclass(frozen=True)
+class Unit:
+    """What a number counts, named in its range errors (``must be >= 0 pixels``)."""
+
+    name: str
+
+
+def fields_of(model: Any) -> dict[str, FieldInfo]:
+    """A section model's fields (name -> default, description, constraints), in the order declared."""
+    return getattr(model, "__pydantic_fields__", None) or {}
+
+
+def _null_is_default(value: Any) -> Any:
+    return {} if value is None else value
+
+
+def _precision_text(value: Any) -> Any:
+    """YAML reads ``precision: 32`` as a number."""
+    number = isinstance(value, int) and not isinstance(value, bool)
+    return str(value) if number and str(value) in PRECISIONS else value
+
+
+def _number_text(value: Any) -> Any:
+    """YAML reads ``1e9`` (no dot) as text."""
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _whole_number(value: Any) -> Any:
+    """``1e9`` is accepted for 1000000000."""
+    value = _number_text(value)
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
+        return int(value)
+    return value
+
+
+@section(frozen=True, config=SECTION)
+class AugmentConfig:
+    """Training-batch augmentation, on the device (``data.augment``); evaluation is never augmented."""
+
+    crop: Annotated[StrictInt, Unit("pixels")] = Field(
+        default=0, ge=0, description="random crop after zero-padding each side by this many pixels; 0: none"
+    )
+    flip: StrictBool = Field(default=False, description="random horizontal flip, with probability 1/2")
+    cutout: Annotated[StrictInt, Unit("pixels")] = Field(
+        default=0, ge=0, description="zero a random square of this side (clipped at the borders); 0: none"
+    )
+
+    @property
+    def active(self) -> bool:
+        return bool(self.crop or self.flip or self.cutout)
+
+
+@section(frozen=True, config=SECTION)
+class DataConfig:
+    """Which dataset, how it is split and batched; the dataset's own keys sit beside these in the file."""
+
+    name: StrictStr = Field(default="mnist-sample", description='dataset registry name, or "package.module:function"')
+    root: StrictStr | None = Field(
+        default=None, description="where datasets live; null: $LRSWEEP_DATA, else the user cache dir"
+    )
+    download: StrictBool = Field(default=True, description="fetch missing files from the canonical mirrors")
+    val_fraction: StrictFloat = Field(
+        default=0.1, ge=0, lt=1, description="share of the training data held out (seeded) for validation"
+    )
+    batch_size: StrictInt = Field(default=128, ge=1, description="mini-batch size for training and evaluation")
+    augment: Annotated[
+        AugmentConfig, BeforeValidator(_null_is_default, json_schema_input_type=AugmentConfig | None)
+    ] = Field(default_factory=AugmentConfig, description="training-batch augmentation, e.g. {crop: 4, flip: true}")
+    num_workers: StrictInt = Field(
+        default=0,
+        ge=0,
+        description="DataLoader worker processes for a streamed Dataset; 0: load in the training process",
+    )
+    options: dict = Field(
+        default_factory=dict, description="the dataset's own keys (path, target, n_samples, ...), flat in the file"
+    )
+
+
+@section(frozen=True, config=SECTION)
+class ModelConfig:
+    """Which model; its factory's keyword arguments sit beside ``name`` in the file."""
+
+    name: StrictStr = Field(default="mlp", description='model registry name, or "package.module:factory"')
+    options: dict = Field(
+        default_factory=dict, description="the factory's keyword arguments (hidden: [256, 256]), flat in the file"
+    )
+
+
+@section(frozen=True, config=SECTION)
+class OptimizerConfig:
+    """One optimizer; its keyword arguments (except lr, the sweep axis) sit beside ``name`` in the file."""
+
+    name: StrictStr = Field(
+        default="sgd", description='any torch.optim class taking params and lr (any case), or "package.module:Class"'
+    )
+    options: dict = Field(
+        default_factory=dict, description="torch.optim keyword arguments except lr (momentum: 0.9), flat in the file"
+    )
+
+    @property
+    def label(self) -> str:
+        inner = ",".join(f"{k}={v}" for k, v in sorted(self.options.items()))
+        return f"{self.name}({inner})" if inner else self.name
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, **self.options}
+
+
+@section(frozen=True, config=SECTION)
+class TrainConfig:
+    """How each variant trains."""
+
+    epochs: StrictInt = Field(default=10, ge=1, description="passes over the training split per variant")
+    loss: Loss = Field(
+        default="auto", description="auto (cross_entropy for classification, mse for regression) | cross_entropy | mse"
+    )
+    precision: Annotated[
+        Precision, BeforeValidator(_precision_text, json_schema_input_type=Precision | Literal[32])
+    ] = Field(default="32", description="32 | bf16-mixed | 16-mixed (CUDA only) | auto (bf16-mixed on CUDA, else 32)")
+    grad_clip: StrictFloat | None = Field(
+        default=None,
+        gt=0,
+        allow_inf_nan=False,
+        description="max gradient norm per variant (torch's clip_grad_norm_); null: no clipping",
+    )
+    compile: StrictBool = Field(
+        default=False, description="torch.compile the training forward pass where the platform supports it"
+    )
+
+
+@section(frozen=True, config=SECTION)
+class SelectConfig:
+    """How the best variant is chosen."""
+
+    metric: Metric = Field(
+        default="val_loss", description="val_loss (lowest wins) | val_acc (highest wins), at the last epoch"
+    )
+
+    @property
+    def direction(self) -> str:
+        return SELECT_METRICS[self.metric]
+
+
+@section(frozen=True, config=SECTION)
+class PruneConfig:
+    """Early stopping of the worst variants (``prune: asha`` for short)."""
+
+    type: Pruner = Field(
+        default="none", description="none | asha (successive halving at rungs of grace_epochs * reduction^k epochs)"
+    )
+    grace_epochs: StrictInt = Field(default=1, ge=1, description="epochs every variant trains before the first cut")
+    reduction: StrictInt = Field(
+        default=3, ge=2, description="keep the best 1/reduction of the (seed-averaged) variants at each rung"
+    )
+
+    @property
+    def active(self) -> bool:
+        return self.type != "none"
+
+
+Limit = Annotated[StrictInt, BeforeValidator(_whole_number, json_schema_input_type=float)]
+
+
+@section(frozen=True, config=SECTION)
+class LimitsConfig:
+    """Guards against a typo'd size (an extra zero) allocating until the machine runs out of memory.
+
+    Each is an upper bound a real sweep rarely needs; raise one in the config (``limits: {max_parameters:
+    1e9}``) or on the command line (``--set limits.max_parameters=1e9``). Not part of the fingerprint.
+    """
+
+    max_variants: Limit = Field(
+        default=10_000, gt=0, description="variants in one sweep (lr x scheduler x optimizer x seed)"
+    )
+    max_parameters: Limit = Field(
+        default=100_000_000, gt=0, description="parameters of one model (4 bytes each in float32)"
+    )
+    max_activations: Limit = Field(
+        default=500_000_000, gt=0, description="numbers one variant keeps for backward per batch"
+    )
+    max_data_values: Limit = Field(
+        default=250_000_000, gt=0, description="numbers in a generated dataset, rows x features"
+    )
+    max_classes: Limit = Field(default=100_000, gt=0, description="classes of a generated classification dataset")
+    max_weight_decay: Annotated[StrictFloat, BeforeValidator(_number_text, json_schema_input_type=float)] = Field(
+        default=10.0, gt=0, allow_inf_nan=False, description="an optimizer's weight_decay (typical values: 1e-5 to 0.1)"
+    )
+
+
+def parse_precision(value: Any, key: str = "train.precision") -> str:
+    """``32`` (a YAML number or string), ``bf16-mixed``, ``16-mixed`` or ``auto``."""
+    text = str(value) if isinstance(value, (int, str)) and not isinstance(value, bool) else None
+    if text not in PRECISIONS:
+        raise ConfigError(f"got {value!r} (valid: {', '.join(PRECISIONS)})", key=key)
+    return text
