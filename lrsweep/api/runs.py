@@ -68,9 +68,10 @@ class Run:
 
     def table(self) -> list[dict]:
         """One plain dict per variant, ranked, with summary.csv's columns."""
-        from lrsweep.select.summary import SUMMARY_COLUMNS
+        from lrsweep.select.summary import summary_columns
 
-        return [{c: row.get(c) for c in SUMMARY_COLUMNS} for row in (self.summary or {}).get("variants", [])]
+        summary = self.summary or {}
+        return [{c: row.get(c) for c in summary_columns(summary)} for row in summary.get("variants", [])]
 
     def metrics(self, variant: str | None = None) -> list[dict]:
         """One row per epoch (metrics.csv) of ``variant`` (an id; None or "retrain": the retrain)."""
@@ -169,10 +170,12 @@ def rebuild_summary(store, previous: dict | None = None) -> dict:
         status = store.read_status(vid)
         if status and status.get("variant") and _in_grid(status["variant"], config):
             rows.append(variant_row(status["variant"], status, store.read_metrics(vid)))
+    select = config.get("select") or {}
     summary = summarize(
         config.get("name", store.path.name),
-        (config.get("select") or {}).get("metric", "val_loss"),
+        select.get("metric", "val_loss"),
         rows,
+        direction=select.get("mode"),
         retrain=(previous or {}).get("retrain") or _retrain_entry(store.read_status(RETRAIN_ID)),
     )
     missing = expected_variants(config) - len(rows)

@@ -75,9 +75,10 @@ class GridResult:
 
     def table(self) -> list[dict]:
         """One plain dict per variant, ranked, with summary.csv's columns."""
-        from lrsweep.select.summary import SUMMARY_COLUMNS
+        from lrsweep.select.summary import summary_columns
 
-        return [{column: row.get(column) for column in SUMMARY_COLUMNS} for row in self.summary["variants"]]
+        columns = summary_columns(self.summary)
+        return [{column: row.get(column) for column in columns} for row in self.summary["variants"]]
 
 
 def grid(

@@ -364,7 +364,7 @@ class Tuner:
 
     def _write_summary(self, final: dict) -> None:
         """summary.json/.csv like grid's: the finals ranked, then every other variant tried, each with its stage."""
-        from lrsweep.select.summary import SUMMARY_COLUMNS
+        from lrsweep.select.summary import summary_columns
 
         ranked_ids = {r["id"] for r in final["variants"]}
         stage = {r["id"]: r["stage"] for r in self._rows()}
@@ -374,4 +374,4 @@ class Tuner:
         for row in variants:
             counts[row["status"]] = counts.get(row["status"], 0) + 1
         summary = {**final, "variants": variants, "status_counts": counts, "tune": True}
-        self.store.write_summary(summary, (*SUMMARY_COLUMNS, "stage"))
+        self.store.write_summary(summary, summary_columns(summary, extra=("stage",)))

@@ -108,11 +108,18 @@ class Config:
             data["data"].pop("augment", None)  # runs made before augmentation existed keep their fingerprint
         if not self.prune.active:
             data.pop("prune")  # runs made before pruning existed keep their fingerprint
-        for key in ("precision", "grad_clip", "compile"):  # likewise runs made before these keys existed
-            if data["train"][key] == getattr(TrainConfig(), key):
-                data["train"].pop(key)
+        for section, keys in LATER_KEYS.items():  # likewise runs made before these keys existed
+            defaults = dataclasses.asdict(type(getattr(self, section))())
+            for key in keys:
+                if data[section][key] == defaults[key]:
+                    data[section].pop(key)
         blob = json.dumps(data, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:8]
+
+
+# Keys added to a section after runs were made: left out of the fingerprint while at their default, so
+# those runs keep the fingerprint they were made with (and stay resumable).
+LATER_KEYS = {"train": ("precision", "grad_clip", "compile"), "select": ("mode",)}
 
 
 def _data_dict(section: DataConfig) -> dict:

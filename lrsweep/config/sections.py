@@ -20,6 +20,7 @@ from pydantic import BeforeValidator, ConfigDict, Field, StrictBool, StrictFloat
 from pydantic.dataclasses import dataclass as section
 from pydantic.fields import FieldInfo
 
+from lrsweep.config.directions import metric_mode
 from lrsweep.errors import ConfigError
 
 SECTION = ConfigDict(extra="forbid")  # a section refuses the keys it does not declare
@@ -28,6 +29,7 @@ Loss = Literal["auto", "cross_entropy", "mse"]
 Precision = Literal["auto", "32", "bf16-mixed", "16-mixed"]
 Metric = Literal["val_loss", "val_acc"]
 Pruner = Literal["none", "asha"]
+Mode = Literal["min", "max"]
 LOSSES: tuple[str, ...] = get_args(Loss)
 PRECISIONS: tuple[str, ...] = get_args(Precision)  # train.precision (see lrsweep.engine.precision)
 PRUNERS: tuple[str, ...] = get_args(Pruner)
@@ -173,13 +175,17 @@ class TrainConfig:
 class SelectConfig:
     """How the best variant is chosen."""
 
-    metric: Metric = Field(
-        default="val_loss", description="val_loss (lowest wins) | val_acc (highest wins), at the last epoch"
+    metric: Metric = Field(default="val_loss", description="the metric that ranks the variants, at the last epoch")
+    mode: Mode | None = Field(
+        default=None,
+        description="min | max: which way the metric is better; null: what its name says (loss, error, mae, rmse: "
+        "min; acc, f1, auroc, r2, top-k: max)",
     )
 
     @property
     def direction(self) -> str:
-        return SELECT_METRICS[self.metric]
+        """min or max: ``mode``, else what the metric's name says (see :mod:`lrsweep.config.directions`)."""
+        return metric_mode(self.metric, self.mode)
 
 
 @section(frozen=True, config=SECTION)

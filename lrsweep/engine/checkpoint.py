@@ -97,7 +97,7 @@ def result_state(result: VariantResult) -> dict:
 
 
 def result_from_state(state: dict) -> VariantResult:
-    result = VariantResult(**{**state, "epochs": [EpochRecord(**row) for row in state["epochs"]]})
+    result = VariantResult(**{**state, "epochs": [EpochRecord.from_row(row) for row in state["epochs"]]})
     result.lr_steps = list(state["lr_steps"])
     return result
 

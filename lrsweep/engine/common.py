@@ -46,18 +46,48 @@ class TrainSpec:
     weights: str = "none"  # final state_dicts results carry: none | best (the retrain's) | all; from config's save
 
 
+STANDARD_COLUMNS = ("epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "seconds")
+
+
 @dataclass
 class EpochRecord:
+    """One epoch of one variant: the standard numbers every engine reports, and any others by name."""
+
     epoch: int  # 1-based
-    lr: float  # the learning rate at the start of the epoch
-    train_loss: float
+    lr: float | None  # the learning rate at the start of the epoch (None: a trial that did not say)
+    train_loss: float | None
     train_acc: float | None
     val_loss: float | None
     val_acc: float | None
     seconds: float
+    metrics: dict[str, float | None] = field(default_factory=dict)  # further metrics: val_f1, eval_bleu, ...
 
     def as_row(self) -> dict:
-        return dict(self.__dict__)
+        """One metrics.csv row: the standard columns, then the further metrics."""
+        row = {name: getattr(self, name) for name in STANDARD_COLUMNS}
+        row.update(self.metrics)
+        return row
+
+    @classmethod
+    def from_row(cls, row: dict) -> EpochRecord:
+        """The record of a metrics.csv row (or of :meth:`as_row`): unknown columns are further metrics."""
+        extra = {k: v for k, v in row.items() if k not in STANDARD_COLUMNS}
+        return cls(
+            epoch=int(row["epoch"]),
+            lr=row.get("lr"),
+            train_loss=row.get("train_loss"),
+            train_acc=row.get("train_acc"),
+            val_loss=row.get("val_loss"),
+            val_acc=row.get("val_acc"),
+            seconds=float(row.get("seconds") or 0.0),
+            metrics=extra,
+        )
+
+    def value(self, metric: str) -> float | None:
+        """The value of a standard or further metric this epoch (None when not reported)."""
+        if metric in STANDARD_COLUMNS:
+            return getattr(self, metric)
+        return self.metrics.get(metric)
 
 
 @dataclass

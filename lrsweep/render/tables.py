@@ -56,6 +56,7 @@ def summary_table(summary: dict) -> Table:
         caption_justify="left",
     )
     scheduled = any(r["scheduler"] != "none" for r in rows)  # else the final LR is the LR: no column
+    further = list(summary.get("metrics") or [])  # val_f1, eval_bleu, ...: what the variants reported beyond
     columns = [
         "rank",
         "lr",
@@ -65,6 +66,7 @@ def summary_table(summary: dict) -> Table:
         "train_loss",
         "val_loss",
         "val_acc",
+        *further,
         *(["final_lr"] if scheduled else []),
         "s",
     ]
@@ -84,6 +86,7 @@ def summary_table(summary: dict) -> Table:
             fmt(row["train_loss"]),
             fmt(row["val_loss"]),
             fmt(row["val_acc"]),
+            *(fmt(row.get(name)) for name in further),
             *([fmt(row.get("final_lr"), 3)] if scheduled else []),
             f"{row['seconds']:.1f}",
         ]

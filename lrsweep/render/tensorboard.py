@@ -68,6 +68,7 @@ class TensorBoardEvents:
             "acc/train": record.train_acc,
             "acc/val": record.val_acc,
             "lr": record.lr,
+            **{f"metrics/{name}": value for name, value in record.metrics.items()},
         }
         for tag, value in scalars.items():
             if value is not None:

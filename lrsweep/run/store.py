@@ -45,6 +45,7 @@ RETRAIN_ID = "retrain"  # the best variant retrained on train+val lives in <run>
 MODEL_FILE = "model.pt"  # final weights of a variant or of the retrain (see lrsweep.run.weights)
 FIND_COLUMNS = ("step", "lr", "loss", "smoothed")
 PREVIEW_JSON = "preview.json"  # what marks lrsweep schedule --preview's folder
+# metrics.csv: these columns first, then any further metric the variant reported (val_f1, eval_bleu, ...)
 METRIC_COLUMNS = ("epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "seconds")
 
 
@@ -264,11 +265,16 @@ class RunStore:
         return self.path / "variants" / variant_id
 
     def write_metrics(self, variant_id: str, rows: list[dict]) -> None:
-        atomic_write_text(self.variant_dir(variant_id) / "metrics.csv", csv_text(rows, METRIC_COLUMNS))
+        atomic_write_text(self.variant_dir(variant_id) / "metrics.csv", csv_text(rows, metric_columns(rows)))
 
     def read_metrics(self, variant_id: str) -> list[dict]:
+        """Every epoch's row; every cell a number (or empty), the further metrics' too."""
         path = self.variant_dir(variant_id) / "metrics.csv"
-        return read_csv(path, METRIC_COLUMNS) if path.exists() else []
+        if not path.exists():
+            return []
+        rows = read_csv(path)
+        columns = tuple(rows[0]) if rows else METRIC_COLUMNS
+        return checks.check_metrics(rows, path, tuple(c for c in columns if c is not None))
 
     def write_lr_steps(self, variant_id: str, lrs: list[float]) -> None:
         rows = ({"step": i, "lr": lr} for i, lr in enumerate(lrs, start=1))
@@ -381,3 +387,11 @@ def pack_key(members: list[str]) -> str:
     import hashlib
 
     return hashlib.sha1("\n".join(members).encode()).hexdigest()[:12]
+
+
+def metric_columns(rows: list[dict]) -> list[str]:
+    """metrics.csv's header: the standard columns, then further metrics in the order they first appear."""
+    columns = list(METRIC_COLUMNS)
+    for row in rows:
+        columns.extend(k for k in row if k not in columns)
+    return columns

@@ -10,6 +10,8 @@ import math
 import statistics
 from typing import Any
 
+from lrsweep.config.directions import metric_mode
+
 SUMMARY_COLUMNS = (
     "rank",
     "best",
@@ -32,7 +34,10 @@ SUMMARY_COLUMNS = (
     "device",
     "error",
 )
-DIRECTIONS = {"val_loss": "min", "val_acc": "max"}
+RECORD_KEYS = ("epoch", "lr", "seconds")  # metrics.csv columns that are not metrics
+# What a row says of its variant rather than of how it trained: the axes (sweep.plan's Variant.describe()),
+# its rank, and tune's stage. Every other key of a row beyond SUMMARY_COLUMNS is a further metric.
+ROW_KEYS = ("id", "lr", "optimizer", "scheduler", "seed", "batch_size", "rank", "best", "stage")
 # A pruned variant (stopped at an ASHA rung) is finished but never ranked: the pick is among the
 # variants that trained every epoch, so all rankable scores are measured at the same epoch.
 COMPLETE_STATUSES = ("done", "diverged", "pruned")
@@ -46,8 +51,9 @@ def _finite(values):
 
 
 def variant_row(described: dict, status: dict | None, records: list[dict]) -> dict:
-    """One summary row: the variant, its status and its last-epoch metrics."""
+    """One summary row: the variant, its status and its last-epoch metrics (the further ones too)."""
     last = records[-1] if records else {}
+    further = {k: v for k, v in last.items() if k not in SUMMARY_COLUMNS and k not in RECORD_KEYS + ROW_KEYS}
     return {
         **described,
         "status": (status or {}).get("status", "pending"),
@@ -63,7 +69,23 @@ def variant_row(described: dict, status: dict | None, records: list[dict]) -> di
         "backend": (status or {}).get("backend"),  # local | devices | ray: what ran it
         "device": (status or {}).get("device"),  # where: cpu, cuda:1, cuda:0@host (ray)
         "error": (status or {}).get("error"),
+        **further,
     }
+
+
+def further_metrics(rows: list[dict]) -> list[str]:
+    """Metrics the rows carry beyond the standard columns (val_f1, eval_bleu, ...), in first-seen order."""
+    names: list[str] = []
+    for row in rows:
+        names.extend(k for k in row if k not in SUMMARY_COLUMNS and k not in ROW_KEYS and k not in names)
+    return names
+
+
+def summary_columns(summary: dict, extra: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """summary.csv's header: the standard columns with the run's further metrics after val_acc."""
+    at = SUMMARY_COLUMNS.index("best_val_loss")
+    further = tuple(summary.get("metrics") or ())
+    return (*SUMMARY_COLUMNS[:at], *further, *SUMMARY_COLUMNS[at:], *extra)
 
 
 def score(row: dict, metric: str) -> float | None:
@@ -103,24 +125,28 @@ def group_rows(rows: list[dict], metric: str) -> list[dict]:
     return out
 
 
-def rank_groups(groups: list[dict], metric: str) -> list[dict]:
+def rank_groups(groups: list[dict], direction: str) -> list[dict]:
     """Rankable groups best first (a group with a diverged or unfinished seed is not rankable)."""
-    sign = 1 if DIRECTIONS[metric] == "min" else -1
+    sign = 1 if direction == "min" else -1
     rankable = [g for g in groups if g["mean"] is not None]
     return sorted(rankable, key=lambda g: (sign * g["mean"], g["lr"]))
 
 
-def summarize(name: str, metric: str, rows: list[dict], retrain: dict | None = None) -> dict:
-    """The summary of a sweep: rows ranked by the metric, seed groups, the best, the tie flag."""
+def summarize(
+    name: str, metric: str, rows: list[dict], retrain: dict | None = None, direction: str | None = None
+) -> dict:
+    """The summary of a sweep: rows ranked by the metric (``direction`` min or max wins; by default what the
+    metric's name says, see :mod:`lrsweep.config.directions`), seed groups, the best, the tie flag."""
+    direction = metric_mode(metric, direction)
     groups = group_rows(rows, metric)
-    ranked = rank_groups(groups, metric)
+    ranked = rank_groups(groups, direction)
     best = ranked[0] if ranked else None
     rank_of = {tuple(g["ids"]): i + 1 for i, g in enumerate(ranked)}
     for row in rows:
         group = next(g for g in groups if row["id"] in g["ids"])
         row["rank"] = rank_of.get(tuple(group["ids"]))
         row["best"] = best is not None and row["id"] in best["ids"]
-    sign = 1 if DIRECTIONS[metric] == "min" else -1
+    sign = 1 if direction == "min" else -1
     ordered = sorted(rows, key=lambda r: (r["rank"] is None, r["rank"] or 0, sign * (score(r, metric) or 0), r["lr"]))
     counts: dict[str, int] = {}
     for row in rows:
@@ -128,8 +154,9 @@ def summarize(name: str, metric: str, rows: list[dict], retrain: dict | None = N
     return {
         "name": name,
         "metric": metric,
-        "direction": DIRECTIONS[metric],
-        "best": _best_entry(best, ranked, rows, metric),
+        "direction": direction,
+        "metrics": further_metrics(rows),
+        "best": _best_entry(best, ranked, rows, sign),
         "groups": ranked + [g for g in groups if g["mean"] is None],
         "variants": ordered,
         "status_counts": counts,
@@ -138,12 +165,11 @@ def summarize(name: str, metric: str, rows: list[dict], retrain: dict | None = N
     }
 
 
-def _best_entry(best: dict | None, ranked: list[dict], rows: list[dict], metric: str) -> dict | None:
+def _best_entry(best: dict | None, ranked: list[dict], rows: list[dict], sign: int) -> dict | None:
     if best is None:
         return None
     entry: dict[str, Any] = {k: best[k] for k in ("lr", "optimizer", "scheduler", "mean", "std", "n", "ids")}
     entry["id"] = best["ids"][0]
-    sign = 1 if DIRECTIONS[metric] == "min" else -1
     entry["tied_with_runner_up"] = len(ranked) > 1 and tied(best, ranked[1], sign)
     entry["edge"] = _grid_edge(best, ranked, rows)
     return entry

@@ -19,7 +19,7 @@ from lrsweep.engine.precision import notices as precision_notices
 from lrsweep.errors import Interrupted, UsageError  # noqa: F401  Interrupted: defined with the other errors
 from lrsweep.run.store import RunStore
 from lrsweep.select.halving import FINISHED, PENDING, successive_halving
-from lrsweep.select.summary import SUMMARY_COLUMNS, summarize, variant_row
+from lrsweep.select.summary import summarize, summary_columns, variant_row
 from lrsweep.sweep.executors import Executor, Job, LocalExecutor
 from lrsweep.sweep.plan import Shard, Variant, check_task, expand, shard_variants
 from lrsweep.sweep.sink import Sink, retrain_best
@@ -165,10 +165,10 @@ def check_shard(config: Config, shard: Shard | None) -> None:
 
 def _write_summary(store: RunStore, summary: dict, shard: Shard | None) -> None:
     if shard is None:
-        store.write_summary(summary, SUMMARY_COLUMNS)
+        store.write_summary(summary, summary_columns(summary))
     else:
         summary["shard"] = shard.label
-        store.write_shard_summary(shard.label, summary, SUMMARY_COLUMNS)
+        store.write_shard_summary(shard.label, summary, summary_columns(summary))
 
 
 def _note_pruning(config: Config, executor, events) -> None:
@@ -222,7 +222,9 @@ def collect_summary(config: Config, store: RunStore, variants: list[Variant]) ->
     """The summary rebuilt from the run directory's files (what ``show`` will see too)."""
     rows = [variant_row(v.describe(), store.read_status(v.id), store.read_metrics(v.id)) for v in variants]
     previous = store.read_summary() or {}
-    return summarize(config.name, config.select.metric, rows, retrain=previous.get("retrain"))
+    return summarize(
+        config.name, config.select.metric, rows, retrain=previous.get("retrain"), direction=config.select.direction
+    )
 
 
 def merge_run(config: Config, store: RunStore) -> dict:
@@ -249,5 +251,5 @@ def merge_run(config: Config, store: RunStore) -> dict:
         for v in variants
         if v.id not in finished
     ]
-    store.write_summary(summary, SUMMARY_COLUMNS)
+    store.write_summary(summary, summary_columns(summary))
     return summary

@@ -108,7 +108,7 @@ class Sink:
 
     def on_pruned(self, variant_id: str, rows: list[dict], rung: int) -> None:
         self.store.write_metrics(variant_id, rows)
-        result = VariantResult(variant_id, STATUS_PRUNED, epochs=[EpochRecord(**row) for row in rows])
+        result = VariantResult(variant_id, STATUS_PRUNED, epochs=[EpochRecord.from_row(row) for row in rows])
         result.seconds = sum(r["seconds"] for r in rows if isinstance(r.get("seconds"), (int, float)))
         self._end(self.variants[variant_id], result, self.where.get(variant_id), pruned_at=rung)
 
@@ -147,7 +147,7 @@ class Sink:
         """Every started, unended variant is recorded ``interrupted`` with the epochs it finished."""
         for variant in list(self.running.values()):
             partial = VariantResult(variant.id, STATUS_INTERRUPTED)
-            partial.epochs = [EpochRecord(**row) for row in self.rows.get(variant.id, [])]
+            partial.epochs = [EpochRecord.from_row(row) for row in self.rows.get(variant.id, [])]
             finish(self.store, variant, partial, None, self.backend, self.where.get(variant.id))
         self.running.clear()
 

@@ -139,3 +139,16 @@ def test_choices_agree_with_their_tables():
 
     assert set(typing.get_args(Metric)) == set(SELECT_METRICS)
     assert set(COMMON_KEYS) == set(fields_of(DataConfig)) - {"options"}  # the data room's list of the same keys
+
+
+def test_select_mode_overrides_the_direction_a_metric_name_implies_and_leaves_old_fingerprints_alone():
+    from lrsweep.config import parse_config
+
+    assert parse_config({"select": {"metric": "val_acc"}}).select.direction == "max"
+    flipped = parse_config({"select": {"metric": "val_loss", "mode": "max"}})
+    assert flipped.select.direction == "max"
+    assert (
+        parse_config({"select": {"metric": "val_loss", "mode": None}}).fingerprint() == parse_config({}).fingerprint()
+    )
+    assert flipped.fingerprint() != parse_config({}).fingerprint()
+    assert parse_config(flipped.to_dict()) == flipped

@@ -75,3 +75,14 @@ def test_a_blown_up_variant_is_never_ranked(tmp_path):
     rows = {r["lr"]: r for r in summary["variants"]}
     assert rows[1.5]["status"] == "diverged" and rows[1.5]["rank"] is None
     assert summary["best"]["lr"] == 0.1
+
+
+def test_an_epoch_record_carries_further_metrics_through_its_row_and_back():
+    from lrsweep.engine.common import EpochRecord
+
+    record = EpochRecord(2, 0.1, 0.5, None, 0.4, None, 1.5, metrics={"val_f1": 0.8, "val_auroc": None})
+    row = record.as_row()
+    assert list(row)[:7] == ["epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "seconds"]
+    assert row["val_f1"] == 0.8 and "metrics" not in row
+    assert EpochRecord.from_row(row) == record
+    assert record.value("val_f1") == 0.8 and record.value("val_loss") == 0.4 and record.value("nope") is None

@@ -38,3 +38,13 @@ def _text(table):
 def test_the_s_column_says_when_rows_show_their_share_of_a_pack():
     assert SHARED_SECONDS in _text(summary_table(_summary([0.4, 0.4, 0.4])))
     assert SHARED_SECONDS not in _text(summary_table(_summary([0.4, 0.5, 0.6])))
+
+
+def test_further_metrics_get_a_column_after_the_standard_ones():
+    summary = _summary([0.4, 0.5, 0.6])
+    for i, row in enumerate(summary["variants"]):
+        row["val_f1"] = 0.25 * (i + 1)
+    summary["metrics"] = ["val_f1"]
+    text = _text(summary_table(summary))
+    assert text.index("val_acc") < text.index("val_f1") < text.index(" s ")
+    assert "0.75" in text

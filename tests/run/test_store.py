@@ -80,3 +80,42 @@ def test_model_files_round_trip_and_a_truncated_one_is_a_run_dir_error(tmp_path)
     with pytest.raises(RunDirError, match="unreadable model file"):
         store.read_model(variant.id)
     assert [p.name for p in path.parent.iterdir()] == ["model.pt"]  # atomic writes leave no temporary files
+
+
+def test_metrics_csv_keeps_further_metrics_after_the_standard_columns_and_refuses_text_in_them(tmp_path):
+    from lrsweep.errors import RunDirError
+    from lrsweep.run.store import METRIC_COLUMNS, RunStore
+
+    store = RunStore.create(tmp_path, "m")
+    rows = [
+        {
+            "epoch": 1,
+            "lr": 0.1,
+            "train_loss": 1.0,
+            "train_acc": None,
+            "val_loss": 0.9,
+            "val_acc": None,
+            "seconds": 0.5,
+            "val_f1": 0.5,
+        },
+        {
+            "epoch": 2,
+            "lr": 0.1,
+            "train_loss": 0.8,
+            "train_acc": None,
+            "val_loss": 0.7,
+            "val_acc": None,
+            "seconds": 0.5,
+            "val_f1": 0.6,
+            "eval_bleu": 20.0,
+        },
+    ]
+    store.write_metrics("v1", rows)
+    header = (store.variant_dir("v1") / "metrics.csv").read_text().splitlines()[0].split(",")
+    assert header == [*METRIC_COLUMNS, "val_f1", "eval_bleu"]
+    back = store.read_metrics("v1")
+    assert back[1]["val_f1"] == 0.6 and back[0]["eval_bleu"] is None and back[1]["eval_bleu"] == 20.0
+    path = store.variant_dir("v1") / "metrics.csv"
+    path.write_text(path.read_text().replace("20.0", "twenty"))
+    with pytest.raises(RunDirError, match="eval_bleu"):
+        store.read_metrics("v1")

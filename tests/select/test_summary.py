@@ -1,4 +1,4 @@
-from lrsweep.select.summary import summarize, variant_row
+from lrsweep.select.summary import summarize, summary_columns, variant_row
 
 
 def row(lr, seed, val_loss, status="done", opt="sgd", sched="none"):
@@ -97,3 +97,38 @@ def test_pending_variant_makes_summary_incomplete():
     rows = [row(0.01, 0, 0.5), row(0.1, 0, 0.4, status="interrupted")]
     summary = summarize("s", "val_loss", rows)
     assert not summary["complete"] and summary["best"]["lr"] == 0.01
+
+
+def test_further_metrics_reach_the_row_the_summary_and_its_columns_and_rank_by_their_direction():
+    rows = []
+    for lr, f1 in ((0.01, 0.6), (0.1, 0.8), (1.0, 0.7)):
+        described = {"id": f"lr{lr}", "lr": lr, "optimizer": "sgd", "scheduler": "none", "seed": 0}
+        record = {
+            "epoch": 1,
+            "lr": lr,
+            "train_loss": 1.0,
+            "train_acc": None,
+            "val_loss": 0.5,
+            "val_acc": None,
+            "seconds": 1.0,
+            "val_f1": f1,
+        }
+        rows.append(variant_row(described, {"status": "done"}, [record]))
+    summary = summarize("s", "val_f1", rows)
+    assert summary["direction"] == "max" and summary["best"]["lr"] == 0.1  # f1: higher is better, inferred
+    assert summary["metrics"] == ["val_f1"]
+    assert [r["val_f1"] for r in summary["variants"]] == [0.8, 0.7, 0.6]
+    columns = summary_columns(summary, extra=("stage",))
+    assert columns.index("val_acc") < columns.index("val_f1") < columns.index("best_val_loss")
+    assert columns[-1] == "stage"
+    assert summarize("s", "val_f1", rows, direction="min")["best"]["lr"] == 0.01  # select.mode overrides
+
+
+def test_every_key_a_variant_describes_itself_with_is_a_row_key_not_a_metric():
+    from lrsweep.config import parse_config
+    from lrsweep.select.summary import ROW_KEYS
+    from lrsweep.sweep.plan import expand
+
+    config = parse_config({"lr": [0.1], "scheduler": [{"type": "cosine"}], "seeds": [0, 1]})
+    for variant in expand(config):
+        assert set(variant.describe()) <= set(ROW_KEYS)
