@@ -69,7 +69,7 @@ def load(text: str, source: str | None = None) -> Any:
         raise ConfigError(f"YAML syntax error at {where}: {exc.problem}", file=source) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"YAML error: {_first_line(exc)}", file=source) from None
-    except (ValueError, TypeError, OverflowError) as exc:  # a constructor refused a value (e.g. 2020-13-01)
+    except (ValueError, TypeError, OverflowError, IndexError, KeyError, AttributeError) as exc:  # a constructor
         raise ConfigError(f"YAML value cannot be read: {_first_line(exc)}", file=source) from None
 
 
@@ -137,6 +137,20 @@ class _StrictLoader(_BaseLoader):  # type: ignore[misc, valid-type]
                     )
                 seen[key] = line
         return super().construct_mapping(node, deep=deep)
+
+    def construct_object(self, node, deep=False):
+        """PyYAML's scalar constructors fail with IndexError, KeyError or AttributeError on values such as
+        ``!!int ''`` or ``!!timestamp 'x'``: each becomes one line naming the value, its tag and its line."""
+        try:
+            return super().construct_object(node, deep=deep)
+        except (ValueError, TypeError, OverflowError, IndexError, KeyError, AttributeError) as exc:
+            if not isinstance(node, yaml.ScalarNode):
+                raise
+            tag = str(node.tag).replace("tag:yaml.org,2002:", "!!")
+            why = f" ({_first_line(exc)})" if isinstance(exc, (ValueError, OverflowError)) else ""
+            raise ConfigError(
+                f"line {node.start_mark.line + 1}: {_short(node.value)} cannot be read as {tag}{why}"
+            ) from None
 
     def construct_yaml_int(self, node):
         text = str(node.value)

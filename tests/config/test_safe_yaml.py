@@ -29,6 +29,12 @@ BAD_FILES = {
     "int past 4300 digits": (b"seed: " + b"9" * 5000 + b"\n", "integers must fit in 64 bits"),
     "bad date": (b"name: 2020-13-01\n", "month must be in 1..12"),
     "big list": (b"lr: [" + b", ".join(b"%d" % (i + 1) for i in range(120_000)) + b"]\n", "100,000 values"),
+    # PyYAML's own constructors raise IndexError/KeyError/AttributeError on these (#20 item 6)
+    "empty float tag": (b"train: {epochs: !!float ''}\n", "line 1: '' cannot be read as !!float"),
+    "empty int tag": (b"train: {epochs: !!int ''}\n", "line 1: '' cannot be read as !!int"),
+    "sign-only int tag": (b"train: {epochs: !!int '-'}\n", "line 1: '-' cannot be read as !!int"),
+    "empty bool tag": (b"retrain: !!bool ''\n", "line 1: '' cannot be read as !!bool"),
+    "bad timestamp tag": (b"name: !!timestamp 'x'\n", "line 1: 'x' cannot be read as !!timestamp"),
     "oversized file": (b"# " + b"x" * (safe_yaml.MAX_CONFIG_BYTES + 10) + b"\n", "larger than 1024 KiB"),
 }
 
