@@ -60,10 +60,29 @@ def imports_allowed() -> bool:
 
 
 def check_import_spec(spec: str, key: str | None = None) -> str:
-    """``package.module:function`` in form (dotted identifiers on both sides), without importing anything."""
+    """``package.module:function`` in form (dotted identifiers on both sides) and not from Python's standard
+    library, without importing anything."""
     if not isinstance(spec, str) or not _SPEC.fullmatch(spec):
         raise ConfigError(f"expected 'package.module:function', got {shown(spec)}", key=key)
+    _refuse_standard_library(spec, spec.partition(":")[0], key)
     return spec
+
+
+def is_standard_library(module_name: str) -> bool:
+    """Whether ``module_name`` (or the package it is in) ships with Python."""
+    top = str(module_name).partition(".")[0]
+    return top in sys.stdlib_module_names or top == "builtins"
+
+
+def _refuse_standard_library(spec: str, module_name: str, key: str | None) -> None:
+    # os:popen, subprocess:getoutput, runpy:run_path, pty:spawn run what a config tells them to: a factory
+    # must come from the user's own code, so nothing of the standard library is imported or called.
+    if is_standard_library(module_name):
+        raise ConfigError(
+            f"'{spec}' comes from Python's standard library ({module_name.partition('.')[0]}), not from your "
+            "own code: lrsweep never imports or calls it from a config (name a function or class of your own)",
+            key=key,
+        )
 
 
 def import_object(spec: str, key: str | None = None) -> Any:
@@ -97,6 +116,7 @@ def check_factory(obj: Any, spec: str, key: str | None = None) -> None:
     """A factory named by a config must be a Python function or class whose parameters can be read."""
     if not callable(obj):
         raise ConfigError(f"'{spec}' is {type(obj).__name__}, not a function or class", key=key)
+    _refuse_standard_library(spec, str(getattr(obj, "__module__", None) or ""), key)  # re-exported by user code
     builtin_type = isinstance(obj, type) and obj.__module__ == "builtins"
     if inspect.isbuiltin(obj) or builtin_type or inspect.ismethoddescriptor(obj):
         raise ConfigError(

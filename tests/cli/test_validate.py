@@ -122,14 +122,55 @@ def test_validate_lists_imports_before_importing_and_no_import_imports_nothing(
 
 
 def test_no_import_still_checks_the_rest(runner, write_config, tiny_sweep):
-    path = write_config({**tiny_sweep, "data": {"name": "os:system"}, "train": {"epochs": 0}})
+    path = write_config({**tiny_sweep, "data": {"name": "mypkg.data:load"}, "train": {"epochs": 0}})
     result = runner.invoke(app, ["validate", str(path), "--no-import"])
     assert result.exit_code == 2 and "train.epochs" in result.output
-    path = write_config({**tiny_sweep, "data": {"name": "os:system", "command": "echo pwned"}})
+    path = write_config({**tiny_sweep, "data": {"name": "mypkg.data:load", "command": "echo pwned"}})
     result = runner.invoke(app, ["validate", str(path), "--no-import"])
-    assert result.exit_code == 0 and "unchecked: data.name 'os:system'" in result.output
-    result = runner.invoke(app, ["validate", str(path)])  # imported: refused before it is called
-    assert result.exit_code == 2 and "built into Python" in result.output
+    assert result.exit_code == 0 and "unchecked: data.name 'mypkg.data:load'" in result.output
+    path = write_config({**tiny_sweep, "data": {"name": "os:system", "command": "echo pwned"}})
+    for flags in ([], ["--no-import"]):  # the standard library is refused by its name, imported or not
+        result = runner.invoke(app, ["validate", str(path), *flags])
+        assert result.exit_code == 2 and "Python's standard library" in result.output
+
+
+STDLIB_RUNNERS = [
+    ("os:popen", "cmd"),
+    ("subprocess:getoutput", "cmd"),
+    ("subprocess:getstatusoutput", "cmd"),
+    ("pty:spawn", "argv"),
+    ("runpy:run_path", "path_name"),
+]
+
+
+@pytest.mark.parametrize("spec, arg", STDLIB_RUNNERS)
+def test_a_standard_library_factory_is_refused_before_it_runs(runner, write_config, tiny_sweep, tmp_path, spec, arg):
+    marker = tmp_path / "pwned"
+    command = f"touch {marker}" if arg != "path_name" else str(tmp_path / "script.py")
+    (tmp_path / "script.py").write_text(f"open({str(marker)!r}, 'w').close()\n")
+    path = write_config({**tiny_sweep, "data": {"name": spec, arg: command}})
+    result = runner.invoke(app, ["validate", str(path)])
+    assert result.exit_code == 2, result.output
+    assert not marker.exists(), f"validate ran {spec}"
+    assert "data.name" in result.output and "Python's standard library" in result.output
+
+
+def test_a_standard_library_module_is_not_even_imported(runner, write_config, tiny_sweep):
+    sys.modules.pop("this", None)  # importing `this` prints the Zen of Python
+    result = runner.invoke(app, ["validate", str(write_config({**tiny_sweep, "model": {"name": "this:s"}}))])
+    assert result.exit_code == 2 and "Python's standard library" in result.output
+    assert "this" not in sys.modules and "Beautiful is better" not in result.output
+
+
+def test_a_standard_library_function_re_exported_by_a_user_module_is_refused(
+    runner, write_config, tiny_sweep, tmp_path, monkeypatch
+):
+    (tmp_path / "reexport.py").write_text("from subprocess import getoutput\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    path = write_config({**tiny_sweep, "data": {"name": "reexport:getoutput", "cmd": "echo hi"}})
+    result = runner.invoke(app, ["validate", str(path)])
+    sys.modules.pop("reexport", None)
+    assert result.exit_code == 2 and "comes from Python's standard library (subprocess)" in result.output
 
 
 def test_validate_help_says_a_config_can_name_code(runner):
