@@ -112,6 +112,9 @@ def _check(config: Config, imports: list[tuple[str, str]], allow_imports: bool) 
     variants = expand(config)
     result = Validation(config, variants, str(device), describe_device(device), None, None, imports=imports)
     imported = {key for key, _ in imports} if not allow_imports else set()
+    for key, spec in imports:
+        if key in imported and key.startswith("optimizer"):
+            result.unchecked.append(f"{key} '{spec}' (not imported): its options")
     if "data.name" in imported:
         result.unchecked.append(
             f"data.name '{config.data.name}' (not imported): its options, the data, and the "

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 
 from lrsweep.errors import ConfigError
-from lrsweep.registry import Registry, check_kwargs, signature_defaults
+from lrsweep.registry import Registry, check_import_spec, check_kwargs, imports_allowed, signature_defaults
 
 # torch.optim classes a sweep cannot use, and why (checked before the catalogue is built).
 REFUSED = {
@@ -72,11 +72,17 @@ def optimizer_class(name: str, key: str = "optimizer") -> type:
 
 
 def check_optimizer_options(name: str, options: dict, key: str = "optimizer") -> tuple[str, dict]:
-    """Canonical name and validated options; ``lr`` is refused here because it is the sweep axis."""
-    cls = optimizer_class(name, key)
-    canonical = OPTIMIZERS.canonical(name, key=f"{key}.name")
+    """Canonical name and validated options; ``lr`` is refused here because it is the sweep axis.
+
+    Under ``registry.no_imports`` (validate's first pass, ``--no-import``) an imported class is checked for
+    its form only, as data and model factories are.
+    """
     if "lr" in options:
         raise ConfigError("set learning rates with the top-level 'lr' key (it is the sweep axis)", key=f"{key}.lr")
+    if OPTIMIZERS.is_import(name) and not imports_allowed():
+        return check_import_spec(name, key=f"{key}.name"), dict(options)
+    cls = optimizer_class(name, key)
+    canonical = OPTIMIZERS.canonical(name, key=f"{key}.name")
     checked = check_kwargs(cls, options, key, skip=("params", "lr") + IMPLEMENTATION_KEYS)
     defaults = signature_defaults(cls)
     for name_, value in checked.items():

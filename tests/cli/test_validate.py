@@ -173,6 +173,20 @@ def test_a_standard_library_function_re_exported_by_a_user_module_is_refused(
     assert result.exit_code == 2 and "comes from Python's standard library (subprocess)" in result.output
 
 
+def test_validate_accepts_an_optimizer_class_named_by_import_path_as_grid_does(runner, write_config, tiny_sweep):
+    path = write_config({**tiny_sweep, "optimizer": {"name": "torch.optim:SGD", "momentum": 0.9}})
+    result = runner.invoke(app, ["validate", str(path)])
+    assert result.exit_code == 0, result.output
+    assert "imports: torch.optim (for optimizer.name 'torch.optim:SGD')" in result.output
+    assert "--no-import" not in result.output
+    result = runner.invoke(app, ["validate", str(path), "--no-import"])
+    assert result.exit_code == 0, result.output
+    assert "unchecked: optimizer.name 'torch.optim:SGD'" in result.output
+    typo = write_config({**tiny_sweep, "optimizer": {"name": "torch.optim:SGD", "momentun": 0.9}})
+    result = runner.invoke(app, ["validate", str(typo)])
+    assert result.exit_code == 2 and "did you mean 'momentum'?" in result.output
+
+
 def test_validate_help_says_a_config_can_name_code(runner):
     result = runner.invoke(app, ["validate", "--help"])
     assert "A config is code when it names code" in result.output and "--no-import" in result.output
