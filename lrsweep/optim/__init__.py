@@ -90,13 +90,32 @@ def check_optimizer_options(name: str, options: dict, key: str = "optimizer") ->
         may_be_negative = isinstance(default, (int, float)) and not isinstance(default, bool) and default < 0
         if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0 and not may_be_negative:
             raise ConfigError(f"must be >= 0, got {name_}={value}", key=f"{key}.{name_}")
-    try:  # the constructor's own checks (e.g. nesterov needs momentum) before any training
-        cls([torch.zeros(1, requires_grad=True)], lr=0.1, **checked)
+        if isinstance(default, tuple) and isinstance(value, (list, tuple)) and len(value) != len(default):
+            raise ConfigError(
+                f"must be a list of {len(default)} numbers, as the default {list(default)}; got {list(value)}",
+                key=f"{key}.{name_}",
+            )
+    _trial_step(cls, canonical, checked, key)
+    return canonical, checked
+
+
+def _trial_step(cls: type, canonical: str, options: dict, key: str) -> None:
+    """The constructor's own checks (nesterov needs momentum), then one step: what the step unpacks
+    (``betas``) fails there, not in the constructor. Numbers the step cannot take are the limits' to name."""
+    param = torch.zeros(1, requires_grad=True)
+    try:
+        optimizer = cls([param], lr=0.1, **options)
     except (ValueError, TypeError) as exc:
         raise ConfigError(str(exc), key=key) from None
     except Exception as exc:  # noqa: BLE001 - a third-party constructor may raise anything
         raise ConfigError(f"{canonical}(...) failed: {type(exc).__name__}: {exc}", key=key) from None
-    return canonical, checked
+    param.grad = torch.ones(1)
+    try:
+        optimizer.step()
+    except (ValueError, TypeError, IndexError, KeyError) as exc:
+        raise ConfigError(f"{canonical} fails on its first step: {type(exc).__name__}: {exc}", key=key) from None
+    except Exception:  # noqa: BLE001, S110 - e.g. an overflowing weight_decay: refused by limits, with its name
+        pass
 
 
 def build_optimizer(name: str, params: Iterable[torch.nn.Parameter], lr: float, options: dict) -> torch.optim.Optimizer:

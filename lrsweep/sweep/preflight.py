@@ -112,6 +112,28 @@ def _check_forward(model: torch.nn.Module, spec, splits) -> None:
         )
 
 
+def check_engine(engine: str, variants: Sequence[Variant], spec, device) -> None:
+    """``engine: vectorized`` refuses a pack it cannot stack (an optimizer without a stacked update, a model
+    the pack cannot hold) here, before any pack trains, as the run would once it reached that pack."""
+    from lrsweep.engine.packing import group_packable
+    from lrsweep.engine.vectorized import check_vectorizable
+    from lrsweep.errors import VectorizeError
+
+    if engine != "vectorized":
+        return
+    for group in group_packable(list(variants)):
+        if len(group) < 2:
+            continue  # a pack of one trains alone under any engine
+        sample = list({v.optimizer.label: v for v in group}.values())  # each distinct set of options once
+        try:
+            check_vectorizable(sample if len(sample) > 1 else group[:2], spec, device)
+        except VectorizeError as exc:
+            raise ConfigError(
+                f"vectorized cannot train these variants as one pack: {exc}; engine: auto trains them one at a time",
+                key="engine",
+            ) from None
+
+
 def check_schedules(variants: Sequence[Variant], spec, n_train: int) -> None:
     """Drive each distinct schedule, at the largest LR it runs with, for its first steps."""
     from lrsweep.engine.loop import steps_per_epoch

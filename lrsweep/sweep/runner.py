@@ -75,12 +75,13 @@ def preflight(config: Config, splits: Splits, variants: list[Variant], model: bo
     """Everything that can be refused is refused here, before any training starts (``model=False``: all but
     the model, for ``validate --no-import``)."""
     from lrsweep.engine.augment import check_augment
-    from lrsweep.sweep.preflight import check_model, check_schedules
+    from lrsweep.sweep.preflight import check_engine, check_model, check_schedules
 
     spec = train_spec(config, splits)
     check_augment(spec.augment, spec.input_shape)
     if model:
         check_model(spec, splits, config.limits)
+        check_engine(config.engine, variants, spec, splits.train_x.device)
     for variant in variants:
         scheduler_params(variant, spec, len(splits.train_x))
     check_schedules(variants, spec, len(splits.train_x))

@@ -48,6 +48,12 @@ FAILING_LATE = {
     "torch:add": ({"model": {"name": "torch:add"}}, "built into Python"),
     "torch.nn:Dropout": ({"model": {"name": "torch.nn:Dropout"}}, "must take input_shape and output_size"),
     "not callable": ({"model": {"name": "torch:float32"}}, "not a function or class"),
+    "vectorized adadelta": (
+        {"engine": "vectorized", "optimizer": [{"name": "sgd"}, {"name": "adadelta"}]},
+        "engine: vectorized cannot train these variants as one pack: optimizer 'adadelta' has no stacked update",
+    ),
+    "adam betas of 3": ({"optimizer": {"name": "adam", "betas": [0.9, 0.99, 0.5]}}, "must be a list of 2 numbers"),
+    "rprop etas of 1": ({"optimizer": {"name": "rprop", "etas": [0.5]}}, "must be a list of 2 numbers"),
     "factory raises": (
         {"data": {"name": "tests.sweep.test_preflight:broken_data"}},
         "raised RuntimeError: disk on fire",
@@ -74,7 +80,17 @@ def test_validate_refuses_what_training_would_fail_on(runner, write_config, tiny
     assert phrase in result.output and str(path) in result.output, result.output
 
 
-@pytest.mark.parametrize("case", ["mse on classification", "cosine T_max 0", "no parameters", "hidden 1000000"])
+@pytest.mark.parametrize(
+    "case",
+    [
+        "mse on classification",
+        "cosine T_max 0",
+        "no parameters",
+        "hidden 1000000",
+        "vectorized adadelta",
+        "adam betas of 3",
+    ],
+)
 def test_grid_refuses_before_creating_a_run_directory(runner, write_config, tiny_sweep, tmp_path, case):
     changes, phrase = FAILING_LATE[case]
     path = write_config(_with(tiny_sweep, **changes))
@@ -82,6 +98,14 @@ def test_grid_refuses_before_creating_a_run_directory(runner, write_config, tiny
     result = runner.invoke(app, ["grid", str(path), "--out", str(out)])
     assert result.exit_code == 2 and phrase in result.output, result.output
     assert not out.exists() or not any(out.iterdir())  # no orphan run directory
+
+
+def test_engine_vectorized_with_an_optimizer_alone_in_its_pack_is_fine(runner, write_config, tiny_sweep):
+    config = _with(tiny_sweep, engine="vectorized", optimizer={"name": "adadelta"}, lr=[0.1])  # a pack of one
+    assert runner.invoke(app, ["validate", str(write_config(config))]).exit_code == 0
+    config["lr"] = [0.1, 0.2]
+    result = runner.invoke(app, ["validate", str(write_config(config)), "--set", "engine=auto"])
+    assert result.exit_code == 0, result.output
 
 
 def test_a_limit_can_be_raised_in_the_config(runner, write_config, tiny_sweep):
