@@ -139,7 +139,7 @@ def offline_splits(config: Config):
     from lrsweep.sweep.executors.base import load_data
 
     root = Path(config.data.root).expanduser() if config.data.root else default_root()
-    remote = not_downloaded(config.data.name, root)
+    remote = not_downloaded(config.data.name, root, config.data.options)
     if remote is None:
         return load_data(config), None
     if not config.data.download:

@@ -188,6 +188,24 @@ def _complete(folder: Path, archive: Archive) -> bool:
     return all((folder / m).is_file() for m in archive.members)
 
 
+SIZES = (50_000, 10_000)  # train / test images, CIFAR-10 and CIFAR-100 alike
+
+
+def missing_files(archive: Archive, root: Path) -> tuple[str, ...]:
+    """What a run would download: the tarball, unless it or its extracted folder is already under ``root``."""
+    directory = Path(root) / archive.name
+    if _complete(directory / archive.folder, archive) or (directory / archive.filename).is_file():
+        return ()
+    return (archive.filename,)
+
+
+def label_classes(archive: Archive, label: str) -> int:
+    """The number of classes of ``label`` (``fine`` or, for CIFAR-100, ``coarse``)."""
+    if label not in archive.labels:
+        raise ConfigError(f"must be one of {', '.join(archive.labels)}, got {label!r}", key="data.label")
+    return archive.labels[label][1]
+
+
 def _extract_members(tarball: Path, out: Path, archive: Archive) -> None:
     wanted = {f"{archive.folder}/{m}": m for m in archive.members}
     found = set()
@@ -245,9 +263,7 @@ def _load(
     md5s: dict[str, str] | None,
     label: str,
 ) -> Dataset:
-    if label not in archive.labels:
-        valid = ", ".join(archive.labels)
-        raise ConfigError(f"must be one of {valid}, got {label!r}", key="data.label")
+    label_classes(archive, label)
     unknown = sorted(set(md5s or {}) - {archive.filename})
     if unknown:
         raise ConfigError(f"unknown file(s) {', '.join(unknown)} (files: {archive.filename})", key="data.md5s")

@@ -102,17 +102,23 @@ class Remote:
         return f"{self.name}: {files} missing in {self.directory}/ and data.download is false"
 
 
-def not_downloaded(name: str, root: Path) -> Remote | None:
-    """For a dataset that downloads its files: what is missing under ``root`` (None: all there, or not remote)."""
-    if DATASETS.is_import(name) or DATASETS.canonical(name) not in idx.IDX_SIZES:
+def not_downloaded(name: str, root: Path, options: dict[str, Any] | None = None) -> Remote | None:
+    """For a dataset that downloads its files (MNIST, Fashion-MNIST, CIFAR-10/100): what is missing under
+    ``root`` (None: all there, or not remote). ``options``: the data section's (CIFAR-100's ``label``)."""
+    if DATASETS.is_import(name):
         return None
     name = DATASETS.canonical(name)
-    directory, files = idx.remote_files(name, root)
-    missing = tuple(f for f in files if not (directory / f).is_file())
-    if not missing:
-        return None
-    n_train, n_test = idx.IDX_SIZES[name]
-    return Remote(name, directory, missing, (1, 28, 28), n_train, n_test, 10)
+    if name in idx.IDX_SIZES:
+        directory, files = idx.remote_files(name, root)
+        missing = tuple(f for f in files if not (directory / f).is_file())
+        n_train, n_test = idx.IDX_SIZES[name]
+        return Remote(name, directory, missing, (1, 28, 28), n_train, n_test, 10) if missing else None
+    if name in cifar.ARCHIVES:
+        archive = cifar.ARCHIVES[name]
+        missing = cifar.missing_files(archive, root)
+        classes = cifar.label_classes(archive, str((options or {}).get("label", "fine")))
+        return Remote(name, Path(root) / name, missing, cifar.IMAGE_SHAPE, *cifar.SIZES, classes) if missing else None
+    return None
 
 
 def standin_splits(remote: Remote, val_fraction: float) -> Splits:

@@ -44,6 +44,31 @@ def test_validate_json_says_what_is_missing(runner, tmp_path, monkeypatch, no_ne
     assert any("downloaded on first run" in note for note in plan["notes"])
 
 
+@pytest.mark.parametrize(
+    "name, options, sizes, missing",
+    [
+        ("mnist", {}, {"train": 54000, "val": 6000, "test": 10000}, "train-images-idx3-ubyte.gz"),
+        ("fashion-mnist", {}, {"train": 54000, "val": 6000, "test": 10000}, "train-images-idx3-ubyte.gz"),
+        ("cifar10", {}, {"train": 45000, "val": 5000, "test": 10000}, "cifar-10-python.tar.gz"),
+        ("cifar100", {"label": "coarse"}, {"train": 45000, "val": 5000, "test": 10000}, "cifar-100-python.tar.gz"),
+    ],
+)
+def test_validate_never_downloads_a_remote_dataset(
+    runner, write_config, tiny_sweep, tmp_path, name, options, sizes, missing
+):
+    from helpers import FileServer
+
+    with FileServer({}) as server:  # every request is recorded (and answered 404)
+        data = {"name": name, "root": str(tmp_path / "d"), "mirrors": [server.url + "/"], **options}
+        config = {**tiny_sweep, "data": data, "model": {"name": "linear"}}
+        result = runner.invoke(app, ["validate", str(write_config(config)), "--json"])
+    assert result.exit_code == 0, result.output
+    assert server.requests == []
+    plan = json.loads(result.stdout)
+    assert plan["sizes"] == sizes
+    assert any("downloaded on first run" in note and missing in note for note in plan["notes"]), plan["notes"]
+
+
 def test_validate_with_download_off_and_files_missing_is_a_config_error(runner, write_config, tmp_path, no_network):
     path = write_config({"data": {"name": "mnist", "root": str(tmp_path / "d"), "download": False}})
     result = runner.invoke(app, ["validate", str(path)])
