@@ -4,8 +4,10 @@
 
 Every case is one mutated copy of a bundled config (configs/*.yaml and lrsweep/config/quick.yaml):
 key typos, type swaps, huge / negative / NaN / infinite numbers, invalid UTF-8 bytes, deep nesting,
-YAML aliases (bombs and recursive ones), duplicate keys, import strings (``package.module:function``)
-and broken ``--set`` items. A case is made from (seed, index) alone, so any case can be replayed:
+YAML aliases (bombs and recursive ones), duplicate keys, tagged scalars PyYAML cannot construct
+(``!!int ''``), import strings (``package.module:function``), generators named by import path with sizes
+past the limits, standard-library factories that would run a command (counted as an internal error if
+the command ran) and broken ``--set`` items. A case is made from (seed, index) alone, so any case can be replayed:
 ``--replay INDEX`` prints its YAML and its outcome.
 
 Outcomes: exit 0 (valid), 2 (refused: a config error), 3 (a network error) are fine; anything else
@@ -369,7 +371,48 @@ def _dataset(rng, doc):
         doc["train"]["loss"] = rng.choice(["mse", "cross_entropy", "auto", "l1"])
 
 
-STRUCTURED = [_rename_key, _swap_value, _number, _add_key, _delete_key, _import_string, _scheduler, _size, _dataset]
+# Generators named by import path, with sizes past the limits: refused from the arguments, nothing allocated.
+GENERATORS = ["lrsweep.data.synthetic:classification", "lrsweep.data.synthetic:regression"]
+GENERATOR_SIZES = [("n_samples", 10**9), ("n_features", 10**9), ("n_test", 10**10), ("n_classes", 10**9)]
+# Standard-library functions that run what they are given: each is refused by name. The command would leave
+# STDLIB_MARKER in the working directory; run_case counts a case that left it as an internal error.
+STDLIB_MARKER = "stdlib-factory-ran"
+STDLIB_FACTORIES = [
+    ("os:popen", {"cmd": f"touch {STDLIB_MARKER}"}),
+    ("os:system", {"command": f"touch {STDLIB_MARKER}"}),
+    ("subprocess:getoutput", {"cmd": f"touch {STDLIB_MARKER}"}),
+    ("subprocess:getstatusoutput", {"cmd": f"touch {STDLIB_MARKER}"}),
+    ("subprocess:check_output", {"args": ["touch", STDLIB_MARKER]}),
+    ("runpy:run_path", {"path_name": "marker.py"}),
+    ("pty:spawn", {"argv": ["touch", STDLIB_MARKER]}),
+    ("shutil:copyfile", {"src": "data.csv", "dst": STDLIB_MARKER}),
+]
+
+
+def _generator_size(rng, doc):
+    key, value = rng.choice(GENERATOR_SIZES)
+    doc["data"] = {"name": rng.choice(GENERATORS), key: value}
+
+
+def _stdlib_factory(rng, doc):
+    name, options = rng.choice(STDLIB_FACTORIES)
+    where = rng.choice(["data", "model", "optimizer"])
+    doc[where] = {"name": name, **copy.deepcopy(options)}
+
+
+STRUCTURED = [
+    _rename_key,
+    _swap_value,
+    _number,
+    _add_key,
+    _delete_key,
+    _import_string,
+    _scheduler,
+    _size,
+    _dataset,
+    _generator_size,
+    _stdlib_factory,
+]
 
 
 def _dump(doc) -> bytes:
@@ -487,7 +530,47 @@ def _whole_doc(rng, text: bytes) -> bytes:
     )
 
 
-TEXTUAL = [_bad_bytes, _nesting, _alias_bomb, _recursive_alias, _duplicate_line, _big_int, _big_list, _flip, _whole_doc]
+# Scalars with explicit tags PyYAML's constructors cannot read (IndexError, KeyError, AttributeError inside).
+YAML_TAGS = [
+    "!!float ''",
+    "!!int ''",
+    "!!int '-'",
+    "!!int '+'",
+    "!!int '0x'",
+    "!!bool ''",
+    "!!bool 'maybe'",
+    "!!timestamp 'x'",
+    "!!timestamp ''",
+    "!!float 'abc'",
+    "!!binary 'zz'",
+    "!!null 'x'",
+    "!!str",
+    "!!merge 'x'",
+    "!!omap [a]",
+    "!!pairs [a]",
+    "!!set [a]",
+    "!!python/name:os.system ''",
+]
+
+
+def _yaml_tag(rng, text: bytes) -> bytes:
+    key = rng.choice(["train: {epochs", "seed", "lr", "name", "data: {batch_size", "retrain", "model: {hidden"])
+    line = f"{key}: {rng.choice(YAML_TAGS)}" + ("}" if "{" in key else "")
+    return text + f"\n{line}\n".encode()
+
+
+TEXTUAL = [
+    _bad_bytes,
+    _nesting,
+    _alias_bomb,
+    _recursive_alias,
+    _duplicate_line,
+    _big_int,
+    _big_list,
+    _flip,
+    _whole_doc,
+    _yaml_tag,
+]
 BAD_SETS = [
     "train.epochs=abc",
     "lr=[[[",
@@ -529,7 +612,7 @@ def make_case(seed: int, index: int) -> Case:
     if rng.random() < 0.1:
         args = ["--set", rng.choice(BAD_SETS)]
         kinds.append("set")
-    files = {"data.csv": CSV.encode()}
+    files = {"data.csv": CSV.encode(), "marker.py": f"open({STDLIB_MARKER!r}, 'w').close()\n".encode()}
     return Case(index, "+".join(kinds), content, args, files)
 
 
@@ -550,6 +633,11 @@ def run_case(case: Case, workdir: Path) -> dict:
     result = CliRunner().invoke(app, ["validate", str(path), *case.args], catch_exceptions=True)
     seconds = time.perf_counter() - started
     exception = result.exception if not isinstance(result.exception, SystemExit) else None
+    ran = [p for p in (Path.cwd() / STDLIB_MARKER, workdir / STDLIB_MARKER) if p.exists()]
+    for marker in ran:
+        marker.unlink()
+    if ran and exception is None:
+        exception = RuntimeError("validate ran a standard-library factory")
     code = result.exit_code
     internal = exception is not None or code not in FINE
     tail = result.output.strip().splitlines()[-1:] if result.output.strip() else []

@@ -226,7 +226,10 @@ class LimitsConfig:
         default=500_000_000, gt=0, description="numbers one variant keeps for backward per batch"
     )
     max_data_values: Limit = Field(
-        default=250_000_000, gt=0, description="numbers in a generated dataset, rows x features"
+        default=250_000_000,
+        gt=0,
+        description="numbers in a generated dataset, rows x features: read from a factory's size arguments "
+        "(n_samples, n_features, ...) before it is called, and counted in what it returns",
     )
     max_classes: Limit = Field(default=100_000, gt=0, description="classes of a generated classification dataset")
     max_weight_decay: Annotated[StrictFloat, BeforeValidator(_number_text, json_schema_input_type=float)] = Field(

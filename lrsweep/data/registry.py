@@ -5,6 +5,7 @@ dataset loaded and checked; what a remote dataset still has to download.
 from __future__ import annotations
 
 import inspect
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -70,15 +71,46 @@ def check_options(name: str, options: dict[str, Any], key: str = "data") -> dict
     return checked if DATASETS.is_import(name) else check_values(factory, checked, key)
 
 
+# Argument names of a dataset factory that size what it makes, read before calling it: the rows it makes are
+# the sum of ROW_ARGS, the numbers per row the product of FEATURE_ARGS, the classes CLASS_ARGS.
+ROW_ARGS = ("n_samples", "n_test", "n_train", "n_val", "num_samples", "n_rows", "num_rows", "rows", "samples")
+FEATURE_ARGS = ("n_features", "num_features", "features", "n_inputs", "input_dim", "dim", "n_dims")
+CLASS_ARGS = ("n_classes", "num_classes", "classes")
+
+
 def planned_size(name: str, options: dict[str, Any]) -> tuple[int, int, int | None] | None:
-    """(rows, features, classes) a generated dataset will have, known before it is made; None for files."""
-    if DATASETS.is_import(name) or DATASETS.canonical(name) not in GENERATED:
+    """(rows, numbers per row, classes) a generated dataset will have, read from the factory's arguments
+    before it is called; None for files, and for a factory without size arguments (or not imported)."""
+    if DATASETS.is_import(name):
+        if not imports_allowed():
+            return None
+        factory = DATASETS.get(name)
+    elif DATASETS.canonical(name) in GENERATED:
+        factory = DATASETS.get(name)
+    else:
         return None
-    factory = DATASETS.get(name)
     values = {**signature_defaults(factory, skip=("root", "download")), **options}
-    rows = int(values["n_samples"]) + int(values["n_test"])
-    classes = values.get("n_classes")
-    return rows, int(values["n_features"]), None if classes is None else int(classes)
+    counts = {k: v for k, v in values.items() if isinstance(v, int) and not isinstance(v, bool)}
+    rows = sum(counts.get(k, 0) for k in ROW_ARGS)
+    features = math.prod(counts.get(k, 1) for k in FEATURE_ARGS)
+    classes = next((counts[k] for k in CLASS_ARGS if k in counts), None)
+    if not rows and not any(k in counts for k in FEATURE_ARGS + CLASS_ARGS):
+        return None
+    return max(rows, 1), features, classes
+
+
+def check_returned_size(name: str, dataset: Dataset, max_values: int | None) -> None:
+    """Refuse a dataset a factory returned with more numbers than ``limits.max_data_values``, before it is
+    split, standardized or copied to a device."""
+    if max_values is None or not isinstance(dataset, Dataset):
+        return
+    total = sum(x.numel() for x in (dataset.train_x, dataset.test_x) if isinstance(x, torch.Tensor))
+    if total > max_values:
+        raise ConfigError(
+            f"dataset factory '{name}' returned {total:,} input values, more than limits.max_data_values="
+            f"{max_values:,} (raise it with --set limits.max_data_values=N)",
+            key="data",
+        )
 
 
 @dataclass(frozen=True)
@@ -137,8 +169,11 @@ def standin_splits(remote: Remote, val_fraction: float) -> Splits:
     )
 
 
-def load_dataset(name: str, options: dict[str, Any], root: Path | None = None, download: bool = True) -> Dataset:
-    """Load dataset ``name`` with its options; ``root`` defaults to :func:`default_root`.
+def load_dataset(
+    name: str, options: dict[str, Any], root: Path | None = None, download: bool = True, max_values: int | None = None
+) -> Dataset:
+    """Load dataset ``name`` with its options; ``root`` defaults to :func:`default_root`; a user factory's
+    result holding more than ``max_values`` numbers is refused (``limits.max_data_values``).
 
     Raises:
         ConfigError: bad name or options.
@@ -155,7 +190,9 @@ def load_dataset(name: str, options: dict[str, Any], root: Path | None = None, d
         options["root"] = root
     if "download" in params:
         options["download"] = download
-    return validate(_as_dataset(name, call_user(factory, options, f"dataset factory '{name}'", key="data.name")))
+    dataset = _as_dataset(name, call_user(factory, options, f"dataset factory '{name}'", key="data.name"))
+    check_returned_size(name, dataset, max_values)
+    return validate(dataset)
 
 
 def _as_dataset(name: str, result: Any) -> Dataset:

@@ -4,6 +4,7 @@ import json
 import socket
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -210,6 +211,49 @@ def test_validate_accepts_an_optimizer_class_named_by_import_path_as_grid_does(r
     typo = write_config({**tiny_sweep, "optimizer": {"name": "torch.optim:SGD", "momentun": 0.9}})
     result = runner.invoke(app, ["validate", str(typo)])
     assert result.exit_code == 2 and "did you mean 'momentum'?" in result.output
+
+
+SIZED = textwrap.dedent("""
+    import os
+    import numpy as np
+
+    def rows(n_rows: int = 100, n_features: int = 4, seed: int = 0):
+        open(os.environ["MARKER"], "w").close()  # called
+        x = np.random.default_rng(seed).normal(size=(n_rows, n_features))
+        return x, (x[:, 0] > 0).astype(np.int64), x[:10], (x[:10, 0] > 0).astype(np.int64)
+""")
+
+
+def test_limits_apply_to_a_factory_named_by_import_path_before_it_is_called(
+    runner, write_config, tiny_sweep, tmp_path, monkeypatch
+):
+    (tmp_path / "sized.py").write_text(SIZED)
+    marker = tmp_path / "called"
+    monkeypatch.setenv("MARKER", str(marker))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    started = time.perf_counter()
+    for data in (
+        {"name": "lrsweep.data.synthetic:classification", "n_samples": 10**9},
+        {"name": "sized:rows", "n_rows": 10**9, "n_features": 100},
+        {"name": "sized:rows", "n_rows": 10**5, "n_features": 10**5},
+    ):
+        result = runner.invoke(app, ["validate", str(write_config({**tiny_sweep, "data": data}))])
+        assert result.exit_code == 2 and "limits.max_data_values" in result.output, result.output
+    assert time.perf_counter() - started < 20  # refused from the arguments, nothing allocated
+    assert not marker.exists()
+    sys.modules.pop("sized", None)
+
+
+def test_limits_apply_to_what_a_factory_returns(runner, write_config, tiny_sweep, tmp_path, monkeypatch):
+    unsized = SIZED.replace("n_rows: int = 100", "count: int = 100").replace("n_rows", "count")  # no size argument
+    (tmp_path / "sized.py").write_text(unsized)
+    monkeypatch.setenv("MARKER", str(tmp_path / "called"))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    config = {**tiny_sweep, "data": {"name": "sized:rows", "count": 3000}, "limits": {"max_data_values": 5000}}
+    result = runner.invoke(app, ["validate", str(write_config(config))])
+    sys.modules.pop("sized", None)
+    assert result.exit_code == 2, result.output
+    assert "returned 12,040 input values" in result.output and "limits.max_data_values=5,000" in result.output
 
 
 def test_validate_help_says_a_config_can_name_code(runner):

@@ -35,12 +35,12 @@ def _reuse_the_bundled_sample(monkeypatch):
 
     real, kept = data.load_dataset, {}
 
-    def load_dataset(name, options, root=None, download=True):
+    def load_dataset(name, options, root=None, download=True, **more):
         if str(name).lower() in ("mnist-sample", "mnist_sample", "sample") and not options:
             if "sample" not in kept:
-                kept["sample"] = real(name, options, root=root, download=download)
+                kept["sample"] = real(name, options, root=root, download=download, **more)
             return kept["sample"]
-        return real(name, options, root=root, download=download)
+        return real(name, options, root=root, download=download, **more)
 
     monkeypatch.setattr(data, "load_dataset", load_dataset)
 
@@ -73,5 +73,6 @@ def test_a_seeded_fuzz_sample_has_no_internal_errors_and_no_hangs(tmp_path, monk
         f"{len(bad)} of {CASES} cases failed; replay with  python benchmarks/fuzz_config.py "
         f"--seed {SEED} --replay INDEX:\n" + "\n".join(map(str, bad[:10]))
     )
-    assert {"bad_bytes", "alias_bomb", "import_string", "size", "scheduler"} <= kinds  # the sample covers them
+    covered = {"bad_bytes", "alias_bomb", "import_string", "size", "scheduler", "yaml_tag", "generator_size"}
+    assert covered | {"stdlib_factory"} <= kinds  # the sample covers them
     print(f"{CASES} fuzz cases in {time.perf_counter() - started:.1f} s")

@@ -41,6 +41,14 @@ FAILING_LATE = {
     ),
     "n_samples 2^31": ({"data__n_samples": 2**31}, "limits.max_data_values"),
     "n_classes 1e9": ({"data__n_classes": 10**9}, "limits.max_classes"),
+    "generator by import path, n_samples 1e9": (
+        {"data": {"name": "lrsweep.data.synthetic:classification", "n_samples": 10**9}},
+        "limits.max_data_values",
+    ),
+    "generator by import path, n_classes 1e9": (
+        {"data": {"name": "lrsweep.data.synthetic:classification", "n_classes": 10**9}},
+        "limits.max_classes",
+    ),
     "logspace num 1e9": ({"lr": {"logspace": {"start": 1e-4, "stop": 1, "num": 10**9}}}, "limits.max_variants"),
     "too many variants": ({"seed": None, "seeds": list(range(4000))}, "limits.max_variants"),
     "builtins:dict": ({"model": {"name": "builtins:dict"}}, "Python's standard library"),

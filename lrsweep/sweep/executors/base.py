@@ -73,7 +73,13 @@ def load_data(config, device: str = "cpu"):
     from lrsweep.data import default_root, load_dataset, split
 
     root = Path(config.data.root).expanduser() if config.data.root else default_root()
-    dataset = load_dataset(config.data.name, config.data.options, root=root, download=config.data.download)
+    dataset = load_dataset(
+        config.data.name,
+        config.data.options,
+        root=root,
+        download=config.data.download,
+        max_values=config.limits.max_data_values,
+    )
     return split(dataset, config.data.val_fraction, seed=config.seeds[0]).to(device)
 
 
