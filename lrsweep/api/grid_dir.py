@@ -22,7 +22,8 @@ def load_for_grid(config: ConfigLike | None, overrides: list[str], resume, force
             raise UsageError("give a CONFIG file (or --resume RUN_DIR)")
         return load_config_any(config, overrides), None
     store = RunStore.open(Path(resume))
-    stored = parse_config(apply_overrides(store.read_config(), overrides), source=str(store.path / "config.yaml"))
+    source = str(store.path / "config.yaml")
+    stored = parse_config(apply_overrides(store.read_config(), overrides), source=source)
     chosen = load_config_any(config, overrides) if config is not None else stored
     meta = store.read_meta()
     started_with = meta.get("fingerprint", stored.fingerprint())
@@ -34,7 +35,8 @@ def load_for_grid(config: ConfigLike | None, overrides: list[str], resume, force
         )
         from lrsweep.config.diff import config_diff
 
-        changed = "; ".join(config_diff(stored.to_dict(), chosen.to_dict())[:8]) or "its grid"
+        started = parse_config(store.read_config(), source=source)  # as it ran: before this command's --set
+        changed = "; ".join(config_diff(started.to_dict(), chosen.to_dict())[:8]) or "its grid"
         raise RunDirError(
             f"the config differs from the one {store.path} was started with{extended} "
             f"(fingerprint {chosen.fingerprint()} != {started_with}; changed: {changed}); resuming would mix "

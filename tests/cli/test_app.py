@@ -57,6 +57,9 @@ def test_a_changed_config_on_resume_names_the_keys_that_differ(runner, write_con
     result = runner.invoke(app, ["grid", str(changed), "--resume", str(run)])
     assert result.exit_code == 2
     assert "changed: lr: [0.1] -> [0.1, 0.2]; train.epochs: 1 -> 3" in result.stderr
+    result = runner.invoke(app, ["grid", "--resume", str(run), "--set", "train.epochs=4"])  # no config: --set alone
+    assert result.exit_code == 2
+    assert "changed: train.epochs: 1 -> 4)" in result.stderr and "its grid" not in result.stderr
 
 
 @pytest.fixture(scope="module")
