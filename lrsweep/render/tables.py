@@ -123,11 +123,13 @@ def _group_table(summary: dict) -> Table:
     return keep_numbers(table)
 
 
-def _no_best(rows: list[dict]) -> str:
+def _no_best(summary: dict) -> str:
     """Why no variant is the best: they failed (with the most common error), they have not finished, or
     they diverged."""
     from collections import Counter
 
+    rows = summary.get("variants", [])
+    counts = summary.get("status_counts") or Counter(str(r.get("status")) for r in rows)  # pending ones too
     failed = [r for r in rows if r.get("status") == "failed"]
     if failed and len(failed) == len(rows):
         errors = Counter(str(r.get("error") or "no error recorded").strip().splitlines()[0] for r in failed)
@@ -137,10 +139,10 @@ def _no_best(rows: list[dict]) -> str:
             f"Every variant ({len(failed)}) failed with an error{share}: {error}. This is not the learning rate: "
             f"fix the error (see status.json in the variant folders)."
         )
-    if any(r.get("status") in ("pending", "interrupted") for r in rows) and not any(
-        r.get("status") == "diverged" for r in rows
-    ):
-        return "No variant has finished yet."
+    unfinished = sum(n for status, n in counts.items() if status not in (*COMPLETE_STATUSES, "failed"))
+    if unfinished:  # training now, waiting, or interrupted: too early to blame the learning rates
+        total = sum(counts.values())
+        return f"No variant has finished yet: {unfinished} of {total} still training or waiting."
     failures = f" ({len(failed)} failed with an error)" if failed else ""
     return f"No variant finished with a finite score{failures}; try smaller learning rates."
 
@@ -150,7 +152,7 @@ def verdict(summary: dict) -> Text:
     best = summary.get("best")
     text = Text()
     if best is None:
-        text.append(_no_best(summary.get("variants", [])), style="bold red")
+        text.append(_no_best(summary), style="bold red")
         return text
     text.append(
         f"Best: lr={fmt_lr(best['lr'])} {best['optimizer']} {best['scheduler']} "

@@ -111,6 +111,22 @@ def test_show_of_a_run_in_progress_counts_what_is_missing(cli, seed_run, tmp_pat
     assert not shown["complete"] and shown["status_counts"]["pending"] == 2
 
 
+def test_show_of_a_live_run_with_a_diverged_variant_does_not_blame_the_learning_rates(cli, single_run, tmp_path):
+    import shutil
+
+    copy = tmp_path / single_run.name
+    shutil.copytree(single_run, copy)
+    (copy / "summary.json").unlink()
+    first, second = sorted((copy / "variants").iterdir())
+    status = json.loads((first / "status.json").read_text())
+    (first / "status.json").write_text(json.dumps({**status, "status": "diverged"}))
+    (second / "status.json").unlink()  # still training: its metrics so far, no status yet
+    result = cli.invoke(app, ["show", str(copy)])
+    assert result.exit_code == 0, result.output
+    assert "try smaller learning rates" not in result.stdout and "finite score" not in result.stdout
+    assert "No variant has finished yet: 1 of 2 still training or waiting" in result.stdout
+
+
 def test_show_prefers_status_files_newer_than_the_summary(cli, single_run, tmp_path):
     import shutil
 

@@ -140,4 +140,6 @@ def test_the_verdict_says_every_variant_failed_and_why():
     assert "smaller learning rates" not in text
     diverged = verdict({"best": None, "variants": [{"status": "diverged"}]}).plain
     assert "smaller learning rates" in diverged
-    assert verdict({"best": None, "variants": [{"status": "pending"}]}).plain == "No variant has finished yet."
+    assert verdict({"best": None, "variants": [{"status": "pending"}]}).plain == (
+        "No variant has finished yet: 1 of 1 still training or waiting."
+    )
