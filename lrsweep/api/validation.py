@@ -105,6 +105,7 @@ def _check(config: Config, imports: list[tuple[str, str]], allow_imports: bool) 
     from lrsweep.engine.device import describe_device, resolve_device
     from lrsweep.engine.precision import check_devices
     from lrsweep.sweep.plan import expand
+    from lrsweep.sweep.preflight import schedule_notices
     from lrsweep.sweep.runner import preflight
 
     device = resolve_device(config.device)
@@ -126,7 +127,8 @@ def _check(config: Config, imports: list[tuple[str, str]], allow_imports: bool) 
         result.notes.append(note)
     if "model.name" in imported:
         result.unchecked.append(f"model.name '{config.model.name}' (not imported): its options and output shape")
-    preflight(config, splits, variants, model="model.name" not in imported)
+    shared = preflight(config, splits, variants, model="model.name" not in imported)
+    result.notes += schedule_notices(variants, shared, len(splits.train_x))
     result.sizes, result.task, result.task_note = splits.sizes(), splits.task, splits.task_note
     return result
 

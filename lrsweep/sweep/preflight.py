@@ -4,7 +4,8 @@ config alone but would fail, or eat the machine, once training starts.
 - the model: its size on the meta device (nothing allocated) against ``limits.max_parameters`` and
   ``limits.max_activations``; trainable
   parameters; one forward pass on two rows giving ``[2, output_size]``;
-- each scheduler: stepped on a throwaway optimizer for the first steps of the run, its LR finite and >= 0.
+- each scheduler: stepped on a throwaway optimizer for the first steps of the run, its LR finite and >= 0;
+  one that cannot do anything in this run (a plateau whose patience outlasts it) is a notice.
 """
 
 from __future__ import annotations
@@ -151,6 +152,19 @@ def check_schedules(variants: Sequence[Variant], spec, n_train: int) -> None:
         scheduler = build_scheduler(v.scheduler, resolved, trial, steps)
         total = spec.epochs * steps if v.scheduler.interval == "step" else spec.epochs
         _drive(v.scheduler, scheduler, trial, min(total - 1, SCHEDULE_TRIAL_STEPS))
+
+
+def schedule_notices(variants: Sequence[Variant], spec, n_train: int) -> list[str]:
+    """What a schedule will not do in this run, said once per schedule (a plateau that cannot fire)."""
+    from lrsweep.engine.loop import steps_per_epoch
+    from lrsweep.optim.schedulers import cannot_fire, resolve_params
+
+    steps, notices = steps_per_epoch(n_train, spec.batch_size), []
+    for v in {v.scheduler.label: v for v in variants}.values():
+        note = cannot_fire(v.scheduler, resolve_params(v.scheduler, v.lr, spec.epochs, steps), spec.epochs)
+        if note and note not in notices:
+            notices.append(note)
+    return notices
 
 
 def _drive(sched_spec, scheduler, optimizer, n: int) -> None:

@@ -22,6 +22,7 @@ from lrsweep.select.halving import FINISHED, PENDING, successive_halving
 from lrsweep.select.summary import summarize, summary_columns, variant_row
 from lrsweep.sweep.executors import Executor, Job, LocalExecutor
 from lrsweep.sweep.plan import Shard, Variant, check_task, expand, shard_variants
+from lrsweep.sweep.preflight import schedule_notices
 from lrsweep.sweep.sink import Sink, retrain_best
 
 
@@ -115,6 +116,8 @@ def run_sweep(
     variants = expand(config)
     spec = preflight(config, splits, variants)
     for message in precision_notices(spec.precision, spec.compile, splits.train_x.device):
+        events.on_notice(message)
+    for message in schedule_notices(variants, spec, len(splits.train_x)):
         events.on_notice(message)
     check_shard(config, shard)
     mine = shard_variants(variants, shard) if shard else variants

@@ -256,6 +256,18 @@ def test_limits_apply_to_what_a_factory_returns(runner, write_config, tiny_sweep
     assert "returned 12,040 input values" in result.output and "limits.max_data_values=5,000" in result.output
 
 
+def test_a_plateau_schedule_that_cannot_fire_is_a_notice(runner, write_config, tiny_sweep, tmp_path):
+    config = {**tiny_sweep, "scheduler": {"type": "plateau", "patience": 10}, "train": {"epochs": 3}}
+    result = runner.invoke(app, ["validate", str(write_config(config))])
+    assert result.exit_code == 0, result.output
+    assert "patience=10 cannot lower the LR in a 3-epoch run" in result.output
+    config["retrain"] = False
+    result = runner.invoke(app, ["grid", str(write_config(config)), "--out", str(tmp_path / "runs")])
+    assert result.exit_code == 0 and "patience=10 cannot lower the LR" in result.stderr
+    config["scheduler"] = "plateau"  # the derived patience (0 in 3 epochs) can fire: nothing to say
+    assert "cannot lower" not in runner.invoke(app, ["validate", str(write_config(config))]).output
+
+
 def test_validate_help_says_a_config_can_name_code(runner):
     result = runner.invoke(app, ["validate", "--help"])
     assert "A config is code when it names code" in result.output and "--no-import" in result.output

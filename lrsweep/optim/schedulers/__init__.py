@@ -25,7 +25,7 @@ from lrsweep.optim.schedulers.catalog import (
 from lrsweep.optim.schedulers.defaults import DERIVED, LENGTH_NOTE, WARMUP_START_FACTOR, Rule, Span
 from lrsweep.optim.schedulers.describe import describe_all
 from lrsweep.optim.schedulers.drive import PLATEAU_NOTE, Preview, ScheduleDriver, preview
-from lrsweep.optim.schedulers.resolve import CHECKS, FORMULA_CHECK_LIMIT, resolve_params
+from lrsweep.optim.schedulers.resolve import CHECKS, FORMULA_CHECK_LIMIT, cannot_fire, resolve_params
 from lrsweep.optim.schedulers.spec import SchedulerSpec, parse_scheduler
 
 __all__ = [
@@ -47,6 +47,7 @@ __all__ = [
     "SchedulerType",
     "Span",
     "WARMUP_START_FACTOR",
+    "cannot_fire",
     "describe_all",
     "parse_scheduler",
     "preview",

@@ -75,6 +75,12 @@ DERIVED: dict[str, dict[str, Rule]] = {
         "total_steps": Rule("N: the cycle spans the run", lambda s, p: s.n),
         "cycle_momentum": Rule("false: lrsweep varies the LR alone (true needs momentum or betas)", lambda s, p: False),
     },
+    "reducelronplateau": {
+        "patience": Rule(
+            "min(10, N//10): torch's 10 from 100 epochs on, a tenth of a shorter run (so the LR can drop in it)",
+            lambda s, p: min(10, s.n // 10),
+        )
+    },
     "constantlr": {"total_iters": Rule("max(1, N//10): the first 10% of the run", lambda s, p: max(1, s.n // 10))},
     "linearlr": {"total_iters": Rule("N: the ramp spans the run", lambda s, p: s.n)},
     "polynomiallr": {"total_iters": Rule("N: the LR reaches 0 at the end of the run", lambda s, p: s.n)},

@@ -42,6 +42,22 @@ def resolve_params(spec: SchedulerSpec, lr: float, epochs: int, steps_per_epoch:
     return resolved
 
 
+def cannot_fire(spec: SchedulerSpec, resolved: dict, epochs: int) -> str | None:
+    """Why a ReduceLROnPlateau of ``resolved`` can never lower the LR in an ``epochs``-epoch run, or None.
+
+    It lowers the LR after patience + 1 epochs without improvement on the first epoch's metric, so the
+    earliest drop ends epoch patience + 2 and is used from epoch patience + 3 on: patience <= epochs - 3.
+    """
+    patience = resolved.get("patience")
+    if spec.type != "reducelronplateau" or not isinstance(patience, int) or patience <= epochs - 3:
+        return None
+    fix = f"; set patience <= {epochs - 3}" if epochs >= 3 else "; it needs at least 3 epochs"
+    return (
+        f"{spec.key}: reducelronplateau with patience={patience} cannot lower the LR in a {epochs}-epoch run "
+        f"(patience + 1 epochs without improvement, then an epoch at the lower LR): it trains as 'none'{fix}"
+    )
+
+
 def _resolve(spec: SchedulerSpec, span: Span) -> dict:
     if spec.type == "sequentiallr":
         return _resolve_sequential(spec, span)

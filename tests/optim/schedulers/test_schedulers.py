@@ -183,6 +183,29 @@ def test_plateau_lowers_the_lr_after_patience_bad_epochs():
     assert "flat metric" in shown.note
 
 
+@pytest.mark.parametrize("epochs, patience", [(3, 0), (9, 0), (10, 1), (30, 3), (100, 10), (500, 10)])
+def test_plateau_patience_is_derived_from_the_run_so_the_lr_can_drop(epochs, patience):
+    spec = parse_scheduler("plateau")
+    assert resolve_params(spec, LR, epochs, STEPS)["patience"] == patience
+    optimizer, train_step = tiny_training()
+    driver = ScheduleDriver(spec, optimizer, epochs, 1, LR)
+    lrs = []
+    for _ in range(epochs):
+        lrs.append(driver.lr)
+        train_step()
+        driver.after_epoch(1.0)  # a flat metric: the plateau the schedule is for
+    assert min(lrs) < LR  # the LR dropped within the run (torch's patience=10 never does in 3 epochs)
+
+
+def test_plateau_that_cannot_fire_says_so():
+    from lrsweep.optim.schedulers import cannot_fire
+
+    assert cannot_fire(parse_scheduler("plateau"), {"patience": 0}, 3) is None
+    note = cannot_fire(parse_scheduler({"type": "plateau", "patience": 10}), {"patience": 10}, 3)
+    assert "patience=10 cannot lower the LR in a 3-epoch run" in note and "patience <= 0" in note
+    assert "trains as 'none'" in cannot_fire(parse_scheduler("plateau"), {"patience": 0}, 2)
+
+
 def test_plateau_keeps_the_lr_while_the_metric_improves_and_needs_a_metric():
     spec = parse_scheduler({"type": "plateau", "patience": 0})
     optimizer, train_step = tiny_training()
