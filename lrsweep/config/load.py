@@ -21,10 +21,36 @@ def load_config(path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -
     raw = read_yaml(path)
     try:
         raw = resolve_paths(raw, path.resolve().parent)  # the file's own paths: relative to the file
-        raw = resolve_paths(apply_overrides(raw, overrides), Path.cwd())  # --set paths: relative to cwd
-        return parse_config(raw, source=str(path))
+        changed = resolve_paths(apply_overrides(raw, overrides), Path.cwd())  # --set paths: relative to cwd
+        try:
+            return parse_config(changed, source=str(path))
+        except ConfigError as err:
+            raise _renamed_section(err, raw, overrides) or err from None
     except ConfigError as err:
         raise err.located(file=str(path)) from None
+
+
+NAME_KEYS = {"data": "name", "model": "name", "optimizer": "name", "scheduler": "type"}
+
+
+def _renamed_section(err: ConfigError, raw: dict, overrides) -> ConfigError | None:
+    """``--set optimizer.name=nadam`` on a file whose optimizer has ``momentum``: that key is the old
+    optimizer's, not a typo of the new one's; say so, and how to replace the whole section."""
+    section, _, key = str(err.key or "").partition(".")
+    name_key = NAME_KEYS.get(section)
+    if not name_key or not key or "." in key or not err.message.startswith("unknown key"):
+        return None
+    given = {tuple(keys): value for keys, value in map(parse_override, overrides)}
+    old = raw.get(section)
+    old_name = old.get(name_key) if isinstance(old, dict) else old
+    new_name = given.get((section, name_key))
+    if new_name is None or new_name == old_name or (section, key) in given:
+        return None
+    return ConfigError(
+        f"'{key}' belongs to the file's {section} '{old_name}', not to '{new_name}' (--set {section}.{name_key} "
+        f"changes the name alone); to switch, replace the whole section: --set '{section}={{{name_key}: {new_name}}}'",
+        key=err.key,
+    )
 
 
 def parse_config(raw: dict, source: str | None = None) -> Config:

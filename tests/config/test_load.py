@@ -132,6 +132,22 @@ def test_override_values_are_yaml_and_a_name_becomes_a_section():
         apply_overrides({"lr": 0.1}, ["lr.start=1"])
 
 
+def test_set_name_on_a_section_with_the_old_names_keys_says_whose_keys_they_are(write_config, tiny_sweep):
+    path = write_config(tiny_sweep)  # optimizer: {name: sgd, momentum: 0.9}
+    with pytest.raises(ConfigError) as info:
+        load_config(path, ["optimizer.name=nadam"])
+    message = str(info.value)
+    assert "optimizer.momentum" in message and "did you mean" not in message
+    assert "'momentum' belongs to the file's optimizer 'sgd', not to 'nadam'" in message
+    assert "--set 'optimizer={name: nadam}'" in message
+    assert load_config(path, ["optimizer={name: nadam}"]).optimizers[0].name == "nadam"  # the way it shows
+    with pytest.raises(ConfigError, match="did you mean 'momentum_decay'") as info:  # a typo of the new one's key
+        load_config(path, ["optimizer.name=nadam", "optimizer.momentum=0.1"])
+    config = {**tiny_sweep, "scheduler": {"type": "steplr", "step_size": 2}}
+    with pytest.raises(ConfigError, match="'step_size' belongs to the file's scheduler 'steplr', not to 'cosine'"):
+        load_config(write_config(config), ["scheduler.type=cosine"])
+
+
 def test_relative_data_paths_resolve_against_a_base(tmp_path):
     from lrsweep.config import resolve_paths
 
