@@ -144,9 +144,12 @@ def grid(
         if on_run_dir is not None:
             on_run_dir(store.path)
         observe = observer(events, cfg, store.tensorboard_dir if tensorboard else None)
-        if getattr(held, "lock_notice", None):
+        said = [held.lock_notice] if getattr(held, "lock_notice", None) else []
+        said += getattr(splits, "notes", ())  # what loading changed in the data (a dropped index column)
+        if said:
             with observe() as notices:
-                notices.on_notice(held.lock_notice)
+                for message in said:
+                    notices.on_notice(message)
         try:
             summary = sweep(cfg, splits, store, observe, max_extensions if extend else 0, executor, part)
         except Interrupted as stop:

@@ -27,6 +27,7 @@ class Validation:
     sizes: dict | None  # rows per split; None when the data was not loaded (--no-import on a data factory)
     task: str | None
     task_note: str | None = None  # how the task was inferred (csv, npz)
+    features: list[str] | None = None  # the input columns by name (csv), in order
     imports: list[tuple[str, str]] = field(default_factory=list)  # (key, package.module:function)
     notes: list[str] = field(default_factory=list)  # e.g. files downloaded on first run
     unchecked: list[str] = field(default_factory=list)  # what --no-import skipped
@@ -39,6 +40,7 @@ class Validation:
             "sizes": self.sizes,
             "task": self.task,
             "task_note": self.task_note,
+            "features": self.features,
             "imports": [{"key": k, "spec": s} for k, s in self.imports],
             "notes": self.notes,
             "unchecked": self.unchecked,
@@ -130,6 +132,9 @@ def _check(config: Config, imports: list[tuple[str, str]], allow_imports: bool) 
     shared = preflight(config, splits, variants, model="model.name" not in imported)
     result.notes += schedule_notices(variants, shared, len(splits.train_x))
     result.sizes, result.task, result.task_note = splits.sizes(), splits.task, splits.task_note
+    features = getattr(splits, "features", None)
+    result.features = list(features) if features is not None else None
+    result.notes = [*getattr(splits, "notes", ()), *result.notes]
     return result
 
 

@@ -78,6 +78,9 @@ def _print_validation(config_path: Path, checked, no_import: bool) -> None:
         console.print(f"note: {note}", markup=False, highlight=False)
     if checked.task_note:
         console.print(f"task: {checked.task} ({checked.task_note})", markup=False, highlight=False)
+    if checked.features is not None:
+        names = ", ".join(checked.features)
+        console.print(f"features: {len(checked.features)} columns: {names}", markup=False, highlight=False)
     for item in checked.unchecked:
         console.print(f"unchecked: {item}", markup=False, highlight=False)
     task = f", task {checked.task}" if checked.task else ""

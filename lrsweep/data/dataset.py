@@ -24,6 +24,8 @@ class Dataset:
     task: str  # "classification" | "regression"
     num_classes: int | None  # classification only
     task_note: str | None = None  # how the task was inferred, when it was (shown by validate)
+    features: tuple[str, ...] | None = None  # the input columns by name (a CSV's), when they have names
+    notes: tuple[str, ...] = ()  # what loading changed in the data (a dropped index column), for the user
 
 
 @dataclass(frozen=True)
@@ -39,6 +41,8 @@ class Splits:
     task: str
     num_classes: int | None
     task_note: str | None = None  # the dataset's, passed through
+    features: tuple[str, ...] | None = None  # the dataset's, passed through
+    notes: tuple[str, ...] = ()  # the dataset's, passed through
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -136,6 +140,8 @@ def split(dataset: Dataset, val_fraction: float, seed: int) -> Splits:
         task=dataset.task,
         num_classes=dataset.num_classes,
         task_note=dataset.task_note,
+        features=dataset.features,
+        notes=dataset.notes,
     )
 
 

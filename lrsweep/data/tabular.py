@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import zipfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -105,7 +106,7 @@ def _standardized(ds: Dataset) -> Dataset:
     std = ds.train_x.std(dim=0, unbiased=False)
     std = torch.where(std > 0, std, torch.ones_like(std))  # a constant feature stays constant
     train_x, test_x = (ds.train_x - mean) / std, (ds.test_x - mean) / std
-    return Dataset(ds.name, train_x, ds.train_y, test_x, ds.test_y, ds.task, ds.num_classes, ds.task_note)
+    return replace(ds, train_x=train_x, test_x=test_x)
 
 
 # --- CSV
@@ -137,6 +138,7 @@ def csv_dataset(
     """
     file = Path(path).expanduser()
     header, lines, cells = _read_csv(file, delimiter)
+    header, cells, notes = _drop_row_numbers(file, header, lines, cells)
     if target not in header:
         guess = nearest(target, header)
         hint = f"; did you mean '{guess}'?" if guess else ""
@@ -149,7 +151,35 @@ def csv_dataset(
     y, task, note = _csv_target(file, target, lines, cells[:, t], task)
     train, test = _split_indices(len(x), test_fraction, seed, str(file))
     ds = dataset_from_arrays(file.name, x[train], y[train], x[test], y[test], task, note)
+    ds = replace(ds, features=tuple(header[i] for i in features), notes=notes)
     return _standardized(ds) if standardize else ds
+
+
+UNNAMED_INDEX = ("", "Unnamed: 0")  # how pandas' to_csv heads its row index (and how read_csv renames it)
+
+
+def _drop_row_numbers(
+    file: Path, header: list[str], lines: list[int], cells: np.ndarray
+) -> tuple[list[str], np.ndarray, tuple[str, ...]]:
+    """pandas' default ``to_csv`` writes the row index as an unnamed first column: row numbers, not a feature.
+    It is dropped with a notice; any other unnamed first column is refused (name it, or drop it)."""
+    if not header or header[0] not in UNNAMED_INDEX:
+        return header, cells, ()
+    try:
+        numbers = cells[:, 0].astype(np.float64)
+    except ValueError:
+        numbers = np.array([np.nan])  # text: no row numbers
+    whole = np.isfinite(numbers).all() and (numbers == np.round(numbers)).all()
+    if not (whole and len(np.unique(numbers)) == len(numbers)):
+        raise DataError(
+            f"{file}: column 1 has no name in the header (line 1); name it, or remove it if it is not a feature"
+        )
+    span = f"{numbers.min():.0f}..{numbers.max():.0f}"
+    note = (
+        f"{file.name}: column 1 has no name and holds the row numbers {span} (the index pandas' to_csv writes): "
+        "dropped, not a feature (write the file with to_csv(index=False) to leave it out)"
+    )
+    return header[1:], cells[:, 1:], (note,)
 
 
 def _read_csv(file: Path, delimiter: str) -> tuple[list[str], list[int], np.ndarray]:

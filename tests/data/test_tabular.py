@@ -177,3 +177,45 @@ def test_validate_says_which_task_it_inferred_and_refuses_a_loss_that_does_not_f
     assert result.exit_code == 2 and "mse needs a regression dataset" in result.output
     result = runner.invoke(app, ["validate", str(config), "--set", "train.loss=cross_entropy"])
     assert result.exit_code == 2 and "cross_entropy needs a classification dataset" in result.output
+
+
+def _pandas_csv(path, n=40, index_name=""):
+    """What pandas' DataFrame.to_csv writes by default: the row index first, its header cell empty."""
+    rows = [f"{index_name},a,b,c,y"] + [f"{i},{i * 0.5},{i % 7},{(i * 3) % 11},{i % 2}" for i in range(n)]
+    path.write_text("\n".join(rows) + "\n")
+    return str(path)
+
+
+@pytest.mark.parametrize("index_name", ["", "Unnamed: 0"])
+def test_csv_drops_pandas_unnamed_index_column_with_a_notice(tmp_path, index_name):
+    ds = csv_dataset(path=_pandas_csv(tmp_path / "d.csv", index_name=index_name), target="y")
+    assert ds.train_x.shape[1] == 3 and ds.features == ("a", "b", "c")  # not 4: the row numbers are no feature
+    (note,) = ds.notes
+    assert "column 1 has no name and holds the row numbers 0..39" in note and "index=False" in note
+
+
+def test_csv_an_unnamed_leading_column_that_is_not_an_index_is_refused(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text(",a,y\n" + "".join(f"{i * 0.3},{i},{i % 2}\n" for i in range(20)))
+    with pytest.raises(DataError, match="column 1 has no name in the header"):
+        csv_dataset(path=str(path), target="y")
+
+
+def test_validate_lists_the_feature_columns_and_the_dropped_index(runner, tmp_path):
+    import json
+
+    import yaml
+
+    from lrsweep.cli import app
+
+    _pandas_csv(tmp_path / "d.csv")
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml.safe_dump({"data": {"name": "csv", "path": "d.csv", "target": "y"}, "lr": 0.01}))
+    result = runner.invoke(app, ["validate", str(config), "--device", "cpu"])
+    assert result.exit_code == 0, result.output
+    assert "features: 3 columns: a, b, c" in result.output and "holds the row numbers 0..39" in result.output
+    plan = json.loads(runner.invoke(app, ["validate", str(config), "--device", "cpu", "--json"]).stdout)
+    assert plan["features"] == ["a", "b", "c"] and any("row numbers" in note for note in plan["notes"])
+    out = tmp_path / "runs"
+    result = runner.invoke(app, ["grid", str(config), "--device", "cpu", "--out", str(out), "--set", "retrain=false"])
+    assert result.exit_code == 0 and "holds the row numbers 0..39" in result.stderr, result.output
