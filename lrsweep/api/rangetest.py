@@ -229,11 +229,16 @@ def write_grid_config(
     from lrsweep.run.files import atomic_write_text
     from lrsweep.select.finder import grid_around
 
-    grid = grid_around(result.suggestion(suggester), result.ceiling)
-    note = (
-        f"lr: {len(grid)} LRs around the range test's {suggester} suggestion "
-        f"({result.suggestion(suggester):.3g}){_diverged_note(result)}, by lrsweep find"
+    suggested = result.suggestion(suggester)
+    grid = grid_around(suggested, result.ceiling)
+    centre = grid[len(grid) // 2]
+    where = (
+        f"centred on the range test's {suggester} suggestion ({suggested:.3g})"
+        if centre >= suggested / 1.01
+        else f"centred at {centre:.3g}, below the range test's {suggester} suggestion ({suggested:.3g}), too near the "
+        "ceiling to centre a grid on"
     )
+    note = f"lr: {len(grid)} LRs {where}{_diverged_note(result)}, by lrsweep find"
     sets = override_items(overrides)
     from_file = isinstance(config, (str, Path))
     new_text: str | None = None

@@ -179,25 +179,35 @@ def grid_around(
     span: float = 10.0,
     digits: int = 3,
 ) -> list[float]:
-    """A log-spaced LR grid around ``suggestion``, bounded above by the divergence LR.
+    """A log-spaced LR grid centred on ``suggestion``, its top GRID_MARGIN inside the divergence LR.
+
+    The grid runs ``span`` either side of its centre, narrowed (to no less than sqrt(span) either side) where
+    the ceiling is nearer; where even that does not fit, as when the suggestion and the divergence LR
+    coincide, the centre moves below the suggestion. So the suggestion is never the grid's top, and the
+    best of the grid has room on both sides.
 
     Args:
-        suggestion: the LR the range test suggested (the grid's centre when nothing bounds it).
+        suggestion: the LR the range test suggested (the grid's centre whenever it fits).
         divergence_lr: the ceiling (``FinderResult.ceiling``); the grid's top stays GRID_MARGIN inside it.
         num: grid points.
-        span: the grid runs from suggestion / span to suggestion * span.
+        span: the grid runs from centre / span to centre * span when nothing bounds it.
         digits: significant digits of each LR (a readable YAML).
     """
     _require(math.isfinite(suggestion) and suggestion > 0, f"the suggested LR must be finite and > 0, got {suggestion}")
     _require(num >= 1 and span > 1, f"grid_around needs num >= 1 and span > 1, got num={num}, span={span}")
-    lo, hi = suggestion / span, suggestion * span
-    if divergence_lr is not None:
-        hi = min(hi, divergence_lr * GRID_MARGIN)
-    if hi <= lo:
-        raise UsageError(f"the divergence LR {divergence_lr:g} leaves no room for a grid above {lo:g}; lower --start")
+    top = divergence_lr * GRID_MARGIN if divergence_lr is not None else math.inf
+    if min(suggestion * span, top) <= suggestion / span:
+        raise UsageError(
+            f"the divergence LR {divergence_lr:g} leaves no room for a grid above {suggestion / span:g}; lower --start"
+        )
+    centre, half = suggestion, span
+    if centre * half > top:
+        half = max(top / centre, math.sqrt(span))
+        centre = min(centre, top / half)
+    hi = centre * half
     if num == 1:
-        return [_round_sig(min(suggestion, hi), digits, hi)]
-    a, b = math.log10(lo), math.log10(hi)
+        return [_round_sig(centre, digits, hi)]
+    a, b = math.log10(centre / half), math.log10(hi)
     return [_round_sig(10 ** (a + (b - a) * i / (num - 1)), digits, hi) for i in range(num)]
 
 

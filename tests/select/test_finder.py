@@ -38,3 +38,16 @@ def test_grid_around_is_log_spaced_and_stays_below_the_divergence_lr():
     assert grid_around(1e-2, 0.0123456, num=3, digits=3)[-1] <= 0.0123456 * GRID_MARGIN  # rounded down, not up
     with pytest.raises(UsageError, match="no room"):
         grid_around(1e-2, 1e-3)
+
+
+@pytest.mark.parametrize("suggestion", [0.0313, 0.05, 0.09, 0.0955])
+def test_grid_around_is_centred_on_the_suggestion_under_the_ceiling(suggestion):
+    ceiling = 0.0955  # the quick start's divergence LR; valley and divergence may coincide
+    grid = grid_around(suggestion, ceiling, num=7)
+    top = ceiling * GRID_MARGIN
+    centre = grid[3]
+    assert grid[-1] <= top and grid[-1] == pytest.approx(top, rel=1e-2)
+    assert grid[0] * grid[-1] == pytest.approx(centre**2, rel=2e-2)  # log-symmetric about its middle point
+    assert grid[-1] / grid[0] >= 10 * 0.99  # at least a decade wide: the best has room on both sides
+    assert centre == pytest.approx(min(suggestion, top / math.sqrt(10)), rel=1e-2)  # the suggestion, or below it
+    assert max(grid) > centre > min(grid)  # never the grid's top
