@@ -193,7 +193,7 @@ def grid(
 
 
 def _render(result, json_out: bool, quiet: bool) -> None:
-    from lrsweep.render.tables import summary_table, verdict
+    from lrsweep.render.tables import extension_way, summary_table, verdict
 
     summary = result.summary
     if json_out:
@@ -205,7 +205,7 @@ def _render(result, json_out: bool, quiet: bool) -> None:
             _shard_note(result.shard, summary, result.run_dir) if result.shard else verdict(summary), markup=False
         )
         for ext in result.extensions:
-            way = "downwards" if ext["edge"] == "low" else "upwards"
+            way = extension_way(ext["edge"])
             console.print(f"Grid extended {way}: added lr = {', '.join(f'{lr:g}' for lr in ext['added'])}")
         console.print(f"Results: {result.run_dir}", markup=False, highlight=False)
     if result.plots and not quiet:

@@ -8,6 +8,7 @@ from rich.table import Table
 from rich.text import Text
 
 from lrsweep.render.format import fmt, fmt_lr, keep_numbers, varies
+from lrsweep.select.extend import WAYS
 from lrsweep.select.summary import COMPLETE_STATUSES
 
 
@@ -183,6 +184,11 @@ def verdict(summary: dict) -> Text:
     return text
 
 
+def extension_way(edge: str | None) -> str:
+    """Which way a grid extension went: downwards, upwards, or between the best and the first diverged lr."""
+    return WAYS.get(str(edge), "upwards")
+
+
 def run_header(details: dict, summary: dict) -> Text:
     """The lines above ``show``'s table: where the run is, how it went, how its grid grew."""
     meta = details.get("meta", {})
@@ -190,7 +196,7 @@ def run_header(details: dict, summary: dict) -> Text:
     facts += [f"{key} {meta[key]}" for key in ("fingerprint", "started", "finished", "outcome") if meta.get(key)]
     text = Text(" · ".join(facts))
     for i, ext in enumerate(meta.get("extensions") or [], start=1):
-        way = "downwards" if ext.get("edge") == "low" else "upwards"
+        way = extension_way(ext.get("edge"))
         text.append(f"\ngrid extension {i}: {way}, added lr = {', '.join(f'{lr:g}' for lr in ext.get('added', []))}")
     running = details.get("running") or []
     for holder in running:

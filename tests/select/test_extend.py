@@ -42,6 +42,31 @@ def test_next_extension_stops_when_interior_absent_or_capped():
     assert next_extension(lrs, summary_with_edge("low"), done=1, cap=1) is None
 
 
+def _rows(statuses: dict[float, str]) -> list[dict]:
+    return [{"lr": lr, "optimizer": "sgd", "scheduler": "none", "status": st} for lr, st in statuses.items()]
+
+
+def test_after_a_diverged_extension_the_decade_below_it_is_bisected():
+    lrs = (0.01, 0.1, 1.0, 10.0)  # 1 and 10 came from an extension upwards, and both diverged
+    summary = {
+        "best": {"lr": 0.1, "optimizer": "sgd", "scheduler": "none", "edge": None},
+        "variants": _rows({0.01: "done", 0.1: "done", 1.0: "diverged", 10.0: "diverged"}),
+    }
+    probe = next_extension(lrs, summary, done=1)
+    assert probe.edge == "between" and probe.added == (0.215443, 0.464159)  # log-spaced inside (0.1, 1)
+    assert "between lr 0.1 (the best) and 1 (diverged)" in probe.describe()
+    assert extended_grid(lrs, probe) == (0.01, 0.1, 0.215443, 0.464159, 1.0, 10.0)
+    assert next_extension(lrs, summary, done=0) is None  # the user's own grid: no extension was made, none is
+    assert next_extension(lrs, summary, done=DEFAULT_MAX_EXTENSIONS) is None  # the cap holds
+    summary["variants"][2]["status"] = "done"  # 1 trained to the end: nothing diverged above the best
+    assert next_extension(lrs, summary, done=1) is None
+    close = {  # the best and the first diverged LR already within BISECT_MIN_RATIO: resolved enough
+        "best": {"lr": 0.464159, "optimizer": "sgd", "scheduler": "none", "edge": None},
+        "variants": _rows({0.1: "done", 0.464159: "done", 0.6: "diverged"}),
+    }
+    assert next_extension((0.1, 0.464159, 0.6), close, done=2) is None
+
+
 def test_extended_grids_are_valid_configs():
     lrs = (1e-4, 1e-3)
     for edge in ("low", "high", "low"):
@@ -76,19 +101,25 @@ def test_grid_extend_moves_an_edge_best_lr_to_the_interior(runner, write_config,
     result = runner.invoke(app, ["grid", str(path), "--out", str(tmp_path / "runs"), "--extend", "--json"])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
-    # 1e-4, 1e-3: best at the high edge -> +0.01, 0.1: still the edge -> +1, 10 (too large): 0.1 is interior
-    assert [e["added"] for e in summary["extensions"]] == [[0.01, 0.1], [1.0, 10.0]]
+    # 1e-4, 1e-3: best at the high edge -> +0.01, 0.1: still the edge -> +1, 10 (too large): 0.1 is interior,
+    # and 1 diverged: the decade between is probed (0.215, 0.464: both as good as 0.1, on this noise floor)
+    assert [e["added"] for e in summary["extensions"]] == [[0.01, 0.1], [1.0, 10.0], [0.215443, 0.464159]]
+    assert summary["extensions"][2]["edge"] == "between" and summary["extensions"][2]["bounds"] == [0.1, 1.0]
     assert summary["best"]["lr"] == 0.1 and summary["best"]["edge"] is None
-    assert sorted(r["lr"] for r in summary["variants"]) == [0.0001, 0.001, 0.01, 0.1, 1.0, 10.0]
+    lrs = [0.0001, 0.001, 0.01, 0.1, 0.215443, 0.464159, 1.0, 10.0]
+    assert sorted(r["lr"] for r in summary["variants"]) == lrs
+    assert {r["lr"]: r["status"] for r in summary["variants"]}[0.464159] == "done"
     assert summary["retrain"]["lr"] == 0.1 and summary["retrain"]["status"] == "done"
 
     run = next((tmp_path / "runs").iterdir())
     stored = parse_config(yaml.safe_load((run / "config.yaml").read_text()))
-    assert stored.lrs == (0.0001, 0.001, 0.01, 0.1, 1.0, 10.0)
+    assert stored.lrs == tuple(lrs)
     assert json.loads((run / "meta.json").read_text())["fingerprint"] == stored.fingerprint()
     shown = json.loads(runner.invoke(app, ["show", str(run), "--json"]).stdout)
-    assert shown["best"] == summary["best"] and len(shown["meta"]["extensions"]) == 2
-    assert "grid extension 2: upwards, added lr = 1, 10" in runner.invoke(app, ["show", str(run)]).stdout
+    assert shown["best"] == summary["best"] and len(shown["meta"]["extensions"]) == 3
+    text = runner.invoke(app, ["show", str(run)]).stdout
+    assert "grid extension 2: upwards, added lr = 1, 10" in text
+    assert "grid extension 3: between the best and the first diverged lr, added lr = 0.215443, 0.464159" in text
     with_original = runner.invoke(app, ["grid", str(path), "--resume", str(run)])
     assert with_original.exit_code == 2 and "extended by --extend" in with_original.stderr
     resumed = runner.invoke(app, ["grid", "--resume", str(run), "--json"])  # consistent: nothing left to run
