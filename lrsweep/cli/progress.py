@@ -6,7 +6,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from lrsweep.api.common import RETRAIN_ID
-from lrsweep.render.format import fmt, fmt_lr
+from lrsweep.render.format import fmt, fmt_lr, fmt_seconds
 
 
 def describe(variant) -> str:
@@ -81,7 +81,7 @@ class ProgressEvents:
             return
         last = result.epochs[-1] if result.epochs else None
         metrics = f"val_loss {fmt(last.val_loss)} val_acc {fmt(last.val_acc)}" if last else ""
-        line = f"{result.status:<8} {describe(variant)}  {metrics}  {result.seconds:.1f}s"
+        line = f"{result.status:<8} {describe(variant)}  {metrics}  {fmt_seconds(result.seconds)}s"
         if result.error:
             line += f"  ({result.error})"
         style = {"done": None, "pruned": "dim", "diverged": "yellow"}.get(result.status, "red")

@@ -132,8 +132,6 @@ class PackTrainer:
             if self.batches_state is not None:
                 self.batches.load_state_dict(self.batches_state)
         last = self.spec.epochs if until is None else min(until, self.spec.epochs)
-        members = list(self.alive)
-        started = time.perf_counter()
         with checkpoint.own_rng(self, self.device):
             while self.epochs_run < last and self.alive:
                 self.epochs_run += 1
@@ -141,9 +139,6 @@ class PackTrainer:
         if test is not None and self.alive and self.epochs_run >= self.spec.epochs:
             for i, (loss, acc) in zip(self.alive, self._evaluate(*test)):
                 self.results[i].test_loss, self.results[i].test_acc = loss, acc
-        share = (time.perf_counter() - started) / max(1, len(members))
-        for i in members:
-            self.results[i].seconds += share  # each variant's share of the pack's wall time
         return self.results
 
     def stop(self, variant_ids, status: str) -> None:
@@ -185,6 +180,7 @@ class PackTrainer:
             val_loss, val_acc = scores.get(i, (nan, nan)) if evaluation else (None, None)
             record = EpochRecord(epoch, lrs[i], train_loss, train_acc, val_loss, val_acc, share)
             self.results[i].epochs.append(record)
+            self.results[i].seconds += share  # its time: the sum of its epochs' shares, as in metrics.csv
             callbacks.on_epoch(self.variants[i].id, record)
             blown = diverged(train_loss, self.reference[i]) or diverged(val_loss, self.reference[i])
             if i in self.alive and blown:

@@ -18,6 +18,20 @@ def fmt(value: Any, digits: int = 4) -> str:
     return str(value)
 
 
+def fmt_score(value: Any, digits: int = 4) -> str:
+    """A metric in a results table: ``–`` when there is none, a diverged variant's NaN included (summary.json
+    stores it as null, so ``show`` and ``grid`` print the same row)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return "–"
+    return fmt(value, digits)
+
+
+def fmt_seconds(seconds: float) -> str:
+    """A variant's time, to a tenth of a second, from the value status.json and summary.csv hold (3 decimals):
+    the progress line and every table print the same number."""
+    return f"{round(float(seconds), 3):.1f}"
+
+
 def fmt_lr(lr: float) -> str:
     return f"{lr:.3g}"
 

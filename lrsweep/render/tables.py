@@ -7,7 +7,7 @@ from __future__ import annotations
 from rich.table import Table
 from rich.text import Text
 
-from lrsweep.render.format import fmt, fmt_lr, keep_numbers, varies
+from lrsweep.render.format import fmt, fmt_lr, fmt_score, fmt_seconds, keep_numbers, varies
 from lrsweep.select.extend import WAYS
 from lrsweep.select.summary import COMPLETE_STATUSES
 
@@ -84,12 +84,12 @@ def summary_table(summary: dict) -> Table:
         cells += [
             row["status"],
             str(row["epochs_run"]),
-            fmt(row["train_loss"]),
-            fmt(row["val_loss"]),
-            fmt(row["val_acc"]),
-            *(fmt(row.get(name)) for name in further),
+            fmt_score(row["train_loss"]),
+            fmt_score(row["val_loss"]),
+            fmt_score(row["val_acc"]),
+            *(fmt_score(row.get(name)) for name in further),
             *([fmt(row.get("final_lr"), 3)] if scheduled else []),
-            f"{row['seconds']:.1f}",
+            fmt_seconds(row["seconds"]),
         ]
         table.add_row(*cells, style=style)
     return keep_numbers(table)

@@ -67,6 +67,32 @@ def test_diverged_variant_is_finished_and_the_sweep_goes_on(runner, write_config
     assert statuses == {0.1: "done", 1e8: "diverged"}
 
 
+def test_a_variants_time_is_one_number_everywhere_and_rows_read_the_same_in_grid_and_show(
+    runner, write_config, tiny_sweep, tmp_path
+):
+    import csv
+
+    path = write_config({**tiny_sweep, "lr": [0.01, 0.1, 1e8], "retrain": False, "train": {"epochs": 3}})
+    result = runner.invoke(app, ["grid", str(path), "--out", str(tmp_path / "runs")])
+    assert result.exit_code == 0, result.output
+    run = run_dir_of(tmp_path)
+    table = {float(row["lr"]): float(row["seconds"]) for row in csv.DictReader(open(run / "summary.csv"))}
+    for row in json.loads((run / "summary.json").read_text())["variants"]:
+        folder = run / "variants" / row["id"]
+        status = json.loads((folder / "status.json").read_text())
+        epochs = [float(r["seconds"]) for r in csv.DictReader(open(folder / "metrics.csv"))]
+        # one definition: the sum of its epochs' seconds (its share of each epoch of its pack)
+        assert status["seconds"] == row["seconds"] == table[row["lr"]] == round(sum(epochs), 3), row["lr"]
+        # one rendering: the progress line and the table show the same tenth of a second
+        line = next(x for x in result.stderr.splitlines() if f"lr={row['lr']:.3g} " in x)
+        assert line.endswith(f"  {row['seconds']:.1f}s"), line
+        assert f"│ {row['seconds']:.1f} │" in result.stdout
+    shown = runner.invoke(app, ["show", str(run)]).stdout
+    diverged = [x for x in result.stdout.splitlines() if "diverged" in x]
+    assert diverged and diverged == [x for x in shown.splitlines() if "diverged" in x]  # nan in grid, – in show
+    assert "nan" not in diverged[0]
+
+
 @pytest.mark.parametrize(
     "change, fragment",
     [
