@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
+
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Column
 
 from lrsweep.api.common import RETRAIN_ID
 from lrsweep.render.format import fmt, fmt_lr, fmt_seconds
@@ -11,6 +14,28 @@ from lrsweep.render.format import fmt, fmt_lr, fmt_seconds
 
 def describe(variant) -> str:
     return f"lr={fmt_lr(variant.lr)} {variant.optimizer.label} {variant.scheduler.label} s{variant.seed}"
+
+
+BAR_WIDTH = 20
+
+
+def bar_columns(width: int, total: int, label: str = "[bold]{task.description}") -> list:
+    """The bar, the count and the elapsed time keep their width; the label and the status share what is
+    left of ``width`` (cut with an ellipsis), so an 80-column terminal still shows how far the sweep is."""
+    count = 2 * len(str(total)) + 1
+    left = max(16, width - BAR_WIDTH - count - len("0:00:00") - 4)  # 4: the padding between the 5 columns
+    flexible = {"no_wrap": True, "overflow": "ellipsis"}
+    return [
+        TextColumn(label, table_column=Column(max_width=max(8, left // 3), **flexible)),
+        BarColumn(bar_width=BAR_WIDTH),
+        MofNCompleteColumn(table_column=Column(no_wrap=True, min_width=count)),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[status]}", table_column=Column(max_width=max(8, left - left // 3), **flexible)),
+    ]
+
+
+def _finite(value) -> bool:
+    return value is not None and math.isfinite(value)
 
 
 class ProgressEvents:
@@ -21,6 +46,7 @@ class ProgressEvents:
         self.progress: Progress | None = None
         self.task = None
         self.current = ""
+        self.pack: dict = {}  # the pack training now: variant id -> its last epoch record
 
     def __enter__(self):
         return self
@@ -37,19 +63,13 @@ class ProgressEvents:
         if skipped:
             self.console.print(f"{skipped} of {len(variants)} variants already finished; running {len(pending)}.")
         if self.console.is_terminal:
-            self.progress = Progress(
-                TextColumn("[bold]{task.description}"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                TextColumn("{task.fields[status]}"),
-                TimeElapsedColumn(),
-                console=self.console,
-                transient=True,
-            )
+            total = len(pending) * self.epochs
+            self.progress = Progress(*bar_columns(self.console.width, total), console=self.console, transient=True)
             self.progress.start()
             self.task = self.progress.add_task("sweep", total=len(pending) * self.epochs, status="")
 
     def on_pack_start(self, variants) -> None:
+        self.pack = {v.id: None for v in variants}  # each member's last epoch record
         if len(variants) == 1:
             self.current = describe(variants[0])
         else:
@@ -69,10 +89,22 @@ class ProgressEvents:
             return
         if variant_id == RETRAIN_ID and record.epoch == 1:  # the sweep's bar is full: one bar for the retrain
             self.progress.reset(self.task, total=self.epochs, description="retraining the best on train+val")
-        acc = f" val_acc {fmt(record.val_acc)}" if record.val_acc is not None else ""
-        val = f" val_loss {fmt(record.val_loss)}" if record.val_loss is not None else ""
-        status = f"epoch {record.epoch} loss {fmt(record.train_loss)}{val}{acc}"
-        self.progress.update(self.task, advance=1, status=status)
+        if variant_id in self.pack:
+            self.pack[variant_id] = record
+        self.progress.update(self.task, advance=1, status=self.status(variant_id, record))
+
+    def status(self, variant_id, record) -> str:
+        """A variant alone: its own numbers. A pack: its best validation loss and how many are finite, not
+        whichever member reported last (a diverged one reads ``loss nan`` while the rest are healthy)."""
+        if len(self.pack) <= 1 or variant_id not in self.pack:
+            acc = f" val_acc {fmt(record.val_acc)}" if record.val_acc is not None else ""
+            val = f" val_loss {fmt(record.val_loss)}" if record.val_loss is not None else ""
+            return f"epoch {record.epoch} loss {fmt(record.train_loss)}{val}{acc}"
+        seen = [r for r in self.pack.values() if r is not None]
+        finite = [r for r in seen if _finite(r.train_loss) and (r.val_loss is None or _finite(r.val_loss))]
+        scores = [r.val_loss for r in finite if r.val_loss is not None] or [r.train_loss for r in finite]
+        best = f" best {'val_loss' if finite and finite[0].val_loss is not None else 'loss'} {fmt(min(scores))}"
+        return f"epoch {record.epoch} · {len(finite)}/{len(self.pack)} finite{' ·' + best if scores else ''}"
 
     def on_variant_end(self, variant, result) -> None:
         if self.progress is not None and len(result.epochs) < self.epochs:
@@ -121,15 +153,8 @@ class RangeTestProgress:
         def on_step(step, lr, loss, smoothed):
             nonlocal task
             if self.bar is None:  # started with the first step: a download before it keeps its own lines
-                self.bar = Progress(
-                    TextColumn("[bold]range test"),
-                    BarColumn(),
-                    MofNCompleteColumn(),
-                    TextColumn("{task.fields[status]}"),
-                    TimeElapsedColumn(),
-                    console=self.console,
-                    transient=True,
-                )
+                columns = bar_columns(self.console.width, self.total, "[bold]range test")
+                self.bar = Progress(*columns, console=self.console, transient=True)
                 self.bar.start()
                 task = self.bar.add_task("find", total=self.total, status="")
             self.bar.update(task, advance=1, status=f"lr {lr:.3g} loss {smoothed:.4g}")
