@@ -178,6 +178,9 @@ def rebuild_summary(store, previous: dict | None = None) -> dict:
         direction=select.get("mode"),
         retrain=(previous or {}).get("retrain") or _retrain_entry(store.read_status(RETRAIN_ID)),
     )
+    notes = [s["engine_note"] for s in map(store.read_status, store.variant_ids()) if s and s.get("engine_note")]
+    if notes:  # as the runner's summary has them: why variants trained one at a time
+        summary["notices"] = list(dict.fromkeys(notes))
     missing = expected_variants(config) - len(rows)
     if missing > 0:
         summary["status_counts"]["pending"] = summary["status_counts"].get("pending", 0) + missing

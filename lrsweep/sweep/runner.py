@@ -136,7 +136,7 @@ def run_sweep(
     try:
         packs = sink.checkpoints.regroup(
             pending,
-            lambda rest: plan_packs(config.engine, rest, spec, splits.train_x.device, events, executor.parallelism),
+            lambda rest: plan_packs(config.engine, rest, spec, splits.train_x.device, sink, executor.parallelism),
         )
         with executor.session(Job(config, spec, splits), sink.on_notice) as session:
             if config.prune.active:
@@ -193,7 +193,7 @@ def _note_pruning(config: Config, executor, events) -> None:
 
 
 def plan_packs(
-    engine: str, pending: list[Variant], spec: TrainSpec, device, events, parallelism: int = 1
+    engine: str, pending: list[Variant], spec: TrainSpec, device, sink: Sink, parallelism: int = 1
 ) -> list[list[Variant]]:
     """Packs of 1 for the sequential engine; otherwise compatible variants together, sized to the device
     and split into at least ``parallelism`` packs (one per worker) where there are enough variants."""
@@ -205,7 +205,7 @@ def plan_packs(
     if engine == "auto" and packs:
         reason = vectorize_obstacle(packs[0], spec, device)
         if reason:
-            events.on_notice(f"training variants one at a time (sequential engine): {reason}")
+            sink.on_fallback(f"training variants one at a time (sequential engine): {reason}")
             return [[v] for v in pending]
     return packs
 
@@ -224,11 +224,16 @@ def vectorize_obstacle(pack: list[Variant], spec: TrainSpec, device) -> str | No
 
 def collect_summary(config: Config, store: RunStore, variants: list[Variant]) -> dict:
     """The summary rebuilt from the run directory's files (what ``show`` will see too)."""
-    rows = [variant_row(v.describe(), store.read_status(v.id), store.read_metrics(v.id)) for v in variants]
+    statuses = {v.id: store.read_status(v.id) for v in variants}
+    rows = [variant_row(v.describe(), statuses[v.id], store.read_metrics(v.id)) for v in variants]
     previous = store.read_summary() or {}
-    return summarize(
+    summary = summarize(
         config.name, config.select.metric, rows, retrain=previous.get("retrain"), direction=config.select.direction
     )
+    notes = [s["engine_note"] for s in statuses.values() if s and s.get("engine_note")]
+    if notes:  # why variants trained one at a time: for scripts (--quiet and --json hide the notice)
+        summary["notices"] = list(dict.fromkeys(notes))
+    return summary
 
 
 def merge_run(config: Config, store: RunStore) -> dict:

@@ -74,6 +74,7 @@ class Sink:
         self.where: dict[str, str] = {}
         self.ended: dict[str, str] = {}
         self.muted: set[str] = set()  # finished variants training along in their first pack: records ignored
+        self.fallback: str | None = None  # why the runner trains this sweep's variants one at a time
 
     def status(self, variant_id: str) -> str:
         """How the variant ended in this sweep, or finished in an earlier one; else ``pending``."""
@@ -115,6 +116,19 @@ class Sink:
     def on_notice(self, message: str) -> None:
         self.events.on_notice(message)
 
+    def on_fallback(self, message: str) -> None:
+        """The variants train one at a time, and why: said now, and kept in each one's status.json (and so
+        in the summary), where --quiet and --json runs read it."""
+        self.fallback = message
+        self.on_notice(message)
+
+    def engine_note(self, result: VariantResult) -> str | None:
+        """Why a variant that could have trained in a pack trained alone (None when it did not, or chose to)."""
+        computed = result.computed or {}
+        if computed.get("engine") != "sequential":
+            return None
+        return computed.get("because") or self.fallback
+
     def on_checkpoint(self, members: list[str], state: dict) -> None:
         """A trainer's state after an epoch: written atomically; members it reports ended are ended now."""
         self.checkpoints.save(members, state)
@@ -155,6 +169,8 @@ class Sink:
         self.running.pop(variant.id, None)
         self.ended[variant.id] = result.status
         save_weights(self.store, variant.id, self.spec, variant, result)  # before status.json says it finished
+        note = self.engine_note(result)
+        extra = {**extra, "engine_note": note} if note else extra
         finish(self.store, variant, result, self.params(variant), self.backend, device, **extra)
         self.checkpoints.discard(variant.id, lambda vid: self.status(vid) != PENDING)
         self.events.on_variant_end(variant, result)

@@ -60,6 +60,31 @@ def test_unvectorizable_user_model_falls_back_with_a_notice(tiny_sweep, tmp_path
     assert any("one at a time" in n and "branchy_model:make" in n for n in events.notices)
     assert events.packs == [1, 1, 1]
     assert {r["status"] for r in summary["variants"]} <= {"done", "diverged"}
+    # where a script reads it, also with --quiet / --json: the summary and each variant's status.json
+    import json
+
+    (note,) = summary["notices"]
+    assert "one at a time" in note and "branchy_model:make" in note
+    run = next((tmp_path / "c").iterdir())
+    assert json.loads((run / "summary.json").read_text())["notices"] == [note]
+    for row in summary["variants"]:
+        status = json.loads((run / "variants" / row["id"] / "status.json").read_text())
+        assert status["computed"]["engine"] == "sequential" and status["engine_note"] == note
+
+
+def test_a_pack_whose_optimizer_has_no_stacked_update_says_why_in_status_and_summary(tiny_sweep, tmp_path):
+    import json
+
+    raw = {**tiny_sweep, "optimizer": ["sgd", "adadelta"], "lr": [0.01, 0.1], "retrain": False}
+    summary, events = sweep(raw, tmp_path, "e")
+    (note,) = summary["notices"]
+    assert note.startswith("training this pack one variant at a time") and "adadelta" in note
+    run = next((tmp_path / "e").iterdir())
+    for row in summary["variants"]:
+        status = json.loads((run / "variants" / row["id"] / "status.json").read_text())
+        packed = row["optimizer"] == "sgd"
+        assert status["computed"]["engine"] == ("vectorized" if packed else "sequential")
+        assert status.get("engine_note") == (None if packed else note)
 
 
 def test_seeds_and_optimizers_make_separate_packs(tiny_sweep, tmp_path):

@@ -25,6 +25,7 @@ class _Unit:
         self.trainer, self.variants = trainer, variants
         self.packed = not isinstance(trainer, SequentialTrainer)
         self.resumed_from = 0  # the epoch its checkpoint held, when it carried on from one
+        self.because: str | None = None  # why it trains alone when its pack could not be vectorized
 
     def alive(self) -> set[str]:
         if self.packed:
@@ -74,6 +75,7 @@ class _Unit:
             "threads": torch.get_num_threads(),
             "device": describe_device(device),
             "resumed_from_epoch": self.resumed_from,
+            **({"because": self.because} if self.because else {}),
         }
 
 
@@ -89,6 +91,7 @@ class PackRunner:
         self.engine, self.spec, self.train_data, self.evaluation = engine, spec, train, evaluation
         self.notice = notice or (lambda message: None)
         self.units: dict[str, _Unit] = {}  # variant id -> its trainer
+        self.alone_because: dict[str, str] = {}  # variant id -> why its pack trains one variant at a time
         self.device = describe_device(train[0].device)
 
     def train(self, pack: list, callbacks, until: int | None = None, resume=None) -> list[VariantResult]:
@@ -178,7 +181,9 @@ class PackRunner:
         except VectorizeError as exc:
             if self.engine == "vectorized":
                 raise UsageError(f"--engine vectorized: {exc}") from None
-            self.notice(f"training this pack one variant at a time: {exc}")
+            message = f"training this pack one variant at a time: {exc}"
+            self.notice(message)
+            self.alone_because.update({v.id: message for v in members})
             return []
         if restoring and not self._restore_pack(unit, resume.pack_state):
             return self._new_pack(pack)
@@ -207,6 +212,7 @@ class PackRunner:
         try:
             if unit is None:
                 unit = _Unit(SequentialTrainer(variant, self.spec, self.train_data, self.evaluation), [variant])
+                unit.because = self.alone_because.get(variant.id)
                 if state is not None:
                     self._restore_alone(unit, state)
                 self.units[variant.id] = unit
