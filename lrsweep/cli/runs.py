@@ -107,9 +107,11 @@ def compare(
 def plot(run_dir: RunDirArg) -> None:
     """Write PNG figures of a run into RUN_DIR/plots/ and print their paths.
 
-    metric_vs_lr.png: the selection metric vs lr (log axis), seed mean ± std, a line per optimizer/scheduler
-    loss_curves.png: train and val loss per epoch, a panel per variant
-    lr_schedule.png: the learning rate per epoch (per optimizer step where recorded)
+    metric_vs_lr.png: the selection metric vs lr (log axis), seed mean ± std, a line per optimizer/scheduler.
+
+    loss_curves.png: train and val loss per epoch, a panel per variant.
+
+    lr_schedule.png: the learning rate per epoch (per optimizer step where recorded).
 
     Needs matplotlib:  pip install 'lrsweep\\[plot]'
     """

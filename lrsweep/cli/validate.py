@@ -121,9 +121,13 @@ def datasets(json_out: JsonOption = False) -> None:
 
 @app.command()
 def schema() -> None:
-    """Print the JSON Schema (draft 2020-12) of a config file, for editors that complete and check YAML:
-    lrsweep schema > lrsweep.schema.json, then  # yaml-language-server: $schema=lrsweep.schema.json
-    as a config's first line."""
+    """Print the JSON Schema (draft 2020-12) of a config file, for editors that complete and check YAML.
+
+    Write it once, then name it on a config's first line:
+
+        lrsweep schema > lrsweep.schema.json
+        # yaml-language-server: $schema=lrsweep.schema.json
+    """
     from lrsweep.config.jsonschema import config_schema
 
     typer.echo(json.dumps(config_schema(), indent=2))

@@ -34,6 +34,44 @@ def test_shell_completion_is_offered_and_completes_commands_and_options(runner):
         assert done.output.split() == [expected]
 
 
+def test_completion_takes_the_shell_as_given_when_no_interactive_shell_runs_it(runner, monkeypatch):
+    import shellingham
+
+    def undetectable(*args, **kwargs):  # as under setsid, CI, or a parent that is no shell
+        raise shellingham.ShellDetectionFailure()
+
+    monkeypatch.setattr(shellingham, "detect_shell", undetectable)
+    shown = runner.invoke(app, ["--show-completion", "bash"], prog_name="lrsweep")
+    assert shown.exit_code == 0, shown.output
+    assert "complete -o default -F _lrsweep_completion lrsweep" in shown.output
+    guess = runner.invoke(app, ["--show-completion"], prog_name="lrsweep")
+    assert guess.exit_code == 2 and "--show-completion bash" in guess.output and "Shell  not" not in guess.output
+    other = runner.invoke(app, ["--show-completion", "tcsh"], prog_name="lrsweep")
+    assert other.exit_code == 2 and "bash, zsh, fish, powershell" in other.output
+
+
+COMMANDS = ("grid", "find", "tune", "schedule", "validate", "show", "compare", "plot", "merge", "datasets", "schema")
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_help_shows_conventional_metavars(runner, command):
+    import re
+
+    out = runner.invoke(app, [command, "--help"], prog_name="lrsweep").output
+    assert not re.search(r"<(bool|str|int|float|path|int range|float range|list\[\w+\])>", out), out
+    assert "{" not in out.splitlines()[1], out  # the usage line names its arguments in capitals: RUN_DIR
+
+
+def test_help_metavars_say_what_to_type_and_descriptions_rewrap(runner):
+    import re
+
+    grid = runner.invoke(app, ["grid", "--help"], prog_name="lrsweep").output
+    assert "KEY=VALUE" in grid and "[local|ray]" in grid and "INTEGER" in grid and "CONFIG_PATH" in grid
+    assert re.search(r"--force\s+With --resume", grid), grid  # a flag takes no value: none shown
+    validate = runner.invoke(app, ["validate", "--help"], prog_name="lrsweep").output  # 200 columns
+    assert "model.name like package.module:function is imported and called, here as in a run" in validate
+
+
 @pytest.mark.parametrize(
     "args, fragment",
     [
