@@ -43,7 +43,7 @@ class Best:
         best = summary.get("best")
         if not best:
             return None
-        row = next((r for r in summary["variants"] if r["id"] == best["id"]), {})
+        row: dict[str, Any] = next((r for r in summary["variants"] if r["id"] == best["id"]), {})
         return cls(
             id=best["id"],
             lr=best["lr"],
@@ -289,6 +289,8 @@ def validate(config: ConfigLike, overrides: Overrides = None) -> Plan:
     from lrsweep.api.validation import check_loaded
 
     checked = check_loaded(load_config_any(config, overrides))
+    # check_loaded imports what the config names, so the data was loaded: its sizes and task are known
+    assert checked.sizes is not None and checked.task is not None, "check_loaded() loads the data"
     return Plan(
         config=checked.config,
         variants=checked.variants,
