@@ -11,7 +11,7 @@ import yaml
 
 from lrsweep.api.common import DEFAULT_OUT, ConfigLike, Overrides, load_config_any, load_splits, now, raw_config
 from lrsweep.errors import ConfigError, UsageError
-from lrsweep.select.finder import (  # noqa: F401  MODES, SUGGESTERS: the choices of lrsweep find
+from lrsweep.select.finder import (  # noqa: F401  MODES, SUGGESTERS: lrsweep find's choices (its enums, tested equal)
     DEFAULT_SUGGESTER,
     MODES,
     SUGGESTERS,

@@ -16,7 +16,7 @@ from lrsweep.api.common import (
     load_splits,
     override_items,
 )
-from lrsweep.api.grid_dir import finish, load_for_grid, open_store, record_extension
+from lrsweep.api.grid_dir import HeldLock, finish, load_for_grid, open_store, record_extension
 from lrsweep.errors import Interrupted, StorageError, UsageError
 from lrsweep.select.extend import DEFAULT_MAX_EXTENSIONS
 
@@ -43,7 +43,7 @@ class Best:
         best = summary.get("best")
         if not best:
             return None
-        row = next((r for r in summary["variants"] if r["id"] == best["id"]), {})
+        row: dict[str, Any] = next((r for r in summary["variants"] if r["id"] == best["id"]), {})
         return cls(
             id=best["id"],
             lr=best["lr"],
@@ -128,7 +128,8 @@ def grid(
     from lrsweep.sweep.runner import check_shard
 
     items = override_items(overrides) + ([f"save={save}"] if save else [])
-    with make_executor(backend, devices, address) as executor, ExitStack() as held:
+    with make_executor(backend, devices, address) as executor, ExitStack() as stack:
+        held = HeldLock(stack)
         check_extras(plot, tensorboard)
         part = Shard.parse(shard) if isinstance(shard, str) else shard
         if part and extend:
@@ -144,9 +145,9 @@ def grid(
         if on_run_dir is not None:
             on_run_dir(store.path)
         observe = observer(events, cfg, store.tensorboard_dir if tensorboard else None)
-        if getattr(held, "lock_notice", None):
+        if held.notice:
             with observe() as notices:
-                notices.on_notice(held.lock_notice)
+                notices.on_notice(held.notice)
         try:
             summary = sweep(cfg, splits, store, observe, max_extensions if extend else 0, executor, part)
         except Interrupted as stop:
@@ -289,6 +290,8 @@ def validate(config: ConfigLike, overrides: Overrides = None) -> Plan:
     from lrsweep.api.validation import check_loaded
 
     checked = check_loaded(load_config_any(config, overrides))
+    # check_loaded imports what the config names, so the data was loaded: its sizes and task are known
+    assert checked.sizes is not None and checked.task is not None, "check_loaded() loads the data"
     return Plan(
         config=checked.config,
         variants=checked.variants,

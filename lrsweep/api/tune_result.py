@@ -57,5 +57,5 @@ class TuneResult:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> TuneResult:
-        return cls(**{k: data.get(k) for k in cls.__dataclass_fields__ if k in data})
+    def from_dict(cls, data: dict[str, Any]) -> TuneResult:
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})

@@ -28,7 +28,6 @@ from lrsweep.cli.common import (
     storage_failure,
     user_errors,
 )
-from lrsweep.config import SAVES
 from lrsweep.errors import StorageError
 
 ConfigArg = Annotated[
@@ -65,7 +64,16 @@ BackendOption = Annotated[
         "--backend", help="local: this machine | ray: one Ray task per pack (needs pip install 'lrsweep\\[ray]')."
     ),
 ]
-Save = Enum("Save", {name: name for name in SAVES}, type=str)
+
+
+class Save(str, Enum):
+    """--save: the config's SAVES (tests/cli/test_grid.py keeps them the same)."""
+
+    best = "best"
+    all = "all"
+    none = "none"
+
+
 SaveOption = Annotated[
     Save | None,
     typer.Option(

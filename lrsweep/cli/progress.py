@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from lrsweep.api.common import RETRAIN_ID
 from lrsweep.render.format import fmt, fmt_lr
@@ -18,8 +18,8 @@ class ProgressEvents:
 
     def __init__(self, console: Console, epochs: int, quiet: bool = False):
         self.console, self.epochs, self.quiet = console, epochs, quiet
-        self.progress: Progress | None = None
-        self.task = None
+        self.progress: Progress | None = None  # a bar on a terminal, once the sweep starts
+        self.task: TaskID | None = None  # the bar's one task, added with it
         self.current = ""
 
     def __enter__(self):
@@ -59,13 +59,13 @@ class ProgressEvents:
                 f"{len(variants)} variants together: lr {fmt_lr(lrs[0])}…{fmt_lr(lrs[-1])} "
                 f"{first.optimizer.label} s{first.seed}"
             )
-        if self.progress is not None:
+        if self.progress is not None and self.task is not None:
             self.progress.update(self.task, description=self.current)
         elif not self.quiet and len(variants) > 1:  # plain lines: say what is training before it ends
             self.console.print(f"training {self.current}", markup=False, soft_wrap=True)
 
     def on_epoch(self, variant_id, record) -> None:
-        if self.progress is None:
+        if self.progress is None or self.task is None:
             return
         if variant_id == RETRAIN_ID and record.epoch == 1:  # the sweep's bar is full: one bar for the retrain
             self.progress.reset(self.task, total=self.epochs, description="retraining the best on train+val")
@@ -75,7 +75,7 @@ class ProgressEvents:
         self.progress.update(self.task, advance=1, status=status)
 
     def on_variant_end(self, variant, result) -> None:
-        if self.progress is not None and len(result.epochs) < self.epochs:
+        if self.progress is not None and self.task is not None and len(result.epochs) < self.epochs:
             self.progress.update(self.task, advance=self.epochs - len(result.epochs))
         if self.quiet:
             return
@@ -99,7 +99,8 @@ class RangeTestProgress:
     LINES = 10  # plain lines over the whole test
 
     def __init__(self, console: Console, total: int, quiet: bool):
-        self.console, self.total, self.quiet, self.bar = console, total, quiet, None
+        self.console, self.total, self.quiet = console, total, quiet
+        self.bar: Progress | None = None
 
     def __enter__(self):
         if self.quiet:
@@ -116,7 +117,7 @@ class RangeTestProgress:
                     )
 
             return line
-        task = None
+        task: TaskID | None = None
 
         def on_step(step, lr, loss, smoothed):
             nonlocal task
@@ -132,6 +133,7 @@ class RangeTestProgress:
                 )
                 self.bar.start()
                 task = self.bar.add_task("find", total=self.total, status="")
+            assert task is not None, "added with the bar, on the first step"
             self.bar.update(task, advance=1, status=f"lr {lr:.3g} loss {smoothed:.4g}")
 
         return on_step

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -23,6 +23,9 @@ from lrsweep.cli.common import (
     stdout_console,
     user_errors,
 )
+
+if TYPE_CHECKING:  # for the annotation; _Progress.on_start imports it where it is used
+    from lrsweep.cli.progress import ProgressEvents
 
 
 @app.command()
@@ -82,9 +85,8 @@ def tune(
                     events.close()
                     if json_out:
                         print_json(stop.summary)
-                    err.print(
-                        f"[yellow]interrupted[/]: resume with  lrsweep tune --resume {stop.summary.get('run_dir')}"
-                    )
+                    run_dir = (stop.summary or {}).get("run_dir")
+                    err.print(f"[yellow]interrupted[/]: resume with  lrsweep tune --resume {run_dir}")
                     raise typer.Exit(130) from None
         except KeyboardInterrupt:
             raise typer.Exit(130) from None
@@ -109,7 +111,8 @@ class _Progress:
     """The grid's progress display, started afresh for each stage's sweep, plus one line per stage."""
 
     def __init__(self, console, quiet: bool, epochs: int):
-        self.console, self.quiet, self.epochs, self.current = console, quiet, epochs, None
+        self.console, self.quiet, self.epochs = console, quiet, epochs
+        self.current: ProgressEvents | None = None
 
     def close(self) -> None:
         if self.current is not None:

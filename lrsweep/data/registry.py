@@ -131,7 +131,9 @@ def standin_splits(remote: Remote, val_fraction: float) -> Splits:
     )
 
 
-def load_dataset(name: str, options: dict[str, Any], root: Path | None = None, download: bool = True) -> Dataset:
+def load_dataset(
+    name: str, options: dict[str, Any], root: Path | None = None, download: bool = True
+) -> Dataset | streamed.StreamedDataset:
     """Load dataset ``name`` with its options; ``root`` defaults to :func:`default_root`.
 
     Raises:
@@ -152,7 +154,7 @@ def load_dataset(name: str, options: dict[str, Any], root: Path | None = None, d
     return validate(_as_dataset(name, call_user(factory, options, f"dataset factory '{name}'", key="data.name")))
 
 
-def _as_dataset(name: str, result: Any) -> Dataset:
+def _as_dataset(name: str, result: Any) -> Dataset | streamed.StreamedDataset:
     if isinstance(result, Dataset):
         return result
     if streamed.is_dataset_pair(result):  # map-style torch Datasets (train, test): streamed, never loaded whole

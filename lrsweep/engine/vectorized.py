@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 from lrsweep.engine import checkpoint
-from lrsweep.engine.batches import as_batches
+from lrsweep.engine.batches import ResidentBatches, StreamedBatches, as_batches
 from lrsweep.engine.common import (
     EVAL_CHUNK,
     STATUS_DIVERGED,
@@ -110,9 +110,22 @@ class PackTrainer:
         # per pack position: batches since its loss first went non-finite (0 while finite), on the device
         self.bad_batches = torch.zeros(len(self.variants), dtype=torch.int64, device=self.device)
         self.results: list[VariantResult] | None = None  # set by the first run()
-        self.batches, self.batches_state = None, None  # the batch source, made by the first run()
+        self.batches: ResidentBatches | StreamedBatches | None = None  # the batch source, made by the first run()
+        self.batches_state: dict | None = None  # a checkpoint's batch orders, for the batch source
         self.epochs_run = 0
         self.reference: list[float] | None = None  # set by the first batch
+
+    @property
+    def _results(self) -> list[VariantResult]:
+        """``results``, once the pack has started (the first run(), or restore())."""
+        assert self.results is not None, "the pack has not started: run() or restore() first"
+        return self.results
+
+    @property
+    def _batches(self) -> ResidentBatches | StreamedBatches:
+        """``batches``, once the first run() has made the batch source."""
+        assert self.batches is not None, "no batch source yet: the first run() makes it"
+        return self.batches
 
     def state_dict(self, i: int) -> dict[str, Tensor]:
         """Variant ``i``'s current parameters (as its own module's state_dict), while it is in the pack."""
@@ -137,14 +150,15 @@ class PackTrainer:
         with checkpoint.own_rng(self, self.device):
             while self.epochs_run < last and self.alive:
                 self.epochs_run += 1
-                self._epoch(self.epochs_run, self.batches.epoch(), evaluation, callbacks)
+                self._epoch(self.epochs_run, self._batches.epoch(), evaluation, callbacks)
+        results = self._results
         if test is not None and self.alive and self.epochs_run >= self.spec.epochs:
             for i, (loss, acc) in zip(self.alive, self._evaluate(*test)):
-                self.results[i].test_loss, self.results[i].test_acc = loss, acc
+                results[i].test_loss, results[i].test_acc = loss, acc
         share = (time.perf_counter() - started) / max(1, len(members))
         for i in members:
-            self.results[i].seconds += share  # each variant's share of the pack's wall time
-        return self.results
+            results[i].seconds += share  # each variant's share of the pack's wall time
+        return results
 
     def stop(self, variant_ids, status: str) -> None:
         """Take variants out of the pack for good (e.g. pruned at a rung) with ``status``; the rest train on."""
@@ -184,8 +198,9 @@ class PackTrainer:
             train_loss, train_acc = stats.mean(i, self.spec.loss == "cross_entropy")
             val_loss, val_acc = scores.get(i, (nan, nan)) if evaluation else (None, None)
             record = EpochRecord(epoch, lrs[i], train_loss, train_acc, val_loss, val_acc, share)
-            self.results[i].epochs.append(record)
+            self._results[i].epochs.append(record)
             callbacks.on_epoch(self.variants[i].id, record)
+            assert self.reference is not None, "the epoch's first batch sets it"
             blown = diverged(train_loss, self.reference[i]) or diverged(val_loss, self.reference[i])
             if i in self.alive and blown:
                 self._drop([i])
@@ -218,7 +233,7 @@ class PackTrainer:
         active = self.amp.unscale_and_clip(self.model.params, keep)  # fp16: a host sync per step
         for pos, i in enumerate(self.alive):
             if self.drivers[i].per_step:
-                self.results[i].lr_steps.append(self.optimizer.hp["lr"][pos])
+                self._results[i].lr_steps.append(self.optimizer.hp["lr"][pos])
         if active is not None:  # fp16: a variant whose gradients overflowed skips this step, as with GradScaler
             self.optimizer.step(active=active)
         elif self.device.type == "cpu" and bool(keep.all()):  # on the CPU a look costs nothing: skip the copy-back
@@ -238,14 +253,14 @@ class PackTrainer:
         diverged = [i for pos, i in enumerate(self.alive) if counts[pos]]
         for pos, i in enumerate(self.alive):
             if counts[pos] > 1 and self.drivers[i].per_step:  # lr_steps end with the batch that diverged
-                del self.results[i].lr_steps[-(counts[pos] - 1) :]
+                del self._results[i].lr_steps[-(counts[pos] - 1) :]
         if diverged:
             self._drop(diverged)
 
     def _drop(self, dropped: list[int], status: str = STATUS_DIVERGED) -> None:
         """Freeze variants out of the pack for good (they diverged, or were stopped); the others keep training."""
         for i in dropped:
-            self.results[i].status = status
+            self._results[i].status = status
             self.frozen[i] = self.state_dict(i)
         keep = [pos for pos, i in enumerate(self.alive) if i not in dropped]
         self.alive = [self.alive[pos] for pos in keep]
@@ -271,7 +286,7 @@ class PackTrainer:
                 "format": checkpoint.STATE_FORMAT,
                 "kind": "pack",
                 "variant_ids": [v.id for v in self.variants],
-                "n_rows": self.batches.n,
+                "n_rows": self._batches.n,
                 "epochs_run": self.epochs_run,
                 "alive": list(self.alive),
                 "bad_batches": self.bad_batches,
@@ -288,10 +303,10 @@ class PackTrainer:
                 "proxies": [d.optimizer.state_dict() for d in self.drivers],
                 "drivers": [checkpoint.driver_state(d) for d in self.drivers],
                 "frozen": dict(self.frozen),
-                "results": [checkpoint.result_state(r) for r in self.results],
+                "results": [checkpoint.result_state(r) for r in self._results],
                 "reference": self.reference,  # the divergence rule's losses at initialisation
                 "rng": checkpoint.rng_state(self.device),
-                "orders": self.batches.state_dict(),
+                "orders": self._batches.state_dict(),
             }
         )
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 
-from rich.console import Group
+from rich.console import Group, JustifyMethod
 from rich.table import Table
 from rich.text import Text
 
@@ -19,9 +19,10 @@ CURVE_HEIGHT = 4  # rows of the terminal chart (8 levels each)
 
 def render_find(result: FinderResult, suggester: str, report: dict) -> Group:
     """The table of suggestions, the terminal chart, and what to do next."""
-    parts = [suggestions_table(result, suggester), render_curve(result, suggester)]
-    if completion_note(result):
-        parts.append(Text(completion_note(result), style="yellow"))
+    parts: list[Table | Text] = [suggestions_table(result, suggester), render_curve(result, suggester)]
+    note = completion_note(result)
+    if note:
+        parts.append(Text(note, style="yellow"))
     footer = Text(f"Results: {report['run_dir']}")
     if report.get("grid"):
         footer.append(
@@ -39,7 +40,8 @@ def suggestions_table(result: FinderResult, suggester: str) -> Table:
         f"({result.settings.mode} {result.settings.start_lr:g} → {result.settings.end_lr:g})"
     )
     table = Table(title=title, title_justify="left")
-    for column, justify in (("suggestion", "left"), ("lr", "right"), ("rule", "left")):
+    columns: tuple[tuple[str, JustifyMethod], ...] = (("suggestion", "left"), ("lr", "right"), ("rule", "left"))
+    for column, justify in columns:
         table.add_column(column, justify=justify)
     rules = {
         "steep": "steepest descent of the smoothed loss vs log LR",
@@ -85,7 +87,9 @@ def render_curve(result: FinderResult, suggester: str, width: int = CURVE_WIDTH,
         line = "".join(" " if lv is None else _block(lv - row * 8) for lv in levels)
         text.append(line + "\n", style="cyan")
     marks = [" "] * width
-    points = [(MARKS[name], result.suggestions[name]) for name in SUGGESTERS if name != suggester]
+    points: list[tuple[str, float | None]] = [
+        (MARKS[name], result.suggestions[name]) for name in SUGGESTERS if name != suggester
+    ]
     points += [("x", result.divergence_lr), (MARKS[suggester], result.suggestion(suggester))]  # chosen drawn last
     for mark, lr in points:
         col = _column_of(lr, result, width)

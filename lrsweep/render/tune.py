@@ -41,7 +41,7 @@ def tune_stage_rows(summary: dict, stages: tuple[str, ...], lrs: list[float] | N
 
 def tune_tables(tune: dict, summary: dict) -> list[Table | Text]:
     """``lrsweep tune``'s tables: the range test's bounds, then one table per stage, each with why it stopped."""
-    tables = []
+    tables: list[Table | Text] = []
     by_name = {s["stage"]: s for s in tune.get("stages", []) if s.get("stage") == "range"}
     if "range" in by_name:
         rng = by_name["range"]

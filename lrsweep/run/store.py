@@ -20,7 +20,7 @@ import io
 import json
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime
 from pathlib import Path
 
@@ -80,9 +80,9 @@ class RunStore:
     @classmethod
     def create(cls, out: Path, name: str, stamp: datetime | None = None) -> RunStore:
         """A new, empty run directory ``<out>/<name>-<YYYYmmdd-HHMMSS>`` (suffixed if taken)."""
-        stamp = (stamp or datetime.now()).strftime("%Y%m%d-%H%M%S")
+        label = (stamp or datetime.now()).strftime("%Y%m%d-%H%M%S")
         out = _out_dir(out)
-        path = out / f"{name}-{stamp}"
+        path = out / f"{name}-{label}"
         n = 1
         while True:
             try:
@@ -90,7 +90,7 @@ class RunStore:
                 break
             except FileExistsError:
                 n += 1
-                path = out / f"{name}-{stamp}-{n}"
+                path = out / f"{name}-{label}-{n}"
             except OSError as exc:
                 raise RunDirError(f"cannot create the run directory {path}: {os_cause(exc)}") from None
         return cls(path)
@@ -292,7 +292,7 @@ class RunStore:
         path = self.variant_dir(variant_id) / "status.json"
         return checks.check_status(read_json(path), path) if path.exists() else None
 
-    def in_progress(self, finished: Iterable[str]) -> list[dict]:
+    def in_progress(self, finished: Collection[str]) -> list[dict]:
         """Variants with epochs on disk whose status is not one of ``finished``: ``{id, epochs, last}``
         (``last`` the newest metrics.csv row), what ``show`` reports of a run that is training."""
         rows = []

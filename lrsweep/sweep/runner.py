@@ -13,6 +13,7 @@ from typing import Protocol
 
 from lrsweep.config import Config
 from lrsweep.data import Splits
+from lrsweep.data.streamed import StreamedSplits
 from lrsweep.engine.common import EpochRecord, TrainSpec, VariantResult
 from lrsweep.engine.loop import steps_per_epoch
 from lrsweep.engine.precision import notices as precision_notices
@@ -52,7 +53,7 @@ class QuietEvents:
         pass
 
 
-def train_spec(config: Config, splits: Splits) -> TrainSpec:
+def train_spec(config: Config, splits: Splits | StreamedSplits) -> TrainSpec:
     """What every variant shares; refuses a loss/metric that does not fit the dataset's task."""
     return TrainSpec(
         model_name=config.model.name,
@@ -71,7 +72,9 @@ def train_spec(config: Config, splits: Splits) -> TrainSpec:
     )
 
 
-def preflight(config: Config, splits: Splits, variants: list[Variant], model: bool = True) -> TrainSpec:
+def preflight(
+    config: Config, splits: Splits | StreamedSplits, variants: list[Variant], model: bool = True
+) -> TrainSpec:
     """Everything that can be refused is refused here, before any training starts (``model=False``: all but
     the model, for ``validate --no-import``)."""
     from lrsweep.engine.augment import check_augment
@@ -96,7 +99,7 @@ def scheduler_params(variant: Variant, spec: TrainSpec, n_train: int) -> dict:
 
 def run_sweep(
     config: Config,
-    splits: Splits,
+    splits: Splits | StreamedSplits,
     store: RunStore,
     events: SweepEvents | None = None,
     executor: Executor | None = None,
