@@ -11,7 +11,7 @@ from lrsweep.render.format import fmt, fmt_lr, keep_numbers, varies
 from lrsweep.select.summary import COMPLETE_STATUSES
 
 
-def plan_table(variants: list, sizes: dict, device: str, fingerprint: str, epochs: int) -> Table:
+def plan_table(variants: list, sizes: dict | str, device: str, fingerprint: str, epochs: int) -> Table:
     """What ``validate`` shows: every variant the sweep would train."""
     table = Table(
         title=f"{len(variants)} variants · device {device} · data {sizes} · "
