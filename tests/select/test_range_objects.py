@@ -297,3 +297,25 @@ def test_a_loss_without_second_derivatives_gives_no_edge_and_says_why():
     )
     assert result.edge_lr is None and result.steps_run > 10
     assert len(notes) == 1 and notes[0].startswith("no stability edge")
+
+
+def test_the_loop_reads_the_loss_once_per_step_and_nothing_else(monkeypatch):
+    """No host syncs beyond the loss: one read per optimizer step, however many micro-batches it has."""
+    reads = []
+    for name in ("tolist", "item", "__float__", "__bool__", "__int__", "cpu", "numpy"):
+        original = getattr(torch.Tensor, name)
+        monkeypatch.setattr(
+            torch.Tensor, name, lambda self, *a, _o=original, _n=name, **k: reads.append(_n) or _o(self, *a, **k)
+        )
+    x, y = data()
+    model = net()
+    settings = FinderSettings(steps=20, accumulate=3, edge=False, diverge_factor=1e9)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    result = range_test_objects(
+        model,
+        optimizer,
+        [(x[i : i + 16], y[i : i + 16]) for i in range(0, 128, 16)],
+        F.cross_entropy,
+        settings=settings,
+    )
+    assert result.steps_run == 20 and reads == ["tolist"] * 20
