@@ -6,7 +6,7 @@ the test, each batch moved to the model's device), and the loss as ``loss_fn(mod
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Generator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from lrsweep.errors import UsageError
@@ -89,7 +89,7 @@ def to_device(batch: Any, device: torch.device) -> Any:
     return batch
 
 
-def cycled(batches: Iterable) -> Iterator:
+def cycled(batches: Iterable) -> Generator:
     """The batches of ``batches``, starting over each time it runs out (a DataLoader reshuffles)."""
     try:
         iterator = iter(batches)
@@ -208,16 +208,19 @@ def range_test_objects(
     optimizer = one_optimizer(optimizer)
     where = model_device(model, device)
     loss_of = batch_loss(model, loss_fn, step_fn)
-    objective = _Batches(train_loader, where, loss_of)
-    return run_range_test(
-        model,
-        optimizer,
-        Objective(loss=objective.next_loss, probe=objective.first_loss, generators=_loader_generators(train_loader)),
-        settings,
-        device=where,
-        on_step=on_step,
-        on_notice=on_notice,
-    )
+    batches = _Batches(train_loader, where, loss_of)
+    try:
+        return run_range_test(
+            model,
+            optimizer,
+            Objective(loss=batches.next_loss, probe=batches.first_loss, generators=_loader_generators(train_loader)),
+            settings,
+            device=where,
+            on_step=on_step,
+            on_notice=on_notice,
+        )
+    finally:
+        batches.close()  # a DataLoader's worker processes stop now, not when the garbage is collected
 
 
 class _Batches:
@@ -226,7 +229,7 @@ class _Batches:
 
     def __init__(self, loader: Iterable, device: torch.device, loss_of: Callable[[Any], torch.Tensor]):
         self.loader, self.device, self.loss_of = loader, device, loss_of
-        self.batches: Iterator | None = None
+        self.batches: Generator | None = None
         self.peeked: Any = None
 
     def _next(self) -> Any:
@@ -239,6 +242,12 @@ class _Batches:
             self.peeked = self._next()
         return self.loss_of(self.peeked)
 
+    def close(self) -> None:
+        if self.batches is not None:
+            self.batches.close()
+        self.batches = self.peeked = None
+
     def next_loss(self) -> torch.Tensor:
-        batch, self.peeked = (self.peeked, None) if self.peeked is not None else (self._next(), None)
+        batch = self.peeked if self.peeked is not None else self._next()
+        self.peeked = None
         return self.loss_of(batch)
