@@ -123,7 +123,7 @@ def finish_meta(store, outcome: str) -> None:
 
 
 def run_meta(config, device) -> dict:
-    """meta.json: what ran, where, on which versions."""
+    """meta.json: what ran, where, on which versions (no fingerprint without a config: find on your own model)."""
     import torch
 
     from lrsweep._version import __version__
@@ -134,7 +134,7 @@ def run_meta(config, device) -> dict:
         "cwd": os.getcwd(),
         "started": now(),
         "host": socket.gethostname(),
-        "fingerprint": config.fingerprint(),
+        **({"fingerprint": config.fingerprint()} if config is not None else {}),
         "device": describe_device(device),
         "versions": {
             "python": platform.python_version(),

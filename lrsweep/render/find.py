@@ -130,12 +130,25 @@ def _column_of(lr: float | None, result: FinderResult, width: int) -> int | None
 
 
 def find_png(result) -> bytes | None:
-    """The range test's figure: loss and smoothed loss against LR, suggestions and divergence marked.
+    """plots/find.png (:func:`find_figure`) as PNG bytes; None without matplotlib."""
+    figure = find_figure(result)
+    return None if figure is None else png_bytes(figure)
 
-    ``result`` is a :class:`lrsweep.select.finder.FinderResult`; None without matplotlib.
-    """
+
+def png_bytes(figure) -> bytes:
     import io
 
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def find_figure(result):
+    """The range test's figure: loss and smoothed loss against LR, suggestions and divergence marked.
+
+    ``result`` is a :class:`lrsweep.select.finder.FinderResult`; a matplotlib Figure (not registered with
+    pyplot: nothing to close), or None without matplotlib.
+    """
     try:
         from matplotlib.figure import Figure
     except ImportError:
@@ -158,9 +171,7 @@ def find_png(result) -> bytes | None:
     ax.set_title(f"LR range test ({result.steps_run} steps, {result.stopped})")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    return buffer.getvalue()
+    return fig
 
 
 def find_loss_range(result) -> tuple[float, float]:
