@@ -96,45 +96,53 @@ def scheduler_params(variant: Variant, spec: TrainSpec, n_train: int) -> dict:
 
 def run_sweep(
     config: Config,
-    splits: Splits,
+    splits: Splits | None,
     store: RunStore,
     events: SweepEvents | None = None,
     executor: Executor | None = None,
     shard: Shard | None = None,
+    function=None,
 ) -> dict:
     """Train every unfinished variant of ``config`` (of its ``shard`` slice); returns (and writes) the summary.
 
     ``executor`` (default: this process) trains the packs; with ``prune`` in the config they train rung
     by rung (see :mod:`lrsweep.select.halving`). A shard writes its own summary and never retrains (``merge``,
-    then ``grid --resume``, do that once every shard has finished).
+    then ``grid --resume``, do that once every shard has finished). A config of your own code (``command:``,
+    ``function:``, given here as ``function`` when it is a callable) has no ``splits``: each variant is one trial.
     Raises :class:`Interrupted` on KeyboardInterrupt, after writing what is consistent.
     """
     events = events or QuietEvents()
     executor = executor or LocalExecutor()
     variants = expand(config)
-    spec = preflight(config, splits, variants)
-    for message in precision_notices(spec.precision, spec.compile, splits.train_x.device):
-        events.on_notice(message)
+    spec = None
+    if splits is not None and config.kind == "engine":
+        spec = preflight(config, splits, variants)
+        for message in precision_notices(spec.precision, spec.compile, splits.train_x.device):
+            events.on_notice(message)
     check_shard(config, shard)
     mine = shard_variants(variants, shard) if shard else variants
     sink = Sink(
         store,
         events,
         executor.backend,
-        spec.epochs,
+        config.train.epochs,
         mine,
-        lambda v: scheduler_params(v, spec, len(splits.train_x)),
+        _schedule_params(spec, splits),
         config.fingerprint(),
         spec=spec,
     )
     pending = [v for v in mine if sink.status(v.id) == PENDING]
     events.on_start(mine, pending)
     try:
-        packs = sink.checkpoints.regroup(
-            pending,
-            lambda rest: plan_packs(config.engine, rest, spec, splits.train_x.device, events, executor.parallelism),
+        packs = (
+            [[v] for v in pending]  # your own code: one trial per variant
+            if spec is None or splits is None
+            else sink.checkpoints.regroup(
+                pending,
+                lambda rest: plan_packs(config.engine, rest, spec, splits.train_x.device, events, executor.parallelism),
+            )
         )
-        with executor.session(Job(config, spec, splits), sink.on_notice) as session:
+        with executor.session(Job(config, spec, splits, function), sink.on_notice) as session:
             if config.prune.active:
                 _note_pruning(config, executor, events)
                 successive_halving(mine, packs, config, store, session, sink)
@@ -152,6 +160,13 @@ def run_sweep(
         raise Interrupted(summary) from None
     _write_summary(store, summary, shard)
     return summary
+
+
+def _schedule_params(spec: TrainSpec | None, splits: Splits | None):
+    """What status.json records of each variant's schedule (nothing for your own code: its schedule is its own)."""
+    if spec is None or splits is None:
+        return lambda variant: None
+    return lambda variant: scheduler_params(variant, spec, len(splits.train_x))
 
 
 def check_shard(config: Config, shard: Shard | None) -> None:
