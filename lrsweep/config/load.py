@@ -58,12 +58,12 @@ def resolve_paths(raw: dict, base: Path) -> dict:
     ``~`` paths and absolute ones are kept as given; anything not a string is left for validation. A command's
     working directory (``trials.cwd``) is resolved likewise, and is ``base`` itself when not given.
     """
-    from lrsweep import data as datasets
-
     raw = _command_cwd(raw, base)
     data = raw.get("data")
     if not isinstance(data, dict):
         return raw
+    from lrsweep import data as datasets  # (imports torch: not for a config without a data section)
+
     builtin = not datasets.DATASETS.is_import(str(data.get("name", DataConfig().name)))
     resolved = dict(data)
     for key in PATH_KEYS:

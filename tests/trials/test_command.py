@@ -20,15 +20,16 @@ SLEEPER = [sys.executable, "-c", "import time; print('up', flush=True); time.sle
 def gone(pid: int, within: float = 3.0) -> bool:
     """Whether ``pid`` is no longer running (a zombie waiting to be reaped counts as gone)."""
     deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
+    while True:
         try:
             state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
         except (FileNotFoundError, ProcessLookupError):
             return True
         if state in ("Z", "X"):
             return True
+        if time.monotonic() > deadline:
+            return False
         time.sleep(0.02)
-    return False
 
 
 def state_of(pid: int) -> str:
