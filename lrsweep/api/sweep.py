@@ -30,7 +30,7 @@ class Best:
     optimizer: str
     scheduler: str
     seed: int | None
-    metric: str  # the selection metric: val_loss | val_acc
+    metric: str  # the selection metric (val_loss, val_acc, or any name your own code reports)
     value: float | None  # its mean over the group's seeds
     std: float | None
     n: int  # seeds in the group

@@ -70,9 +70,18 @@ def _name(function: Callable) -> str:
 
 
 def check_function(config, function: Callable | None) -> None:
-    """A callable runs only a config of ``function:`` kind."""
+    """A callable runs only a config of ``function:`` kind; a command's working directory exists."""
+    from pathlib import Path
+
+    from lrsweep.errors import ConfigError
+
     if function is not None and config.kind != "function":
         raise UsageError(f"a function was given, but the run's config trains with {config.kind}: give that config")
+    cwd = config.trials.cwd
+    if config.kind == "command" and cwd is not None and not Path(cwd).expanduser().is_dir():
+        raise ConfigError(
+            f"the command's working directory is not a folder: {cwd}", key="trials.cwd", file=config.source
+        )
 
 
 def check_jobs(config, jobs: int) -> None:

@@ -196,11 +196,13 @@ def _note_pruning(config: Config, executor, events) -> None:
             f"prune: no rung before the last epoch (grace_epochs={prune.grace_epochs}, "
             f"train.epochs={config.train.epochs}): nothing is pruned"
         )
-    elif executor.backend != "local":
+    elif executor.backend == "ray" or (executor.backend != "local" and config.kind == "engine"):
         events.on_notice(
             f"prune: the {executor.backend} backend retrains survivors from epoch 1 up to each rung "
             f"(rungs at epochs {', '.join(map(str, rungs))}): training state stays in this process only"
         )
+    elif config.kind != "engine" and not config.trials.pause:
+        events.on_notice("prune: trials.pause is off: promoted trials train again from epoch 1 after each rung")
 
 
 def plan_packs(

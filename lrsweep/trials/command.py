@@ -3,8 +3,8 @@
 The process gets the trial's values as placeholders and environment variables, its stdout is read line by line
 (copied into ``stdout.log`` and handed on for parsing), its stderr goes straight to ``stderr.log``. lrsweep
 controls the whole group: paused at a rung (SIGSTOP), continued (SIGCONT), stopped (SIGTERM, then SIGKILL after
-a grace period). On Linux the process is also killed if lrsweep itself dies (``PR_SET_PDEATHSIG``), so not even
-a ``kill -9`` of lrsweep leaves it running.
+a grace period). On Linux the process is also killed if lrsweep itself dies (``PR_SET_PDEATHSIG``, set by a tiny
+launcher that then becomes the command), so not even a ``kill -9`` of lrsweep leaves it running.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from pathlib import Path
 
 from lrsweep.config.trial import render
@@ -79,14 +79,13 @@ class CommandProcess:
         self.lock = threading.Lock()
         with open(stderr_log, "ab") as err:
             self.process = subprocess.Popen(
-                argv,
+                _launched(argv),
                 cwd=cwd,
                 env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=err,
                 start_new_session=True,  # its own process group: pausing and stopping reach its children too
-                preexec_fn=_die_with_parent() if sys.platform.startswith("linux") else None,
             )
         self.pid = self.process.pid
         self.exited_at: float | None = None
@@ -173,19 +172,24 @@ def stop_all(processes: Iterable[CommandProcess], grace: float) -> None:
             process.kill()
 
 
-def _die_with_parent() -> Callable[[], None] | None:
-    """A preexec function that has the kernel SIGKILL the child when the thread that started it dies."""
-    import ctypes
+# Sets the parent-death signal, then becomes the command (the signal survives exec). A launcher rather than a
+# preexec_fn: a preexec_fn makes every spawn fork the whole lrsweep process and run Python's at-fork hooks in
+# it, where a Ctrl-C that lands is swallowed ("Exception ignored in ... _releaseLock").
+_LAUNCHER = """
+import ctypes, os, signal, sys
+ctypes.CDLL(None).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: killed when lrsweep's thread that started it dies
+if os.getppid() != int(sys.argv[1]):
+    os._exit(1)  # lrsweep died before the call: nobody would ever stop this trial
+try:
+    os.execvp(sys.argv[2], sys.argv[2:])
+except OSError as exc:
+    sys.stderr.write(f"lrsweep: cannot run {sys.argv[2]}: {exc.strerror}\\n")
+    os._exit(127)
+"""
 
-    try:
-        prctl = ctypes.CDLL(None, use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-    parent = os.getpid()
 
-    def set_death_signal() -> None:
-        prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-        if os.getppid() != parent:  # the parent died before the call: nobody would ever stop this child
-            os._exit(1)
-
-    return set_death_signal
+def _launched(argv: list[str]) -> list[str]:
+    """``argv`` behind the launcher on Linux (an isolated Python without site: a few ms), as it is elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return argv
+    return [sys.executable, "-I", "-S", "-c", _LAUNCHER, str(os.getpid()), *argv]

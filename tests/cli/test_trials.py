@@ -132,3 +132,13 @@ def test_ctrl_c_to_a_grid_over_a_command_exits_130_with_every_trial_stopped(writ
     assert alive(run) == []  # the one ignoring SIGTERM too: SIGKILL after the grace period
     statuses = {json.loads(p.read_text())["status"] for p in run.glob("variants/*/status.json")}
     assert statuses == {"interrupted"}
+
+
+def test_a_missing_program_fails_its_trial_and_a_missing_folder_is_a_config_error(runner, write_config, tmp_path):
+    config = {"name": "typo", "command": ["pyhton3", "train.py", "--lr", "{lr}"], "lr": [0.1], "train": {"epochs": 1}}
+    result = runner.invoke(app, ["grid", str(write_config(config)), "--out", str(tmp_path / "runs"), "--json"])
+    assert result.exit_code == 1
+    [row] = json.loads(result.stdout)["variants"]
+    assert row["status"] == "failed" and "cannot run pyhton3: No such file or directory" in row["error"]
+    moved = runner.invoke(app, ["grid", str(write_config(config)), "--set", "trials.cwd=gone", "--out", str(tmp_path)])
+    assert moved.exit_code == 2 and "trials.cwd: the command's working directory is not a folder" in moved.stderr

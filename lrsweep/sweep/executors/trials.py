@@ -74,9 +74,17 @@ class TrialSession:
 
     def __enter__(self):
         if self.kind == "function" and self.function is None:
+            from lrsweep.errors import ConfigError
             from lrsweep.registry import import_object
 
-            self.function = import_object(self.config.function, key="function")
+            try:
+                self.function = import_object(self.config.function, key="function")
+            except ConfigError as err:
+                raise ConfigError(
+                    f"{err.message} (a function given from Python is given again to resume: "
+                    "lrsweep.grid(train, resume=RUN_DIR))",
+                    key="function",
+                ) from None
         return self
 
     def __exit__(self, *exc):
@@ -165,8 +173,15 @@ class TrialSession:
             reports_file.unlink(missing_ok=True)  # a trial started again reports afresh
             argv = command_argv(config.command, values, config.params)
             env = trial_env(values, config.params, reports_file, config.trials.env, cuda_visible)
-            cwd = config.trials.cwd or str(Path.cwd())
-            process = CommandProcess(argv, env, cwd, stdout_log, stderr_log)
+            cwd = str(Path(config.trials.cwd).expanduser()) if config.trials.cwd else str(Path.cwd())
+            try:
+                process = CommandProcess(argv, env, cwd, stdout_log, stderr_log)
+            except OSError as exc:  # a program or folder that is not there (where no launcher reports it)
+                sink.on_pack_start([variant], device)
+                failed = VariantResult(variant.id, FAILED, error=f"cannot start {argv[0]} in {cwd}: {exc.strerror}")
+                sink.on_result(variant, failed, device)
+                self.settled.add(variant.id)
+                return
             runner, computed = process, {"trial": "command", "argv": argv, "cwd": cwd, "pid": process.pid}
             if cuda_visible is not None:
                 computed["cuda_visible_devices"] = cuda_visible
