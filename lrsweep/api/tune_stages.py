@@ -117,6 +117,7 @@ class Tuner:
             "range",
             lrs=[],
             bounds={"low": low, "high": high},
+            bounds_from="lr",
             reason=f"the span of lr the config gives, {low:.3g} to {high:.3g} (the range test needs lrsweep's own "
             f"training loop; this config trains with its {self.config.kind})",
         )
