@@ -35,7 +35,7 @@ LAYERS = (
     ("registry",),
     ("data", "models", "optim"),
     ("config",),
-    ("select", "engine", "run"),
+    ("select", "engine", "trials", "run"),
     ("sweep",),
     ("render",),
     ("api",),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, replace
 
+from lrsweep.api.tune_bounds import range_test_bounds
 from lrsweep.api.tune_result import TuneResult, TuneSettings
 from lrsweep.config import Config, PruneConfig
 from lrsweep.errors import UsageError
@@ -18,13 +19,11 @@ from lrsweep.select.strategy import (
     halving_epochs,
     log_space,
     refine_points,
-    round_lr,
     smoothed_ranking,
     survivors,
     widen_band,
 )
 
-MIN_RANGE_STEPS = 20  # fewer points leave the range test's curve too coarse to bound anything
 MIN_SCOUTS = 3
 # Scouts span at most this ratio below the ceiling: on the six benchmark tasks the good band sat within
 # 1.5 decades of the range test's ceiling; a short range test's curve can start falling far lower.
@@ -34,8 +33,9 @@ SCOUT_SPAN = 1000.0
 class Tuner:
     """One tune run: the stages in order, each recorded in tune.json as it ends."""
 
-    def __init__(self, config: Config, store: RunStore, settings: TuneSettings, events):
+    def __init__(self, config: Config, store: RunStore, settings: TuneSettings, events, executor=None, function=None):
         self.config, self.store, self.settings, self.events = config, store, settings, events
+        self.executor, self.function = executor, function  # where the sweeps train; your own function, if given
         self.stages: list[dict] = []
         self.stage_of: dict[str, str] = {}
         self.planned = 0.0  # trainings committed by the stages so far (upper bounds): what decisions use
@@ -47,16 +47,21 @@ class Tuner:
 
     def run(self) -> TuneResult:
         from lrsweep.api.common import finish_meta
+        from lrsweep.api.trials import direction_notice
         from lrsweep.engine.device import resolve_device
         from lrsweep.engine.loop import steps_per_epoch
         from lrsweep.sweep.executors.base import load_data
         from lrsweep.sweep.runner import Interrupted
 
-        self.device = resolve_device(self.config.device)
-        self.splits = load_data(self.config).to(self.device)
-        self.costs = Costs(
-            self.config.train.epochs, steps_per_epoch(len(self.splits.train_x), self.config.data.batch_size)
-        )
+        if self.config.kind == "engine":
+            self.device = resolve_device(self.config.device)
+            self.splits = load_data(self.config).to(self.device)
+            steps = steps_per_epoch(len(self.splits.train_x), self.config.data.batch_size)
+        else:  # your own code loads its own data; no range test, so no optimizer steps to count
+            self.splits, steps = None, 1
+        self.costs = Costs(self.config.train.epochs, steps)
+        if (notice := direction_notice(self.config)) is not None:
+            self.events.on_notice(notice)
         try:
             low, high = self._range()
             self._scout(low, high)
@@ -75,8 +80,10 @@ class Tuner:
     # ---- stage 1: bounds
 
     def _range(self) -> tuple[float, float]:
+        if self.config.kind != "engine":
+            return self._span()
         if self.range_test is None:
-            self.range_test = self._range_test()
+            self.range_test = range_test_bounds(self.config, self.splits, self.settings, self.costs, self.events)
             self._save_progress()
         rt = self.range_test
         self.planned += self.costs.trainings(steps=self._range_steps())
@@ -98,44 +105,23 @@ class Tuner:
         )
         return low, high
 
-    def _range_test(self) -> dict:
-        import torch
-
-        from lrsweep.engine.common import loss_fn
-        from lrsweep.engine.loop import initial_state
-        from lrsweep.select.finder import GRID_MARGIN, FinderSettings
-        from lrsweep.select.range_test import range_test
-        from lrsweep.sweep.runner import train_spec
-
-        s, c = self.settings, self.costs
-        from lrsweep.select.edge import POWER_ITERATIONS
-
-        steps = max(MIN_RANGE_STEPS, min(s.range_steps, int(s.range_share * c.epochs * c.steps_per_epoch)))
-        settings = FinderSettings(steps=steps)
-        most = c.trainings(steps=steps + 1 + 2 * POWER_ITERATIONS)
-        if most > s.budget:
+    def _span(self) -> tuple[float, float]:
+        """Your own code: the range test needs lrsweep's own loop, so the search spans the config's lr."""
+        low, high = min(self.config.lrs), max(self.config.lrs)
+        if low == high:
             raise UsageError(
-                f"a budget of {s.budget:g} trainings is too small for this config: the range test "
-                f"alone may cost {most:.2f}; raise --budget"
+                f"tune searches the span of lr, and this config gives one LR ({low:g}): give a span, e.g. "
+                "lr: {logspace: {start: 1.0e-5, stop: 0.1, num: 9}} (or lr=(1e-5, 0.1) from Python)"
             )
-        spec = train_spec(self.config, self.splits)
-        seed, opt = self.config.seeds[0], self.config.optimizers[0]
-        self.events.on_notice(f"tune: range test ({steps} steps) for the bounds")
-        model, optimizer = initial_state(spec, opt, settings.start_lr, seed, self.device)
-        result = range_test(
-            model,
-            optimizer,
-            loss_fn(spec.loss),
-            self.splits.train_x,
-            self.splits.train_y,
-            spec.batch_size,
-            settings,
-            generator=torch.Generator().manual_seed(seed),
+        self._stage(
+            "range",
+            lrs=[],
+            bounds={"low": low, "high": high},
+            bounds_from="lr",
+            reason=f"the span of lr the config gives, {low:.3g} to {high:.3g} (the range test needs lrsweep's own "
+            f"training loop; this config trains with its {self.config.kind})",
         )
-        data = result.to_dict()
-        data.pop("points")
-        data["ceiling"] = round_lr(result.ceiling * GRID_MARGIN)
-        return data
+        return low, high
 
     # ---- stage 2: scouting with successive halving
 
@@ -275,7 +261,7 @@ class Tuner:
         from lrsweep.sweep.runner import run_sweep
 
         config = replace(self.config, lrs=tuple(lrs), seeds=tuple(seeds), prune=prune or PruneConfig(), retrain=retrain)
-        return run_sweep(config, self.splits, self.store, self.events)
+        return run_sweep(config, self.splits, self.store, self.events, executor=self.executor, function=self.function)
 
     def _rows(self) -> list[dict]:
         from lrsweep.select.summary import variant_row

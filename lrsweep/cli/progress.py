@@ -10,6 +10,8 @@ from lrsweep.render.format import fmt, fmt_lr
 
 
 def describe(variant) -> str:
+    if variant.optimizer.name in ("command", "function"):  # your own code: lr and seed are all it is given
+        return f"lr={fmt_lr(variant.lr)} s{variant.seed}"
     return f"lr={fmt_lr(variant.lr)} {variant.optimizer.label} {variant.scheduler.label} s{variant.seed}"
 
 
@@ -72,6 +74,8 @@ class ProgressEvents:
         acc = f" val_acc {fmt(record.val_acc)}" if record.val_acc is not None else ""
         val = f" val_loss {fmt(record.val_loss)}" if record.val_loss is not None else ""
         status = f"epoch {record.epoch} loss {fmt(record.train_loss)}{val}{acc}"
+        if record.train_loss is None and not val and not acc:  # your own code's metrics
+            status = f"epoch {record.epoch} {_metrics(record)}"
         self.progress.update(self.task, advance=1, status=status)
 
     def on_variant_end(self, variant, result) -> None:
@@ -80,16 +84,28 @@ class ProgressEvents:
         if self.quiet:
             return
         last = result.epochs[-1] if result.epochs else None
-        metrics = f"val_loss {fmt(last.val_loss)} val_acc {fmt(last.val_acc)}" if last else ""
-        line = f"{result.status:<8} {describe(variant)}  {metrics}  {result.seconds:.1f}s"
+        line = f"{result.status:<8} {describe(variant)}  {_metrics(last)}  {result.seconds:.1f}s"
         if result.error:
             line += f"  ({result.error})"
         style = {"done": None, "pruned": "dim", "diverged": "yellow"}.get(result.status, "red")
         self.console.print(line, style=style, markup=False, soft_wrap=True)
+        trial = (result.computed or {}).get("trial") == "command"
+        if trial and result.status == "failed" and result.traceback:  # the end of its stderr, as it wrote it
+            tail = "\n".join(f"    {line}" for line in result.traceback.splitlines()[-5:])
+            self.console.print(tail, style="dim", markup=False, highlight=False, soft_wrap=True)
 
     def on_notice(self, message: str) -> None:
         if not self.quiet:
             self.console.print(message, style="yellow", markup=False, soft_wrap=True)
+
+
+def _metrics(record) -> str:
+    """The validation metrics of an epoch record: lrsweep's own, or the first few your own code reported."""
+    if record is None:
+        return ""
+    if record.val_loss is not None or record.val_acc is not None or not record.metrics:
+        return f"val_loss {fmt(record.val_loss)} val_acc {fmt(record.val_acc)}"
+    return " ".join(f"{name} {fmt(value)}" for name, value in list(record.metrics.items())[:3])
 
 
 class RangeTestProgress:

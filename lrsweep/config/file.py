@@ -30,6 +30,7 @@ from pydantic import (
 from lrsweep.config.errors import reported
 from lrsweep.config.grid import LrGrid, SpacedGrid
 from lrsweep.config.sections import (
+    SELECT_METRICS,
     DataConfig,
     LimitsConfig,
     ModelConfig,
@@ -40,6 +41,7 @@ from lrsweep.config.sections import (
     TrainConfig,
     fields_of,
 )
+from lrsweep.config.trial import TrialConfig, check_command, check_params
 from lrsweep.errors import ConfigError, shown
 
 Engine = Literal["auto", "vectorized", "sequential"]
@@ -111,6 +113,16 @@ def _lr(value: Any) -> Any:
     if isinstance(value, dict):
         return _SPACED.validate_python(value)
     return _NUMBER.validate_python(value)
+
+
+@reported
+def _command(value: Any) -> str | list[str] | None:
+    """``command:`` a shell line, or an argv (a list of strings); checked against params by the model."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return list(value)
+    raise ConfigError(f"must be a shell line (text) or an argv (a list of text), got {shown(value)}", key="command")
 
 
 @reported
@@ -207,6 +219,26 @@ class ConfigFile(BaseModel):
     limits: Annotated[LimitsConfig, BeforeValidator(_empty_is_default)] = Field(
         default_factory=LimitsConfig, description="size guards against a typo'd extra zero; raise one if you mean it"
     )
+    command: Annotated[
+        str | list[str] | None, PlainValidator(_command, json_schema_input_type=str | list[str] | None)
+    ] = Field(
+        default=None,
+        description="your own training script, one process per trial, reporting one JSON line per epoch: a shell "
+        "line (python train.py --lr {lr} --seed {seed} --epochs {epochs} --out {trial_dir}) or an argv list; "
+        "placeholders {lr} {seed} {epochs} {trial_dir} {device} {trial_id} {run_dir} {params.NAME}",
+    )
+    function: StrictStr | None = Field(
+        default=None,
+        description="your own training function, package.module:function, called with a trial per variant "
+        "(trial.lr, .seed, .epochs, .device, .dir, .params; trial.report(epoch, **metrics))",
+    )
+    params: dict[StrictStr, Any] = Field(
+        default_factory=dict,
+        description="fixed values for your command ({params.NAME}, $LRSWEEP_PARAMS as JSON) or function (trial.params)",
+    )
+    trials: Annotated[TrialConfig, BeforeValidator(_empty_is_default)] = Field(
+        default_factory=TrialConfig, description="how a command or function trial is run and stopped"
+    )
 
     @field_validator("data")
     @classmethod
@@ -230,6 +262,87 @@ class ConfigFile(BaseModel):
         if self.seed is not None and self.seeds is not None and "seed" in self.model_fields_set:
             raise ConfigError("give either 'seed' or 'seeds', not both", key="seeds")
         return self
+
+    @model_validator(mode="after")
+    @reported
+    def _trial_kind(self) -> "ConfigFile":
+        """Your own code (command: or function:) or lrsweep's loop, each with only the keys that apply to it."""
+        from lrsweep.config.directions import metric_mode
+        from lrsweep.registry import check_import_spec
+
+        if self.command is not None and self.function is not None:
+            raise ConfigError("give either 'command' or 'function', not both", key="function")
+        if self.kind == "engine":
+            _engine_only(self)
+        else:
+            _own_code_only(self)
+            check_params(self.params)
+            if self.command is not None:
+                check_command(self.command, self.params)
+            elif self.function is not None:
+                check_import_spec(self.function, key="function")
+        try:
+            metric_mode(self.select.metric, self.select.mode)
+        except ValueError as exc:
+            raise ConfigError(str(exc), key="select.mode") from None
+        return self
+
+    @property
+    def kind(self) -> str:
+        """engine (lrsweep's own loop) | command | function: how each variant trains."""
+        return "command" if self.command is not None else "function" if self.function is not None else "engine"
+
+
+# What only lrsweep's own training loop reads: a command or function trains with its own.
+ENGINE_KEYS = ("data", "model", "optimizer", "scheduler", "engine")
+ENGINE_TRAIN_KEYS = ("loss", "precision", "grad_clip", "compile")
+
+
+def _own_code_only(file: ConfigFile) -> None:
+    """A command or function trains with its own data, model and optimizer: lrsweep's would silently do nothing,
+    so they are refused (not ignored), as are retrain (no train+val step to call) and weights lrsweep never holds."""
+    what = f"{file.kind}: trains each variant with your own code"
+    for key in ENGINE_KEYS:
+        if key in file.model_fields_set:
+            raise ConfigError(
+                f"{what}, so {key} (lrsweep's own training loop) would have no effect: remove it (give your "
+                "code its settings with params:, read as {params.NAME} or trial.params)",
+                key=key,
+            )
+    defaults = TrainConfig()
+    for key in ENGINE_TRAIN_KEYS:
+        if getattr(file.train, key) != getattr(defaults, key):
+            raise ConfigError(
+                f"{what}, so train.{key} would have no effect: remove it (only train.epochs applies)",
+                key=f"train.{key}",
+            )
+    if file.retrain and "retrain" in file.model_fields_set:
+        raise ConfigError(
+            f"{what}: lrsweep cannot retrain it on train+val and score it on test (your script has no such "
+            "step lrsweep can call); remove retrain (with command: or function: it is off)",
+            key="retrain",
+        )
+    if file.save == "all":
+        raise ConfigError(
+            f"{what}: lrsweep holds none of its weights; save them in {{trial_dir}} (trial.dir) yourself", key="save"
+        )
+
+
+def _engine_only(file: ConfigFile) -> None:
+    """lrsweep's own loop: none of the keys of your own code, and a metric it reports."""
+    for key, default in (("params", {}), ("trials", TrialConfig())):
+        if key in file.model_fields_set and getattr(file, key) != default:
+            raise ConfigError(f"{key} applies to your own training code only (give command: or function:)", key=key)
+    if file.select.metric not in SELECT_METRICS:
+        from lrsweep.registry import nearest
+
+        guess = nearest(file.select.metric, SELECT_METRICS)
+        hint = f"; did you mean '{guess}'?" if guess else ""
+        raise ConfigError(
+            f"got {shown(file.select.metric)}{hint} (lrsweep's own training loop reports "
+            f"{', '.join(SELECT_METRICS)}; your own code, with command: or function:, may report any name)",
+            key="select.metric",
+        )
 
 
 TOP_KEYS = tuple(ConfigFile.model_fields)

@@ -54,7 +54,17 @@ def config_schema() -> dict:
         "type": "object",
         "additionalProperties": False,
         "properties": props,
+        "allOf": [_engine_metrics()],
     }
+
+
+def _engine_metrics() -> dict:
+    """Without command: or function:, lrsweep's own loop trains, and select.metric is one it reports."""
+    from lrsweep.config.sections import SELECT_METRICS
+
+    own_code = {"anyOf": [{"required": ["command"]}, {"required": ["function"]}]}
+    metric = {"enum": list(SELECT_METRICS)}
+    return {"if": {"not": own_code}, "then": {"properties": {"select": {"properties": {"metric": metric}}}}}
 
 
 def _inline(node: Any, defs: dict) -> Any:

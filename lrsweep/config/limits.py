@@ -6,7 +6,11 @@ from lrsweep.errors import ConfigError
 
 def check_consistency(config: Config) -> None:
     check_limits(config)
-    if config.data.val_fraction == 0 and len(config.lrs) * len(config.optimizers) * max(1, len(config.schedulers)) > 1:
+    if (
+        config.kind == "engine"
+        and config.data.val_fraction == 0
+        and len(config.lrs) * len(config.optimizers) * max(1, len(config.schedulers)) > 1
+    ):
         raise ConfigError(
             "a sweep needs a validation split to choose the best variant, got val_fraction=0", key="data.val_fraction"
         )
@@ -17,13 +21,16 @@ def check_limits(config: Config) -> None:
     from lrsweep import data as datasets
 
     limits = config.limits
-    n = len(config.lrs) * len(config.optimizers) * max(1, len(config.schedulers)) * len(config.seeds)
+    axes = len(config.optimizers) * max(1, len(config.schedulers)) if config.kind == "engine" else 1
+    n = len(config.lrs) * axes * len(config.seeds)
     if n > limits.max_variants:
         raise ConfigError(
             f"the sweep has {n:,} variants, more than limits.max_variants={limits.max_variants:,} "
             "(raise it with --set limits.max_variants=N)",
             key="lr",
         )
+    if config.kind != "engine":
+        return  # your own code: no optimizer or data of lrsweep's to size
     for i, opt in enumerate(config.optimizers):
         decay = opt.options.get("weight_decay")
         if isinstance(decay, (int, float)) and decay > limits.max_weight_decay:

@@ -19,6 +19,7 @@ from lrsweep.config.sections import (
     SelectConfig,
     TrainConfig,
 )
+from lrsweep.config.trial import TrialConfig
 
 
 def _file_default(key: str) -> Any:
@@ -49,7 +50,16 @@ class Config:
     retrain: bool = _file_default("retrain")
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     save: str = _file_default("save")
+    command: str | tuple[str, ...] | None = None  # your own script (a shell line, or an argv)
+    function: str | None = None  # your own function, package.module:function
+    params: dict = field(default_factory=dict)  # fixed values for your command or function
+    trials: TrialConfig = field(default_factory=TrialConfig)
     source: str | None = field(default=None, compare=False)  # the file it came from
+
+    @property
+    def kind(self) -> str:
+        """How each variant trains: engine (lrsweep's own loop) | command | function (your own code)."""
+        return "command" if self.command is not None else "function" if self.function is not None else "engine"
 
     @classmethod
     def from_file(cls, file: ConfigFile, source: str | None = None) -> Config:
@@ -68,9 +78,13 @@ class Config:
             train=file.train,
             select=file.select,
             prune=file.prune,
-            retrain=file.retrain,
+            retrain=file.retrain and file.kind == "engine",  # your own code has no train+val step to call
             limits=file.limits,
             save=file.save,
+            command=tuple(file.command) if isinstance(file.command, list) else file.command,
+            function=file.function,
+            params=dict(file.params),
+            trials=file.trials,
             source=source,
         )
 
@@ -94,24 +108,33 @@ class Config:
         }
         if self.limits != LimitsConfig():
             out["limits"] = dataclasses.asdict(self.limits)
+        if self.kind != "engine":  # what ran: your own code, with none of the engine's keys
+            for key in ("data", "model", "optimizer", "scheduler", "engine"):
+                out.pop(key)
+            out["train"] = {"epochs": self.train.epochs}
+            out[self.kind] = list(self.command) if isinstance(self.command, tuple) else getattr(self, self.kind)
+            out["params"] = dict(self.params)
+            out["trials"] = dataclasses.asdict(self.trials)
         return out
 
     def fingerprint(self) -> str:
         """A short hash of what determines the results (not the device or the engine)."""
         data = self.to_dict()
         for volatile in ("device", "engine", "name", "save"):
-            data.pop(volatile)
+            data.pop(volatile, None)
         data.pop("limits", None)  # guards, not results
-        data["data"].pop("root", None)
-        data["data"].pop("num_workers", None)  # how samples are loaded, not which
-        if not self.data.augment.active:
-            data["data"].pop("augment", None)  # runs made before augmentation existed keep their fingerprint
+        data.pop("trials", None)  # how a trial of your own code is run and stopped (a timeout is a guard)
+        if "data" in data:
+            data["data"].pop("root", None)
+            data["data"].pop("num_workers", None)  # how samples are loaded, not which
+            if not self.data.augment.active:
+                data["data"].pop("augment", None)  # runs made before augmentation existed keep their fingerprint
         if not self.prune.active:
             data.pop("prune")  # runs made before pruning existed keep their fingerprint
         for section, keys in LATER_KEYS.items():  # likewise runs made before these keys existed
             defaults = dataclasses.asdict(type(getattr(self, section))())
             for key in keys:
-                if data[section][key] == defaults[key]:
+                if key in data[section] and data[section][key] == defaults[key]:
                     data[section].pop(key)
         blob = json.dumps(data, sort_keys=True, default=str).encode()
         return hashlib.sha256(blob).hexdigest()[:8]

@@ -27,13 +27,12 @@ SECTION = ConfigDict(extra="forbid")  # a section refuses the keys it does not d
 
 Loss = Literal["auto", "cross_entropy", "mse"]
 Precision = Literal["auto", "32", "bf16-mixed", "16-mixed"]
-Metric = Literal["val_loss", "val_acc"]
 Pruner = Literal["none", "asha"]
 Mode = Literal["min", "max"]
 LOSSES: tuple[str, ...] = get_args(Loss)
 PRECISIONS: tuple[str, ...] = get_args(Precision)  # train.precision (see lrsweep.engine.precision)
 PRUNERS: tuple[str, ...] = get_args(Pruner)
-SELECT_METRICS = {"val_loss": "min", "val_acc": "max"}  # metric -> direction, for each Metric
+SELECT_METRICS = {"val_loss": "min", "val_acc": "max"}  # what lrsweep's own loop reports -> its direction
 
 
 @dataclass(frozen=True)
@@ -175,7 +174,11 @@ class TrainConfig:
 class SelectConfig:
     """How the best variant is chosen."""
 
-    metric: Metric = Field(default="val_loss", description="the metric that ranks the variants, at the last epoch")
+    metric: StrictStr = Field(
+        default="val_loss",
+        description="the metric that ranks the variants, at the last epoch: val_loss | val_acc for lrsweep's own "
+        "loop; any name your command or function reports",
+    )
     mode: Mode | None = Field(
         default=None,
         description="min | max: which way the metric is better; null: what its name says (loss, error, mae, rmse: "

@@ -45,7 +45,12 @@ def tune_tables(tune: dict, summary: dict) -> list[Table | Text]:
     by_name = {s["stage"]: s for s in tune.get("stages", []) if s.get("stage") == "range"}
     if "range" in by_name:
         rng = by_name["range"]
-        table = Table(title=f"range test: {rng['trainings']:g} trainings", title_justify="left")
+        title = (
+            "bounds: the config's lr"
+            if rng.get("bounds_from") == "lr"
+            else f"range test: {rng['trainings']:g} trainings"
+        )
+        table = Table(title=title, title_justify="left")
         for column in ("low", "high", "why"):
             table.add_column(column, justify="left" if column == "why" else "right")
         table.add_row(fmt_lr(rng["bounds"]["low"]), fmt_lr(rng["bounds"]["high"]), rng["reason"])

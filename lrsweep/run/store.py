@@ -5,6 +5,7 @@ runs/<name>-<YYYYmmdd-HHMMSS>/
   variants/<id>/metrics.csv  status.json  lr_steps.csv  model.pt (save: all)
   variants/<id>/checkpoint.pt   a variant trained alone: its last finished epoch, while unfinished
   variants/<id>/pack.json       a pack's member: the pack it trains in (members, device)
+  variants/<id>/stdout.log  stderr.log   a trial of your own code: its output (lrsweep.run.logs)
   packs/<key>/checkpoint.pt     a pack's last finished epoch (one file for all its members)
   retrain/metrics.csv  status.json  model.pt (save: best | all)
   plots/*.png

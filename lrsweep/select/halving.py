@@ -75,7 +75,7 @@ def successive_halving(variants: list, packs: list[list], config, store, session
     (here or in an earlier run) or is still ``pending``. Returns the cuts, in order.
     """
     prune, epochs = config.prune, config.train.epochs
-    direction = "min" if config.select.metric == "val_loss" else "max"
+    direction = config.select.direction
     eliminated: set[str] = set()
     cuts = []
     for rung in rung_epochs(prune.grace_epochs, prune.reduction, epochs):

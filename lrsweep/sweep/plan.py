@@ -47,11 +47,18 @@ class Variant:
 
 
 def expand(config: Config) -> list[Variant]:
-    """Every variant of the sweep, in a stable order (seed innermost)."""
-    schedulers = config.schedulers or (_no_schedule(),)
+    """Every variant of the sweep, in a stable order (seed innermost).
+
+    Your own code (``command:``, ``function:``) has no optimizer or schedule of lrsweep's: its variants are
+    lr × seed, their optimizer slot naming the kind (``command``), their schedule ``none``.
+    """
+    if config.kind == "engine":
+        optimizers, schedulers = config.optimizers, config.schedulers or (_no_schedule(),)
+    else:
+        optimizers, schedulers = (OptimizerConfig(config.kind),), (_no_schedule(),)
     return [
         Variant(lr=lr, optimizer=opt, scheduler=sched, seed=seed)
-        for opt in config.optimizers
+        for opt in optimizers
         for sched in schedulers
         for lr in config.lrs
         for seed in config.seeds

@@ -99,45 +99,53 @@ def scheduler_params(variant: Variant, spec: TrainSpec, n_train: int) -> dict:
 
 def run_sweep(
     config: Config,
-    splits: Splits | StreamedSplits,
+    splits: Splits | StreamedSplits | None,
     store: RunStore,
     events: SweepEvents | None = None,
     executor: Executor | None = None,
     shard: Shard | None = None,
+    function=None,
 ) -> dict:
     """Train every unfinished variant of ``config`` (of its ``shard`` slice); returns (and writes) the summary.
 
     ``executor`` (default: this process) trains the packs; with ``prune`` in the config they train rung
     by rung (see :mod:`lrsweep.select.halving`). A shard writes its own summary and never retrains (``merge``,
-    then ``grid --resume``, do that once every shard has finished).
+    then ``grid --resume``, do that once every shard has finished). A config of your own code (``command:``,
+    ``function:``, given here as ``function`` when it is a callable) has no ``splits``: each variant is one trial.
     Raises :class:`Interrupted` on KeyboardInterrupt, after writing what is consistent.
     """
     events = events or QuietEvents()
     executor = executor or LocalExecutor()
     variants = expand(config)
-    spec = preflight(config, splits, variants)
-    for message in precision_notices(spec.precision, spec.compile, splits.train_x.device):
-        events.on_notice(message)
+    spec = None
+    if splits is not None and config.kind == "engine":
+        spec = preflight(config, splits, variants)
+        for message in precision_notices(spec.precision, spec.compile, splits.train_x.device):
+            events.on_notice(message)
     check_shard(config, shard)
     mine = shard_variants(variants, shard) if shard else variants
     sink = Sink(
         store,
         events,
         executor.backend,
-        spec.epochs,
+        config.train.epochs,
         mine,
-        lambda v: scheduler_params(v, spec, len(splits.train_x)),
+        _schedule_params(spec, splits),
         config.fingerprint(),
         spec=spec,
     )
     pending = [v for v in mine if sink.status(v.id) == PENDING]
     events.on_start(mine, pending)
     try:
-        packs = sink.checkpoints.regroup(
-            pending,
-            lambda rest: plan_packs(config.engine, rest, spec, splits.train_x.device, events, executor.parallelism),
+        packs = (
+            [[v] for v in pending]  # your own code: one trial per variant
+            if spec is None or splits is None
+            else sink.checkpoints.regroup(
+                pending,
+                lambda rest: plan_packs(config.engine, rest, spec, splits.train_x.device, events, executor.parallelism),
+            )
         )
-        with executor.session(Job(config, spec, splits), sink.on_notice) as session:
+        with executor.session(Job(config, spec, splits, function), sink.on_notice) as session:
             if config.prune.active:
                 _note_pruning(config, executor, events)
                 successive_halving(mine, packs, config, store, session, sink)
@@ -155,6 +163,13 @@ def run_sweep(
         raise Interrupted(summary) from None
     _write_summary(store, summary, shard)
     return summary
+
+
+def _schedule_params(spec: TrainSpec | None, splits: Splits | StreamedSplits | None):
+    """What status.json records of each variant's schedule (nothing for your own code: its schedule is its own)."""
+    if spec is None or splits is None:
+        return lambda variant: None
+    return lambda variant: scheduler_params(variant, spec, len(splits.train_x))
 
 
 def check_shard(config: Config, shard: Shard | None) -> None:
@@ -184,11 +199,13 @@ def _note_pruning(config: Config, executor, events) -> None:
             f"prune: no rung before the last epoch (grace_epochs={prune.grace_epochs}, "
             f"train.epochs={config.train.epochs}): nothing is pruned"
         )
-    elif executor.backend != "local":
+    elif executor.backend == "ray" or (executor.backend != "local" and config.kind == "engine"):
         events.on_notice(
             f"prune: the {executor.backend} backend retrains survivors from epoch 1 up to each rung "
             f"(rungs at epochs {', '.join(map(str, rungs))}): training state stays in this process only"
         )
+    elif config.kind != "engine" and not config.trials.pause:
+        events.on_notice("prune: trials.pause is off: promoted trials train again from epoch 1 after each rung")
 
 
 def plan_packs(

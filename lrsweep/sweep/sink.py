@@ -115,6 +115,18 @@ class Sink:
     def on_notice(self, message: str) -> None:
         self.events.on_notice(message)
 
+    def trial_paths(self, variant_id: str):
+        """A trial of your own code: its folder, its stdout and stderr logs, the run directory."""
+        from lrsweep.run.logs import trial_paths
+
+        return trial_paths(self.store, variant_id)
+
+    def on_trial_logs(self, variant_id: str, stdout: str, stderr: str) -> None:
+        """The output of a trial that ran elsewhere (a Ray task), with its result."""
+        from lrsweep.run.logs import append_logs
+
+        append_logs(self.store, variant_id, stdout, stderr)
+
     def on_checkpoint(self, members: list[str], state: dict) -> None:
         """A trainer's state after an epoch: written atomically; members it reports ended are ended now."""
         self.checkpoints.save(members, state)

@@ -52,7 +52,7 @@ def test_errors_in_lists_and_nested_sections_name_the_item(raw, key):
         ({"seeds": []}, "seeds: must be a non-empty list, got []"),
         ({"name": "a/b"}, "name: must be a plain file-name prefix"),
         ({"engine": "vectorised"}, "engine: got 'vectorised'; did you mean 'vectorized'?"),
-        ({1: "x"}, "1: unknown key (valid: data, device, "),
+        ({1: "x"}, "1: unknown key (valid: command, data, device, "),
     ],
 )
 def test_messages_say_what_was_given_and_what_is_allowed(raw, text):

@@ -269,12 +269,26 @@ def _failed(partial: VariantResult, exc: Exception) -> VariantResult:
 
 
 class LocalExecutor(Executor):
-    """Every pack in this process, one after another, on the parent's device and data."""
+    """Every pack in this process, one after another, on the parent's device and data; trials of your own code
+    (command:, function:) up to ``jobs`` at once on the config's device."""
 
-    backend = "local"  # parallelism: the default, one pack at a time
+    backend = "local"
+
+    def __init__(self, jobs: int = 1):
+        self.jobs = jobs
+
+    @property
+    def parallelism(self) -> int:
+        return self.jobs
 
     @contextmanager
     def session(self, job, notice):
+        if job.config.kind != "engine":
+            from lrsweep.sweep.executors.trials import TrialSession, slots_for, trial_device
+
+            with TrialSession(job, notice, slots_for([trial_device(job.config.device)], self.jobs)) as session:
+                yield session
+            return
         yield LocalSession(job, notice)
 
 
