@@ -35,7 +35,7 @@ LAYERS = (
     ("registry",),
     ("data", "models", "optim"),
     ("config",),
-    ("select", "engine", "trials", "run"),
+    ("select", "engine", "run"),
     ("sweep",),
     ("render",),
     ("api",),

@@ -140,7 +140,7 @@ def _own_code(result: Validation, allow_imports: bool) -> Validation:
 
     from lrsweep.registry import import_object
     from lrsweep.sweep.executors.trials import trial_device
-    from lrsweep.trials.command import command_argv, trial_values, visible_device
+    from lrsweep.sweep.trials.command import command_argv, trial_values, visible_device
 
     config, first = result.config, result.variants[0]
     if config.command is not None:

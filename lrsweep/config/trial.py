@@ -1,7 +1,7 @@
 """Your own training code as the way each variant trains: the ``trials:`` section and the ``command:`` template.
 
 A config with ``command:`` runs one process per trial (variant), a config with ``function:`` calls a Python
-function per trial; both report their metrics per epoch (see :mod:`lrsweep.trials`). The command is a template:
+function per trial; both report their metrics per epoch (see :mod:`lrsweep.sweep.trials`). The command is a template:
 ``{lr}``, ``{seed}``, ``{epochs}``, ``{trial_dir}``, ``{device}``, ``{trial_id}``, ``{run_dir}`` and
 ``{params.NAME}`` (a key of the config's ``params:``) are filled in per trial, shell-quoted when the command is a
 string (run by ``/bin/sh -c``), as they are within each item when it is a list (an argv, run without a shell).

@@ -14,7 +14,7 @@ import lrsweep
 from lrsweep.api.runs import load_run
 from lrsweep.api.trials import function_spec
 from lrsweep.errors import ConfigError, UsageError
-from lrsweep.trials import TrialStopped
+from lrsweep.sweep.trials import TrialStopped
 
 
 def loss_at(lr: float, epoch: int, seed: int = 0) -> float:

@@ -15,7 +15,7 @@ from helpers import ROOT
 
 from lrsweep.cli import app
 
-FAKE = str(ROOT / "tests" / "trials" / "fake_train.py")
+FAKE = str(ROOT / "tests" / "sweep" / "trials" / "fake_train.py")
 
 
 def command_config(lrs, modes=None, sleep=0.0, epochs=2, **more) -> dict:

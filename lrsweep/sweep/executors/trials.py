@@ -19,7 +19,7 @@ from pathlib import Path
 
 from lrsweep.engine.common import BLOWUP_FACTOR, EpochRecord, VariantResult
 from lrsweep.errors import UsageError
-from lrsweep.trials.command import (
+from lrsweep.sweep.trials.command import (
     METRICS_FILE,
     CommandProcess,
     command_argv,
@@ -28,8 +28,8 @@ from lrsweep.trials.command import (
     trial_values,
     visible_device,
 )
-from lrsweep.trials.function import GO, FunctionThread
-from lrsweep.trials.protocol import DIVERGED, DONE, FAILED, FUNCTION_PROTOCOL, PROTOCOL, Reports
+from lrsweep.sweep.trials.function import GO, FunctionThread
+from lrsweep.sweep.trials.protocol import DIVERGED, DONE, FAILED, FUNCTION_PROTOCOL, PROTOCOL, Reports
 
 POLL_SECONDS = 0.05  # how long the loop waits for a function's report before it looks at the processes again
 RUNNING, PAUSED, ENDING = "running", "paused", "ending"

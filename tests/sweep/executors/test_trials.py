@@ -13,7 +13,7 @@ from helpers import ROOT, Recorded
 import lrsweep
 from lrsweep.api.runs import load_run
 
-FAKE = str(ROOT / "tests" / "trials" / "fake_train.py")
+FAKE = str(ROOT / "tests" / "sweep" / "trials" / "fake_train.py")
 ARGV = [sys.executable, FAKE, "--lr", "{lr}", "--seed", "{seed}", "--epochs", "{epochs}", "--sleep", "{params.sleep}"]
 
 

@@ -10,7 +10,7 @@ never prints and never touches the run directory: the executors (``lrsweep.sweep
 trial its folder and send its rows and results to the sink. It imports no torch.
 """
 
-from lrsweep.trials.function import Trial, TrialStopped
-from lrsweep.trials.protocol import PROTOCOL, Reports
+from lrsweep.sweep.trials.function import Trial, TrialStopped
+from lrsweep.sweep.trials.protocol import PROTOCOL, Reports
 
 __all__ = ["PROTOCOL", "Reports", "Trial", "TrialStopped"]

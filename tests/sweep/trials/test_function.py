@@ -4,7 +4,7 @@ import queue
 
 import pytest
 
-from lrsweep.trials.function import GO, STOP, FunctionThread, Trial, TrialStopped
+from lrsweep.sweep.trials.function import GO, STOP, FunctionThread, Trial, TrialStopped
 
 VALUES = {"lr": 0.01, "seed": 1, "epochs": 3, "device": "cpu", "trial_dir": "/tmp/t", "trial_id": "lr0.01-s1"}
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from lrsweep.config.trial import render
-from lrsweep.trials.command import CommandProcess, stop_all, trial_env, trial_values, visible_device
+from lrsweep.sweep.trials.command import CommandProcess, stop_all, trial_env, trial_values, visible_device
 
 SLEEPER = [sys.executable, "-c", "import time; print('up', flush=True); time.sleep(600)"]
 
@@ -125,7 +125,7 @@ def test_a_trial_dies_with_lrsweep_even_when_lrsweep_is_killed(tmp_path):
         f"""
         import os, time
         from pathlib import Path
-        from lrsweep.trials.command import CommandProcess
+        from lrsweep.sweep.trials.command import CommandProcess
         folder = Path({str(tmp_path)!r})
         p = CommandProcess({SLEEPER!r}, dict(os.environ), str(folder), folder / "o", folder / "e")
         print(p.pid, flush=True)

@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from lrsweep.trials.protocol import DIVERGED, DONE, FAILED, PROTOCOL, Reports
+from lrsweep.sweep.trials.protocol import DIVERGED, DONE, FAILED, PROTOCOL, Reports
 
 
 def reports(epochs=3, metric="val_loss", direction="min"):
