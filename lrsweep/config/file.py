@@ -29,13 +29,16 @@ from pydantic import (
 
 from lrsweep.config.errors import reported
 from lrsweep.config.grid import LrGrid, SpacedGrid
+from lrsweep.config.metrics import check_metric_name, check_select_metric
 from lrsweep.config.sections import (
     DataConfig,
     LimitsConfig,
+    LrScalingConfig,
     ModelConfig,
     OptimizerConfig,
     PruneConfig,
     Pruner,
+    ScalingRule,
     SelectConfig,
     TrainConfig,
     fields_of,
@@ -100,6 +103,13 @@ def _prune(value: Any) -> Any:
     if value is None or value == "":
         return {}
     return {"type": value} if isinstance(value, str) else value
+
+
+def _lr_scaling(value: Any) -> Any:
+    """``lr_scaling: sqrt`` is ``{rule: sqrt}``; absent, null or empty: no scaling."""
+    if value is None or value == "":
+        return {}
+    return {"rule": value} if isinstance(value, str) else value
 
 
 @reported
@@ -199,6 +209,12 @@ class ConfigFile(BaseModel):
     prune: Annotated[PruneConfig, BeforeValidator(_prune, json_schema_input_type=PruneConfig | Pruner | None)] = Field(
         default_factory=PruneConfig, description="early stopping of the worst variants; prune: asha for short"
     )
+    lr_scaling: Annotated[
+        LrScalingConfig, BeforeValidator(_lr_scaling, json_schema_input_type=LrScalingConfig | ScalingRule | None)
+    ] = Field(
+        default_factory=LrScalingConfig,
+        description="with several data.batch_size: scale lr from a base batch size (linear | sqrt); lr_scaling: sqrt",
+    )
     retrain: StrictBool = Field(default=True, description="retrain the best variant on train+val and score it on test")
     save: Save = Field(
         default="best",
@@ -224,11 +240,27 @@ class ConfigFile(BaseModel):
 
         return replace(model, options=check_model_options(model.name, model.options, key="model"))
 
+    @field_validator("train")
+    @classmethod
+    @reported
+    def _metric_names(cls, train: TrainConfig) -> TrainConfig:
+        for i, name in enumerate(train.metrics):
+            check_metric_name(name, key=f"train.metrics[{i}]")
+        if len(set(train.metrics)) != len(train.metrics):
+            raise ConfigError(f"the metric list repeats an entry: {list(train.metrics)}", key="train.metrics")
+        return train
+
     @model_validator(mode="after")
     @reported
     def _seed_or_seeds(self) -> "ConfigFile":
         if self.seed is not None and self.seeds is not None and "seed" in self.model_fields_set:
             raise ConfigError("give either 'seed' or 'seeds', not both", key="seeds")
+        return self
+
+    @model_validator(mode="after")
+    @reported
+    def _select_metric_is_computed(self) -> "ConfigFile":
+        check_select_metric(self.select.metric, self.train.metrics)
         return self
 
 

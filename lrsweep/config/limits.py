@@ -6,10 +6,15 @@ from lrsweep.errors import ConfigError
 
 def check_consistency(config: Config) -> None:
     check_limits(config)
-    if config.data.val_fraction == 0 and len(config.lrs) * len(config.optimizers) * max(1, len(config.schedulers)) > 1:
+    if config.data.val_fraction != 0:
+        return
+    if len(config.lrs) * len(config.optimizers) * max(1, len(config.schedulers)) * len(config.batch_sizes) > 1:
         raise ConfigError(
             "a sweep needs a validation split to choose the best variant, got val_fraction=0", key="data.val_fraction"
         )
+    for key, on in (("train.early_stopping", config.train.early_stopping), ("select.at", config.select.at == "best")):
+        if on:
+            raise ConfigError("needs a validation split to watch, got data.val_fraction=0", key=key)
 
 
 def check_limits(config: Config) -> None:
@@ -18,6 +23,7 @@ def check_limits(config: Config) -> None:
 
     limits = config.limits
     n = len(config.lrs) * len(config.optimizers) * max(1, len(config.schedulers)) * len(config.seeds)
+    n *= len(config.batch_sizes)
     if n > limits.max_variants:
         raise ConfigError(
             f"the sweep has {n:,} variants, more than limits.max_variants={limits.max_variants:,} "
