@@ -16,6 +16,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from lrsweep.select.health import Scoring, scored_row
+
 STATUS_PRUNED = "pruned"
 PENDING = "pending"  # not ended in this sweep, nor finished in an earlier one: still to train
 ENDED = ("diverged", "failed", STATUS_PRUNED)  # stop contending once they end before a rung
@@ -75,7 +77,7 @@ def successive_halving(variants: list, packs: list[list], config, store, session
     (here or in an earlier run) or is still ``pending``. Returns the cuts, in order.
     """
     prune, epochs = config.prune, config.train.epochs
-    direction = "min" if config.select.metric == "val_loss" else "max"
+    scoring = Scoring.of(config.select)
     eliminated: set[str] = set()
     cuts = []
     for rung in rung_epochs(prune.grace_epochs, prune.reduction, epochs):
@@ -84,8 +86,8 @@ def successive_halving(variants: list, packs: list[list], config, store, session
         session.train(_only(packs, todo), sink, until=rung)
         state = {vid: (sink.status(vid), store.read_metrics(vid)) for vid in racing}
         contenders = {vid for vid, (status, rows) in state.items() if status not in ENDED or len(rows) >= rung}
-        scores = {vid: _metric_at(rows, rung, config.select.metric) for vid, (_s, rows) in state.items()}
-        decision = cut(variants, scores, contenders, rung, direction, prune.reduction)
+        scores = {vid: _metric_at(rows, rung, scoring) for vid, (_s, rows) in state.items()}
+        decision = cut(variants, scores, contenders, rung, scoring.direction, prune.reduction)
         for vid in decision.pruned:
             status, rows = state[vid]
             if status == PENDING:
@@ -98,9 +100,11 @@ def successive_halving(variants: list, packs: list[list], config, store, session
     return cuts
 
 
-def _metric_at(rows: list[dict], epoch: int, metric: str) -> float | None:
-    row = next((r for r in rows if r.get("epoch") == epoch), None)
-    value = row.get(metric) if row else None
+def _metric_at(rows: list[dict], epoch: int, scoring: Scoring) -> float | None:
+    """The score at a rung: at ``epoch`` (``at: last``), or the best so far (``at: best``); a variant that stopped
+    early before the rung keeps the score it stopped with."""
+    row = scored_row([r for r in rows if r.get("epoch", 0) <= epoch], scoring)
+    value = row.get(scoring.metric)
     return float(value) if isinstance(value, (int, float)) else None
 
 
