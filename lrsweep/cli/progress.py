@@ -10,7 +10,8 @@ from lrsweep.render.format import fmt, fmt_lr
 
 
 def describe(variant) -> str:
-    return f"lr={fmt_lr(variant.lr)} {variant.optimizer.label} {variant.scheduler.label} s{variant.seed}"
+    size = f" b={variant.batch_size}" if getattr(variant, "batch_size", None) is not None else ""
+    return f"lr={fmt_lr(variant.lr)}{size} {variant.optimizer.label} {variant.scheduler.label} s{variant.seed}"
 
 
 class ProgressEvents:
@@ -55,8 +56,9 @@ class ProgressEvents:
         else:
             lrs = sorted(v.lr for v in variants)
             first = variants[0]
+            size = f" b={first.batch_size}" if getattr(first, "batch_size", None) is not None else ""
             self.current = (
-                f"{len(variants)} variants together: lr {fmt_lr(lrs[0])}…{fmt_lr(lrs[-1])} "
+                f"{len(variants)} variants together: lr {fmt_lr(lrs[0])}…{fmt_lr(lrs[-1])}{size} "
                 f"{first.optimizer.label} s{first.seed}"
             )
         if self.progress is not None:
@@ -81,7 +83,8 @@ class ProgressEvents:
             return
         last = result.epochs[-1] if result.epochs else None
         metrics = f"val_loss {fmt(last.val_loss)} val_acc {fmt(last.val_acc)}" if last else ""
-        line = f"{result.status:<8} {describe(variant)}  {metrics}  {result.seconds:.1f}s"
+        stopped = f"  (stopped early at epoch {len(result.epochs)})" if getattr(result, "stopped_early", False) else ""
+        line = f"{result.status:<8} {describe(variant)}  {metrics}  {result.seconds:.1f}s{stopped}"
         if result.error:
             line += f"  ({result.error})"
         style = {"done": None, "pruned": "dim", "diverged": "yellow"}.get(result.status, "red")
