@@ -1,8 +1,10 @@
 """Early stopping by (synchronous) successive halving, the rule ASHA applies at each rung.
 
 Every variant trains to the first rung (``grace_epochs``); there, seed groups (lr × optimizer ×
-scheduler) are ranked by the selection metric at that epoch, averaged over seeds, and only the best
-``1/reduction`` of them (at least one) train on to the next rung (``grace_epochs × reduction``), and
+scheduler × batch size) are ranked by the selection metric at that epoch (the best so far with
+``select.at: best``; a variant that stopped early keeps the score it stopped with), averaged over seeds,
+and only the best ``1/reduction`` of them (at least one) train on to the next rung (``grace_epochs ×
+reduction``), and
 so on; the last survivors train every epoch. The others end ``pruned`` at the epoch they reached.
 
 Decisions are a pure function of the metrics at each rung, read back from the run directory, so a
