@@ -3,14 +3,16 @@
 :class:`Scores` takes each evaluation chunk's outputs ``[K, B, C]`` (logits; ``[K, B, D]`` regression predictions)
 and the chunk's targets, shared by the K variants; :meth:`Scores.result` gives one ``{name: value}`` per variant.
 Nothing loops over rows or variants in Python: confusion counts come from one ``bincount``, AUROC from the ranks of
-the sorted scores (the Mann-Whitney U statistic, ties given their average rank), top-k from ``topk``, regression
-errors from float64 sums. They are computed here rather than with torchmetrics: the same numbers (tests compare
-them), several times faster on a pack (``python benchmarks/metrics_speed.py``), and no dependency.
+the sorted scores (the Mann-Whitney U statistic, ties given their average rank; sorted by numpy on the CPU, by
+torch elsewhere), top-k from a comparison with the target's output, regression errors from float64 sums. They
+are computed here rather than with torchmetrics: the same numbers (tests compare them), 2-9x faster on a pack
+(``python benchmarks/metrics_speed.py``), and no dependency.
 
 Conventions (scikit-learn's): macro F1 averages the classes that occur in the targets or the predictions;
-one-vs-rest AUROC averages the classes with both positives and negatives in the split (none: NaN); R² averages
-the target columns, ``1 - SS_res / SS_tot`` with SS_tot about the split's mean. A variant whose outputs are not
-all finite scores NaN.
+one-vs-rest AUROC averages the classes with both positives and negatives in the split (none: NaN); top-k counts a
+row whose target is outscored by fewer than k classes (a tie counts for the target); R² averages the target
+columns, ``1 - SS_res / SS_tot`` with SS_tot about the split's mean. A variant whose outputs are not all finite
+scores NaN.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -42,22 +45,28 @@ def macro_f1(confusion: Tensor) -> Tensor:
     return f1.sum(-1) / present.sum(-1).clamp(min=1)
 
 
+def _argsort(scores: Tensor) -> Tensor:
+    """The order of each row; on the CPU numpy's (its vectorised sort is several times faster than torch's there)."""
+    if scores.device.type == "cpu":
+        return torch.from_numpy(np.argsort(scores.detach().contiguous().numpy(), axis=-1))
+    return scores.argsort(dim=-1)
+
+
 def auroc(scores: Tensor, positive: Tensor) -> Tensor:
     """``[M]`` area under the ROC curve of each row of ``scores`` ``[M, N]`` for the labels ``positive`` ``[M, N]``:
     the Mann-Whitney U statistic over n_pos x n_neg, tied scores at their average rank; NaN without both labels."""
-    ordered, order = scores.double().sort(dim=-1)
+    order = _argsort(scores)
+    ordered = scores.gather(-1, order)
     m, n = ordered.shape
-    starts = torch.ones_like(ordered, dtype=torch.bool)
-    starts[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
-    group = (starts.long().cumsum(-1) - 1 + torch.arange(m, device=scores.device)[:, None] * n).reshape(-1)
-    position = torch.arange(1, n + 1, device=scores.device, dtype=torch.float64).repeat(m)
-    sums = torch.zeros(m * n, device=scores.device, dtype=torch.float64).index_add_(0, group, position)
-    counts = torch.bincount(group, minlength=m * n).double()
-    ranks = (sums / counts.clamp(min=1))[group].view(m, n)
-    labels = positive.gather(-1, order).double()
-    n_pos = labels.sum(-1)
+    position = torch.arange(1, n + 1, device=scores.device).expand(m, n)
+    tied = ordered[:, 1:] == ordered[:, :-1]  # equal to the score before it
+    no = torch.zeros_like(tied[:, :1])
+    first = torch.where(torch.cat([no, tied], -1), 0, position).cummax(-1).values  # its run of equals starts here
+    last = torch.where(torch.cat([tied, no], -1), n + 1, position).flip(-1).cummin(-1).values.flip(-1)  # ends here
+    labels = positive.gather(-1, order)
+    n_pos = labels.sum(-1).double()
     n_neg = n - n_pos
-    u = (ranks * labels).sum(-1) - n_pos * (n_pos + 1) / 2
+    u = ((first + last) * labels).sum(-1).double() / 2 - n_pos * (n_pos + 1) / 2  # average ranks of the positives
     both = (n_pos > 0) & (n_neg > 0)
     return torch.where(both, u / (n_pos * n_neg).clamp(min=1), torch.full_like(u, math.nan))
 
@@ -118,8 +127,9 @@ class Scores:
             self.targets.append(target)
         for name in self.names:
             k = top_k(name)
-            if k is not None:
-                hit = (out.topk(k, dim=-1).indices == target[None, :, None]).any(-1).sum(-1)
+            if k is not None:  # fewer than k classes score above the target's (a tie counts for it); no topk: slow
+                above = (out > out.gather(-1, target.expand(out.shape[:2]).unsqueeze(-1))).sum(-1)
+                hit = (above < k).sum(-1)
                 self.hits[name] = self.hits[name] + hit if name in self.hits else hit
 
     def _add_errors(self, out: Tensor, target: Tensor) -> None:
