@@ -56,10 +56,11 @@ def cut(curve: list[float], patience: int | None) -> list[float]:
     return list(curve)
 
 
-def score(curve: list[float] | None, rule: Rule) -> tuple[float, int]:
-    """(the score a strategy sees, the epochs it paid for); inf for a diverged run."""
+def score(curve: list[float] | None, rule: Rule, epochs: int = 0) -> tuple[float, int]:
+    """(the score a strategy sees, the epochs it paid for); inf for a diverged run, whose cache keeps no curve:
+    it is counted as ``epochs`` (a full training), as the last-epoch figures count every variant."""
     if not curve:
-        return math.inf, 0
+        return math.inf, epochs
     seen = cut(curve, rule.patience)
     finite = [v for v in seen if v is not None and math.isfinite(v)]
     if len(finite) < len(seen) or not finite:
@@ -117,7 +118,7 @@ def grid_pick(name: str, raw: dict, lrs: list[float], rule: Rule) -> tuple[float
     means, spent = {}, 0
     for lr in lrs:
         per_seed = curves(name, raw, lr)
-        seen = [score(per_seed.get(str(s)), rule) for s in SEEDS]
+        seen = [score(per_seed.get(str(s)), rule, epochs) for s in SEEDS]
         spent += sum(n for _v, n in seen)
         values = [v for v, _n in seen]
         means[lr] = math.inf if any(math.isinf(v) for v in values) else sum(values) / len(values)
@@ -126,8 +127,9 @@ def grid_pick(name: str, raw: dict, lrs: list[float], rule: Rule) -> tuple[float
 
 def trial(name: str, raw: dict, lr: float, rule: Rule) -> tuple[float, float]:
     """One TPE trial (the first seed): what it sees and what it costs, in trainings."""
-    value, epochs = score(curves(name, raw, lr).get(str(SEEDS[0])), rule)
-    return value, epochs / raw["train"]["epochs"]
+    total = raw["train"]["epochs"]
+    value, epochs = score(curves(name, raw, lr).get(str(SEEDS[0])), rule, total)
+    return value, epochs / total
 
 
 def with_rule(raw: dict, rule: Rule) -> dict:
