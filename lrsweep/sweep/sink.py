@@ -111,8 +111,6 @@ class Sink:
     def on_result(self, variant: Variant, result: VariantResult, device: str) -> None:
         if result.status == STATUS_DONE and len(result.epochs) < self.epochs and not result.stopped_early:
             return  # paused at a rung
-        if result.stopped_early and self.ended.get(variant.id) == STATUS_DONE:
-            return  # stopped early mid-pack, already recorded when its pack's checkpoint said so
         if result.status != STATUS_DONE and self.ended.get(variant.id) == result.status:
             return  # ended mid-pack, already recorded when its pack's checkpoint said so
         self._end(variant, result, device)
@@ -131,8 +129,9 @@ class Sink:
         self.checkpoints.save(members, state)
         results = state.get("results") or ([state["result"]] if "result" in state else [])
         for plain in results:
-            # "done" in a checkpoint means "still training", unless it stopped early; diverged (or pruned): it ended
-            ended = plain["status"] in FINISHED and (plain["status"] != STATUS_DONE or plain.get("stopped_early"))
+            # "done" in a checkpoint means "still training" (one that stopped early ends with its pack, which brings
+            # its weights and how it was computed); diverged (or pruned) means it ended
+            ended = plain["status"] in FINISHED and plain["status"] != STATUS_DONE
             if ended and plain["variant_id"] in self.running:
                 from lrsweep.engine.checkpoint import result_from_state
 
