@@ -43,7 +43,7 @@ def test_resume_refuses_other_settings_or_overrides(task, tmp_path):
 def test_a_tune_of_several_batch_sizes_interrupted_in_the_second_resumes_keeping_the_first(task, tmp_path, monkeypatch):
     import lrsweep.sweep.runner as runner
 
-    raw = {**task, "data": {**task["data"], "batch_size": [8, 32]}, "retrain": False}
+    raw = {**task, "data": {**task["data"], "batch_size": [8, 32]}, "retrain": False, "seeds": [0]}
     real = runner.run_sweep
 
     def stop_at_batch_size_8(config, *args, **kwargs):

@@ -105,7 +105,18 @@ def test_bad_usage_exits_2_with_a_message(runner, task_file, tmp_path, args, fra
 
 def test_several_batch_sizes_get_an_lr_each_in_one_run_directory(runner, task_file, tmp_path):
     out = tmp_path / "runs"
-    args = ["tune", str(task_file), "--budget", "7", "--out", str(out), "--set", "data.batch_size=[8, 32]"]
+    args = [
+        "tune",
+        str(task_file),
+        "--budget",
+        "7",
+        "--out",
+        str(out),
+        "--set",
+        "data.batch_size=[8, 32]",
+        "--set",
+        "seeds=[0]",
+    ]
     result = runner.invoke(app, [*args, "--set", "lr_scaling=sqrt", "--json"])
     assert result.exit_code == 0, result.output
     tuned = json.loads(result.stdout)
