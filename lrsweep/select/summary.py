@@ -225,7 +225,8 @@ def _best_entry(best: dict | None, ranked: list[dict], rows: list[dict], sign: i
     members = [r for r in rows if r["id"] in best["ids"]]
     if at == "best" or any(r.get("stopped_early") for r in members):  # the retrain stops where it was scored
         entry["stop_epoch"] = round(statistics.fmean(best["epochs"]))
-    entry["tied_with_runner_up"] = len(ranked) > 1 and tied(best, ranked[1], sign)
+    rivals = [g for g in ranked[1:] if bool(g.get("stuck")) == bool(best.get("stuck"))]  # a stuck one is no rival
+    entry["tied_with_runner_up"] = bool(rivals) and tied(best, rivals[0], sign)
     entry["edge"] = _grid_edge(best, ranked, rows)
     return entry
 

@@ -171,6 +171,7 @@ def test_a_variant_stuck_at_chance_ranks_after_every_healthy_one_but_is_best_whe
     healthy = variant_row(*curve(0.01, 0, [0.5]))
     summary = summarize("s", "val_loss", [stuck, healthy])
     assert [r["lr"] for r in summary["variants"]] == [0.01, 0.1] and summary["best"]["lr"] == 0.01
+    assert not summary["best"]["tied_with_runner_up"]  # a stuck runner-up is no rival, however it scored
     assert summary["variants"][1]["rank"] == 2  # still ranked, flagged
     columns = summary_columns(summary)
     assert columns.index("status") + 1 == columns.index("stuck") and "stuck_reason" in columns
