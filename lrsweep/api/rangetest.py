@@ -195,7 +195,7 @@ def run_find(config, settings: FinderSettings, on_step=None):
     result = range_test(
         model,
         optimizer,
-        loss_fn(spec.loss),
+        loss_fn(spec.loss, spec.loss_options),
         splits.train_x,
         splits.train_y,
         spec.batch_size,
@@ -218,6 +218,11 @@ def scope_notes(config) -> list[str]:
         notes.append(f"the range test uses the first of {len(config.seeds)} seeds: {config.seeds[0]}")
     if any(s.type != "none" for s in config.schedulers):
         notes.append("the range test drives the LR itself; the config's scheduler does not apply to it")
+    if len(config.batch_sizes) > 1:
+        notes.append(
+            f"the range test uses the first of {len(config.batch_sizes)} batch sizes: {config.batch_sizes[0]} "
+            "(lrsweep tune finds an LR for each)"
+        )
     return notes
 
 

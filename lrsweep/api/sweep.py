@@ -30,13 +30,16 @@ class Best:
     optimizer: str
     scheduler: str
     seed: int | None
-    metric: str  # the selection metric (val_loss, val_acc, or any name your own code reports)
-    value: float | None  # its mean over the group's seeds
+    metric: str  # the selection metric: val_loss | val_acc | val_<m> of train.metrics, or any name your code reports
+    value: float | None  # its mean over the group's seeds (at the epoch select.at says)
     std: float | None
     n: int  # seeds in the group
     ids: tuple[str, ...]
     edge: str | None  # "low" | "high" when the lr is the smallest/largest of its grid
     tied_with_runner_up: bool
+    batch_size: int | None = None  # when data.batch_size is a sweep axis
+    stop_epoch: int | None = None  # the epoch it was scored at, when not its last (select.at best, early stopping)
+    stuck: bool = False  # no healthy variant finished: the best is stuck at chance
 
     @classmethod
     def from_summary(cls, summary: dict) -> Best | None:
@@ -57,6 +60,9 @@ class Best:
             ids=tuple(best.get("ids", (best["id"],))),
             edge=best.get("edge"),
             tied_with_runner_up=bool(best.get("tied_with_runner_up")),
+            batch_size=best.get("batch_size"),
+            stop_epoch=best.get("stop_epoch"),
+            stuck=bool(best.get("stuck")),
         )
 
 

@@ -37,7 +37,7 @@ def range_test_bounds(config, splits, settings, costs, events) -> dict:
     result = range_test(
         model,
         optimizer,
-        loss_fn(spec.loss),
+        loss_fn(spec.loss, spec.loss_options),
         splits.train_x,
         splits.train_y,
         spec.batch_size,

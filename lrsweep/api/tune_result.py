@@ -64,6 +64,8 @@ class TuneResult:
     status: str = "finished"  # finished | interrupted
     settings: dict = field(default_factory=dict)
     range_test: dict | None = None
+    batch_sizes: dict | None = None  # several batch sizes: one TuneResult (as a dict) per batch size, by its str
+    scaling: dict | None = None  # ... and each batch size's pick against lr_scaling's rule (select.scaling)
 
     def __post_init__(self) -> None:
         for name in ("best", "band", "cost"):

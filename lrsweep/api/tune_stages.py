@@ -33,15 +33,25 @@ SCOUT_SPAN = 1000.0
 class Tuner:
     """One tune run: the stages in order, each recorded in tune.json as it ends."""
 
-    def __init__(self, config: Config, store: RunStore, settings: TuneSettings, events, executor=None, function=None):
+    def __init__(
+        self,
+        config: Config,
+        store: RunStore,
+        settings: TuneSettings,
+        events,
+        executor=None,
+        function=None,
+        section: str | None = None,
+    ):
         self.config, self.store, self.settings, self.events = config, store, settings, events
         self.executor, self.function = executor, function  # where the sweeps train; your own function, if given
+        self.section = section  # one batch size's tune in a run of several: tune.json's batch_sizes[section]
         self.stages: list[dict] = []
         self.stage_of: dict[str, str] = {}
         self.planned = 0.0  # trainings committed by the stages so far (upper bounds): what decisions use
         self.tried: list[float] = []  # every LR tried on the first seed, in order (a resume replays the same)
         self.counted: set[str] = set()  # variants whose epochs a stage's cost already counts
-        self.range_test: dict | None = (store.read_tune() or {}).get("range_test")
+        self.range_test: dict | None = (self._read_tune() or {}).get("range_test")
 
     # ---- the whole run
 
@@ -56,7 +66,7 @@ class Tuner:
         if self.config.kind == "engine":
             self.device = resolve_device(self.config.device)
             self.splits = load_data(self.config).to(self.device)
-            steps = steps_per_epoch(len(self.splits.train_x), self.config.data.batch_size)
+            steps = steps_per_epoch(len(self.splits.train_x), self.config.batch_sizes[0])
         else:  # your own code loads its own data; no range test, so no optimizer steps to count
             self.splits, steps = None, 1
         self.costs = Costs(self.config.train.epochs, steps)
@@ -69,13 +79,27 @@ class Tuner:
             final = self._finals()
         except (Interrupted, KeyboardInterrupt):  # Ctrl-C/SIGTERM inside a sweep, or during the range test
             result = self._result(None, status="interrupted")
-            self.store.write_tune(result.to_dict())
-            finish_meta(self.store, "interrupted")
+            self._write_tune(result.to_dict())
+            if self.section is None:
+                finish_meta(self.store, "interrupted")
             raise Interrupted({**result.to_dict(), "run_dir": result.run_dir}) from None
         result = self._result(final)
-        self.store.write_tune(result.to_dict())
-        finish_meta(self.store, "finished")
+        self._write_tune(result.to_dict())
+        if self.section is None:
+            finish_meta(self.store, "finished")
         return result
+
+    def _read_tune(self) -> dict | None:
+        """tune.json, or this batch size's entry of it."""
+        tuned = self.store.read_tune()
+        return tuned if self.section is None or tuned is None else (tuned.get("batch_sizes") or {}).get(self.section)
+
+    def _write_tune(self, data: dict) -> None:
+        whole = data
+        if self.section is not None:  # the other batch sizes' entries stay
+            whole = self.store.read_tune() or {}
+            whole.setdefault("batch_sizes", {})[self.section] = data
+        self.store.write_tune(whole)
 
     # ---- stage 1: bounds
 
@@ -209,7 +233,8 @@ class Tuner:
         sign = 1 if self.config.select.direction == "min" else -1
         tried, out = set(self.tried), []
         for row in self._rows():
-            if row["seed"] == seed and row["lr"] in tried and row["epochs_run"] == self.costs.epochs:
+            full = row["epochs_run"] == self.costs.epochs or row.get("stopped_early")
+            if row["seed"] == seed and row["lr"] in tried and full:
                 value = score(row, metric)
                 if value is not None:
                     out.append((sign * value, row["lr"]))
@@ -264,19 +289,25 @@ class Tuner:
         return run_sweep(config, self.splits, self.store, self.events, executor=self.executor, function=self.function)
 
     def _rows(self) -> list[dict]:
+        from lrsweep.select.health import Scoring
         from lrsweep.select.summary import variant_row
 
-        rows = []
-        for vid in self.store.variant_ids():
+        rows, scoring = [], Scoring.of(self.config.select)
+        for vid in self._variant_ids():
             status = self.store.read_status(vid)
             if status and status.get("variant"):
-                row = variant_row(status["variant"], status, self.store.read_metrics(vid))
+                row = variant_row(status["variant"], status, self.store.read_metrics(vid), scoring)
                 row["stage"] = status.get("stage") or self.stage_of.get(vid)
                 rows.append(row)
         return rows
 
+    def _variant_ids(self) -> list[str]:
+        """The variants of this tune: all of the run directory's, or one batch size's (see api.tune_batches)."""
+        size = f"-b{self.config.batch_sizes[0]}-" if self.config.batch_axis else None  # in every id of that size
+        return [vid for vid in self.store.variant_ids() if size is None or size in vid]
+
     def _variant_epochs(self) -> int:
-        return sum(len(self.store.read_metrics(vid)) for vid in self.store.variant_ids())
+        return sum(len(self.store.read_metrics(vid)) for vid in self._variant_ids())
 
     def _range_steps(self) -> int:
         rt = self.range_test or {}
@@ -315,7 +346,7 @@ class Tuner:
                 self.store.write_status(vid, {**status, "stage": stage})
 
     def _save_progress(self) -> None:
-        self.store.write_tune(self._result(None, status="running").to_dict())
+        self._write_tune(self._result(None, status="running").to_dict())
 
     def _result(self, final: dict | None, status: str = "finished") -> TuneResult:
         from lrsweep.select.summary import TIE_RTOL, tied

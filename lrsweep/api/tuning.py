@@ -14,6 +14,9 @@ The stages, each a sweep of derived configs in one run directory (so every varia
    scores (on log-LR: one seed is noisy from LR to LR) get the config's other seeds; the pick is the
    best seed mean, the band the LRs tied with it seed by seed; the pick is retrained as ``grid`` does.
 
+With several batch sizes (``data.batch_size: [32, 128, 512]``) the four stages run once per batch size, each
+with the whole budget, and the answer is an LR per batch size (:mod:`lrsweep.api.tune_batches`).
+
 Pure of the terminal: progress goes to ``events`` (the runner's ``SweepEvents``); only ``store`` knows
 the files. Every decision is a function of the metrics on disk, so ``resume`` replays them.
 """
@@ -95,6 +98,10 @@ def tune(
             store.write_config(config_obj.to_dict())
             store.write_meta({**(meta or _meta(config_obj)), "backend": executor.backend})
             store.write_tune({"status": "running", "settings": asdict(settings), "stages": []})
+        if config_obj.batch_axis:  # data.batch_size: [32, 128, 512]: an LR per batch size
+            from lrsweep.api.tune_batches import tune_batch_sizes
+
+            return tune_batch_sizes(config_obj, store, settings, events, executor)
         return Tuner(config_obj, store, settings, events, executor, function).run()
 
 

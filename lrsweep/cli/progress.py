@@ -10,9 +10,10 @@ from lrsweep.render.format import fmt, fmt_lr
 
 
 def describe(variant) -> str:
+    size = f" b={variant.batch_size}" if getattr(variant, "batch_size", None) is not None else ""
     if variant.optimizer.name in ("command", "function"):  # your own code: lr and seed are all it is given
         return f"lr={fmt_lr(variant.lr)} s{variant.seed}"
-    return f"lr={fmt_lr(variant.lr)} {variant.optimizer.label} {variant.scheduler.label} s{variant.seed}"
+    return f"lr={fmt_lr(variant.lr)}{size} {variant.optimizer.label} {variant.scheduler.label} s{variant.seed}"
 
 
 class ProgressEvents:
@@ -57,8 +58,9 @@ class ProgressEvents:
         else:
             lrs = sorted(v.lr for v in variants)
             first = variants[0]
+            size = f" b={first.batch_size}" if getattr(first, "batch_size", None) is not None else ""
             self.current = (
-                f"{len(variants)} variants together: lr {fmt_lr(lrs[0])}…{fmt_lr(lrs[-1])} "
+                f"{len(variants)} variants together: lr {fmt_lr(lrs[0])}…{fmt_lr(lrs[-1])}{size} "
                 f"{first.optimizer.label} s{first.seed}"
             )
         if self.progress is not None and self.task is not None:
@@ -84,7 +86,8 @@ class ProgressEvents:
         if self.quiet:
             return
         last = result.epochs[-1] if result.epochs else None
-        line = f"{result.status:<8} {describe(variant)}  {_metrics(last)}  {result.seconds:.1f}s"
+        stopped = f"  (stopped early at epoch {len(result.epochs)})" if getattr(result, "stopped_early", False) else ""
+        line = f"{result.status:<8} {describe(variant)}  {_metrics(last)}  {result.seconds:.1f}s{stopped}"
         if result.error:
             line += f"  ({result.error})"
         style = {"done": None, "pruned": "dim", "diverged": "yellow"}.get(result.status, "red")

@@ -29,14 +29,16 @@ from pydantic import (
 
 from lrsweep.config.errors import reported
 from lrsweep.config.grid import LrGrid, SpacedGrid
+from lrsweep.config.metrics import check_metric_name, check_select_metric
 from lrsweep.config.sections import (
-    SELECT_METRICS,
     DataConfig,
     LimitsConfig,
+    LrScalingConfig,
     ModelConfig,
     OptimizerConfig,
     PruneConfig,
     Pruner,
+    ScalingRule,
     SelectConfig,
     TrainConfig,
     fields_of,
@@ -102,6 +104,13 @@ def _prune(value: Any) -> Any:
     if value is None or value == "":
         return {}
     return {"type": value} if isinstance(value, str) else value
+
+
+def _lr_scaling(value: Any) -> Any:
+    """``lr_scaling: sqrt`` is ``{rule: sqrt}``; absent, null or empty: no scaling."""
+    if value is None or value == "":
+        return {}
+    return {"rule": value} if isinstance(value, str) else value
 
 
 @reported
@@ -211,6 +220,12 @@ class ConfigFile(BaseModel):
     prune: Annotated[PruneConfig, BeforeValidator(_prune, json_schema_input_type=PruneConfig | Pruner | None)] = Field(
         default_factory=PruneConfig, description="early stopping of the worst variants; prune: asha for short"
     )
+    lr_scaling: Annotated[
+        LrScalingConfig, BeforeValidator(_lr_scaling, json_schema_input_type=LrScalingConfig | ScalingRule | None)
+    ] = Field(
+        default_factory=LrScalingConfig,
+        description="with several data.batch_size: scale lr from a base batch size (linear | sqrt); lr_scaling: sqrt",
+    )
     retrain: StrictBool = Field(default=True, description="retrain the best variant on train+val and score it on test")
     save: Save = Field(
         default="best",
@@ -256,6 +271,16 @@ class ConfigFile(BaseModel):
 
         return replace(model, options=check_model_options(model.name, model.options, key="model"))
 
+    @field_validator("train")
+    @classmethod
+    @reported
+    def _metric_names(cls, train: TrainConfig) -> TrainConfig:
+        for i, name in enumerate(train.metrics):
+            check_metric_name(name, key=f"train.metrics[{i}]")
+        if len(set(train.metrics)) != len(train.metrics):
+            raise ConfigError(f"the metric list repeats an entry: {list(train.metrics)}", key="train.metrics")
+        return train
+
     @model_validator(mode="after")
     @reported
     def _seed_or_seeds(self) -> "ConfigFile":
@@ -294,8 +319,8 @@ class ConfigFile(BaseModel):
 
 
 # What only lrsweep's own training loop reads: a command or function trains with its own.
-ENGINE_KEYS = ("data", "model", "optimizer", "scheduler", "engine")
-ENGINE_TRAIN_KEYS = ("loss", "precision", "grad_clip", "compile")
+ENGINE_KEYS = ("data", "model", "optimizer", "scheduler", "engine", "lr_scaling")
+ENGINE_TRAIN_KEYS = ("loss", "precision", "grad_clip", "compile", "metrics", "early_stopping")
 
 
 def _own_code_only(file: ConfigFile) -> None:
@@ -333,16 +358,12 @@ def _engine_only(file: ConfigFile) -> None:
     for key, default in (("params", {}), ("trials", TrialConfig())):
         if key in file.model_fields_set and getattr(file, key) != default:
             raise ConfigError(f"{key} applies to your own training code only (give command: or function:)", key=key)
-    if file.select.metric not in SELECT_METRICS:
-        from lrsweep.registry import nearest
-
-        guess = nearest(file.select.metric, SELECT_METRICS)
-        hint = f"; did you mean '{guess}'?" if guess else ""
+    try:
+        check_select_metric(file.select.metric, file.train.metrics)
+    except ConfigError as exc:
         raise ConfigError(
-            f"got {shown(file.select.metric)}{hint} (lrsweep's own training loop reports "
-            f"{', '.join(SELECT_METRICS)}; your own code, with command: or function:, may report any name)",
-            key="select.metric",
-        )
+            f"{exc.message} (your own code, with command: or function:, may report any name)", key="select.metric"
+        ) from None
 
 
 TOP_KEYS = tuple(ConfigFile.model_fields)

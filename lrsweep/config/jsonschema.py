@@ -60,10 +60,10 @@ def config_schema() -> dict:
 
 def _engine_metrics() -> dict:
     """Without command: or function:, lrsweep's own loop trains, and select.metric is one it reports."""
-    from lrsweep.config.sections import SELECT_METRICS
+    from lrsweep.config.sections import SELECT_PATTERN
 
     own_code = {"anyOf": [{"required": ["command"]}, {"required": ["function"]}]}
-    metric = {"enum": list(SELECT_METRICS)}
+    metric = {"pattern": SELECT_PATTERN}
     return {"if": {"not": own_code}, "then": {"properties": {"select": {"properties": {"metric": metric}}}}}
 
 

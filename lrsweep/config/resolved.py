@@ -13,6 +13,7 @@ from lrsweep.config.grid import expand_lrs
 from lrsweep.config.sections import (
     DataConfig,
     LimitsConfig,
+    LrScalingConfig,
     ModelConfig,
     OptimizerConfig,
     PruneConfig,
@@ -47,6 +48,7 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     select: SelectConfig = field(default_factory=SelectConfig)
     prune: PruneConfig = field(default_factory=PruneConfig)
+    lr_scaling: LrScalingConfig = field(default_factory=LrScalingConfig)
     retrain: bool = _file_default("retrain")
     limits: LimitsConfig = field(default_factory=LimitsConfig)
     save: str = _file_default("save")
@@ -78,6 +80,7 @@ class Config:
             train=file.train,
             select=file.select,
             prune=file.prune,
+            lr_scaling=file.lr_scaling,
             retrain=file.retrain and file.kind == "engine",  # your own code has no train+val step to call
             limits=file.limits,
             save=file.save,
@@ -87,6 +90,29 @@ class Config:
             trials=file.trials,
             source=source,
         )
+
+    @property
+    def batch_sizes(self) -> tuple[int, ...]:
+        """``data.batch_size`` as a sweep axis: every batch size, in the order given (one for an integer)."""
+        size = self.data.batch_size
+        return tuple(size) if isinstance(size, list) else (size,)
+
+    @property
+    def batch_axis(self) -> bool:
+        """Whether the file gave ``data.batch_size`` as a list: each variant then names its batch size (id too)."""
+        return isinstance(self.data.batch_size, list)
+
+    @property
+    def base_batch_size(self) -> int:
+        """The batch size ``lr`` is given for (lr_scaling.base_batch_size, else the first batch size)."""
+        return self.lr_scaling.base_batch_size or self.batch_sizes[0]
+
+    def lrs_for(self, batch_size: int) -> tuple[float, ...]:
+        """The learning rates of one batch size: ``lrs`` scaled by lr_scaling's rule (6 significant digits)."""
+        if not self.lr_scaling.active:
+            return self.lrs
+        factor = (batch_size / self.base_batch_size) ** self.lr_scaling.exponent
+        return tuple(float(f"{lr * factor:.6g}") for lr in self.lrs)
 
     def to_dict(self) -> dict:
         """The resolved config as plain YAML-able data (it loads back to an equal Config)."""
@@ -100,16 +126,17 @@ class Config:
             "model": {"name": self.model.name, **self.model.options},
             "optimizer": [o.to_dict() for o in self.optimizers],
             "scheduler": [s.to_dict() for s in self.schedulers],
-            "train": dataclasses.asdict(self.train),
+            "train": {**dataclasses.asdict(self.train), "loss": self.train.loss.short},
             "select": dataclasses.asdict(self.select),
             "prune": dataclasses.asdict(self.prune),
+            "lr_scaling": dataclasses.asdict(self.lr_scaling),
             "retrain": self.retrain,
             "save": self.save,
         }
         if self.limits != LimitsConfig():
             out["limits"] = dataclasses.asdict(self.limits)
         if self.kind != "engine":  # what ran: your own code, with none of the engine's keys
-            for key in ("data", "model", "optimizer", "scheduler", "engine"):
+            for key in ("data", "model", "optimizer", "scheduler", "engine", "lr_scaling"):
                 out.pop(key)
             out["train"] = {"epochs": self.train.epochs}
             out[self.kind] = list(self.command) if isinstance(self.command, tuple) else getattr(self, self.kind)
@@ -131,6 +158,8 @@ class Config:
                 data["data"].pop("augment", None)  # runs made before augmentation existed keep their fingerprint
         if not self.prune.active:
             data.pop("prune")  # runs made before pruning existed keep their fingerprint
+        if not self.lr_scaling.active:
+            data.pop("lr_scaling", None)  # likewise runs made before batch sizes were an axis
         for section, keys in LATER_KEYS.items():  # likewise runs made before these keys existed
             defaults = dataclasses.asdict(type(getattr(self, section))())
             for key in keys:
@@ -142,7 +171,10 @@ class Config:
 
 # Keys added to a section after runs were made: left out of the fingerprint while at their default, so
 # those runs keep the fingerprint they were made with (and stay resumable).
-LATER_KEYS = {"train": ("precision", "grad_clip", "compile"), "select": ("mode",)}
+LATER_KEYS = {
+    "train": ("precision", "grad_clip", "compile", "metrics", "early_stopping"),
+    "select": ("mode", "at"),
+}
 
 
 def _data_dict(section: DataConfig) -> dict:

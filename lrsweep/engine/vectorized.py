@@ -29,14 +29,19 @@ from lrsweep.engine.common import (
     TrainSpec,
     VariantResult,
     diverged,
+    prefixed,
+    spec_for,
 )
 from lrsweep.engine.loop import DIVERGENCE_CHECK_EVERY, steps_per_epoch
+from lrsweep.engine.losses import is_classification, predicted_class
+from lrsweep.engine.metrics import Scores
 from lrsweep.engine.pack_build import keep_freed_memory, stack_pack
 from lrsweep.engine.pack_stats import EpochStats, variant_losses
 from lrsweep.engine.precision import PackAmp, maybe_compile
 from lrsweep.engine.stacked_models import PATHS
 from lrsweep.engine.stacked_optim import OPTIMIZERS as STACKED
 from lrsweep.engine.stacked_optim import StackedOptimizer, supports
+from lrsweep.engine.stopping import should_stop
 from lrsweep.errors import VectorizeError
 
 STACKED_NAMES = tuple(STACKED)
@@ -82,6 +87,10 @@ class PackTrainer:
     def __init__(self, variants: Sequence, spec: TrainSpec, device: torch.device, path: str = "auto"):
         if path not in PATHS:
             raise ValueError(f"path must be one of {PATHS}, got {path!r}")
+        try:
+            spec = spec_for(spec, variants)  # the pack's batch size, when batch size is a sweep axis
+        except ValueError as exc:
+            raise VectorizeError(str(exc)) from None
         self.variants, self.spec, self.device = list(variants), spec, torch.device(device)
         names = {v.optimizer.name.lower() for v in self.variants}
         if len(names) != 1:
@@ -153,8 +162,9 @@ class PackTrainer:
                 self._epoch(self.epochs_run, self._batches.epoch(), evaluation, callbacks)
         results = self._results
         if test is not None and self.alive and self.epochs_run >= self.spec.epochs:
-            for i, (loss, acc) in zip(self.alive, self._evaluate(*test)):
+            for i, (loss, acc, further) in zip(self.alive, self._evaluate(*test)):
                 results[i].test_loss, results[i].test_acc = loss, acc
+                results[i].test_metrics = prefixed("test", further)
         share = (time.perf_counter() - started) / max(1, len(members))
         for i in members:
             results[i].seconds += share  # each variant's share of the pack's wall time
@@ -183,7 +193,7 @@ class PackTrainer:
         t0 = time.perf_counter()
         members = list(self.alive)
         lrs = dict(zip(members, self.optimizer.lr))
-        stats = EpochStats(len(self.variants), self.device, self.spec.loss == "cross_entropy")
+        stats = EpochStats(len(self.variants), self.device, self.spec.loss)
         for b, batch in enumerate(batches):
             if not self.alive:
                 break
@@ -194,18 +204,26 @@ class PackTrainer:
         scores = dict(zip(self.alive, self._evaluate(*evaluation))) if evaluation and self.alive else {}
         share = (time.perf_counter() - t0) / len(members)
         nan = float("nan") if evaluation else None
+        stopped = []
         for i in members:
-            train_loss, train_acc = stats.mean(i, self.spec.loss == "cross_entropy")
-            val_loss, val_acc = scores.get(i, (nan, nan)) if evaluation else (None, None)
+            train_loss, train_acc = stats.mean(i)
+            val_loss, val_acc, further = scores.get(i, (nan, nan, {})) if evaluation else (None, None, {})
             record = EpochRecord(epoch, lrs[i], train_loss, train_acc, val_loss, val_acc, share)
-            self._results[i].epochs.append(record)
+            record.metrics = prefixed("val", further)
+            result = self._results[i]
+            result.epochs.append(record)
             callbacks.on_epoch(self.variants[i].id, record)
             assert self.reference is not None, "the epoch's first batch sets it"
             blown = diverged(train_loss, self.reference[i]) or diverged(val_loss, self.reference[i])
             if i in self.alive and blown:
                 self._drop([i])
+            elif i in self.alive and epoch < self.spec.epochs and evaluation:
+                result.stopped_early = should_stop(result.epochs, self.spec.early_stopping)
+                stopped += [i] if result.stopped_early else []
+        if stopped:  # early stopping: these end done here, frozen as diverged ones are; the others train on
+            self._drop(stopped, STATUS_DONE)
         for i in self.alive:
-            self.drivers[i].after_epoch(scores[i][0] if evaluation else stats.mean(i, False)[0])
+            self.drivers[i].after_epoch(scores[i][0] if evaluation else stats.mean(i)[0])
         self.optimizer.read_proxies()
         self._report_checkpoint(callbacks)
 
@@ -221,7 +239,7 @@ class PackTrainer:
         """One step of every live variant, without a host sync; a variant whose loss is not finite freezes."""
         with self.amp.autocast():
             out = self.forward(xb, shared)
-            losses = variant_losses(out, yb, shared, self.spec.loss)
+            losses = variant_losses(out, yb, shared, self.spec.loss, options=self.spec.loss_options)
         if self.reference is None:  # the loss at initialisation, per variant (see engine.common.diverged)
             self.reference = losses.detach().tolist()
         self.bad_batches += ((self.bad_batches > 0) | ~torch.isfinite(losses.detach())).long()
@@ -350,24 +368,26 @@ class PackTrainer:
         self.rng = state["rng"]
 
     @torch.no_grad()
-    def _evaluate(self, x: Tensor, y: Tensor) -> list[tuple[float, float | None]]:
-        """Per-variant mean loss (and accuracy) over a split, as :func:`lrsweep.engine.common.evaluate`."""
-        k = len(self.alive)
-        classification = self.spec.loss == "cross_entropy"
+    def _evaluate(self, x: Tensor, y: Tensor) -> list[tuple[float, float | None, dict[str, float]]]:
+        """Per-variant loss, accuracy and train.metrics over a split, as :func:`lrsweep.engine.common.evaluate_all`."""
+        k, spec = len(self.alive), self.spec
+        classification = is_classification(spec.loss)
         if len(x) == 0:
-            return [(float("nan"), None)] * k
+            return [(float("nan"), None, {})] * k
         self.model.train(False)
         total = torch.zeros(k, device=x.device, dtype=torch.float64)
         correct = torch.zeros(k, device=x.device, dtype=torch.int64)
+        scores = Scores(spec.metrics, k, spec.loss, spec.classes)
         chunk = max(256, min(EVAL_CHUNK, EVAL_ROWS_TIMES_VARIANTS // k))  # the sequential engine's, up to K=4
         for start in range(0, len(x), chunk):
             out = self.model.forward(x[start : start + chunk], True)
             target = y[start : start + chunk]
-            total += variant_losses(out, target, True, self.spec.loss, reduction="sum")
+            total += variant_losses(out, target, True, spec.loss, reduction="sum", options=spec.loss_options)
             if classification:
-                correct += (out.argmax(dim=-1) == target).sum(dim=1)
+                correct += (predicted_class(out, spec.loss) == target).sum(dim=1)
+            scores.add(out, target)
         self.model.train(True)
         n = len(x) * (1 if classification else y[0].numel())
         means = (total / n).tolist()
         accs = (correct.double() / len(x)).tolist() if classification else [None] * k
-        return list(zip(means, accs))
+        return list(zip(means, accs, scores.result()))

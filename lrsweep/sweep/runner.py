@@ -9,6 +9,7 @@ side writes the run directory.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Protocol
 
 from lrsweep.config import Config
@@ -20,9 +21,10 @@ from lrsweep.engine.precision import notices as precision_notices
 from lrsweep.errors import Interrupted, UsageError  # noqa: F401  Interrupted: defined with the other errors
 from lrsweep.run.store import RunStore
 from lrsweep.select.halving import FINISHED, PENDING, successive_halving
+from lrsweep.select.health import Scoring, health
 from lrsweep.select.summary import summarize, summary_columns, variant_row
 from lrsweep.sweep.executors import Executor, Job, LocalExecutor
-from lrsweep.sweep.plan import Shard, Variant, check_task, expand, shard_variants
+from lrsweep.sweep.plan import Shard, Variant, check_task, expand, loss_options, shard_variants
 from lrsweep.sweep.sink import Sink, retrain_best
 
 
@@ -54,15 +56,28 @@ class QuietEvents:
 
 
 def train_spec(config: Config, splits: Splits | StreamedSplits) -> TrainSpec:
-    """What every variant shares; refuses a loss/metric that does not fit the dataset's task."""
+    """What every variant shares; refuses a loss/metric that does not fit the dataset's task.
+
+    ``batch_size`` is the config's first; a variant that names its own (batch size as a sweep axis) trains with it.
+    """
+    from lrsweep.engine.stopping import StopRule
+
+    loss = check_task(config, splits.task, splits.num_classes)
+    stopping = config.train.early_stopping
+    rule = None
+    if stopping is not None:
+        rule = StopRule(config.select.metric, config.select.direction, stopping.patience, stopping.min_delta)
     return TrainSpec(
         model_name=config.model.name,
         model_options=config.model.options,
         input_shape=tuple(splits.input_shape),
-        output_size=splits.output_size,
+        output_size=1 if loss == "bce_with_logits" else splits.output_size,
         epochs=config.train.epochs,
-        batch_size=config.data.batch_size,
-        loss=check_task(config, splits.task),
+        batch_size=config.batch_sizes[0],
+        loss=loss,
+        loss_options=loss_options(config, loss),
+        metrics=tuple(config.train.metrics),
+        early_stopping=rule,
         augment=config.data.augment if config.data.augment.active else None,
         num_workers=config.data.num_workers,
         precision=config.train.precision,
@@ -83,10 +98,10 @@ def preflight(
     spec = train_spec(config, splits)
     check_augment(spec.augment, spec.input_shape)
     if model:
-        check_model(spec, splits, config.limits)
+        check_model(replace(spec, batch_size=max(config.batch_sizes)), splits, config.limits)
     for variant in variants:
         scheduler_params(variant, spec, len(splits.train_x))
-    check_schedules(variants, spec, len(splits.train_x))
+    check_schedules(variants, replace(spec, batch_size=min(config.batch_sizes)), len(splits.train_x))
     return spec
 
 
@@ -94,7 +109,21 @@ def scheduler_params(variant: Variant, spec: TrainSpec, n_train: int) -> dict:
     """The arguments the variant's torch scheduler is built with (derived defaults filled in)."""
     from lrsweep.optim.schedulers import resolve_params
 
-    return resolve_params(variant.scheduler, variant.lr, spec.epochs, steps_per_epoch(n_train, spec.batch_size))
+    steps = steps_per_epoch(n_train, variant.batch_size or spec.batch_size)
+    return resolve_params(variant.scheduler, variant.lr, spec.epochs, steps)
+
+
+def chance_rate(splits: Splits | StreamedSplits | None) -> float | None:
+    """The share of the validation split's most common class (None for regression, a streamed split or your
+    own code, which loads its own data)."""
+    import torch
+
+    if splits is None:
+        return None
+    y = splits.val_y
+    if splits.task != "classification" or not isinstance(y, torch.Tensor) or len(y) == 0:
+        return None
+    return float(torch.bincount(y.reshape(-1).cpu()).max()) / len(y)
 
 
 def run_sweep(
@@ -124,6 +153,7 @@ def run_sweep(
             events.on_notice(message)
     check_shard(config, shard)
     mine = shard_variants(variants, shard) if shard else variants
+    chance, scoring = chance_rate(splits), Scoring.of(config.select)
     sink = Sink(
         store,
         events,
@@ -133,6 +163,7 @@ def run_sweep(
         _schedule_params(spec, splits),
         config.fingerprint(),
         spec=spec,
+        health=lambda rows: health(rows, scoring, chance),
     )
     pending = [v for v in mine if sink.status(v.id) == PENDING]
     events.on_start(mine, pending)
@@ -217,7 +248,8 @@ def plan_packs(
 
     if engine == "sequential" or len(pending) < 2:
         return [[v] for v in pending]
-    packs = make_packs(pending, min(pack_limit(spec, device), math.ceil(len(pending) / max(1, parallelism))))
+    largest = replace(spec, batch_size=max(v.batch_size or spec.batch_size for v in pending))
+    packs = make_packs(pending, min(pack_limit(largest, device), math.ceil(len(pending) / max(1, parallelism))))
     if engine == "auto" and packs:
         reason = vectorize_obstacle(packs[0], spec, device)
         if reason:
@@ -240,10 +272,17 @@ def vectorize_obstacle(pack: list[Variant], spec: TrainSpec, device) -> str | No
 
 def collect_summary(config: Config, store: RunStore, variants: list[Variant]) -> dict:
     """The summary rebuilt from the run directory's files (what ``show`` will see too)."""
-    rows = [variant_row(v.describe(), store.read_status(v.id), store.read_metrics(v.id)) for v in variants]
+    scoring = Scoring.of(config.select)
+    rows = [variant_row(v.describe(), store.read_status(v.id), store.read_metrics(v.id), scoring) for v in variants]
     previous = store.read_summary() or {}
     return summarize(
-        config.name, config.select.metric, rows, retrain=previous.get("retrain"), direction=config.select.direction
+        config.name,
+        config.select.metric,
+        rows,
+        retrain=previous.get("retrain"),
+        direction=config.select.direction,
+        at=config.select.at,
+        lr_scaling=config.lr_scaling.rule,
     )
 
 

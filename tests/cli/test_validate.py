@@ -232,6 +232,8 @@ def _check(instance, schema, where="$"):
         errors.append(f"{where}: not {schema['const']!r}")
     if "enum" in schema and instance not in schema["enum"]:
         errors.append(f"{where}: {instance!r} not in enum")
+    if "pattern" in schema and isinstance(instance, str) and not __import__("re").search(schema["pattern"], instance):
+        errors.append(f"{where}: {instance!r} does not match {schema['pattern']}")
     if isinstance(instance, (int, float)) and not isinstance(instance, bool):
         if "minimum" in schema and instance < schema["minimum"]:
             errors.append(f"{where}: below minimum")
