@@ -4,12 +4,18 @@
     python benchmarks/selection.py logreg-adam        # one task
     python benchmarks/selection.py --budget 8         # tune (and TPE) at another budget
     python benchmarks/selection.py --grace            # the grace-period measurement behind tune's default
+    python benchmarks/selection.py --at best          # every variant scored at its best epoch (select.at: best)
+    python benchmarks/selection.py --early-stopping 2 # and/or with early stopping (patience 2) on val_loss
 
 Six small tasks of different kinds (benchmarks/selection_tasks.py: image and tabular, classification
 and regression, SGD+momentum, plain SGD, full-batch gradient descent and Adam), each with a dense-grid
 truth of 24 LRs x 3 seeds cached in selection_truth.json. The good band: LRs whose seed-mean val_loss
 is within 10% of the best. A strategy's pick is trained with the same 3 seeds (cached too) and is in
 the band when its seed-mean val_loss is within 10% of the truth's best.
+
+With ``--at best`` the truth is each LR's lowest val_loss over its epochs (its best epoch) and picks are judged
+so too; with ``--early-stopping P`` every strategy trains with early stopping and pays only the epochs it ran,
+while picks are still judged by full trainings (benchmarks/selection_scoring.py explains how).
 
 Strategies, with their cost in trainings (variant-epochs / train.epochs; range-test steps as their
 share of a training; the retrain of the winner is not counted for any of them):
@@ -51,6 +57,8 @@ def parse_args(argv=None):
     p.add_argument("--budget", type=float, default=None, help="tune's budget (default: tune's default)")
     p.add_argument("--grace", action="store_true", help="measure successive halving's grace period on the truths")
     p.add_argument("--strategies", default="tune,find,grid5,find+grid,tpe")
+    p.add_argument("--at", choices=("last", "best"), default="last", help="the epoch each variant is scored at")
+    p.add_argument("--early-stopping", type=int, default=None, metavar="PATIENCE", help="early stopping on val_loss")
     return p.parse_args(argv)
 
 
@@ -87,7 +95,7 @@ def run_find(raw):
     result = range_test(
         model,
         optimizer,
-        loss_fn(spec.loss),
+        loss_fn(spec.loss, spec.loss_options),
         splits.train_x,
         splits.train_y,
         spec.batch_size,
@@ -119,28 +127,54 @@ def run_tpe(name, raw, trials):
     return float(f"{study.best_params['lr']:.4g}")
 
 
-def evaluate(name, raw, lr_range, strategies, budget):
+def run_tpe_scored(name, raw, trials, rule):
+    """TPE on what each trial sees under ``rule`` (select.at, early stopping); its pick and cost in trainings."""
+    import optuna
+    from selection_scoring import trial
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    study = optuna.create_study(direction="minimize", sampler=optuna.samplers.TPESampler(seed=0))
+    spent = []
+
+    def objective(one):
+        lr = float(f"{one.suggest_float('lr', *TPE_RANGE, log=True):.4g}")
+        value, cost = trial(name, raw, lr, rule)
+        spent.append(cost)
+        return value if math.isfinite(value) else 1e30
+
+    study.optimize(objective, n_trials=trials)
+    return float(f"{study.best_params['lr']:.4g}"), sum(spent)
+
+
+def evaluate(name, raw, lr_range, strategies, budget, rule=None):
+    import selection_scoring as scoring
+
     from lrsweep.api.tuning import TuneSettings
     from lrsweep.errors import UsageError
     from lrsweep.select.finder import grid_around
 
+    rule = rule or scoring.Rule()
+    plain = rule == scoring.Rule()  # the cached final losses answer everything, as before
     entry = truth(name, raw, lr_range)
-    best, low, high = band(entry)
+    best, low, high = band(entry) if plain else scoring.truth_band(entry, rule.at)
     rows = []
 
     def judge(strategy, lr, cost):
-        loss = pick_loss(name, raw, lr)
+        loss = pick_loss(name, raw, lr) if plain else scoring.judged(name, raw, lr, rule.at)
         rows.append((strategy, lr, loss <= (1 + BAND) * best, cost, loss))
+
+    def pick_of(lrs):
+        return (grid_pick(name, raw, lrs), len(lrs) * len(SEEDS)) if plain else scoring.grid_pick(name, raw, lrs, rule)
 
     budget = budget or TuneSettings().budget
     if "tune" in strategies:
-        lr, cost, _ = run_tune(name, raw, budget)
+        lr, cost, _ = run_tune(name, raw if plain else scoring.with_rule(raw, rule), budget)
         judge("tune", lr, cost)
     found, find_cost = run_find(raw) if {"find", "find+grid"} & set(strategies) else (None, 0)
     if "find" in strategies:
         judge("find", float(f"{found.suggestion():.4g}"), find_cost)
     if "grid5" in strategies:
-        judge("grid5", grid_pick(name, raw, GRID5), len(GRID5) * len(SEEDS))
+        judge("grid5", *pick_of(GRID5))
     if "find+grid" in strategies:
         try:
             lrs = grid_around(found.suggestion(), found.ceiling)
@@ -148,9 +182,13 @@ def evaluate(name, raw, lr_range, strategies, budget):
             print(f"{name}: find+grid wrote no grid: {err}", flush=True)
             rows.append(("find+grid", math.nan, False, find_cost, math.inf))
         else:
-            judge("find+grid", grid_pick(name, raw, lrs), find_cost + len(lrs) * len(SEEDS))
+            lr, cost = pick_of(lrs)
+            judge("find+grid", lr, find_cost + cost)
     if "tpe" in strategies:
-        judge("tpe", run_tpe(name, raw, int(budget)), float(int(budget)))
+        if plain:
+            judge("tpe", run_tpe(name, raw, int(budget)), float(int(budget)))
+        else:
+            judge("tpe", *run_tpe_scored(name, raw, int(budget), rule))
     return best, low, high, rows
 
 
@@ -182,8 +220,14 @@ def main(argv=None) -> None:
     if args.grace:
         grace_study()
         return
+    from selection_scoring import Rule
+
     strategies = args.strategies.split(",")
-    table = Table(title="Picks in the good band (seed-mean val_loss within 10% of the best of a 24-LR x 3-seed grid)")
+    rule = Rule(args.at, args.early_stopping)
+    table = Table(
+        title="Picks in the good band (seed-mean val_loss within 10% of the best of a 24-LR x 3-seed grid), "
+        f"scored {rule.label}"
+    )
     for column in ("task", "band", *strategies):
         table.add_column(column, justify="left" if column in ("task", "band") else "right")
     totals = {s: [0, 0.0] for s in strategies}
@@ -191,7 +235,7 @@ def main(argv=None) -> None:
     for name, (raw, lr_range) in tasks().items():
         if name not in chosen:
             continue
-        best, low, high, rows = evaluate(name, raw, lr_range, strategies, args.budget)
+        best, low, high, rows = evaluate(name, raw, lr_range, strategies, args.budget, rule)
         cells = {
             s: (f"{'yes' if ok else 'NO'} {lr:.3g} · {cost:.1f}" if math.isfinite(lr) else f"NO (error) · {cost:.1f}")
             for s, lr, ok, cost, _loss in rows

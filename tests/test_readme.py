@@ -27,3 +27,15 @@ def test_the_from_python_example_runs(tmp_path, monkeypatch, capsys):
     assert found.range_test.steps_run <= 60 and found.suggested_lr > 0
     printed = capsys.readouterr().out.splitlines()
     assert printed[-1].startswith("True ")
+
+
+def test_the_range_test_on_your_own_model_example_runs(tmp_path, monkeypatch, capsys):
+    section = ROOT.joinpath("README.md").read_text().split("### On your own model", 1)[1].split("\n## ", 1)[0]
+    (block,) = re.findall(r"```python\n(.*?)```", section, flags=re.S)
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    exec(compile(block, "README.md (On your own model)", "exec"), namespace)
+    found = namespace["found"]
+    assert found.suggestion > 0 and found.divergence_lr is not None and found.run_dir is None
+    assert (tmp_path / "find.png").read_bytes().startswith(b"\x89PNG") and len(list(tmp_path.iterdir())) == 1
+    assert capsys.readouterr().out.startswith(str(found.suggestion))

@@ -27,6 +27,8 @@ _WHERE = {
     "Best": "sweep",
     "Plan": "sweep",
     "find": "rangetest",
+    "find_config": "rangetest",
+    "find_objects": "rangetest_objects",
     "FindResult": "rangetest",
     "FinderSettings": "rangetest",
     "replace_lr": "rangetest",

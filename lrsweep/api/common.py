@@ -91,10 +91,19 @@ def raw_config(config: ConfigLike, overrides: Overrides = None) -> tuple[dict, s
 def load_splits(config):
     """The dataset of ``config``, split with its first seed (the same split for every seed).
 
-    Downloads are announced through the ``lrsweep.data.download`` logger.
+    Downloads are announced through the ``lrsweep.data.download`` logger. A config of your own code
+    (``command:``, ``function:``) has no data of lrsweep's: what needs lrsweep's own loop (``find``, ``schedule``)
+    is refused here, before anything is made.
     """
+    from lrsweep.errors import UsageError
     from lrsweep.sweep.executors.base import load_data  # the loader worker processes and Ray tasks use too
 
+    if config.kind != "engine":
+        raise UsageError(
+            f"this config trains with your own {config.kind}, which loads its own data and model: the range test "
+            "and schedule experiments need lrsweep's own training loop. Use  lrsweep tune  (it searches the span "
+            "of lr) or  lrsweep grid"
+        )
     return load_data(config)
 
 
@@ -123,7 +132,7 @@ def finish_meta(store, outcome: str) -> None:
 
 
 def run_meta(config, device) -> dict:
-    """meta.json: what ran, where, on which versions."""
+    """meta.json: what ran, where, on which versions (no fingerprint without a config: find on your own model)."""
     import torch
 
     from lrsweep._version import __version__
@@ -134,7 +143,7 @@ def run_meta(config, device) -> dict:
         "cwd": os.getcwd(),
         "started": now(),
         "host": socket.gethostname(),
-        "fingerprint": config.fingerprint(),
+        **({"fingerprint": config.fingerprint()} if config is not None else {}),
         "device": describe_device(device),
         "versions": {
             "python": platform.python_version(),

@@ -6,6 +6,7 @@ meta.json kept through resumes, grid extensions and the end.
 from __future__ import annotations
 
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 
 from lrsweep.api.common import ConfigLike, finish_meta, load_config_any, now
@@ -45,14 +46,22 @@ def load_for_grid(config: ConfigLike | None, overrides: list[str], resume, force
     return chosen, store
 
 
-def hold_lock(held: ExitStack, store, shard=None) -> None:
-    """Lock the run directory until ``held`` closes (RunDirError when another process writes it); a stale
-    lock taken over leaves its notice in ``held.lock_notice``."""
-    held.lock_notice = store.lock(shard.label if shard else None)
-    held.callback(store.unlock, shard.label if shard else None)
+@dataclass
+class HeldLock:
+    """The run directory's lock, held until ``stack`` closes, and the notice of a stale lock taken over."""
+
+    stack: ExitStack
+    notice: str | None = None
 
 
-def open_store(store, out: Path, config, device, executor, shard, held: ExitStack):
+def hold_lock(held: HeldLock, store, shard=None) -> None:
+    """Lock the run directory until ``held.stack`` closes (RunDirError when another process writes it); a
+    stale lock taken over leaves its notice in ``held.notice``."""
+    held.notice = store.lock(shard.label if shard else None)
+    held.stack.callback(store.unlock, shard.label if shard else None)
+
+
+def open_store(store, out: Path, config, device, executor, shard, held: HeldLock):
     """The run directory, locked: the one resumed, the shared ``<name>-<fingerprint>`` of a shard, or a new one."""
     from lrsweep.api.common import run_meta
     from lrsweep.config import parse_config

@@ -1,17 +1,20 @@
-"""``find`` as a library call: the LR range test, its run directory, and a grid written around it."""
+"""``find`` as a library call: the LR range test on a config or on your own objects, its run directory, and
+a grid written around it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
+import sys
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, overload
 
 import yaml
 
-from lrsweep.api.common import DEFAULT_OUT, ConfigLike, Overrides, load_config_any, load_splits, now, raw_config
+from lrsweep.api.common import DEFAULT_OUT, ConfigLike, Overrides, load_config_any, load_splits, raw_config
+from lrsweep.api.find_result import FindResult, find_rows, finder_settings, save_find  # noqa: F401  re-exported
+from lrsweep.config import Config
 from lrsweep.errors import ConfigError, UsageError
-from lrsweep.select.finder import (  # noqa: F401  MODES, SUGGESTERS: the choices of lrsweep find
+from lrsweep.select.finder import (  # noqa: F401  MODES, SUGGESTERS: lrsweep find's choices (its enums, tested equal)
     DEFAULT_SUGGESTER,
     MODES,
     SUGGESTERS,
@@ -20,67 +23,100 @@ from lrsweep.select.finder import (  # noqa: F401  MODES, SUGGESTERS: the choice
     completion_note,
 )
 
+if TYPE_CHECKING:
+    import torch
 
-@dataclass
-class FindResult:
-    """What the range test found, and where it was written."""
+    from lrsweep.select.range_objects import StepFn
 
-    range_test: FinderResult  # the curve, the suggestions, the settings
-    chosen: str  # the suggester gridded around
-    run_dir: Path
-    grid: list[float] | None = None  # the grid written with write_grid
-    grid_file: Path | None = None
-    notes: list[str] = field(default_factory=list)  # what the test left out of the config
-
-    @property
-    def suggestions(self) -> dict[str, float]:
-        return dict(self.range_test.suggestions)
-
-    @property
-    def suggested_lr(self) -> float:
-        return self.range_test.suggestion(self.chosen)
-
-    @property
-    def divergence_lr(self) -> float | None:
-        return self.range_test.divergence_lr
-
-    @property
-    def curve(self) -> list[dict]:
-        """One row per optimizer step: step, lr, loss, smoothed."""
-        return find_rows(self.range_test)
-
-    def to_dict(self) -> dict:
-        """What ``lrsweep find --json`` prints."""
-        return {
-            **self.range_test.to_dict(),
-            "chosen": self.chosen,
-            "suggested_lr": self.suggested_lr,
-            "run_dir": str(self.run_dir),
-            "grid": self.grid,
-            "grid_file": str(self.grid_file) if self.grid_file else None,
-            "notes": list(self.notes),
-        }
-
-    def png(self) -> bytes:
-        """The figure (loss against LR, suggestions and divergence marked) as PNG bytes; needs matplotlib."""
-        from lrsweep.render.figures import pyplot
-        from lrsweep.render.find import find_png
-
-        pyplot()  # a clear UsageError naming the install command when matplotlib is missing
-        data = find_png(self.range_test)
-        assert data is not None, "find_png returns None only without matplotlib, which pyplot() found"
-        return data
-
-    def plot(self, path: str | Path | None = None) -> Path:
-        """Write the figure to ``path`` (default: the run directory's plots/find.png); returns the path."""
-        from lrsweep.run.files import atomic_write_bytes
-
-        target = Path(path) if path is not None else self.run_dir / "plots" / "find.png"
-        atomic_write_bytes(target, self.png())
-        return target
+CONFIG_FORM = "lrsweep.find(config, overrides=None, *, start=, end=, steps=, ...)"
+OBJECT_FORM = "lrsweep.find(model, optimizer, train_loader, loss_fn, *, step_fn=, start=, end=, steps=, ...)"
 
 
+@overload
 def find(
+    config: ConfigLike,
+    overrides: Overrides = None,
+    *,
+    settings: FinderSettings | None = ...,
+    start: float | None = ...,
+    end: float | None = ...,
+    steps: int | None = ...,
+    mode: str | None = ...,
+    use_val: bool | None = ...,
+    suggest: str = ...,
+    device: str | None = ...,
+    out: str | Path = ...,
+    write_grid: str | Path | None = ...,
+    on_step: Callable | None = ...,
+    on_notice: Callable[[str], None] | None = ...,
+) -> FindResult: ...
+
+
+@overload
+def find(
+    model: torch.nn.Module,
+    /,
+    optimizer: Any,
+    train_loader: Iterable,
+    loss_fn: Callable | None = None,
+    *,
+    step_fn: StepFn | None = ...,
+    settings: FinderSettings | None = ...,
+    start: float | None = ...,
+    end: float | None = ...,
+    steps: int | None = ...,
+    mode: str | None = ...,
+    suggest: str = ...,
+    device: Any = ...,
+    out: str | Path | None = ...,
+    name: str | None = ...,
+    on_step: Callable | None = ...,
+    on_notice: Callable[[str], None] | None = ...,
+) -> FindResult: ...
+
+
+def find(config: Any, *args: Any, **kwargs: Any) -> FindResult:
+    """The LR range test, on a config (``lrsweep find``) or on your own model, optimizer and batches.
+
+    ``find(config, overrides=None, ...)``: the config's model, optimizer and data, as the grid's first
+    variant would train them (:func:`find_config`); writes ``<out>/<name>-find-<stamp>/``.
+
+    ``find(model, optimizer, train_loader, loss_fn, ...)``: your ``nn.Module``, ``torch.optim`` optimizer,
+    iterable of batches and loss (or ``step_fn(model, batch) -> loss``); the model and optimizer are left
+    exactly as they were (:func:`lrsweep.api.rangetest_objects.find_objects`); no files unless ``out=``.
+
+    Raises:
+        UsageError: a first argument that is neither a config nor an ``nn.Module``, or arguments that fit
+            neither form (a model without an optimizer, ...).
+    """
+    import inspect
+
+    from lrsweep.api.rangetest_objects import find_objects
+
+    function: Callable[..., FindResult]
+    if _is_module(config):
+        function, form = find_objects, OBJECT_FORM
+    elif isinstance(config, (str, Path, Mapping, Config)):
+        function, form = find_config, CONFIG_FORM
+    else:
+        raise UsageError(
+            "lrsweep.find: the first argument is a config (a YAML path, a dict or a Config) or your model "
+            f"(a torch.nn.Module), got {type(config).__name__}"
+        )
+    try:
+        inspect.signature(function).bind(config, *args, **kwargs)
+    except TypeError as exc:
+        raise UsageError(f"{form}: {exc}") from None
+    return function(config, *args, **kwargs)
+
+
+def _is_module(value: Any) -> bool:
+    """An nn.Module, without importing torch for a config (if torch is not loaded, no Module exists)."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(value, torch.nn.Module)
+
+
+def find_config(
     config: ConfigLike,
     overrides: Overrides = None,
     *,
@@ -97,7 +133,8 @@ def find(
     on_step: Callable | None = None,
     on_notice: Callable[[str], None] | None = None,
 ) -> FindResult:
-    """The LR range test (``lrsweep find``): one short run with a rising LR, its suggestions, its run directory.
+    """The LR range test on a config (``lrsweep find``): one short run with a rising LR, its suggestions, its run
+    directory.
 
     Args:
         config: a YAML path, a dict or a Config; ``overrides`` as for :func:`grid`.
@@ -112,17 +149,8 @@ def find(
 
     KeyboardInterrupt propagates and leaves no run directory.
     """
-    from dataclasses import replace
-
-    if suggest not in SUGGESTERS:
-        raise UsageError(f"suggest: got {suggest!r} (valid: {', '.join(SUGGESTERS)})")
-    chosen: dict[str, Any] = {  # FinderSettings fields of several types
-        k: v
-        for k, v in {"start_lr": start, "end_lr": end, "steps": steps, "mode": mode, "use_val": use_val}.items()
-        if v is not None
-    }
-    settings = replace(settings or FinderSettings(), **chosen) if chosen else (settings or FinderSettings())
-    from lrsweep.api.common import override_items
+    settings = finder_settings(settings, suggest, start_lr=start, end_lr=end, steps=steps, mode=mode, use_val=use_val)
+    from lrsweep.api.common import override_items, run_meta
 
     cfg = load_config_any(config, override_items(overrides) + ([f"device={device}"] if device else []))
     notes = scope_notes(cfg)
@@ -131,7 +159,7 @@ def find(
             on_notice(note)
     result, torch_device = run_find(cfg, settings, on_step)
     notes += [n for n in (completion_note(result),) if n]
-    store = save_find(Path(out), cfg, result, torch_device)
+    store = save_find(Path(out), cfg.name, cfg.to_dict(), run_meta(cfg, torch_device), result)
     grid = None
     if write_grid is not None:
         grid = write_grid_config(config, overrides, Path(write_grid), result, suggest)
@@ -167,7 +195,7 @@ def run_find(config, settings: FinderSettings, on_step=None):
     result = range_test(
         model,
         optimizer,
-        loss_fn(spec.loss),
+        loss_fn(spec.loss, spec.loss_options),
         splits.train_x,
         splits.train_y,
         spec.batch_size,
@@ -190,30 +218,12 @@ def scope_notes(config) -> list[str]:
         notes.append(f"the range test uses the first of {len(config.seeds)} seeds: {config.seeds[0]}")
     if any(s.type != "none" for s in config.schedulers):
         notes.append("the range test drives the LR itself; the config's scheduler does not apply to it")
+    if len(config.batch_sizes) > 1:
+        notes.append(
+            f"the range test uses the first of {len(config.batch_sizes)} batch sizes: {config.batch_sizes[0]} "
+            "(lrsweep tune finds an LR for each)"
+        )
     return notes
-
-
-def find_rows(result: FinderResult) -> list[dict[str, Any]]:
-    return [
-        {"step": i, "lr": lr, "loss": loss, "smoothed": sm}
-        for i, (lr, loss, sm) in enumerate(zip(result.lrs, result.losses, result.smoothed))
-    ]
-
-
-def save_find(out: Path, config, result: FinderResult, torch_device):
-    """The run directory: config.yaml, meta.json, find.csv, find.json and (with matplotlib) plots/find.png."""
-    from lrsweep.api.common import run_meta
-    from lrsweep.render.find import find_png
-    from lrsweep.run.store import RunStore
-
-    store = RunStore.create(out, f"{config.name}-find")
-    store.write_config(config.to_dict())
-    store.write_meta({**run_meta(config, torch_device), "finished": now()})
-    store.write_find(find_rows(result), result.to_dict())
-    png = find_png(result)
-    if png is not None:
-        store.write_plot("find.png", png)
-    return store
 
 
 def write_grid_config(

@@ -162,21 +162,25 @@ def _stale(store, summary: dict) -> bool:
 def rebuild_summary(store, previous: dict | None = None) -> dict:
     """A summary from status.json + metrics.csv files (variants never started count as pending)."""
     from lrsweep.run.store import RETRAIN_ID
+    from lrsweep.select.health import Scoring
     from lrsweep.select.summary import summarize, variant_row
 
     config = store.read_config()
+    select = config.get("select") or {}
+    scoring = Scoring.of(select)
     rows = []
     for vid in store.variant_ids():
         status = store.read_status(vid)
         if status and status.get("variant") and _in_grid(status["variant"], config):
-            rows.append(variant_row(status["variant"], status, store.read_metrics(vid)))
-    select = config.get("select") or {}
+            rows.append(variant_row(status["variant"], status, store.read_metrics(vid), scoring))
     summary = summarize(
         config.get("name", store.path.name),
-        select.get("metric", "val_loss"),
+        scoring.metric,
         rows,
         direction=select.get("mode"),
         retrain=(previous or {}).get("retrain") or _retrain_entry(store.read_status(RETRAIN_ID)),
+        at=scoring.at,
+        lr_scaling=(config.get("lr_scaling") or {}).get("rule", "none"),
     )
     notes = [s["engine_note"] for s in map(store.read_status, store.variant_ids()) if s and s.get("engine_note")]
     if notes:  # as the runner's summary has them: why variants trained one at a time
@@ -189,29 +193,42 @@ def rebuild_summary(store, previous: dict | None = None) -> dict:
 
 
 def _in_grid(described: dict, config: dict) -> bool:
-    """False for a variant left over from a grid that a --force'd resume changed (its lr or seed is gone)."""
+    """False for a variant left over from a grid that a --force'd resume changed (its lr, batch size or seed is
+    gone). A variant whose lr lr_scaling scaled is judged by the grid's lr it came from (``base_lr``)."""
     lrs, seeds = config.get("lr"), config.get("seeds")
-    return (not isinstance(lrs, list) or described.get("lr") in lrs) and (
-        not isinstance(seeds, list) or described.get("seed") in seeds
+    sizes = (config.get("data") or {}).get("batch_size")
+    lr = described.get("base_lr", described.get("lr"))
+    size = described.get("batch_size")
+    return (
+        (not isinstance(lrs, list) or lr in lrs)
+        and (not isinstance(seeds, list) or described.get("seed") in seeds)
+        and (size is None or not isinstance(sizes, list) or size in sizes)
     )
 
 
 def expected_variants(config: dict) -> int:
-    """How many variants the resolved config.yaml expands to (lr × optimizer × scheduler × seed)."""
+    """How many variants the resolved config.yaml expands to (lr × optimizer × scheduler × batch size × seed)."""
 
-    def count(key):
-        value = config.get(key)
+    def count(value):
         return len(value) if isinstance(value, list) else (0 if value is None else 1)
 
-    return max(1, count("lr")) * max(1, count("optimizer")) * max(1, count("scheduler")) * max(1, count("seeds"))
+    axes = [config.get(k) for k in ("lr", "optimizer", "scheduler", "seeds")] + [
+        (config.get("data") or {}).get("batch_size")
+    ]
+    total = 1
+    for axis in axes:
+        total *= max(1, count(axis))
+    return total
 
 
 def _retrain_entry(status: dict | None) -> dict | None:
     if not status:
         return None
     variant = status.get("variant") or {}
-    keys = ("status", "test_loss", "test_acc", "seconds", "error")
-    return {"id": variant.get("id"), "lr": variant.get("lr"), **{k: status.get(k) for k in keys}}
+    keys = ("status", "epochs_run", "stop_epoch", "test_loss", "test_acc")
+    further = {k: v for k, v in status.items() if k.startswith("test_") and k not in keys}
+    entry = {"id": variant.get("id"), "lr": variant.get("lr"), "batch_size": variant.get("batch_size")}
+    return {**entry, **{k: status.get(k) for k in keys}, **further, **{k: status.get(k) for k in ("seconds", "error")}}
 
 
 def compare_runs(run_dirs: list[str | Path]) -> dict[str, dict]:
@@ -240,7 +257,7 @@ def plot_run(run_dir: str | Path) -> list[Path]:
     from lrsweep.render.figures import pyplot
     from lrsweep.render.find import find_png
     from lrsweep.render.plots import write_plots
-    from lrsweep.render.tune import write_tune_plot
+    from lrsweep.render.tune import write_tune_plots
 
     store = open_run(run_dir)
     tuned = store.read_tune()
@@ -248,7 +265,7 @@ def plot_run(run_dir: str | Path) -> list[Path]:
         summary = store.read_summary()  # a tune run's: every variant tried, each with its stage
         if summary is None or not summary.get("tune"):
             raise RunDirError(f"{store.path}: the tune run has not finished (resume it: lrsweep tune --resume)")
-        return [write_tune_plot(store, tuned, summary), *write_plots(store, summary)]
+        return [*write_tune_plots(store, tuned, summary), *write_plots(store, summary)]
     found = store.read_find()
     if found is None:
         return write_plots(store, load_summary(store))
@@ -313,14 +330,16 @@ def _tune_summary(store) -> dict:
     written = store.read_summary()
     if written is not None and written.get("tune"):
         return written
+    from lrsweep.select.health import Scoring
+
     config = store.read_config()
+    scoring = Scoring.of(config.get("select") or {})
     rows = []
     for vid in store.variant_ids():
         status = store.read_status(vid)
         if status and status.get("variant"):
-            rows.append(
-                {**variant_row(status["variant"], status, store.read_metrics(vid)), "stage": status.get("stage")}
-            )
+            row = variant_row(status["variant"], status, store.read_metrics(vid), scoring)
+            rows.append({**row, "stage": status.get("stage")})
     metric = (config.get("select") or {}).get("metric", "val_loss")
     return {"name": config.get("name"), "metric": metric, "variants": rows, "groups": [], "best": None}
 

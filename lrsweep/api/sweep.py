@@ -16,7 +16,7 @@ from lrsweep.api.common import (
     load_splits,
     override_items,
 )
-from lrsweep.api.grid_dir import finish, load_for_grid, open_store, record_extension
+from lrsweep.api.grid_dir import HeldLock, finish, load_for_grid, open_store, record_extension
 from lrsweep.errors import Interrupted, StorageError, UsageError
 from lrsweep.select.extend import DEFAULT_MAX_EXTENSIONS
 
@@ -30,20 +30,23 @@ class Best:
     optimizer: str
     scheduler: str
     seed: int | None
-    metric: str  # the selection metric: val_loss | val_acc
-    value: float | None  # its mean over the group's seeds
+    metric: str  # the selection metric: val_loss | val_acc | val_<m> of train.metrics, or any name your code reports
+    value: float | None  # its mean over the group's seeds (at the epoch select.at says)
     std: float | None
     n: int  # seeds in the group
     ids: tuple[str, ...]
     edge: str | None  # "low" | "high" when the lr is the smallest/largest of its grid
     tied_with_runner_up: bool
+    batch_size: int | None = None  # when data.batch_size is a sweep axis
+    stop_epoch: int | None = None  # the epoch it was scored at, when not its last (select.at best, early stopping)
+    stuck: bool = False  # no healthy variant finished: the best is stuck at chance
 
     @classmethod
     def from_summary(cls, summary: dict) -> Best | None:
         best = summary.get("best")
         if not best:
             return None
-        row = next((r for r in summary["variants"] if r["id"] == best["id"]), {})
+        row: dict[str, Any] = next((r for r in summary["variants"] if r["id"] == best["id"]), {})
         return cls(
             id=best["id"],
             lr=best["lr"],
@@ -57,6 +60,9 @@ class Best:
             ids=tuple(best.get("ids", (best["id"],))),
             edge=best.get("edge"),
             tied_with_runner_up=bool(best.get("tied_with_runner_up")),
+            batch_size=best.get("batch_size"),
+            stop_epoch=best.get("stop_epoch"),
+            stuck=bool(best.get("stuck")),
         )
 
 
@@ -82,9 +88,17 @@ class GridResult:
 
 
 def grid(
-    config: ConfigLike | None = None,
+    config: ConfigLike | Callable | None = None,
     overrides: Overrides = None,
     *,
+    lr: Any = None,
+    epochs: int | None = None,
+    seeds: Any = None,
+    metric: str | None = None,
+    mode: str | None = None,
+    params: dict | None = None,
+    name: str | None = None,
+    jobs: int = 1,
     out: str | Path = DEFAULT_OUT,
     events=None,
     resume: str | Path | None = None,
@@ -104,8 +118,13 @@ def grid(
     """Grid search: train every variant, rank them on validation, retrain the best (``lrsweep grid``).
 
     Args:
-        config: a YAML path, a dict or a Config; optional with ``resume``.
+        config: a YAML path, a dict or a Config; optional with ``resume``. Or your own training function,
+            called with a ``trial`` per variant (``trial.lr``, ``.seed``, ``.epochs``, ``.device``, ``.dir``,
+            ``.params``; ``trial.report(epoch, **metrics)`` each epoch): see :mod:`lrsweep.api.trials`.
         overrides: ``{"train.epochs": 2}`` or ``["train.epochs=2"]``.
+        lr, epochs, seeds, metric, mode, params, name: shorthands for ``lr``, ``train.epochs``, ``seeds``,
+            ``select.metric``, ``select.mode``, ``params`` and ``name`` (what a function needs; overrides otherwise).
+        jobs: trials of your own code (command:, function:) at once (per device with ``devices``).
         out: folder in which the run directory is created.
         events: progress observer (``runner.SweepEvents``), or a factory called with the Config once per
             pass of the runner (an extension, the retrain) returning a context manager that yields one.
@@ -122,36 +141,39 @@ def grid(
         Interrupted: on Ctrl-C/SIGTERM, with ``summary`` and ``run_dir`` (resumable).
         ConfigError, UsageError, RunDirError: bad input, before any training.
     """
+    from lrsweep.api.trials import as_config, check_function, check_jobs, shorthands
     from lrsweep.engine.precision import check_devices
     from lrsweep.sweep.executors import make_executor
     from lrsweep.sweep.plan import Shard
     from lrsweep.sweep.runner import check_shard
 
-    items = override_items(overrides) + ([f"save={save}"] if save else [])
-    with make_executor(backend, devices, address) as executor, ExitStack() as held:
+    keywords = shorthands(lr, epochs, seeds, metric, mode, params, name)
+    config, function, keywords = as_config(config, keywords, resume)
+    items = override_items(overrides) + override_items(keywords) + ([f"save={save}"] if save else [])
+    with make_executor(backend, devices, address, jobs) as executor, ExitStack() as stack:
+        held = HeldLock(stack)
         check_extras(plot, tensorboard)
         part = Shard.parse(shard) if isinstance(shard, str) else shard
         if part and extend:
             raise UsageError("--extend grows the grid from the whole sweep's result, so it cannot run in a shard")
         cfg, store = load_for_grid(config, items, resume, force)
         check_shard(cfg, part)
+        check_jobs(cfg, jobs)
+        check_function(cfg, function)
         torch_device = parent_device(cfg, executor)
-        check_devices(cfg.train.precision, getattr(executor, "devices", None) or [torch_device])
-        splits = load_splits(cfg).to(torch_device)
-        preflight_located(cfg, splits)  # everything refusable is refused before a run directory exists
+        splits = None
+        if cfg.kind == "engine":  # your own code loads its own data
+            check_devices(cfg.train.precision, getattr(executor, "devices", None) or [torch_device])
+            splits = load_splits(cfg).to(torch_device)
+            preflight_located(cfg, splits)  # everything refusable is refused before a run directory exists
         store = open_store(store, Path(out), cfg, torch_device, executor, part, held)
         store.keep_checkpoints = keep_checkpoints
         if on_run_dir is not None:
             on_run_dir(store.path)
         observe = observer(events, cfg, store.tensorboard_dir if tensorboard else None)
-        said = [held.lock_notice] if getattr(held, "lock_notice", None) else []
-        said += getattr(splits, "notes", ())  # what loading changed in the data (a dropped index column)
-        if said:
-            with observe() as notices:
-                for message in said:
-                    notices.on_notice(message)
+        _notices(observe, held.notice, cfg, getattr(splits, "notes", ()))  # notes: a dropped index column
         try:
-            summary = sweep(cfg, splits, store, observe, max_extensions if extend else 0, executor, part)
+            summary = sweep(cfg, splits, store, observe, max_extensions if extend else 0, executor, part, function)
         except Interrupted as stop:
             finish(store, "interrupted", part)
             stop.run_dir = store.path
@@ -165,6 +187,16 @@ def grid(
             raise
     finish(store, "finished", part)
     return _result(store, summary, part, plot)
+
+
+def _notices(observe, lock_notice: str | None, config, notes=()) -> None:
+    from lrsweep.api.trials import direction_notice
+
+    messages = [m for m in (lock_notice, direction_notice(config), *notes) if m]
+    if messages:
+        with observe() as notices:
+            for message in messages:
+                notices.on_notice(message)
 
 
 def _result(store, summary: dict, part, plot: bool) -> GridResult:
@@ -201,13 +233,13 @@ def check_extras(plot: bool, tensorboard: bool) -> None:
 
 
 def parent_device(config, executor):
-    """Where this process keeps the data: the config's device when it trains itself; the CPU when
-    worker processes or Ray tasks train (each loads the data onto its own device)."""
+    """Where this process keeps the data: the config's device when it trains itself (or its trials of your own
+    code do); the CPU when worker processes or Ray tasks train (each loads the data onto its own device)."""
     import torch
 
     from lrsweep.engine.device import resolve_device
 
-    if executor.backend == "local":
+    if executor.backend == "local" or (config.kind != "engine" and executor.backend != "ray"):
         return resolve_device(config.device)
     return torch.device("cpu")
 
@@ -234,7 +266,7 @@ def observer(events, config, tensorboard_dir: Path | None):
     return observe
 
 
-def sweep(config, splits, store, observe, max_extensions: int, executor=None, shard=None) -> dict:
+def sweep(config, splits, store, observe, max_extensions: int, executor=None, shard=None, function=None) -> dict:
     """Run the sweep; with ``max_extensions`` > 0, grow the grid past an edge-best lr and run the new points.
 
     Extensions run in the same run directory (finished variants are skipped); config.yaml and the
@@ -246,7 +278,7 @@ def sweep(config, splits, store, observe, max_extensions: int, executor=None, sh
 
     def run(cfg):
         with observe() as events:
-            return run_sweep(cfg, splits, store, events, executor=executor, shard=shard)
+            return run_sweep(cfg, splits, store, events, executor=executor, shard=shard, function=function)
 
     if max_extensions <= 0:
         return run(config)
@@ -292,6 +324,8 @@ def validate(config: ConfigLike, overrides: Overrides = None) -> Plan:
     from lrsweep.api.validation import check_loaded
 
     checked = check_loaded(load_config_any(config, overrides))
+    # check_loaded imports what the config names, so the data was loaded: its sizes and task are known
+    assert checked.sizes is not None and checked.task is not None, "check_loaded() loads the data"
     return Plan(
         config=checked.config,
         variants=checked.variants,

@@ -39,23 +39,43 @@ class TuneSettings:
                 raise UsageError(message)
 
 
+class Entry(dict):
+    """A dict whose keys also read as attributes: ``result.best.lr`` is ``result.best["lr"]`` (tune.json as it is)."""
+
+    __slots__ = ()
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
 @dataclass
 class TuneResult:
     """What ``lrsweep tune`` found and what it cost (also in RUN_DIR/tune.json)."""
 
     run_dir: str
-    best: dict | None  # as grid's best (lr, mean, std, n, ids, ...)
-    band: dict | None  # {low, high}: LRs indistinguishable from the best within seed noise
-    cost: dict  # {trainings, variant_epochs, range_test_steps, budget}
+    best: dict | None  # as grid's best (lr, mean, std, n, ids, ...); result.best.lr reads it too
+    band: dict | None  # {low, high}: LRs indistinguishable from the best within seed noise (result.band.low)
+    cost: dict  # {trainings, variant_epochs, range_test_steps, budget} (result.cost.trainings)
     stages: list[dict]  # per stage: what it tried, what it cost, why it stopped
     retrain: dict | None = None
     status: str = "finished"  # finished | interrupted
     settings: dict = field(default_factory=dict)
     range_test: dict | None = None
+    batch_sizes: dict | None = None  # several batch sizes: one TuneResult (as a dict) per batch size, by its str
+    scaling: dict | None = None  # ... and each batch size's pick against lr_scaling's rule (select.scaling)
+
+    def __post_init__(self) -> None:
+        for name in ("best", "band", "cost"):
+            value = getattr(self, name)
+            if isinstance(value, dict) and not isinstance(value, Entry):
+                setattr(self, name, Entry(value))
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> TuneResult:
-        return cls(**{k: data.get(k) for k in cls.__dataclass_fields__ if k in data})
+    def from_dict(cls, data: dict[str, Any]) -> TuneResult:
+        return cls(**{k: data[k] for k in cls.__dataclass_fields__ if k in data})

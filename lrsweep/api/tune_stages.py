@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, replace
 
+from lrsweep.api.tune_bounds import range_test_bounds
 from lrsweep.api.tune_result import TuneResult, TuneSettings
 from lrsweep.config import Config, PruneConfig
 from lrsweep.errors import UsageError
@@ -18,13 +19,11 @@ from lrsweep.select.strategy import (
     halving_epochs,
     log_space,
     refine_points,
-    round_lr,
     smoothed_ranking,
     survivors,
     widen_band,
 )
 
-MIN_RANGE_STEPS = 20  # fewer points leave the range test's curve too coarse to bound anything
 MIN_SCOUTS = 3
 # Scouts span at most this ratio below the ceiling: on the six benchmark tasks the good band sat within
 # 1.5 decades of the range test's ceiling; a short range test's curve can start falling far lower.
@@ -34,29 +33,45 @@ SCOUT_SPAN = 1000.0
 class Tuner:
     """One tune run: the stages in order, each recorded in tune.json as it ends."""
 
-    def __init__(self, config: Config, store: RunStore, settings: TuneSettings, events):
+    def __init__(
+        self,
+        config: Config,
+        store: RunStore,
+        settings: TuneSettings,
+        events,
+        executor=None,
+        function=None,
+        section: str | None = None,
+    ):
         self.config, self.store, self.settings, self.events = config, store, settings, events
+        self.executor, self.function = executor, function  # where the sweeps train; your own function, if given
+        self.section = section  # one batch size's tune in a run of several: tune.json's batch_sizes[section]
         self.stages: list[dict] = []
         self.stage_of: dict[str, str] = {}
         self.planned = 0.0  # trainings committed by the stages so far (upper bounds): what decisions use
         self.tried: list[float] = []  # every LR tried on the first seed, in order (a resume replays the same)
         self.counted: set[str] = set()  # variants whose epochs a stage's cost already counts
-        self.range_test: dict | None = (store.read_tune() or {}).get("range_test")
+        self.range_test: dict | None = (self._read_tune() or {}).get("range_test")
 
     # ---- the whole run
 
     def run(self) -> TuneResult:
         from lrsweep.api.common import finish_meta
+        from lrsweep.api.trials import direction_notice
         from lrsweep.engine.device import resolve_device
         from lrsweep.engine.loop import steps_per_epoch
         from lrsweep.sweep.executors.base import load_data
         from lrsweep.sweep.runner import Interrupted
 
-        self.device = resolve_device(self.config.device)
-        self.splits = load_data(self.config).to(self.device)
-        self.costs = Costs(
-            self.config.train.epochs, steps_per_epoch(len(self.splits.train_x), self.config.data.batch_size)
-        )
+        if self.config.kind == "engine":
+            self.device = resolve_device(self.config.device)
+            self.splits = load_data(self.config).to(self.device)
+            steps = steps_per_epoch(len(self.splits.train_x), self.config.batch_sizes[0])
+        else:  # your own code loads its own data; no range test, so no optimizer steps to count
+            self.splits, steps = None, 1
+        self.costs = Costs(self.config.train.epochs, steps)
+        if (notice := direction_notice(self.config)) is not None:
+            self.events.on_notice(notice)
         try:
             low, high = self._range()
             self._scout(low, high)
@@ -64,19 +79,35 @@ class Tuner:
             final = self._finals()
         except (Interrupted, KeyboardInterrupt):  # Ctrl-C/SIGTERM inside a sweep, or during the range test
             result = self._result(None, status="interrupted")
-            self.store.write_tune(result.to_dict())
-            finish_meta(self.store, "interrupted")
+            self._write_tune(result.to_dict())
+            if self.section is None:
+                finish_meta(self.store, "interrupted")
             raise Interrupted({**result.to_dict(), "run_dir": result.run_dir}) from None
         result = self._result(final)
-        self.store.write_tune(result.to_dict())
-        finish_meta(self.store, "finished")
+        self._write_tune(result.to_dict())
+        if self.section is None:
+            finish_meta(self.store, "finished")
         return result
+
+    def _read_tune(self) -> dict | None:
+        """tune.json, or this batch size's entry of it."""
+        tuned = self.store.read_tune()
+        return tuned if self.section is None or tuned is None else (tuned.get("batch_sizes") or {}).get(self.section)
+
+    def _write_tune(self, data: dict) -> None:
+        whole = data
+        if self.section is not None:  # the other batch sizes' entries stay
+            whole = self.store.read_tune() or {}
+            whole.setdefault("batch_sizes", {})[self.section] = data
+        self.store.write_tune(whole)
 
     # ---- stage 1: bounds
 
     def _range(self) -> tuple[float, float]:
+        if self.config.kind != "engine":
+            return self._span()
         if self.range_test is None:
-            self.range_test = self._range_test()
+            self.range_test = range_test_bounds(self.config, self.splits, self.settings, self.costs, self.events)
             self._save_progress()
         rt = self.range_test
         self.planned += self.costs.trainings(steps=self._range_steps())
@@ -98,44 +129,23 @@ class Tuner:
         )
         return low, high
 
-    def _range_test(self) -> dict:
-        import torch
-
-        from lrsweep.engine.common import loss_fn
-        from lrsweep.engine.loop import initial_state
-        from lrsweep.select.finder import GRID_MARGIN, FinderSettings
-        from lrsweep.select.range_test import range_test
-        from lrsweep.sweep.runner import train_spec
-
-        s, c = self.settings, self.costs
-        from lrsweep.select.edge import POWER_ITERATIONS
-
-        steps = max(MIN_RANGE_STEPS, min(s.range_steps, int(s.range_share * c.epochs * c.steps_per_epoch)))
-        settings = FinderSettings(steps=steps)
-        most = c.trainings(steps=steps + 1 + 2 * POWER_ITERATIONS)
-        if most > s.budget:
+    def _span(self) -> tuple[float, float]:
+        """Your own code: the range test needs lrsweep's own loop, so the search spans the config's lr."""
+        low, high = min(self.config.lrs), max(self.config.lrs)
+        if low == high:
             raise UsageError(
-                f"a budget of {s.budget:g} trainings is too small for this config: the range test "
-                f"alone may cost {most:.2f}; raise --budget"
+                f"tune searches the span of lr, and this config gives one LR ({low:g}): give a span, e.g. "
+                "lr: {logspace: {start: 1.0e-5, stop: 0.1, num: 9}} (or lr=(1e-5, 0.1) from Python)"
             )
-        spec = train_spec(self.config, self.splits)
-        seed, opt = self.config.seeds[0], self.config.optimizers[0]
-        self.events.on_notice(f"tune: range test ({steps} steps) for the bounds")
-        model, optimizer = initial_state(spec, opt, settings.start_lr, seed, self.device)
-        result = range_test(
-            model,
-            optimizer,
-            loss_fn(spec.loss),
-            self.splits.train_x,
-            self.splits.train_y,
-            spec.batch_size,
-            settings,
-            generator=torch.Generator().manual_seed(seed),
+        self._stage(
+            "range",
+            lrs=[],
+            bounds={"low": low, "high": high},
+            bounds_from="lr",
+            reason=f"the span of lr the config gives, {low:.3g} to {high:.3g} (the range test needs lrsweep's own "
+            f"training loop; this config trains with its {self.config.kind})",
         )
-        data = result.to_dict()
-        data.pop("points")
-        data["ceiling"] = round_lr(result.ceiling * GRID_MARGIN)
-        return data
+        return low, high
 
     # ---- stage 2: scouting with successive halving
 
@@ -223,7 +233,8 @@ class Tuner:
         sign = 1 if self.config.select.direction == "min" else -1
         tried, out = set(self.tried), []
         for row in self._rows():
-            if row["seed"] == seed and row["lr"] in tried and row["epochs_run"] == self.costs.epochs:
+            full = row["epochs_run"] == self.costs.epochs or row.get("stopped_early")
+            if row["seed"] == seed and row["lr"] in tried and full:
                 value = score(row, metric)
                 if value is not None:
                     out.append((sign * value, row["lr"]))
@@ -275,22 +286,28 @@ class Tuner:
         from lrsweep.sweep.runner import run_sweep
 
         config = replace(self.config, lrs=tuple(lrs), seeds=tuple(seeds), prune=prune or PruneConfig(), retrain=retrain)
-        return run_sweep(config, self.splits, self.store, self.events)
+        return run_sweep(config, self.splits, self.store, self.events, executor=self.executor, function=self.function)
 
     def _rows(self) -> list[dict]:
+        from lrsweep.select.health import Scoring
         from lrsweep.select.summary import variant_row
 
-        rows = []
-        for vid in self.store.variant_ids():
+        rows, scoring = [], Scoring.of(self.config.select)
+        for vid in self._variant_ids():
             status = self.store.read_status(vid)
             if status and status.get("variant"):
-                row = variant_row(status["variant"], status, self.store.read_metrics(vid))
+                row = variant_row(status["variant"], status, self.store.read_metrics(vid), scoring)
                 row["stage"] = status.get("stage") or self.stage_of.get(vid)
                 rows.append(row)
         return rows
 
+    def _variant_ids(self) -> list[str]:
+        """The variants of this tune: all of the run directory's, or one batch size's (see api.tune_batches)."""
+        size = f"-b{self.config.batch_sizes[0]}-" if self.config.batch_axis else None  # in every id of that size
+        return [vid for vid in self.store.variant_ids() if size is None or size in vid]
+
     def _variant_epochs(self) -> int:
-        return sum(len(self.store.read_metrics(vid)) for vid in self.store.variant_ids())
+        return sum(len(self.store.read_metrics(vid)) for vid in self._variant_ids())
 
     def _range_steps(self) -> int:
         rt = self.range_test or {}
@@ -329,7 +346,7 @@ class Tuner:
                 self.store.write_status(vid, {**status, "stage": stage})
 
     def _save_progress(self) -> None:
-        self.store.write_tune(self._result(None, status="running").to_dict())
+        self._write_tune(self._result(None, status="running").to_dict())
 
     def _result(self, final: dict | None, status: str = "finished") -> TuneResult:
         from lrsweep.select.summary import TIE_RTOL, tied

@@ -14,14 +14,19 @@ The stages, each a sweep of derived configs in one run directory (so every varia
    scores (on log-LR: one seed is noisy from LR to LR) get the config's other seeds; the pick is the
    best seed mean, the band the LRs tied with it seed by seed; the pick is retrained as ``grid`` does.
 
+With several batch sizes (``data.batch_size: [32, 128, 512]``) the four stages run once per batch size, each
+with the whole budget, and the answer is an LR per batch size (:mod:`lrsweep.api.tune_batches`).
+
 Pure of the terminal: progress goes to ``events`` (the runner's ``SweepEvents``); only ``store`` knows
 the files. Every decision is a function of the metrics on disk, so ``resume`` replays them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
+from typing import Any
 
 from lrsweep.api.tune_result import STAGES, TuneResult, TuneSettings  # noqa: F401  lrsweep.api.TuneResult, ...
 from lrsweep.api.tune_stages import Tuner
@@ -31,9 +36,20 @@ from lrsweep.run.store import RunStore
 
 
 def tune(
-    config: str | Path | dict | Config | None = None,
+    config: str | Path | dict | Config | Callable | None = None,
     overrides: list[str] | None = None,
     *,
+    lr: Any = None,
+    epochs: int | None = None,
+    seeds: Any = None,
+    metric: str | None = None,
+    mode: str | None = None,
+    params: dict | None = None,
+    name: str | None = None,
+    jobs: int = 1,
+    devices: str | None = None,
+    backend: str = "local",
+    address: str | None = None,
     budget: float | None = None,
     resolution: float | None = None,
     events=None,
@@ -45,8 +61,11 @@ def tune(
     """Choose a learning rate for ``config`` within ``budget`` trainings; see the module docstring.
 
     Args:
-        config: a YAML path, a dict shaped like one, or a Config (not needed with ``resume``).
+        config: a YAML path, a dict shaped like one, or a Config (not needed with ``resume``); or your own
+            training function (see ``lrsweep.grid``), searched over the span ``lr=(low, high)``.
         overrides: ``dotted.key=value`` strings, as ``--set``.
+        lr, epochs, seeds, metric, mode, params, name: shorthands for config keys (see ``lrsweep.grid``).
+        jobs, devices, backend, address: where the stages' sweeps train (see ``lrsweep grid --help``).
         budget, resolution: override :class:`TuneSettings`.
         events: a ``runner.SweepEvents`` (progress); stage changes arrive as ``on_notice``.
         out: the folder the run directory is created in.
@@ -55,23 +74,35 @@ def tune(
     Raises:
         UsageError/ConfigError: bad input; ``runner.Interrupted`` (its summary the partial tune.json).
     """
-    from lrsweep.api.common import load_config_any
+    from lrsweep.api.common import load_config_any, override_items
+    from lrsweep.api.trials import as_config, check_function, check_jobs, shorthands
+    from lrsweep.sweep.executors import make_executor
     from lrsweep.sweep.runner import QuietEvents
 
     events = events or QuietEvents()
-    if resume is not None:
-        store, config_obj, settings = _reopen(Path(resume), budget, resolution, overrides)
-    else:
-        if config is None:
-            raise UsageError("give a config (or resume=RUN_DIR)")
-        settings = replace(settings or TuneSettings(), **_given(budget=budget, resolution=resolution))
-        settings.check()
-        config_obj = load_config_any(config, overrides)
-        store = RunStore.create(Path(out), f"{config_obj.name}-tune")
-        store.write_config(config_obj.to_dict())
-        store.write_meta(meta or _meta(config_obj))
-        store.write_tune({"status": "running", "settings": asdict(settings), "stages": []})
-    return Tuner(config_obj, store, settings, events).run()
+    source, function, keywords = as_config(config, shorthands(lr, epochs, seeds, metric, mode, params, name), resume)
+    overrides = [*override_items(overrides), *override_items(keywords)]
+    with make_executor(backend, devices, address, jobs) as executor:
+        if resume is not None:
+            store, config_obj, settings = _reopen(Path(resume), budget, resolution, overrides)
+        else:
+            if source is None:
+                raise UsageError("give a config (or resume=RUN_DIR)")
+            settings = replace(settings or TuneSettings(), **_given(budget=budget, resolution=resolution))
+            settings.check()
+            config_obj = load_config_any(source, overrides)
+        check_jobs(config_obj, jobs)
+        check_function(config_obj, function)
+        if resume is None:
+            store = RunStore.create(Path(out), f"{config_obj.name}-tune")
+            store.write_config(config_obj.to_dict())
+            store.write_meta({**(meta or _meta(config_obj)), "backend": executor.backend})
+            store.write_tune({"status": "running", "settings": asdict(settings), "stages": []})
+        if config_obj.batch_axis:  # data.batch_size: [32, 128, 512]: an LR per batch size
+            from lrsweep.api.tune_batches import tune_batch_sizes
+
+            return tune_batch_sizes(config_obj, store, settings, events, executor)
+        return Tuner(config_obj, store, settings, events, executor, function).run()
 
 
 def tune_config(

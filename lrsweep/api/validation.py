@@ -59,6 +59,10 @@ def planned_imports(config: Config) -> list[tuple[str, str]]:
         found.append(("data.name", config.data.name))
     if MODELS.is_import(config.model.name):
         found.append(("model.name", config.model.name))
+    if config.function is not None:
+        return [("function", config.function)]
+    if config.kind != "engine":
+        return found
     for i, opt in enumerate(config.optimizers):
         if OPTIMIZERS.is_import(opt.name):
             found.append((f"optimizer[{i}].name" if len(config.optimizers) > 1 else "optimizer.name", opt.name))
@@ -114,6 +118,8 @@ def _check(config: Config, imports: list[tuple[str, str]], allow_imports: bool) 
     check_devices(config.train.precision, [device])
     variants = expand(config)
     result = Validation(config, variants, str(device), describe_device(device), None, None, imports=imports)
+    if config.kind != "engine":
+        return _own_code(result, allow_imports)
     imported = {key for key, _ in imports} if not allow_imports else set()
     for key, spec in imports:
         if key in imported and key.startswith("optimizer"):
@@ -135,6 +141,30 @@ def _check(config: Config, imports: list[tuple[str, str]], allow_imports: bool) 
     features = getattr(splits, "features", None)
     result.features = list(features) if features is not None else None
     result.notes = [*getattr(splits, "notes", ()), *result.notes]
+    return result
+
+
+def _own_code(result: Validation, allow_imports: bool) -> Validation:
+    """Your own code: the first trial's command as it will run, or the function imported (nothing is run)."""
+    import shlex
+
+    from lrsweep.registry import import_object
+    from lrsweep.sweep.executors.trials import trial_device
+    from lrsweep.sweep.trials.command import command_argv, trial_values, visible_device
+
+    config, first = result.config, result.variants[0]
+    if config.command is not None:
+        run = Path("runs") / f"{config.name}-<stamp>"
+        seen, _ = visible_device(trial_device(config.device))
+        folder = run / "variants" / first.id
+        values = trial_values(first.lr, first.seed, config.train.epochs, folder, seen, first.id, run)
+        argv = command_argv(config.command, values, config.params)
+        line = argv[2] if isinstance(config.command, str) else shlex.join(argv)  # a shell line as the shell gets it
+        result.notes.append(f"the first trial runs, in {config.trials.cwd or Path.cwd()}: {line}")
+    elif allow_imports and config.function is not None:
+        import_object(config.function, key="function")
+    else:
+        result.unchecked.append(f"function '{config.function}' (not imported)")
     return result
 
 

@@ -27,6 +27,16 @@ DeviceOption = Annotated[
 OutOption = Annotated[Path, typer.Option("--out", "-o", help="Folder in which the run directory is created.")]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print only machine-readable JSON on stdout.")]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress display and no tables.")]
+JobsOption = Annotated[
+    int,
+    typer.Option(
+        "--jobs",
+        "-j",
+        min=1,
+        help="Trials of your own code (command:, function:) at once, one process or thread each "
+        "(with --devices: per device entry).",
+    ),
+]
 
 
 def stdout_console() -> Console:

@@ -65,8 +65,10 @@ class EncodingSafe(io.TextIOBase):
     def __init__(self, stream):
         self.stream = stream
 
+    # typeshed declares TextIOBase.encoding a writable attribute; at run time it is a read-only descriptor
+    # (assigning it raises AttributeError), so a property is the only way to override it.
     @property
-    def encoding(self) -> str:
+    def encoding(self) -> str:  # type: ignore[override]
         return getattr(self.stream, "encoding", None) or "utf-8"
 
     def write(self, text: str) -> int:

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from lrsweep.api.rangetest import DEFAULT_SUGGESTER, MODES, SUGGESTERS, FinderSettings
+from lrsweep.api.rangetest import DEFAULT_SUGGESTER, FinderSettings
 from lrsweep.cli.app import app
 from lrsweep.cli.common import (
     DEFAULT_OUT,
@@ -28,8 +28,21 @@ from lrsweep.cli.progress import RangeTestProgress
 from lrsweep.render.find import render_find
 
 DEFAULTS = FinderSettings()
-Mode = Enum("Mode", {m: m for m in MODES}, type=str)
-Suggester = Enum("Suggester", {s: s for s in SUGGESTERS}, type=str)
+
+
+class Mode(str, Enum):
+    """--mode: the finder's MODES (tests/cli/test_find.py keeps them the same)."""
+
+    exp = "exp"
+    linear = "linear"
+
+
+class Suggester(str, Enum):
+    """--suggest: the finder's SUGGESTERS, in their order (tests/cli/test_find.py keeps them the same)."""
+
+    steep = "steep"
+    valley = "valley"
+    min10 = "min10"
 
 
 @app.command()

@@ -14,6 +14,7 @@ from lrsweep.cli.common import (
     DEFAULT_OUT,
     DeviceOption,
     EngineOption,
+    JobsOption,
     JsonOption,
     OutOption,
     QuietOption,
@@ -28,7 +29,6 @@ from lrsweep.cli.common import (
     storage_failure,
     user_errors,
 )
-from lrsweep.config import SAVES
 from lrsweep.errors import StorageError
 
 ConfigArg = Annotated[
@@ -46,7 +46,7 @@ DevicesOption = Annotated[
     typer.Option(
         "--devices",
         help="Train on several devices at once, one worker process per entry: cuda:0,cuda:1 | all "
-        "(every CUDA device) | cpu,cpu.",
+        "(every CUDA device) | cpu,cpu. Trials of your own code get one device each (CUDA_VISIBLE_DEVICES).",
     ),
 ]
 ShardOption = Annotated[
@@ -62,10 +62,21 @@ ShardOption = Annotated[
 BackendOption = Annotated[
     Backend,
     typer.Option(
-        "--backend", help="local: this machine | ray: one Ray task per pack (needs pip install 'lrsweep\\[ray]')."
+        "--backend",
+        help="local: this machine | ray: one Ray task per pack, or per trial of your own code "
+        "(needs pip install 'lrsweep\\[ray]').",
     ),
 ]
-Save = Enum("Save", {name: name for name in SAVES}, type=str)
+
+
+class Save(str, Enum):
+    """--save: the config's SAVES (tests/cli/test_grid.py keeps them the same)."""
+
+    best = "best"
+    all = "all"
+    none = "none"
+
+
 SaveOption = Annotated[
     Save | None,
     typer.Option(
@@ -128,6 +139,7 @@ def grid(
         ),
     ] = False,
     devices: DevicesOption = None,
+    jobs: JobsOption = 1,
     shard: ShardOption = None,
     backend: BackendOption = Backend.local,
     address: AddressOption = None,
@@ -143,6 +155,8 @@ def grid(
     """Grid search: train every variant of CONFIG, rank them on validation, retrain the best.
 
     Writes runs/<name>-<YYYYmmdd-HHMMSS>/ (config, meta, summary.csv/.json, per-variant metrics, retrain/model.pt).
+    A config with command: runs your own script once per variant instead (one JSON line per epoch on stdout;
+    its output in variants/<id>/stdout.log and stderr.log); see the README, "Your own training code".
     """
     from lrsweep import api
     from lrsweep.cli.progress import ProgressEvents
@@ -168,6 +182,7 @@ def grid(
                         extend=extend,
                         max_extensions=max_extensions,
                         devices=devices,
+                        jobs=jobs,
                         backend=backend.value,
                         address=address,
                         shard=shard,

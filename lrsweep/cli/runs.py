@@ -39,6 +39,7 @@ def show(run_dir: RunDirArg, json_out: JsonOption = False) -> None:
             _show_find(run, json_out)
             return
         summary, details = run.summary, run.details
+        assert summary is not None, "only a range test's directory (shown above) has no summary"
         if json_out:
             print_json({**summary, **details})
             return

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -11,11 +11,13 @@ from lrsweep.api.common import DEFAULT_OUT
 from lrsweep.cli.app import app
 from lrsweep.cli.common import (
     DeviceOption,
+    JobsOption,
     JsonOption,
     OutOption,
     QuietOption,
     SetOption,
     announce_downloads,
+    check_device_options,
     config_overrides,
     print_json,
     sigterm_as_interrupt,
@@ -23,13 +25,20 @@ from lrsweep.cli.common import (
     stdout_console,
     user_errors,
 )
+from lrsweep.cli.grid import AddressOption, Backend, BackendOption, DevicesOption
+
+if TYPE_CHECKING:  # for the annotation; _Progress.on_start imports it where it is used
+    from lrsweep.cli.progress import ProgressEvents
 
 
 @app.command()
 def tune(
     config_path: Annotated[
         Path | None,
-        typer.Argument(help="The YAML config to choose an LR for (its lr is ignored). Optional with --resume."),
+        typer.Argument(
+            help="The YAML config to choose an LR for (its lr is ignored; for command: or function: its span is "
+            "searched). Optional with --resume."
+        ),
     ] = None,
     budget: Annotated[
         float | None,
@@ -50,10 +59,16 @@ def tune(
     out: OutOption = DEFAULT_OUT,
     json_out: JsonOption = False,
     quiet: QuietOption = False,
+    jobs: JobsOption = 1,
+    devices: DevicesOption = None,
+    backend: BackendOption = Backend.local,
+    address: AddressOption = None,
 ) -> None:
     """Choose a learning rate within a budget: range test, scouts with successive halving, refinement, finals.
 
-    Writes runs/<name>-tune-<YYYYmmdd-HHMMSS>/ (every variant tried, tune.json, summary like grid's).
+    Writes runs/<name>-tune-<YYYYmmdd-HHMMSS>/ (every variant tried, tune.json, summary like grid's). For your
+    own code (command: or function:) the scouts span the config's lr instead of a range test's bounds, and a
+    scout cut at a rung has its process stopped.
     """
     from lrsweep.api.runs import run_summary
     from lrsweep.api.tuning import tune as run_tune
@@ -63,6 +78,7 @@ def tune(
 
     with user_errors():
         err = stderr_console()
+        check_device_options(device, devices)
         overrides = config_overrides(sets, device)
         config = tune_config(config_path, overrides, resume)
         events = _Progress(err, quiet or json_out, config.train.epochs)
@@ -77,14 +93,17 @@ def tune(
                         events=events,
                         out=out,
                         resume=resume,
+                        jobs=jobs,
+                        devices=devices,
+                        backend=backend.value,
+                        address=address,
                     )
                 except Interrupted as stop:
                     events.close()
                     if json_out:
                         print_json(stop.summary)
-                    err.print(
-                        f"[yellow]interrupted[/]: resume with  lrsweep tune --resume {stop.summary.get('run_dir')}"
-                    )
+                    run_dir = (stop.summary or {}).get("run_dir")
+                    err.print(f"[yellow]interrupted[/]: resume with  lrsweep tune --resume {run_dir}")
                     raise typer.Exit(130) from None
         except KeyboardInterrupt:
             raise typer.Exit(130) from None
@@ -101,15 +120,23 @@ def tune(
             console.print(f"Results: {result.run_dir}", markup=False, highlight=False, soft_wrap=True)
         elif quiet and not json_out:
             typer.echo(result.run_dir)
-    failed = (result.retrain or {}).get("status") == "failed"
-    raise typer.Exit(1 if failed else 0)
+    raise typer.Exit(1 if _failed(result) else 0)
+
+
+def _failed(result) -> bool:
+    """As grid's: a variant that failed (or the retrain) makes the exit code 1."""
+    from lrsweep.api.runs import run_summary
+
+    summary = run_summary(result.run_dir) or {}
+    return bool((summary.get("status_counts") or {}).get("failed")) or (result.retrain or {}).get("status") == "failed"
 
 
 class _Progress:
     """The grid's progress display, started afresh for each stage's sweep, plus one line per stage."""
 
     def __init__(self, console, quiet: bool, epochs: int):
-        self.console, self.quiet, self.epochs, self.current = console, quiet, epochs, None
+        self.console, self.quiet, self.epochs = console, quiet, epochs
+        self.current: ProgressEvents | None = None
 
     def close(self) -> None:
         if self.current is not None:

@@ -67,7 +67,8 @@ def _print_validation(config_path: Path, checked, no_import: bool) -> None:
 
     console = stdout_console()
     config = checked.config
-    sizes = checked.sizes if checked.sizes is not None else "not loaded"
+    own = config.kind != "engine"
+    sizes = checked.sizes if checked.sizes is not None else (f"of your {config.kind}" if own else "not loaded")
     console.print(
         plan_table(checked.variants, sizes, checked.device_description, config.fingerprint(), config.train.epochs)
     )
@@ -75,7 +76,7 @@ def _print_validation(config_path: Path, checked, no_import: bool) -> None:
         for key, spec in checked.imports:
             console.print(f"would import: {spec.partition(':')[0]} (for {key} '{spec}')", markup=False)
     for note in checked.notes:
-        console.print(f"note: {note}", markup=False, highlight=False)
+        console.print(f"note: {note}", markup=False, highlight=False, soft_wrap=True)
     if checked.task_note:
         console.print(f"task: {checked.task} ({checked.task_note})", markup=False, highlight=False)
     if checked.features is not None:

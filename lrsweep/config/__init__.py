@@ -15,7 +15,8 @@ Three layers, one definition of each key:
 
 Around them: ``load`` (YAML, overrides, paths), ``errors`` (pydantic's errors in lrsweep's words, in one place),
 ``grid`` (the lr grid), ``limits`` (size guards), ``jsonschema`` (``lrsweep schema``), ``datasets``
-(``lrsweep datasets``), ``safe_yaml`` (the bounded YAML loader) and ``diff`` (what a refused resume names).
+(``lrsweep datasets``), ``safe_yaml`` (the bounded YAML loader), ``diff`` (what a refused resume names) and
+``trial`` (your own training code: the ``trials:`` section and the ``command:`` template's placeholders).
 """
 
 from lrsweep.config.file import ENGINES, MAX_NAME_BYTES, SAVES, TOP_KEYS, ConfigFile
@@ -39,7 +40,10 @@ from lrsweep.config.sections import (
     SELECT_METRICS,
     AugmentConfig,
     DataConfig,
+    EarlyStoppingConfig,
     LimitsConfig,
+    LossConfig,
+    LrScalingConfig,
     ModelConfig,
     OptimizerConfig,
     PruneConfig,
@@ -47,9 +51,12 @@ from lrsweep.config.sections import (
     TrainConfig,
     parse_precision,
 )
+from lrsweep.config.trial import KINDS, PLACEHOLDERS, TrialConfig
 
 __all__ = [
     "ENGINES",
+    "KINDS",
+    "PLACEHOLDERS",
     "LOSSES",
     "MAX_NAME_BYTES",
     "PATH_KEYS",
@@ -62,7 +69,10 @@ __all__ = [
     "Config",
     "ConfigFile",
     "DataConfig",
+    "EarlyStoppingConfig",
     "LimitsConfig",
+    "LossConfig",
+    "LrScalingConfig",
     "ModelConfig",
     "OptimizerConfig",
     "PruneConfig",
@@ -70,6 +80,7 @@ __all__ = [
     "SpacedGrid",
     "Spacing",
     "TrainConfig",
+    "TrialConfig",
     "apply_overrides",
     "check_consistency",
     "check_limits",

@@ -28,6 +28,7 @@ HIGHER_IS_BETTER = (
     "top1",
     "top5",
     "topk",
+    "top",  # top3, top10: the k-th of top-k accuracy (see _PREFIXED)
     "score",
 )
 _PREFIXED = ("loss", "acc", "top")  # also as a word's start: losses, accuracy, top3

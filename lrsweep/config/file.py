@@ -29,17 +29,21 @@ from pydantic import (
 
 from lrsweep.config.errors import reported
 from lrsweep.config.grid import LrGrid, SpacedGrid
+from lrsweep.config.metrics import check_metric_name, check_select_metric
 from lrsweep.config.sections import (
     DataConfig,
     LimitsConfig,
+    LrScalingConfig,
     ModelConfig,
     OptimizerConfig,
     PruneConfig,
     Pruner,
+    ScalingRule,
     SelectConfig,
     TrainConfig,
     fields_of,
 )
+from lrsweep.config.trial import TrialConfig, check_command, check_params
 from lrsweep.errors import ConfigError, shown
 
 Engine = Literal["auto", "vectorized", "sequential"]
@@ -102,6 +106,13 @@ def _prune(value: Any) -> Any:
     return {"type": value} if isinstance(value, str) else value
 
 
+def _lr_scaling(value: Any) -> Any:
+    """``lr_scaling: sqrt`` is ``{rule: sqrt}``; absent, null or empty: no scaling."""
+    if value is None or value == "":
+        return {}
+    return {"rule": value} if isinstance(value, str) else value
+
+
 @reported
 def _lr(value: Any) -> Any:
     if isinstance(value, list):
@@ -111,6 +122,16 @@ def _lr(value: Any) -> Any:
     if isinstance(value, dict):
         return _SPACED.validate_python(value)
     return _NUMBER.validate_python(value)
+
+
+@reported
+def _command(value: Any) -> str | list[str] | None:
+    """``command:`` a shell line, or an argv (a list of strings); checked against params by the model."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, list) and all(isinstance(item, str) for item in value):
+        return list(value)
+    raise ConfigError(f"must be a shell line (text) or an argv (a list of text), got {shown(value)}", key="command")
 
 
 @reported
@@ -199,6 +220,12 @@ class ConfigFile(BaseModel):
     prune: Annotated[PruneConfig, BeforeValidator(_prune, json_schema_input_type=PruneConfig | Pruner | None)] = Field(
         default_factory=PruneConfig, description="early stopping of the worst variants; prune: asha for short"
     )
+    lr_scaling: Annotated[
+        LrScalingConfig, BeforeValidator(_lr_scaling, json_schema_input_type=LrScalingConfig | ScalingRule | None)
+    ] = Field(
+        default_factory=LrScalingConfig,
+        description="with several data.batch_size: scale lr from a base batch size (linear | sqrt); lr_scaling: sqrt",
+    )
     retrain: StrictBool = Field(default=True, description="retrain the best variant on train+val and score it on test")
     save: Save = Field(
         default="best",
@@ -206,6 +233,26 @@ class ConfigFile(BaseModel):
     )
     limits: Annotated[LimitsConfig, BeforeValidator(_empty_is_default)] = Field(
         default_factory=LimitsConfig, description="size guards against a typo'd extra zero; raise one if you mean it"
+    )
+    command: Annotated[
+        str | list[str] | None, PlainValidator(_command, json_schema_input_type=str | list[str] | None)
+    ] = Field(
+        default=None,
+        description="your own training script, one process per trial, reporting one JSON line per epoch: a shell "
+        "line (python train.py --lr {lr} --seed {seed} --epochs {epochs} --out {trial_dir}) or an argv list; "
+        "placeholders {lr} {seed} {epochs} {trial_dir} {device} {trial_id} {run_dir} {params.NAME}",
+    )
+    function: StrictStr | None = Field(
+        default=None,
+        description="your own training function, package.module:function, called with a trial per variant "
+        "(trial.lr, .seed, .epochs, .device, .dir, .params; trial.report(epoch, **metrics))",
+    )
+    params: dict[StrictStr, Any] = Field(
+        default_factory=dict,
+        description="fixed values for your command ({params.NAME}, $LRSWEEP_PARAMS as JSON) or function (trial.params)",
+    )
+    trials: Annotated[TrialConfig, BeforeValidator(_empty_is_default)] = Field(
+        default_factory=TrialConfig, description="how a command or function trial is run and stopped"
     )
 
     @field_validator("data")
@@ -224,12 +271,99 @@ class ConfigFile(BaseModel):
 
         return replace(model, options=check_model_options(model.name, model.options, key="model"))
 
+    @field_validator("train")
+    @classmethod
+    @reported
+    def _metric_names(cls, train: TrainConfig) -> TrainConfig:
+        for i, name in enumerate(train.metrics):
+            check_metric_name(name, key=f"train.metrics[{i}]")
+        if len(set(train.metrics)) != len(train.metrics):
+            raise ConfigError(f"the metric list repeats an entry: {list(train.metrics)}", key="train.metrics")
+        return train
+
     @model_validator(mode="after")
     @reported
     def _seed_or_seeds(self) -> "ConfigFile":
         if self.seed is not None and self.seeds is not None and "seed" in self.model_fields_set:
             raise ConfigError("give either 'seed' or 'seeds', not both", key="seeds")
         return self
+
+    @model_validator(mode="after")
+    @reported
+    def _trial_kind(self) -> "ConfigFile":
+        """Your own code (command: or function:) or lrsweep's loop, each with only the keys that apply to it."""
+        from lrsweep.config.directions import metric_mode
+        from lrsweep.registry import check_import_spec
+
+        if self.command is not None and self.function is not None:
+            raise ConfigError("give either 'command' or 'function', not both", key="function")
+        if self.kind == "engine":
+            _engine_only(self)
+        else:
+            _own_code_only(self)
+            check_params(self.params)
+            if self.command is not None:
+                check_command(self.command, self.params)
+            elif self.function is not None:
+                check_import_spec(self.function, key="function")
+        try:
+            metric_mode(self.select.metric, self.select.mode)
+        except ValueError as exc:
+            raise ConfigError(str(exc), key="select.mode") from None
+        return self
+
+    @property
+    def kind(self) -> str:
+        """engine (lrsweep's own loop) | command | function: how each variant trains."""
+        return "command" if self.command is not None else "function" if self.function is not None else "engine"
+
+
+# What only lrsweep's own training loop reads: a command or function trains with its own.
+ENGINE_KEYS = ("data", "model", "optimizer", "scheduler", "engine", "lr_scaling")
+ENGINE_TRAIN_KEYS = ("loss", "precision", "grad_clip", "compile", "metrics", "early_stopping")
+
+
+def _own_code_only(file: ConfigFile) -> None:
+    """A command or function trains with its own data, model and optimizer: lrsweep's would silently do nothing,
+    so they are refused (not ignored), as are retrain (no train+val step to call) and weights lrsweep never holds."""
+    what = f"{file.kind}: trains each variant with your own code"
+    for key in ENGINE_KEYS:
+        if key in file.model_fields_set:
+            raise ConfigError(
+                f"{what}, so {key} (lrsweep's own training loop) would have no effect: remove it (give your "
+                "code its settings with params:, read as {params.NAME} or trial.params)",
+                key=key,
+            )
+    defaults = TrainConfig()
+    for key in ENGINE_TRAIN_KEYS:
+        if getattr(file.train, key) != getattr(defaults, key):
+            raise ConfigError(
+                f"{what}, so train.{key} would have no effect: remove it (only train.epochs applies)",
+                key=f"train.{key}",
+            )
+    if file.retrain and "retrain" in file.model_fields_set:
+        raise ConfigError(
+            f"{what}: lrsweep cannot retrain it on train+val and score it on test (your script has no such "
+            "step lrsweep can call); remove retrain (with command: or function: it is off)",
+            key="retrain",
+        )
+    if file.save == "all":
+        raise ConfigError(
+            f"{what}: lrsweep holds none of its weights; save them in {{trial_dir}} (trial.dir) yourself", key="save"
+        )
+
+
+def _engine_only(file: ConfigFile) -> None:
+    """lrsweep's own loop: none of the keys of your own code, and a metric it reports."""
+    for key, default in (("params", {}), ("trials", TrialConfig())):
+        if key in file.model_fields_set and getattr(file, key) != default:
+            raise ConfigError(f"{key} applies to your own training code only (give command: or function:)", key=key)
+    try:
+        check_select_metric(file.select.metric, file.train.metrics)
+    except ConfigError as exc:
+        raise ConfigError(
+            f"{exc.message} (your own code, with command: or function:, may report any name)", key="select.metric"
+        ) from None
 
 
 TOP_KEYS = tuple(ConfigFile.model_fields)

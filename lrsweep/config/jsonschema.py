@@ -54,7 +54,17 @@ def config_schema() -> dict:
         "type": "object",
         "additionalProperties": False,
         "properties": props,
+        "allOf": [_engine_metrics()],
     }
+
+
+def _engine_metrics() -> dict:
+    """Without command: or function:, lrsweep's own loop trains, and select.metric is one it reports."""
+    from lrsweep.config.sections import SELECT_PATTERN
+
+    own_code = {"anyOf": [{"required": ["command"]}, {"required": ["function"]}]}
+    metric = {"pattern": SELECT_PATTERN}
+    return {"if": {"not": own_code}, "then": {"properties": {"select": {"properties": {"metric": metric}}}}}
 
 
 def _inline(node: Any, defs: dict) -> Any:

@@ -6,10 +6,15 @@ from lrsweep.errors import ConfigError
 
 def check_consistency(config: Config) -> None:
     check_limits(config)
-    if config.data.val_fraction == 0 and len(config.lrs) * len(config.optimizers) * max(1, len(config.schedulers)) > 1:
+    if config.data.val_fraction != 0 or config.kind != "engine":
+        return
+    if len(config.lrs) * len(config.optimizers) * max(1, len(config.schedulers)) * len(config.batch_sizes) > 1:
         raise ConfigError(
             "a sweep needs a validation split to choose the best variant, got val_fraction=0", key="data.val_fraction"
         )
+    for key, on in (("train.early_stopping", config.train.early_stopping), ("select.at", config.select.at == "best")):
+        if on:
+            raise ConfigError("needs a validation split to watch, got data.val_fraction=0", key=key)
 
 
 def check_limits(config: Config) -> None:
@@ -17,13 +22,20 @@ def check_limits(config: Config) -> None:
     from lrsweep import data as datasets
 
     limits = config.limits
-    n = len(config.lrs) * len(config.optimizers) * max(1, len(config.schedulers)) * len(config.seeds)
+    axes = (
+        len(config.optimizers) * max(1, len(config.schedulers)) * len(config.batch_sizes)
+        if config.kind == "engine"
+        else 1
+    )
+    n = len(config.lrs) * axes * len(config.seeds)
     if n > limits.max_variants:
         raise ConfigError(
             f"the sweep has {n:,} variants, more than limits.max_variants={limits.max_variants:,} "
             "(raise it with --set limits.max_variants=N)",
             key="lr",
         )
+    if config.kind != "engine":
+        return  # your own code: no optimizer or data of lrsweep's to size
     for i, opt in enumerate(config.optimizers):
         decay = opt.options.get("weight_decay")
         if isinstance(decay, (int, float)) and decay > limits.max_weight_decay:

@@ -81,13 +81,15 @@ def read_yaml(path: Path) -> dict:
 def resolve_paths(raw: dict, base: Path) -> dict:
     """A copy of ``raw`` whose relative ``data.root`` / ``data.path`` are made absolute against ``base``.
 
-    ``~`` paths and absolute ones are kept as given; anything not a string is left for validation.
+    ``~`` paths and absolute ones are kept as given; anything not a string is left for validation. A command's
+    working directory (``trials.cwd``) is resolved likewise, and is ``base`` itself when not given.
     """
-    from lrsweep import data as datasets
-
+    raw = _command_cwd(raw, base)
     data = raw.get("data")
     if not isinstance(data, dict):
         return raw
+    from lrsweep import data as datasets  # (imports torch: not for a config without a data section)
+
     builtin = not datasets.DATASETS.is_import(str(data.get("name", DataConfig().name)))
     resolved = dict(data)
     for key in PATH_KEYS:
@@ -96,6 +98,18 @@ def resolve_paths(raw: dict, base: Path) -> dict:
             if not Path(value).is_absolute():
                 resolved[key] = str(base / value)
     return {**raw, "data": resolved}
+
+
+def _command_cwd(raw: dict, base: Path) -> dict:
+    trials = raw.get("trials") if raw.get("trials") is not None else {}
+    if raw.get("command") is None or not isinstance(trials, dict):
+        return raw
+    cwd = trials.get("cwd")
+    if cwd is None:
+        cwd = str(base)
+    elif isinstance(cwd, str) and cwd and not cwd.startswith("~") and not Path(cwd).is_absolute():
+        cwd = str(base / cwd)
+    return {**raw, "trials": {**trials, "cwd": cwd}}
 
 
 def parse_override(item: str) -> tuple[list[str], Any]:

@@ -86,20 +86,21 @@ def _check_shape(text: str) -> None:
     starts, ends = (yaml.SequenceStartEvent, yaml.MappingStartEvent), (yaml.SequenceEndEvent, yaml.MappingEndEvent)
     for event in events:
         kind = type(event)
+        anchor = getattr(event, "anchor", None)  # on node and alias events (yaml's Event base declares none)
         if kind is yaml.ScalarEvent:
             expanded += 1
-            if event.anchor:
-                sizes[event.anchor] = 1
+            if anchor:
+                sizes[anchor] = 1
         elif kind is yaml.AliasEvent:
-            if any(a == event.anchor for a, _ in open_anchors):
+            if any(a == anchor for a, _ in open_anchors):
                 raise ConfigError(
-                    f"line {_line(event)}: alias *{event.anchor} refers to a value that contains it (a recursive alias)"
+                    f"line {_line(event)}: alias *{anchor} refers to a value that contains it (a recursive alias)"
                 )
-            expanded += sizes.get(event.anchor, 1)
+            expanded += sizes.get(anchor, 1) if anchor else 1
         elif kind in starts:
             depth += 1
             expanded += 1
-            open_anchors.append((event.anchor, expanded))
+            open_anchors.append((anchor, expanded))
             if depth > MAX_DEPTH:
                 raise ConfigError(f"line {_line(event)}: lists and mappings nested more than {MAX_DEPTH} deep")
         elif kind in ends:

@@ -16,24 +16,42 @@ import math
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BeforeValidator, ConfigDict, Field, StrictBool, StrictFloat, StrictInt, StrictStr
+from pydantic import (
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    model_validator,
+)
 from pydantic.dataclasses import dataclass as section
 from pydantic.fields import FieldInfo
 
 from lrsweep.config.directions import metric_mode
-from lrsweep.errors import ConfigError
+from lrsweep.errors import ConfigError, shown
+from lrsweep.registry import nearest
 
 SECTION = ConfigDict(extra="forbid")  # a section refuses the keys it does not declare
 
-Loss = Literal["auto", "cross_entropy", "mse"]
+Loss = Literal["auto", "cross_entropy", "bce_with_logits", "mse", "l1", "huber", "smooth_l1"]
 Precision = Literal["auto", "32", "bf16-mixed", "16-mixed"]
-Metric = Literal["val_loss", "val_acc"]
 Pruner = Literal["none", "asha"]
 Mode = Literal["min", "max"]
+At = Literal["last", "best"]
+ScalingRule = Literal["none", "linear", "sqrt"]
 LOSSES: tuple[str, ...] = get_args(Loss)
+CLASSIFICATION_LOSSES = ("cross_entropy", "bce_with_logits")  # the others are regression losses
+REGRESSION_LOSSES = ("mse", "l1", "huber", "smooth_l1")
+# The option each loss takes (train.loss: {name: huber, delta: 2.0}); auto may become cross_entropy
+LOSS_OPTIONS = {"huber": "delta", "smooth_l1": "beta", "cross_entropy": "label_smoothing", "auto": "label_smoothing"}
 PRECISIONS: tuple[str, ...] = get_args(Precision)  # train.precision (see lrsweep.engine.precision)
 PRUNERS: tuple[str, ...] = get_args(Pruner)
-SELECT_METRICS = {"val_loss": "min", "val_acc": "max"}  # metric -> direction, for each Metric
+SCALING_EXPONENTS = {"none": 0.0, "linear": 1.0, "sqrt": 0.5}  # lr_scaling.rule: lr ~ batch_size ** exponent
+SELECT_METRICS = {"val_loss": "min", "val_acc": "max"}  # what every sweep of lrsweep's own loop can rank by
+SELECT_PATTERN = r"^val_(loss|acc|f1|auroc|top[0-9]+|r2|mae|rmse)$"  # select.metric: any lrsweep computes
 
 
 @dataclass(frozen=True)
@@ -65,6 +83,35 @@ def _number_text(value: Any) -> Any:
             return float(value)
         except ValueError:
             return value
+    return value
+
+
+def _loss(value: Any) -> Any:
+    """``train.loss: huber`` is ``{name: huber}``; an unknown name is refused here, at ``train.loss``."""
+    if value is None:
+        return {}
+    if isinstance(value, str):
+        if value not in LOSSES:
+            guess = nearest(value, LOSSES)
+            hint = f"; did you mean '{guess}'?" if guess else ""
+            raise ValueError(f"got {shown(value)}{hint} (valid: {', '.join(LOSSES)})")
+        return {"name": value}
+    return value
+
+
+def _batch_sizes(value: Any) -> int | list[int]:
+    """``data.batch_size``: a positive integer, or a non-empty list of distinct ones (a sweep axis)."""
+    sizes = value if isinstance(value, list) else [value]
+    if not sizes:
+        raise ValueError("must be a positive integer or a non-empty list of them, got []")
+    for i, size in enumerate(sizes):
+        where = f"batch_size[{i}]" if isinstance(value, list) else "batch_size"
+        if isinstance(size, bool) or not isinstance(size, int):
+            raise ValueError(f"must be an integer, got {where}={shown(size)}")
+        if size < 1:
+            raise ValueError(f"must be >= 1, got {where}={size}")
+    if len(set(sizes)) != len(sizes):
+        raise ValueError(f"batch sizes repeat, got {shown(value)}")
     return value
 
 
@@ -105,7 +152,12 @@ class DataConfig:
     val_fraction: StrictFloat = Field(
         default=0.1, ge=0, lt=1, description="share of the training data held out (seeded) for validation"
     )
-    batch_size: StrictInt = Field(default=128, ge=1, description="mini-batch size for training and evaluation")
+    batch_size: Annotated[
+        int | list[int], PlainValidator(_batch_sizes, json_schema_input_type=StrictInt | list[StrictInt])
+    ] = Field(
+        default=128,
+        description="mini-batch size for training; a list ([32, 128, 512]) is a sweep axis like lr (see lr_scaling)",
+    )
     augment: Annotated[
         AugmentConfig, BeforeValidator(_null_is_default, json_schema_input_type=AugmentConfig | None)
     ] = Field(default_factory=AugmentConfig, description="training-batch augmentation, e.g. {crop: 4, flip: true}")
@@ -150,12 +202,74 @@ class OptimizerConfig:
 
 
 @section(frozen=True, config=SECTION)
+class LossConfig:
+    """The training loss (``train.loss``): a name, or ``{name: huber, delta: 2.0}`` with the option it takes.
+
+    The validation and test losses (val_loss, test_loss) are the same function on those splits.
+    """
+
+    name: Loss = Field(
+        default="auto",
+        description="auto (cross_entropy for classification, mse for regression) | cross_entropy | "
+        "bce_with_logits (two classes, one output) | mse | l1 | huber | smooth_l1",
+    )
+    delta: StrictFloat = Field(
+        default=1.0, gt=0, allow_inf_nan=False, description="huber: where the loss turns from quadratic to linear"
+    )
+    beta: StrictFloat = Field(
+        default=1.0, gt=0, allow_inf_nan=False, description="smooth_l1: where the loss turns from quadratic to linear"
+    )
+    label_smoothing: StrictFloat = Field(
+        default=0.0, ge=0, le=1, description="cross_entropy: share of each target spread evenly over all classes"
+    )
+
+    @model_validator(mode="after")
+    def _options_of_the_loss(self) -> "LossConfig":
+        taken = LOSS_OPTIONS.get(self.name)
+        for option, default in (("delta", 1.0), ("beta", 1.0), ("label_smoothing", 0.0)):
+            if option != taken and getattr(self, option) != default:
+                owner = next(name for name, o in LOSS_OPTIONS.items() if o == option)
+                raise ValueError(f"{option} is an option of {owner}, not of {self.name}")
+        return self
+
+    @property
+    def options(self) -> dict[str, float]:
+        """The keyword argument of torch's loss function this loss takes (``{"delta": 1.0}``), if any."""
+        option = LOSS_OPTIONS.get(self.name)
+        return {option: getattr(self, option)} if option else {}
+
+    @property
+    def short(self) -> str | dict:
+        """As a file gives it: the name alone while its option is at its default."""
+        changed = {k: v for k, v in self.options.items() if v != fields_of(LossConfig)[k].default}
+        return {"name": self.name, **changed} if changed else self.name
+
+
+@section(frozen=True, config=SECTION)
+class EarlyStoppingConfig:
+    """Stop a variant once its selection metric (select.metric, its direction) has stopped improving."""
+
+    patience: StrictInt = Field(default=3, ge=1, description="epochs without improvement before the variant stops")
+    min_delta: StrictFloat = Field(
+        default=0.0, ge=0, allow_inf_nan=False, description="a smaller change than this does not count as improvement"
+    )
+
+
+@section(frozen=True, config=SECTION)
 class TrainConfig:
     """How each variant trains."""
 
     epochs: StrictInt = Field(default=10, ge=1, description="passes over the training split per variant")
-    loss: Loss = Field(
-        default="auto", description="auto (cross_entropy for classification, mse for regression) | cross_entropy | mse"
+    loss: Annotated[LossConfig, BeforeValidator(_loss, json_schema_input_type=LossConfig | Loss | None)] = Field(
+        default_factory=LossConfig, description="the loss: a name (huber), or {name: huber, delta: 2.0}"
+    )
+    metrics: tuple[StrictStr, ...] = Field(
+        default=(),
+        description="computed on validation each epoch (val_f1, ...): f1, auroc, top<k> (top5) for "
+        "classification; r2, mae, rmse for regression",
+    )
+    early_stopping: EarlyStoppingConfig | None = Field(
+        default=None, description="{patience: 3, min_delta: 0.0}: stop a variant whose select.metric stalls; null: off"
     )
     precision: Annotated[
         Precision, BeforeValidator(_precision_text, json_schema_input_type=Precision | Literal[32])
@@ -175,7 +289,16 @@ class TrainConfig:
 class SelectConfig:
     """How the best variant is chosen."""
 
-    metric: Metric = Field(default="val_loss", description="the metric that ranks the variants, at the last epoch")
+    metric: StrictStr = Field(
+        default="val_loss",
+        description="the metric that ranks the variants: val_loss | val_acc | val_<m> for each m of train.metrics "
+        "for lrsweep's own loop; any name your command or function reports",
+    )
+    at: At = Field(
+        default="last",
+        description="last: each variant scored at its last epoch | best: at its best epoch (the retrain trains "
+        "that many epochs)",
+    )
     mode: Mode | None = Field(
         default=None,
         description="min | max: which way the metric is better; null: what its name says (loss, error, mae, rmse: "
@@ -203,6 +326,28 @@ class PruneConfig:
     @property
     def active(self) -> bool:
         return self.type != "none"
+
+
+@section(frozen=True, config=SECTION)
+class LrScalingConfig:
+    """Each batch size's learning rates, scaled from the lr grid given for a base batch size (``lr_scaling``)."""
+
+    rule: ScalingRule = Field(
+        default="none",
+        description="none | linear (lr x b/base) | sqrt (lr x sqrt(b/base)) for each batch size b of data.batch_size",
+    )
+    base_batch_size: StrictInt | None = Field(
+        default=None, ge=1, description="the batch size lr is given for; null: the first of data.batch_size"
+    )
+
+    @property
+    def active(self) -> bool:
+        return self.rule != "none"
+
+    @property
+    def exponent(self) -> float:
+        """The rule's exponent: the good LR is expected to grow as batch_size ** exponent."""
+        return SCALING_EXPONENTS[self.rule]
 
 
 Limit = Annotated[StrictInt, BeforeValidator(_whole_number, json_schema_input_type=float)]

@@ -51,7 +51,7 @@ def _md5_table(key: str, value: Any) -> dict[str, str]:
     return {k: v.lower() for k, v in value.items()}
 
 
-def _nonempty_string(key: str, value: Any) -> str:
+def _nonempty_string(key: str, value: Any) -> str | os.PathLike[str]:
     if not isinstance(value, (str, os.PathLike)) or not str(value):
         raise ConfigError(f"must be a non-empty string, got {shown(value)}", key=key)
     return value

@@ -3,7 +3,9 @@ validation / test tensors training uses (:class:`Splits`, :func:`split`)."""
 
 from __future__ import annotations
 
+from collections.abc import Sized
 from dataclasses import dataclass, replace
+from typing import cast
 
 import torch
 
@@ -51,7 +53,10 @@ class Splits:
     @property
     def output_size(self) -> int:
         """Number of classes, or the width of the regression target."""
-        return self.num_classes if self.task == "classification" else int(self.train_y.shape[1])
+        if self.task == "classification":
+            assert self.num_classes is not None, "validate() requires num_classes for classification"
+            return self.num_classes
+        return int(self.train_y.shape[1])
 
     def to(self, device: torch.device | str) -> Splits:
         """A copy with every tensor on ``device``."""
@@ -71,7 +76,7 @@ class Splits:
 _TENSOR_FIELDS = ("train_x", "train_y", "val_x", "val_y", "test_x", "test_y")
 
 
-def validate(dataset: Dataset) -> Dataset:
+def validate(dataset: Dataset | streamed.StreamedDataset) -> Dataset | streamed.StreamedDataset:
     """Check shapes, dtypes and labels of a loaded dataset; returns it unchanged."""
     if isinstance(dataset, streamed.StreamedDataset):
         return dataset  # checked on its first samples when it was made
@@ -121,14 +126,18 @@ def _describe(t: torch.Tensor) -> str:
     return f"{str(t.dtype).removeprefix('torch.')} {list(t.shape)}"
 
 
-def split(dataset: Dataset, val_fraction: float, seed: int) -> Splits:
+def split(
+    dataset: Dataset | streamed.StreamedDataset, val_fraction: float, seed: int
+) -> Splits | streamed.StreamedSplits:
     """Split a seeded random ``val_fraction`` of the training data off for validation.
 
     The same (dataset, val_fraction, seed) always gives the same split; 0 gives empty validation
     tensors; the test split is passed through untouched.
     """
     if isinstance(dataset, streamed.StreamedDataset):
-        return streamed.StreamedSplits(dataset, *split_indices(len(dataset.train), val_fraction, seed))
+        # torch's Dataset does not declare __len__; StreamedDataset refused any Dataset without one.
+        n_train = len(cast(Sized, dataset.train))
+        return streamed.StreamedSplits(dataset, *split_indices(n_train, val_fraction, seed))
     train, val = split_indices(len(dataset.train_x), val_fraction, seed)
     return Splits(
         train_x=dataset.train_x[train],

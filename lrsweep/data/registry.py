@@ -99,7 +99,7 @@ def planned_size(name: str, options: dict[str, Any]) -> tuple[int, int, int | No
     return max(rows, 1), features, classes
 
 
-def check_returned_size(name: str, dataset: Dataset, max_values: int | None) -> None:
+def check_returned_size(name: str, dataset: Dataset | streamed.StreamedDataset, max_values: int | None) -> None:
     """Refuse a dataset a factory returned with more numbers than ``limits.max_data_values``, before it is
     split, standardized or copied to a device."""
     if max_values is None or not isinstance(dataset, Dataset):
@@ -171,7 +171,7 @@ def standin_splits(remote: Remote, val_fraction: float) -> Splits:
 
 def load_dataset(
     name: str, options: dict[str, Any], root: Path | None = None, download: bool = True, max_values: int | None = None
-) -> Dataset:
+) -> Dataset | streamed.StreamedDataset:
     """Load dataset ``name`` with its options; ``root`` defaults to :func:`default_root`; a user factory's
     result holding more than ``max_values`` numbers is refused (``limits.max_data_values``).
 
@@ -195,7 +195,7 @@ def load_dataset(
     return validate(dataset)
 
 
-def _as_dataset(name: str, result: Any) -> Dataset:
+def _as_dataset(name: str, result: Any) -> Dataset | streamed.StreamedDataset:
     if isinstance(result, Dataset):
         return result
     if streamed.is_dataset_pair(result):  # map-style torch Datasets (train, test): streamed, never loaded whole

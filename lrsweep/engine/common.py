@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, TypeAlias
 
 import torch
-import torch.nn.functional as F
 
 from lrsweep.data.streamed import DatasetColumn
+from lrsweep.engine.losses import elementwise, is_classification, predicted_class
+from lrsweep.engine.losses import loss_fn as loss_fn  # callers have always found it here
+from lrsweep.engine.metrics import Scores
+from lrsweep.engine.stopping import StopRule
 
 STATUS_DONE = "done"
 STATUS_DIVERGED = "diverged"
@@ -37,13 +40,39 @@ class TrainSpec:
     output_size: int
     epochs: int
     batch_size: int
-    loss: str  # cross_entropy | mse
+    loss: str  # cross_entropy | bce_with_logits | mse | l1 | huber | smooth_l1 (see engine.losses)
     augment: Any = None  # config.AugmentConfig for training batches; None: no augmentation
     num_workers: int = 0  # DataLoader workers when the training data is a streamed Dataset
     precision: str = "32"  # train.precision (resolved per device by engine.precision)
     grad_clip: float | None = None  # train.grad_clip: max gradient norm per variant
     compile: bool = False  # train.compile
     weights: str = "none"  # final state_dicts results carry: none | best (the retrain's) | all; from config's save
+    loss_options: dict = field(default_factory=dict)  # the loss's keyword argument: delta, beta or label_smoothing
+    metrics: tuple[str, ...] = ()  # train.metrics, computed on every evaluated split (val_f1, test_f1, ...)
+    early_stopping: StopRule | None = None  # train.early_stopping on the selection metric
+
+    @property
+    def classes(self) -> int | None:
+        """Classes of a classification dataset (two for bce_with_logits's one output), else None."""
+        if not is_classification(self.loss):
+            return None
+        return 2 if self.loss == "bce_with_logits" else self.output_size
+
+
+def spec_for(spec: TrainSpec, variants) -> TrainSpec:
+    """``spec`` with the batch size the variants name (``data.batch_size`` as a sweep axis), if they do.
+
+    Raises ValueError for variants of different batch sizes: they never share a trainer.
+    """
+    sizes = {int(v.batch_size) for v in variants if getattr(v, "batch_size", None) is not None}
+    if len(sizes) > 1:
+        raise ValueError(f"variants of different batch sizes cannot train together: {sorted(sizes)}")
+    return replace(spec, batch_size=sizes.pop()) if sizes else spec
+
+
+def prefixed(split: str, metrics: dict[str, float]) -> dict[str, float | None]:
+    """``{"f1": 0.9}`` -> ``{"val_f1": 0.9}`` (``split`` val or test)."""
+    return {f"{split}_{name}": value for name, value in metrics.items()}
 
 
 STANDARD_COLUMNS = ("epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "seconds")
@@ -100,6 +129,8 @@ class VariantResult:
     traceback: str | None = None
     test_loss: float | None = None
     test_acc: float | None = None
+    test_metrics: dict[str, float | None] = field(default_factory=dict)  # test_f1, ... (the retrain's)
+    stopped_early: bool = False  # train.early_stopping ended it (status done) before its last epoch
     seconds: float = 0.0
     weights: dict | None = None  # the final state_dict, on the CPU, when the spec asks for it (never written here)
     computed: dict | None = None  # how it was computed (engine, pack, threads, device, resumed from): see executors
@@ -135,31 +166,47 @@ def cpu_state(state: dict) -> dict:
     return {name: tensor.detach().to("cpu", copy=True) for name, tensor in state.items()}
 
 
-def loss_fn(name: str):
-    return F.cross_entropy if name == "cross_entropy" else F.mse_loss
+Evaluation: TypeAlias = tuple[float, float | None, dict[str, float]]  # mean loss, accuracy, further metrics
 
 
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, x: Column, y: Column, loss: str) -> tuple[float, float | None]:
+def evaluate(model: torch.nn.Module, x: Column, y: Column, loss: str, options: dict | None = None) -> tuple:
     """Mean loss (and accuracy for classification) over a whole split, in large chunks."""
+    return evaluate_all(model, x, y, loss, options)[:2]
+
+
+@torch.no_grad()
+def evaluate_all(
+    model: torch.nn.Module,
+    x: Column,
+    y: Column,
+    loss: str,
+    options: dict | None = None,
+    metrics: tuple[str, ...] = (),
+    classes: int | None = None,
+) -> Evaluation:
+    """Mean loss, accuracy (classification) and ``metrics`` (train.metrics, see engine.metrics) over a split."""
     if len(x) == 0:
-        return float("nan"), None
+        return float("nan"), None, {}
     was_training = model.training
     model.eval()
-    fn = loss_fn(loss)
+    fn = elementwise(loss, options)
+    classification = is_classification(loss)
+    scores = Scores(metrics, 1, loss, classes)
     total = torch.zeros((), device=x.device, dtype=torch.float64)
     correct = torch.zeros((), device=x.device, dtype=torch.int64)
     for start in range(0, len(x), EVAL_CHUNK):
         out = model(x[start : start + EVAL_CHUNK])
         target = y[start : start + EVAL_CHUNK]
-        total += fn(out, target, reduction="none").double().sum()  # float64 over rows: chunking changes nothing
-        if loss == "cross_entropy":
-            correct += (out.argmax(dim=1) == target).sum()
+        total += fn(out, target).double().sum()  # float64 over rows: chunking changes nothing
+        if classification:
+            correct += (predicted_class(out, loss) == target).sum()
+        scores.add(out.unsqueeze(0), target)
     model.train(was_training)
-    n = len(x) * (1 if loss == "cross_entropy" else y[0].numel())
+    n = len(x) * (1 if classification else y[0].numel())
     mean = (total / n).item()
-    acc = (correct.double() / len(x)).item() if loss == "cross_entropy" else None
-    return mean, acc
+    acc = (correct.double() / len(x)).item() if classification else None
+    return mean, acc, scores.result()[0]
 
 
 def batch_orders(n: int, seed: int, device: torch.device) -> BatchOrders:

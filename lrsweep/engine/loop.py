@@ -19,10 +19,13 @@ from lrsweep.engine.common import (
     TrainSpec,
     VariantResult,
     diverged,
-    evaluate,
-    loss_fn,
+    evaluate_all,
+    prefixed,
+    spec_for,
 )
+from lrsweep.engine.losses import is_classification, loss_fn, predicted_class
 from lrsweep.engine.precision import Amp, maybe_compile
+from lrsweep.engine.stopping import should_stop
 from lrsweep.models import build_model
 from lrsweep.optim import build_optimizer
 
@@ -62,6 +65,7 @@ class SequentialTrainer:
     ):
         from lrsweep.optim.schedulers import ScheduleDriver
 
+        spec = spec_for(spec, [variant])  # its own batch size, when batch size is a sweep axis
         self.variant, self.spec = variant, spec
         self.x, self.y = train
         self.evaluation = evaluation
@@ -72,7 +76,7 @@ class SequentialTrainer:
         n_steps = steps_per_epoch(len(self.x), spec.batch_size)
         self.driver = ScheduleDriver(variant.scheduler, self.optimizer, spec.epochs, n_steps, variant.lr)
         self.record_steps = variant.scheduler.interval == "step"
-        self.fn = loss_fn(spec.loss)
+        self.fn = loss_fn(spec.loss, spec.loss_options)
         self.batches = as_batches(train, [variant.seed], spec)  # orders (and augmentation) of this seed
         self.result = VariantResult(variant.id, STATUS_DONE)
         self.reference_loss: float | None = None  # the first batch's loss before any step (see engine.common.diverged)
@@ -84,15 +88,22 @@ class SequentialTrainer:
 
     @property
     def finished(self) -> bool:
-        return self.result.status != STATUS_DONE or self.epochs_run >= self.spec.epochs
+        result = self.result
+        return result.status != STATUS_DONE or result.stopped_early or self.epochs_run >= self.spec.epochs
+
+    def evaluate(self, x, y) -> tuple[float, float | None, dict[str, float]]:
+        """Loss, accuracy and train.metrics of the model as it is now, on ``(x, y)``."""
+        spec = self.spec
+        return evaluate_all(self.model, x, y, spec.loss, spec.loss_options, spec.metrics, spec.classes)
 
     def run_epoch(self) -> EpochRecord:
         t0 = time.perf_counter()
         epoch_lr = self.optimizer.param_groups[0]["lr"]
         train_loss, train_acc = self._train_epoch(self.batches.epoch())
-        val_loss, val_acc = evaluate(self.model, *self.evaluation, self.spec.loss) if self.evaluation else (None, None)
+        val_loss, val_acc, further = self.evaluate(*self.evaluation) if self.evaluation else (None, None, {})
         seconds = time.perf_counter() - t0
         record = EpochRecord(self.epochs_run + 1, epoch_lr, train_loss, train_acc, val_loss, val_acc, seconds)
+        record.metrics = prefixed("val", further)
         self.result.epochs.append(record)
         self.result.seconds += seconds
         self.callbacks.on_epoch(self.variant.id, record)
@@ -100,6 +111,8 @@ class SequentialTrainer:
             self.result.status = STATUS_DIVERGED
         else:
             self.driver.after_epoch(val_loss if val_loss is not None else train_loss)
+            rule = self.spec.early_stopping if self.evaluation else None  # the retrain has no split to watch
+            self.result.stopped_early = self.epochs_run < self.spec.epochs and should_stop(self.result.epochs, rule)
         self._report_checkpoint()
         return record
 
@@ -147,15 +160,16 @@ class SequentialTrainer:
         with checkpoint.own_rng(self, self.x.device):
             while not self.finished and self.epochs_run < until:
                 self.run_epoch()
-        if test is not None and self.result.status == STATUS_DONE and self.finished:
-            self.result.test_loss, self.result.test_acc = evaluate(self.model, *test, self.spec.loss)
+        if test is not None and self.result.status == STATUS_DONE and (self.finished or self.epochs_run >= until):
+            self.result.test_loss, self.result.test_acc, further = self.evaluate(*test)
+            self.result.test_metrics = prefixed("test", further)
         return self.result
 
     def _train_epoch(self, batches) -> tuple[float, float | None]:
         """One pass over the epoch's batches; mean loss and accuracy over the epoch."""
         x, spec, optimizer, seed = self.x, self.spec, self.optimizer, self.variant.seed
         lr_steps = self.result.lr_steps if self.record_steps else None
-        classification = spec.loss == "cross_entropy"
+        classification = is_classification(spec.loss)
         total = torch.zeros((), device=x.device)
         correct = torch.zeros((), device=x.device, dtype=torch.int64)
         seen = 0
@@ -175,7 +189,7 @@ class SequentialTrainer:
             total += loss.detach() * len(yb)
             seen += len(yb)
             if classification:
-                correct += (out.detach().argmax(dim=1) == yb).sum()
+                correct += (predicted_class(out.detach(), spec.loss) == yb).sum()
             if i % DIVERGENCE_CHECK_EVERY == DIVERGENCE_CHECK_EVERY - 1 and not torch.isfinite(total):
                 break
         mean = (total / seen).item()

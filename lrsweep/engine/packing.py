@@ -14,10 +14,10 @@ BYTES_PER_FLOAT = 4
 
 
 def group_packable(variants: list) -> list[list]:
-    """Variants that may share a pack: same optimizer class and same seed (so one shared batch), in order."""
+    """Variants that may share a pack: same optimizer class, seed and batch size (so one shared batch), in order."""
     groups: dict[tuple, list] = {}
     for v in variants:
-        groups.setdefault((v.optimizer.name, v.seed), []).append(v)
+        groups.setdefault((v.optimizer.name, v.seed, getattr(v, "batch_size", None)), []).append(v)
     return list(groups.values())
 
 

@@ -18,6 +18,7 @@ place in it (per-variant masks made a variant's loss move by ~1% with the pack).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -46,7 +47,7 @@ PATHS = ("auto", "fast", "vmap")
 class SequentialStack(StackedModel):
     """Fast path: an ``nn.Sequential`` of supported layers, run as shared / batched matmuls and grouped convs."""
 
-    def __init__(self, models: Sequence[nn.Module]):
+    def __init__(self, models: Sequence[nn.Sequential]):
         base = models[0]
         unsupported = fast_path_obstacle(base)
         if unsupported:
@@ -56,8 +57,8 @@ class SequentialStack(StackedModel):
         self.slots: list[tuple[int, int] | None] = []  # per layer: indices of (weight, bias) in params
         for i, layer in enumerate(self.layers):
             if isinstance(layer, (nn.Linear, nn.Conv2d)):
-                w = _stack([m[i].weight for m in models])
-                b = _stack([m[i].bias for m in models]) if layer.bias is not None else None
+                w = _stack_leaf(models, i, "weight")
+                b = _stack_leaf(models, i, "bias") if layer.bias is not None else None
                 self.slots.append((len(self.params), len(self.params) + 1 if b is not None else -1))
                 self.names.append(f"{i}.weight")
                 self.params.append(w)
@@ -78,6 +79,7 @@ class SequentialStack(StackedModel):
                     h, form = _linear(h, form, w if hwc is None else _weight_to_hwc(w, hwc), b)
                     hwc = None
                 else:
+                    assert isinstance(layer, nn.Conv2d), "a slot holds a Linear's or a Conv2d's leaves"
                     h, form = _conv(layer, h, form, w, b)
             elif isinstance(layer, nn.Flatten):
                 h, hwc = _flatten(h, form)
@@ -134,9 +136,14 @@ def stack_models(models: Sequence[nn.Module], path: str = "auto") -> StackedMode
     _check_same_architecture(models)
     if path != "vmap" and is_resnet(models[0]):
         return ResNetStack(models)
-    if path == "vmap" or (path == "auto" and fast_path_obstacle(models[0])):
+    unsupported = fast_path_obstacle(models[0])
+    if path == "vmap" or (path == "auto" and unsupported):
         return FuncStack(models)
-    return SequentialStack(models)
+    if unsupported:  # path "fast" for a model it cannot take
+        raise VectorizeError(unsupported)
+    # cast: fast_path_obstacle() found models[0] a plain nn.Sequential (a check mypy cannot follow), and a
+    # pack's models are one factory's, called once per seed (_check_same_architecture: the same parameters).
+    return SequentialStack(cast(Sequence[nn.Sequential], models))
 
 
 def fast_path_obstacle(model: nn.Module) -> str | None:
@@ -164,6 +171,11 @@ def _check_same_architecture(models: Sequence[nn.Module]) -> None:
 
 def _stack(tensors: Sequence[Tensor]) -> Tensor:
     return torch.stack([t.detach() for t in tensors]).requires_grad_(True)
+
+
+def _stack_leaf(models: Sequence[nn.Sequential], i: int, name: str) -> Tensor:
+    """Leaf ``name`` (weight, bias) of layer ``i`` of every model, stacked ``[K, *shape]``."""
+    return _stack([getattr(m[i], name) for m in models])
 
 
 # ---- layouts: "shared" [B, ...] (one input for all), "BK" [B, K, ...], "KB" [K, B, ...] ----
@@ -198,15 +210,16 @@ def _linear(h: Tensor, form: str, w: Tensor, b: Tensor | None) -> tuple[Tensor, 
 
 def _conv(layer: nn.Conv2d, h: Tensor, form: str, w: Tensor, b: Tensor | None) -> tuple[Tensor, str]:
     k, out_c, in_c = w.shape[:3]
-    opts = dict(stride=layer.stride, padding=layer.padding, dilation=layer.dilation)
+    stride, padding, dilation = layer.stride, layer.padding, layer.dilation
     bias = None if b is None else b.reshape(k * out_c)
     # channels_last: on CPU the grouped convolution and max-pooling run several times faster in it
     weight = w.reshape(k * out_c, *w.shape[2:]).contiguous(memory_format=CONV_FORMAT)
     if form == "shared":  # one convolution with K times the output channels
-        y = F.conv2d(conv_input(h), weight, bias, **opts)
+        y = F.conv2d(conv_input(h), weight, bias, stride=stride, padding=padding, dilation=dilation)
     else:  # a grouped convolution: variant k's channels only see variant k's filters
         h = _to_bk(h, form, k)
-        y = F.conv2d(conv_input(h.reshape(h.shape[0], k * in_c, *h.shape[3:])), weight, bias, groups=k, **opts)
+        x = conv_input(h.reshape(h.shape[0], k * in_c, *h.shape[3:]))
+        y = F.conv2d(x, weight, bias, stride=stride, padding=padding, dilation=dilation, groups=k)
     return y.view(y.shape[0], k, out_c, *y.shape[2:]), "BK"
 
 

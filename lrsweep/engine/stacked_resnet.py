@@ -35,8 +35,20 @@ class ResNetStack(FuncStack):
 
     def __init__(self, models: Sequence[nn.Module]):
         super().__init__(models)
-        self.momentum = {name: m.momentum for name, m in self.base.named_modules() if isinstance(m, nn.BatchNorm2d)}
-        self.eps = {name: m.eps for name, m in self.base.named_modules() if isinstance(m, nn.BatchNorm2d)}
+        base = self.base
+        assert isinstance(base, ResNet), "stack_models builds a ResNetStack for is_resnet() models only"
+        self.blocks: list[BasicBlock] = []
+        for block in base.stages:
+            assert isinstance(block, BasicBlock), "a ResNet's stages hold BasicBlocks only"
+            self.blocks.append(block)
+        self.momentum: dict[str, float] = {}
+        self.eps: dict[str, float] = {}
+        for name, m in base.named_modules():
+            if isinstance(m, nn.BatchNorm2d):
+                # lrsweep's ResNet keeps BatchNorm's default momentum; None (a cumulative average) would have
+                # no F.batch_norm form
+                assert m.momentum is not None, f"{name}: BatchNorm2d with momentum=None"
+                self.momentum[name], self.eps[name] = m.momentum, m.eps
 
     def forward(self, x: Tensor, shared: bool) -> Tensor:
         t = dict(zip(self.names, self.params))
@@ -46,7 +58,7 @@ class ResNetStack(FuncStack):
             x = x.transpose(0, 1).reshape(x.shape[1], k * x.shape[2], *x.shape[3:])
         h = self._conv(t, "stem.0", x, stride=1, padding=1, shared=shared)
         h = F.relu(self._bn(t, "stem.1", h))
-        for i, block in enumerate(self.base.stages):
+        for i, block in enumerate(self.blocks):
             h = self._block(t, f"stages.{i}", block, h)
         pooled = h.mean(dim=(-2, -1)).view(h.shape[0], k, -1).transpose(0, 1)  # [K, B, C]
         return torch.baddbmm(t["fc.bias"].unsqueeze(1), pooled, t["fc.weight"].transpose(1, 2))

@@ -18,7 +18,7 @@ import torch
 from torch import Tensor
 
 from lrsweep.engine import checkpoint
-from lrsweep.engine.batches import as_batches
+from lrsweep.engine.batches import ResidentBatches, StreamedBatches, as_batches
 from lrsweep.engine.common import (
     EVAL_CHUNK,
     STATUS_DIVERGED,
@@ -29,14 +29,19 @@ from lrsweep.engine.common import (
     TrainSpec,
     VariantResult,
     diverged,
+    prefixed,
+    spec_for,
 )
 from lrsweep.engine.loop import DIVERGENCE_CHECK_EVERY, steps_per_epoch
+from lrsweep.engine.losses import is_classification, predicted_class
+from lrsweep.engine.metrics import Scores
 from lrsweep.engine.pack_build import keep_freed_memory, stack_pack
 from lrsweep.engine.pack_stats import EpochStats, variant_losses
 from lrsweep.engine.precision import PackAmp, maybe_compile
 from lrsweep.engine.stacked_models import PATHS
 from lrsweep.engine.stacked_optim import OPTIMIZERS as STACKED
 from lrsweep.engine.stacked_optim import StackedOptimizer, supports
+from lrsweep.engine.stopping import should_stop
 from lrsweep.errors import VectorizeError
 
 STACKED_NAMES = tuple(STACKED)
@@ -82,6 +87,10 @@ class PackTrainer:
     def __init__(self, variants: Sequence, spec: TrainSpec, device: torch.device, path: str = "auto"):
         if path not in PATHS:
             raise ValueError(f"path must be one of {PATHS}, got {path!r}")
+        try:
+            spec = spec_for(spec, variants)  # the pack's batch size, when batch size is a sweep axis
+        except ValueError as exc:
+            raise VectorizeError(str(exc)) from None
         self.variants, self.spec, self.device = list(variants), spec, torch.device(device)
         names = {v.optimizer.name.lower() for v in self.variants}
         if len(names) != 1:
@@ -110,9 +119,22 @@ class PackTrainer:
         # per pack position: batches since its loss first went non-finite (0 while finite), on the device
         self.bad_batches = torch.zeros(len(self.variants), dtype=torch.int64, device=self.device)
         self.results: list[VariantResult] | None = None  # set by the first run()
-        self.batches, self.batches_state = None, None  # the batch source, made by the first run()
+        self.batches: ResidentBatches | StreamedBatches | None = None  # the batch source, made by the first run()
+        self.batches_state: dict | None = None  # a checkpoint's batch orders, for the batch source
         self.epochs_run = 0
         self.reference: list[float] | None = None  # set by the first batch
+
+    @property
+    def _results(self) -> list[VariantResult]:
+        """``results``, once the pack has started (the first run(), or restore())."""
+        assert self.results is not None, "the pack has not started: run() or restore() first"
+        return self.results
+
+    @property
+    def _batches(self) -> ResidentBatches | StreamedBatches:
+        """``batches``, once the first run() has made the batch source."""
+        assert self.batches is not None, "no batch source yet: the first run() makes it"
+        return self.batches
 
     def state_dict(self, i: int) -> dict[str, Tensor]:
         """Variant ``i``'s current parameters (as its own module's state_dict), while it is in the pack."""
@@ -135,11 +157,13 @@ class PackTrainer:
         with checkpoint.own_rng(self, self.device):
             while self.epochs_run < last and self.alive:
                 self.epochs_run += 1
-                self._epoch(self.epochs_run, self.batches.epoch(), evaluation, callbacks)
+                self._epoch(self.epochs_run, self._batches.epoch(), evaluation, callbacks)
+        results = self._results
         if test is not None and self.alive and self.epochs_run >= self.spec.epochs:
-            for i, (loss, acc) in zip(self.alive, self._evaluate(*test)):
-                self.results[i].test_loss, self.results[i].test_acc = loss, acc
-        return self.results
+            for i, (loss, acc, further) in zip(self.alive, self._evaluate(*test)):
+                results[i].test_loss, results[i].test_acc = loss, acc
+                results[i].test_metrics = prefixed("test", further)
+        return results  # each variant's seconds: the sum of its epochs' shares (_epoch), as in metrics.csv
 
     def stop(self, variant_ids, status: str) -> None:
         """Take variants out of the pack for good (e.g. pruned at a rung) with ``status``; the rest train on."""
@@ -164,7 +188,7 @@ class PackTrainer:
         t0 = time.perf_counter()
         members = list(self.alive)
         lrs = dict(zip(members, self.optimizer.lr))
-        stats = EpochStats(len(self.variants), self.device, self.spec.loss == "cross_entropy")
+        stats = EpochStats(len(self.variants), self.device, self.spec.loss)
         for b, batch in enumerate(batches):
             if not self.alive:
                 break
@@ -175,18 +199,27 @@ class PackTrainer:
         scores = dict(zip(self.alive, self._evaluate(*evaluation))) if evaluation and self.alive else {}
         share = (time.perf_counter() - t0) / len(members)
         nan = float("nan") if evaluation else None
+        stopped = []
         for i in members:
-            train_loss, train_acc = stats.mean(i, self.spec.loss == "cross_entropy")
-            val_loss, val_acc = scores.get(i, (nan, nan)) if evaluation else (None, None)
+            train_loss, train_acc = stats.mean(i)
+            val_loss, val_acc, further = scores.get(i, (nan, nan, {})) if evaluation else (None, None, {})
             record = EpochRecord(epoch, lrs[i], train_loss, train_acc, val_loss, val_acc, share)
-            self.results[i].epochs.append(record)
-            self.results[i].seconds += share  # its time: the sum of its epochs' shares, as in metrics.csv
+            record.metrics = prefixed("val", further)
+            result = self._results[i]
+            result.epochs.append(record)
+            result.seconds += share  # its time: the sum of its epochs' shares, as in metrics.csv
             callbacks.on_epoch(self.variants[i].id, record)
+            assert self.reference is not None, "the epoch's first batch sets it"
             blown = diverged(train_loss, self.reference[i]) or diverged(val_loss, self.reference[i])
             if i in self.alive and blown:
                 self._drop([i])
+            elif i in self.alive and epoch < self.spec.epochs and evaluation:
+                result.stopped_early = should_stop(result.epochs, self.spec.early_stopping)
+                stopped += [i] if result.stopped_early else []
+        if stopped:  # early stopping: these end done here, frozen as diverged ones are; the others train on
+            self._drop(stopped, STATUS_DONE)
         for i in self.alive:
-            self.drivers[i].after_epoch(scores[i][0] if evaluation else stats.mean(i, False)[0])
+            self.drivers[i].after_epoch(scores[i][0] if evaluation else stats.mean(i)[0])
         self.optimizer.read_proxies()
         self._report_checkpoint(callbacks)
 
@@ -202,7 +235,7 @@ class PackTrainer:
         """One step of every live variant, without a host sync; a variant whose loss is not finite freezes."""
         with self.amp.autocast():
             out = self.forward(xb, shared)
-            losses = variant_losses(out, yb, shared, self.spec.loss)
+            losses = variant_losses(out, yb, shared, self.spec.loss, options=self.spec.loss_options)
         if self.reference is None:  # the loss at initialisation, per variant (see engine.common.diverged)
             self.reference = losses.detach().tolist()
         self.bad_batches += ((self.bad_batches > 0) | ~torch.isfinite(losses.detach())).long()
@@ -214,7 +247,7 @@ class PackTrainer:
         active = self.amp.unscale_and_clip(self.model.params, keep)  # fp16: a host sync per step
         for pos, i in enumerate(self.alive):
             if self.drivers[i].per_step:
-                self.results[i].lr_steps.append(self.optimizer.hp["lr"][pos])
+                self._results[i].lr_steps.append(self.optimizer.hp["lr"][pos])
         if active is not None:  # fp16: a variant whose gradients overflowed skips this step, as with GradScaler
             self.optimizer.step(active=active)
         elif self.device.type == "cpu" and bool(keep.all()):  # on the CPU a look costs nothing: skip the copy-back
@@ -234,14 +267,14 @@ class PackTrainer:
         diverged = [i for pos, i in enumerate(self.alive) if counts[pos]]
         for pos, i in enumerate(self.alive):
             if counts[pos] > 1 and self.drivers[i].per_step:  # lr_steps end with the batch that diverged
-                del self.results[i].lr_steps[-(counts[pos] - 1) :]
+                del self._results[i].lr_steps[-(counts[pos] - 1) :]
         if diverged:
             self._drop(diverged)
 
     def _drop(self, dropped: list[int], status: str = STATUS_DIVERGED) -> None:
         """Freeze variants out of the pack for good (they diverged, or were stopped); the others keep training."""
         for i in dropped:
-            self.results[i].status = status
+            self._results[i].status = status
             self.frozen[i] = self.state_dict(i)
         keep = [pos for pos, i in enumerate(self.alive) if i not in dropped]
         self.alive = [self.alive[pos] for pos in keep]
@@ -267,7 +300,7 @@ class PackTrainer:
                 "format": checkpoint.STATE_FORMAT,
                 "kind": "pack",
                 "variant_ids": [v.id for v in self.variants],
-                "n_rows": self.batches.n,
+                "n_rows": self._batches.n,
                 "epochs_run": self.epochs_run,
                 "alive": list(self.alive),
                 "bad_batches": self.bad_batches,
@@ -284,10 +317,10 @@ class PackTrainer:
                 "proxies": [d.optimizer.state_dict() for d in self.drivers],
                 "drivers": [checkpoint.driver_state(d) for d in self.drivers],
                 "frozen": dict(self.frozen),
-                "results": [checkpoint.result_state(r) for r in self.results],
+                "results": [checkpoint.result_state(r) for r in self._results],
                 "reference": self.reference,  # the divergence rule's losses at initialisation
                 "rng": checkpoint.rng_state(self.device),
-                "orders": self.batches.state_dict(),
+                "orders": self._batches.state_dict(),
             }
         )
 
@@ -331,24 +364,26 @@ class PackTrainer:
         self.rng = state["rng"]
 
     @torch.no_grad()
-    def _evaluate(self, x: Tensor, y: Tensor) -> list[tuple[float, float | None]]:
-        """Per-variant mean loss (and accuracy) over a split, as :func:`lrsweep.engine.common.evaluate`."""
-        k = len(self.alive)
-        classification = self.spec.loss == "cross_entropy"
+    def _evaluate(self, x: Tensor, y: Tensor) -> list[tuple[float, float | None, dict[str, float]]]:
+        """Per-variant loss, accuracy and train.metrics over a split, as :func:`lrsweep.engine.common.evaluate_all`."""
+        k, spec = len(self.alive), self.spec
+        classification = is_classification(spec.loss)
         if len(x) == 0:
-            return [(float("nan"), None)] * k
+            return [(float("nan"), None, {})] * k
         self.model.train(False)
         total = torch.zeros(k, device=x.device, dtype=torch.float64)
         correct = torch.zeros(k, device=x.device, dtype=torch.int64)
+        scores = Scores(spec.metrics, k, spec.loss, spec.classes)
         chunk = max(256, min(EVAL_CHUNK, EVAL_ROWS_TIMES_VARIANTS // k))  # the sequential engine's, up to K=4
         for start in range(0, len(x), chunk):
             out = self.model.forward(x[start : start + chunk], True)
             target = y[start : start + chunk]
-            total += variant_losses(out, target, True, self.spec.loss, reduction="sum")
+            total += variant_losses(out, target, True, spec.loss, reduction="sum", options=spec.loss_options)
             if classification:
-                correct += (out.argmax(dim=-1) == target).sum(dim=1)
+                correct += (predicted_class(out, spec.loss) == target).sum(dim=1)
+            scores.add(out, target)
         self.model.train(True)
         n = len(x) * (1 if classification else y[0].numel())
         means = (total / n).tolist()
         accs = (correct.double() / len(x)).tolist() if classification else [None] * k
-        return list(zip(means, accs))
+        return list(zip(means, accs, scores.result()))

@@ -49,6 +49,17 @@ def check_model_options(name: str, options: dict, key: str = "model") -> dict:
                 key=f"{key}.name",
             )
     checked = check_kwargs(factory, options, key, skip=INFERRED)
+    if not MODELS.is_import(name):
+        check_builtin_options(checked, key)
+    own_check = getattr(factory, "check_options", None)  # a factory's own rules (resnet: depth 6n+2)
+    if own_check is not None:
+        own_check(checked, key)
+    return checked
+
+
+def check_builtin_options(checked: dict, key: str) -> None:
+    """The rules of lrsweep's own models' shared option names; a ``package.module:factory`` model's options are
+    checked against its signature only (its ``hidden`` may well be an integer)."""
     for opt in ("hidden", "channels"):
         if opt in checked:
             value = checked[opt]
@@ -58,10 +69,6 @@ def check_model_options(name: str, options: dict, key: str = "model") -> dict:
         raise ConfigError(f"must be in [0, 1), got dropout={checked['dropout']}", key=f"{key}.dropout")
     if "activation" in checked:
         activation_class(checked["activation"])
-    own_check = getattr(factory, "check_options", None)  # a factory's own rules (resnet: depth 6n+2)
-    if own_check is not None:
-        own_check(checked, key)
-    return checked
 
 
 def build_model(name: str, options: dict, input_shape: Sequence[int], output_size: int, seed: int) -> nn.Module:

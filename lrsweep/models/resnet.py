@@ -132,4 +132,4 @@ def check_given(checked: dict, key: str) -> None:
     check_options(checked, key)
 
 
-resnet.check_options = check_given  # type: ignore[attr-defined]
+resnet.check_options = check_given

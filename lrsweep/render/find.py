@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import math
 
-from rich.console import Group
+from rich.console import Group, JustifyMethod
 from rich.table import Table
 from rich.text import Text
 
@@ -19,9 +19,10 @@ CURVE_HEIGHT = 4  # rows of the terminal chart (8 levels each)
 
 def render_find(result: FinderResult, suggester: str, report: dict) -> Group:
     """The table of suggestions, the terminal chart, and what to do next."""
-    parts = [suggestions_table(result, suggester), render_curve(result, suggester)]
-    if completion_note(result):
-        parts.append(Text(completion_note(result), style="yellow"))
+    parts: list[Table | Text] = [suggestions_table(result, suggester), render_curve(result, suggester)]
+    note = completion_note(result)
+    if note:
+        parts.append(Text(note, style="yellow"))
     footer = Text(f"Results: {report['run_dir']}")
     if report.get("grid"):
         footer.append(
@@ -39,7 +40,8 @@ def suggestions_table(result: FinderResult, suggester: str) -> Table:
         f"({result.settings.mode} {result.settings.start_lr:g} → {result.settings.end_lr:g})"
     )
     table = Table(title=title, title_justify="left")
-    for column, justify in (("suggestion", "left"), ("lr", "right"), ("rule", "left")):
+    columns: tuple[tuple[str, JustifyMethod], ...] = (("suggestion", "left"), ("lr", "right"), ("rule", "left"))
+    for column, justify in columns:
         table.add_column(column, justify=justify)
     rules = {
         "steep": "steepest descent of the smoothed loss vs log LR",
@@ -85,7 +87,9 @@ def render_curve(result: FinderResult, suggester: str, width: int = CURVE_WIDTH,
         line = "".join(" " if lv is None else _block(lv - row * 8) for lv in levels)
         text.append(line + "\n", style="cyan")
     marks = [" "] * width
-    points = [(MARKS[name], result.suggestions[name]) for name in SUGGESTERS if name != suggester]
+    points: list[tuple[str, float | None]] = [
+        (MARKS[name], result.suggestions[name]) for name in SUGGESTERS if name != suggester
+    ]
     points += [("x", result.divergence_lr), (MARKS[suggester], result.suggestion(suggester))]  # chosen drawn last
     for mark, lr in points:
         col = _column_of(lr, result, width)
@@ -126,12 +130,25 @@ def _column_of(lr: float | None, result: FinderResult, width: int) -> int | None
 
 
 def find_png(result) -> bytes | None:
-    """The range test's figure: loss and smoothed loss against LR, suggestions and divergence marked.
+    """plots/find.png (:func:`find_figure`) as PNG bytes; None without matplotlib."""
+    figure = find_figure(result)
+    return None if figure is None else png_bytes(figure)
 
-    ``result`` is a :class:`lrsweep.select.finder.FinderResult`; None without matplotlib.
-    """
+
+def png_bytes(figure) -> bytes:
     import io
 
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def find_figure(result):
+    """The range test's figure: loss and smoothed loss against LR, suggestions and divergence marked.
+
+    ``result`` is a :class:`lrsweep.select.finder.FinderResult`; a matplotlib Figure (not registered with
+    pyplot: nothing to close), or None without matplotlib.
+    """
     try:
         from matplotlib.figure import Figure
     except ImportError:
@@ -154,9 +171,7 @@ def find_png(result) -> bytes | None:
     ax.set_title(f"LR range test ({result.steps_run} steps, {result.stopped})")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    return buffer.getvalue()
+    return fig
 
 
 def find_loss_range(result) -> tuple[float, float]:

@@ -1,5 +1,6 @@
-"""PNG figures of a sweep's run directory: the metric vs the learning rate, loss curves, LR schedules
-(matplotlib through :mod:`lrsweep.render.figures`).
+"""PNG figures of a sweep's run directory: the metric vs the learning rate, loss and metric curves, LR schedules
+(matplotlib through :mod:`lrsweep.render.figures`). With batch size as a sweep axis, each batch size is a series
+of its own (``b=128``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ def write_plots(store, summary: dict) -> list[Path]:
     fixed = [f"{k} {rows[0][k]}" for k in ("optimizer", "scheduler") if rows and k not in varying_axes(summary)]
     loss_title = " · ".join([f"{summary['name']}: train/val loss per epoch", *fixed])
     figures.update(_paged("loss_curves", loss_panels(summary, metrics), plt, _draw_losses, loss_title))
+    if summary["metric"] != "val_loss" or summary.get("metrics"):  # beyond what loss_curves shows
+        metric_title = " · ".join([f"{summary['name']}: validation metrics per epoch", *fixed])
+        figures.update(_paged("metric_curves", metric_panels(summary, metrics), plt, _draw_losses, metric_title))
     figures.update(
         _paged(
             "lr_schedule",
@@ -54,7 +58,7 @@ def metric_vs_lr(plt, summary: dict):
     failed_any = False
     series: dict[str, list[dict]] = {}
     for group in summary["groups"]:
-        series.setdefault(series_label(group["optimizer"], group["scheduler"]), []).append(group)
+        series.setdefault(_series(group), []).append(group)
     for label, groups in sorted(series.items()):
         points = sorted((g for g in groups if g["mean"] is not None), key=lambda g: g["lr"])
         if points:
@@ -101,7 +105,8 @@ def metric_vs_lr(plt, summary: dict):
     if failed_any:
         _leave_worst_band(ax, summary["direction"])
     ax.set_xlabel("learning rate")
-    ax.set_ylabel(f"{metric} (last epoch, mean ± std over seeds)")
+    epoch = "best epoch" if summary.get("at") == "best" else "last epoch"
+    ax.set_ylabel(f"{metric} ({epoch}, mean ± std over seeds)")
     ax.set_title(wrap(f"{summary['name']}: {metric} vs learning rate ({summary['direction']}imum wins)", 70))
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False)  # below the data
@@ -129,18 +134,74 @@ def _leave_worst_band(ax, direction: str) -> None:
 # --------------------------------------------------------------------------- small multiples
 
 
+def _series(group: dict) -> str:
+    """A line of metric_vs_lr: optimizer · scheduler, and the batch size when it is an axis."""
+    size = f" · b={group['batch_size']}" if group.get("batch_size") is not None else ""
+    return series_label(group["optimizer"], group["scheduler"]) + size
+
+
 def _groups_in_order(summary: dict) -> list[list[dict]]:
-    """Variant rows grouped by (optimizer, scheduler, lr), ordered by those, seeds together."""
+    """Variant rows grouped by (optimizer, scheduler, batch size, lr), ordered by those, seeds together."""
     groups: dict[tuple, list[dict]] = {}
     for row in summary["variants"]:
-        groups.setdefault((row["optimizer"], row["scheduler"], row["lr"]), []).append(row)
+        groups.setdefault((row["optimizer"], row["scheduler"], row.get("batch_size") or 0, row["lr"]), []).append(row)
     return [sorted(groups[key], key=lambda r: r["seed"]) for key in sorted(groups)]
 
 
 def varying_axes(summary: dict) -> list[str]:
-    """optimizer/scheduler when they vary across the sweep (panel titles name only those)."""
+    """optimizer/scheduler (and batch_size) when they vary across the sweep (panel titles name only those)."""
     rows = summary["variants"]
-    return [k for k in ("optimizer", "scheduler") if len({r[k] for r in rows}) > 1]
+    return [k for k in ("optimizer", "scheduler", "batch_size") if len({r.get(k) for r in rows}) > 1]
+
+
+def _title(head: dict, axes: list[str]) -> str:
+    return " ".join([f"lr={head['lr']:.3g}", *(f"b={head[k]}" if k == "batch_size" else str(head[k]) for k in axes)])
+
+
+def _marks(members: list[dict]) -> list[float]:
+    """Epochs to mark on a variant's panel: where it was scored (select.at best) and where it stopped early."""
+    marks = {r.get("best_epoch") for r in members} | {r["epochs_run"] for r in members if r.get("stopped_early")}
+    return sorted(m for m in marks if m)
+
+
+def metric_names(summary: dict) -> list[str]:
+    """The validation metrics per epoch worth a curve: the selection metric, val_acc and the further ones."""
+    names = [summary["metric"], "val_acc", *(m for m in summary.get("metrics") or [] if m.startswith("val_"))]
+    present = {k for row in summary["variants"] for k, v in row.items() if v is not None}
+    return [m for m in dict.fromkeys(names) if m in present or m == summary["metric"]]
+
+
+def metric_panels(summary: dict, metrics: dict[str, list[dict]]) -> list[dict]:
+    """One panel per variant: each validation metric per epoch (one line per metric, seeds alike)."""
+    axes = varying_axes(summary)
+    names = metric_names(summary)
+    panels = []
+    for members in _groups_in_order(summary):
+        lines = []
+        for i, row in enumerate(members):
+            records = metrics.get(row["id"], [])
+            for j, name in enumerate(names):
+                lines.append(
+                    {
+                        "x": [r["epoch"] for r in records],
+                        "y": [finite(r.get(name)) for r in records],
+                        "label": name if i == 0 else None,
+                        "style": "-" if name == summary["metric"] else "--",
+                        "color": f"C{j}",
+                    }
+                )
+        statuses = ",".join(sorted({r["status"] for r in members}))
+        panels.append(
+            {
+                "title": f"{wrap(_title(members[0], axes))}\n{statuses}",
+                "lines": lines,
+                "empty": f"{statuses}: no finite metric to draw",
+                "best": any(r.get("best") for r in members),
+                "ylabel": "metric",
+                "marks": _marks(members),
+            }
+        )
+    return panels
 
 
 def loss_panels(summary: dict, metrics: dict[str, list[dict]]) -> list[dict]:
@@ -165,16 +226,16 @@ def loss_panels(summary: dict, metrics: dict[str, list[dict]]) -> list[dict]:
                     }
                 )
         statuses = ",".join(sorted({r["status"] for r in members}))
-        title = " ".join([f"lr={head['lr']:.3g}", *(str(head[k]) for k in axes)])
         ran = max((r.get("epochs_run") or 0 for r in members), default=0)
         empty = f"{statuses} in epoch {ran or 1}: no finite loss to draw"
         panels.append(
             {
-                "title": f"{wrap(title)}\n{statuses}",
+                "title": f"{wrap(_title(head, axes))}\n{statuses}",
                 "lines": lines,
                 "empty": empty,
                 "best": any(r.get("best") for r in members),
                 "ylabel": "loss",
+                "marks": _marks(members),
             }
         )
     return panels
@@ -183,11 +244,11 @@ def loss_panels(summary: dict, metrics: dict[str, list[dict]]) -> list[dict]:
 def schedule_panels(summary: dict, metrics: dict[str, list[dict]], store) -> list[dict]:
     """One panel per optimizer/scheduler: the learning rate per epoch for each grid lr (per optimizer
     step, in fractional epochs, where the variant recorded lr_steps.csv)."""
-    by_series: dict[tuple, list[dict]] = {}
+    by_series: dict[str, list[dict]] = {}
     for members in _groups_in_order(summary):
-        by_series.setdefault((members[0]["optimizer"], members[0]["scheduler"]), []).append(members[0])
+        by_series.setdefault(_series(members[0]), []).append(members[0])
     panels = []
-    for (optimizer, scheduler), heads in by_series.items():
+    for label, heads in by_series.items():
         lines = []
         for row in heads:
             records = metrics.get(row["id"], [])
@@ -204,7 +265,7 @@ def schedule_panels(summary: dict, metrics: dict[str, list[dict]], store) -> lis
             )
         panels.append(
             {
-                "title": wrap(series_label(optimizer, scheduler)),
+                "title": wrap(label),
                 "lines": lines,
                 "best": False,
                 "ylabel": "learning rate",
@@ -244,6 +305,8 @@ def _small_multiples(plt, panels: list[dict], draw, title: str):
 def _draw_losses(ax, panel: dict) -> None:
     for line in panel["lines"]:
         ax.plot(line["x"], line["y"], line["style"], marker=".", label=line["label"], color=line["color"], alpha=0.8)
+    for epoch in panel.get("marks") or []:  # the scored (best) epoch, the early stop
+        ax.axvline(epoch, color="0.5", linestyle=":", linewidth=1)
     values = [v for line in panel["lines"] for v in line["y"]]
     if wide_positive(values):
         ax.set_yscale("log")

@@ -76,12 +76,12 @@ def schedule_table(summary: dict, curves: dict[str, dict]) -> Table:
     for column in columns:
         left = column in ("scheduler", "optimizer", "status", "LR over training")
         # on a narrow terminal (or a pipe: 80 columns) the curve is cropped first; the scheduler names the row
-        curve = column == "LR over training"
+        is_curve = column == "LR over training"
         table.add_column(
             column,
             justify="left" if left else "right",
-            no_wrap=not curve,
-            overflow="crop" if curve else "ellipsis",
+            no_wrap=not is_curve,
+            overflow="crop" if is_curve else "ellipsis",
             min_width=4 if column == "rank" else None,
         )
     for row in rows:

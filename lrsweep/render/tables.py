@@ -12,17 +12,19 @@ from lrsweep.select.extend import WAYS
 from lrsweep.select.summary import COMPLETE_STATUSES
 
 
-def plan_table(variants: list, sizes: dict, device: str, fingerprint: str, epochs: int) -> Table:
+def plan_table(variants: list, sizes: dict | str, device: str, fingerprint: str, epochs: int) -> Table:
     """What ``validate`` shows: every variant the sweep would train."""
     table = Table(
         title=f"{len(variants)} variants · device {device} · data {sizes} · "
         f"{epochs} epochs · fingerprint {fingerprint}",
         title_justify="left",
     )
-    for column in ("#", "id", "lr", "optimizer", "scheduler", "seed"):
-        table.add_column(column, justify="right" if column in ("#", "lr", "seed") else "left")
+    by_size = any(getattr(v, "batch_size", None) is not None for v in variants)
+    for column in ("#", "id", "lr", *(["batch_size"] if by_size else []), "optimizer", "scheduler", "seed"):
+        table.add_column(column, justify="right" if column in ("#", "lr", "batch_size", "seed") else "left")
     for i, v in enumerate(variants, start=1):
-        table.add_row(str(i), v.id, fmt_lr(v.lr), v.optimizer.label, v.scheduler.label, str(v.seed))
+        size = [fmt(v.batch_size)] if by_size else []
+        table.add_row(str(i), v.id, fmt_lr(v.lr), *size, v.optimizer.label, v.scheduler.label, str(v.seed))
     return keep_numbers(table)
 
 
@@ -39,31 +41,61 @@ def _has_seeds(summary: dict) -> bool:
     return any(len(g["seeds"]) > 1 for g in summary["groups"])
 
 
+STUCK = (
+    "stuck: learned nothing (val_acc at the majority-class rate, or train_loss never below its first epoch's); "
+    "ranked after every healthy variant"
+)
+BATCH_AXIS = ("batch_size",)  # a column whenever the sweep has batch size as an axis
+
+
+def _at(summary: dict) -> str:
+    return " at each variant's best epoch" if summary.get("at") == "best" else ""
+
+
+def _status(row: dict) -> str:
+    """``done``, with what else is worth knowing: ``done, stopped`` (early stopping), ``done, stuck``."""
+    marks = [m for m, on in (("stopped", row.get("stopped_early")), ("stuck", row.get("stuck"))) if on]
+    return ", ".join([row["status"], *marks])
+
+
+def _notes(rows: list[dict]) -> list[str]:
+    notes = [SHARED_SECONDS] if _shared_seconds(rows) else []
+    if any(r.get("stopped_early") for r in rows):
+        notes.append("stopped: early stopping ended it before the last epoch (train.early_stopping)")
+    if any(r.get("stuck") for r in rows):
+        notes.append(STUCK)
+    return notes
+
+
 def summary_table(summary: dict) -> Table:
     """The final table: sorted by the selection metric, the best highlighted.
 
-    Optimizer and scheduler get a column only when they vary; otherwise they go in the caption.
+    Optimizer and scheduler get a column only when they vary; otherwise they go in the caption. Batch size gets
+    one whenever it is a sweep axis; ``best_ep`` (the epoch the row's metrics are from) with select.at best.
     """
     if _has_seeds(summary):
         return _group_table(summary)
     rows = summary["variants"]
+    sizes = [k for k in BATCH_AXIS if any(r.get(k) is not None for r in rows)]
     axes = [k for k in ("optimizer", "scheduler", "device") if varies(rows, k)]
     fixed = [f"{k}: {rows[0][k]}" for k in ("optimizer", "scheduler") if rows and k not in axes]
-    fixed += [SHARED_SECONDS] if _shared_seconds(rows) else []
     table = Table(
-        title=f"{summary['name']}: ranked by {summary['metric']} ({summary['direction']}imum wins)",
-        caption=" · ".join(fixed) or None,
+        title=f"{summary['name']}: ranked by {summary['metric']} ({summary['direction']}imum wins){_at(summary)}",
+        caption=" · ".join(fixed + _notes(rows)) or None,
         title_justify="left",
         caption_justify="left",
     )
     scheduled = any(r["scheduler"] != "none" for r in rows)  # else the final LR is the LR: no column
     further = list(summary.get("metrics") or [])  # val_f1, eval_bleu, ...: what the variants reported beyond
+    best_epoch = summary.get("at") == "best"
     columns = [
         "rank",
         "lr",
+        *sizes,
         *axes,
         "status",
         "epochs",
+        *(["best_ep"] if best_epoch else []),
         "train_loss",
         "val_loss",
         "val_acc",
@@ -79,11 +111,14 @@ def summary_table(summary: dict) -> Table:
         )
     for row in rows:
         style = "bold green" if row.get("best") else ("red" if row["status"] != "done" else None)
+        style = "yellow" if row.get("stuck") and not row.get("best") else style
         cells = [fmt(row.get("rank")) + (" ★" if row.get("best") else ""), fmt_lr(row["lr"])]
+        cells += [fmt(row.get(k)) for k in sizes]
         cells += [str(row.get(k) or "–") for k in axes]
         cells += [
-            row["status"],
+            _status(row),
             str(row["epochs_run"]),
+            *([fmt(row.get("best_epoch"))] if best_epoch else []),
             fmt_score(row["train_loss"]),
             fmt_score(row["val_loss"]),
             fmt_score(row["val_acc"]),
@@ -98,28 +133,32 @@ def summary_table(summary: dict) -> Table:
 def _group_table(summary: dict) -> Table:
     metric = summary["metric"]
     groups = summary["groups"]
+    sizes = [k for k in BATCH_AXIS if any(g.get(k) is not None for g in groups)]
     axes = [k for k in ("optimizer", "scheduler") if varies(groups, k)]
     fixed = [f"{k}: {groups[0][k]}" for k in ("optimizer", "scheduler") if groups and k not in axes]
+    fixed += [STUCK] if any(g.get("stuck") for g in groups) else []
     table = Table(
-        title=f"{summary['name']}: {metric} ({summary['direction']} wins), mean ± std over seeds",
+        title=f"{summary['name']}: {metric} ({summary['direction']} wins){_at(summary)}, mean ± std over seeds",
         caption=" · ".join(fixed) or None,
         title_justify="left",
         caption_justify="left",
     )
-    for column in ("rank", "lr", *axes, "seeds", metric, "status"):
+    for column in ("rank", "lr", *sizes, *axes, "seeds", metric, "status"):
         table.add_column(column, justify="left" if column in ("optimizer", "scheduler", "status") else "right")
     best_ids = set((summary.get("best") or {}).get("ids", []))
     for rank, group in enumerate(groups, start=1):
         is_best = bool(best_ids) and set(group["ids"]) == best_ids
         value = "–" if group["mean"] is None else f"{group['mean']:.4g} ± {group['std']:.2g}"
+        statuses = ",".join(group["statuses"]) + (", stuck" if group.get("stuck") else "")
         table.add_row(
             (str(rank) if group["mean"] is not None else "–") + (" ★" if is_best else ""),
             fmt_lr(group["lr"]),
+            *[fmt(group.get(k)) for k in sizes],
             *[group[k] for k in axes],
             ",".join(map(str, group["seeds"])),
             value,
-            ",".join(group["statuses"]),
-            style="bold green" if is_best else None,
+            statuses,
+            style="bold green" if is_best else ("yellow" if group.get("stuck") else None),
         )
     return keep_numbers(table)
 
@@ -155,15 +194,18 @@ def verdict(summary: dict) -> Text:
     if best is None:
         text.append(_no_best(summary), style="bold red")
         return text
+    size = f" batch_size={best['batch_size']}" if best.get("batch_size") is not None else ""
+    where = f" at epoch {best['stop_epoch']}" if best.get("stop_epoch") else ""
     text.append(
-        f"Best: lr={fmt_lr(best['lr'])} {best['optimizer']} {best['scheduler']} "
-        f"({summary['metric']} {fmt(best['mean'])})",
-        style="bold green",
+        f"Best: lr={fmt_lr(best['lr'])}{size} {best['optimizer']} {best['scheduler']} "
+        f"({summary['metric']} {fmt(best['mean'])}{where})",
+        style="bold yellow" if best.get("stuck") else "bold green",
     )
+    if best.get("stuck"):
+        text.append("\nEvery finished variant is stuck at chance: none learned; try other learning rates.", style="red")
     retrain = summary.get("retrain")
     if retrain and retrain.get("status") == "done":
-        acc = f", test_acc {fmt(retrain['test_acc'])}" if retrain.get("test_acc") is not None else ""
-        text.append(f"\nRetrained on train+val: test_loss {fmt(retrain['test_loss'])}{acc}")
+        text.append(f"\n{retrain_line(retrain)}")
     elif retrain:
         text.append(
             f"\nRetraining the best variant ended {retrain['status']}: {retrain.get('error') or ''}", style="red"
@@ -177,6 +219,17 @@ def verdict(summary: dict) -> Text:
             f"extend the grid {'downwards' if best['edge'] == 'low' else 'upwards'} (or use --extend).",
             style="yellow",
         )
+    stuck = [r for r in summary.get("variants", []) if r.get("stuck")]
+    if stuck and not best.get("stuck"):
+        lrs = ", ".join(sorted({fmt_lr(r["lr"]) for r in stuck}, key=float))
+        text.append(
+            f"\n{len(stuck)} variant(s) stuck at chance (lr {lrs}): ranked after every healthy variant "
+            "(why: stuck_reason in summary.csv).",
+            style="yellow",
+        )
+    scaling = summary.get("batch_sizes")
+    if scaling:
+        text.append(f"\n{scaling_line(scaling)}")
     counts = summary.get("status_counts", {})
     failed = counts.get("failed", 0)
     if failed:
@@ -187,6 +240,38 @@ def verdict(summary: dict) -> Text:
 def extension_way(edge: str | None) -> str:
     """Which way a grid extension went: downwards, upwards, or between the best and the first diverged lr."""
     return WAYS.get(str(edge), "upwards")
+
+
+def retrain_line(retrain: dict) -> str:
+    """``Retrained on train+val (7 epochs): test_loss 0.31, test_acc 0.91, test_f1 0.9``."""
+    epochs = f" for {retrain['stop_epoch']} epochs" if retrain.get("stop_epoch") else ""
+    scores = [f"test_loss {fmt(retrain.get('test_loss'))}"]
+    scores += [
+        f"{k} {fmt(v)}" for k, v in retrain.items() if k.startswith("test_") and k != "test_loss" and v is not None
+    ]
+    return f"Retrained on train+val{epochs}: {', '.join(scores)}"
+
+
+def scaling_line(scaling: dict) -> str:
+    """Each batch size's best LR, and the measured exponent of best LR on batch size against the rule's."""
+    bests = ", ".join(
+        f"{e['batch_size']}: {fmt_lr(e['lr']) if e['lr'] is not None else '–'}{' (edge)' if e.get('edge') else ''}"
+        for e in scaling["best"]
+    )
+    line = f"Best lr per batch size: {bests}"
+    measured = scaling.get("measured_exponent")
+    if measured is None:
+        return line
+    rule, expected = scaling.get("rule", "none"), scaling.get("expected_exponent", 0.0)
+    what = f"the {rule} rule's {expected:g}" if rule != "none" else "0 for a fixed lr, 0.5 sqrt, 1 linear"
+    line += f"; best lr ~ batch_size^{measured:.2f} (expected: {what})"
+    if rule != "none" and scaling.get("agrees") is not None:
+        near = "within" if scaling["agrees"] else "more than"
+        verdict = "as the rule predicts" if scaling["agrees"] else "not as the rule predicts"
+        line += f": {verdict} ({near} one grid step, ±{scaling['resolution']:.2f}, of it)"
+    if scaling.get("at_edge"):
+        line += "; a best at the edge of its grid only bounds the exponent"
+    return line
 
 
 def run_header(details: dict, summary: dict) -> Text:

@@ -7,14 +7,26 @@ its writer is imported only when ``--tensorboard`` is asked for.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 from pathlib import Path
+from typing import Protocol
 
 from lrsweep.errors import UsageError
 
 INSTALL_HINT = "pip install 'lrsweep[tensorboard]'"
 
 
-def summary_writer_class():
+class ScalarWriter(Protocol):
+    """What this module uses of torch's SummaryWriter (imported only when --tensorboard asks for it)."""
+
+    def add_scalar(self, tag: str, scalar_value: float, global_step: int | None = None) -> None: ...
+
+    def flush(self) -> None: ...
+
+    def close(self) -> None: ...
+
+
+def summary_writer_class() -> Callable[..., ScalarWriter]:
     """torch's SummaryWriter, or a UsageError naming the install command when tensorboard is missing."""
     import importlib.util
 
@@ -36,7 +48,7 @@ class TensorBoardEvents:
     def __init__(self, inner, root: Path):
         self.inner, self.root = inner, Path(root)
         self.writer_class = summary_writer_class()
-        self.writers: dict[str, object] = {}
+        self.writers: dict[str, ScalarWriter] = {}
 
     def __enter__(self):
         return self
@@ -53,7 +65,7 @@ class TensorBoardEvents:
             writer.close()
         self.writers.clear()
 
-    def _writer(self, folder: str):
+    def _writer(self, folder: str) -> ScalarWriter:
         """The folder's writer; a new one starts clean (a resumed variant restarts from epoch 1)."""
         if folder not in self.writers:
             shutil.rmtree(self.root / folder, ignore_errors=True)

@@ -40,12 +40,25 @@ def tune_stage_rows(summary: dict, stages: tuple[str, ...], lrs: list[float] | N
 
 
 def tune_tables(tune: dict, summary: dict) -> list[Table | Text]:
-    """``lrsweep tune``'s tables: the range test's bounds, then one table per stage, each with why it stopped."""
-    tables = []
+    """``lrsweep tune``'s tables: the range test's bounds, then one table per stage, each with why it stopped
+    (for each batch size, when the tune had several)."""
+    if tune.get("batch_sizes"):
+        out: list[Table | Text] = []
+        for size, part in tune["batch_sizes"].items():
+            rows = [r for r in summary.get("variants", []) if str(r.get("batch_size")) == size]
+            out.append(Text(f"batch size {size}", style="bold"))
+            out += tune_tables(part, {**summary, "variants": rows})
+        return out
+    tables: list[Table | Text] = []
     by_name = {s["stage"]: s for s in tune.get("stages", []) if s.get("stage") == "range"}
     if "range" in by_name:
         rng = by_name["range"]
-        table = Table(title=f"range test: {rng['trainings']:g} trainings", title_justify="left")
+        title = (
+            "bounds: the config's lr"
+            if rng.get("bounds_from") == "lr"
+            else f"range test: {rng['trainings']:g} trainings"
+        )
+        table = Table(title=title, title_justify="left")
         for column in ("low", "high", "why"):
             table.add_column(column, justify="left" if column == "why" else "right")
         table.add_row(fmt_lr(rng["bounds"]["low"]), fmt_lr(rng["bounds"]["high"]), rng["reason"])
@@ -74,7 +87,10 @@ def tune_tables(tune: dict, summary: dict) -> list[Table | Text]:
 
 
 def tune_verdict(tune: dict) -> Text:
-    """One line: ``lr 0.065 · band 0.044–0.099 · 6.3 trainings`` (and the retrain's test score)."""
+    """One line: ``lr 0.065 · band 0.044–0.099 · 6.3 trainings`` (and the retrain's test score); with several
+    batch sizes, one such line per batch size, then the overall best and how the picks moved with batch size."""
+    if tune.get("batch_sizes"):
+        return _batch_sizes_verdict(tune)
     best, band, cost = tune.get("best"), tune.get("band"), tune.get("cost") or {}
     text = Text()
     if best is None:
@@ -90,8 +106,34 @@ def tune_verdict(tune: dict) -> Text:
     )
     retrain = tune.get("retrain")
     if retrain and retrain.get("status") == "done":
-        acc = f", test_acc {fmt(retrain['test_acc'])}" if retrain.get("test_acc") is not None else ""
-        text.append(f"\nRetrained on train+val: test_loss {fmt(retrain['test_loss'])}{acc}")
+        from lrsweep.render.tables import retrain_line
+
+        text.append(f"\n{retrain_line(retrain)}")
+    return text
+
+
+def _batch_sizes_verdict(tune: dict) -> Text:
+    from lrsweep.render.tables import retrain_line, scaling_line
+
+    text = Text()
+    for size, part in tune["batch_sizes"].items():
+        text.append(f"batch_size {size}: ")
+        text.append_text(tune_verdict({**part, "retrain": None}))
+        text.append("\n")
+    best, cost = tune.get("best"), tune.get("cost") or {}
+    if best is None:
+        text.append(f"tune {tune.get('status', 'running')}: no pick yet", style="yellow")
+        return text
+    text.append(
+        f"best: lr {fmt_lr(best['lr'])} at batch_size {best['batch_size']} · {cost.get('trainings', 0):.3g} "
+        f"trainings in all (budget {cost.get('budget', 0):g})",
+        style="bold green",
+    )
+    if tune.get("scaling"):
+        text.append(f"\n{scaling_line(tune['scaling'])}")
+    retrain = tune.get("retrain")
+    if retrain and retrain.get("status") == "done":
+        text.append(f"\n{retrain_line(retrain)}")
     return text
 
 
@@ -175,12 +217,24 @@ def tune_figure(plt, tune: dict, summary: dict):
     return figure
 
 
-def write_tune_plot(store, tune: dict, summary: dict) -> Path:
+def write_tune_plot(store, tune: dict, summary: dict, name: str = "tune.png") -> Path:
     """plots/tune.png of a tune run."""
     plt = pyplot()
     figure = tune_figure(plt, tune, summary)
     store.plots_dir.mkdir(parents=True, exist_ok=True)
-    path = store.plots_dir / "tune.png"
+    path = store.plots_dir / name
     save_png(figure, path)
     plt.close(figure)
     return path
+
+
+def write_tune_plots(store, tune: dict, summary: dict) -> list[Path]:
+    """plots/tune.png, or with several batch sizes one plots/tune-b<size>.png each."""
+    if not tune.get("batch_sizes"):
+        return [write_tune_plot(store, tune, summary)]
+    paths = []
+    for size, part in tune["batch_sizes"].items():
+        rows = [r for r in summary.get("variants", []) if str(r.get("batch_size")) == size]
+        groups = [g for g in summary.get("groups", []) if str(g.get("batch_size")) == size]
+        paths.append(write_tune_plot(store, part, {**summary, "variants": rows, "groups": groups}, f"tune-b{size}.png"))
+    return paths

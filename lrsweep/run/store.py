@@ -5,6 +5,7 @@ runs/<name>-<YYYYmmdd-HHMMSS>/
   variants/<id>/metrics.csv  status.json  lr_steps.csv  model.pt (save: all)
   variants/<id>/checkpoint.pt   a variant trained alone: its last finished epoch, while unfinished
   variants/<id>/pack.json       a pack's member: the pack it trains in (members, device)
+  variants/<id>/stdout.log  stderr.log   a trial of your own code: its output (lrsweep.run.logs)
   packs/<key>/checkpoint.pt     a pack's last finished epoch (one file for all its members)
   retrain/metrics.csv  status.json  model.pt (save: best | all)
   plots/*.png
@@ -20,7 +21,7 @@ import io
 import json
 import os
 import re
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime
 from pathlib import Path
 
@@ -80,9 +81,9 @@ class RunStore:
     @classmethod
     def create(cls, out: Path, name: str, stamp: datetime | None = None) -> RunStore:
         """A new, empty run directory ``<out>/<name>-<YYYYmmdd-HHMMSS>`` (suffixed if taken)."""
-        stamp = (stamp or datetime.now()).strftime("%Y%m%d-%H%M%S")
+        label = (stamp or datetime.now()).strftime("%Y%m%d-%H%M%S")
         out = _out_dir(out)
-        path = out / f"{name}-{stamp}"
+        path = out / f"{name}-{label}"
         n = 1
         while True:
             try:
@@ -90,7 +91,7 @@ class RunStore:
                 break
             except FileExistsError:
                 n += 1
-                path = out / f"{name}-{stamp}-{n}"
+                path = out / f"{name}-{label}-{n}"
             except OSError as exc:
                 raise RunDirError(f"cannot create the run directory {path}: {os_cause(exc)}") from None
         return cls(path)
@@ -292,7 +293,7 @@ class RunStore:
         path = self.variant_dir(variant_id) / "status.json"
         return checks.check_status(read_json(path), path) if path.exists() else None
 
-    def in_progress(self, finished: Iterable[str]) -> list[dict]:
+    def in_progress(self, finished: Collection[str]) -> list[dict]:
         """Variants with epochs on disk whose status is not one of ``finished``: ``{id, epochs, last}``
         (``last`` the newest metrics.csv row), what ``show`` reports of a run that is training."""
         rows = []

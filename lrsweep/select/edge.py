@@ -15,7 +15,7 @@ Hessian-vector products on a slice of the training rows.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -26,22 +26,34 @@ POWER_TOLERANCE = 1e-3  # stop once the Rayleigh quotient changes by less than t
 
 
 def sharpness(model: torch.nn.Module, loss_fn: Callable, x: torch.Tensor, y: torch.Tensor) -> tuple[float | None, int]:
-    """(λ_max of the loss's Hessian on (x, y) at the current weights, or None if not positive; passes used).
+    """(λ_max of the loss's Hessian on (x, y) at the current weights, or None if not positive; passes used)."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    return sharpness_of(model, lambda: loss_fn(model(x), y), params)
+
+
+def sharpness_of(
+    model: torch.nn.Module,
+    loss: Callable[[], torch.Tensor],
+    params: Sequence[torch.Tensor],
+    scales: list[float] | None = None,
+) -> tuple[float | None, int]:
+    """(λ_max of the Hessian of ``loss()`` in ``params``, or None if not positive; passes used).
 
     Power iteration on Hessian-vector products; ``passes`` counts backward-pass equivalents (the
-    gradient, then two per product), to charge the cost. Measured in eval mode (no dropout draws: the
+    gradient, then two per product), to charge the cost. With ``scales`` (one per parameter: the ratio
+    of its LR to the reference LR) it is λ_max of D^½ H D^½, D = diag(scales): the Hessian as gradient
+    descent with those per-parameter LRs sees it. Measured in eval mode (no dropout draws: the
     iteration needs one fixed loss); the model's mode and weights are left as they were.
     """
     import torch
 
-    params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         return None, 0
+    roots = None if scales is None else [s**0.5 for s in scales]
     was_training = model.training
     model.eval()
     try:
-        loss = loss_fn(model(x), y)
-        grads = torch.autograd.grad(loss, params, create_graph=True)
+        grads = torch.autograd.grad(loss(), params, create_graph=True)
         generator = torch.Generator(device="cpu").manual_seed(0)
         v = [torch.randn(p.shape, generator=generator).to(p) for p in params]
         estimate, passes = None, 1
@@ -49,8 +61,10 @@ def sharpness(model: torch.nn.Module, loss_fn: Callable, x: torch.Tensor, y: tor
             passes += 2
             norm = torch.sqrt(_dot(v, v))
             v = [t / norm for t in v]
-            hv = torch.autograd.grad(grads, params, grad_outputs=v, retain_graph=True)
-            quotient = float(_dot(v, list(hv)))
+            w = v if roots is None else [t * r for t, r in zip(v, roots)]
+            hv = list(torch.autograd.grad(grads, params, grad_outputs=w, retain_graph=True))
+            hv = hv if roots is None else [t * r for t, r in zip(hv, roots)]
+            quotient = float(_dot(v, hv))
             if not math.isfinite(quotient):
                 return None, passes
             done = estimate is not None and abs(quotient - estimate) <= POWER_TOLERANCE * abs(quotient)
@@ -71,18 +85,23 @@ def _dot(xs: list[torch.Tensor], ys: list[torch.Tensor]) -> torch.Tensor:
 
 
 def edge_factor(optimizer: torch.optim.Optimizer) -> float | None:
-    """lr_edge × λ for the optimizer's update rule; None where no such edge exists (adaptive methods)."""
+    """lr_edge × λ for the optimizer's update rule; None where no such edge exists (adaptive methods).
+
+    Every param group must share the rule (momentum, dampening, nesterov); their LRs may differ.
+    """
     import torch
 
     if type(optimizer) is not torch.optim.SGD:
         return None
-    group = optimizer.param_groups[0]
-    mu, dampening = group.get("momentum", 0.0), group.get("dampening", 0.0)
+    rules = {(g.get("momentum", 0.0), g.get("dampening", 0.0), bool(g.get("nesterov"))) for g in optimizer.param_groups}
+    if len(rules) != 1:
+        return None
+    ((mu, dampening, nesterov),) = rules
     if mu == 0:
         return 2.0
     if dampening:
         return None
-    return 2 * (1 + mu) / (1 + 2 * mu) if group.get("nesterov") else 2 * (1 + mu)
+    return 2 * (1 + mu) / (1 + 2 * mu) if nesterov else 2 * (1 + mu)
 
 
 def stability_edge(model, optimizer, loss_fn, x, y) -> tuple[float | None, float | None, int]:
@@ -91,8 +110,22 @@ def stability_edge(model, optimizer, loss_fn, x, y) -> tuple[float | None, float
     Give it one training batch: the Hessian one step of SGD sees (for full-batch gradient descent, the
     exact one), at the cost of ``passes`` backward passes of that batch.
     """
+    return edge_of(model, optimizer, lambda: loss_fn(model(x), y))
+
+
+def edge_of(
+    model, optimizer, loss: Callable[[], torch.Tensor], ratios: list[float] | None = None
+) -> tuple[float | None, float | None, int]:
+    """(edge LR, sharpness, passes) of ``loss()`` (one batch's loss) in the optimizer's parameters.
+
+    ``ratios``: each param group's LR over the reference LR (the one the edge is given in); the
+    Hessian is then scaled by them (:func:`sharpness_of`). (None, None, 0) without an edge.
+    """
     factor = edge_factor(optimizer)
     if factor is None:
         return None, None, 0
-    lam, passes = sharpness(model, loss_fn, x, y)
+    ratios = ratios or [1.0] * len(optimizer.param_groups)
+    pairs = [(p, r) for g, r in zip(optimizer.param_groups, ratios) for p in g["params"] if p.requires_grad]
+    scales = None if all(r == 1.0 for _, r in pairs) else [r for _, r in pairs]
+    lam, passes = sharpness_of(model, loss, [p for p, _ in pairs], scales)
     return (factor / lam if lam else None), lam, passes

@@ -1,8 +1,10 @@
 """Early stopping by (synchronous) successive halving, the rule ASHA applies at each rung.
 
 Every variant trains to the first rung (``grace_epochs``); there, seed groups (lr × optimizer ×
-scheduler) are ranked by the selection metric at that epoch, averaged over seeds, and only the best
-``1/reduction`` of them (at least one) train on to the next rung (``grace_epochs × reduction``), and
+scheduler × batch size) are ranked by the selection metric at that epoch (the best so far with
+``select.at: best``; a variant that stopped early keeps the score it stopped with), averaged over seeds,
+and only the best ``1/reduction`` of them (at least one) train on to the next rung (``grace_epochs ×
+reduction``), and
 so on; the last survivors train every epoch. The others end ``pruned`` at the epoch they reached.
 
 Decisions are a pure function of the metrics at each rung, read back from the run directory, so a
@@ -15,6 +17,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+
+from lrsweep.select.health import Scoring, scored_row
 
 STATUS_PRUNED = "pruned"
 PENDING = "pending"  # not ended in this sweep, nor finished in an earlier one: still to train
@@ -75,7 +79,7 @@ def successive_halving(variants: list, packs: list[list], config, store, session
     (here or in an earlier run) or is still ``pending``. Returns the cuts, in order.
     """
     prune, epochs = config.prune, config.train.epochs
-    direction = "min" if config.select.metric == "val_loss" else "max"
+    scoring = Scoring.of(config.select)
     eliminated: set[str] = set()
     cuts = []
     for rung in rung_epochs(prune.grace_epochs, prune.reduction, epochs):
@@ -84,8 +88,8 @@ def successive_halving(variants: list, packs: list[list], config, store, session
         session.train(_only(packs, todo), sink, until=rung)
         state = {vid: (sink.status(vid), store.read_metrics(vid)) for vid in racing}
         contenders = {vid for vid, (status, rows) in state.items() if status not in ENDED or len(rows) >= rung}
-        scores = {vid: _metric_at(rows, rung, config.select.metric) for vid, (_s, rows) in state.items()}
-        decision = cut(variants, scores, contenders, rung, direction, prune.reduction)
+        scores = {vid: _metric_at(rows, rung, scoring) for vid, (_s, rows) in state.items()}
+        decision = cut(variants, scores, contenders, rung, scoring.direction, prune.reduction)
         for vid in decision.pruned:
             status, rows = state[vid]
             if status == PENDING:
@@ -98,9 +102,11 @@ def successive_halving(variants: list, packs: list[list], config, store, session
     return cuts
 
 
-def _metric_at(rows: list[dict], epoch: int, metric: str) -> float | None:
-    row = next((r for r in rows if r.get("epoch") == epoch), None)
-    value = row.get(metric) if row else None
+def _metric_at(rows: list[dict], epoch: int, scoring: Scoring) -> float | None:
+    """The score at a rung: at ``epoch`` (``at: last``), or the best so far (``at: best``); a variant that stopped
+    early before the rung keeps the score it stopped with."""
+    row = scored_row([r for r in rows if r.get("epoch", 0) <= epoch], scoring)
+    value = row.get(scoring.metric)
     return float(value) if isinstance(value, (int, float)) else None
 
 

@@ -9,19 +9,22 @@ side writes the run directory.
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Protocol
 
 from lrsweep.config import Config
 from lrsweep.data import Splits
+from lrsweep.data.streamed import StreamedSplits
 from lrsweep.engine.common import EpochRecord, TrainSpec, VariantResult
 from lrsweep.engine.loop import steps_per_epoch
 from lrsweep.engine.precision import notices as precision_notices
 from lrsweep.errors import Interrupted, UsageError  # noqa: F401  Interrupted: defined with the other errors
 from lrsweep.run.store import RunStore
 from lrsweep.select.halving import FINISHED, PENDING, successive_halving
+from lrsweep.select.health import Scoring, health
 from lrsweep.select.summary import summarize, summary_columns, variant_row
 from lrsweep.sweep.executors import Executor, Job, LocalExecutor
-from lrsweep.sweep.plan import Shard, Variant, check_task, expand, shard_variants
+from lrsweep.sweep.plan import Shard, Variant, check_task, expand, loss_options, shard_variants
 from lrsweep.sweep.preflight import schedule_notices
 from lrsweep.sweep.sink import Sink, retrain_best
 
@@ -53,16 +56,29 @@ class QuietEvents:
         pass
 
 
-def train_spec(config: Config, splits: Splits) -> TrainSpec:
-    """What every variant shares; refuses a loss/metric that does not fit the dataset's task."""
+def train_spec(config: Config, splits: Splits | StreamedSplits) -> TrainSpec:
+    """What every variant shares; refuses a loss/metric that does not fit the dataset's task.
+
+    ``batch_size`` is the config's first; a variant that names its own (batch size as a sweep axis) trains with it.
+    """
+    from lrsweep.engine.stopping import StopRule
+
+    loss = check_task(config, splits.task, splits.num_classes)
+    stopping = config.train.early_stopping
+    rule = None
+    if stopping is not None:
+        rule = StopRule(config.select.metric, config.select.direction, stopping.patience, stopping.min_delta)
     return TrainSpec(
         model_name=config.model.name,
         model_options=config.model.options,
         input_shape=tuple(splits.input_shape),
-        output_size=splits.output_size,
+        output_size=1 if loss == "bce_with_logits" else splits.output_size,
         epochs=config.train.epochs,
-        batch_size=config.data.batch_size,
-        loss=check_task(config, splits.task),
+        batch_size=config.batch_sizes[0],
+        loss=loss,
+        loss_options=loss_options(config, loss),
+        metrics=tuple(config.train.metrics),
+        early_stopping=rule,
         augment=config.data.augment if config.data.augment.active else None,
         num_workers=config.data.num_workers,
         precision=config.train.precision,
@@ -72,7 +88,9 @@ def train_spec(config: Config, splits: Splits) -> TrainSpec:
     )
 
 
-def preflight(config: Config, splits: Splits, variants: list[Variant], model: bool = True) -> TrainSpec:
+def preflight(
+    config: Config, splits: Splits | StreamedSplits, variants: list[Variant], model: bool = True
+) -> TrainSpec:
     """Everything that can be refused is refused here, before any training starts (``model=False``: all but
     the model, for ``validate --no-import``)."""
     from lrsweep.engine.augment import check_augment
@@ -81,11 +99,11 @@ def preflight(config: Config, splits: Splits, variants: list[Variant], model: bo
     spec = train_spec(config, splits)
     check_augment(spec.augment, spec.input_shape)
     if model:
-        check_model(spec, splits, config.limits)
+        check_model(replace(spec, batch_size=max(config.batch_sizes)), splits, config.limits)
         check_engine(config.engine, variants, spec, splits.train_x.device)
     for variant in variants:
         scheduler_params(variant, spec, len(splits.train_x))
-    check_schedules(variants, spec, len(splits.train_x))
+    check_schedules(variants, replace(spec, batch_size=min(config.batch_sizes)), len(splits.train_x))
     return spec
 
 
@@ -93,52 +111,76 @@ def scheduler_params(variant: Variant, spec: TrainSpec, n_train: int) -> dict:
     """The arguments the variant's torch scheduler is built with (derived defaults filled in)."""
     from lrsweep.optim.schedulers import resolve_params
 
-    return resolve_params(variant.scheduler, variant.lr, spec.epochs, steps_per_epoch(n_train, spec.batch_size))
+    steps = steps_per_epoch(n_train, variant.batch_size or spec.batch_size)
+    return resolve_params(variant.scheduler, variant.lr, spec.epochs, steps)
+
+
+def chance_rate(splits: Splits | StreamedSplits | None) -> float | None:
+    """The share of the validation split's most common class (None for regression, a streamed split or your
+    own code, which loads its own data)."""
+    import torch
+
+    if splits is None:
+        return None
+    y = splits.val_y
+    if splits.task != "classification" or not isinstance(y, torch.Tensor) or len(y) == 0:
+        return None
+    return float(torch.bincount(y.reshape(-1).cpu()).max()) / len(y)
 
 
 def run_sweep(
     config: Config,
-    splits: Splits,
+    splits: Splits | StreamedSplits | None,
     store: RunStore,
     events: SweepEvents | None = None,
     executor: Executor | None = None,
     shard: Shard | None = None,
+    function=None,
 ) -> dict:
     """Train every unfinished variant of ``config`` (of its ``shard`` slice); returns (and writes) the summary.
 
     ``executor`` (default: this process) trains the packs; with ``prune`` in the config they train rung
     by rung (see :mod:`lrsweep.select.halving`). A shard writes its own summary and never retrains (``merge``,
-    then ``grid --resume``, do that once every shard has finished).
+    then ``grid --resume``, do that once every shard has finished). A config of your own code (``command:``,
+    ``function:``, given here as ``function`` when it is a callable) has no ``splits``: each variant is one trial.
     Raises :class:`Interrupted` on KeyboardInterrupt, after writing what is consistent.
     """
     events = events or QuietEvents()
     executor = executor or LocalExecutor()
     variants = expand(config)
-    spec = preflight(config, splits, variants)
-    for message in precision_notices(spec.precision, spec.compile, splits.train_x.device):
-        events.on_notice(message)
-    for message in schedule_notices(variants, spec, len(splits.train_x)):
-        events.on_notice(message)
+    spec = None
+    if splits is not None and config.kind == "engine":
+        spec = preflight(config, splits, variants)
+        for message in precision_notices(spec.precision, spec.compile, splits.train_x.device):
+            events.on_notice(message)
+        for message in schedule_notices(variants, spec, len(splits.train_x)):
+            events.on_notice(message)
     check_shard(config, shard)
     mine = shard_variants(variants, shard) if shard else variants
+    chance, scoring = chance_rate(splits), Scoring.of(config.select)
     sink = Sink(
         store,
         events,
         executor.backend,
-        spec.epochs,
+        config.train.epochs,
         mine,
-        lambda v: scheduler_params(v, spec, len(splits.train_x)),
+        _schedule_params(spec, splits),
         config.fingerprint(),
         spec=spec,
+        health=lambda rows: health(rows, scoring, chance),
     )
     pending = [v for v in mine if sink.status(v.id) == PENDING]
     events.on_start(mine, pending)
     try:
-        packs = sink.checkpoints.regroup(
-            pending,
-            lambda rest: plan_packs(config.engine, rest, spec, splits.train_x.device, sink, executor.parallelism),
+        packs = (
+            [[v] for v in pending]  # your own code: one trial per variant
+            if spec is None or splits is None
+            else sink.checkpoints.regroup(
+                pending,
+                lambda rest: plan_packs(config.engine, rest, spec, splits.train_x.device, sink, executor.parallelism),
+            )
         )
-        with executor.session(Job(config, spec, splits), sink.on_notice) as session:
+        with executor.session(Job(config, spec, splits, function), sink.on_notice) as session:
             if config.prune.active:
                 _note_pruning(config, executor, events)
                 successive_halving(mine, packs, config, store, session, sink)
@@ -156,6 +198,13 @@ def run_sweep(
         raise Interrupted(summary) from None
     _write_summary(store, summary, shard)
     return summary
+
+
+def _schedule_params(spec: TrainSpec | None, splits: Splits | StreamedSplits | None):
+    """What status.json records of each variant's schedule (nothing for your own code: its schedule is its own)."""
+    if spec is None or splits is None:
+        return lambda variant: None
+    return lambda variant: scheduler_params(variant, spec, len(splits.train_x))
 
 
 def check_shard(config: Config, shard: Shard | None) -> None:
@@ -185,11 +234,13 @@ def _note_pruning(config: Config, executor, events) -> None:
             f"prune: no rung before the last epoch (grace_epochs={prune.grace_epochs}, "
             f"train.epochs={config.train.epochs}): nothing is pruned"
         )
-    elif executor.backend != "local":
+    elif executor.backend == "ray" or (executor.backend != "local" and config.kind == "engine"):
         events.on_notice(
             f"prune: the {executor.backend} backend retrains survivors from epoch 1 up to each rung "
             f"(rungs at epochs {', '.join(map(str, rungs))}): training state stays in this process only"
         )
+    elif config.kind != "engine" and not config.trials.pause:
+        events.on_notice("prune: trials.pause is off: promoted trials train again from epoch 1 after each rung")
 
 
 def plan_packs(
@@ -201,7 +252,8 @@ def plan_packs(
 
     if engine == "sequential" or len(pending) < 2:
         return [[v] for v in pending]
-    packs = make_packs(pending, min(pack_limit(spec, device), math.ceil(len(pending) / max(1, parallelism))))
+    largest = replace(spec, batch_size=max(v.batch_size or spec.batch_size for v in pending))
+    packs = make_packs(pending, min(pack_limit(largest, device), math.ceil(len(pending) / max(1, parallelism))))
     if engine == "auto" and packs:
         reason = vectorize_obstacle(packs[0], spec, device)
         if reason:
@@ -224,11 +276,18 @@ def vectorize_obstacle(pack: list[Variant], spec: TrainSpec, device) -> str | No
 
 def collect_summary(config: Config, store: RunStore, variants: list[Variant]) -> dict:
     """The summary rebuilt from the run directory's files (what ``show`` will see too)."""
+    scoring = Scoring.of(config.select)
     statuses = {v.id: store.read_status(v.id) for v in variants}
-    rows = [variant_row(v.describe(), statuses[v.id], store.read_metrics(v.id)) for v in variants]
+    rows = [variant_row(v.describe(), statuses[v.id], store.read_metrics(v.id), scoring) for v in variants]
     previous = store.read_summary() or {}
     summary = summarize(
-        config.name, config.select.metric, rows, retrain=previous.get("retrain"), direction=config.select.direction
+        config.name,
+        config.select.metric,
+        rows,
+        retrain=previous.get("retrain"),
+        direction=config.select.direction,
+        at=config.select.at,
+        lr_scaling=config.lr_scaling.rule,
     )
     notes = [s["engine_note"] for s in statuses.values() if s and s.get("engine_note")]
     if notes:  # why variants trained one at a time: for scripts (--quiet and --json hide the notice)

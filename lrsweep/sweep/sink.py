@@ -7,10 +7,15 @@ checkpoint. The retrain of the best variant is recorded the same way, under ``re
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
+
 from lrsweep.engine.common import STATUS_DONE, STATUS_INTERRUPTED, EpochRecord, TrainSpec, VariantResult
 from lrsweep.run.store import RETRAIN_ID, RunStore
 from lrsweep.select.halving import FINISHED, PENDING, STATUS_PRUNED
 from lrsweep.sweep.plan import Variant
+
+Health = Callable[[list[dict]], dict]  # a finished variant's epochs -> what status.json says of them (stuck, ...)
 
 
 class Recorder:
@@ -39,6 +44,8 @@ def status_record(variant_id: str, result: VariantResult, described: dict | None
         "error": result.error,
         "test_loss": result.test_loss,
         "test_acc": result.test_acc,
+        **result.test_metrics,  # test_f1, ...: train.metrics on the test split (the retrain's)
+        "stopped_early": result.stopped_early,
         "traceback": result.traceback,
         "computed": result.computed,
     }
@@ -61,11 +68,13 @@ class Sink:
         params,
         fingerprint: str = "",
         spec: TrainSpec | None = None,
+        health: Health | None = None,
     ):
         from lrsweep.run.checkpoints import Checkpoints
 
         self.store, self.events, self.backend, self.epochs, self.params = store, events, backend, epochs, params
         self.spec = spec  # for the model.pt of variants that carry their weights back (save: all)
+        self.health = health  # judges a variant that finished done (stuck at chance? its best epoch)
         self.variants = {v.id: v for v in variants}
         self.checkpoints = Checkpoints(store, fingerprint, self.variants, self.on_notice, keep=store.keep_checkpoints)
         self.rows: dict[str, list[dict]] = {}
@@ -101,7 +110,7 @@ class Sink:
             self.events.on_epoch(variant_id, record)
 
     def on_result(self, variant: Variant, result: VariantResult, device: str) -> None:
-        if result.status == STATUS_DONE and len(result.epochs) < self.epochs:
+        if result.status == STATUS_DONE and len(result.epochs) < self.epochs and not result.stopped_early:
             return  # paused at a rung
         if result.status != STATUS_DONE and self.ended.get(variant.id) == result.status:
             return  # ended mid-pack, already recorded when its pack's checkpoint said so
@@ -129,13 +138,27 @@ class Sink:
             return None
         return computed.get("because") or self.fallback
 
+    def trial_paths(self, variant_id: str):
+        """A trial of your own code: its folder, its stdout and stderr logs, the run directory."""
+        from lrsweep.run.logs import trial_paths
+
+        return trial_paths(self.store, variant_id)
+
+    def on_trial_logs(self, variant_id: str, stdout: str, stderr: str) -> None:
+        """The output of a trial that ran elsewhere (a Ray task), with its result."""
+        from lrsweep.run.logs import append_logs
+
+        append_logs(self.store, variant_id, stdout, stderr)
+
     def on_checkpoint(self, members: list[str], state: dict) -> None:
         """A trainer's state after an epoch: written atomically; members it reports ended are ended now."""
         self.checkpoints.save(members, state)
         results = state.get("results") or ([state["result"]] if "result" in state else [])
         for plain in results:
-            # "done" in a checkpoint means "still training"; diverged (or pruned) means it ended
-            if plain["status"] in FINISHED and plain["status"] != STATUS_DONE and plain["variant_id"] in self.running:
+            # "done" in a checkpoint means "still training" (one that stopped early ends with its pack, which brings
+            # its weights and how it was computed); diverged (or pruned) means it ended
+            ended = plain["status"] in FINISHED and plain["status"] != STATUS_DONE
+            if ended and plain["variant_id"] in self.running:
                 from lrsweep.engine.checkpoint import result_from_state
 
                 self._end(
@@ -171,6 +194,8 @@ class Sink:
         save_weights(self.store, variant.id, self.spec, variant, result)  # before status.json says it finished
         note = self.engine_note(result)
         extra = {**extra, "engine_note": note} if note else extra
+        if result.status == STATUS_DONE and self.health is not None:
+            extra.update(self.health([e.as_row() for e in result.epochs]))
         finish(self.store, variant, result, self.params(variant), self.backend, device, **extra)
         self.checkpoints.discard(variant.id, lambda vid: self.status(vid) != PENDING)
         self.events.on_variant_end(variant, result)
@@ -204,26 +229,34 @@ def save_weights(store: RunStore, where: str, spec: TrainSpec | None, variant: V
 
 def retrain_best(store, variants, summary, events, session, backend: str, spec: TrainSpec | None = None) -> dict:
     """Train the best variant again on train+val (on the executor) and score it on the test split."""
-    best = next(v for v in variants if v.id == summary["best"]["id"])
+    stop = summary["best"].get("stop_epoch")  # the epoch it was scored at (select.at best, early stopping)
+    best = replace(next(v for v in variants if v.id == summary["best"]["id"]), stop_epoch=stop)
     done = store.read_status(RETRAIN_ID)
-    if done and done.get("status") in FINISHED and done.get("variant", {}).get("id") == best.id:
+    same = done and done.get("variant", {}).get("id") == best.id and done.get("stop_epoch") == stop
+    if same and done.get("status") in FINISHED:
         return retrain_entry(best, done)
-    events.on_notice(f"retraining the best variant ({best.group}) on train+val, scoring on test")
+    until = f" for {stop} epochs (where it was scored)" if stop else ""
+    events.on_notice(f"retraining the best variant ({best.group}) on train+val{until}, scoring on test")
     result, device = session.retrain(best, Recorder(store, events, write_as=RETRAIN_ID))
     save_weights(store, RETRAIN_ID, spec, best, result)
     record = status_record(best.id, result, best.describe())
-    record.update(backend=backend, device=device)
+    record.update(backend=backend, device=device, stop_epoch=stop)
     store.write_status(RETRAIN_ID, record)
     return retrain_entry(best, record)
 
 
 def retrain_entry(best: Variant, record: dict) -> dict:
+    further = {k: v for k, v in record.items() if k.startswith("test_") and k not in ("test_loss", "test_acc")}
     return {
         "id": best.id,
         "lr": best.lr,
+        "batch_size": best.batch_size,
         "status": record["status"],
+        "epochs_run": record.get("epochs_run"),
+        "stop_epoch": record.get("stop_epoch"),
         "test_loss": record.get("test_loss"),
         "test_acc": record.get("test_acc"),
+        **further,
         "seconds": record.get("seconds"),
         "error": record.get("error"),
     }

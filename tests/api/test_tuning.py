@@ -38,3 +38,26 @@ def test_resume_refuses_other_settings_or_overrides(task, tmp_path):
         tune(resume=result.run_dir, budget=9)
     with pytest.raises(UsageError, match="--set"):
         tune(resume=result.run_dir, overrides=["train.epochs=5"])
+
+
+def test_a_tune_of_several_batch_sizes_interrupted_in_the_second_resumes_keeping_the_first(task, tmp_path, monkeypatch):
+    import lrsweep.sweep.runner as runner
+
+    raw = {**task, "data": {**task["data"], "batch_size": [8, 32]}, "retrain": False, "seeds": [0]}
+    real = runner.run_sweep
+
+    def stop_at_batch_size_8(config, *args, **kwargs):
+        if config.batch_sizes == (8,):
+            raise Interrupted({})
+        return real(config, *args, **kwargs)
+
+    monkeypatch.setattr(runner, "run_sweep", stop_at_batch_size_8)
+    with pytest.raises(Interrupted) as stopped:
+        tune(raw, out=tmp_path, budget=7, settings=SMALL)  # 32 first (its range test costs the most), then 8
+    partial = stopped.value.summary
+    assert partial["status"] == "interrupted" and partial["batch_sizes"]["32"]["status"] == "finished"
+    monkeypatch.setattr(runner, "run_sweep", real)
+    resumed = tune(resume=partial["run_dir"])
+    assert list(resumed.batch_sizes) == ["8", "32"] and resumed.status == "finished"
+    assert resumed.batch_sizes["32"]["best"] == partial["batch_sizes"]["32"]["best"]
+    assert resumed.best["batch_size"] in (8, 32) and resumed.scaling["measured_exponent"] is not None

@@ -7,8 +7,9 @@ import pytest
 import yaml
 from helpers import ROOT
 
-from lrsweep.api.rangetest import replace_lr
+from lrsweep.api.rangetest import MODES, SUGGESTERS, replace_lr
 from lrsweep.cli import app
+from lrsweep.cli.find import Mode, Suggester
 
 QUICKSTART = str(ROOT / "configs" / "quickstart.yaml")
 FAST = ["--steps", "40", "--start", "1e-4", "--device", "cpu"]  # about a second on the bundled sample
@@ -181,3 +182,8 @@ def test_show_reads_a_range_test_directory_back(runner, tmp_path):
     assert json.loads(shown.stdout)["suggestions"] == report["suggestions"]
     text = runner.invoke(app, ["show", report["run_dir"]])
     assert text.exit_code == 0 and "valley" in text.stdout and "LR range test" in text.stdout
+
+
+def test_the_mode_and_suggest_choices_are_the_finders():
+    assert [m.value for m in Mode] == list(MODES)
+    assert [s.value for s in Suggester] == list(SUGGESTERS)  # in display order

@@ -7,6 +7,8 @@ import sys
 import pytest
 
 from lrsweep.cli import app
+from lrsweep.cli.grid import Save
+from lrsweep.config import SAVES
 
 
 def run_dir_of(tmp_path):
@@ -181,3 +183,7 @@ def test_save_keeps_the_weights_asked_for(runner, write_config, tiny_sweep, tmp_
     assert result.exit_code == 0, result.output
     run = run_dir_of(tmp_path)
     assert Counter(p.relative_to(run).parts[0] for p in run.rglob("model.pt")) == kept
+
+
+def test_the_save_choices_are_the_configs():
+    assert [s.value for s in Save] == list(SAVES)

@@ -13,7 +13,7 @@ from lrsweep.engine.common import EpochRecord
 
 
 def _variant(i: int, lr: float):
-    label = SimpleNamespace(label="sgd(momentum=0.9)")
+    label = SimpleNamespace(name="sgd", label="sgd(momentum=0.9)")
     return SimpleNamespace(id=f"v{i}", lr=lr, optimizer=label, scheduler=SimpleNamespace(label="none"), seed=0)
 
 

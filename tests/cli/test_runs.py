@@ -250,3 +250,60 @@ def test_show_after_a_forced_smaller_grid_ignores_leftover_variants(cli, tmp_pat
     (run / "summary.json").unlink()
     rebuilt = json.loads(cli.invoke(app, ["show", str(run), "--json"]).stdout)
     assert [r["lr"] for r in rebuilt["variants"]] == [0.1] and rebuilt["complete"]
+
+
+# ---- the bundled tabular config: ranked by val_f1 at the best epoch, early stopping, three batch sizes (sqrt rule)
+
+F1_COLUMNS = ("batch_size", "base_lr", "best_epoch", "val_f1", "val_auroc")
+
+
+@pytest.fixture(scope="module")
+def f1_run(cli, tmp_path_factory):
+    """configs/tabular-f1.yaml as shipped, shortened (5 epochs, 3 LRs): the grid's --json and its run directory."""
+    out = tmp_path_factory.mktemp("f1") / "runs"
+    lrs = "lr={logspace: {start: 0.01, stop: 1.0, num: 3}}"
+    config = str(ROOT / "configs" / "tabular-f1.yaml")
+    result = cli.invoke(app, ["grid", config, "--out", str(out), "--set", "train.epochs=5", "--set", lrs, "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout), next(out.iterdir())
+
+
+def test_the_tabular_f1_config_runs_end_to_end_and_its_json_carries_the_new_columns(f1_run):
+    summary, run = f1_run
+    assert (summary["metric"], summary["direction"], summary["at"]) == ("val_f1", "max", "best")
+    assert {r["batch_size"] for r in summary["variants"]} == {16, 64, 256} and len(summary["variants"]) == 9
+    for row in summary["variants"]:
+        assert all(key in row for key in F1_COLUMNS) and 1 <= row["best_epoch"] <= row["epochs_run"] <= 5
+        status = json.loads((run / "variants" / row["id"] / "status.json").read_text())
+        assert status["status"] == "done" and "stuck" in status and "stopped_early" in status
+        header = (run / "variants" / row["id"] / "metrics.csv").read_text().splitlines()[0]
+        assert header.endswith("seconds,val_f1,val_auroc")
+    header = (run / "summary.csv").read_text().splitlines()[0].split(",")
+    assert all(column in header for column in F1_COLUMNS)
+    best, retrain = summary["best"], summary["retrain"]
+    assert retrain["status"] == "done" and retrain["epochs_run"] == best["stop_epoch"]
+    assert 0 <= retrain["test_f1"] <= 1 and 0 <= retrain["test_auroc"] <= 1
+    retrained = json.loads((run / "retrain" / "status.json").read_text())
+    assert retrained["stop_epoch"] == best["stop_epoch"] and retrained["test_f1"] == retrain["test_f1"]
+    scaling = summary["batch_sizes"]
+    assert scaling["rule"] == "sqrt" and scaling["expected_exponent"] == 0.5 and len(scaling["best"]) == 3
+
+
+def test_show_and_compare_and_plot_carry_the_new_columns(cli, f1_run, single_run, tmp_path):
+    summary, run = f1_run
+    shown = cli.invoke(app, ["show", str(run)])
+    assert shown.exit_code == 0, shown.output
+    for text in ("ranked by val_f1 (maximum wins) at each variant's best epoch", "batch_size", "best_ep", "val_f1"):
+        assert text in shown.stdout, text
+    assert "Best lr per batch size: 16:" in shown.stdout and "Retrained on train+val for" in shown.stdout
+    as_json = json.loads(cli.invoke(app, ["show", str(run), "--json"]).stdout)
+    assert as_json["variants"] == summary["variants"] and as_json["batch_sizes"] == summary["batch_sizes"]
+    compared = cli.invoke(app, ["compare", str(run), str(single_run)])
+    assert compared.exit_code == 0, compared.output
+    assert "batch size" in compared.stdout and "test_f1" in compared.stdout and "val_f1 (best epoch)" in compared.stdout
+    data = json.loads(cli.invoke(app, ["compare", str(run), str(single_run), "--json"]).stdout)
+    assert {line["batch_size"] for line in data["by_lr"]} == {16, 64, 256, None}
+    if pytest.importorskip("matplotlib"):
+        plotted = cli.invoke(app, ["plot", str(run)])
+        assert plotted.exit_code == 0, plotted.output
+        assert "metric_curves.png" in plotted.stdout and (run / "plots" / "metric_curves.png").exists()

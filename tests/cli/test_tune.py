@@ -101,3 +101,37 @@ def test_bad_usage_exits_2_with_a_message(runner, task_file, tmp_path, args, fra
     result = runner.invoke(app, [*args, "--out", str(tmp_path / "runs")] if "--resume" not in args else args)
     assert result.exit_code == 2, result.output
     assert fragment in result.output
+
+
+def test_several_batch_sizes_get_an_lr_each_in_one_run_directory(runner, task_file, tmp_path):
+    out = tmp_path / "runs"
+    args = [
+        "tune",
+        str(task_file),
+        "--budget",
+        "7",
+        "--out",
+        str(out),
+        "--set",
+        "data.batch_size=[8, 32]",
+        "--set",
+        "seeds=[0]",
+    ]
+    result = runner.invoke(app, [*args, "--set", "lr_scaling=sqrt", "--json"])
+    assert result.exit_code == 0, result.output
+    tuned = json.loads(result.stdout)
+    assert list(tuned["batch_sizes"]) == ["8", "32"]
+    picks = {size: part["best"]["lr"] for size, part in tuned["batch_sizes"].items()}
+    for part in tuned["batch_sizes"].values():
+        assert part["cost"]["trainings"] <= 7 and part["status"] == "finished"  # the budget is per batch size
+    assert {s.get("batch_size") for s in tuned["stages"] if s["stage"] == "final"} == {8, 32}
+    assert tuned["best"]["lr"] == picks[str(tuned["best"]["batch_size"])]
+    assert tuned["scaling"]["rule"] == "sqrt"
+    assert [e["lr"] for e in tuned["scaling"]["best"]] == [picks["8"], picks["32"]]
+    shown = runner.invoke(app, ["show", tuned["run_dir"]])
+    assert shown.exit_code == 0, shown.output
+    for text in ("batch size 8", "batch size 32", "batch_size 8: lr", "batch_size 32: lr", "Best lr per batch size"):
+        assert text in shown.stdout, text
+    if pytest.importorskip("matplotlib"):
+        plotted = runner.invoke(app, ["plot", tuned["run_dir"]])
+        assert "tune-b8.png" in plotted.stdout and "tune-b32.png" in plotted.stdout

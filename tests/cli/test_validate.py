@@ -346,6 +346,12 @@ def _check(instance, schema, where="$"):
         if not any(not _check(instance, option, where) for option in schema["anyOf"]):
             errors.append(f"{where}: matches none of anyOf")
         return errors
+    if "not" in schema and not _check(instance, schema["not"], where):
+        errors.append(f"{where}: matches what it must not")
+    for part in schema.get("allOf", []):
+        errors += _check(instance, part, where)
+    if "if" in schema and not _check(instance, schema["if"], where):
+        errors += _check(instance, schema.get("then", {}), where)
     kinds = schema.get("type")
     if kinds is not None:
         kinds = kinds if isinstance(kinds, list) else [kinds]
@@ -362,6 +368,8 @@ def _check(instance, schema, where="$"):
         errors.append(f"{where}: not {schema['const']!r}")
     if "enum" in schema and instance not in schema["enum"]:
         errors.append(f"{where}: {instance!r} not in enum")
+    if "pattern" in schema and isinstance(instance, str) and not __import__("re").search(schema["pattern"], instance):
+        errors.append(f"{where}: {instance!r} does not match {schema['pattern']}")
     if isinstance(instance, (int, float)) and not isinstance(instance, bool):
         if "minimum" in schema and instance < schema["minimum"]:
             errors.append(f"{where}: below minimum")
@@ -421,7 +429,8 @@ def test_every_bundled_config_validates_against_the_schema(schema, path):
 def test_the_schema_catches_what_an_editor_should_flag(schema):
     assert _check({"trian": {"epochs": 3}}, schema)  # a misspelt section
     assert _check({"train": {"epochs": "ten"}}, schema)
-    assert _check({"select": {"metric": "val_accuracy"}}, schema)
+    assert _check({"select": {"metric": "val_accuracy"}}, schema)  # lrsweep's own loop reports val_acc
+    assert not _check({"command": "python t.py", "select": {"metric": "val_accuracy", "mode": "max"}}, schema)
     assert _check({"scheduler": {"type": "cosinee"}}, schema)
     assert not _check(
         {"model": "mypkg.models:net", "scheduler": ["none", {"type": "cosine"}], "lr": [0.1, 0.3]}, schema

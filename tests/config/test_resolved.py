@@ -139,3 +139,24 @@ def test_to_dict_loads_back_to_an_equal_config(name):
 def test_a_config_is_replaced_like_a_dataclass():
     config = parse_config({})
     assert dataclasses.replace(config, lrs=(0.5,)).lrs == (0.5,)
+
+
+def test_keys_added_for_metrics_and_batch_sizes_leave_old_fingerprints_alone_at_their_defaults():
+    base = parse_config({}).fingerprint()
+    for raw in (
+        {"train": {"metrics": []}},
+        {"train": {"early_stopping": None, "loss": {"name": "auto", "label_smoothing": 0.0}}},
+        {"select": {"at": "last"}},
+        {"lr_scaling": "none"},
+    ):
+        assert parse_config(raw).fingerprint() == base, raw
+    changed = [
+        {"train": {"metrics": ["f1"]}},
+        {"train": {"early_stopping": {}}},
+        {"train": {"loss": {"name": "cross_entropy", "label_smoothing": 0.1}}},
+        {"select": {"at": "best"}},
+        {"data": {"batch_size": [128]}},  # a list is an axis: each variant names its batch size
+        {"lr_scaling": "sqrt"},
+    ]
+    prints = {parse_config(raw).fingerprint() for raw in changed}
+    assert len(prints) == len(changed) and base not in prints

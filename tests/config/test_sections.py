@@ -1,12 +1,10 @@
 """The section models: strict, closed (or checked against a registry), frozen, one default and description per key."""
 
 import dataclasses
-import typing
 
 import pytest
 
 from lrsweep.config import (
-    SELECT_METRICS,
     AugmentConfig,
     ConfigFile,
     DataConfig,
@@ -20,7 +18,8 @@ from lrsweep.config import (
     TrainConfig,
     parse_config,
 )
-from lrsweep.config.sections import Metric, fields_of
+from lrsweep.config.metrics import engine_metrics
+from lrsweep.config.sections import SELECT_METRICS, fields_of
 from lrsweep.errors import ConfigError
 
 MODELS = [
@@ -137,7 +136,7 @@ def test_null_and_empty_sections_are_their_defaults():
 def test_choices_agree_with_their_tables():
     from lrsweep.data import COMMON_KEYS
 
-    assert set(typing.get_args(Metric)) == set(SELECT_METRICS)
+    assert set(SELECT_METRICS) == set(engine_metrics(()))  # what every sweep of lrsweep's own loop ranks by
     assert set(COMMON_KEYS) == set(fields_of(DataConfig)) - {"options"}  # the data room's list of the same keys
 
 
@@ -152,3 +151,56 @@ def test_select_mode_overrides_the_direction_a_metric_name_implies_and_leaves_ol
     )
     assert flipped.fingerprint() != parse_config({}).fingerprint()
     assert parse_config(flipped.to_dict()) == flipped
+
+
+def test_train_loss_is_a_name_or_a_name_with_the_option_it_takes():
+    from lrsweep.config import LossConfig
+
+    assert parse_config({"train": {"loss": "huber"}}).train.loss == LossConfig("huber")
+    huber = parse_config({"train": {"loss": {"name": "huber", "delta": 2}}})
+    assert huber.train.loss.options == {"delta": 2.0}
+    assert huber.to_dict()["train"]["loss"] == {"name": "huber", "delta": 2.0}
+    assert parse_config({"train": {"loss": {"name": "smooth_l1"}}}).to_dict()["train"]["loss"] == "smooth_l1"
+    assert parse_config(huber.to_dict()) == huber
+    for raw, text in (
+        ({"name": "mse", "delta": 2.0}, "train.loss: delta is an option of huber, not of mse"),
+        ({"name": "huber", "beta": 0.5}, "train.loss: beta is an option of smooth_l1, not of huber"),
+        ({"name": "cross_entropy", "label_smoothing": 1.5}, "train.loss.label_smoothing: must be in [0, 1], got "),
+        ({"name": "huber", "dleta": 1.0}, "train.loss.dleta: unknown key; did you mean 'delta'?"),
+        ("hubber", "train.loss: got 'hubber'; did you mean 'huber'?"),
+    ):
+        with pytest.raises(ConfigError) as err:
+            parse_config({"train": {"loss": raw}})
+        assert text in str(err.value)
+
+
+def test_early_stopping_select_at_batch_sizes_and_lr_scaling():
+    config = parse_config(
+        {
+            "train": {"early_stopping": {}},
+            "select": {"at": "best"},
+            "data": {"batch_size": [32, 128, 512]},
+            "lr_scaling": {"rule": "sqrt", "base_batch_size": 128},
+            "lr": [0.1],
+        }
+    )
+    assert config.train.early_stopping.patience == 3 and config.train.early_stopping.min_delta == 0.0
+    assert config.batch_sizes == (32, 128, 512) and config.batch_axis and config.base_batch_size == 128
+    assert config.lrs_for(512) == (0.2,) and config.lrs_for(32) == (0.05,) and config.lr_scaling.exponent == 0.5
+    assert parse_config({"lr_scaling": "linear", "lr": [0.1], "data": {"batch_size": [10, 40]}}).lrs_for(40) == (0.4,)
+    single = parse_config({})
+    assert single.batch_sizes == (128,) and not single.batch_axis and single.lrs_for(128) == single.lrs
+    for raw, text in (
+        ({"data": {"batch_size": [32, 0]}}, "data.batch_size: must be >= 1, got batch_size[1]=0"),
+        ({"data": {"batch_size": [32, 32]}}, "data.batch_size: batch sizes repeat"),
+        ({"data": {"batch_size": 1.5}}, "data.batch_size: must be an integer, got batch_size=1.5"),
+        ({"lr_scaling": "sqr"}, "lr_scaling.rule: got 'sqr'; did you mean 'sqrt'?"),
+        ({"lr_scaling": {"rule": "sqrt", "base_batch_size": 0}}, "lr_scaling.base_batch_size: must be >= 1"),
+        ({"train": {"early_stopping": {"patience": 0}}}, "train.early_stopping.patience: must be >= 1"),
+        ({"train": {"early_stopping": {"patient": 2}}}, "did you mean 'patience'?"),
+        ({"select": {"at": "bset"}}, "select.at: got 'bset'; did you mean 'best'?"),
+        ({"select": {"at": "best"}, "data": {"val_fraction": 0}}, "select.at: needs a validation split to watch"),
+    ):
+        with pytest.raises(ConfigError) as err:
+            parse_config(raw)
+        assert text in str(err.value)

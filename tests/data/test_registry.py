@@ -158,6 +158,10 @@ def user_module(tmp_path, monkeypatch):
                 x = np.random.default_rng(0).normal(size=(n, 4)) * scale
                 return x, np.arange(n) % 4, x[:8], np.arange(8) % 4
 
+            def tagged(n_samples="all", noise=-1.0, task="spam"):  # names the built-in datasets' rules check
+                x = torch.zeros(6, 2)
+                return x, torch.arange(6) % 2, x, torch.arange(6) % 2
+
             def regression(n=30):
                 x = torch.randn(n, 2)
                 return x, x.sum(1), x[:5], x[:5].sum(1)
@@ -201,6 +205,13 @@ def test_user_factory_tuple_infers_regression(user_module):
 def test_user_factory_receives_root_and_download_when_it_asks(user_module, tmp_path):
     ds = load_dataset(f"{user_module}:with_root", {"n": 5}, root=tmp_path / "here")
     assert ds.name == "from here" and len(ds.train_x) == 5
+
+
+def test_user_factory_keeps_option_names_the_built_in_datasets_range_check(user_module):
+    options = {"n_samples": "every row", "noise": -2.0, "task": "eggs"}  # out of range for synthetic-*, not here
+    assert check_options(f"{user_module}:tagged", options) == options
+    with pytest.raises(ConfigError, match="must be a string"):
+        check_options(f"{user_module}:tagged", {"n_samples": 3})  # its own signature still holds
 
 
 def test_user_factory_options_are_checked_against_its_signature(user_module):

@@ -22,11 +22,11 @@ def test_each_variants_loss_is_the_loss_of_its_own_outputs():
 
 
 def test_epoch_sums_skip_what_is_not_counted_and_average_over_rows_seen():
-    stats = EpochStats(2, torch.device("cpu"), classification=True)
+    stats = EpochStats(2, torch.device("cpu"), "cross_entropy")
     out = torch.tensor([[[2.0, 0.0], [0.0, 2.0]], [[0.0, 2.0], [0.0, 2.0]]])  # [K=2, B=2, classes=2]
     y = torch.tensor([0, 1])
     index = torch.tensor([0, 1])
     stats.add(index, torch.tensor([True, True]), torch.tensor([1.0, 3.0]), out, y, True, 2)
     stats.add(index, torch.tensor([True, False]), torch.tensor([2.0, 9.0]), out, y, True, 2)
-    assert stats.mean(0, True) == (1.5, 1.0)  # two batches of two rows, every prediction right
-    assert stats.mean(1, True) == (3.0, 0.5)  # the second batch not counted
+    assert stats.mean(0) == (1.5, 1.0)  # two batches of two rows, every prediction right
+    assert stats.mean(1) == (3.0, 0.5)  # the second batch not counted

@@ -41,3 +41,22 @@ def test_an_unknown_model_lists_the_valid_ones():
 def test_bad_options_name_the_key(options, match):
     with pytest.raises(ConfigError, match=match):
         check_model_options("mlp", options)
+
+
+def test_a_users_factory_keeps_its_own_options_checked_against_its_signature_only(tmp_path, monkeypatch):
+    (tmp_path / "usermodels.py").write_text(
+        "from torch import nn\n\n"
+        "def net(input_shape, output_size, hidden=16, channels='wide', dropout=2.0):\n"
+        "    return nn.Sequential(nn.Flatten(), nn.Linear(input_shape[-1], hidden), nn.Linear(hidden, output_size))\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    options = {"hidden": 32, "channels": "narrow", "dropout": 5.0}  # fine for this factory; not for lrsweep's mlp
+    assert check_model_options("usermodels:net", options) == options
+    with pytest.raises(ConfigError, match="must be a number"):
+        check_model_options("usermodels:net", {"hidden": "wide"})  # its own signature still holds
+    with pytest.raises(ConfigError, match="model.hidden: must be a list, got 32"):
+        check_model_options("mlp", {"hidden": 32})  # the built-in models' rules stay theirs
+    from lrsweep.config import parse_config
+
+    config = parse_config({"model": {"name": "usermodels:net", "hidden": 32}})
+    assert config.model.options == {"hidden": 32}

@@ -35,3 +35,14 @@ def test_the_verdict_is_one_line_with_the_pick_the_band_and_the_cost():
     tune = {"best": {"lr": 0.065}, "band": {"low": 0.044, "high": 0.099}, "cost": {"trainings": 6.3, "budget": 14}}
     console.print(tune_verdict(tune))
     assert console.file.getvalue().strip() == "lr 0.065 · band 0.044–0.099 · 6.3 trainings (budget 14)"
+
+
+def test_the_bounds_of_your_own_code_are_titled_as_the_configs_span_not_a_range_test():
+    from lrsweep.render.tune import tune_tables
+
+    stage = {"stage": "range", "lrs": [], "trainings": 0.0, "bounds": {"low": 1e-5, "high": 0.1}, "reason": "span"}
+    console = Console(file=io.StringIO(), width=120, color_system=None)
+    for found in ({**stage, "bounds_from": "lr"}, stage):
+        console.print(tune_tables({"stages": [found]}, {"metric": "val_loss", "variants": []})[0])
+    text = console.file.getvalue()
+    assert text.index("bounds: the config's lr") < text.index("range test: 0 trainings")

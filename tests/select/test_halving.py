@@ -153,3 +153,18 @@ def test_asha_on_worker_processes_retrains_rung_by_rung_to_the_same_result(tmp_p
 def test_prune_section_is_strict(prune, message):
     with pytest.raises(ConfigError, match=message):
         parse_config({**TOY, "prune": prune})
+
+
+def test_asha_scores_a_rung_as_select_at_says_and_a_stopped_variant_keeps_its_score(tmp_path):
+    from lrsweep.select.halving import _metric_at
+    from lrsweep.select.health import Scoring
+
+    rows = [{"epoch": 1, "val_loss": 0.5}, {"epoch": 2, "val_loss": 0.3}, {"epoch": 3, "val_loss": 0.4}]
+    assert _metric_at(rows, 3, Scoring("val_loss", "min", "last")) == 0.4
+    assert _metric_at(rows, 3, Scoring("val_loss", "min", "best")) == 0.3  # best so far
+    assert _metric_at(rows[:2], 3, Scoring("val_loss", "min", "last")) == 0.3  # stopped at epoch 2
+    raw = {**TOY, "train": {"epochs": 5, "loss": "mse", "early_stopping": {"patience": 1}}, "select": {"at": "best"}}
+    summary = sweep(raw, RunStore.create(tmp_path, "toy"))
+    statuses = {r["lr"]: r["status"] for r in summary["variants"]}
+    assert set(statuses.values()) <= {"done", "pruned", "diverged"} and summary["best"] is not None
+    assert all(r["best_epoch"] <= r["epochs_run"] for r in summary["variants"] if r["status"] == "done")

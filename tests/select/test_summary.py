@@ -1,3 +1,5 @@
+import pytest
+
 from lrsweep.select.summary import summarize, summary_columns, variant_row
 
 
@@ -132,3 +134,68 @@ def test_every_key_a_variant_describes_itself_with_is_a_row_key_not_a_metric():
     config = parse_config({"lr": [0.1], "scheduler": [{"type": "cosine"}], "seeds": [0, 1]})
     for variant in expand(config):
         assert set(variant.describe()) <= set(ROW_KEYS)
+    sized = parse_config({"lr": [0.1], "data": {"batch_size": [32, 64]}, "lr_scaling": "linear"})
+    for variant in expand(sized):
+        assert {"batch_size", "base_lr"} <= set(variant.describe()) <= set(ROW_KEYS)
+
+
+def curve(lr, seed, val_losses, status="done", size=None, **status_extra):
+    """A variant row from a whole val_loss curve (one epoch per value)."""
+    described = {"id": f"lr{lr}-b{size}-s{seed}", "lr": lr, "optimizer": "sgd", "scheduler": "none", "seed": seed}
+    if size is not None:
+        described["batch_size"] = size
+    records = [
+        {"epoch": e, "lr": lr, "train_loss": 1.0 / e, "val_loss": v, "val_acc": None, "seconds": 1.0}
+        for e, v in enumerate(val_losses, start=1)
+    ]
+    return described, {"status": status, **status_extra}, records
+
+
+def test_at_best_scores_each_variant_at_its_best_epoch_and_the_retrain_stops_there():
+    from lrsweep.select.health import Scoring
+
+    made = [curve(0.01, 0, [0.9, 0.6, 0.5]), curve(0.1, 0, [0.7, 0.3, 0.8])]  # 0.1 peaks early, ends worse
+    last = summarize("s", "val_loss", [variant_row(*m) for m in made])
+    best = summarize("s", "val_loss", [variant_row(*m, Scoring("val_loss", "min", "best")) for m in made], at="best")
+    assert last["best"]["lr"] == 0.01 and "stop_epoch" not in last["best"]
+    assert best["best"]["lr"] == 0.1 and best["best"]["stop_epoch"] == 2 and best["at"] == "best"
+    top = best["variants"][0]
+    assert (top["best_epoch"], top["val_loss"], top["epochs_run"]) == (2, 0.3, 3)
+    columns = summary_columns(best)
+    assert columns.index("epochs_run") + 1 == columns.index("best_epoch")
+    assert "best_epoch" not in summary_columns(last) and "stuck" not in summary_columns(last)
+
+
+def test_a_variant_stuck_at_chance_ranks_after_every_healthy_one_but_is_best_when_alone():
+    stuck = variant_row(*curve(0.1, 0, [0.2], stuck=True, stuck_reason="val_acc 0.1 is chance"))
+    healthy = variant_row(*curve(0.01, 0, [0.5]))
+    summary = summarize("s", "val_loss", [stuck, healthy])
+    assert [r["lr"] for r in summary["variants"]] == [0.01, 0.1] and summary["best"]["lr"] == 0.01
+    assert not summary["best"]["tied_with_runner_up"]  # a stuck runner-up is no rival, however it scored
+    assert summary["variants"][1]["rank"] == 2  # still ranked, flagged
+    columns = summary_columns(summary)
+    assert columns.index("status") + 1 == columns.index("stuck") and "stuck_reason" in columns
+    alone = summarize("s", "val_loss", [stuck])
+    assert alone["best"]["lr"] == 0.1 and alone["best"]["stuck"]
+
+
+def test_stopped_early_sets_the_retrains_epochs_to_where_the_winner_stopped():
+    rows = [variant_row(*curve(0.1, s, [0.5, 0.4, 0.45][: 2 + s], stopped_early=s == 0)) for s in (0, 1)]
+    summary = summarize("s", "val_loss", rows)
+    assert summary["best"]["stop_epoch"] == round((2 + 3) / 2)  # mean of the seeds' scored epochs
+    assert "stopped_early" in summary_columns(summary)
+
+
+def test_batch_sizes_group_apart_and_the_summary_says_how_the_best_lr_moved():
+    rows = [
+        variant_row(*curve(lr, 0, [loss], size=size))
+        for size, lrs in ((32, {0.01: 0.3, 0.02: 0.5, 0.04: 0.6}), (128, {0.01: 0.6, 0.02: 0.2, 0.04: 0.5}))
+        for lr, loss in lrs.items()
+    ]
+    summary = summarize("s", "val_loss", rows, lr_scaling="linear")
+    assert len(summary["groups"]) == 6 and summary["best"]["batch_size"] == 128
+    scaling = summary["batch_sizes"]
+    assert [(e["batch_size"], e["lr"]) for e in scaling["best"]] == [(32, 0.01), (128, 0.02)]
+    assert scaling["measured_exponent"] == pytest.approx(0.5) and scaling["expected_exponent"] == 1.0
+    assert scaling["best"][0]["edge"] == "low"
+    assert summary_columns(summary).index("batch_size") == summary_columns(summary).index("scheduler") + 1

@@ -179,3 +179,31 @@ def test_successive_halving_resumes_from_checkpoints_to_the_uninterrupted_result
         v: reference.read_status(v)["status"] for v in reference.variant_ids()
     }
     assert _without_seconds(_metrics(store)) == _without_seconds(_metrics(reference))
+
+
+def test_early_stopping_state_is_in_the_checkpoint_and_a_resume_stops_where_an_uninterrupted_run_does(tmp_path):
+    raw = {
+        **SWEEP,
+        "engine": "vectorized",
+        "scheduler": None,
+        "train": {"epochs": 6, "early_stopping": {"patience": 1}},  # lr 0.03 and 0.3 stop at epoch 3
+        "save": "all",
+    }
+    store = _interrupted(raw, tmp_path, epoch=5)  # the stopped members end with their pack; 0.003 trains on
+    by_lr = {store.read_status(v)["variant"]["lr"]: store.read_status(v) for v in store.variant_ids()}
+    assert {lr: (s["status"], s["epochs_run"]) for lr, s in by_lr.items()} == {
+        0.003: ("interrupted", 5),  # its checkpoint holds epoch 4: epoch 5 trains again
+        0.03: ("interrupted", 3),
+        0.3: ("interrupted", 3),
+    }
+    events = Recorded()
+    _run(raw, store, events)
+    assert events.epochs == 2  # epochs 5-6 of lr 0.003 alone: the stopped ones are not trained again
+    assert sorted(events.ended) == [(0.003, "done"), (0.03, "done"), (0.3, "done")]
+    reference = _reference(raw, tmp_path)
+    assert _without_seconds(_metrics(store)) == _without_seconds(_metrics(reference))
+    for vid in store.variant_ids():
+        status, expected = store.read_status(vid), reference.read_status(vid)
+        assert (status["stopped_early"], status["epochs_run"]) == (expected["stopped_early"], expected["epochs_run"])
+        assert status["computed"]["pack_size"] == 3 and status["computed"]["resumed_from_epoch"] == 4
+        assert store.has_model(vid)  # a stopped member's weights where it stopped

@@ -4,6 +4,10 @@ and results back through a :class:`Sink`; only the runner's side writes the run 
 - ``local``: in this process, on the config's device (the default).
 - ``devices``: one worker process per listed device (``--devices cuda:0,cuda:1`` / ``all`` / ``cpu,cpu``).
 - ``ray``: one Ray task per pack, on an existing cluster (``--address``) or a local one.
+
+Trials of your own code (``command:``, ``function:``) train one per trial, not in packs: ``trials`` runs them on
+this machine for ``local`` (``--jobs`` at once) and ``devices`` (one per device entry); ``ray_trials`` makes each
+one Ray task.
 """
 
 from __future__ import annotations
@@ -51,8 +55,15 @@ def parse_devices(text: str) -> list[str]:
     return devices
 
 
-def make_executor(backend: str = "local", devices: str | None = None, address: str | None = None) -> Executor:
-    """The executor the command line asked for; impossible combinations are usage errors."""
+def make_executor(
+    backend: str = "local", devices: str | None = None, address: str | None = None, jobs: int = 1
+) -> Executor:
+    """The executor the command line asked for; impossible combinations are usage errors.
+
+    ``jobs``: trials of your own code (command:, function:) at once, per device entry with ``devices``.
+    """
+    if not isinstance(jobs, int) or jobs < 1:
+        raise UsageError(f"--jobs must be a whole number >= 1, got {jobs!r}")
     if backend not in BACKENDS:
         raise UsageError(f"--backend: got {backend!r} (valid: {', '.join(BACKENDS)})")
     if address and backend != "ray":
@@ -60,11 +71,13 @@ def make_executor(backend: str = "local", devices: str | None = None, address: s
     if backend == "ray":
         if devices:
             raise UsageError("--devices and --backend ray exclude each other: Ray places each pack on a GPU itself")
+        if jobs != 1:
+            raise UsageError("--jobs and --backend ray exclude each other: Ray runs as many tasks as it has resources")
         from lrsweep.sweep.executors.ray_backend import RayExecutor
 
         return RayExecutor(address=address)
     if devices:
         from lrsweep.sweep.executors.devices import DevicesExecutor
 
-        return DevicesExecutor(parse_devices(devices))
-    return LocalExecutor()
+        return DevicesExecutor(parse_devices(devices), jobs=jobs)
+    return LocalExecutor(jobs)

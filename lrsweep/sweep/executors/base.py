@@ -17,8 +17,9 @@ class Job:
     the parent's data (the local executor trains on it; other executors never ship it)."""
 
     config: Any  # lrsweep.config.Config
-    spec: TrainSpec
+    spec: TrainSpec | None  # None for trials of your own code (command:, function:)
     splits: Any = None  # lrsweep.data.Splits, in the parent
+    function: Any = None  # function: the callable itself, when given from Python (else imported by name)
 
 
 class Sink(Protocol):
@@ -28,6 +29,7 @@ class Sink(Protocol):
     def on_epoch(self, variant_id: str, record: EpochRecord) -> None: ...
     def on_result(self, variant, result: VariantResult, device: str) -> None: ...  # paused at a rung, or ended
     def on_notice(self, message: str) -> None: ...
+    def trial_paths(self, variant_id: str) -> tuple[Path, Path, Path, Path]: ...  # trials: dir, logs, run dir
 
 
 class Session(Protocol):

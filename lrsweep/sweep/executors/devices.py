@@ -49,19 +49,26 @@ class DevicesExecutor(Executor):
 
     backend = "devices"
 
-    def __init__(self, devices: list[str], threads: int | None = None):
+    def __init__(self, devices: list[str], threads: int | None = None, jobs: int = 1):
         if not devices:
             raise UsageError("--devices needs at least one device")
         self.devices = list(devices)
         self.threads = threads or max(1, (os.cpu_count() or 1) // len(self.devices))
+        self.jobs = jobs  # trials of your own code at once per device entry
         self.current: _Session | None = None
 
     @property
     def parallelism(self) -> int:
-        return len(self.devices)  # one worker per device entry
+        return len(self.devices) * self.jobs  # one worker per device entry (trials: jobs per entry)
 
     @contextmanager
     def session(self, job, notice):
+        if job.config.kind != "engine":  # your own code: its trials on the devices, from this process
+            from lrsweep.sweep.executors.trials import TrialSession, slots_for
+
+            with TrialSession(job, notice, slots_for(self.devices, self.jobs)) as trials:
+                yield trials
+            return
         session = _Session(self, job, notice)
         self.current = session
         try:

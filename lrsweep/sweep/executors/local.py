@@ -53,10 +53,12 @@ class _Unit:
         epochs = self.trainer.spec.epochs
         for i, variant in enumerate(self.variants if not self.packed else self.trainer.variants):
             result = results.get(variant.id)
-            if result is None or result.status != STATUS_DONE or len(result.epochs) < epochs:
+            complete = result is not None and (len(result.epochs) >= epochs or result.stopped_early)
+            if result is None or result.status != STATUS_DONE or not complete:
                 continue
-            if self.packed:
-                result.weights = cpu_state(self.trainer.state_dict(i)) if i in self.trainer.alive else None
+            if self.packed:  # a member that stopped early was frozen where it stopped
+                alive = i in self.trainer.alive
+                result.weights = cpu_state(self.trainer.state_dict(i) if alive else self.trainer.frozen[i])
             else:
                 result.weights = cpu_state(self.trainer.model.state_dict())
 
@@ -136,11 +138,12 @@ class PackRunner:
             self.units.pop(vid, None)
 
     def retrain(self, variant, train, test, callbacks) -> VariantResult:
-        """``variant`` from scratch on ``train`` without validation, scored on ``test``."""
+        """``variant`` from scratch on ``train`` without validation, scored on ``test`` (after epoch
+        ``variant.stop_epoch`` when it names one: the epoch it was scored at)."""
         trainer = None
         try:
             trainer = SequentialTrainer(variant, self.spec, train, None, callbacks)
-            result = trainer.run(test=test)
+            result = trainer.run(until=getattr(variant, "stop_epoch", None), test=test)
             if self.spec.weights != "none" and result.status == STATUS_DONE:
                 result.weights = cpu_state(trainer.model.state_dict())
             return result
@@ -275,12 +278,26 @@ def _failed(partial: VariantResult, exc: Exception) -> VariantResult:
 
 
 class LocalExecutor(Executor):
-    """Every pack in this process, one after another, on the parent's device and data."""
+    """Every pack in this process, one after another, on the parent's device and data; trials of your own code
+    (command:, function:) up to ``jobs`` at once on the config's device."""
 
-    backend = "local"  # parallelism: the default, one pack at a time
+    backend = "local"
+
+    def __init__(self, jobs: int = 1):
+        self.jobs = jobs
+
+    @property
+    def parallelism(self) -> int:
+        return self.jobs
 
     @contextmanager
     def session(self, job, notice):
+        if job.config.kind != "engine":
+            from lrsweep.sweep.executors.trials import TrialSession, slots_for, trial_device
+
+            with TrialSession(job, notice, slots_for([trial_device(job.config.device)], self.jobs)) as session:
+                yield session
+            return
         yield LocalSession(job, notice)
 
 

@@ -1,4 +1,5 @@
-"""The Ray backend: each pack is one Ray task with the resources it needs; the driver writes the run.
+"""The Ray backend: each pack is one Ray task with the resources it needs; the driver writes the run. Trials of
+your own code are one task each (:mod:`lrsweep.sweep.executors.ray_trials`).
 
 ``--address`` joins an existing cluster (``auto``, ``HOST:PORT``, ``ray://HOST:10001``); without it a
 local Ray instance is started (or the one this process already started is used). A task that fails is
@@ -62,6 +63,13 @@ class RayExecutor(Executor):
     def session(self, job, notice):
         self._connect()
         _driver_messages_to_stderr(self.ray)
+        if job.config.kind != "engine":  # your own code: one task per trial
+            from lrsweep.sweep.executors.ray_trials import RayTrialSession
+
+            resources = task_resources(self.ray, job.config.device)
+            with RayTrialSession(self.ray, job, notice, resources, self.max_retries, RETRY_EXCEPTIONS) as trials:
+                yield trials
+            return
         yield _Session(self, job, notice)
 
     def close(self) -> None:
@@ -100,14 +108,17 @@ class _ToStderr:
         return self.original({**data, "is_err": True}, *args, **kwargs)
 
 
+def task_resources(ray, device: str) -> dict:
+    """One GPU per task when the config's device is CUDA (or auto on a cluster with GPUs), else one CPU."""
+    gpu = device.startswith("cuda") or (device == "auto" and ray.cluster_resources().get("GPU", 0) > 0)
+    return {"num_gpus": 1, "num_cpus": 1} if gpu else {"num_cpus": 1}
+
+
 class _Session:
     def __init__(self, executor: RayExecutor, job, notice):
         ray = executor.ray
         self.ray, self.job, self.notice = ray, job, notice
-        gpu = job.config.device.startswith("cuda") or (
-            job.config.device == "auto" and ray.cluster_resources().get("GPU", 0) > 0
-        )
-        resources = {"num_gpus": 1, "num_cpus": 1} if gpu else {"num_cpus": 1}
+        resources = task_resources(ray, job.config.device)
         self.remote = ray.remote(train_task).options(
             max_retries=executor.max_retries, retry_exceptions=RETRY_EXCEPTIONS, **resources
         )

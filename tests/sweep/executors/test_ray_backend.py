@@ -1,5 +1,6 @@
 """The Ray backend on a local Ray instance (started once for the module): the local backend's summary,
-results written by the driver, and a task that keeps crashing fails only its variants."""
+results written by the driver, and a task that keeps crashing fails only its variants; trials of your own code
+(executors/ray_trials.py) share the instance."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 import ray
 from helpers import Recorded, sibling_tests
 
+import lrsweep
 from lrsweep.cli import app
 from lrsweep.sweep.executors.ray_backend import RayExecutor
 
@@ -96,3 +98,32 @@ def test_asha_on_ray_makes_the_local_cuts(local_ray, tmp_path):
         lr: (r["status"], r["epochs_run"]) for lr, r in by_lr(local).items()
     }
     assert remote["best"]["lr"] == local["best"]["lr"]
+
+
+# Trials of your own code on Ray (executors/ray_trials.py): one task per trial, on the instance started above.
+
+_trials = sibling_tests("sweep/executors/test_trials.py")
+
+
+def test_command_trials_on_ray_are_one_task_each_and_train_again_from_epoch_1_when_promoted(local_ray, tmp_path):
+    config = _trials.command_config([1.0, 0.01, 0.03], {0.03: "silent"}, prune={"type": "asha", "reduction": 3})
+    result = lrsweep.grid(config, out=tmp_path, backend="ray")
+    rows, run = _trials.rows_by_lr(result), result.run_dir
+    assert (rows[0.01]["status"], rows[0.01]["epochs_run"], rows[0.01]["backend"]) == ("done", 3, "ray")
+    assert rows[0.01]["device"].startswith("cpu@") and rows[1.0]["status"] == "pruned"
+    assert rows[0.03]["status"] == "failed" and "reported no epoch" in rows[0.03]["error"]
+    assert len(_trials.pids_of(run, rows[0.01]["id"])) == 2  # to the rung, then from epoch 1 to the end
+    log = (run / "variants" / rows[0.01]["id"] / "stdout.log").read_text()
+    assert log.count("{not json") == 2 and "---- lrsweep: the trial starts again ----" in log
+    assert (run / "variants" / rows[0.03]["id"] / "stderr.log").read_text() == "done\n"
+    assert result.failed and all(_trials.gone(pid) for row in rows.values() for pid in _trials.pids_of(run, row["id"]))
+
+
+def test_a_function_on_ray_reports_back_from_its_task(local_ray, tmp_path):
+    def train(trial):
+        for epoch in range(1, trial.epochs + 1):
+            trial.report(epoch, val_acc=1.0 / (1.0 + abs(trial.lr - 0.1)) - 0.1 / epoch)
+
+    result = lrsweep.grid(train, lr=[0.01, 0.1], epochs=2, metric="val_acc", out=tmp_path, backend="ray")
+    assert result.best.lr == 0.1 and {r["backend"] for r in result.summary["variants"]} == {"ray"}
+    assert [r["epoch"] for r in lrsweep.load_run(result.run_dir).metrics(result.best.id)] == [1, 2]
