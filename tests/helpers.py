@@ -110,3 +110,26 @@ def finished_run(folder, **changes):
     result = CliRunner().invoke(app, ["grid", str(config), "--out", str(folder / "runs"), "--quiet"])
     assert result.exit_code == 0, result.output
     return next((folder / "runs").iterdir())
+
+
+def tune_summary() -> dict:
+    """A tune run's summary: 3 scouts cut at a rung (epoch 1 of 3), one scout and one refinement that ran
+    full length, and 2 finals (the groups) whose first seed was that scout and that refinement."""
+    rows = [
+        {"lr": 0.1, "stage": "scout", "epochs_run": 1, "val_loss": 0.9},
+        {"lr": 0.3, "stage": "scout", "epochs_run": 1, "val_loss": 1.1},
+        {"lr": 1.0, "stage": "scout", "epochs_run": 1, "val_loss": 1.5},
+        {"lr": 0.01, "stage": "rung", "epochs_run": 3, "val_loss": 0.5},
+        {"lr": 0.02, "stage": "refine", "epochs_run": 3, "val_loss": 0.4},
+        {"lr": 0.01, "stage": "final", "epochs_run": 3, "val_loss": 0.52, "seed": 1},
+        {"lr": 0.02, "stage": "final", "epochs_run": 3, "val_loss": 0.42, "seed": 1},
+    ]
+    for i, row in enumerate(rows):
+        row.update(id=f"v{i}", optimizer="sgd", scheduler="none", status="done", seed=row.get("seed", 0))
+    groups = [
+        {"lr": lr, "optimizer": "sgd", "scheduler": "none", "mean": mean, "std": 0.01, "statuses": ["done"]}
+        for lr, mean in ((0.01, 0.51), (0.02, 0.41))
+    ]
+    best = {"lr": 0.02, "optimizer": "sgd", "scheduler": "none", "mean": 0.41}
+    summary = {"name": "t", "metric": "val_loss", "direction": "min", "variants": rows, "groups": groups}
+    return {**summary, "best": best, "tune": True}

@@ -257,7 +257,7 @@ def plot_run(run_dir: str | Path) -> list[Path]:
     from lrsweep.render.figures import pyplot
     from lrsweep.render.find import find_png
     from lrsweep.render.plots import write_plots
-    from lrsweep.render.tune import write_tune_plots
+    from lrsweep.render.tune_plots import write_tune_plots
 
     store = open_run(run_dir)
     tuned = store.read_tune()

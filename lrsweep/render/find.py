@@ -144,7 +144,8 @@ def png_bytes(figure) -> bytes:
 
 
 def find_figure(result):
-    """The range test's figure: loss and smoothed loss against LR, suggestions and divergence marked.
+    """The range test's figure: loss and smoothed loss against LR, suggestions, divergence and the stability
+    edge (where find measured one) marked.
 
     ``result`` is a :class:`lrsweep.select.finder.FinderResult`; a matplotlib Figure (not registered with
     pyplot: nothing to close), or None without matplotlib.
@@ -161,6 +162,8 @@ def find_figure(result):
         ax.axvline(lr, color=f"C{i + 1}", ls="--", lw=1, label=f"{name} {lr:.3g}")
     if result.divergence_lr is not None:
         ax.axvline(result.divergence_lr, color="red", lw=1, label=f"diverged {result.divergence_lr:.3g}")
+    if result.edge_lr is not None:  # the sharpness at the start bounds gradient descent's LR
+        ax.axvline(result.edge_lr, color="purple", ls=":", lw=1.5, label=f"stability edge {result.edge_lr:.3g}")
     if result.settings.mode == "exp":
         ax.set_xscale("log")
     lo, hi = find_loss_range(result)

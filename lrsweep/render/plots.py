@@ -8,12 +8,12 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from lrsweep.render.figures import finite, pyplot, save_png, series_label, wide_positive, wrap
+from lrsweep.render.figures import finite, pyplot, save_png, wide_positive, wrap
+from lrsweep.render.metric_vs_lr import metric_vs_lr, series_of
 
 PANELS_PER_PAGE = 30  # small multiples per PNG; bigger sweeps continue in <name>-2.png, ...
 COLUMNS = 5  # panels per row
 LEGEND_MAX = 10  # entries; panels with more lines go without a legend
-WORST_BAND = 0.08  # fraction of the metric axis, at its worst end, where unscored learning rates are marked
 
 
 def write_plots(store, summary: dict) -> list[Path]:
@@ -47,97 +47,7 @@ def write_plots(store, summary: dict) -> list[Path]:
     return written
 
 
-# --------------------------------------------------------------------------- metric vs lr
-
-
-def metric_vs_lr(plt, summary: dict):
-    """The selection metric against the learning rate (log axis): one line per optimizer/scheduler,
-    the seed mean with ±1 std error bars; the best starred, diverged learning rates marked ×."""
-    metric = summary["metric"]
-    figure, ax = plt.subplots(figsize=(7, 4.5), layout="constrained")
-    failed_any = False
-    series: dict[str, list[dict]] = {}
-    for group in summary["groups"]:
-        series.setdefault(_series(group), []).append(group)
-    for label, groups in sorted(series.items()):
-        points = sorted((g for g in groups if g["mean"] is not None), key=lambda g: g["lr"])
-        if points:
-            ax.errorbar(
-                [g["lr"] for g in points],
-                [g["mean"] for g in points],
-                yerr=[g["std"] or 0.0 for g in points],
-                marker="o",
-                capsize=3,
-                label=wrap(label, 60),
-            )
-        failed = [g["lr"] for g in groups if g["mean"] is None]
-        if failed:  # no score: drawn in a band at the worst end of the axis, below (max wins) or above the data
-            worst = WORST_BAND / 2 if summary["direction"] == "max" else 1 - WORST_BAND / 2
-            what = "diverged/unfinished: no score" + (f" ({label})" if len(series) > 1 else "")
-            ax.plot(
-                failed,
-                [worst] * len(failed),
-                "x",
-                color="red",
-                markersize=9,
-                mew=2,
-                linestyle="none",
-                transform=ax.get_xaxis_transform(),
-                label=wrap(what, 60),
-            )
-            failed_any = True
-    best = summary.get("best")
-    if best and best.get("mean") is not None:
-        ax.plot(
-            [best["lr"]],
-            [best["mean"]],
-            marker="*",
-            markersize=16,
-            color="gold",
-            markeredgecolor="black",
-            linestyle="none",
-            label=f"best lr={best['lr']:.3g}",
-            zorder=5,
-        )
-    ax.set_xscale("log")
-    if wide_positive([g["mean"] for g in summary["groups"]]):
-        ax.set_yscale("log")
-    if failed_any:
-        _leave_worst_band(ax, summary["direction"])
-    ax.set_xlabel("learning rate")
-    epoch = "best epoch" if summary.get("at") == "best" else "last epoch"
-    ax.set_ylabel(f"{metric} ({epoch}, mean ± std over seeds)")
-    ax.set_title(wrap(f"{summary['name']}: {metric} vs learning rate ({summary['direction']}imum wins)", 70))
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False)  # below the data
-    return figure
-
-
-def _leave_worst_band(ax, direction: str) -> None:
-    """Stretch the y axis so the data stays clear of the band where unscored learning rates are marked."""
-    low, high = ax.get_ylim()
-    log = ax.get_yscale() == "log"
-    span = (math.log10(high) - math.log10(low)) if log else high - low
-    pad = span * WORST_BAND / (1 - WORST_BAND) * 1.5
-    if direction == "max":
-        ax.set_ylim(10 ** (math.log10(low) - pad) if log else low - pad, high)
-    else:
-        ax.set_ylim(low, 10 ** (math.log10(high) + pad) if log else high + pad)
-    ax.axhspan(
-        *((ax.get_ylim()[0], low) if direction == "max" else (high, ax.get_ylim()[1])),
-        color="red",
-        alpha=0.06,
-        zorder=0,
-    )
-
-
 # --------------------------------------------------------------------------- small multiples
-
-
-def _series(group: dict) -> str:
-    """A line of metric_vs_lr: optimizer · scheduler, and the batch size when it is an axis."""
-    size = f" · b={group['batch_size']}" if group.get("batch_size") is not None else ""
-    return series_label(group["optimizer"], group["scheduler"]) + size
 
 
 def _groups_in_order(summary: dict) -> list[list[dict]]:
@@ -246,7 +156,7 @@ def schedule_panels(summary: dict, metrics: dict[str, list[dict]], store) -> lis
     step, in fractional epochs, where the variant recorded lr_steps.csv)."""
     by_series: dict[str, list[dict]] = {}
     for members in _groups_in_order(summary):
-        by_series.setdefault(_series(members[0]), []).append(members[0])
+        by_series.setdefault(series_of(members[0]), []).append(members[0])
     panels = []
     for label, heads in by_series.items():
         lines = []

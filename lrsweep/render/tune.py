@@ -1,16 +1,14 @@
-"""``lrsweep tune``'s results: the range test's bounds and one table per stage, the one-line verdict, and
-plots/tune.png.
+"""``lrsweep tune``'s results: the range test's bounds and one table per stage, and the one-line verdict
+(plots/tune.png: :mod:`lrsweep.render.tune_plots`).
 """
 
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 from rich.table import Table
 from rich.text import Text
 
-from lrsweep.render.figures import pyplot, save_png, wide_positive
 from lrsweep.render.format import fmt, fmt_lr
 
 TUNE_TABLES = (("scout", ("scout", "rung")), ("refine", ("refine",)), ("final", ("final", "rung", "refine")))
@@ -135,106 +133,3 @@ def _batch_sizes_verdict(tune: dict) -> Text:
     if retrain and retrain.get("status") == "done":
         text.append(f"\n{retrain_line(retrain)}")
     return text
-
-
-# --------------------------------------------------------------------------- plots/tune.png
-
-TUNE_MARKS = {
-    "scout": ("v", "0.55", "scout (cut at a rung: its metric there)"),
-    "rung": ("o", "C0", "scout, full length"),
-    "refine": ("D", "C2", "refine"),
-    "final": ("s", "C3", "final (mean of every seed)"),
-}
-
-
-def tune_figure(plt, tune: dict, summary: dict):
-    """The metric against LR (log axis) for every variant tune tried, each stage's points marked, the band
-    shaded, the range test's bounds dashed and the pick starred; diverged LRs marked × at the bottom."""
-    metric = summary["metric"]
-    figure, ax = plt.subplots(figsize=(7.5, 4.5), layout="constrained")
-    band = tune.get("band")
-    if band:
-        ax.axvspan(
-            band["low"] / 1.03,
-            band["high"] * 1.03,
-            color="gold",
-            alpha=0.25,
-            label=f"band {band['low']:.3g}–{band['high']:.3g}",
-        )
-    stages = [s for s in tune.get("stages", []) if s.get("stage") == "range"]
-    for _name, value in (stages[0].get("bounds") or {}).items() if stages else ():
-        ax.axvline(value, color="0.4", ls="--", lw=1)
-    values = []
-    for stage, (marker, color, label) in TUNE_MARKS.items():
-        rows = tune_stage_rows(summary, (stage,))
-        if stage == "final":  # the finals' seed means, over every seed (the first seed's run came earlier)
-            rows = [{"lr": g["lr"], "mean": g["mean"], "status": "/".join(g["statuses"])} for g in summary["groups"]]
-        shown = [r for r in rows if r["mean"] is not None and "diverged" not in r["status"]]
-        if shown:
-            ax.plot(
-                [r["lr"] for r in shown],
-                [r["mean"] for r in shown],
-                marker,
-                color=color,
-                label=label,
-                markersize=7,
-                linestyle="none",
-                fillstyle="none" if stage == "scout" else "full",
-            )
-            values += [r["mean"] for r in shown]
-        lost = [r["lr"] for r in rows if "diverged" in r["status"] or r["mean"] is None]
-        if lost:
-            ax.plot(
-                lost,
-                [0.02] * len(lost),
-                "x",
-                color="red",
-                transform=ax.get_xaxis_transform(),
-                label=f"{stage}: diverged/unfinished",
-            )
-    best = tune.get("best")
-    if best and best.get("mean") is not None:
-        ax.plot(
-            [best["lr"]],
-            [best["mean"]],
-            marker="*",
-            markersize=16,
-            color="gold",
-            markeredgecolor="black",
-            linestyle="none",
-            label=f"pick lr={best['lr']:.3g}",
-            zorder=5,
-        )
-    ax.set_xscale("log")
-    if wide_positive(values):
-        ax.set_yscale("log")
-    ax.set_xlabel("learning rate (dashed: the range test's bounds)")
-    ax.set_ylabel(f"{metric} (last epoch reached, seed mean)")
-    cost = (tune.get("cost") or {}).get("trainings", 0)
-    ax.set_title(f"{summary['name']}: lrsweep tune, {cost:.3g} trainings ({summary['direction']}imum wins)")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize="small")
-    return figure
-
-
-def write_tune_plot(store, tune: dict, summary: dict, name: str = "tune.png") -> Path:
-    """plots/tune.png of a tune run."""
-    plt = pyplot()
-    figure = tune_figure(plt, tune, summary)
-    store.plots_dir.mkdir(parents=True, exist_ok=True)
-    path = store.plots_dir / name
-    save_png(figure, path)
-    plt.close(figure)
-    return path
-
-
-def write_tune_plots(store, tune: dict, summary: dict) -> list[Path]:
-    """plots/tune.png, or with several batch sizes one plots/tune-b<size>.png each."""
-    if not tune.get("batch_sizes"):
-        return [write_tune_plot(store, tune, summary)]
-    paths = []
-    for size, part in tune["batch_sizes"].items():
-        rows = [r for r in summary.get("variants", []) if str(r.get("batch_size")) == size]
-        groups = [g for g in summary.get("groups", []) if str(g.get("batch_size")) == size]
-        paths.append(write_tune_plot(store, part, {**summary, "variants": rows, "groups": groups}, f"tune-b{size}.png"))
-    return paths

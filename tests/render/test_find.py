@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+import pytest
 from rich.console import Console
 
 from lrsweep.render.find import render_curve
@@ -38,3 +39,16 @@ def test_render_curve_marks_every_suggestion_and_the_divergence_at_its_column():
     assert marks[20] == "s" and marks[30] == "v" and marks[50] == "x"
     assert marks[32] == "m"  # lrs[44] / 10: one decade (11.8 steps) left of the minimum
     assert axis.startswith("1e-05") and "loss 1…3" in axis
+
+
+def test_the_figure_draws_the_stability_edge_find_reports():
+    pytest.importorskip("matplotlib")
+    from lrsweep.render.find import find_figure
+
+    def edges(result):
+        return [line for line in find_figure(result).axes[0].get_lines() if "stability edge" in line.get_label()]
+
+    marked = edges(curve_result(edge_lr=0.5, sharpness=4.0))
+    assert len(marked) == 1 and list(marked[0].get_xdata()) == [0.5, 0.5]
+    assert marked[0].get_label() == "stability edge 0.5"
+    assert edges(curve_result()) == []  # none measured (an adaptive optimizer): none drawn

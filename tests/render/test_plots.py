@@ -8,7 +8,10 @@ import pytest
 
 pytest.importorskip("matplotlib")
 
+from helpers import tune_summary  # noqa: E402
+
 from lrsweep.render import plots  # noqa: E402
+from lrsweep.render.metric_vs_lr import WORST_BAND  # noqa: E402
 from lrsweep.select.summary import summarize, variant_row  # noqa: E402
 
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -112,7 +115,7 @@ def test_unscored_lrs_sit_at_the_worst_end_of_a_max_wins_axis_with_a_legend_entr
     assert len(marks) == 1 and marks[0].get_marker() == "x"
     mark_y = marks[0].get_ydata()[0]  # in axes fraction (an x-axis transform)
     data_y = [_axes_fraction(ax, g["lr"], g["mean"]) for g in summary["groups"] if g["mean"] is not None]
-    assert mark_y < plots.WORST_BAND < min(data_y)  # below every scored point, not above the best
+    assert mark_y < WORST_BAND < min(data_y)  # below every scored point, not above the best
     figure.canvas.draw()
     legend, frame = ax.get_legend().get_window_extent(), ax.get_window_extent()
     assert legend.y1 <= frame.y0  # the legend is below the axes, not over the data
@@ -160,4 +163,34 @@ def test_the_schedule_axis_ends_where_training_did(tmp_path):
     panels = plots.schedule_panels(summary, metrics, FakeStore(tmp_path, metrics))
     figure = plots._small_multiples(plt, panels, plots._draw_schedule, "t")
     assert figure.axes[0].get_xlim() == (0, 3)
+    plt.close(figure)
+
+
+def _points(ax, fragment: str) -> list[float]:
+    lines = [line for line in ax.get_lines() if fragment in str(line.get_label())]
+    return sorted(x for line in lines for x in line.get_xdata())
+
+
+def test_a_tune_runs_metric_vs_lr_shows_every_lr_it_trained_each_stage_marked():
+    plt = plots.pyplot()
+    figure = plots.metric_vs_lr(plt, tune_summary())
+    ax = figure.axes[0]
+    assert _points(ax, "scout, cut at epoch 1 of 3") == [0.1, 0.3, 1.0]  # partial length, and said so
+    assert _points(ax, "scout, full length") == [0.01] and _points(ax, "refine") == [0.02]
+    cut = next(line for line in ax.get_lines() if "cut at epoch" in str(line.get_label()))
+    assert cut.get_fillstyle() == "none"  # hollow: not comparable with the full-length points
+    finals = [c for c in ax.containers if str(c.get_label()).startswith("final")]
+    assert len(finals) == 1 and list(finals[0].lines[0].get_xdata()) == [0.01, 0.02]
+    plt.close(figure)
+
+
+def test_schedules_at_one_lr_stand_side_by_side_named_on_the_axis():
+    plt = plots.pyplot()
+    summary, _ = sweep([0.1], schedulers=("none", "steplr", "cosineannealinglr"))
+    figure = plots.metric_vs_lr(plt, summary)
+    ax = figure.axes[0]
+    xs = sorted(x for c in ax.containers for x in c.lines[0].get_xdata())
+    assert xs == [0, 1, 2]  # one position per schedule, not all at lr=0.1
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["cosineannealinglr", "none", "steplr"]
+    assert ax.get_xlabel() == "each with sgd" and ax.get_xscale() == "linear"
     plt.close(figure)
