@@ -39,3 +39,28 @@ def test_the_range_test_on_your_own_model_example_runs(tmp_path, monkeypatch, ca
     assert found.suggestion > 0 and found.divergence_lr is not None and found.run_dir is None
     assert (tmp_path / "find.png").read_bytes().startswith(b"\x89PNG") and len(list(tmp_path.iterdir())) == 1
     assert capsys.readouterr().out.startswith(str(found.suggestion))
+
+
+def stated_test_count() -> int:
+    """The number of tests the quick start says the suite has (``1,278 tests``)."""
+    quick = ROOT.joinpath("README.md").read_text().split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    (count,) = re.findall(r"([\d,]+) tests", quick)
+    return int(count.replace(",", ""))
+
+
+def whole_suite(config) -> bool:
+    """Whether this session collected every test: no paths narrower than tests/, no -k, -m, --deselect, --lf."""
+    here = Path(config.invocation_params.dir)
+    paths = {(here / arg.split("::")[0]).resolve() for arg in config.args}
+    narrowed = config.getoption("keyword") or config.getoption("markexpr") or config.getoption("deselect")
+    return paths <= {ROOT, ROOT / "tests"} and not narrowed and not getattr(config.option, "lf", False)
+
+
+def test_the_quick_start_states_the_test_count(request):
+    """Within a tenth, so a branch that adds a few tests passes; a README left hundreds of tests behind fails."""
+    import pytest
+
+    if not whole_suite(request.config):
+        pytest.skip("counts the whole suite: run python -m pytest")
+    stated, collected = stated_test_count(), len(request.session.items)
+    assert abs(collected - stated) <= stated / 10, f"README says {stated} tests, the suite has {collected}"
