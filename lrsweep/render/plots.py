@@ -22,14 +22,20 @@ def write_plots(store, summary: dict) -> list[Path]:
     rows = summary["variants"]
     metrics = {row["id"]: store.read_metrics(row["id"]) for row in rows}
     figures = {"metric_vs_lr": metric_vs_lr(plt, summary)}
-    fixed = [f"{k} {rows[0][k]}" for k in ("optimizer", "scheduler") if rows and k not in varying_axes(summary)]
+    if rows and rows[0]["optimizer"] in ("command", "function"):  # your own code: no optimizer of lrsweep's
+        fixed = [f"trained by your {rows[0]['optimizer']}"]
+    else:
+        fixed = [f"{k} {rows[0][k]}" for k in ("optimizer", "scheduler") if rows and k not in varying_axes(summary)]
     loss_title = " · ".join([f"{summary['name']}: train/val loss per epoch", *fixed])
     figures.update(_paged("loss_curves", loss_panels(summary, metrics), plt, _draw_losses, loss_title))
     if summary["metric"] != "val_loss" or summary.get("metrics"):  # beyond what loss_curves shows
         metric_title = " · ".join([f"{summary['name']}: validation metrics per epoch", *fixed])
         figures.update(_paged("metric_curves", metric_panels(summary, metrics), plt, _draw_losses, metric_title))
+    reported = any(isinstance(row.get("lr"), (int, float)) for rows_ in metrics.values() for row in rows_)
     figures.update(
-        _paged(
+        {}  # your own code that reports no lr: nothing to draw
+        if not reported
+        else _paged(
             "lr_schedule",
             schedule_panels(summary, metrics, store),
             plt,

@@ -67,6 +67,20 @@ def _notes(rows: list[dict]) -> list[str]:
     return notes
 
 
+OWN_CODE = ("command", "function")  # the optimizer slot of a trial of your own code names its kind
+
+
+def _own_code(rows: list[dict]) -> bool:
+    return bool(rows) and rows[0].get("optimizer") in OWN_CODE
+
+
+def _fixed(rows: list[dict], axes: list[str]) -> list[str]:
+    """What every row shares, for the caption: the optimizer and scheduler, or what trained your own code."""
+    if _own_code(rows):
+        return [f"trained by your {rows[0]['optimizer']}"]
+    return [f"{k}: {rows[0][k]}" for k in ("optimizer", "scheduler") if rows and k not in axes]
+
+
 def summary_table(summary: dict) -> Table:
     """The final table: sorted by the selection metric, the best highlighted.
 
@@ -78,7 +92,7 @@ def summary_table(summary: dict) -> Table:
     rows = summary["variants"]
     sizes = [k for k in BATCH_AXIS if any(r.get(k) is not None for r in rows)]
     axes = [k for k in ("optimizer", "scheduler", "device") if varies(rows, k)]
-    fixed = [f"{k}: {rows[0][k]}" for k in ("optimizer", "scheduler") if rows and k not in axes]
+    fixed = _fixed(rows, axes)
     table = Table(
         title=f"{summary['name']}: ranked by {summary['metric']} ({summary['direction']}imum wins){_at(summary)}",
         caption=" · ".join(fixed + _notes(rows)) or None,
@@ -88,6 +102,12 @@ def summary_table(summary: dict) -> Table:
     scheduled = any(r["scheduler"] != "none" for r in rows)  # else the final LR is the LR: no column
     further = list(summary.get("metrics") or [])  # val_f1, eval_bleu, ...: what the variants reported beyond
     best_epoch = summary.get("at") == "best"
+    # lrsweep's own scores; your own code may report none of them (its metrics are in `further`)
+    scores = [
+        k
+        for k in ("train_loss", "val_loss", "val_acc")
+        if not _own_code(rows) or any(r.get(k) is not None for r in rows)
+    ]
     columns = [
         "rank",
         "lr",
@@ -96,9 +116,7 @@ def summary_table(summary: dict) -> Table:
         "status",
         "epochs",
         *(["best_ep"] if best_epoch else []),
-        "train_loss",
-        "val_loss",
-        "val_acc",
+        *scores,
         *further,
         *(["final_lr"] if scheduled else []),
         "s",
@@ -119,9 +137,7 @@ def summary_table(summary: dict) -> Table:
             _status(row),
             str(row["epochs_run"]),
             *([fmt(row.get("best_epoch"))] if best_epoch else []),
-            fmt_score(row["train_loss"]),
-            fmt_score(row["val_loss"]),
-            fmt_score(row["val_acc"]),
+            *(fmt_score(row[k]) for k in scores),
             *(fmt_score(row.get(name)) for name in further),
             *([fmt(row.get("final_lr"), 3)] if scheduled else []),
             fmt_seconds(row["seconds"]),
@@ -135,7 +151,7 @@ def _group_table(summary: dict) -> Table:
     groups = summary["groups"]
     sizes = [k for k in BATCH_AXIS if any(g.get(k) is not None for g in groups)]
     axes = [k for k in ("optimizer", "scheduler") if varies(groups, k)]
-    fixed = [f"{k}: {groups[0][k]}" for k in ("optimizer", "scheduler") if groups and k not in axes]
+    fixed = _fixed(groups, axes)
     fixed += [STUCK] if any(g.get("stuck") for g in groups) else []
     table = Table(
         title=f"{summary['name']}: {metric} ({summary['direction']} wins){_at(summary)}, mean ± std over seeds",
@@ -196,9 +212,9 @@ def verdict(summary: dict) -> Text:
         return text
     size = f" batch_size={best['batch_size']}" if best.get("batch_size") is not None else ""
     where = f" at epoch {best['stop_epoch']}" if best.get("stop_epoch") else ""
+    how = "" if best["optimizer"] in OWN_CODE else f" {best['optimizer']} {best['scheduler']}"
     text.append(
-        f"Best: lr={fmt_lr(best['lr'])}{size} {best['optimizer']} {best['scheduler']} "
-        f"({summary['metric']} {fmt(best['mean'])}{where})",
+        f"Best: lr={fmt_lr(best['lr'])}{size}{how} ({summary['metric']} {fmt(best['mean'])}{where})",
         style="bold yellow" if best.get("stuck") else "bold green",
     )
     if best.get("stuck"):

@@ -148,3 +148,32 @@ def test_a_functions_name_in_the_config_is_a_valid_spec_even_for_locals_and_lamb
     assert function_spec(inner).split(":")[0].endswith("test_trials")
     assert function_spec(inner).endswith(".locals.inner")
     assert function_spec(lambda trial: None).endswith(".locals.lambda")
+
+
+def test_a_trials_seconds_are_its_epochs_and_its_table_and_plots_name_no_optimizer_of_lrsweeps(tmp_path):
+    from rich.console import Console
+
+    from lrsweep.render.plots import write_plots
+    from lrsweep.render.tables import summary_table, verdict
+    from lrsweep.run.store import RunStore
+
+    def train(trial):
+        for epoch in range(1, trial.epochs + 1):
+            time.sleep(0.05)
+            trial.report(epoch, eval_f1=0.5 + epoch * trial.lr)
+
+    result = lrsweep.grid(train, lr=[0.01, 0.1], epochs=2, metric="eval_f1", out=tmp_path)
+    run = load_run(result.run_dir)
+    for row in result.summary["variants"]:
+        epochs = [r["seconds"] for r in run.metrics(row["id"])]
+        status = RunStore(result.run_dir).read_status(row["id"])
+        assert row["seconds"] == pytest.approx(sum(epochs), abs=2e-3)  # one definition: the sum of its epochs'
+        assert status["seconds"] == pytest.approx(sum(epochs), abs=2e-3)
+    console = Console(width=200, record=True)
+    console.print(summary_table(result.summary))
+    console.print(verdict(result.summary))
+    shown = console.export_text()
+    assert "trained by your function" in shown and "optimizer:" not in shown and "scheduler:" not in shown
+    assert "Best: lr=0.1 (eval_f1" in shown and "val_loss" not in shown  # it reported no val_loss: no empty column
+    written = {p.name for p in write_plots(RunStore(result.run_dir), result.summary)}
+    assert "lr_schedule.png" not in written and "metric_vs_lr.png" in written  # no lr reported: no empty panel

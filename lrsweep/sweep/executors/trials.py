@@ -329,6 +329,7 @@ class TrialSession:
         """The trial's process has exited (or its function returned): record how it ended."""
         if handle.state == RUNNING:
             handle.active += time.monotonic() - handle.started
+            handle.state = ENDING  # its clock has stopped: training_seconds() is `active` from here on
         self.handles.pop(handle.variant.id, None)
         self._free(handle)
         self.settled.add(handle.variant.id)
@@ -367,7 +368,9 @@ class TrialSession:
         rows = [r for r in handle.reports.rows if until is None or r["epoch"] <= until]
         records = [EpochRecord.from_row(handle.sent.get(r["epoch"], r)) for r in rows]
         result = VariantResult(handle.variant.id, status, epochs=records, error=error)
-        result.seconds = handle.training_seconds()
+        # A variant's seconds are the sum of its epochs' (as for lrsweep's own loop); the first epoch's include
+        # the trial's start-up (a process: Python, imports, loading data).
+        result.seconds = sum(r.seconds for r in records if r.seconds) if records else handle.training_seconds()
         result.computed = dict(handle.computed)
         return result
 
