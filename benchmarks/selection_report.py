@@ -41,7 +41,7 @@ def ratio_cell(ratios: list[tuple[float, float]]) -> str:
     wall, cpu = ([r[i] for r in ratios] for i in (0, 1))
     mean = [math.exp(sum(math.log(r) for r in rs) / len(rs)) for rs in (wall, cpu)]
     faster = sum(r <= 1 for r in wall)
-    return f"{mean[0]:.2f} ({mean[1]:.2f}) · {min(wall):.2f}–{max(wall):.2f} · <=1 on {faster}/{len(wall)}"
+    return f"geo-mean {mean[0]:.2f} ({mean[1]:.2f}) · {min(wall):.2f}–{max(wall):.2f} · ≤1 on {faster}/{len(wall)}"
 
 
 def summary_cells(results: list[dict], strategies: list[str]) -> list[str]:
@@ -108,7 +108,7 @@ def table_of(results: list[dict], strategies: list[str], timed: bool):
     dense_known = [r["dense"]["seconds"] for r in results if r["dense"]]
     dense_mean = f" · {sum(dense_known) / len(dense_known):.1f}s" if len(dense_known) == len(results) else ""
     table.add_row(
-        "in band · mean trainings · mean s" + (" · ratio: geo-mean, range" if ratio else ""),
+        "in band · mean trainings · mean s",
         "",
         f"{TRUTH_POINTS * len(SEEDS)}{dense_mean}",
         *summary_cells(results, strategies),
