@@ -26,7 +26,7 @@ FIRST_SIX = {
 def bench(tmp_path_factory):
     """The benchmark's modules, importable by name as selection.py imports them; generated data in a tmp folder."""
     names = ("selection_data", "selection_models", "selection_tasks", "selection_report", "selection_timing")
-    names += ("selection",)
+    names += ("selection", "selection_compare")
     with pytest.MonkeyPatch.context() as patch:
         patch.syspath_prepend(str(ROOT / "benchmarks"))
         patch.setenv("LRSWEEP_DATA", str(tmp_path_factory.mktemp("selection-data")))
@@ -115,3 +115,23 @@ def test_the_readme_table_comes_from_the_json_file(bench):
     assert "0.01 (one grid point)" in lines[3] and "NO (no pick) · 15.0 · 2.0s" in lines[3]
     summary = "| **72 · 20.0s** | **1/2 · 15.0 · 5.0s** | **1/2 · 15.0 · 3.0s** |"
     assert lines[4].endswith(summary + " **geo-mean 1.41 (1.00) · 0.50–4.00 · ≤1 on 1/2** |")
+
+
+def test_before_and_after_runs_compare_task_by_task(bench):
+    compare = bench["selection_compare"]
+
+    def row(strategy, cost, seconds):
+        return dict(strategy=strategy, lr=0.01, ok=True, cost=cost, loss=0.5, seconds=seconds, cpu_seconds=seconds)
+
+    def run(budget, tune_s, strategies):
+        rows = {"tune": row("tune", budget - 2, tune_s), "grid5": row("grid5", 15.0, 4.0)}
+        rows.update({s: row(s, 1.0, 1.0) for s in strategies if s not in rows})
+        task = {"task": "logreg-adam", "held_out": True, "band": [0.004, 0.1], "strategies": rows}
+        return {"meta": {"budget": budget, "strategies": strategies, "load": [1.0, 2.0], "cpus": 2}, "tasks": [task]}
+
+    table = compare.markdown(run(14.0, 8.0, ["tune", "find", "grid5"]), run(8.0, 2.0, ["tune", "grid5"]))
+    lines = table.splitlines()
+    assert "tune before (budget 14)" in lines[0] and "tune after (budget 8)" in lines[0]
+    assert "find (before's run)" in lines[0]
+    assert "| yes 0.01 · 12.0 · 8.0s | yes 0.01 · 6.0 · 2.0s | yes 0.01 · 15.0 · 4.0s | 2.00 | 0.50 |" in lines[2]
+    assert "geo-mean 0.50 (0.50)" in lines[3] and "1 tasks; 2 CPUs" in lines[5]
