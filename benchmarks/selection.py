@@ -81,6 +81,12 @@ def parse_args(argv=None):
     p.add_argument("--json", metavar="FILE", help="also write every number of the table (and the load) to FILE")
     p.add_argument("--budget", type=float, default=None, help="tune's budget (default: tune's default)")
     p.add_argument("--grace", action="store_true", help="measure successive halving's grace period on the truths")
+    p.add_argument(
+        "--plain-cuts",
+        action="store_true",
+        help="tune cuts its scouts at the grace period whatever the schedule (TuneSettings(schedule_aware=False), "
+        "the rule before issue #19): to measure what the schedule-aware scouting changes",
+    )
     p.add_argument("--strategies", default=",".join(STRATEGIES), help="comma-separated, of: %(default)s")
     p.add_argument("--at", choices=("last", "best"), default="last", help="the epoch each variant is scored at")
     p.add_argument("--early-stopping", type=int, default=None, metavar="PATIENCE", help="early stopping on val_loss")
@@ -93,11 +99,11 @@ def _config(raw):
     return parse_config(raw)
 
 
-def run_tune(name, raw, budget):
-    from lrsweep.api.tuning import tune
+def run_tune(name, raw, budget, plain_cuts=False):
+    from lrsweep.api.tuning import TuneSettings, tune
 
     with tempfile.TemporaryDirectory() as tmp:
-        result = tune(raw, out=tmp, budget=budget)
+        result = tune(raw, out=tmp, budget=budget, settings=TuneSettings(schedule_aware=not plain_cuts))
     return result.best["lr"], result.cost["trainings"], result
 
 
@@ -171,7 +177,7 @@ def run_tpe_scored(name, raw, trials, rule):
     return float(f"{study.best_params['lr']:.4g}"), sum(spent)
 
 
-def evaluate(name, raw, lr_range, strategies, budget, rule=None, timed=False):
+def evaluate(name, raw, lr_range, strategies, budget, rule=None, timed=False, plain_cuts=False):
     """(best seed-mean val_loss, band low, band high, rows): per strategy (name, pick, in band?, cost in
     trainings, the pick's seed-mean val_loss, wall seconds or None, CPU seconds or None). ``timed``: every
     strategy trained for real (selection_timing.py); otherwise from the cached picks, tune alone trained.
@@ -207,7 +213,7 @@ def evaluate(name, raw, lr_range, strategies, budget, rule=None, timed=False):
         return best, low, high, rows
     if "tune" in strategies:
         with stopwatch() as took:
-            lr, cost, _ = run_tune(name, raw if plain else scoring.with_rule(raw, rule), budget)
+            lr, cost, _ = run_tune(name, raw if plain else scoring.with_rule(raw, rule), budget, plain_cuts)
         judge("tune", lr, cost, took["seconds"], took["cpu_seconds"])
     found, find_cost = run_find(raw) if {"find", "find+grid"} & set(strategies) else (None, 0)
     if "find" in strategies:
@@ -275,7 +281,9 @@ def run_task(name: str, args, strategies: list[str], rule=None) -> dict:
     """One task: its truth, every strategy's row, the dense grid's timing, the load before and after."""
     raw, lr_range = tasks()[name]
     before = load_average()
-    best, low, high, rows = evaluate(name, raw, lr_range, strategies, args.budget, rule, timed=args.time)
+    best, low, high, rows = evaluate(
+        name, raw, lr_range, strategies, args.budget, rule, timed=args.time, plain_cuts=args.plain_cuts
+    )
     dense = truth(name, raw, lr_range).get("timing")
     if args.time and args.dense:
         run = timed_grid(raw, truth_lrs(lr_range))

@@ -25,6 +25,7 @@ class TuneSettings:
     finalists: int = 2  # LRs that get every seed of the config in the finals
     range_steps: int = 100  # optimizer steps of the range test, at most ...
     range_share: float = 0.5  # ... and at most this share of one training's steps (but MIN_RANGE_STEPS)
+    schedule_aware: bool = True  # False: scouts cut at the grace period whatever the schedule (the rule before #19)
 
     def check(self) -> None:
         rules = (

@@ -193,6 +193,8 @@ class Tuner(TuneRecords):
         engine = self.config.kind == "engine"
         shapes = [schedule_shape(spec, c.epochs) for spec in self.config.schedulers] if engine else []
         shape = next((x for x in shapes if x[0] == "cycle"), max(shapes, default=("plain", 0), key=lambda x: x[1]))
+        if not self.settings.schedule_aware:  # for comparison: the plain cut whatever the schedule
+            shape = ("plain", 0)
         mode, grace, why = scout_fidelity(shape, c.epochs, grace)
         names = [spec.type for spec in self.config.schedulers] if engine else []
         self.fidelity = {"mode": mode, "grace_epochs": grace, "schedule": shape[0], "schedulers": names, "reason": why}

@@ -79,3 +79,12 @@ def test_a_small_budget_is_spent_and_an_unresolved_band_says_so(task, tmp_path, 
     assert 5 <= result.cost["trainings"] <= 6
     if not result.band["resolved"]:
         assert "unresolved" in result.band["note"]
+
+
+def test_schedule_aware_scouting_can_be_turned_off_for_comparison(task):
+    tuner = Tuner.__new__(Tuner)
+    tuner.config, tuner.costs = parse_config({**task, "scheduler": "onecycle"}), Costs(3, 8)
+    tuner.settings = TuneSettings()
+    assert tuner._fidelity()[0] == "compressed"
+    tuner.settings = TuneSettings(schedule_aware=False)
+    assert tuner._fidelity()[0] == "prefix"
