@@ -17,6 +17,7 @@ from lrsweep.run.store import RunStore
 from lrsweep.select.strategy import (
     Costs,
     compressed_epochs,
+    compressed_keep,
     grace_epochs,
     halving_epochs,
     halving_segments,
@@ -275,7 +276,7 @@ class Tuner(TuneRecords):
             for row in summary["variants"]
             if row["status"] == "done" and (value := score(row, self.config.select.metric)) is not None
         ]
-        keep = [lr for _v, lr in sorted(scored)[: max(1, len(lrs) // self.settings.reduction)]]
+        keep = compressed_keep(lrs, [lr for _v, lr in sorted(scored)], max(1, len(lrs) // self.settings.reduction))
         self.counted.update(f"short:{r['id']}" for r in summary["variants"])
         self.short_epochs = sum(r["epochs_run"] for r in summary["variants"])
         return self._sweep(keep, seeds=self.config.seeds[:1])

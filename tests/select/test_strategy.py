@@ -8,6 +8,7 @@ from lrsweep.optim.schedulers import parse_scheduler
 from lrsweep.select.strategy import (
     Costs,
     band_of,
+    compressed_keep,
     grace_epochs,
     halving_epochs,
     halving_segments,
@@ -163,3 +164,11 @@ def test_the_band_never_holds_a_finalist_the_finals_call_not_tied():
     widened = widen_band(band, best, ranking, seed=0, rtol=0.05, apart=(0.05,))
     assert widened["low"] == 0.1  # the finals' verdict wins over the first seed's
     assert widen_band(band, best, ranking, seed=0, rtol=0.05)["low"] == 0.03  # without it, it would not
+
+
+def test_compressed_scouts_send_their_best_and_the_lr_below_it_to_full_length():
+    lrs = [0.01, 0.02, 0.04, 0.08, 0.16]
+    assert compressed_keep(lrs, [0.08, 0.16, 0.04, 0.02], 2) == [0.08, 0.04]
+    assert compressed_keep(lrs, [0.01, 0.02, 0.04], 2) == [0.01, 0.02]  # nothing below: the next by rank
+    assert compressed_keep(lrs, [0.08, 0.16, 0.04], 3) == [0.08, 0.04, 0.16]
+    assert compressed_keep(lrs, [0.08], 1) == [0.08] and compressed_keep(lrs, [], 2) == []
