@@ -1,8 +1,12 @@
-"""The tasks of benchmarks/selection.py: six small trainings of different kinds, and their dense-grid truth.
+"""The tasks of benchmarks/selection.py: twelve small trainings of different kinds, and their dense-grid truth.
 
-Each task is a config dict (3 seeds); its data files are generated (seeded) from the bundled MNIST
-sample or from formulas into a cache folder, never committed. The truth of a task is a dense LR grid
-(24 LRs x 3 seeds), cached with every variant's per-epoch validation loss in selection_truth.json.
+    python benchmarks/selection_tasks.py [NAME ...]   # compute the truths not cached yet; print each band
+    python benchmarks/selection_tasks.py --retime     # time the truths cached without a wall time
+
+Each task is a config dict (3 seeds); its data files are generated (seeded) by selection_data.py into a
+cache folder, never committed; two models come from selection_models.py. The truth of a task is a dense
+LR grid (24 LRs x 3 seeds), cached with every variant's per-epoch validation loss in selection_truth.json,
+with the wall and CPU seconds it took and the machine's load while it ran (``timing``).
 """
 
 from __future__ import annotations
@@ -12,9 +16,10 @@ import json
 import math
 import os
 import tempfile
+import time
 from pathlib import Path
 
-import numpy as np
+from selection_data import friedman1, mnist_noisy, mnist_subset, tabular_nonlinear, tabular_raw_scales
 
 HERE = Path(__file__).resolve().parent
 TRUTH_FILE = HERE / "selection_truth.json"
@@ -25,64 +30,6 @@ BAND = 0.10  # the good band: LRs whose seed-mean val_loss is within 10% of the 
 DEV_TASKS = ("mnist-mlp-sgdm", "tabular-mlp-sgd", "linreg-gd-synthetic")
 
 
-def data_dir() -> Path:
-    root = Path(os.environ.get("LRSWEEP_DATA", Path.home() / ".cache" / "lrsweep")) / "selection-bench"
-    root.mkdir(parents=True, exist_ok=True)
-    return root
-
-
-def _write_npz(path: Path, **arrays) -> str:
-    if not path.exists():
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".npz")
-        os.close(fd)
-        np.savez(tmp, **arrays)
-        os.replace(tmp, path)
-    return str(path)
-
-
-def _write_csv(path: Path, x: np.ndarray, y: np.ndarray) -> str:
-    if not path.exists():
-        header = ",".join([f"f{i}" for i in range(x.shape[1])] + ["target"])
-        rows = "\n".join(",".join(f"{v:.6g}" for v in (*xr, yr)) for xr, yr in zip(x, y))
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".csv")
-        with os.fdopen(fd, "w") as handle:
-            handle.write(header + "\n" + rows + "\n")
-        os.replace(tmp, path)
-    return str(path)
-
-
-def _mnist_subset(n_train: int, n_test: int) -> str:
-    from lrsweep.data import load_dataset
-
-    path = data_dir() / f"mnist-{n_train}-{n_test}.npz"
-    if not path.exists():
-        ds = load_dataset("mnist-sample", {})
-        _write_npz(
-            path,
-            x=ds.train_x[:n_train].numpy(),
-            y=ds.train_y[:n_train].numpy(),
-            x_test=ds.test_x[:n_test].numpy(),
-            y_test=ds.test_y[:n_test].numpy(),
-        )
-    return str(path)
-
-
-def _tabular_nonlinear() -> str:
-    rng = np.random.default_rng(7)
-    x = rng.normal(size=(800, 8))
-    y = np.sin(2 * x[:, 0]) + x[:, 1] * x[:, 2] + 0.5 * x[:, 3] ** 2 - x[:, 4] + 0.2 * rng.normal(size=800)
-    return _write_csv(data_dir() / "tabular-nonlinear.csv", x, y)
-
-
-def _tabular_raw_scales() -> str:
-    """A diabetes-like regression: features on very different, unstandardized scales, and an offset target."""
-    rng = np.random.default_rng(11)
-    scales = np.array([0.05, 1.0, 3.0, 8.0, 0.5, 2.0])
-    x = rng.normal(size=(500, 6)) * scales + np.array([0.0, 1.0, -2.0, 5.0, 0.0, 3.0])
-    y = x @ np.array([3.0, -1.0, 0.5, 0.2, 1.0, -0.3]) + 2.0 + 0.3 * rng.normal(size=500)
-    return _write_csv(data_dir() / "tabular-raw-scales.csv", x, y)
-
-
 def tasks() -> dict[str, dict]:
     """name -> (config dict, truth LR range)."""
     base = {"seeds": SEEDS, "device": "cpu", "retrain": False, "select": {"metric": "val_loss"}}
@@ -91,7 +38,7 @@ def tasks() -> dict[str, dict]:
             {
                 **base,
                 "name": "mnist-mlp-sgdm",
-                "data": {"name": "npz", "path": _mnist_subset(1500, 500), "val_fraction": 0.2, "batch_size": 32},
+                "data": {"name": "npz", "path": mnist_subset(1500, 500), "val_fraction": 0.2, "batch_size": 32},
                 "model": {"name": "mlp", "hidden": [64]},
                 "optimizer": {"name": "sgd", "momentum": 0.9},
                 "train": {"epochs": 3},
@@ -102,7 +49,7 @@ def tasks() -> dict[str, dict]:
             {
                 **base,
                 "name": "mnist-cnn-adam",
-                "data": {"name": "npz", "path": _mnist_subset(1000, 300), "val_fraction": 0.2, "batch_size": 64},
+                "data": {"name": "npz", "path": mnist_subset(1000, 300), "val_fraction": 0.2, "batch_size": 64},
                 "model": {"name": "cnn", "channels": [4, 8], "hidden": [32]},
                 "optimizer": {"name": "adam"},
                 "train": {"epochs": 2},
@@ -115,7 +62,7 @@ def tasks() -> dict[str, dict]:
                 "name": "tabular-mlp-sgd",
                 "data": {
                     "name": "csv",
-                    "path": _tabular_nonlinear(),
+                    "path": tabular_nonlinear(),
                     "target": "target",
                     "task": "regression",
                     "val_fraction": 0.2,
@@ -170,7 +117,7 @@ def tasks() -> dict[str, dict]:
                 "name": "linreg-gd-raw-csv",
                 "data": {
                     "name": "csv",
-                    "path": _tabular_raw_scales(),
+                    "path": tabular_raw_scales(),
                     "target": "target",
                     "task": "regression",
                     "standardize": False,
@@ -183,7 +130,74 @@ def tasks() -> dict[str, dict]:
             },
             (1e-5, 1.0),
         ),
+        **held_out_tasks(base),
     }
+
+
+def _mnist(path: str, batch_size: int) -> dict:
+    return {"name": "npz", "path": path, "val_fraction": 0.2, "batch_size": batch_size}
+
+
+def held_out_tasks(base: dict) -> dict[str, tuple[dict, tuple[float, float]]]:
+    """The six kinds issue #19 added: a schedule with a warm-up or a cycle, an RNN, a tiny batch, noisy labels."""
+    specs = {
+        "mnist-bncnn-onecycle": (  # a CNN with BatchNorm, SGD+momentum under OneCycle (per batch)
+            _mnist(mnist_subset(1000, 300), 64),
+            {"name": "selection_models:bn_cnn", "channels": [8, 16], "width": 32},
+            {"name": "sgd", "momentum": 0.9},
+            {"epochs": 3},
+            {"type": "onecycle"},
+            (1e-3, 3.0),
+        ),
+        "mnist-mlp-adamw-warmup": (  # AdamW, one epoch of linear warm-up, then cosine, per batch
+            _mnist(mnist_subset(1500, 500), 32),
+            {"name": "mlp", "hidden": [128]},
+            {"name": "adamw"},
+            {"epochs": 4},
+            {"type": "warmup", "warmup_epochs": 1, "then": {"type": "cosine"}, "interval": "step"},
+            (1e-5, 1.0),
+        ),
+        "friedman-mlp-adam": (  # a regression MLP with Adam on Friedman's #1 function
+            {"name": "csv", "path": friedman1(2000), "target": "target", "task": "regression", "val_fraction": 0.2}
+            | {"batch_size": 32},
+            {"name": "mlp", "hidden": [64, 64]},
+            {"name": "adam"},
+            {"epochs": 10, "loss": "mse"},
+            None,
+            (1e-5, 1.0),
+        ),
+        "mnist-gru-rows": (  # a GRU reading an image two rows per step (14 steps), clipped: the sequential engine
+            _mnist(mnist_subset(1500, 500), 32),
+            {"name": "selection_models:row_gru", "width": 32, "rows": 2},
+            {"name": "adam"},
+            {"epochs": 4, "grad_clip": 1.0},
+            None,
+            (1e-4, 1.0),
+        ),
+        "mnist-mlp-rmsprop-b8": (  # RMSprop at batch size 8
+            _mnist(mnist_subset(1000, 300), 8),
+            {"name": "mlp", "hidden": [64]},
+            {"name": "rmsprop"},
+            {"epochs": 2},
+            None,
+            (1e-5, 0.3),
+        ),
+        "mnist-widemlp-adagrad-noisy": (  # a wide MLP with Adagrad on 20% flipped training labels
+            _mnist(mnist_noisy(1500, 500, flip=0.2), 32),
+            {"name": "mlp", "hidden": [1024]},
+            {"name": "adagrad"},
+            {"epochs": 6},
+            None,
+            (1e-5, 1.0),
+        ),
+    }
+    out = {}
+    for name, (data, model, optimizer, train, scheduler, lr_range) in specs.items():
+        raw = {**base, "name": name, "data": data, "model": model, "optimizer": optimizer, "train": train}
+        if scheduler is not None:
+            raw["scheduler"] = scheduler
+        out[name] = (raw, lr_range)
+    return out
 
 
 def task_key(raw: dict) -> str:
@@ -232,17 +246,65 @@ def seed_mean(per_seed: dict) -> float:
     return sum(finals) / len(finals)
 
 
+def truth_lrs(lr_range: tuple[float, float]) -> list[float]:
+    lo, hi = lr_range
+    return [float(f"{lo * (hi / lo) ** (i / (TRUTH_POINTS - 1)):.4g}") for i in range(TRUTH_POINTS)]
+
+
+def timed_sweep(raw: dict, lrs: list[float]) -> tuple[dict, dict]:
+    """:func:`sweep`, and what it took: wall and CPU seconds, the 1-minute load average before and after."""
+    load, wall, cpu = os.getloadavg()[0], time.perf_counter(), time.process_time()
+    grid = sweep(raw, lrs)
+    timing = {
+        "seconds": round(time.perf_counter() - wall, 2),
+        "cpu_seconds": round(time.process_time() - cpu, 2),
+        "load": [round(load, 2), round(os.getloadavg()[0], 2)],
+        "threads": torch_threads(),
+    }
+    return grid, timing
+
+
+def torch_threads() -> int:
+    import torch
+
+    return torch.get_num_threads()
+
+
+def data_name(raw: dict) -> str:
+    """The task's data file name (its size and noise are in it), which the key, blind to paths, cannot see."""
+    return Path(raw["data"].get("path", raw["data"]["name"])).name
+
+
 def truth(name: str, raw: dict, lr_range: tuple[float, float]) -> dict:
-    """The dense grid of a task, from the cache or trained now (and cached)."""
+    """The dense grid of a task, from the cache or trained now (and cached, with its wall time)."""
     truths = load_truths()
-    key = task_key(raw)
-    if truths.get(name, {}).get("key") != key:
-        lo, hi = lr_range
-        lrs = [float(f"{lo * (hi / lo) ** (i / (TRUTH_POINTS - 1)):.4g}") for i in range(TRUTH_POINTS)]
+    key, data = task_key(raw), data_name(raw)
+    entry = truths.get(name, {})
+    if entry.get("key") != key or entry.get("data", data) != data:
+        grid, timing = timed_sweep(raw, truth_lrs(lr_range))
         truths = load_truths()
-        truths[name] = {"key": key, "grid": sweep(raw, lrs), "picks": {}}
+        truths[name] = {"key": key, "data": data, "grid": grid, "picks": {}, "timing": timing}
+        save_truths(truths)
+    elif "data" not in entry:  # cached before the data file's name was recorded: recorded now
+        truths[name]["data"] = data
         save_truths(truths)
     return truths[name]
+
+
+def retime(name: str, raw: dict, lr_range: tuple[float, float]) -> float:
+    """Train a cached truth again to record its wall time (truths cached before timings were); the grid is
+    kept. Returns the largest relative difference between the two trainings' seed-mean val_losses."""
+    entry = truth(name, raw, lr_range)
+    grid, timing = timed_sweep(raw, [float(lr) for lr in entry["grid"]])
+    diffs = [
+        abs(seed_mean(grid[lr]) / seed_mean(old) - 1)
+        for lr, old in entry["grid"].items()
+        if math.isfinite(seed_mean(old)) and math.isfinite(seed_mean(grid[lr]))
+    ]
+    truths = load_truths()
+    truths[name]["timing"] = {**timing, "retimed": True}
+    save_truths(truths)
+    return max(diffs, default=0.0)
 
 
 def band(entry: dict) -> tuple[float, float, float]:
@@ -294,12 +356,28 @@ def pick_loss(name: str, raw: dict, lr: float) -> float:
     return sum(values) / len(values)
 
 
-if __name__ == "__main__":
-    import sys
+def main(argv=None) -> None:
+    import argparse
 
-    chosen = sys.argv[1:] or list(tasks())
+    p = argparse.ArgumentParser(description="Compute (or show) the dense-grid truths of the selection tasks.")
+    p.add_argument("tasks", nargs="*", help="task names (default: all)")
+    p.add_argument("--retime", action="store_true", help="train the truths that have no wall time again, to time them")
+    args = p.parse_args(argv)
     for task_name, (config_raw, lr_span) in tasks().items():
-        if task_name in chosen:
-            entry = truth(task_name, config_raw, lr_span)
-            best_loss, low, high = band(entry)
-            print(f"{task_name}: best {best_loss:.4g}, band {low:.3g}-{high:.3g}", flush=True)
+        if task_name not in (args.tasks or [task_name]):
+            continue
+        if args.retime and "timing" not in load_truths().get(task_name, {}):
+            drift = retime(task_name, config_raw, lr_span)
+            print(f"{task_name}: retimed; seed means moved by at most {drift:.2%}", flush=True)
+        entry = truth(task_name, config_raw, lr_span)
+        best_loss, low, high = band(entry)
+        took = entry.get("timing", {}).get("seconds")
+        print(
+            f"{task_name}: best {best_loss:.4g}, band {low:.3g}-{high:.3g}, "
+            f"dense grid {'time unknown' if took is None else f'{took:.1f} s'}",
+            flush=True,
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -16,7 +16,8 @@ STAGES = ("range", "scout", "rung", "refine", "final")  # a variant's stage: sco
 class TuneSettings:
     """How ``lrsweep tune`` spends its budget; every default of the command lives here."""
 
-    budget: float = 14.0  # full-training equivalents: variant-epochs / train.epochs, every seed, range test included
+    budget: float = 8.0  # full-training equivalents: variant-epochs / train.epochs, every seed, range test included
+    time_budget: float | None = None  # wall seconds: no stage is started that the measured pack costs say overruns
     resolution: float = 1.5  # refinement stops once the incumbent's neighbours are within this ratio of LRs
     scouts: int = 8  # log-spaced LRs between the range test's bounds
     grace_fraction: float = 1 / 3  # share of train.epochs every scout trains before the first cut
@@ -24,6 +25,7 @@ class TuneSettings:
     finalists: int = 2  # LRs that get every seed of the config in the finals
     range_steps: int = 100  # optimizer steps of the range test, at most ...
     range_share: float = 0.5  # ... and at most this share of one training's steps (but MIN_RANGE_STEPS)
+    schedule_aware: bool = True  # False: scouts cut at the grace period whatever the schedule (the rule before #19)
 
     def check(self) -> None:
         rules = (
@@ -33,6 +35,7 @@ class TuneSettings:
             (0 < self.grace_fraction <= 1, f"grace_fraction must be in (0, 1], got {self.grace_fraction}"),
             (self.reduction >= 2, f"reduction must be >= 2, got {self.reduction}"),
             (self.finalists >= 1, f"finalists must be >= 1, got {self.finalists}"),
+            (self.time_budget is None or self.time_budget > 0, f"time_budget must be > 0 s, got {self.time_budget}"),
         )
         for ok, message in rules:
             if not ok:
@@ -58,7 +61,7 @@ class TuneResult:
     run_dir: str
     best: dict | None  # as grid's best (lr, mean, std, n, ids, ...); result.best.lr reads it too
     band: dict | None  # {low, high}: LRs indistinguishable from the best within seed noise (result.band.low)
-    cost: dict  # {trainings, variant_epochs, range_test_steps, budget} (result.cost.trainings)
+    cost: dict  # {trainings, variant_epochs, range_test_steps, budget, seconds, time_budget} (result.cost.trainings)
     stages: list[dict]  # per stage: what it tried, what it cost, why it stopped
     retrain: dict | None = None
     status: str = "finished"  # finished | interrupted
@@ -66,6 +69,8 @@ class TuneResult:
     range_test: dict | None = None
     batch_sizes: dict | None = None  # several batch sizes: one TuneResult (as a dict) per batch size, by its str
     scaling: dict | None = None  # ... and each batch size's pick against lr_scaling's rule (select.scaling)
+    fidelity: dict | None = None  # how scouts were compared under the schedule: {mode, grace_epochs, schedule, reason}
+    pack_costs: dict | None = None  # seconds per optimizer step of a pack of 1 and of k, measured at the start
 
     def __post_init__(self) -> None:
         for name in ("best", "band", "cost"):

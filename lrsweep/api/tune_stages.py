@@ -5,23 +5,29 @@ the finals with every seed. Every decision is a function of the metrics on disk,
 
 from __future__ import annotations
 
-from dataclasses import asdict, replace
+import math
+from dataclasses import replace
 
 from lrsweep.api.tune_bounds import range_test_bounds
+from lrsweep.api.tune_records import TuneRecords
 from lrsweep.api.tune_result import TuneResult, TuneSettings
 from lrsweep.config import Config, PruneConfig
 from lrsweep.errors import UsageError
 from lrsweep.run.store import RunStore
 from lrsweep.select.strategy import (
     Costs,
-    band_of,
+    compressed_epochs,
+    compressed_keep,
     grace_epochs,
     halving_epochs,
+    halving_segments,
     log_space,
     refine_points,
+    schedule_shape,
+    scout_fidelity,
     smoothed_ranking,
+    stage_seconds,
     survivors,
-    widen_band,
 )
 
 MIN_SCOUTS = 3
@@ -30,7 +36,7 @@ MIN_SCOUTS = 3
 SCOUT_SPAN = 1000.0
 
 
-class Tuner:
+class Tuner(TuneRecords):
     """One tune run: the stages in order, each recorded in tune.json as it ends."""
 
     def __init__(
@@ -51,7 +57,12 @@ class Tuner:
         self.planned = 0.0  # trainings committed by the stages so far (upper bounds): what decisions use
         self.tried: list[float] = []  # every LR tried on the first seed, in order (a resume replays the same)
         self.counted: set[str] = set()  # variants whose epochs a stage's cost already counts
-        self.range_test: dict | None = (self._read_tune() or {}).get("range_test")
+        saved = self._read_tune() or {}
+        self.range_test: dict | None = saved.get("range_test")
+        self.pack_costs: dict | None = saved.get("pack_costs")  # measured once; a resume reads them back
+        self.fidelity: dict | None = None
+        self.short_epochs = 0  # variant-epochs of the compressed scouts (their own store), for the scout stage
+        self._start_clock()
 
     # ---- the whole run
 
@@ -73,6 +84,7 @@ class Tuner:
         if (notice := direction_notice(self.config)) is not None:
             self.events.on_notice(notice)
         try:
+            self._measure_packs()
             low, high = self._range()
             self._scout(low, high)
             self._refine(high)
@@ -88,18 +100,6 @@ class Tuner:
         if self.section is None:
             finish_meta(self.store, "finished")
         return result
-
-    def _read_tune(self) -> dict | None:
-        """tune.json, or this batch size's entry of it."""
-        tuned = self.store.read_tune()
-        return tuned if self.section is None or tuned is None else (tuned.get("batch_sizes") or {}).get(self.section)
-
-    def _write_tune(self, data: dict) -> None:
-        whole = data
-        if self.section is not None:  # the other batch sizes' entries stay
-            whole = self.store.read_tune() or {}
-            whole.setdefault("batch_sizes", {})[self.section] = data
-        self.store.write_tune(whole)
 
     # ---- stage 1: bounds
 
@@ -151,15 +151,9 @@ class Tuner:
 
     def _scout(self, low: float, high: float) -> None:
         s, c = self.settings, self.costs
-        grace = grace_epochs(c.epochs, s.grace_fraction)
-        scouts = s.scouts
-        while (
-            scouts > MIN_SCOUTS
-            and c.trainings(halving_epochs(scouts, c.epochs, grace, s.reduction))
-            > self._left() - self._finals_reserve()
-        ):
-            scouts -= 1
-        cost = c.trainings(halving_epochs(scouts, c.epochs, grace, s.reduction))
+        mode, grace, why = self._fidelity()
+        scouts, finalists, over = self._scout_plan(mode, grace)
+        cost = c.trainings(self._scout_epochs(mode, scouts, grace))
         if cost + self._finals_reserve(1) > self._left():
             raise UsageError(
                 f"a budget of {s.budget:g} trainings is too small for this config: the range test, "
@@ -169,24 +163,123 @@ class Tuner:
         lrs = log_space(low, high, scouts)
         self.planned += cost
         self.tried += lrs
-        prune = (
-            PruneConfig(type="asha", grace_epochs=grace, reduction=s.reduction) if grace < c.epochs else PruneConfig()
-        )
         self.events.on_notice(
-            f"tune: scouting {scouts} LRs {lrs[0]:.3g}-{lrs[-1]:.3g} (grace {grace} of "
-            f"{c.epochs} epochs, keep 1/{s.reduction} per rung)"
+            f"tune: scouting {scouts} LRs {lrs[0]:.3g}-{lrs[-1]:.3g} ({mode}: grace {grace} of {c.epochs} epochs, "
+            f"keep 1/{s.reduction}){over}"
         )
-        summary = self._sweep(lrs, seeds=self.config.seeds[:1], prune=prune)
+        if mode == "compressed":
+            summary = self._compressed_scouts(lrs, grace)
+        else:
+            prune = PruneConfig(type="asha", grace_epochs=grace, reduction=s.reduction) if mode != "full" else None
+            summary = self._sweep(lrs, seeds=self.config.seeds[:1], prune=prune)
         for row in summary["variants"]:
             self.stage_of[row["id"]] = "rung" if row["status"] == "done" else "scout"
-        kept = survivors(scouts, c.epochs, grace, s.reduction)
+        kept = self._kept(mode, scouts, grace)
         self._stage(
             "scout",
             lrs=lrs,
-            epochs=self._epochs_of(summary),
+            epochs=self._epochs_of(summary) + self.short_epochs,
             grace_epochs=grace,
-            reason=f"successive halving from {scouts} to {kept} at full length",
+            fidelity=mode,
+            finalists_planned=finalists,
+            reason=f"{why}; from {scouts} to {kept} at full length{over}",
         )
+
+    def _fidelity(self) -> tuple[str, int, str]:
+        """How scouts are compared under the config's schedule (tune.json's ``fidelity``)."""
+        c = self.costs
+        grace = grace_epochs(c.epochs, self.settings.grace_fraction)
+        if grace * self.settings.reduction < c.epochs:  # one rung only: the cut leaves 1/reduction at full length
+            grace = math.ceil(c.epochs / self.settings.reduction)
+        engine = self.config.kind == "engine"
+        shapes = [schedule_shape(spec, c.epochs) for spec in self.config.schedulers] if engine else []
+        shape = next((x for x in shapes if x[0] == "cycle"), max(shapes, default=("plain", 0), key=lambda x: x[1]))
+        if not self.settings.schedule_aware:  # for comparison: the plain cut whatever the schedule
+            shape = ("plain", 0)
+        mode, grace, why = scout_fidelity(shape, c.epochs, grace)
+        names = [spec.type for spec in self.config.schedulers] if engine else []
+        self.fidelity = {"mode": mode, "grace_epochs": grace, "schedule": shape[0], "schedulers": names, "reason": why}
+        return mode, grace, why
+
+    def _scout_epochs(self, mode: str, scouts: int, grace: int) -> int:
+        c, r = self.costs, self.settings.reduction
+        if mode == "compressed":
+            return compressed_epochs(scouts, c.epochs, grace, r)
+        if mode == "full":
+            return scouts * c.epochs
+        return halving_epochs(scouts, c.epochs, grace, r)
+
+    def _kept(self, mode: str, scouts: int, grace: int) -> int:
+        """Scouts that reach full length on the first seed."""
+        if mode == "full":
+            return scouts
+        if mode == "compressed":
+            return max(1, scouts // self.settings.reduction)
+        return survivors(scouts, self.costs.epochs, grace, self.settings.reduction)
+
+    def _scout_seconds(self, mode: str, scouts: int, grace: int) -> float:
+        c, kept = self.costs, self._kept(mode, scouts, grace)
+        if mode == "compressed":
+            segments = [(scouts, grace), (kept, c.epochs)]
+        elif mode == "full":
+            segments = [(scouts, c.epochs)]
+        else:
+            segments = halving_segments(scouts, c.epochs, grace, self.settings.reduction)
+        return stage_seconds(self.pack_costs, c.steps_per_epoch, segments)
+
+    def _finals_seconds(self, finalists: int) -> float:
+        """The finals train one pack per further seed (a pack shares one batch order)."""
+        others = len(self.config.seeds) - 1
+        return stage_seconds(self.pack_costs, self.costs.steps_per_epoch, [(finalists, self.costs.epochs)] * others)
+
+    def _scout_plan(self, mode: str, grace: int) -> tuple[int, int, str]:
+        """(scouts, finalists, what the time budget cut): the most scouts, for the most finalists (as many as reach
+        full length), that the budget (trainings; and seconds with a time budget) pays for with the finals."""
+        s = self.settings
+        for finalists in range(s.finalists, 0, -1):
+            for scouts in range(s.scouts, MIN_SCOUTS - 1, -1):
+                enough = finalists == 1 or self._kept(mode, scouts, grace) >= finalists
+                money = self.costs.trainings(self._scout_epochs(mode, scouts, grace)) + self._finals_reserve(finalists)
+                if (
+                    enough
+                    and money <= self._left() + 1e-9
+                    and self._time_fits(self._scout_seconds(mode, scouts, grace) + self._finals_seconds(finalists))
+                ):
+                    return scouts, finalists, ""
+        over = "" if s.time_budget is None else f"; the time budget ({s.time_budget:g} s) pays for no more"
+        return MIN_SCOUTS, 1, over
+
+    def _time_fits(self, seconds: float) -> bool:
+        """Whether ``seconds`` more (estimated from the measured pack costs) stay within the time budget."""
+        return self.settings.time_budget is None or self._seconds() + seconds <= self.settings.time_budget
+
+    def _compressed_scouts(self, lrs: list[float], grace: int) -> dict:
+        """Each scout trains the whole schedule compressed to ``grace`` epochs (its own store, so ids do not meet the
+        full-length ones); the best 1/reduction then train in full on the first seed. Returns the full sweep."""
+        from lrsweep.select.summary import score
+        from lrsweep.sweep.runner import run_sweep
+
+        short_config = replace(
+            self.config,
+            lrs=tuple(lrs),
+            seeds=self.config.seeds[:1],
+            prune=PruneConfig(),
+            retrain=False,
+            train=replace(self.config.train, epochs=grace),
+        )
+        short = self._short_store(create=True)
+        assert short is not None
+        summary = run_sweep(short_config, self.splits, short, self.events, executor=self.executor)
+        sign = 1 if self.config.select.direction == "min" else -1
+        scored = [
+            (sign * value, row["lr"])
+            for row in summary["variants"]
+            if row["status"] == "done" and (value := score(row, self.config.select.metric)) is not None
+        ]
+        keep = compressed_keep(lrs, [lr for _v, lr in sorted(scored)], max(1, len(lrs) // self.settings.reduction))
+        self.counted.update(f"short:{r['id']}" for r in summary["variants"])
+        self.short_epochs = sum(r["epochs_run"] for r in summary["variants"])
+        return self._sweep(keep, seeds=self.config.seeds[:1])
 
     # ---- stage 3: refinement at full length, first seed
 
@@ -201,8 +294,15 @@ class Tuner:
             if not points:
                 break
             round_cost = self.costs.trainings(len(points) * self.costs.epochs)
-            if round_cost > self._left() - self._finals_reserve():
+            if round_cost > self._left() - self._finals_reserve(self._planned_finalists()):
                 reason = f"the budget left ({self._left():.2f} trainings) is the finals'"
+                break
+            seconds = stage_seconds(self.pack_costs, self.costs.steps_per_epoch, [(len(points), self.costs.epochs)])
+            if not self._time_fits(seconds + self._finals_seconds(self._planned_finalists())):
+                reason = (
+                    f"a refinement round (about {seconds:.1f} s) and the finals would overrun the time budget "
+                    f"({self.settings.time_budget:g} s)"
+                )
                 break
             rounds += 1
             self.planned += round_cost
@@ -220,25 +320,6 @@ class Tuner:
             )
         self.stages.append({"stage": "refine-stop", "reason": reason})
         self._save_progress()
-
-    def _incumbent(self) -> float | None:
-        ranked = self._first_seed_ranking()
-        return ranked[0][1] if ranked else None
-
-    def _first_seed_ranking(self) -> list[tuple[float, float]]:
-        """(score, lr) of every LR tried so far and trained in full on the first seed, best first."""
-        from lrsweep.select.summary import score
-
-        seed, metric = self.config.seeds[0], self.config.select.metric
-        sign = 1 if self.config.select.direction == "min" else -1
-        tried, out = set(self.tried), []
-        for row in self._rows():
-            full = row["epochs_run"] == self.costs.epochs or row.get("stopped_early")
-            if row["seed"] == seed and row["lr"] in tried and full:
-                value = score(row, metric)
-                if value is not None:
-                    out.append((sign * value, row["lr"]))
-        return sorted(out)
 
     # ---- stage 4: finals with every seed, the pick, the retrain
 
@@ -267,12 +348,29 @@ class Tuner:
         return summary
 
     def _finalists(self) -> int:
-        """As many finalists as the budget pays for (each needs the config's other seeds)."""
+        """As many finalists as the budget pays for (each needs the config's other seeds) and, with a time
+        budget, as the seconds left pay for (at least one: the pick needs every seed)."""
         others = len(self.config.seeds) - 1
         if others == 0:
             return self.settings.finalists
         affordable = int(self._left() / self.costs.trainings(others * self.costs.epochs) + 1e-9)
-        return max(1, min(self.settings.finalists, affordable))
+        count = max(1, min(self.settings.finalists, affordable))
+        while count > 1 and not self._time_fits(self._finals_seconds(count)):
+            count -= 1
+        return count
+
+    def _planned_finalists(self) -> int:
+        scout = next((st for st in self.stages if st["stage"] == "scout"), {})
+        return int(scout.get("finalists_planned") or self.settings.finalists)
+
+    def _measure_packs(self) -> None:
+        """What a pack of 1 and a pack of as many as the scouts cost per step here (once; tune.json keeps it)."""
+        if self.pack_costs is not None or self.config.kind != "engine":
+            return
+        from lrsweep.api.tune_pack_cost import measure_pack_costs
+
+        self.pack_costs = measure_pack_costs(self.config, self.splits, self.settings.scouts)
+        self._save_progress()
 
     def _finals_reserve(self, finalists: int | None = None) -> float:
         """What the finals cost: ``finalists`` (default: the setting's) x the config's other seeds."""
@@ -287,108 +385,3 @@ class Tuner:
 
         config = replace(self.config, lrs=tuple(lrs), seeds=tuple(seeds), prune=prune or PruneConfig(), retrain=retrain)
         return run_sweep(config, self.splits, self.store, self.events, executor=self.executor, function=self.function)
-
-    def _rows(self) -> list[dict]:
-        from lrsweep.select.health import Scoring
-        from lrsweep.select.summary import variant_row
-
-        rows, scoring = [], Scoring.of(self.config.select)
-        for vid in self._variant_ids():
-            status = self.store.read_status(vid)
-            if status and status.get("variant"):
-                row = variant_row(status["variant"], status, self.store.read_metrics(vid), scoring)
-                row["stage"] = status.get("stage") or self.stage_of.get(vid)
-                rows.append(row)
-        return rows
-
-    def _variant_ids(self) -> list[str]:
-        """The variants of this tune: all of the run directory's, or one batch size's (see api.tune_batches)."""
-        size = f"-b{self.config.batch_sizes[0]}-" if self.config.batch_axis else None  # in every id of that size
-        return [vid for vid in self.store.variant_ids() if size is None or size in vid]
-
-    def _variant_epochs(self) -> int:
-        return sum(len(self.store.read_metrics(vid)) for vid in self._variant_ids())
-
-    def _range_steps(self) -> int:
-        rt = self.range_test or {}
-        return rt.get("steps_run", 0) * rt.get("settings", {}).get("accumulate", 1) + rt.get("edge_steps", 0)
-
-    def _spent(self) -> float:
-        return self.costs.trainings(self._variant_epochs(), self._range_steps())
-
-    def _left(self) -> float:
-        return self.settings.budget - self.planned
-
-    def _epochs_of(self, summary: dict) -> int:
-        """Variant-epochs a stage's sweep trained itself: its variants not tried by an earlier stage."""
-        new = [r for r in summary["variants"] if r["id"] not in self.counted]
-        self.counted.update(r["id"] for r in new)
-        return sum(r["epochs_run"] for r in new)
-
-    def _stage(self, name: str, lrs: list[float], reason: str, epochs: int = 0, steps: int = 0, **extra) -> None:
-        self.stages.append(
-            {
-                "stage": name,
-                "lrs": lrs,
-                "trainings": round(self.costs.trainings(epochs, steps), 3),
-                "reason": reason,
-                **extra,
-            }
-        )
-        self._mark_stages()
-        self._save_progress()
-
-    def _mark_stages(self) -> None:
-        """Each variant's status.json says which stage tried it (written once)."""
-        for vid, stage in self.stage_of.items():
-            status = self.store.read_status(vid)
-            if status is not None and "stage" not in status:
-                self.store.write_status(vid, {**status, "stage": stage})
-
-    def _save_progress(self) -> None:
-        self._write_tune(self._result(None, status="running").to_dict())
-
-    def _result(self, final: dict | None, status: str = "finished") -> TuneResult:
-        from lrsweep.select.summary import TIE_RTOL, tied
-
-        best = band = retrain = None
-        if final is not None:
-            best = final["best"]
-            retrain = final.get("retrain")
-            if best is not None:
-                sign = 1 if final["direction"] == "min" else -1
-                group = next(g for g in final["groups"] if g["ids"] == best["ids"])
-                band = band_of(group, final["groups"], lambda a, b: tied(a, b, sign))
-                band = widen_band(band, group, self._first_seed_ranking(), self.config.seeds[0], TIE_RTOL)
-            self._write_summary(final)
-        cost = {
-            "trainings": round(self._spent(), 3),
-            "variant_epochs": self._variant_epochs(),
-            "range_test_steps": self._range_steps(),
-            "budget": self.settings.budget,
-        }
-        return TuneResult(
-            run_dir=str(self.store.path),
-            best=best,
-            band=band,
-            cost=cost,
-            stages=list(self.stages),
-            retrain=retrain,
-            status=status,
-            settings=asdict(self.settings),
-            range_test=self.range_test,
-        )
-
-    def _write_summary(self, final: dict) -> None:
-        """summary.json/.csv like grid's: the finals ranked, then every other variant tried, each with its stage."""
-        from lrsweep.select.summary import summary_columns
-
-        ranked_ids = {r["id"] for r in final["variants"]}
-        stage = {r["id"]: r["stage"] for r in self._rows()}
-        others = [{**r, "rank": None, "best": False} for r in self._rows() if r["id"] not in ranked_ids]
-        variants = [{**r, "stage": stage.get(r["id"])} for r in final["variants"]] + others
-        counts: dict[str, int] = {}
-        for row in variants:
-            counts[row["status"]] = counts.get(row["status"], 0) + 1
-        summary = {**final, "variants": variants, "status_counts": counts, "tune": True}
-        self.store.write_summary(summary, summary_columns(summary, extra=("stage",)))

@@ -8,8 +8,15 @@ The stages, each a sweep of derived configs in one run directory (so every varia
    successive halving: every scout trains a grace period, only the best third go on (``rung``),
    the last survivors train every epoch. With a constant LR a scout's first epochs *are* the first
    epochs of its full training, so the survivors' results are full-fidelity.
+   Under a schedule with a warm-up or a cycle the first cut comes after the warm-up, or each scout trains
+   the whole schedule compressed to the grace period and the best go on in full (tune.json's ``fidelity``).
 3. *refine*: geometric midpoints between the incumbent and its neighbours, trained in full, until
    the bracket is narrower than ``resolution`` or the budget left is only the finals'.
+
+Wall time: at the start tune times a few optimizer steps of a pack of one and of a pack of ``scouts``
+(tune.json's ``pack_costs``, kept for a resume) and, with ``time_budget``, starts no stage (nor more
+scouts, refinement rounds or finalists) that those costs say would overrun it; ``cost.seconds`` is the
+wall time spent.
 4. *final*: the few LRs nearest the bottom of a parabola fitted to the first seed's full-length
    scores (on log-LR: one seed is noisy from LR to LR) get the config's other seeds; the pick is the
    best seed mean, the band the LRs tied with it seed by seed; the pick is retrained as ``grid`` does.
@@ -52,6 +59,7 @@ def tune(
     address: str | None = None,
     budget: float | None = None,
     resolution: float | None = None,
+    time_budget: float | None = None,
     events=None,
     out: str | Path = "runs",
     resume: str | Path | None = None,
@@ -66,7 +74,8 @@ def tune(
         overrides: ``dotted.key=value`` strings, as ``--set``.
         lr, epochs, seeds, metric, mode, params, name: shorthands for config keys (see ``lrsweep.grid``).
         jobs, devices, backend, address: where the stages' sweeps train (see ``lrsweep grid --help``).
-        budget, resolution: override :class:`TuneSettings`.
+        budget, resolution, time_budget: override :class:`TuneSettings` (``time_budget``: wall seconds; no stage
+            is started that the pack costs measured at the start say would overrun it).
         events: a ``runner.SweepEvents`` (progress); stage changes arrive as ``on_notice``.
         out: the folder the run directory is created in.
         resume: a tune run directory to finish (its config and settings are used).
@@ -84,11 +93,13 @@ def tune(
     overrides = [*override_items(overrides), *override_items(keywords)]
     with make_executor(backend, devices, address, jobs) as executor:
         if resume is not None:
-            store, config_obj, settings = _reopen(Path(resume), budget, resolution, overrides)
+            store, config_obj, settings = _reopen(Path(resume), budget, resolution, time_budget, overrides)
         else:
             if source is None:
                 raise UsageError("give a config (or resume=RUN_DIR)")
-            settings = replace(settings or TuneSettings(), **_given(budget=budget, resolution=resolution))
+            settings = replace(
+                settings or TuneSettings(), **_given(budget=budget, resolution=resolution, time_budget=time_budget)
+            )
             settings.check()
             config_obj = load_config_any(source, overrides)
         check_jobs(config_obj, jobs)
@@ -133,7 +144,7 @@ def _given(**values) -> dict:
     return {k: v for k, v in values.items() if v is not None}
 
 
-def _reopen(path: Path, budget, resolution, overrides):
+def _reopen(path: Path, budget, resolution, time_budget, overrides):
     from lrsweep.config import parse_config
 
     store = RunStore.open(path)
@@ -143,10 +154,10 @@ def _reopen(path: Path, budget, resolution, overrides):
     if overrides:
         raise UsageError("--set cannot change a tune run being resumed: it would mix results")
     settings = TuneSettings(**saved["settings"])
-    for name, value in _given(budget=budget, resolution=resolution).items():
+    for name, value in _given(budget=budget, resolution=resolution, time_budget=time_budget).items():
         if value != getattr(settings, name):
             raise UsageError(
                 f"{path} was started with {name}={getattr(settings, name)}; resume it without "
-                f"--{name}, or start a new run"
+                f"--{name.replace('_', '-')}, or start a new run"
             )
     return store, parse_config(store.read_config(), source=str(store.path / "config.yaml")), settings

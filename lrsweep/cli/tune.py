@@ -53,6 +53,15 @@ def tune(
         float | None,
         typer.Option("--resolution", min=1.01, help="Refine until the best LR's neighbours are within this ratio."),
     ] = None,
+    time_budget: Annotated[
+        float | None,
+        typer.Option(
+            "--time-budget",
+            min=0.1,
+            help="At most about this many wall seconds: tune times a pack of one and a pack of many at the start "
+            "and starts no stage, scouts or finalists that would overrun (it says so in tune.json's stages).",
+        ),
+    ] = None,
     resume: Annotated[Path | None, typer.Option("--resume", help="Finish an interrupted tune run directory.")] = None,
     sets: SetOption = None,
     device: DeviceOption = None,
@@ -90,6 +99,7 @@ def tune(
                         overrides if resume is None else (sets or []),
                         budget=budget,
                         resolution=resolution,
+                        time_budget=time_budget,
                         events=events,
                         out=out,
                         resume=resume,

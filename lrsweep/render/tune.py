@@ -98,8 +98,13 @@ def tune_verdict(tune: dict) -> Text:
         )
         return text
     span = f"{fmt_lr(band['low'])}–{fmt_lr(band['high'])}" if band and band["low"] != band["high"] else "the pick alone"
+    if band and band.get("resolved") is False:
+        span += " (unresolved: only the pick had every seed)"
+    seconds = f" · {cost['seconds']:.3g} s" if cost.get("seconds") is not None else ""
+    limit = f", {cost['time_budget']:g} s" if cost.get("time_budget") else ""
     text.append(
-        f"lr {fmt_lr(best['lr'])} · band {span} · {cost['trainings']:.3g} trainings (budget {cost.get('budget', 0):g})",
+        f"lr {fmt_lr(best['lr'])} · band {span} · {cost['trainings']:.3g} trainings{seconds} "
+        f"(budget {cost.get('budget', 0):g}{limit})",
         style="bold green",
     )
     retrain = tune.get("retrain")

@@ -83,19 +83,31 @@ def refine_points(tried: list[float], incumbent: float, ceiling: float, resoluti
 
 
 def band_of(best: dict, groups: list[dict], tied) -> dict:
-    """``{low, high}``: the span of LRs (finals' seed groups) tied with ``best`` within seed noise."""
-    lrs = [best["lr"]] + [g["lr"] for g in groups if g is not best and g["mean"] is not None and tied(best, g)]
+    """``{low, high}``: the span of LRs (finals' seed groups) tied with ``best`` within seed noise, never
+    reaching a finalist the finals call not tied (a tied LR beyond it is left out: the band is one interval)."""
+    others = [g for g in groups if g is not best and g["mean"] is not None]
+    apart = [g["lr"] for g in others if not tied(best, g)]
+    below = max((lr for lr in apart if lr < best["lr"]), default=0.0)
+    above = min((lr for lr in apart if lr > best["lr"]), default=float("inf"))
+    lrs = [best["lr"]] + [g["lr"] for g in others if tied(best, g) and below < g["lr"] < above]
     return {"low": min(lrs), "high": max(lrs)}
 
 
-def widen_band(band: dict, best: dict, ranking: list[tuple[float, float]], seed: int, rtol: float) -> dict:
+def not_tied(best: dict, groups: list[dict], tied) -> list[float]:
+    """The finalists' LRs the finals call not tied with ``best`` (diverged ones too)."""
+    return [g["lr"] for g in groups if g is not best and (g["mean"] is None or not tied(best, g))]
+
+
+def widen_band(
+    band: dict, best: dict, ranking: list[tuple[float, float]], seed: int, rtol: float, apart: tuple = ()
+) -> dict:
     """``band`` extended along log-LR over the LRs trained in full on the first seed only.
 
     ``ranking`` is ``(signed score, lr)`` on ``seed`` (lower is better). Walking out from the best's LR, a
     neighbour joins while its score on that seed is within the seed noise the finals measured (the best's
     standard deviation over seeds, at least ``rtol`` of its score) of the best's score on the same seed:
     the same initial weights and batches, so no seed could tell them apart. The walk stops at the first
-    LR that is worse by more, so the band stays one interval around the pick.
+    LR that is worse by more, or that the finals call not tied (``apart``): the band agrees with the finals.
     """
     by_lr = sorted((lr, value) for value, lr in ranking)
     lrs = [lr for lr, _v in by_lr]
@@ -106,9 +118,9 @@ def widen_band(band: dict, best: dict, ranking: list[tuple[float, float]], seed:
     own = by_lr[at][1]
     noise = max(best.get("std") or 0.0, rtol * abs(own))
     low = high = at
-    while low > 0 and by_lr[low - 1][1] <= own + noise:
+    while low > 0 and by_lr[low - 1][1] <= own + noise and lrs[low - 1] not in apart:
         low -= 1
-    while high < len(lrs) - 1 and by_lr[high + 1][1] <= own + noise:
+    while high < len(lrs) - 1 and by_lr[high + 1][1] <= own + noise and lrs[high + 1] not in apart:
         high += 1
     return {"low": min(band["low"], lrs[low]), "high": max(band["high"], lrs[high])}
 
@@ -159,3 +171,102 @@ def smoothed_ranking(points: list[tuple[float, float]]) -> list[tuple[float, flo
     fitted = sorted((a * math.log(lr) ** 2 + b * math.log(lr) + c, lr) for _s, lr in near)
     rest = [(s, lr) for s, lr in ranked if (s, lr) not in near]
     return fitted + rest
+
+
+# ---- schedule-aware fidelity (issue #19): early cuts must not compare LRs still warming up or mid-cycle
+
+CYCLES = ("onecyclelr", "cycliclr", "cosineannealingwarmrestarts")  # the LR rises again within the run
+COMPOSITE_PARTS = ("then", "schedulers")  # where a composite schedule keeps its parts
+
+
+def schedule_shape(scheduler, epochs: int) -> tuple[str, int]:
+    """``("cycle", 0)``, ``("warmup", warm-up epochs)`` or ``("plain", 0)`` for a parsed ``scheduler:`` entry
+    (anything with ``type`` and ``params``; composites are looked into)."""
+    if scheduler is None:
+        return "plain", 0
+    if scheduler.type in CYCLES:
+        return "cycle", 0
+    parts = []
+    for key in COMPOSITE_PARTS:
+        value = scheduler.params.get(key)
+        parts += list(value) if isinstance(value, (list, tuple)) else [value] if value is not None else []
+    shapes = [schedule_shape(p, epochs) for p in parts if hasattr(p, "type")]
+    if any(kind == "cycle" for kind, _ in shapes):
+        return "cycle", 0
+    if scheduler.type == "warmup":
+        return "warmup", int(scheduler.params.get("warmup_epochs") or max(1, epochs // 10))
+    return max(shapes, default=("plain", 0), key=lambda s: s[1])
+
+
+def scout_fidelity(shape: tuple[str, int], epochs: int, grace: int) -> tuple[str, int, str]:
+    """How scouts are trained and compared: ``(mode, grace epochs, why)``.
+
+    ``prefix``: successive halving, a scout's first epochs being its full training's (constant or decaying LR);
+    ``after-warmup``: the same with the first rung after the warm-up; ``compressed``: each scout trains the
+    whole schedule compressed to ``grace`` epochs (a cycle has no honest early cut), the best go on in full;
+    ``full``: no cut at all (a training too short to cut).
+    """
+    kind, warm = shape
+    if grace >= epochs:
+        return "full", epochs, f"{epochs} epoch(s): too short for an early cut; every scout trains in full"
+    if kind == "warmup":
+        after = warm + 1
+        if after < epochs:
+            first = max(grace, after)
+            return "after-warmup", first, f"the first cut at epoch {first}, after the {warm}-epoch warm-up"
+        kind = "cycle"
+    if kind == "cycle":
+        return (
+            "compressed",
+            grace,
+            f"the schedule's warm-up or cycle spans the run: scouts train it compressed to {grace} of {epochs} "
+            "epoch(s), so no cut compares LRs still warming up; the best go on in full",
+        )
+    return "prefix", grace, "constant or decaying LR: a scout's first epochs are the first of its full training"
+
+
+def compressed_epochs(scouts: int, epochs: int, grace: int, reduction: int) -> int:
+    """Variant-epochs of compressed scouting: every scout ``grace`` epochs, 1/reduction of them in full."""
+    return scouts * grace + max(1, scouts // reduction) * epochs
+
+
+def compressed_keep(lrs: list[float], ranked: list[float], count: int) -> list[float]:
+    """The compressed scouts that go on in full: the best and the scout just below it, then by rank.
+
+    A schedule compressed into fewer steps favours larger LRs (fewer steps to make progress in; on the
+    benchmark's OneCycle CNN the compressed best was the band's upper neighbour), so the LR below the
+    compressed best is always trained in full too and the finals decide between them.
+    """
+    if not ranked:
+        return []
+    best, below = ranked[0], [lr for lr in sorted(lrs) if lr < ranked[0]]
+    keep = [best] + ([below[-1]] if below and count > 1 else [])
+    return keep + [lr for lr in ranked if lr not in keep][: max(0, count - len(keep))]
+
+
+# ---- wall time (issue #19): what a pack costs on this device
+
+
+def step_seconds(pack_costs: dict | None, width: int) -> float:
+    """Seconds of one optimizer step of a pack of ``width``, from the measured pack of 1 and pack of K
+    (linear between them, and beyond); 0 when nothing was measured."""
+    if not pack_costs:
+        return 0.0
+    one, wide, k = pack_costs["one"], pack_costs["pack"], pack_costs["k"]
+    if k <= 1:
+        return one * width
+    return max(one, one + (wide - one) * (width - 1) / (k - 1))
+
+
+def stage_seconds(pack_costs: dict | None, steps_per_epoch: int, segments: list[tuple[int, int]]) -> float:
+    """Estimated wall seconds of sequential packs: ``segments`` are ``(width, epochs)``."""
+    return sum(epochs * steps_per_epoch * step_seconds(pack_costs, width) for width, epochs in segments)
+
+
+def halving_segments(scouts: int, epochs: int, grace: int, reduction: int) -> list[tuple[int, int]]:
+    """``(width, epochs)`` of successive halving's one pack, rung by rung."""
+    out, alive, reached = [], scouts, 0
+    for rung in rung_epochs(grace, reduction, epochs):
+        out.append((alive, rung - reached))
+        alive, reached = max(1, alive // reduction), rung
+    return [*out, (alive, epochs - reached)]

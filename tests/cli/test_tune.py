@@ -34,7 +34,8 @@ def tuned(tmp_path_factory):
 def test_json_has_the_pick_the_band_the_cost_and_the_stages(tuned):
     assert set(tuned) >= {"best", "band", "cost", "stages", "run_dir"}
     assert tuned["band"]["low"] <= tuned["best"]["lr"] <= tuned["band"]["high"]
-    assert set(tuned["cost"]) >= {"trainings", "variant_epochs", "range_test_steps"}
+    assert set(tuned["cost"]) >= {"trainings", "variant_epochs", "range_test_steps", "seconds"}
+    assert tuned["pack_costs"]["k"] >= 2 and tuned["fidelity"]["mode"] in ("prefix", "full")
     assert tuned["cost"]["trainings"] <= 8
     assert [s["stage"] for s in tuned["stages"]][:2] == ["range", "scout"]
 
@@ -135,3 +136,12 @@ def test_several_batch_sizes_get_an_lr_each_in_one_run_directory(runner, task_fi
     if pytest.importorskip("matplotlib"):
         plotted = runner.invoke(app, ["plot", tuned["run_dir"]])
         assert "tune-b8.png" in plotted.stdout and "tune-b32.png" in plotted.stdout
+
+
+def test_time_budget_is_an_option_and_refused_below_its_minimum(task_file, tmp_path):
+    from typer.testing import CliRunner
+
+    help_text = CliRunner().invoke(app, ["tune", "--help"], env={"COLUMNS": "200"}).output
+    assert "--time-budget" in help_text and "wall seconds" in help_text
+    bad = CliRunner().invoke(app, ["tune", str(task_file), "--time-budget", "0", "--out", str(tmp_path)])
+    assert bad.exit_code == 2 and "--time-budget" in bad.output

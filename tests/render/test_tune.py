@@ -37,6 +37,17 @@ def test_the_verdict_is_one_line_with_the_pick_the_band_and_the_cost():
     assert console.file.getvalue().strip() == "lr 0.065 · band 0.044–0.099 · 6.3 trainings (budget 14)"
 
 
+def test_the_verdict_says_the_wall_seconds_the_time_budget_and_an_unresolved_band():
+    console = Console(file=io.StringIO(), width=200, color_system=None)
+    band = {"low": 0.065, "high": 0.065, "resolved": False}
+    cost = {"trainings": 5.2, "budget": 6, "seconds": 12.34, "time_budget": 30}
+    console.print(tune_verdict({"best": {"lr": 0.065}, "band": band, "cost": cost}))
+    assert console.file.getvalue().strip() == (
+        "lr 0.065 · band the pick alone (unresolved: only the pick had every seed) · 5.2 trainings · 12.3 s "
+        "(budget 6, 30 s)"
+    )
+
+
 def test_the_bounds_of_your_own_code_are_titled_as_the_configs_span_not_a_range_test():
     from lrsweep.render.tune import tune_tables
 

@@ -4,15 +4,22 @@ import math
 
 import pytest
 
+from lrsweep.optim.schedulers import parse_scheduler
 from lrsweep.select.strategy import (
     Costs,
     band_of,
+    compressed_keep,
     grace_epochs,
     halving_epochs,
+    halving_segments,
     log_space,
     parabola,
     refine_points,
+    schedule_shape,
+    scout_fidelity,
     smoothed_ranking,
+    stage_seconds,
+    step_seconds,
     survivors,
     widen_band,
 )
@@ -99,3 +106,69 @@ def test_the_band_does_not_widen_without_seed_noise_or_without_the_best_among_th
         "low": 0.03,
         "high": 0.03,
     }
+
+
+# ---- issue #19: schedules, wall time, the band against the finals
+
+
+@pytest.mark.parametrize(
+    ("entry", "shape"),
+    [
+        ("none", ("plain", 0)),
+        ("cosine", ("plain", 0)),
+        ("onecycle", ("cycle", 0)),
+        ("cyclic", ("cycle", 0)),
+        ("sgdr", ("cycle", 0)),
+        ({"type": "warmup", "warmup_epochs": 2}, ("warmup", 2)),
+        ({"type": "warmup", "warmup_epochs": 1, "then": {"type": "cosine"}, "interval": "step"}, ("warmup", 1)),
+        ({"type": "warmup", "then": {"type": "onecycle"}}, ("cycle", 0)),
+    ],
+)
+def test_schedule_shape_finds_warm_ups_and_cycles(entry, shape):
+    assert schedule_shape(parse_scheduler(entry), epochs=10) == shape
+
+
+def test_scout_fidelity_never_cuts_before_a_warm_up_ends_nor_inside_a_cycle():
+    assert scout_fidelity(("plain", 0), 6, 2)[:2] == ("prefix", 2)
+    assert scout_fidelity(("warmup", 2), 9, 3)[:2] == ("after-warmup", 3)  # the warm-up ended at 2
+    assert scout_fidelity(("warmup", 2), 6, 1)[:2] == ("after-warmup", 3)  # the first rung moves after it
+    assert scout_fidelity(("warmup", 3), 4, 1)[:2] == ("compressed", 1)  # no epoch left after the warm-up
+    mode, grace, why = scout_fidelity(("cycle", 0), 3, 1)
+    assert (mode, grace) == ("compressed", 1) and "compressed" in why
+    assert scout_fidelity(("cycle", 0), 1, 1)[:2] == ("full", 1)
+
+
+def test_pack_costs_give_stage_seconds_linear_in_the_pack_width():
+    costs = {"k": 5, "one": 1.0, "pack": 2.0}
+    assert [step_seconds(costs, w) for w in (1, 3, 5, 9)] == [1.0, 1.5, 2.0, 3.0]
+    assert stage_seconds(costs, 10, [(5, 2), (1, 1)]) == 10 * (2 * 2.0 + 1 * 1.0)
+    assert stage_seconds(None, 10, [(5, 2)]) == 0.0
+    for scouts, epochs, grace in [(8, 6, 2), (8, 10, 4), (5, 4, 1)]:
+        segments = halving_segments(scouts, epochs, grace, 3)
+        assert sum(w * e for w, e in segments) == halving_epochs(scouts, epochs, grace, 3)
+
+
+def test_the_band_never_holds_a_finalist_the_finals_call_not_tied():
+    def group(lr, mean, std=0.01):
+        return {"lr": lr, "mean": mean, "std": std, "seeds": [0, 1], "scores": [mean, mean]}
+
+    best = group(0.1, 1.0)
+    groups = [best, group(0.05, 1.5), group(0.02, 1.0), group(0.2, 1.0)]  # 0.05 not tied, 0.02 tied beyond it
+
+    def tied(a, b):
+        return abs(a["mean"] - b["mean"]) < 0.1
+
+    band = band_of(best, groups, tied)
+    assert band == {"low": 0.1, "high": 0.2}  # 0.02 is tied but lies past 0.05: the band stays one interval
+    ranking = [(1.0, 0.1), (1.001, 0.05), (1.0, 0.03), (1.0, 0.2)]  # on the first seed 0.05 looks as good
+    widened = widen_band(band, best, ranking, seed=0, rtol=0.05, apart=(0.05,))
+    assert widened["low"] == 0.1  # the finals' verdict wins over the first seed's
+    assert widen_band(band, best, ranking, seed=0, rtol=0.05)["low"] == 0.03  # without it, it would not
+
+
+def test_compressed_scouts_send_their_best_and_the_lr_below_it_to_full_length():
+    lrs = [0.01, 0.02, 0.04, 0.08, 0.16]
+    assert compressed_keep(lrs, [0.08, 0.16, 0.04, 0.02], 2) == [0.08, 0.04]
+    assert compressed_keep(lrs, [0.01, 0.02, 0.04], 2) == [0.01, 0.02]  # nothing below: the next by rank
+    assert compressed_keep(lrs, [0.08, 0.16, 0.04], 3) == [0.08, 0.04, 0.16]
+    assert compressed_keep(lrs, [0.08], 1) == [0.08] and compressed_keep(lrs, [], 2) == []

@@ -1,0 +1,90 @@
+"""tune's cost in wall time (issue #19): pack costs measured once, the time budget, schedules, small budgets."""
+
+import pytest
+
+import lrsweep.api.tune_pack_cost as pack_cost
+from lrsweep.api.tune_pack_cost import measure_pack_costs
+from lrsweep.api.tune_stages import Tuner
+from lrsweep.api.tuning import TuneSettings, tune
+from lrsweep.config import parse_config
+from lrsweep.run.store import RunStore
+from lrsweep.select.strategy import Costs
+from lrsweep.sweep.executors.base import load_data
+
+SMALL = TuneSettings(scouts=4, finalists=2)
+FAKE = {"k": 4, "one": 0.01, "pack": 0.02, "steps": 4, "vectorized": True}  # seconds per step: deterministic
+
+
+@pytest.fixture
+def fake_packs(monkeypatch):
+    calls = []
+
+    def measure(config, splits, width):
+        calls.append(width)
+        return dict(FAKE)
+
+    monkeypatch.setattr(pack_cost, "measure_pack_costs", measure)
+    return calls
+
+
+def test_pack_costs_are_measured_for_real_once(task):
+    config = parse_config(task)
+    costs = measure_pack_costs(config, load_data(config), 4)
+    assert costs["k"] == 4 and costs["vectorized"] and 0 < costs["one"] and 0 < costs["pack"]
+
+
+def test_cost_reports_wall_seconds_and_the_pack_costs_are_kept_for_a_resume(task, tmp_path, fake_packs):
+    result = tune(task, out=tmp_path, settings=SMALL)
+    assert result.cost["seconds"] > 0 and result.cost["time_budget"] is None
+    assert result.pack_costs == FAKE and fake_packs == [SMALL.scouts]
+    assert RunStore.open(result.run_dir).read_tune()["pack_costs"] == FAKE
+    tune(resume=result.run_dir)  # a finished run resumed: nothing measured again
+    assert fake_packs == [SMALL.scouts]
+
+
+def test_a_time_budget_stops_starting_what_would_overrun_and_says_so(task, tmp_path, monkeypatch):
+    slow = {**FAKE, "one": 1.0, "pack": 1.0}  # 1 s a step: 8 steps an epoch, 3 epochs: no room for much
+    monkeypatch.setattr(pack_cost, "measure_pack_costs", lambda *a: dict(slow))
+    result = tune(task, out=tmp_path, settings=SMALL, time_budget=5)
+    scout = next(s for s in result.stages if s["stage"] == "scout")
+    assert len(scout["lrs"]) == 3 and "time budget (5 s)" in scout["reason"]
+    assert result.best is not None and result.cost["time_budget"] == 5
+    assert next(s for s in result.stages if s["stage"] == "final")["lrs"] == [result.best["lr"]]
+
+
+def test_under_one_cycle_scouts_train_the_schedule_compressed_and_tune_json_says_so(task, tmp_path, fake_packs):
+    result = tune({**task, "scheduler": "onecycle"}, out=tmp_path, settings=SMALL)
+    assert result.fidelity["mode"] == "compressed" and result.fidelity["schedule"] == "cycle"
+    scout = next(s for s in result.stages if s["stage"] == "scout")
+    assert scout["fidelity"] == "compressed" and "compressed to 1 of 3" in scout["reason"]
+    store = RunStore.open(result.run_dir)
+    short = store.path / "scouts-compressed" / "variants"
+    assert len(list(short.iterdir())) == SMALL.scouts  # every scout ran 1 epoch, the whole schedule in it
+    full = sum(len(store.read_metrics(v)) for v in store.variant_ids())
+    assert result.cost["variant_epochs"] == full + SMALL.scouts  # the compressed epochs are paid for too
+    assert result.cost["trainings"] <= SMALL.budget
+
+
+def test_after_a_warm_up_the_first_cut_waits_for_it(task):
+    warm = {**task, "train": {"epochs": 6}, "scheduler": {"type": "warmup", "warmup_epochs": 2}}
+    tuner = Tuner.__new__(Tuner)  # the decision alone: nothing trained
+    tuner.config, tuner.settings, tuner.costs = parse_config(warm), TuneSettings(), Costs(6, 8)
+    assert tuner._fidelity()[:2] == ("after-warmup", 3)
+    assert tuner.fidelity["schedulers"] == ["warmup"] and "after the 2-epoch warm-up" in tuner.fidelity["reason"]
+
+
+def test_a_small_budget_is_spent_and_an_unresolved_band_says_so(task, tmp_path, fake_packs):
+    three = {**task, "seeds": [0, 1, 2]}
+    result = tune(three, out=tmp_path, budget=6, settings=TuneSettings())
+    assert 5 <= result.cost["trainings"] <= 6
+    if not result.band["resolved"]:
+        assert "unresolved" in result.band["note"]
+
+
+def test_schedule_aware_scouting_can_be_turned_off_for_comparison(task):
+    tuner = Tuner.__new__(Tuner)
+    tuner.config, tuner.costs = parse_config({**task, "scheduler": "onecycle"}), Costs(3, 8)
+    tuner.settings = TuneSettings()
+    assert tuner._fidelity()[0] == "compressed"
+    tuner.settings = TuneSettings(schedule_aware=False)
+    assert tuner._fidelity()[0] == "prefix"
