@@ -2,7 +2,9 @@
 
     python benchmarks/startup.py                          # this checkout, fastest of 5 of each command
     python benchmarks/startup.py --python /tmp/origvenv/bin/python --cwd /tmp/orig   # another checkout
-    python benchmarks/startup.py --save after.json --against before.json             # a before/after table
+    python benchmarks/startup.py --tree before=/tmp/origvenv/bin/python:/tmp/orig \\
+        --tree after=.venv/bin/python:.  --threads 1      # several checkouts, their runs interleaved
+    python benchmarks/startup.py --save after.json --against before.json             # a saved run as a column
     python benchmarks/startup.py --skip tune -n 7
 
 1. Commands, each in a fresh subprocess, fastest of ``-n`` (rounds interleave the commands, so a busy
@@ -33,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 CONFIG = "configs/quickstart.yaml"
@@ -60,8 +63,12 @@ PATCHES = {
         "open_store": "files",
         "finish": "files",
     },
-    "lrsweep.api.rangetest": {"load_config_any": "config", "load_splits": "data", "save_find": "files"},
-    "lrsweep.select.range_test": {"range_test": "training"},
+    "lrsweep.api.rangetest": {
+        "load_config_any": "config",
+        "load_splits": "data",
+        "run_find": "training",  # the range test, its model and optimizer built (data: load_splits, inside)
+        "save_find": "files",
+    },
     "lrsweep.run.store": {"RunStore.write_*": "files", "RunStore.create_*": "files"},
     "lrsweep.render.find": {"find_png": "plots"},
     "lrsweep.render.plots": {"write_plots": "plots"},
@@ -127,10 +134,27 @@ finally:
 """
 
 
+@dataclass
+class Tree:
+    """A checkout to measure: its interpreter, its root, the environment its commands run in."""
+
+    label: str
+    python: str
+    cwd: Path
+    env: dict = field(default_factory=dict)
+
+
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--python", default=sys.executable, help="the interpreter of the checkout to measure")
     p.add_argument("--cwd", type=Path, default=Path(__file__).resolve().parents[1], help="the checkout's root")
+    p.add_argument(
+        "--tree",
+        action="append",
+        default=[],
+        metavar="LABEL=PYTHON:CWD",
+        help="measure several checkouts in one run, their runs interleaved (repeatable; replaces --python/--cwd)",
+    )
     p.add_argument("-n", type=int, default=5, help="runs of each command (the fastest is reported; >= 5)")
     p.add_argument("--skip", action="append", default=[], help=f"leave a command out: {', '.join(SHORT.values())}")
     p.add_argument(
@@ -138,8 +162,22 @@ def parse_args(argv=None) -> argparse.Namespace:
     )
     p.add_argument("--no-breakdown", action="store_true", help="only the commands' totals")
     p.add_argument("--save", type=Path, help="write the figures as JSON here")
-    p.add_argument("--against", type=Path, help="a --save file to print as the 'before' column")
+    p.add_argument("--against", type=Path, help="a --save file of one checkout, printed as the first column")
     return p.parse_args(argv)
+
+
+def trees_of(args) -> list[Tree]:
+    given = [t.partition("=") for t in args.tree] or [("this", "=", f"{args.python}:{args.cwd}")]
+    trees = []
+    for label, _, where in given:
+        python, _, cwd = where.partition(":")
+        # PYTHONPATH: the checkout in cwd is what runs, whichever tree the interpreter's editable install names
+        env = {**os.environ, "PYTHONPATH": str(Path(cwd).resolve()), "COLUMNS": "100"}
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
+        if args.threads:
+            env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(args.threads)
+        trees.append(Tree(label, os.path.abspath(python), Path(cwd).absolute(), env))  # abspath: keep the venv
+    return trees
 
 
 def script_of(python: str) -> str:
@@ -150,33 +188,34 @@ def script_of(python: str) -> str:
     return str(script)
 
 
-def timed_run(argv: list[str], cwd: Path, env: dict) -> float:
+def timed_run(argv: list[str], tree: Tree) -> float:
     start = time.perf_counter()
-    done = subprocess.run(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    done = subprocess.run(argv, cwd=tree.cwd, env=tree.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     seconds = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(argv)} exited {done.returncode}:\n{done.stderr.decode()[-2000:]}")
     return seconds
 
 
-def command_argv(name: str, args, out: str) -> list[str]:
+def command_argv(name: str, tree: Tree, out: str) -> list[str]:
     tail = [part.replace("{out}", out) for part in COMMANDS[name]]
-    return [args.python, *tail] if tail[0] == "-c" else [script_of(args.python), *tail]
+    return [tree.python, *tail] if tail[0] == "-c" else [script_of(tree.python), *tail]
 
 
-def measure_commands(args, names: list[str], out: str, env: dict) -> dict[str, float]:
-    best = {name: float("inf") for name in names}
-    for _ in range(args.n):
-        for name in names:
-            best[name] = min(best[name], timed_run(command_argv(name, args, out), args.cwd, env))
+def measure_commands(trees: list[Tree], names: list[str], n: int, out: str) -> dict[str, dict[str, float]]:
+    best = {t.label: {name: float("inf") for name in names} for t in trees}
+    for _ in range(n):
+        for tree in trees:
+            for name in names:
+                best[tree.label][name] = min(best[tree.label][name], timed_run(command_argv(name, tree, out), tree))
     return best
 
 
-def breakdown(args, tail: list[str], out: str, env: dict) -> dict:
+def breakdown(tree: Tree, tail: list[str], out: str) -> dict:
     """One run under the driver: each phase's exclusive seconds, and the heaviest top-level imports."""
-    argv = [args.python, "-X", "importtime", "-c", driver_source(), *[p.replace("{out}", out) for p in tail]]
+    argv = [tree.python, "-X", "importtime", "-c", driver_source(), *[p.replace("{out}", out) for p in tail]]
     begun = time.time()
-    done = subprocess.run(argv, cwd=args.cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    done = subprocess.run(argv, cwd=tree.cwd, env=tree.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     ended = time.time()
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(tail)} (driver) exited {done.returncode}:\n{done.stderr.decode()[-2000:]}")
@@ -222,67 +261,87 @@ def attribute(lines: list[str], begun: float, ended: float) -> dict:
     return {"phases": seconds, "total": ended - begun, "imports": heavy}
 
 
-def fastest_breakdown(args, tail: list[str], out: str, env: dict) -> dict:
-    runs = [breakdown(args, tail, out, env) for _ in range(args.n)]
-    phases = {p: min(r["phases"][p] for r in runs) for p in PHASES}
-    fastest = min(runs, key=lambda r: r["total"])
-    return {"phases": phases, "total": fastest["total"], "imports": fastest["imports"]}
+def fastest_breakdowns(trees: list[Tree], n: int, out: str) -> dict[str, dict[str, dict]]:
+    """Per tree and command: each phase's fastest of ``n`` runs, the total and imports of the fastest run."""
+    runs: dict[tuple[str, str], list[dict]] = {}
+    for _ in range(n):
+        for tree in trees:
+            for label, tail in BREAKDOWNS.items():
+                runs.setdefault((tree.label, label), []).append(breakdown(tree, tail, out))
+    found: dict[str, dict[str, dict]] = {}
+    for (tree_label, label), done in runs.items():
+        fastest = min(done, key=lambda r: r["total"])
+        phases = {p: min(r["phases"][p] for r in done) for p in PHASES}
+        found.setdefault(tree_label, {})[label] = {
+            "phases": phases,
+            "total": fastest["total"],
+            "imports": fastest["imports"],
+        }
+    return found
 
 
 def load() -> float:
     return os.getloadavg()[0]
 
 
-def print_table(title: str, rows: dict[str, float], before: dict[str, float] | None) -> None:
+def print_table(title: str, columns: dict[str, dict[str, float]]) -> None:
+    """Rows of seconds, one column per checkout (and what the last saves against the first)."""
+    labels = list(columns)
+    rows = list(next(iter(columns.values())))
+    saved = len(labels) > 1
     print(f"\n{title}")
-    if before:
-        print(f"  {'':<20} {'before':>8} {'after':>8} {'saved':>8}")
-        for name, after in rows.items():
-            was = before.get(name)
-            if was is None:
-                print(f"  {name:<20} {'-':>8} {after:8.2f}")
-            else:
-                print(f"  {name:<20} {was:8.2f} {after:8.2f} {was - after:8.2f}")
-    else:
-        for name, value in rows.items():
-            print(f"  {name:<20} {value:8.2f}")
+    print(f"  {'':<20}" + "".join(f" {label:>9}" for label in labels) + (f" {'saved':>9}" if saved else ""))
+    for row in rows:
+        values = [columns[label].get(row) for label in labels]
+        cells = "".join(f" {v:9.2f}" if v is not None else f" {'-':>9}" for v in values)
+        if saved and values[0] is not None and values[-1] is not None:
+            cells += f" {values[0] - values[-1]:9.2f}"
+        print(f"  {row:<20}{cells}")
 
 
 def main(argv=None) -> None:
     args = parse_args(argv)
     if args.n < 1:
         raise SystemExit("-n must be at least 1")
+    trees = trees_of(args)
     names = [name for name in COMMANDS if SHORT[name] not in args.skip]
-    # PYTHONPATH: the checkout in --cwd is what runs, whichever tree the interpreter's editable install names
-    env = {**os.environ, "PYTHONPATH": str(args.cwd.resolve()), "COLUMNS": "100"}
-    env.pop("PYTHONDONTWRITEBYTECODE", None)
-    if args.threads:
-        env["OMP_NUM_THREADS"] = env["MKL_NUM_THREADS"] = str(args.threads)
-    before = json.loads(args.against.read_text()) if args.against else {}
-    figures: dict = {"python": args.python, "cwd": str(args.cwd), "n": args.n, "threads": args.threads}
+    before = json.loads(args.against.read_text()) if args.against else None
+    figures: dict = {"trees": {t.label: f"{t.python}:{t.cwd}" for t in trees}, "n": args.n, "threads": args.threads}
     figures["load_before"] = load()
     threads = f", OMP_NUM_THREADS={args.threads}" if args.threads else ""
-    print(f"{args.python} in {args.cwd}: fastest of {args.n}{threads}; load (1 min) {figures['load_before']:.2f}")
+    for tree in trees:
+        print(f"{tree.label}: {tree.python} in {tree.cwd}")
+    print(f"fastest of {args.n}{threads}; load average (1 min) before: {figures['load_before']:.2f}")
     with tempfile.TemporaryDirectory(prefix="lrsweep-startup-") as out:
-        for name in names[:3]:  # warm the file cache (and .pyc files) once, uncounted
-            timed_run(command_argv(name, args, out), args.cwd, env)
-        figures["commands"] = measure_commands(args, names, out, env)
-        print_table("seconds per command (wall, fresh process)", figures["commands"], before.get("commands"))
+        for tree in trees:
+            for name in names[:3]:  # warm the file cache (and .pyc files) once, uncounted
+                timed_run(command_argv(name, tree, out), tree)
+        figures["commands"] = measure_commands(trees, names, args.n, out)
         if not args.no_breakdown:
-            for label, tail in BREAKDOWNS.items():
-                found = fastest_breakdown(args, tail, out, env)
-                figures[f"{label}_breakdown"] = found
-                was = before.get(f"{label}_breakdown", {}).get("phases")
-                rows = {**found["phases"], "total (driver)": found["total"]}
-                if was is not None:
-                    was = {**was, "total (driver)": before[f"{label}_breakdown"]["total"]}
-                print_table(f"lrsweep {label}: seconds per phase (exclusive; fastest of {args.n} each)", rows, was)
-                heavy = ", ".join(f"{i['module']} {i['seconds']:.2f} ({i['phase']})" for i in found["imports"][:6])
-                print(f"  heaviest imports: {heavy}")
+            figures["breakdowns"] = fastest_breakdowns(trees, args.n, out)
     figures["load_after"] = load()
+    report(figures, before)
     print(f"\nload average (1 min) after: {figures['load_after']:.2f}")
     if args.save:
         args.save.write_text(json.dumps(figures, indent=1) + "\n")
+
+
+def report(figures: dict, before: dict | None) -> None:
+    commands = figures["commands"]
+    if before is not None:
+        commands = {"before": next(iter(before["commands"].values())), **commands}
+    print_table("seconds per command (wall, fresh process)", commands)
+    for label in BREAKDOWNS:
+        found = {t: b[label] for t, b in figures.get("breakdowns", {}).items()}
+        if not found:
+            continue
+        if before is not None and before.get("breakdowns"):
+            found = {"before": next(iter(before["breakdowns"].values()))[label], **found}
+        columns = {t: {**b["phases"], "total (driver)": b["total"]} for t, b in found.items()}
+        print_table(f"lrsweep {label}: seconds per phase (exclusive; fastest of {figures['n']} each)", columns)
+        for tree, b in found.items():
+            heavy = ", ".join(f"{i['module']} {i['seconds']:.2f} ({i['phase']})" for i in b["imports"][:5])
+            print(f"  {tree}, heaviest imports: {heavy}")
 
 
 if __name__ == "__main__":
