@@ -2,6 +2,7 @@
 only when nothing needs it."""
 
 import json
+import multiprocessing
 import subprocess
 import sys
 import threading
@@ -9,7 +10,7 @@ import threading
 import pytest
 from helpers import ROOT
 
-from lrsweep.cli.exit import exit_code, teardown_needed
+from lrsweep.cli.exit import NEEDS_TEARDOWN, exit_code, teardown_needed
 
 QUICKSTART = str(ROOT / "configs" / "quickstart.yaml")
 # main() as the console script runs it, with an atexit hook that says whether the teardown ran
@@ -56,9 +57,13 @@ def test_the_teardown_runs_when_something_needs_it():
 
 
 def test_what_needs_the_teardown(monkeypatch):
-    assert teardown_needed() is None or "tracer" in teardown_needed()  # pytest may trace (coverage)
-    monkeypatch.setattr(sys, "gettrace", lambda: None)
-    monkeypatch.delitem(sys.modules, "coverage", raising=False)
+    for name in NEEDS_TEARDOWN:  # earlier tests in this process may have loaded them
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    monkeypatch.setattr(sys, "gettrace", lambda: None)  # pytest may run under coverage
+    monkeypatch.setattr(sys, "getprofile", lambda: None)
+    monkeypatch.setattr(multiprocessing, "active_children", lambda: [])
+    main = threading.main_thread()
+    monkeypatch.setattr(threading, "enumerate", lambda: [main])
     assert teardown_needed() is None
     monkeypatch.setitem(sys.modules, "ray", object())
     assert teardown_needed() == "ray is loaded"
@@ -67,10 +72,16 @@ def test_what_needs_the_teardown(monkeypatch):
     worker = threading.Thread(target=stop.wait)
     worker.start()
     try:
+        monkeypatch.setattr(threading, "enumerate", lambda: [main, worker])
         assert teardown_needed() == "a thread is still running"
     finally:
         stop.set()
         worker.join()
+    monkeypatch.setattr(multiprocessing, "active_children", lambda: [object()])
+    assert teardown_needed() == "a child process is still running"
+    monkeypatch.setattr(multiprocessing, "active_children", lambda: [])
+    monkeypatch.setattr(sys, "getprofile", lambda: print)
+    assert teardown_needed() == "a tracer or profiler is active"
 
 
 @pytest.mark.parametrize(("code", "status"), [(None, 0), (0, 0), (2, 2), (130, 130), ("bye", 1)])
