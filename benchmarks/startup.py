@@ -11,7 +11,8 @@
    minute slows all of them alike): ``python -c "import torch"``, ``python -c "import lrsweep"``,
    ``lrsweep --help``, ``lrsweep validate``, ``grid``, ``find`` and ``tune`` on the quick start config
    (``configs/quickstart.yaml``, what the README's first command runs), run directories in a temporary
-   folder. ``lrsweep`` is the console script beside ``--python`` (as a user runs it).
+   folder. ``lrsweep`` is the console script beside ``--python`` (as a user runs it). Wall seconds, and the
+   child's CPU seconds (user + system), which a busy machine inflates far less than the wall.
 2. The breakdown of one ``grid`` (and one ``find``) run, fastest of ``-n`` per phase: the command runs under
    ``python -X importtime`` through a driver that times lrsweep's own functions (wrapped right after their
    module is imported, so nothing is imported earlier than the command imports it) and writes marks to
@@ -31,6 +32,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -188,13 +190,16 @@ def script_of(python: str) -> str:
     return str(script)
 
 
-def timed_run(argv: list[str], tree: Tree) -> float:
+def timed_run(argv: list[str], tree: Tree) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (user + system, the child's own: a busy machine inflates it far less)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     done = subprocess.run(argv, cwd=tree.cwd, env=tree.env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(argv)} exited {done.returncode}:\n{done.stderr.decode()[-2000:]}")
-    return seconds
+    return seconds, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def command_argv(name: str, tree: Tree, out: str) -> list[str]:
@@ -202,13 +207,17 @@ def command_argv(name: str, tree: Tree, out: str) -> list[str]:
     return [tree.python, *tail] if tail[0] == "-c" else [script_of(tree.python), *tail]
 
 
-def measure_commands(trees: list[Tree], names: list[str], n: int, out: str) -> dict[str, dict[str, float]]:
-    best = {t.label: {name: float("inf") for name in names} for t in trees}
+def measure_commands(trees: list[Tree], names: list[str], n: int, out: str) -> dict[str, dict[str, dict]]:
+    """Per tree: each command's fastest wall seconds and fastest CPU seconds of ``n`` runs."""
+    wall = {t.label: {name: float("inf") for name in names} for t in trees}
+    cpu = {t.label: {name: float("inf") for name in names} for t in trees}
     for _ in range(n):
         for tree in trees:
             for name in names:
-                best[tree.label][name] = min(best[tree.label][name], timed_run(command_argv(name, tree, out), tree))
-    return best
+                seconds, used = timed_run(command_argv(name, tree, out), tree)
+                wall[tree.label][name] = min(wall[tree.label][name], seconds)
+                cpu[tree.label][name] = min(cpu[tree.label][name], used)
+    return {"wall": wall, "cpu": cpu}
 
 
 def breakdown(tree: Tree, tail: list[str], out: str) -> dict:
@@ -327,10 +336,11 @@ def main(argv=None) -> None:
 
 
 def report(figures: dict, before: dict | None) -> None:
-    commands = figures["commands"]
-    if before is not None:
-        commands = {"before": next(iter(before["commands"].values())), **commands}
-    print_table("seconds per command (wall, fresh process)", commands)
+    for kind, title in (("wall", "wall seconds"), ("cpu", "CPU seconds (user + system)")):
+        commands = figures["commands"][kind]
+        if before is not None:
+            commands = {"before": next(iter(before["commands"][kind].values())), **commands}
+        print_table(f"{title} per command (fresh process, fastest of {figures['n']})", commands)
     for label in BREAKDOWNS:
         found = {t: b[label] for t, b in figures.get("breakdowns", {}).items()}
         if not found:
