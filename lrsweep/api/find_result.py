@@ -1,5 +1,5 @@
 """What ``find`` returns in both its forms (on a config, on your own model): :class:`FindResult`, the
-settings it runs with, and its run directory (``find.json``, ``find.csv``, ``plots/find.png``).
+settings it runs with, and its run directory (``find.json``, ``find.csv``; ``plots/find.png`` when asked).
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ class FindResult:
     grid: list[float] | None = None  # the grid written with write_grid
     grid_file: Path | None = None
     notes: list[str] = field(default_factory=list)  # what the test left out, or could not measure
+    plot_file: Path | None = None  # plots/find.png, when drawn (plot=True)
 
     @property
     def suggestions(self) -> dict[str, float]:
@@ -61,6 +62,7 @@ class FindResult:
             "grid": self.grid,
             "grid_file": str(self.grid_file) if self.grid_file else None,
             "notes": list(self.notes),
+            "plot_file": str(self.plot_file) if self.plot_file else None,
         }
 
     def figure(self) -> Figure:
@@ -109,17 +111,31 @@ def finder_settings(settings: FinderSettings | None, suggest: str, **fields: Any
     return replace(settings or FinderSettings(), **chosen) if chosen else (settings or FinderSettings())
 
 
-def save_find(out: Path, name: str, config: dict, meta: dict, result: FinderResult) -> RunStore:
-    """The run directory ``<out>/<name>-find-<stamp>/``: config.yaml, meta.json, find.csv, find.json and
-    (with matplotlib) plots/find.png."""
-    from lrsweep.render.find import find_png
+def check_plot(plot: bool) -> None:
+    """``plot=True`` needs matplotlib: refused before the test runs, so a missing extra costs no time."""
+    import importlib.util
+
+    from lrsweep.render.figures import INSTALL_HINT
+
+    if plot and importlib.util.find_spec("matplotlib") is None:
+        raise UsageError(f"plots need matplotlib, which is not installed: {INSTALL_HINT}")
+
+
+def save_find(
+    out: Path, name: str, config: dict, meta: dict, result: FinderResult, plot: bool = False
+) -> tuple[RunStore, Path | None]:
+    """The run directory ``<out>/<name>-find-<stamp>/``: config.yaml, meta.json, find.csv, find.json and, with
+    ``plot``, plots/find.png (matplotlib draws it in about 0.7 s, more than a short test takes; ``lrsweep plot
+    RUN_DIR`` or :meth:`FindResult.plot` draws it later). Returns the store and the plot's path."""
     from lrsweep.run.store import RunStore
 
     store = RunStore.create(out, f"{name}-find")
     store.write_config(config)
     store.write_meta({**meta, "finished": now()})
     store.write_find(find_rows(result), result.to_dict())
+    if not plot:
+        return store, None
+    from lrsweep.render.find import find_png
+
     png = find_png(result)
-    if png is not None:
-        store.write_plot("find.png", png)
-    return store
+    return store, (store.write_plot("find.png", png) if png is not None else None)

@@ -11,7 +11,13 @@ from typing import TYPE_CHECKING, Any, overload
 import yaml
 
 from lrsweep.api.common import DEFAULT_OUT, ConfigLike, Overrides, load_config_any, load_splits, raw_config
-from lrsweep.api.find_result import FindResult, find_rows, finder_settings, save_find  # noqa: F401  re-exported
+from lrsweep.api.find_result import (  # noqa: F401  re-exported
+    FindResult,
+    check_plot,
+    find_rows,
+    finder_settings,
+    save_find,
+)
 from lrsweep.config import Config
 from lrsweep.errors import ConfigError, UsageError
 from lrsweep.select.finder import (  # noqa: F401  MODES, SUGGESTERS: lrsweep find's choices (its enums, tested equal)
@@ -47,6 +53,7 @@ def find(
     device: str | None = ...,
     out: str | Path = ...,
     write_grid: str | Path | None = ...,
+    plot: bool = ...,
     on_step: Callable | None = ...,
     on_notice: Callable[[str], None] | None = ...,
 ) -> FindResult: ...
@@ -70,6 +77,7 @@ def find(
     device: Any = ...,
     out: str | Path | None = ...,
     name: str | None = ...,
+    plot: bool = ...,
     on_step: Callable | None = ...,
     on_notice: Callable[[str], None] | None = ...,
 ) -> FindResult: ...
@@ -130,6 +138,7 @@ def find_config(
     device: str | None = None,
     out: str | Path = DEFAULT_OUT,
     write_grid: str | Path | None = None,
+    plot: bool = False,
     on_step: Callable | None = None,
     on_notice: Callable[[str], None] | None = None,
 ) -> FindResult:
@@ -144,6 +153,7 @@ def find_config(
         device: where to run the test (overrides the config's; not written into ``write_grid``'s file).
         out: folder in which ``<name>-find-<stamp>/`` is created.
         write_grid: write a copy of the config whose ``lr`` is a grid around the suggestion there.
+        plot: also draw plots/find.png (needs matplotlib; :meth:`FindResult.plot` draws it later).
         on_step: called as ``on_step(step, lr, loss, smoothed)`` after each step.
         on_notice: called with each note on what the test leaves out (also in ``FindResult.notes``).
 
@@ -152,6 +162,7 @@ def find_config(
     settings = finder_settings(settings, suggest, start_lr=start, end_lr=end, steps=steps, mode=mode, use_val=use_val)
     from lrsweep.api.common import override_items, run_meta
 
+    check_plot(plot)
     cfg = load_config_any(config, override_items(overrides) + ([f"device={device}"] if device else []))
     notes = scope_notes(cfg)
     if on_notice is not None:
@@ -159,7 +170,7 @@ def find_config(
             on_notice(note)
     result, torch_device = run_find(cfg, settings, on_step)
     notes += [n for n in (completion_note(result),) if n]
-    store = save_find(Path(out), cfg.name, cfg.to_dict(), run_meta(cfg, torch_device), result)
+    store, plot_file = save_find(Path(out), cfg.name, cfg.to_dict(), run_meta(cfg, torch_device), result, plot)
     grid = None
     if write_grid is not None:
         grid = write_grid_config(config, overrides, Path(write_grid), result, suggest)
@@ -170,6 +181,7 @@ def find_config(
         grid=grid,
         grid_file=Path(write_grid) if write_grid is not None else None,
         notes=notes,
+        plot_file=plot_file,
     )
 
 

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from lrsweep.api.find_result import FindResult, finder_settings, save_find
+from lrsweep.api.find_result import FindResult, check_plot, finder_settings, save_find
 from lrsweep.errors import UsageError
 from lrsweep.select.finder import DEFAULT_SUGGESTER, FinderSettings, completion_note
 
@@ -33,6 +33,7 @@ def find_objects(
     device: Any = None,
     out: str | Path | None = None,
     name: str | None = None,
+    plot: bool = False,
     on_step: Callable | None = None,
     on_notice: Callable[[str], None] | None = None,
 ) -> FindResult:
@@ -51,9 +52,10 @@ def find_objects(
         settings, start, end, steps, mode, suggest: as for :func:`lrsweep.api.rangetest.find_config`
             (``use_val`` is not available: no validation set).
         device: where batches go (default: where the model's first parameter is).
-        out: a folder: write ``<out>/<name>-find-<stamp>/`` as ``lrsweep find`` does (find.json, find.csv,
-            plots/find.png; config.yaml describes the objects). None: no files.
+        out: a folder: write ``<out>/<name>-find-<stamp>/`` as ``lrsweep find`` does (find.json, find.csv;
+            config.yaml describes the objects). None: no files.
         name: the run directory's prefix (default: the model's class name).
+        plot: with ``out``, also draw plots/find.png (needs matplotlib; :meth:`FindResult.plot` draws it later).
         on_step: called as ``on_step(step, lr, loss, smoothed)`` after each step.
         on_notice: called with each note (also in ``FindResult.notes``).
 
@@ -63,6 +65,7 @@ def find_objects(
     from lrsweep.select.range_objects import one_optimizer, range_test_objects
 
     settings = finder_settings(settings, suggest, start_lr=start, end_lr=end, steps=steps, mode=mode)
+    check_plot(plot and out is not None)
     name = run_name(model, name) if out is not None else ""
     optimizer = one_optimizer(optimizer)
     notes = object_notes(optimizer)
@@ -87,14 +90,16 @@ def find_objects(
         on_notice=notice,
     )
     notes += [n for n in (completion_note(result),) if n]
-    run_dir = None
+    run_dir = plot_file = None
     if out is not None:
         from lrsweep.api.common import run_meta
         from lrsweep.select.range_objects import model_device
 
         described = describe(name, model, optimizer, train_loader, step_fn or loss_fn)
-        run_dir = save_find(Path(out), name, described, run_meta(None, model_device(model, device)), result).path
-    return FindResult(range_test=result, chosen=suggest, run_dir=run_dir, notes=notes)
+        meta = run_meta(None, model_device(model, device))
+        store, plot_file = save_find(Path(out), name, described, meta, result, plot)
+        run_dir = store.path
+    return FindResult(range_test=result, chosen=suggest, run_dir=run_dir, notes=notes, plot_file=plot_file)
 
 
 def run_name(model: Any, name: str | None) -> str:

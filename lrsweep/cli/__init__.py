@@ -16,7 +16,13 @@ from lrsweep.cli.app import app
 
 
 def main() -> None:
+    """The console script (and ``python -m lrsweep``): the app, then a fast exit once everything is written."""
     from lrsweep.cli.common import sigterm_raises_interrupt
+    from lrsweep.cli.exit import exit_code, fast_exit
 
     sigterm_raises_interrupt()  # first: a SIGTERM during start-up or a download exits 130, cleaned up
-    app()
+    try:
+        app()
+    except SystemExit as done:  # Typer ends every command so, its files written and closed
+        fast_exit(exit_code(done.code))
+        raise

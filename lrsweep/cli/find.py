@@ -68,6 +68,14 @@ def find(
             "around the suggestion, kept below the divergence LR, ready for `lrsweep grid`.",
         ),
     ] = None,
+    plot: Annotated[
+        bool,
+        typer.Option(
+            "--plot",
+            help="Also draw RUN_DIR/plots/find.png, the loss against the LR (needs pip install 'lrsweep\\[plot]'); "
+            "lrsweep plot RUN_DIR draws it later.",
+        ),
+    ] = False,
     sets: SetOption = None,
     device: DeviceOption = None,
     out: OutOption = DEFAULT_OUT,
@@ -76,7 +84,7 @@ def find(
 ) -> None:
     """LR range test: one short run with a rising LR; suggests an LR and, with --write-grid, a grid around it.
 
-    Writes runs/<name>-find-<YYYYmmdd-HHMMSS>/ (config, meta, find.csv, find.json, plots/find.png).
+    Writes runs/<name>-find-<YYYYmmdd-HHMMSS>/ (config, meta, find.csv, find.json; plots/find.png with --plot).
     """
     from lrsweep import api
 
@@ -98,6 +106,7 @@ def find(
                     device=device,
                     out=out,
                     write_grid=write_grid,
+                    plot=plot,
                     on_step=on_step,
                     on_notice=note,
                 )
@@ -107,15 +116,11 @@ def find(
         report = found.to_dict()
         if quiet:
             err.print(f"run directory: {report['run_dir']}", markup=False, highlight=False, soft_wrap=True)
-        elif not (Path(report["run_dir"]) / "plots" / "find.png").exists():  # matplotlib is optional: say so
-            err.print(
-                f"no plots/find.png: matplotlib is not installed (pip install 'lrsweep[plot]'; then  "
-                f"lrsweep plot {report['run_dir']})",
-                style="yellow",
-                markup=False,
-                soft_wrap=True,
-            )
         if json_out:
             print_json(report)
         elif not quiet:
             stdout_console().print(render_find(found.range_test, found.chosen, report))
+        if found.plot_file is not None and not quiet:
+            (err if json_out else stdout_console()).print(
+                f"Plot: {found.plot_file}", markup=False, highlight=False, soft_wrap=True
+            )

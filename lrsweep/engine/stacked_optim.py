@@ -21,6 +21,7 @@ from torch import Tensor
 from lrsweep.engine.stacked_ops import Broadcast
 from lrsweep.engine.stacked_rules import RULES
 from lrsweep.errors import VectorizeError
+from lrsweep.optim import trial_optimizer
 from lrsweep.registry import unknown_message
 
 OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
@@ -93,7 +94,7 @@ class StackedOptimizer:
             if hparams.get(opt, allowed) != allowed:
                 raise VectorizeError(f"{self.cls.__name__}({opt}={hparams[opt]!r}) cannot be vectorized")
         try:
-            proxy = self.cls([torch.zeros(1, requires_grad=True)], **hparams)
+            proxy = trial_optimizer(self.cls, **hparams)  # never steps: built without torch._dynamo
         except (TypeError, ValueError) as exc:
             raise VectorizeError(f"{self.cls.__name__}{hparams}: {exc}") from None
         # The pack steps in place of the proxy; tell torch's schedulers so they don't warn about order.

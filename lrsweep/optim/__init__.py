@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import inspect
+import types
 from collections.abc import Iterable
 from typing import Any
 
@@ -91,31 +92,34 @@ def check_optimizer_options(name: str, options: dict, key: str = "optimizer") ->
         if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0 and not may_be_negative:
             raise ConfigError(f"must be >= 0, got {name_}={value}", key=f"{key}.{name_}")
         if isinstance(default, tuple) and isinstance(value, (list, tuple)) and len(value) != len(default):
+            # what the constructor takes but its step unpacks (betas of 3): refused here, without a trial step
             raise ConfigError(
                 f"must be a list of {len(default)} numbers, as the default {list(default)}; got {list(value)}",
                 key=f"{key}.{name_}",
             )
-    _trial_step(cls, canonical, checked, key)
-    return canonical, checked
-
-
-def _trial_step(cls: type, canonical: str, options: dict, key: str) -> None:
-    """The constructor's own checks (nesterov needs momentum), then one step: what the step unpacks
-    (``betas``) fails there, not in the constructor. Numbers the step cannot take are the limits' to name."""
-    param = torch.zeros(1, requires_grad=True)
-    try:
-        optimizer = cls([param], lr=0.1, **options)
+    try:  # the constructor's own checks (e.g. nesterov needs momentum) before any training
+        trial_optimizer(cls, lr=0.1, **checked)
     except (ValueError, TypeError) as exc:
         raise ConfigError(str(exc), key=key) from None
     except Exception as exc:  # noqa: BLE001 - a third-party constructor may raise anything
         raise ConfigError(f"{canonical}(...) failed: {type(exc).__name__}: {exc}", key=key) from None
-    param.grad = torch.ones(1)
-    try:
-        optimizer.step()
-    except (ValueError, TypeError, IndexError, KeyError) as exc:
-        raise ConfigError(f"{canonical} fails on its first step: {type(exc).__name__}: {exc}", key=key) from None
-    except Exception:  # noqa: BLE001, S110 - e.g. an overflowing weight_decay: refused by limits, with its name
-        pass
+    return canonical, checked
+
+
+def trial_optimizer(cls: Any = torch.optim.SGD, **options: Any) -> torch.optim.Optimizer:
+    """``cls(params=[one dummy parameter], **options)``: the constructor's own checks, or a proxy for a scheduler.
+
+    torch.optim's ``add_param_group`` imports ``torch._dynamo`` on its first call (about 1 s, more than
+    loading a config and its data); the trial's constructor calls the plain function instead (the one
+    torch's decorator wraps), so checking a config never pays for the compiler stack. The trial never steps.
+    """
+    plain = getattr(getattr(cls, "add_param_group", None), "__wrapped__", None)
+    if not (inspect.isclass(cls) and issubclass(cls, torch.optim.Optimizer)) or plain is None:
+        return cls([torch.zeros(1, requires_grad=True)], **options)
+    trial = cls.__new__(cls)
+    trial.add_param_group = types.MethodType(plain, trial)  # type: ignore[method-assign]  # shadows the wrapped one
+    cls.__init__(trial, [torch.zeros(1, requires_grad=True)], **options)
+    return trial
 
 
 def build_optimizer(name: str, params: Iterable[torch.nn.Parameter], lr: float, options: dict) -> torch.optim.Optimizer:

@@ -10,7 +10,7 @@ runs/<name>-<YYYYmmdd-HHMMSS>/
   retrain/metrics.csv  status.json  model.pt (save: best | all)
   plots/*.png
 runs/<name>-find-<YYYYmmdd-HHMMSS>/      (lrsweep find)
-  config.yaml  meta.json  find.csv  find.json  plots/find.png
+  config.yaml  meta.json  find.csv  find.json  plots/find.png (with --plot)
 runs/<name>-tune-<YYYYmmdd-HHMMSS>/      (lrsweep tune)
   config.yaml  meta.json  tune.json  summary.csv  summary.json  variants/...  retrain/  plots/tune.png
 """

@@ -2,7 +2,7 @@
 config alone but would fail, or eat the machine, once training starts.
 
 - the model: its size on the meta device (nothing allocated) against ``limits.max_parameters`` and
-  ``limits.max_activations``; trainable
+  ``limits.max_activations`` (a plain stack of linear layers from its shapes alone); trainable
   parameters; one forward pass on two rows giving ``[2, output_size]``;
 - each scheduler: stepped on a throwaway optimizer for the first steps of the run, its LR finite and >= 0;
   one that cannot do anything in this run (a plateau whose patience outlasts it) is a notice.
@@ -70,6 +70,9 @@ def _meta_sizes(spec) -> tuple[int | None, int | None]:
     except Exception:  # noqa: BLE001 - some factories need real tensors; the real build is checked next
         return None, None
     count = sum(p.numel() for p in model.parameters())
+    plain = _linear_stack_activations(model, spec.input_shape)
+    if plain is not None:
+        return count, plain
     activations = 0
 
     def tally(_module, _inputs, output):
@@ -87,6 +90,28 @@ def _meta_sizes(spec) -> tuple[int | None, int | None]:
         for hook in hooks:
             hook.remove()
     return count, activations
+
+
+# Layers whose output has their input's shape (what a built-in mlp and linear model are made of, with Linear).
+_SAME_SHAPE = (torch.nn.ReLU, torch.nn.Tanh, torch.nn.GELU, torch.nn.Sigmoid, torch.nn.Dropout, torch.nn.Identity)
+
+
+def _linear_stack_activations(model: torch.nn.Module, input_shape: Sequence[int]) -> int | None:
+    """Activations of one row through an ``nn.Sequential`` of Flatten, Linear and shape-keeping layers, from the
+    layers' shapes alone; None for any other model (the meta forward counts those). A forward on the meta
+    device runs torch's Python decompositions, which import ``torch._dynamo``: about a second of start-up."""
+    if type(model) is not torch.nn.Sequential:
+        return None
+    shape, total = list(input_shape), 0
+    for layer in model:
+        if type(layer) is torch.nn.Flatten and layer.start_dim == 1 and layer.end_dim == -1:
+            shape = [math.prod(shape)]
+        elif type(layer) is torch.nn.Linear and shape and shape[-1] == layer.in_features:
+            shape = [*shape[:-1], layer.out_features]
+        elif type(layer) not in _SAME_SHAPE:
+            return None
+        total += math.prod(shape)
+    return total
 
 
 def _check_forward(model: torch.nn.Module, spec, splits) -> None:
@@ -138,6 +163,7 @@ def check_engine(engine: str, variants: Sequence[Variant], spec, device) -> None
 def check_schedules(variants: Sequence[Variant], spec, n_train: int) -> None:
     """Drive each distinct schedule, at the largest LR it runs with, for its first steps."""
     from lrsweep.engine.loop import steps_per_epoch
+    from lrsweep.optim import trial_optimizer
     from lrsweep.optim.schedulers import resolve_params
     from lrsweep.optim.schedulers.resolve import build_scheduler
 
@@ -148,7 +174,7 @@ def check_schedules(variants: Sequence[Variant], spec, n_train: int) -> None:
             largest[v.scheduler.label] = v
     for v in largest.values():
         resolved = resolve_params(v.scheduler, v.lr, spec.epochs, steps)
-        trial = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=v.lr, momentum=0.9)
+        trial = trial_optimizer(lr=v.lr, momentum=0.9)
         scheduler = build_scheduler(v.scheduler, resolved, trial, steps)
         total = spec.epochs * steps if v.scheduler.interval == "step" else spec.epochs
         _drive(v.scheduler, scheduler, trial, min(total - 1, SCHEDULE_TRIAL_STEPS))
@@ -173,8 +199,7 @@ def _drive(sched_spec, scheduler, optimizer, n: int) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # "scheduler.step() before optimizer.step()": nothing trains here
         for i in range(max(n, 0)):
-            try:
-                optimizer.step()
+            try:  # the trial optimizer never steps (no gradients; a step would import torch._dynamo)
                 scheduler.step(1.0) if sched_spec.type == "reducelronplateau" else scheduler.step()
             except Exception as exc:  # noqa: BLE001 - torch's failure on these parameters, named
                 raise ConfigError(

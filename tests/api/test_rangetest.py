@@ -44,7 +44,15 @@ def test_out_writes_the_files_lrsweep_find_writes(tmp_path):
     model, optimizer, loader = objects(groups=True)
     notes = []
     found = lrsweep.find(
-        model, optimizer, loader, F.cross_entropy, steps=40, suggest="steep", out=tmp_path, on_notice=notes.append
+        model,
+        optimizer,
+        loader,
+        F.cross_entropy,
+        steps=40,
+        suggest="steep",
+        out=tmp_path,
+        plot=True,
+        on_notice=notes.append,
     )
     assert found.run_dir.parent == tmp_path and found.run_dir.name.startswith("Sequential-find-")
     assert {p.name for p in found.run_dir.rglob("*")} >= {
@@ -54,6 +62,7 @@ def test_out_writes_the_files_lrsweep_find_writes(tmp_path):
         "find.csv",
         "find.png",
     }
+    assert found.plot_file == found.run_dir / "plots" / "find.png"
     run = lrsweep.load_run(found.run_dir)
     assert run.kind == "find" and run.range_test().suggestions == found.suggestions
     assert run.config["find_on"]["param_groups"][0]["lr"] == 0.01 and run.config["find_on"]["loss"] == "cross_entropy"

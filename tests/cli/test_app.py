@@ -109,7 +109,7 @@ def find_run(tmp_path_factory):
 
 
 def test_plot_on_a_find_directory_draws_the_range_test(runner, find_run):
-    (find_run / "plots" / "find.png").unlink()
+    assert not (find_run / "plots").exists()  # find draws it only with --plot
     result = runner.invoke(app, ["plot", str(find_run)])
     assert result.exit_code == 0, result.output
     assert result.stdout.split() == [str(find_run / "plots" / "find.png")]
@@ -137,9 +137,13 @@ def test_show_on_a_preview_prints_it_and_compare_refuses_it(runner, tmp_path):
     assert refused.exit_code == 2 and "is a schedule preview" in refused.stderr
 
 
-def test_find_says_when_matplotlib_is_missing(runner, tmp_path, monkeypatch):
+def test_find_plot_without_matplotlib_is_refused_before_the_test(runner, tmp_path, monkeypatch):
     for name in ("matplotlib", "matplotlib.figure"):
         monkeypatch.setitem(sys.modules, name, None)  # import fails as if not installed
+    result = runner.invoke(app, ["find", QUICKSTART, *FAST_FIND, "--plot", "--out", str(tmp_path / "runs")])
+    assert result.exit_code == 2
+    assert "plots need matplotlib, which is not installed: pip install 'lrsweep[plot]'" in result.stderr
+    assert not (tmp_path / "runs").exists()
     result = runner.invoke(app, ["find", QUICKSTART, *FAST_FIND, "--out", str(tmp_path / "runs")])
-    assert result.exit_code == 0, result.output
-    assert "no plots/find.png: matplotlib is not installed" in result.stderr
+    assert result.exit_code == 0, result.output  # no plot asked for: matplotlib not needed
+    assert "matplotlib" not in result.stderr

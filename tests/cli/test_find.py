@@ -33,17 +33,21 @@ def test_find_prints_the_suggestions_and_writes_the_run_directory(runner, tmp_pa
     saved = json.loads((run / "find.json").read_text())
     assert len(rows) == saved["steps_run"] == len(saved["points"]) and 5 < len(rows) <= 40
     assert [float(r["lr"]) for r in rows] == sorted(float(r["lr"]) for r in rows)
-    assert (run / "plots" / "find.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not (run / "plots").exists()  # drawn only with --plot (or later by lrsweep plot)
     assert yaml.safe_load((run / "config.yaml").read_text())["name"] == "quickstart"
     assert json.loads((run / "meta.json").read_text())["versions"]["torch"]
 
 
-def test_find_json_prints_only_json(runner, tmp_path):
+def test_find_json_prints_only_json_and_plot_draws_the_curve(runner, tmp_path):
     result = runner.invoke(
-        app, ["find", QUICKSTART, *FAST, "--val", "--suggest", "steep", "--json", "--out", str(tmp_path / "runs")]
+        app,
+        ["find", QUICKSTART, *FAST, "--val", "--suggest", "steep", "--json", "--plot", "--out", str(tmp_path / "runs")],
     )
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
+    png = only_run_dir(tmp_path / "runs") / "plots" / "find.png"
+    assert report["plot_file"] == str(png) and png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert f"Plot: {png}" in result.stderr  # stdout holds only the JSON
     assert set(report["suggestions"]) == {"steep", "valley", "min10"}
     assert report["chosen"] == "steep" and report["suggested_lr"] == report["suggestions"]["steep"]
     assert report["settings"]["use_val"] is True and report["settings"]["steps"] == 40

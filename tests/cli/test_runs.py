@@ -148,10 +148,12 @@ def test_show_refuses_what_is_not_a_run_directory(cli, tmp_path):
 
 
 def test_show_does_not_import_torch(seed_run):
-    code = (
-        "import sys, runpy; sys.argv = ['lrsweep', 'show', sys.argv[1]]\n"
-        "try:\n    runpy.run_module('lrsweep', run_name='__main__')\nexcept SystemExit:\n    pass\n"
-        "print('TORCH' if 'torch' in sys.modules else 'NO-TORCH')"
+    code = (  # the real entry ends with os._exit (lrsweep.cli.exit): the check runs just before it
+        "import os, sys, runpy; sys.argv = ['lrsweep', 'show', sys.argv[1]]\n"
+        "def check(): print('TORCH' if 'torch' in sys.modules else 'NO-TORCH', flush=True)\n"
+        "exit_now = os._exit\n"
+        "os._exit = lambda code: (check(), exit_now(code))\n"
+        "try:\n    runpy.run_module('lrsweep', run_name='__main__')\nexcept SystemExit:\n    check()\n"
     )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     out = subprocess.run(

@@ -2,6 +2,7 @@
 
 import json
 import socket
+import subprocess
 import sys
 import textwrap
 import time
@@ -435,3 +436,26 @@ def test_the_schema_catches_what_an_editor_should_flag(schema):
     assert not _check(
         {"model": "mypkg.models:net", "scheduler": ["none", {"type": "cosine"}], "lr": [0.1, 0.3]}, schema
     )
+
+
+def test_validate_never_imports_torch_dynamo(write_config, tiny_sweep):
+    """The compiler stack (torch._dynamo, about a second of start-up) is not needed to check a config: not for
+    an optimizer's own checks, nor a schedule's dry run, nor sizing an MLP (a fresh process sees every import)."""
+    config = write_config(
+        {
+            **tiny_sweep,
+            "optimizer": [{"name": "sgd", "momentum": 0.9, "nesterov": True}, {"name": "adam"}],
+            "scheduler": [{"type": "onecycle"}, {"type": "warmup", "then": {"type": "cosine"}}],
+        }
+    )
+    code = (
+        "import sys\nfrom lrsweep.cli import app\n"
+        f"app(['validate', {str(config)!r}], standalone_mode=False)\n"
+        "from lrsweep.optim import OPTIMIZERS, trial_optimizer\n"
+        "for name in OPTIMIZERS.names(): trial_optimizer(OPTIMIZERS.get(name), lr=0.1)\n"
+        "print('dynamo' if 'torch._dynamo' in sys.modules else 'no dynamo')"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == "no dynamo"
+    assert "is valid (12 variants" in done.stdout

@@ -9,7 +9,7 @@ from helpers import Recorded, splits_of
 from lrsweep.config import parse_config
 from lrsweep.engine.stacked_optim import supports
 from lrsweep.errors import ConfigError
-from lrsweep.optim import OPTIMIZERS, REFUSED, check_optimizer_options
+from lrsweep.optim import OPTIMIZERS, REFUSED, check_optimizer_options, trial_optimizer
 from lrsweep.run.store import RunStore
 from lrsweep.sweep.runner import run_sweep
 
@@ -129,3 +129,28 @@ def test_a_third_party_import_path_is_checked():
         check_optimizer_options(f"{__name__}:Lian", {})
     with pytest.raises(ConfigError, match="cannot import module 'no_such_pkg.optim'"):
         check_optimizer_options("no_such_pkg.optim:Lion", {})
+
+
+@pytest.mark.parametrize("name", sorted(EXPECTED))
+def test_the_trial_build_is_the_class_with_the_constructors_own_checks(name):
+    cls = OPTIMIZERS.get(name)
+    trial, built = trial_optimizer(cls, lr=0.1), cls([torch.zeros(1, requires_grad=True)], lr=0.1)
+    assert type(trial) is cls
+    assert {k: v for k, v in trial.param_groups[0].items() if k != "params"} == {
+        k: v for k, v in built.param_groups[0].items() if k != "params"
+    }
+
+
+@pytest.mark.parametrize(
+    ("name", "options", "message"),
+    [
+        ("sgd", {"nesterov": True}, "Nesterov momentum requires a momentum and zero dampening"),
+        ("adam", {"betas": (1.5, 0.999)}, "Invalid beta parameter at index 0"),
+        ("rprop", {"etas": (1.5, 1.2)}, "Invalid eta values"),
+    ],
+)
+def test_what_only_the_constructor_refuses_is_still_refused(name, options, message):
+    with pytest.raises(ValueError, match=message):
+        trial_optimizer(OPTIMIZERS.get(name), lr=0.1, **options)
+    with pytest.raises(ConfigError, match=message):
+        check_optimizer_options(name, options)

@@ -131,3 +131,31 @@ def test_limits_stay_out_of_the_fingerprint(write_config, tiny_sweep):
     plain = load_config(write_config(tiny_sweep))
     raised = load_config(write_config(_with(tiny_sweep, limits={"max_parameters": 10**9})))
     assert raised.limits.max_parameters == 10**9 and raised.fingerprint() == plain.fingerprint()
+
+
+@pytest.mark.parametrize(
+    ("name", "options"),
+    [
+        ("mlp", {"hidden": [16, 8]}),
+        ("mlp", {"hidden": [32], "dropout": 0.2, "activation": "gelu"}),
+        ("mlp", {"hidden": []}),
+        ("linear", {}),
+    ],
+)
+def test_a_plain_linear_stack_is_sized_from_its_shapes_as_the_meta_forward_sizes_it(name, options, monkeypatch):
+    from types import SimpleNamespace
+
+    from lrsweep.sweep import preflight
+
+    spec = SimpleNamespace(model_name=name, model_options=options, input_shape=(1, 28, 28), output_size=10)
+    from_shapes = preflight._meta_sizes(spec)
+    monkeypatch.setattr(preflight, "_linear_stack_activations", lambda model, shape: None)
+    assert from_shapes == preflight._meta_sizes(spec)  # the meta forward's count, without it
+
+
+def test_other_models_are_sized_by_the_meta_forward():
+    from lrsweep.models import build_model
+    from lrsweep.sweep.preflight import _linear_stack_activations
+
+    cnn = build_model("cnn", {}, (1, 28, 28), 10, seed=0)
+    assert _linear_stack_activations(cnn, (1, 28, 28)) is None

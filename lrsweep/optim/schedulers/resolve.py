@@ -8,6 +8,7 @@ import torch
 from torch.optim import lr_scheduler as torch_schedulers
 
 from lrsweep.errors import ConfigError
+from lrsweep.optim import trial_optimizer
 from lrsweep.optim.schedulers.catalog import FORMULA_NAMES, FORMULA_PARAMS, SCHEDULERS
 from lrsweep.optim.schedulers.defaults import DERIVED, WARMUP_START_FACTOR, Impossible, Span
 from lrsweep.optim.schedulers.formula import compile_formula
@@ -37,7 +38,7 @@ def resolve_params(spec: SchedulerSpec, lr: float, epochs: int, steps_per_epoch:
     """
     span = _root_span(spec, lr, epochs, steps_per_epoch)
     resolved = _resolve(spec, span)
-    trial = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=span.lr, momentum=0.9)
+    trial = trial_optimizer(lr=span.lr, momentum=0.9)
     build_scheduler(spec, resolved, trial, steps_per_epoch)  # torch's own checks, before any training
     return resolved
 
