@@ -71,7 +71,7 @@ def test_optimizers_make_separate_packs_and_seeds_share_them(tiny_sweep, tmp_pat
 
 
 def test_a_grid_of_lrs_by_seeds_trains_as_one_pack_and_status_says_so(tiny_sweep, tmp_path):
-    raw = {**tiny_sweep, "seeds": [0, 1, 2], "lr": [0.01, 0.1], "retrain": False}
+    raw = {**tiny_sweep, "seeds": [0, 1, 2], "lr": [0.01, 1.0e6], "retrain": False}  # 1e6 diverges in epoch 1
     raw.pop("seed")
     config = parse_config(raw)
     store = RunStore.create(tmp_path / "seeds", config.name)
@@ -84,6 +84,8 @@ def test_a_grid_of_lrs_by_seeds_trains_as_one_pack_and_status_says_so(tiny_sweep
         computed = store.read_status(vid)["computed"]
         assert computed["engine"] == "vectorized" and computed["pack_size"] == 6
         assert computed["seeds"] == [0, 1, 2] and sorted(computed["members"]) == sorted(ids)
+    # the diverged ended mid-pack (status.json written then): computed is added once the pack returns
+    assert sorted(status for _, status in events.ended) == ["diverged"] * 3 + ["done"] * 3
 
 
 def test_a_model_with_dropout_keeps_one_seed_per_pack(tiny_sweep, tmp_path):
