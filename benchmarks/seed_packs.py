@@ -94,7 +94,8 @@ def main(argv=None) -> None:
         for vid, row in scores["per-seed"].items()
         if row["val_loss"] is not None and scores["together"][vid]["val_loss"] is not None
     ]
-    print(f"  largest val_loss difference between the ways: {max(diffs, default=0.0):.2e} (float rounding)")
+    largest = max(diffs, default=0.0)
+    print(f"  largest val_loss difference between the ways: {largest:.2e} (float rounding; it grows at unstable LRs)")
     print(f"  load average (1, 5, 15 min) before {load_before}, after {tuple(round(x, 2) for x in load_after)}")
 
 
