@@ -83,7 +83,7 @@ class ProgressEvents:
             size = f" b={first.batch_size}" if getattr(first, "batch_size", None) is not None else ""
             self.current = (
                 f"{len(variants)} variants together: lr {fmt_lr(lrs[0])}…{fmt_lr(lrs[-1])}{size} "
-                f"{first.optimizer.label} s{first.seed}"
+                f"{first.optimizer.label} {_seeds(variants)}"
             )
         if self.progress is not None and self.task is not None:
             self.progress.update(self.task, description=self.current)
@@ -134,6 +134,12 @@ class ProgressEvents:
     def on_notice(self, message: str) -> None:
         if not self.quiet:
             self.console.print(message, style="yellow", markup=False, soft_wrap=True)
+
+
+def _seeds(variants) -> str:
+    """A pack's seeds: ``s0`` for one, ``seeds 0,1,2`` for several (they share a pack)."""
+    seeds = sorted({v.seed for v in variants})
+    return f"s{seeds[0]}" if len(seeds) == 1 else f"seeds {','.join(map(str, seeds))}"
 
 
 def _metrics(record) -> str:

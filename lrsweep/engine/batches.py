@@ -28,16 +28,30 @@ from lrsweep.engine.augment import Augmenter
 
 
 class Batch:
-    """One training step's rows for each seed, fetched (and augmented) on first use, then kept."""
+    """One training step's rows for each seed, fetched (and augmented) on first use, then kept.
 
-    def __init__(self, fetch: Callable[[int], tuple[Tensor, Tensor]]):
-        self._fetch = fetch
+    ``gather`` (resident rows, no augmentation) serves :meth:`stacked` as ONE index gather.
+    """
+
+    def __init__(
+        self,
+        fetch: Callable[[int], tuple[Tensor, Tensor]],
+        gather: Callable[[Sequence[int]], tuple[Tensor, Tensor]] | None = None,
+    ):
+        self._fetch, self._gather = fetch, gather
         self._seen: dict[int, tuple[Tensor, Tensor]] = {}
 
     def get(self, seed: int) -> tuple[Tensor, Tensor]:
         if seed not in self._seen:
             self._seen[seed] = self._fetch(seed)
         return self._seen[seed]
+
+    def stacked(self, seeds: Sequence[int]) -> tuple[Tensor, Tensor]:
+        """Inputs ``[K, B, ...]`` and targets ``[K, B, ...]``: row k is seed ``seeds[k]``'s batch (one per variant)."""
+        if self._gather is not None:
+            return self._gather(seeds)
+        parts = [self.get(s) for s in seeds]  # each seed's rows fetched (augmented) once, then one stack
+        return torch.stack([p[0] for p in parts]), torch.stack([p[1] for p in parts])
 
 
 class _Source:
@@ -89,7 +103,11 @@ class ResidentBatches(_Source):
                 index = perms[seed][start : start + self.batch_size]
                 return self._augmented(seed, self.x[index], self.y[index])
 
-            yield Batch(fetch)
+            def gather(seeds: Sequence[int], start=start) -> tuple[Tensor, Tensor]:
+                index = torch.stack([perms[s][start : start + self.batch_size] for s in seeds])  # [K, B]
+                return self.x[index], self.y[index]
+
+            yield Batch(fetch, None if self.augmenters else gather)
 
 
 class _SeedsBatchSampler(Sampler):

@@ -11,14 +11,45 @@ from lrsweep.models import build_model
 CPU_PACK_LIMIT = 16  # beyond this a CPU gains nothing from a bigger pack, and memory grows
 MEMORY_HEADROOM = 0.5  # share of the free accelerator memory a pack may plan to use
 BYTES_PER_FLOAT = 4
+SEEDS_SHARE_PACKS = True  # False: one seed per pack, as before seeds shared packs (benchmarks/seed_packs.py)
 
 
-def group_packable(variants: list) -> list[list]:
-    """Variants that may share a pack: same optimizer class, seed and batch size (so one shared batch), in order."""
+def group_packable(variants: list, by_seed: bool = False) -> list[list]:
+    """Variants that may share a pack: same optimizer class and batch size, in order.
+
+    Seeds share a pack (each variant keeps its own initial weights and batch order); ``by_seed`` keeps
+    one seed per pack, for a model that draws random numbers (see :func:`draws_randomness`).
+    """
     groups: dict[tuple, list] = {}
     for v in variants:
-        groups.setdefault((v.optimizer.name, v.seed, getattr(v, "batch_size", None)), []).append(v)
+        key = (v.optimizer.name, v.seed if by_seed else None, getattr(v, "batch_size", None))
+        groups.setdefault(key, []).append(v)
     return list(groups.values())
+
+
+def draws_randomness(spec: TrainSpec) -> bool:
+    """Whether the model's training pass draws from torch's global RNG (dropout, RReLU, ...).
+
+    A pack draws such numbers once for all its members, from one seed's stream: what each member's own
+    loop draws only when they share that seed. A model that fails this pass counts as random (the pack's
+    own trial pass then says what is wrong).
+    """
+    with torch.random.fork_rng(devices=[]):
+        try:
+            model = build_model(spec.model_name, spec.model_options, spec.input_shape, spec.output_size, seed=0)
+            before = torch.get_rng_state()
+            with torch.no_grad():
+                model.train()(torch.zeros(2, *spec.input_shape))
+        except Exception:  # noqa: BLE001 - a user's model: whatever it raises, keep the cautious grouping
+            return True
+        return not torch.equal(before, torch.get_rng_state())
+
+
+def seeds_apart(variants: list, spec: TrainSpec) -> bool:
+    """Whether these variants' packs must keep one seed each: several seeds and a model that draws random numbers."""
+    if len({v.seed for v in variants}) < 2:
+        return False
+    return not SEEDS_SHARE_PACKS or draws_randomness(spec)
 
 
 def model_sizes(spec: TrainSpec) -> tuple[int, int]:
@@ -61,10 +92,10 @@ def pack_limit(spec: TrainSpec, device: torch.device) -> int:
     return max(1, int((free - eval_bytes(spec)) * MEMORY_HEADROOM // variant_bytes(spec)))
 
 
-def make_packs(variants: list, limit: int) -> list[list]:
+def make_packs(variants: list, limit: int, by_seed: bool = False) -> list[list]:
     """Split each packable group into packs of at most ``limit``, balanced in size."""
     packs = []
-    for group in group_packable(variants):
+    for group in group_packable(variants, by_seed):
         n_packs = -(-len(group) // max(1, limit))
         size = -(-len(group) // n_packs)
         packs += [group[i : i + size] for i in range(0, len(group), size)]

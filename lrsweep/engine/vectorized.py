@@ -1,7 +1,8 @@
 """The vectorized engine: a pack of K variants trained as one computation, batch for batch.
 
 Every variant starts from the weights the sequential engine would give it (``build_model`` with
-its seed), sees the batches its seed orders (one shared batch when the pack has one seed), and is
+its seed), sees the batches its seed orders (one shared batch ``[B, ...]`` when the pack's live members
+share one seed, else one index gather ``[K, B, ...]``: a row per variant), and is
 stepped by its own optimizer hyper-parameters and its own torch scheduler (driven on a proxy
 optimizer). A variant whose loss goes NaN/inf is masked out of the backward pass and frozen at once
 (on the device, no host sync); every ``DIVERGENCE_CHECK_EVERY`` batches and at each epoch's end the
@@ -228,8 +229,7 @@ class PackTrainer:
         seeds = [self.variants[i].seed for i in self.alive]
         if len(set(seeds)) == 1:
             return (*batch.get(seeds[0]), True)
-        parts = [batch.get(s) for s in seeds]
-        return torch.stack([p[0] for p in parts]), torch.stack([p[1] for p in parts]), False
+        return (*batch.stacked(seeds), False)
 
     def _batch(self, xb: Tensor, yb: Tensor, shared: bool, stats: EpochStats) -> None:
         """One step of every live variant, without a host sync; a variant whose loss is not finite freezes."""

@@ -175,7 +175,10 @@ class Shard:
 
 
 def shard_order(variants: list[Variant]) -> list[Variant]:
-    """A machine-independent order that keeps pack-mates (same optimizer, seed and batch size) next to each other."""
+    """A machine-independent order that keeps pack-mates (same optimizer and batch size) next to each other.
+
+    Seed by seed, as when a pack held one seed: the slices stay those that shards of older runs trained.
+    """
     return sorted(
         variants,
         key=lambda v: (v.optimizer.name, v.seed, v.batch_size or 0, v.optimizer.label, v.scheduler.label, v.lr, v.id),

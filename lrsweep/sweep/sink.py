@@ -113,8 +113,15 @@ class Sink:
         if result.status == STATUS_DONE and len(result.epochs) < self.epochs and not result.stopped_early:
             return  # paused at a rung
         if result.status != STATUS_DONE and self.ended.get(variant.id) == result.status:
-            return  # ended mid-pack, already recorded when its pack's checkpoint said so
+            self._amend_computed(variant.id, result)  # ended mid-pack, recorded when its pack's checkpoint said so
+            return
         self._end(variant, result, device)
+
+    def _amend_computed(self, variant_id: str, result: VariantResult) -> None:
+        """status.json of a variant that ended mid-pack gets how it was computed, known once its pack returns."""
+        record = self.store.read_status(variant_id)
+        if record is not None and record.get("computed") is None and result.computed:
+            self.store.write_status(variant_id, {**record, "computed": result.computed})
 
     def on_pruned(self, variant_id: str, rows: list[dict], rung: int) -> None:
         self.store.write_metrics(variant_id, rows)

@@ -34,11 +34,32 @@ def test_cpu_packs_have_a_fixed_limit():
     assert packing.pack_limit(SPEC, torch.device("cpu")) == packing.CPU_PACK_LIMIT
 
 
-def test_packs_share_optimizer_and_seed_and_are_balanced():
-    def variant(lr, name="sgd", seed=0):
-        return Variant(lr, OptimizerConfig(name, {}), parse_scheduler(None), seed)
+def _variant(lr, name="sgd", seed=0):
+    return Variant(lr, OptimizerConfig(name, {}), parse_scheduler(None), seed)
 
-    vs = [variant(lr) for lr in (0.1, 0.2, 0.3, 0.4, 0.5)] + [variant(0.1, "adam"), variant(0.1, seed=1)]
+
+def test_packs_share_optimizer_hold_every_seed_and_are_balanced():
+    vs = [_variant(lr) for lr in (0.1, 0.2, 0.3, 0.4, 0.5)] + [_variant(0.1, "adam"), _variant(0.1, seed=1)]
     packs = packing.make_packs(vs, limit=4)
+    assert [len(p) for p in packs] == [3, 3, 1]
+    assert all(len({v.optimizer.name for v in p}) == 1 for p in packs)
+    assert {v.seed for v in packs[1]} == {0, 1}
+
+
+def test_by_seed_keeps_one_seed_per_pack():
+    vs = [_variant(lr) for lr in (0.1, 0.2, 0.3, 0.4, 0.5)] + [_variant(0.1, "adam"), _variant(0.1, seed=1)]
+    packs = packing.make_packs(vs, limit=4, by_seed=True)
     assert [len(p) for p in packs] == [3, 2, 1, 1]
     assert all(len({(v.optimizer.name, v.seed) for v in p}) == 1 for p in packs)
+
+
+def test_seeds_stay_apart_only_for_a_model_that_draws_random_numbers(monkeypatch):
+    two_seeds = [_variant(0.1, seed=0), _variant(0.1, seed=1)]
+    assert not packing.draws_randomness(SPEC)
+    assert not packing.seeds_apart(two_seeds, SPEC)
+    dropout = TrainSpec("mlp", {"hidden": [16], "dropout": 0.1}, (8,), 3, 1, 32, "cross_entropy")
+    assert packing.draws_randomness(dropout)
+    assert packing.seeds_apart(two_seeds, dropout)
+    assert not packing.seeds_apart(two_seeds[:1] * 2, dropout)  # one seed: nothing to keep apart
+    monkeypatch.setattr(packing, "SEEDS_SHARE_PACKS", False)  # the old grouping (benchmarks/seed_packs.py)
+    assert packing.seeds_apart(two_seeds, SPEC)

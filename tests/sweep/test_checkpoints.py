@@ -207,3 +207,46 @@ def test_early_stopping_state_is_in_the_checkpoint_and_a_resume_stops_where_an_u
         assert (status["stopped_early"], status["epochs_run"]) == (expected["stopped_early"], expected["epochs_run"])
         assert status["computed"]["pack_size"] == 3 and status["computed"]["resumed_from_epoch"] == 4
         assert store.has_model(vid)  # a stopped member's weights where it stopped
+
+
+SEEDS = {**SWEEP, "engine": "vectorized", "model": {"name": "mlp", "hidden": [16]}, "lr": [0.003, 0.03]}
+SEEDS.pop("seed")
+SEEDS["seeds"], SEEDS["train"] = [0, 1, 2], {"epochs": 4}
+
+
+def test_a_pack_of_several_seeds_resumes_mid_way_to_the_uninterrupted_result(tmp_path):
+    store = _interrupted(SEEDS, tmp_path, epoch=3)
+    assert len(list(store.path.glob("packs/*/checkpoint.pt"))) == 1  # one pack for the 2 LRs x 3 seeds
+    events = Recorded()
+    _run(SEEDS, store, events)
+    assert events.packs == [6] and events.epochs == 6 * 2  # epochs 3-4 of all six, in one pack
+    assert _without_seconds(_metrics(store)) == _without_seconds(_metrics(_reference(SEEDS, tmp_path)))
+    for vid in store.variant_ids():
+        computed = store.read_status(vid)["computed"]
+        assert (computed["pack_size"], computed["seeds"], computed["resumed_from_epoch"]) == (6, [0, 1, 2], 2)
+
+
+@pytest.mark.parametrize("nth", [1, 3])  # Ctrl-C in the first per-seed pack (seed 0), or in the second (seed 1)
+def test_a_run_made_with_one_seed_per_pack_resumes_in_the_packs_it_first_ran(nth, tmp_path, monkeypatch):
+    """Runs made before seeds shared packs: a started pack re-forms from pack.json and carries on from its
+    checkpoint; only the packs never started are planned anew (seeds together), and never mixed with the old."""
+    from lrsweep.engine import packing
+
+    monkeypatch.setattr(packing, "SEEDS_SHARE_PACKS", False)
+    store = _interrupted(SEEDS, tmp_path, epoch=3, nth=nth)
+    old = _metrics(_reference(SEEDS, tmp_path))
+    monkeypatch.setattr(packing, "SEEDS_SHARE_PACKS", True)
+    events = Recorded()
+    _run(SEEDS, store, events)
+    seeds = {vid: store.read_status(vid)["variant"]["seed"] for vid in store.variant_ids()}
+    computed = {vid: store.read_status(vid)["computed"] for vid in store.variant_ids()}
+    interrupted = 0 if nth == 1 else 1
+    assert events.packs == ([2, 4] if nth == 1 else [2, 2])  # the old pack again, then the rest
+    for vid, seed in seeds.items():
+        if seed <= interrupted:  # finished before, or its old pack again from its checkpoint: what it first met
+            assert computed[vid]["seeds"] == [seed] and computed[vid]["resumed_from_epoch"] == 2 * (seed == interrupted)
+            assert _without_seconds({vid: store.read_metrics(vid)}) == _without_seconds({vid: old[vid]})
+        elif seed > interrupted:  # never started: planned now
+            assert computed[vid]["seeds"] == ([1, 2] if nth == 1 else [2])
+            for row, expected in zip(store.read_metrics(vid), old[vid]):
+                assert row["val_loss"] == pytest.approx(expected["val_loss"], rel=2e-5, abs=1e-6)

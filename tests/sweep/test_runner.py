@@ -87,9 +87,36 @@ def test_a_pack_whose_optimizer_has_no_stacked_update_says_why_in_status_and_sum
         assert status.get("engine_note") == (None if packed else note)
 
 
-def test_seeds_and_optimizers_make_separate_packs(tiny_sweep, tmp_path):
+def test_optimizers_make_separate_packs_and_seeds_share_them(tiny_sweep, tmp_path):
     raw = {**tiny_sweep, "seeds": [0, 1], "optimizer": ["sgd", "adam"], "lr": [0.01, 0.1], "retrain": False}
     raw.pop("seed")
     summary, events = sweep(raw, tmp_path, "d")
-    assert sorted(events.packs) == [2, 2, 2, 2]
+    assert sorted(events.packs) == [4, 4]
     assert len(summary["variants"]) == 8 and len(summary["groups"]) == 4
+
+
+def test_a_grid_of_lrs_by_seeds_trains_as_one_pack_and_status_says_so(tiny_sweep, tmp_path):
+    raw = {**tiny_sweep, "seeds": [0, 1, 2], "lr": [0.01, 1.0e6], "retrain": False}  # 1e6 diverges in epoch 1
+    raw.pop("seed")
+    config = parse_config(raw)
+    store = RunStore.create(tmp_path / "seeds", config.name)
+    events = Recorded()
+    run_sweep(config, splits_of(config), store, events)
+    assert events.packs == [6]
+    ids = store.variant_ids()
+    assert all(store.read_pack_record(v)["members"] == ids for v in ids)  # pack.json: one pack, every member
+    for vid in ids:
+        computed = store.read_status(vid)["computed"]
+        assert computed["engine"] == "vectorized" and computed["pack_size"] == 6
+        assert computed["seeds"] == [0, 1, 2] and sorted(computed["members"]) == sorted(ids)
+    # the diverged ended mid-pack (status.json written then): computed is added once the pack returns
+    assert sorted(status for _, status in events.ended) == ["diverged"] * 3 + ["done"] * 3
+
+
+def test_a_model_with_dropout_keeps_one_seed_per_pack(tiny_sweep, tmp_path):
+    """A pack draws one dropout mask from one seed's stream: what each member's own loop draws only for that seed."""
+    raw = {**tiny_sweep, "seeds": [0, 1], "lr": [0.01, 0.1], "retrain": False}
+    raw.pop("seed")
+    raw["model"] = {"name": "mlp", "hidden": [16], "dropout": 0.2}
+    summary, events = sweep(raw, tmp_path, "dropout")
+    assert events.packs == [2, 2]

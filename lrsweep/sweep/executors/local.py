@@ -74,6 +74,7 @@ class _Unit:
             "pack_size": len(ids),
             "pack": pack_key(ids) if self.packed else None,
             "members": ids if self.packed else None,
+            "seeds": sorted({v.seed for v in self.variants}),  # a pack's members may differ in seed
             "threads": torch.get_num_threads(),
             "device": describe_device(device),
             "resumed_from_epoch": self.resumed_from,
