@@ -39,13 +39,13 @@ def parse_args(argv=None) -> argparse.Namespace:
 def one_run(args, together: bool, out: Path) -> tuple[float, float, dict, Path]:
     """Wall and CPU seconds of the grid, each variant's summary row (by id), and the run directory."""
     overrides = [f"seeds=[{args.seeds}]", "retrain=false", "device=cpu", *args.set]
-    packing.SEEDS_SHARE_PACKS = together
+    packing.SEEDS_SHARE_PACKS = packing.SEEDS_SHARE_CPU_PACKS = together  # on a CPU, seeds share only when told
     try:
         start, cpu = time.perf_counter(), time.process_time()
         result = lrsweep.grid(args.config, overrides, out=out, force=True)
         seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     finally:
-        packing.SEEDS_SHARE_PACKS = True
+        packing.SEEDS_SHARE_PACKS, packing.SEEDS_SHARE_CPU_PACKS = True, False
     rows = {r["id"]: r for r in result.summary["variants"]}
     return seconds, cpu, rows, result.run_dir
 

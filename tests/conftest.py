@@ -52,3 +52,11 @@ def tiny_sweep() -> dict:
         "select": {"metric": "val_loss"},
         "retrain": True,
     }
+
+
+@pytest.fixture
+def seeds_share_packs(monkeypatch):
+    """Seeds in one pack on this CPU too, as on an accelerator (on a CPU lrsweep keeps them apart: faster there)."""
+    from lrsweep.engine import packing
+
+    monkeypatch.setattr(packing, "SEEDS_SHARE_CPU_PACKS", True)

@@ -11,7 +11,11 @@ from lrsweep.models import build_model
 CPU_PACK_LIMIT = 16  # beyond this a CPU gains nothing from a bigger pack, and memory grows
 MEMORY_HEADROOM = 0.5  # share of the free accelerator memory a pack may plan to use
 BYTES_PER_FLOAT = 4
-SEEDS_SHARE_PACKS = True  # False: one seed per pack, as before seeds shared packs (benchmarks/seed_packs.py)
+SEEDS_SHARE_PACKS = True  # False: one seed per pack everywhere, as before seeds shared packs (benchmarks/seed_packs.py)
+# On a CPU, seeds apart: one seed's shared batch makes a pack's first layer one wide matrix product, which beats a
+# product per member; seeds in one pack measured 0.84-0.94x as fast there (benchmarks/seed_packs.py). On an
+# accelerator a pack saves passes and kernel launches, which seeds in one pack save too.
+SEEDS_SHARE_CPU_PACKS = False
 
 
 def group_packable(variants: list, by_seed: bool = False) -> list[list]:
@@ -45,11 +49,13 @@ def draws_randomness(spec: TrainSpec) -> bool:
         return not torch.equal(before, torch.get_rng_state())
 
 
-def seeds_apart(variants: list, spec: TrainSpec) -> bool:
-    """Whether these variants' packs must keep one seed each: several seeds and a model that draws random numbers."""
+def seeds_apart(variants: list, spec: TrainSpec, device=None) -> bool:
+    """Whether these variants' packs keep one seed each: several seeds, and a CPU (see SEEDS_SHARE_CPU_PACKS) or a
+    model that draws random numbers."""
     if len({v.seed for v in variants}) < 2:
         return False
-    return not SEEDS_SHARE_PACKS or draws_randomness(spec)
+    on_cpu = device is not None and torch.device(device).type == "cpu"
+    return not SEEDS_SHARE_PACKS or (on_cpu and not SEEDS_SHARE_CPU_PACKS) or draws_randomness(spec)
 
 
 def model_sizes(spec: TrainSpec) -> tuple[int, int]:

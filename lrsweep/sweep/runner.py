@@ -246,8 +246,8 @@ def _note_pruning(config: Config, executor, events) -> None:
 def plan_packs(
     engine: str, pending: list[Variant], spec: TrainSpec, device, sink: Sink, parallelism: int = 1
 ) -> list[list[Variant]]:
-    """Packs of 1 for the sequential engine; otherwise compatible variants together (seeds too, unless the
-    model draws random numbers), sized to the device and split into at least ``parallelism`` packs (one per
+    """Packs of 1 for the sequential engine; otherwise compatible variants together (seeds too on an accelerator,
+    unless the model draws random numbers), sized to the device and split into at least ``parallelism`` packs (one per
     worker) where there are enough variants."""
     from lrsweep.engine.packing import make_packs, pack_limit, seeds_apart
 
@@ -255,7 +255,7 @@ def plan_packs(
         return [[v] for v in pending]
     largest = replace(spec, batch_size=max(v.batch_size or spec.batch_size for v in pending))
     limit = min(pack_limit(largest, device), math.ceil(len(pending) / max(1, parallelism)))
-    packs = make_packs(pending, limit, by_seed=seeds_apart(pending, spec))
+    packs = make_packs(pending, limit, by_seed=seeds_apart(pending, spec, device))
     if engine == "auto" and packs:
         reason = vectorize_obstacle(packs[0], spec, device)
         if reason:

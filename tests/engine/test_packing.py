@@ -63,3 +63,14 @@ def test_seeds_stay_apart_only_for_a_model_that_draws_random_numbers(monkeypatch
     assert not packing.seeds_apart(two_seeds[:1] * 2, dropout)  # one seed: nothing to keep apart
     monkeypatch.setattr(packing, "SEEDS_SHARE_PACKS", False)  # the old grouping (benchmarks/seed_packs.py)
     assert packing.seeds_apart(two_seeds, SPEC)
+
+
+def test_seeds_share_a_pack_on_an_accelerator_and_keep_apart_on_a_cpu():
+    from types import SimpleNamespace
+
+    from lrsweep.engine.packing import seeds_apart
+
+    variants = [SimpleNamespace(seed=s) for s in (0, 1)]
+    spec = SimpleNamespace(model_name="linear", model_options={}, input_shape=(4,), output_size=2)
+    assert seeds_apart(variants, spec, "cpu") and not seeds_apart(variants, spec, "cuda:0")
+    assert not seeds_apart(variants[:1], spec, "cpu")  # one seed: nothing to keep apart

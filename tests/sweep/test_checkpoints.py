@@ -214,7 +214,7 @@ SEEDS.pop("seed")
 SEEDS["seeds"], SEEDS["train"] = [0, 1, 2], {"epochs": 4}
 
 
-def test_a_pack_of_several_seeds_resumes_mid_way_to_the_uninterrupted_result(tmp_path):
+def test_a_pack_of_several_seeds_resumes_mid_way_to_the_uninterrupted_result(tmp_path, seeds_share_packs):
     store = _interrupted(SEEDS, tmp_path, epoch=3)
     assert len(list(store.path.glob("packs/*/checkpoint.pt"))) == 1  # one pack for the 2 LRs x 3 seeds
     events = Recorded()
@@ -227,7 +227,9 @@ def test_a_pack_of_several_seeds_resumes_mid_way_to_the_uninterrupted_result(tmp
 
 
 @pytest.mark.parametrize("nth", [1, 3])  # Ctrl-C in the first per-seed pack (seed 0), or in the second (seed 1)
-def test_a_run_made_with_one_seed_per_pack_resumes_in_the_packs_it_first_ran(nth, tmp_path, monkeypatch):
+def test_a_run_made_with_one_seed_per_pack_resumes_in_the_packs_it_first_ran(
+    nth, tmp_path, monkeypatch, seeds_share_packs
+):
     """Runs made before seeds shared packs: a started pack re-forms from pack.json and carries on from its
     checkpoint; only the packs never started are planned anew (seeds together), and never mixed with the old."""
     from lrsweep.engine import packing

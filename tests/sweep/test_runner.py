@@ -87,7 +87,7 @@ def test_a_pack_whose_optimizer_has_no_stacked_update_says_why_in_status_and_sum
         assert status.get("engine_note") == (None if packed else note)
 
 
-def test_optimizers_make_separate_packs_and_seeds_share_them(tiny_sweep, tmp_path):
+def test_optimizers_make_separate_packs_and_seeds_share_them(tiny_sweep, tmp_path, seeds_share_packs):
     raw = {**tiny_sweep, "seeds": [0, 1], "optimizer": ["sgd", "adam"], "lr": [0.01, 0.1], "retrain": False}
     raw.pop("seed")
     summary, events = sweep(raw, tmp_path, "d")
@@ -95,7 +95,7 @@ def test_optimizers_make_separate_packs_and_seeds_share_them(tiny_sweep, tmp_pat
     assert len(summary["variants"]) == 8 and len(summary["groups"]) == 4
 
 
-def test_a_grid_of_lrs_by_seeds_trains_as_one_pack_and_status_says_so(tiny_sweep, tmp_path):
+def test_a_grid_of_lrs_by_seeds_trains_as_one_pack_and_status_says_so(tiny_sweep, tmp_path, seeds_share_packs):
     raw = {**tiny_sweep, "seeds": [0, 1, 2], "lr": [0.01, 1.0e6], "retrain": False}  # 1e6 diverges in epoch 1
     raw.pop("seed")
     config = parse_config(raw)
@@ -120,3 +120,10 @@ def test_a_model_with_dropout_keeps_one_seed_per_pack(tiny_sweep, tmp_path):
     raw["model"] = {"name": "mlp", "hidden": [16], "dropout": 0.2}
     summary, events = sweep(raw, tmp_path, "dropout")
     assert events.packs == [2, 2]
+
+
+def test_on_a_cpu_each_seed_has_its_own_pack(tiny_sweep, tmp_path):
+    raw = {**tiny_sweep, "seeds": [0, 1, 2], "lr": [0.01, 0.1], "retrain": False}
+    raw.pop("seed")
+    summary, events = sweep(raw, tmp_path, "cpu-packs")
+    assert sorted(events.packs) == [2, 2, 2]  # one pack per seed: a shared batch is one wide product on a CPU
