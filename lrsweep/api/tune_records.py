@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict
+from typing import Any
 
 from lrsweep.api.tune_result import TuneResult, TuneSettings
 from lrsweep.config import Config
@@ -21,6 +22,7 @@ class TuneRecords:
     config: Config
     store: RunStore
     settings: TuneSettings
+    events: Any  # SweepEvents: on_notice(message), ...
     costs: Costs
     section: str | None
     stages: list[dict]
@@ -206,3 +208,16 @@ class TuneRecords:
             counts[row["status"]] = counts.get(row["status"], 0) + 1
         summary = {**final, "variants": variants, "status_counts": counts, "tune": True}
         self.store.write_summary(summary, summary_columns(summary, extra=("stage",)))
+
+    def _say_unspent(self, result: TuneResult) -> None:
+        """A budget left unspent by a training or more says why (tune.json's cost.unspent, and a notice)."""
+        spent, budget = result.cost.get("trainings", 0.0), self.settings.budget
+        if budget - spent < 1:
+            return
+        finalist = self.costs.trainings((len(self.config.seeds) - 1) * self.costs.epochs)
+        stop = next((st["reason"] for st in self.stages if st["stage"] == "refine-stop"), None)
+        why = f"{spent:.2f} of {budget:g} trainings spent: the {budget - spent:.2f} left pays for no further finalist"
+        why += f" ({finalist:.2f} trainings each, every seed)" if finalist else ""
+        why += f"; refinement stopped: {stop}" if stop else ""
+        result.cost["unspent"] = why
+        self.events.on_notice(f"tune: {why}")

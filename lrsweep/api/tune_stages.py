@@ -96,6 +96,7 @@ class Tuner(TuneRecords):
                 finish_meta(self.store, "interrupted")
             raise Interrupted({**result.to_dict(), "run_dir": result.run_dir}) from None
         result = self._result(final)
+        self._say_unspent(result)
         self._write_tune(result.to_dict())
         if self.section is None:
             finish_meta(self.store, "finished")

@@ -88,3 +88,18 @@ def test_schedule_aware_scouting_can_be_turned_off_for_comparison(task):
     assert tuner._fidelity()[0] == "compressed"
     tuner.settings = TuneSettings(schedule_aware=False)
     assert tuner._fidelity()[0] == "prefix"
+
+
+def test_a_budget_left_unspent_says_why(task, tmp_path, fake_packs):
+    notices = []
+
+    class Events:
+        def __getattr__(self, name):
+            return (lambda message: notices.append(message)) if name == "on_notice" else (lambda *a, **k: None)
+
+    three = {**task, "seeds": [0, 1, 2]}
+    result = tune(three, out=tmp_path, budget=40, settings=TuneSettings(), events=Events())
+    left = 40 - result.cost["trainings"]
+    assert left >= 1 and "pays for no further finalist" in result.cost["unspent"]  # 2 finalists at most
+    assert any(n.startswith("tune: ") and "trainings spent" in n for n in notices)
+    assert RunStore(result.run_dir).read_tune()["cost"]["unspent"] == result.cost["unspent"]  # kept in tune.json
