@@ -53,4 +53,13 @@ def markdown(before: dict, after: dict) -> str:
 
 
 if __name__ == "__main__":
-    print(markdown(*(json.loads(Path(p).read_text()) for p in sys.argv[1:3])))
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("before", type=Path, help="a selection.py --time --json file (before the change)")
+    parser.add_argument("after", type=Path, help="... and after it")
+    args = parser.parse_args()
+    for path in (args.before, args.after):
+        if not path.is_file():
+            parser.error(f"no such file: {path}")
+    print(markdown(*(json.loads(path.read_text()) for path in (args.before, args.after))))
