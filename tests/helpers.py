@@ -133,3 +133,21 @@ def tune_summary() -> dict:
     best = {"lr": 0.02, "optimizer": "sgd", "scheduler": "none", "mean": 0.41}
     summary = {"name": "t", "metric": "val_loss", "direction": "min", "variants": rows, "groups": groups}
     return {**summary, "best": best, "tune": True}
+
+
+def assert_same(a, b):
+    """Equal bit for bit: tensors with torch.equal (and the same dtype), containers recursively."""
+    import torch
+
+    if isinstance(a, torch.Tensor):
+        assert isinstance(b, torch.Tensor) and a.dtype == b.dtype and torch.equal(a, b)
+    elif isinstance(a, dict):
+        assert a.keys() == b.keys()
+        for key in a:
+            assert_same(a[key], b[key])
+    elif isinstance(a, (list, tuple)):
+        assert len(a) == len(b)
+        for x, y in zip(a, b):
+            assert_same(x, y)
+    else:
+        assert a == b

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import assert_same
 from torch.utils.data import DataLoader, TensorDataset
 
 from lrsweep.errors import UsageError
@@ -63,21 +64,6 @@ def state(model, optimizer, scheduler):
         [None if p.grad is None else p.grad.clone() for p in model.parameters()],
         [m.training for m in model.modules()],
     )
-
-
-def assert_same(a, b):
-    if isinstance(a, torch.Tensor):
-        assert isinstance(b, torch.Tensor) and a.dtype == b.dtype and torch.equal(a, b)
-    elif isinstance(a, dict):
-        assert a.keys() == b.keys()
-        for key in a:
-            assert_same(a[key], b[key])
-    elif isinstance(a, (list, tuple)):
-        assert len(a) == len(b)
-        for x, y in zip(a, b):
-            assert_same(x, y)
-    else:
-        assert a == b
 
 
 def twins(make_optimizer):

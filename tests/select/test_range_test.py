@@ -10,6 +10,7 @@ import random
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import assert_same
 
 from lrsweep.errors import UsageError
 from lrsweep.select.finder import FinderResult, FinderSettings, grid_around
@@ -46,22 +47,6 @@ def snapshot(model, optimizer, generator):
         "python_rng": random.getstate(),
         "generator": generator.get_state(),
     }
-
-
-def assert_same(a, b):
-    """Equal bit for bit: tensors with torch.equal, containers recursively."""
-    if isinstance(a, torch.Tensor):
-        assert isinstance(b, torch.Tensor) and a.dtype == b.dtype and torch.equal(a, b)
-    elif isinstance(a, dict):
-        assert a.keys() == b.keys()
-        for key in a:
-            assert_same(a[key], b[key])
-    elif isinstance(a, (list, tuple)):
-        assert len(a) == len(b)
-        for x, y in zip(a, b):
-            assert_same(x, y)
-    else:
-        assert a == b
 
 
 @pytest.fixture

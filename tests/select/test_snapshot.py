@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import assert_same
 
 from lrsweep.errors import UsageError
 from lrsweep.select.snapshot import Snapshot
@@ -43,21 +44,6 @@ def everything(model, optimizer):
         "optimizer": copy.deepcopy(optimizer.state_dict()),
         "attributes": {k: v for k, v in vars(optimizer).items() if isinstance(v, (bool, int, float, str))},
     }
-
-
-def assert_same(a, b):
-    if isinstance(a, torch.Tensor):
-        assert isinstance(b, torch.Tensor) and a.dtype == b.dtype and torch.equal(a, b)
-    elif isinstance(a, dict):
-        assert a.keys() == b.keys()
-        for key in a:
-            assert_same(a[key], b[key])
-    elif isinstance(a, (list, tuple)):
-        assert len(a) == len(b)
-        for x, y in zip(a, b):
-            assert_same(x, y)
-    else:
-        assert a == b
 
 
 def train(model, optimizer, steps=3):
