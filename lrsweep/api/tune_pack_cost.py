@@ -32,7 +32,9 @@ def _measure(config, splits, width: int) -> dict:
     train = (splits.train_x[:rows], splits.train_y[:rows])
     spec = replace(spec, epochs=1)
     lrs = [min(config.lrs) * (1 + i / width) for i in range(width)]
-    variants = expand(replace(config, lrs=tuple(lrs), seeds=config.seeds[:1]))
+    # Without the config's schedule: its step costs next to nothing, and one compressed to a single epoch may not
+    # exist (a 1-epoch warm-up leaves no epoch for what follows it).
+    variants = expand(replace(config, lrs=tuple(lrs), seeds=config.seeds[:1], schedulers=()))
     steps = -(-rows // spec.batch_size)
 
     def timed(pack) -> float:

@@ -15,16 +15,21 @@ from lrsweep.config import Config, PruneConfig
 from lrsweep.errors import UsageError
 from lrsweep.run.store import RunStore
 from lrsweep.select.strategy import (
+    ROUND_POINTS,
     Costs,
+    ceiling_is_a_blow_up,
     compressed_epochs,
     compressed_keep,
     grace_epochs,
     halving_epochs,
     halving_segments,
-    log_space,
+    marginal_cost,
+    most_scouts,
     refine_points,
+    refine_rounds,
     schedule_shape,
     scout_fidelity,
+    scout_grid,
     smoothed_ranking,
     stage_seconds,
     survivors,
@@ -153,7 +158,7 @@ class Tuner(TuneRecords):
     def _scout(self, low: float, high: float) -> None:
         s, c = self.settings, self.costs
         mode, grace, why = self._fidelity()
-        scouts, finalists, over = self._scout_plan(mode, grace)
+        scouts, finalists, over = self._scout_plan(mode, grace, high / low)
         cost = c.trainings(self._scout_epochs(mode, scouts, grace))
         if cost + self._finals_reserve(1) > self._left():
             raise UsageError(
@@ -161,7 +166,8 @@ class Tuner(TuneRecords):
                 f"{scouts} scouts and one finalist need "
                 f"{self.planned + cost + self._finals_reserve(1):.2f}; raise --budget"
             )
-        lrs = log_space(low, high, scouts)
+        above = ceiling_is_a_blow_up(self.range_test)
+        lrs = scout_grid(low, high, scouts, above)
         self.planned += cost
         self.tried += lrs
         self.events.on_notice(
@@ -183,7 +189,10 @@ class Tuner(TuneRecords):
             grace_epochs=grace,
             fidelity=mode,
             finalists_planned=finalists,
-            reason=f"{why}; from {scouts} to {kept} at full length{over}",
+            widened=scouts > s.scouts,
+            above_ceiling=lrs[-1] if lrs[-1] > high else None,
+            reason=f"{why}; from {scouts} to {kept} at full length{over}"
+            + (f"; the top scout {lrs[-1]:.4g} is above the range test's ceiling {high:.4g}" if lrs[-1] > high else ""),
         )
 
     def _fidelity(self) -> tuple[str, int, str]:
@@ -233,22 +242,56 @@ class Tuner(TuneRecords):
         others = len(self.config.seeds) - 1
         return stage_seconds(self.pack_costs, self.costs.steps_per_epoch, [(finalists, self.costs.epochs)] * others)
 
-    def _scout_plan(self, mode: str, grace: int) -> tuple[int, int, str]:
-        """(scouts, finalists, what the time budget cut): the most scouts, for the most finalists (as many as reach
-        full length), that the budget (trainings; and seconds with a time budget) pays for with the finals."""
+    def _scout_plan(self, mode: str, grace: int, span: float) -> tuple[int, int, str]:
+        """(scouts, finalists, what the plan says): for the most finalists the budget pays for (as many as reach full
+        length), the most scouts up to the setting that the budget (trainings; and seconds with a time budget) pays
+        for with the finals; or more scouts, up to WIDEN times the setting, where the pack costs measured here say
+        one wide scouting pack ends sooner than the setting's scouts and the refinement rounds they would need."""
         s = self.settings
         for finalists in range(s.finalists, 0, -1):
-            for scouts in range(s.scouts, MIN_SCOUTS - 1, -1):
-                enough = finalists == 1 or self._kept(mode, scouts, grace) >= finalists
-                money = self.costs.trainings(self._scout_epochs(mode, scouts, grace)) + self._finals_reserve(finalists)
-                if (
-                    enough
-                    and money <= self._left() + 1e-9
-                    and self._time_fits(self._scout_seconds(mode, scouts, grace) + self._finals_seconds(finalists))
-                ):
-                    return scouts, finalists, ""
+            fits = [
+                n
+                for n in range(most_scouts(s.scouts, self.pack_costs), MIN_SCOUTS - 1, -1)
+                if self._plan_fits(mode, grace, n, finalists)
+            ]
+            plain = [n for n in fits if n <= s.scouts]
+            if not plain:
+                continue
+            wide = [n for n in fits if n > s.scouts]
+            if not wide:
+                return plain[0], finalists, ""
+            seconds = {n: self._plan_seconds(mode, grace, n, finalists, span) for n in [plain[0], *wide]}
+            best = min(seconds, key=lambda n: (seconds[n], n))
+            if best == plain[0]:
+                return best, finalists, ""
+            return (
+                best,
+                finalists,
+                (
+                    f"; packs are cheap here (one more LR adds {marginal_cost(self.pack_costs):.0%} of a pack of one's "
+                    f"step): {best} scouts in one pack (about {seconds[best]:.1f} s with refinement and finals), "
+                    f"not {plain[0]} and refinement rounds one after another (about {seconds[plain[0]]:.1f} s)"
+                ),
+            )
         over = "" if s.time_budget is None else f"; the time budget ({s.time_budget:g} s) pays for no more"
         return MIN_SCOUTS, 1, over
+
+    def _plan_fits(self, mode: str, grace: int, scouts: int, finalists: int) -> bool:
+        enough = finalists == 1 or self._kept(mode, scouts, grace) >= finalists
+        money = self.costs.trainings(self._scout_epochs(mode, scouts, grace)) + self._finals_reserve(finalists)
+        seconds = self._scout_seconds(mode, scouts, grace) + self._finals_seconds(finalists)
+        return enough and money <= self._left() + 1e-9 and self._time_fits(seconds)
+
+    def _plan_seconds(self, mode: str, grace: int, scouts: int, finalists: int, span: float) -> float:
+        """Estimated wall seconds of scouting ``scouts`` LRs over ``span`` (a ratio of LRs), then the refinement
+        rounds that narrow its spacing to the resolution (as many as the budget left pays for), then the finals."""
+        c = self.costs
+        round_cost = c.trainings(ROUND_POINTS * c.epochs)
+        left = self._left() - c.trainings(self._scout_epochs(mode, scouts, grace)) - self._finals_reserve(finalists)
+        spacing = span ** (1 / max(1, scouts - 1))
+        rounds = min(refine_rounds(spacing, self.settings.resolution), int(max(0.0, left) / round_cost + 1e-9))
+        one_round = stage_seconds(self.pack_costs, c.steps_per_epoch, [(ROUND_POINTS, c.epochs)])
+        return self._scout_seconds(mode, scouts, grace) + rounds * one_round + self._finals_seconds(finalists)
 
     def _time_fits(self, seconds: float) -> bool:
         """Whether ``seconds`` more (estimated from the measured pack costs) stay within the time budget."""

@@ -26,6 +26,36 @@ def log_space(low: float, high: float, num: int) -> list[float]:
     return [round_lr(math.exp(a + (b - a) * i / (num - 1))) for i in range(num)]
 
 
+ABOVE_MIN_SCOUTS = 5  # fewer scouts keep every one below the ceiling (one above would leave too coarse a grid)
+
+
+def scout_grid(low: float, high: float, scouts: int, above: bool) -> list[float]:
+    """The scouts' LRs: ``scouts`` log-spaced from ``low`` to ``high`` or, with ``above``, ``scouts - 1`` of them
+    and one more a spacing above ``high``.
+
+    ``high`` is the range test's ceiling: where a few dozen steps of rising LR blew up. That is an estimate,
+    and a low one where a steady training tolerates more than the first steps (an adaptive optimizer on a
+    small, noisy batch: on the benchmark's RMSprop at batch 8 the good band starts 1.6x above it). One scout
+    above it checks, at the cost of a slightly coarser grid below; one that blows up is cut at the first rung.
+    """
+    if not above or scouts < ABOVE_MIN_SCOUTS or high <= low:
+        return log_space(low, high, scouts)
+    spacing = (high / low) ** (1 / (scouts - 2))
+    return [*log_space(low, high, scouts - 1), round_lr(high * spacing)]
+
+
+def ceiling_is_a_blow_up(range_test: dict | None) -> bool:
+    """Whether the range test's ceiling is where its curve blew up (over a few rising steps, the most fragile of
+    a training): then a scout goes above it (:func:`scout_grid`). Not where the stability edge set it (gradient
+    descent's own bound, exact on a quadratic), nor where nothing blew up (the ceiling is then where the loss
+    stopped falling, and the scouts already reach far: on the benchmark's Adam regression, 9.5), nor without a
+    range test (your own code: the config's span of lr bounds the search)."""
+    if range_test is None or range_test.get("divergence_lr") is None or range_test.get("onset_lr") is None:
+        return False
+    edge = range_test.get("edge_lr")
+    return edge is None or edge > range_test["onset_lr"]
+
+
 @dataclass(frozen=True)
 class Costs:
     """What a training costs here: epochs per training and optimizer steps per epoch."""
@@ -64,8 +94,10 @@ def refine_points(tried: list[float], incumbent: float, ceiling: float, resoluti
     """The next LRs to try around ``incumbent`` (geometric midpoints to its neighbours), or [] and why not.
 
     ``tried`` are every LR tried so far (any fidelity). A side whose bracket is already narrower than
-    ``resolution`` (a ratio of LRs) is done; below the lowest LR tried, the next point extends the grid
-    downwards by the last spacing; above the highest, nothing is tried (the scouts reach the ceiling).
+    ``resolution`` (a ratio of LRs) is done. Below the lowest LR tried, the next point extends the grid
+    downwards by the last spacing; above the highest, likewise, but only once the best is above the
+    ``ceiling`` (a scout above the range test's ceiling won, so the ceiling was too low). Between the
+    ceiling and a higher LR tried, no midpoint: that LR lost, and the ceiling marks where training breaks.
     """
     lrs = sorted(set(tried))
     i = lrs.index(incumbent)
@@ -76,10 +108,23 @@ def refine_points(tried: list[float], incumbent: float, ceiling: float, resoluti
         points.append(round_lr(incumbent * incumbent / lrs[1]))  # the best is the lowest: look below it
     if i < len(lrs) - 1 and lrs[i + 1] / incumbent > resolution and lrs[i + 1] <= ceiling:
         points.append(round_lr(math.sqrt(lrs[i + 1] * incumbent)))
+    elif i == len(lrs) - 1 and len(lrs) > 1 and incumbent > ceiling:
+        points.append(round_lr(incumbent * incumbent / lrs[i - 1]))  # the best is above the ceiling: look higher
     points = [p for p in points if p not in lrs]
     if points:
         return points, ""
     return [], f"the bracket around {incumbent:.4g} is narrower than the resolution ({resolution:g}x)"
+
+
+ROUND_POINTS = 2  # a refinement round trains the midpoints on both sides of the incumbent
+
+
+def refine_rounds(spacing: float, resolution: float) -> int:
+    """Refinement rounds that narrow a grid's ``spacing`` (a ratio of LRs) around the incumbent to ``resolution``:
+    each round halves it on log-LR."""
+    if spacing <= resolution:
+        return 0
+    return math.ceil(math.log2(math.log(spacing) / math.log(resolution)))
 
 
 def band_of(best: dict, groups: list[dict], tied) -> dict:
@@ -256,6 +301,26 @@ def step_seconds(pack_costs: dict | None, width: int) -> float:
     if k <= 1:
         return one * width
     return max(one, one + (wide - one) * (width - 1) / (k - 1))
+
+
+CHEAP_PACK = 0.25  # packs are cheap where each LR beyond the first adds at most this share of a pack of one's step ...
+WIDEN = 2  # ... and then scouting may take up to this many times the scouts setting, in its one pack, where that
+# ends sooner than the setting's scouts and the refinement rounds they need (tune's plan compares the two)
+
+
+def marginal_cost(pack_costs: dict | None) -> float | None:
+    """What one more variant adds to a pack's optimizer step, as a share of a pack of one's; None if unmeasured."""
+    if not pack_costs or not pack_costs.get("one") or pack_costs["k"] <= 1:
+        return None
+    return max(0.0, (pack_costs["pack"] - pack_costs["one"]) / ((pack_costs["k"] - 1) * pack_costs["one"]))
+
+
+def most_scouts(scouts: int, pack_costs: dict | None) -> int:
+    """The most scouts a plan may consider: the setting, or WIDEN times it where packs are cheap (fewer, wider
+    stages: the budget a refinement round would spend, one full training after another, may go into the scouts'
+    one pack, where each more LR costs little wall time)."""
+    marginal = marginal_cost(pack_costs)
+    return scouts * WIDEN if marginal is not None and marginal <= CHEAP_PACK else scouts
 
 
 def stage_seconds(pack_costs: dict | None, steps_per_epoch: int, segments: list[tuple[int, int]]) -> float:

@@ -103,3 +103,29 @@ def test_a_budget_left_unspent_says_why(task, tmp_path, fake_packs):
     assert left >= 1 and "pays for no further finalist" in result.cost["unspent"]  # 2 finalists at most
     assert any(n.startswith("tune: ") and "trainings spent" in n for n in notices)
     assert RunStore(result.run_dir).read_tune()["cost"]["unspent"] == result.cost["unspent"]  # kept in tune.json
+
+
+def test_pack_costs_are_measured_under_a_schedule_too_short_for_one_epoch(task):
+    """The measurement trains one epoch; a warm-up of one epoch then leaves none for what follows it, so it is timed
+    without the schedule (whose step costs next to nothing) rather than not at all."""
+    config = parse_config({**task, "scheduler": {"type": "warmup", "warmup_epochs": 1, "then": "cosine"}})
+    costs = measure_pack_costs(config, load_data(config), 4)
+    assert "error" not in costs and costs["one"] > 0 and costs["pack"] > 0
+
+
+def test_where_packs_are_cheap_scouting_takes_more_lrs_in_its_one_pack_instead_of_refinement_rounds(
+    task, tmp_path, monkeypatch
+):
+    def run(pack):  # one more LR adds 0% (cheap) or 67% (dear) of a pack of one's step
+        monkeypatch.setattr(pack_cost, "measure_pack_costs", lambda *a: {**FAKE, "one": 0.01, "pack": pack})
+        result = tune(task, out=tmp_path / str(pack), budget=14, settings=SMALL)
+        assert result.cost["trainings"] <= 14
+        scout = next(s for s in result.stages if s["stage"] == "scout")
+        return scout, [s for s in result.stages if s["stage"] == "refine"]
+
+    cheap, cheap_rounds = run(0.01)
+    assert cheap["widened"] and SMALL.scouts < len(cheap["lrs"]) <= 2 * SMALL.scouts
+    assert "packs are cheap here" in cheap["reason"]
+    dear, dear_rounds = run(0.03)
+    assert not dear["widened"] and len(dear["lrs"]) == SMALL.scouts
+    assert len(cheap_rounds) < len(dear_rounds)  # the money of a refinement round went into the one wide pack

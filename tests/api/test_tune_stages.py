@@ -43,3 +43,22 @@ def test_the_budget_is_never_exceeded(task, tmp_path, budget):
 def test_a_budget_too_small_is_a_usage_error(task, tmp_path):
     with pytest.raises(UsageError, match="budget"):
         tune(task, out=tmp_path, budget=1, settings=SMALL)
+
+
+def test_a_ceiling_where_the_range_test_blew_up_gets_one_scout_above_it(task, tmp_path):
+    """RMSprop's range test blows up (no stability edge for an adaptive method): the top scout checks above the
+    ceiling, a spacing up, and tune.json says so; SGD's ceiling is its stability edge, and no scout passes it."""
+    settings = TuneSettings(scouts=5, finalists=1)
+    result = tune({**task, "optimizer": {"name": "rmsprop"}}, out=tmp_path / "rmsprop", budget=8, settings=settings)
+    ceiling = result.range_test["ceiling"]
+    scout = next(s for s in result.stages if s["stage"] == "scout")
+    below = scout["lrs"][:-1]
+    assert max(below) == ceiling and scout["above_ceiling"] == scout["lrs"][-1] > ceiling
+    assert scout["lrs"][-1] / ceiling == pytest.approx(below[-1] / below[-2], rel=1e-2)  # one spacing up
+    assert "above the range test's ceiling" in scout["reason"]
+    assert result.cost["trainings"] <= 8
+
+    plain = tune({**task, "optimizer": {"name": "sgd"}}, out=tmp_path / "sgd", budget=8, settings=settings)
+    scout = next(s for s in plain.stages if s["stage"] == "scout")
+    assert plain.range_test["edge_lr"] is not None and scout["above_ceiling"] is None
+    assert max(scout["lrs"]) == plain.range_test["ceiling"]

@@ -6,17 +6,25 @@ import pytest
 
 from lrsweep.optim.schedulers import parse_scheduler
 from lrsweep.select.strategy import (
+    ABOVE_MIN_SCOUTS,
+    CHEAP_PACK,
+    WIDEN,
     Costs,
     band_of,
+    ceiling_is_a_blow_up,
     compressed_keep,
     grace_epochs,
     halving_epochs,
     halving_segments,
     log_space,
+    marginal_cost,
+    most_scouts,
     parabola,
     refine_points,
+    refine_rounds,
     schedule_shape,
     scout_fidelity,
+    scout_grid,
     smoothed_ranking,
     stage_seconds,
     step_seconds,
@@ -67,6 +75,39 @@ def test_refinement_looks_below_a_lowest_best_and_never_above_the_ceiling():
     assert points[0] == pytest.approx(0.001)
     points, _ = refine_points([0.01, 0.1], 0.1, ceiling=0.1, resolution=1.5)
     assert points == [pytest.approx(math.sqrt(0.01 * 0.1), rel=1e-3)]  # only below: the ceiling is the top
+
+
+def test_refinement_looks_above_a_best_that_is_above_the_ceiling():
+    points, why = refine_points([0.01, 0.1, 1.0], 1.0, ceiling=0.1, resolution=1.5)
+    assert points == [pytest.approx(math.sqrt(0.1), rel=1e-3), pytest.approx(10.0)] and not why  # and above it
+    points, _ = refine_points([0.01, 0.1, 1.0], 0.1, ceiling=0.1, resolution=1.5)
+    assert points == [pytest.approx(math.sqrt(0.01 * 0.1), rel=1e-3)]  # the scout above lost: no midpoint up there
+
+
+def test_the_scout_grid_puts_one_scout_a_spacing_above_the_ceiling_when_asked():
+    assert scout_grid(0.001, 1.0, 8, above=False) == log_space(0.001, 1.0, 8)
+    lrs = scout_grid(0.001, 1.0, 8, above=True)
+    assert len(lrs) == 8 and lrs[:-1] == log_space(0.001, 1.0, 7)  # the ceiling itself is still a scout
+    spacing = 1000 ** (1 / 6)
+    assert lrs[-1] == pytest.approx(spacing, rel=1e-3)
+    assert all(b / a == pytest.approx(spacing, rel=1e-3) for a, b in zip(lrs, lrs[1:]))  # one even grid
+    few = ABOVE_MIN_SCOUTS - 1
+    assert scout_grid(0.001, 1.0, few, above=True) == log_space(0.001, 1.0, few)  # too few to spare one
+
+
+@pytest.mark.parametrize(
+    ("range_test", "above"),
+    [
+        ({"divergence_lr": 0.1, "onset_lr": 0.1, "edge_lr": None}, True),  # the curve blew up (an adaptive optimizer)
+        ({"divergence_lr": 0.1, "onset_lr": 0.1, "edge_lr": 0.5}, True),  # ... below the stability edge
+        ({"divergence_lr": 0.05, "onset_lr": 0.1, "edge_lr": 0.05}, False),  # the edge set it: exact on a quadratic
+        ({"divergence_lr": None, "onset_lr": None, "edge_lr": None}, False),  # no blow-up: bounded where it stopped
+        ({"divergence_lr": 0.05, "onset_lr": None, "edge_lr": 0.05}, False),  # only the edge
+        (None, False),  # your own code: no range test, the config's span
+    ],
+)
+def test_only_a_ceiling_where_the_curve_blew_up_gets_a_scout_above_it(range_test, above):
+    assert ceiling_is_a_blow_up(range_test) is above
 
 
 def group(lr, scores):
@@ -172,3 +213,19 @@ def test_compressed_scouts_send_their_best_and_the_lr_below_it_to_full_length():
     assert compressed_keep(lrs, [0.01, 0.02, 0.04], 2) == [0.01, 0.02]  # nothing below: the next by rank
     assert compressed_keep(lrs, [0.08, 0.16, 0.04], 3) == [0.08, 0.04, 0.16]
     assert compressed_keep(lrs, [0.08], 1) == [0.08] and compressed_keep(lrs, [], 2) == []
+
+
+def test_packs_are_cheap_when_one_more_lr_adds_little_to_a_step():
+    assert marginal_cost({"k": 8, "one": 1.0, "pack": 2.4}) == pytest.approx(0.2)
+    assert marginal_cost({"k": 8, "one": 1.0, "pack": 8.0}) == pytest.approx(1.0)  # one after another
+    assert marginal_cost(None) is None and marginal_cost({"k": 8, "one": 0.0, "pack": 0.0}) is None  # unmeasured
+    assert most_scouts(8, {"k": 8, "one": 1.0, "pack": 1.0 + 7 * CHEAP_PACK}) == 8 * WIDEN
+    assert most_scouts(8, {"k": 8, "one": 1.0, "pack": 1.1 + 7 * CHEAP_PACK}) == 8
+    assert most_scouts(8, None) == 8
+
+
+def test_refine_rounds_halve_the_spacing_on_log_lr_until_the_resolution():
+    assert refine_rounds(1.4, 1.5) == 0
+    assert refine_rounds(2.0, 1.5) == 1  # sqrt(2) = 1.41
+    assert refine_rounds(4.0, 1.5) == 2  # 4 -> 2 -> 1.41
+    assert refine_rounds(10.0, 1.5) == 3  # 10 -> 3.16 -> 1.78 -> 1.33
