@@ -6,6 +6,7 @@ the finals with every seed. Every decision is a function of the metrics on disk,
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import replace
 
 from lrsweep.api.tune_bounds import range_test_bounds
@@ -158,7 +159,8 @@ class Tuner(TuneRecords):
     def _scout(self, low: float, high: float) -> None:
         s, c = self.settings, self.costs
         mode, grace, why = self._fidelity()
-        scouts, finalists, over = self._scout_plan(mode, grace, high / low)
+        above = ceiling_is_a_blow_up(self.range_test)
+        scouts, finalists, over = self._scout_plan(mode, grace, lambda n: scout_grid(low, high, n, above))
         cost = c.trainings(self._scout_epochs(mode, scouts, grace))
         if cost + self._finals_reserve(1) > self._left():
             raise UsageError(
@@ -166,8 +168,8 @@ class Tuner(TuneRecords):
                 f"{scouts} scouts and one finalist need "
                 f"{self.planned + cost + self._finals_reserve(1):.2f}; raise --budget"
             )
-        above = ceiling_is_a_blow_up(self.range_test)
         lrs = scout_grid(low, high, scouts, above)
+        top = lrs[-1] if lrs[-1] > high else None  # the scout above the ceiling, if any
         self.planned += cost
         self.tried += lrs
         self.events.on_notice(
@@ -190,9 +192,9 @@ class Tuner(TuneRecords):
             fidelity=mode,
             finalists_planned=finalists,
             widened=scouts > s.scouts,
-            above_ceiling=lrs[-1] if lrs[-1] > high else None,
+            above_ceiling=top,
             reason=f"{why}; from {scouts} to {kept} at full length{over}"
-            + (f"; the top scout {lrs[-1]:.4g} is above the range test's ceiling {high:.4g}" if lrs[-1] > high else ""),
+            + (f"; the top scout {top:.4g} is above the range test's ceiling {high:.4g}" if top else ""),
         )
 
     def _fidelity(self) -> tuple[str, int, str]:
@@ -242,11 +244,12 @@ class Tuner(TuneRecords):
         others = len(self.config.seeds) - 1
         return stage_seconds(self.pack_costs, self.costs.steps_per_epoch, [(finalists, self.costs.epochs)] * others)
 
-    def _scout_plan(self, mode: str, grace: int, span: float) -> tuple[int, int, str]:
+    def _scout_plan(self, mode: str, grace: int, grid: Callable[[int], list[float]]) -> tuple[int, int, str]:
         """(scouts, finalists, what the plan says): for the most finalists the budget pays for (as many as reach full
         length), the most scouts up to the setting that the budget (trainings; and seconds with a time budget) pays
         for with the finals; or more scouts, up to WIDEN times the setting, where the pack costs measured here say
-        one wide scouting pack ends sooner than the setting's scouts and the refinement rounds they would need."""
+        one wide scouting pack ends sooner than the setting's scouts and the refinement rounds they would need.
+        ``grid(n)``: the LRs ``n`` scouts would try."""
         s = self.settings
         for finalists in range(s.finalists, 0, -1):
             fits = [
@@ -260,7 +263,7 @@ class Tuner(TuneRecords):
             wide = [n for n in fits if n > s.scouts]
             if not wide:
                 return plain[0], finalists, ""
-            seconds = {n: self._plan_seconds(mode, grace, n, finalists, span) for n in [plain[0], *wide]}
+            seconds = {n: self._plan_seconds(mode, grace, grid(n), finalists) for n in [plain[0], *wide]}
             best = min(seconds, key=lambda n: (seconds[n], n))
             if best == plain[0]:
                 return best, finalists, ""
@@ -282,14 +285,13 @@ class Tuner(TuneRecords):
         seconds = self._scout_seconds(mode, scouts, grace) + self._finals_seconds(finalists)
         return enough and money <= self._left() + 1e-9 and self._time_fits(seconds)
 
-    def _plan_seconds(self, mode: str, grace: int, scouts: int, finalists: int, span: float) -> float:
-        """Estimated wall seconds of scouting ``scouts`` LRs over ``span`` (a ratio of LRs), then the refinement
-        rounds that narrow its spacing to the resolution (as many as the budget left pays for), then the finals."""
-        c = self.costs
+    def _plan_seconds(self, mode: str, grace: int, lrs: list[float], finalists: int) -> float:
+        """Estimated wall seconds of scouting ``lrs`` (a log-spaced grid), then the refinement rounds that narrow
+        its spacing to the resolution (as many as the budget left pays for), then the finals."""
+        c, scouts = self.costs, len(lrs)
         round_cost = c.trainings(ROUND_POINTS * c.epochs)
         left = self._left() - c.trainings(self._scout_epochs(mode, scouts, grace)) - self._finals_reserve(finalists)
-        spacing = span ** (1 / max(1, scouts - 1))
-        rounds = min(refine_rounds(spacing, self.settings.resolution), int(max(0.0, left) / round_cost + 1e-9))
+        rounds = min(refine_rounds(lrs[1] / lrs[0], self.settings.resolution), int(max(0.0, left) / round_cost + 1e-9))
         one_round = stage_seconds(self.pack_costs, c.steps_per_epoch, [(ROUND_POINTS, c.epochs)])
         return self._scout_seconds(mode, scouts, grace) + rounds * one_round + self._finals_seconds(finalists)
 

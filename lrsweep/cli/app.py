@@ -152,28 +152,25 @@ def _detected_shell() -> str | None:
         return None
 
 
+def _completion_option(flag: str, text: str):
+    """``--install-completion`` or ``--show-completion``: an optional SHELL, handled eagerly by _completion."""
+    return typer.Option(
+        None, flag, callback=_completion, is_eager=True, expose_value=False, metavar="[SHELL]", help=text
+    )
+
+
 @app.callback()
 def _root(
     version: bool = typer.Option(
         False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
     ),
-    install_completion: str = typer.Option(
-        None,
+    install_completion: str = _completion_option(
         "--install-completion",
-        callback=_completion,
-        is_eager=True,
-        expose_value=False,
-        metavar="[SHELL]",
-        help="Install shell completion: bash, zsh, fish or powershell (default: the shell running lrsweep).",
+        "Install shell completion: bash, zsh, fish or powershell (default: the shell running lrsweep).",
     ),
-    show_completion: str = typer.Option(
-        None,
+    show_completion: str = _completion_option(
         "--show-completion",
-        callback=_completion,
-        is_eager=True,
-        expose_value=False,
-        metavar="[SHELL]",
-        help="Print the completion script for SHELL (default: the shell running lrsweep), to copy or customise.",
+        "Print the completion script for SHELL (default: the shell running lrsweep), to copy or customise.",
     ),
 ) -> None:
     """Choose a learning rate by strategy, from one YAML file."""
