@@ -10,19 +10,24 @@ from dataclasses import replace
 MEASURE_STEPS = 4  # timed optimizer steps per pack (after one untimed step)
 
 
-def measure_pack_costs(config, splits, width: int) -> dict:
-    """``{k, one, pack, steps, vectorized}``: seconds per optimizer step of a pack of 1 and of ``width``.
+def measure_pack_costs(config, splits, width: int, finalists: int = 0) -> dict:
+    """``{k, one, pack, steps, vectorized}``: seconds per optimizer step of a pack of 1 and of ``width``; with
+    ``finalists`` and several seeds, ``mixed`` too: of a pack of ``finalists`` x the config's other seeds, those
+    seeds mixed (``mixed_k`` variants), as tune's finals would train in one pack (see
+    ``select.strategy.finals_in_one_pack``). No ``mixed`` where seeds cannot share a pack (a model that draws
+    random numbers, a sequential engine).
 
     A model the vectorized engine cannot stack trains its variants one after another: a pack of K costs K
     packs of one. Never raises: a measurement that fails says why (``error``) and plans fall back to trainings.
     """
     try:
-        return _measure(config, splits, max(2, width))
+        return _measure(config, splits, max(2, width), finalists)
     except Exception as exc:  # noqa: BLE001  a failed measurement must not stop the tune; the sweeps will say
         return {"k": max(2, width), "one": 0.0, "pack": 0.0, "steps": 0, "vectorized": False, "error": str(exc)}
 
 
-def _measure(config, splits, width: int) -> dict:
+def _measure(config, splits, width: int, finalists: int) -> dict:
+    from lrsweep.engine.packing import draws_randomness
     from lrsweep.engine.vectorized import PackTrainer, VectorizeError
     from lrsweep.sweep.plan import expand
     from lrsweep.sweep.runner import train_spec
@@ -37,19 +42,23 @@ def _measure(config, splits, width: int) -> dict:
     variants = expand(replace(config, lrs=tuple(lrs), seeds=config.seeds[:1], schedulers=()))
     steps = -(-rows // spec.batch_size)
 
-    def timed(pack) -> float:
+    def timed(pack, rows: tuple = train) -> float:
         trainer = PackTrainer(pack, spec, splits.train_x.device)
         started = time.perf_counter()
-        trainer.run(train, None)
+        trainer.run(rows, None)
         return (time.perf_counter() - started) / steps
 
     try:
         if config.engine == "sequential":
             raise VectorizeError("engine: sequential")
-        timed(variants[:1])  # untimed: first calls pay for lazy set-up
+        timed(variants[:1], tuple(t[: spec.batch_size] for t in train))  # one step, untimed: pays for lazy set-up
         one = timed(variants[:1])
         pack = timed(variants)
         vectorized = True
+        others = config.seeds[1:]
+        if finalists and others and not draws_randomness(spec):
+            mixed = expand(replace(config, lrs=tuple(lrs[:finalists]), seeds=others, schedulers=()))
+            return {**_costs(width, one, pack, steps, vectorized), "mixed": timed(mixed), "mixed_k": len(mixed)}
     except VectorizeError:
         from lrsweep.engine.loop import train_variant
 
@@ -57,4 +66,8 @@ def _measure(config, splits, width: int) -> dict:
         train_variant(variants[0], spec, train)
         one = (time.perf_counter() - started) / steps
         pack, vectorized = one * width, False
+    return _costs(width, one, pack, steps, vectorized)
+
+
+def _costs(width: int, one: float, pack: float, steps: int, vectorized: bool) -> dict:
     return {"k": width, "one": one, "pack": pack, "steps": steps, "vectorized": vectorized}

@@ -33,6 +33,12 @@ class TuneRecords:
     range_test: dict | None
     pack_costs: dict | None
     fidelity: dict | None
+    reads: dict  # what _rows and _variant_epochs read from the run directory, until the next sweep (_forget_reads)
+    marked: set[str]  # variants whose status.json already says their stage
+
+    def _forget_reads(self) -> None:
+        """A sweep trains (or trained) variants: what was read from the run directory before is stale."""
+        self.reads.clear()
 
     def _start_clock(self) -> None:
         """Wall seconds: those of earlier runs of this tune (a resume) plus this one's, from now."""
@@ -84,17 +90,19 @@ class TuneRecords:
         return RunStore(path) if path.exists() else None
 
     def _rows(self) -> list[dict]:
+        """Every variant's summary row, with the stage that tried it (read once between sweeps)."""
         from lrsweep.select.health import Scoring
         from lrsweep.select.summary import variant_row
 
-        rows, scoring = [], Scoring.of(self.config.select)
-        for vid in self._variant_ids():
-            status = self.store.read_status(vid)
-            if status and status.get("variant"):
-                row = variant_row(status["variant"], status, self.store.read_metrics(vid), scoring)
-                row["stage"] = status.get("stage") or self.stage_of.get(vid)
-                rows.append(row)
-        return rows
+        if "rows" not in self.reads:
+            read, scoring = [], Scoring.of(self.config.select)
+            for vid in self._variant_ids():
+                status = self.store.read_status(vid)
+                if status and status.get("variant"):
+                    row = variant_row(status["variant"], status, self.store.read_metrics(vid), scoring)
+                    read.append((status.get("stage"), row))
+            self.reads["rows"] = read
+        return [{**row, "stage": stage or self.stage_of.get(row["id"])} for stage, row in self.reads["rows"]]
 
     def _variant_ids(self) -> list[str]:
         """The variants of this tune: all of the run directory's, or one batch size's (see api.tune_batches)."""
@@ -103,9 +111,12 @@ class TuneRecords:
 
     def _variant_epochs(self) -> int:
         """Every variant-epoch trained: this tune's variants and the compressed scouts' (their own store)."""
-        short = self._short_store()
-        compressed = sum(len(short.read_metrics(vid)) for vid in short.variant_ids()) if short else 0
-        return compressed + sum(len(self.store.read_metrics(vid)) for vid in self._variant_ids())
+        if "variant_epochs" not in self.reads:
+            short = self._short_store()
+            compressed = sum(len(short.read_metrics(vid)) for vid in short.variant_ids()) if short else 0
+            mine = sum(len(self.store.read_metrics(vid)) for vid in self._variant_ids())
+            self.reads["variant_epochs"] = compressed + mine
+        return self.reads["variant_epochs"]
 
     def _range_steps(self) -> int:
         rt = self.range_test or {}
@@ -139,9 +150,14 @@ class TuneRecords:
     def _mark_stages(self) -> None:
         """Each variant's status.json says which stage tried it (written once)."""
         for vid, stage in self.stage_of.items():
+            if vid in self.marked:
+                continue
             status = self.store.read_status(vid)
-            if status is not None and "stage" not in status:
+            if status is None:
+                continue
+            if "stage" not in status:
                 self.store.write_status(vid, {**status, "stage": stage})
+            self.marked.add(vid)
 
     def _save_progress(self) -> None:
         self._write_tune(self._result(None, status="running").to_dict())

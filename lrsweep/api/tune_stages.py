@@ -21,6 +21,7 @@ from lrsweep.select.strategy import (
     ceiling_is_a_blow_up,
     compressed_epochs,
     compressed_keep,
+    finals_step_seconds,
     grace_epochs,
     halving_epochs,
     halving_segments,
@@ -63,6 +64,8 @@ class Tuner(TuneRecords):
         self.planned = 0.0  # trainings committed by the stages so far (upper bounds): what decisions use
         self.tried: list[float] = []  # every LR tried on the first seed, in order (a resume replays the same)
         self.counted: set[str] = set()  # variants whose epochs a stage's cost already counts
+        self.reads: dict = {}
+        self.marked: set[str] = set()
         saved = self._read_tune() or {}
         self.range_test: dict | None = saved.get("range_test")
         self.pack_costs: dict | None = saved.get("pack_costs")  # measured once; a resume reads them back
@@ -240,9 +243,28 @@ class Tuner(TuneRecords):
         return stage_seconds(self.pack_costs, c.steps_per_epoch, segments)
 
     def _finals_seconds(self, finalists: int) -> float:
-        """The finals train one pack per further seed (a pack shares one batch order)."""
+        """The finals' estimated seconds: one pack per further seed, or every seed in one pack where that was
+        measured to be faster (see :meth:`_finals_share_seeds`)."""
         others = len(self.config.seeds) - 1
-        return stage_seconds(self.pack_costs, self.costs.steps_per_epoch, [(finalists, self.costs.epochs)] * others)
+        if others == 0:
+            return 0.0
+        per_step = min(finals_step_seconds(self.pack_costs, finalists, others))
+        return self.costs.epochs * self.costs.steps_per_epoch * per_step
+
+    def _finals_share_seeds(self, finalists: int) -> tuple[bool | None, str]:
+        """Whether the finals train every seed in one pack (None: the device's rule, nothing measured), and why: the
+        pack costs measured here decide, as a pack of a few LRs on a CPU can end sooner with the seeds mixed (one
+        pass instead of one per seed) or later (one wide matrix product per layer instead of one per LR)."""
+        others = len(self.config.seeds) - 1
+        apart, together = finals_step_seconds(self.pack_costs, finalists, others)
+        if others == 0 or math.isinf(together) or not apart:
+            return None, ""
+        steps = self.costs.epochs * self.costs.steps_per_epoch
+        way = "every seed in one pack" if together < apart else "one pack per seed"
+        return together < apart, (
+            f"{way}: about {together * steps:.2f} s in one pack against {apart * steps:.2f} s one pack per seed "
+            "(the pack costs measured at the start)"
+        )
 
     def _scout_plan(self, mode: str, grace: int, grid: Callable[[int], list[float]]) -> tuple[int, int, str]:
         """(scouts, finalists, what the plan says): for the most finalists the budget pays for (as many as reach full
@@ -315,7 +337,10 @@ class Tuner(TuneRecords):
         )
         short = self._short_store(create=True)
         assert short is not None
-        summary = run_sweep(short_config, self.splits, short, self.events, executor=self.executor)
+        try:
+            summary = run_sweep(short_config, self.splits, short, self.events, executor=self.executor)
+        finally:
+            self._forget_reads()
         sign = 1 if self.config.select.direction == "min" else -1
         scored = [
             (sign * value, row["lr"])
@@ -378,10 +403,11 @@ class Tuner(TuneRecords):
             )
         lrs = [lr for _s, lr in ranked[: self._finalists()]]
         self.planned += self.costs.trainings(len(lrs) * (len(self.config.seeds) - 1) * self.costs.epochs)
+        share, packing = self._finals_share_seeds(len(lrs))
         self.events.on_notice(
             f"tune: finals of {', '.join(f'{lr:.4g}' for lr in lrs)} with {len(self.config.seeds)} seed(s)"
         )
-        summary = self._sweep(lrs, seeds=self.config.seeds, retrain=self.config.retrain)
+        summary = self._sweep(lrs, seeds=self.config.seeds, retrain=self.config.retrain, seeds_share=share)
         for row in summary["variants"]:
             self.stage_of.setdefault(row["id"], "final")
         self._stage(
@@ -389,7 +415,8 @@ class Tuner(TuneRecords):
             lrs=lrs,
             epochs=self._epochs_of(summary),
             reason=f"the {len(lrs)} nearest the bottom of a parabola fitted to the first seed's full-length "
-            "scores on log-LR, every seed; pick by the seed mean",
+            "scores on log-LR, every seed; pick by the seed mean" + (f"; {packing}" if packing else ""),
+            seeds_in_one_pack=share,
         )
         return summary
 
@@ -415,8 +442,7 @@ class Tuner(TuneRecords):
             return
         from lrsweep.api.tune_pack_cost import measure_pack_costs
 
-        self.pack_costs = measure_pack_costs(self.config, self.splits, self.settings.scouts)
-        self._save_progress()
+        self.pack_costs = measure_pack_costs(self.config, self.splits, self.settings.scouts, self.settings.finalists)
 
     def _finals_reserve(self, finalists: int | None = None) -> float:
         """What the finals cost: ``finalists`` (default: the setting's) x the config's other seeds."""
@@ -426,8 +452,26 @@ class Tuner(TuneRecords):
 
     # ---- sweeps and bookkeeping
 
-    def _sweep(self, lrs: list[float], seeds, prune: PruneConfig | None = None, retrain: bool = False) -> dict:
+    def _sweep(
+        self,
+        lrs: list[float],
+        seeds,
+        prune: PruneConfig | None = None,
+        retrain: bool = False,
+        seeds_share: bool | None = None,
+    ) -> dict:
         from lrsweep.sweep.runner import run_sweep
 
         config = replace(self.config, lrs=tuple(lrs), seeds=tuple(seeds), prune=prune or PruneConfig(), retrain=retrain)
-        return run_sweep(config, self.splits, self.store, self.events, executor=self.executor, function=self.function)
+        try:
+            return run_sweep(
+                config,
+                self.splits,
+                self.store,
+                self.events,
+                executor=self.executor,
+                function=self.function,
+                seeds_share=seeds_share,
+            )
+        finally:
+            self._forget_reads()

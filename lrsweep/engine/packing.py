@@ -49,11 +49,14 @@ def draws_randomness(spec: TrainSpec) -> bool:
         return not torch.equal(before, torch.get_rng_state())
 
 
-def seeds_apart(variants: list, spec: TrainSpec, device=None) -> bool:
+def seeds_apart(variants: list, spec: TrainSpec, device=None, share: bool | None = None) -> bool:
     """Whether these variants' packs keep one seed each: several seeds, and a CPU (see SEEDS_SHARE_CPU_PACKS) or a
-    model that draws random numbers."""
+    model that draws random numbers. ``share`` (a caller that measured which is faster here, as tune's finals do)
+    replaces the device rule; a model that draws random numbers keeps its seeds apart still."""
     if len({v.seed for v in variants}) < 2:
         return False
+    if share is not None:
+        return not share or draws_randomness(spec)
     on_cpu = device is not None and torch.device(device).type == "cpu"
     return not SEEDS_SHARE_PACKS or (on_cpu and not SEEDS_SHARE_CPU_PACKS) or draws_randomness(spec)
 

@@ -303,6 +303,17 @@ def step_seconds(pack_costs: dict | None, width: int) -> float:
     return max(one, one + (wide - one) * (width - 1) / (k - 1))
 
 
+def finals_step_seconds(pack_costs: dict | None, finalists: int, others: int) -> tuple[float, float]:
+    """Seconds of one optimizer step of tune's finals, ``finalists`` LRs x ``others`` seeds: (one pack per seed, all
+    of them; every seed in one pack). The second scales the measured mixed-seed pack (``mixed``, of ``mixed_k``
+    variants) to this width as a one-seed pack scales; inf where it was not measured (seeds cannot share a pack)."""
+    apart = others * step_seconds(pack_costs, finalists)
+    if not pack_costs or not pack_costs.get("mixed") or not pack_costs.get("one"):
+        return apart, math.inf
+    scale = step_seconds(pack_costs, finalists * others) / step_seconds(pack_costs, pack_costs["mixed_k"])
+    return apart, pack_costs["mixed"] * scale
+
+
 CHEAP_PACK = 0.25  # packs are cheap where each LR beyond the first adds at most this share of a pack of one's step ...
 WIDEN = 2  # ... and then scouting may take up to this many times the scouts setting, in its one pack, where that
 # ends sooner than the setting's scouts and the refinement rounds they need (tune's plan compares the two)

@@ -136,6 +136,7 @@ def run_sweep(
     executor: Executor | None = None,
     shard: Shard | None = None,
     function=None,
+    seeds_share: bool | None = None,
 ) -> dict:
     """Train every unfinished variant of ``config`` (of its ``shard`` slice); returns (and writes) the summary.
 
@@ -143,6 +144,8 @@ def run_sweep(
     by rung (see :mod:`lrsweep.select.halving`). A shard writes its own summary and never retrains (``merge``,
     then ``grid --resume``, do that once every shard has finished). A config of your own code (``command:``,
     ``function:``, given here as ``function`` when it is a callable) has no ``splits``: each variant is one trial.
+    ``seeds_share``: whether seeds may share a pack, where a caller measured which is faster (None: the device's
+    rule, see :func:`lrsweep.engine.packing.seeds_apart`).
     Raises :class:`Interrupted` on KeyboardInterrupt, after writing what is consistent.
     """
     events = events or QuietEvents()
@@ -177,7 +180,9 @@ def run_sweep(
             if spec is None or splits is None
             else sink.checkpoints.regroup(
                 pending,
-                lambda rest: plan_packs(config.engine, rest, spec, splits.train_x.device, sink, executor.parallelism),
+                lambda rest: plan_packs(
+                    config.engine, rest, spec, splits.train_x.device, sink, executor.parallelism, seeds_share
+                ),
             )
         )
         with executor.session(Job(config, spec, splits, function), sink.on_notice) as session:
@@ -244,18 +249,24 @@ def _note_pruning(config: Config, executor, events) -> None:
 
 
 def plan_packs(
-    engine: str, pending: list[Variant], spec: TrainSpec, device, sink: Sink, parallelism: int = 1
+    engine: str,
+    pending: list[Variant],
+    spec: TrainSpec,
+    device,
+    sink: Sink,
+    parallelism: int = 1,
+    seeds_share: bool | None = None,
 ) -> list[list[Variant]]:
-    """Packs of 1 for the sequential engine; otherwise compatible variants together (seeds too on an accelerator,
-    unless the model draws random numbers), sized to the device and split into at least ``parallelism`` packs (one per
-    worker) where there are enough variants."""
+    """Packs of 1 for the sequential engine; otherwise compatible variants together (seeds too on an accelerator, or
+    where ``seeds_share`` says so, unless the model draws random numbers), sized to the device and split into at
+    least ``parallelism`` packs (one per worker) where there are enough variants."""
     from lrsweep.engine.packing import make_packs, pack_limit, seeds_apart
 
     if engine == "sequential" or len(pending) < 2:
         return [[v] for v in pending]
     largest = replace(spec, batch_size=max(v.batch_size or spec.batch_size for v in pending))
     limit = min(pack_limit(largest, device), math.ceil(len(pending) / max(1, parallelism)))
-    packs = make_packs(pending, limit, by_seed=seeds_apart(pending, spec, device))
+    packs = make_packs(pending, limit, by_seed=seeds_apart(pending, spec, device, seeds_share))
     if engine == "auto" and packs:
         reason = vectorize_obstacle(packs[0], spec, device)
         if reason:

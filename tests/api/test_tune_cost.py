@@ -19,7 +19,7 @@ FAKE = {"k": 4, "one": 0.01, "pack": 0.02, "steps": 4, "vectorized": True}  # se
 def fake_packs(monkeypatch):
     calls = []
 
-    def measure(config, splits, width):
+    def measure(config, splits, width, finalists=0):
         calls.append(width)
         return dict(FAKE)
 
@@ -129,3 +129,49 @@ def test_where_packs_are_cheap_scouting_takes_more_lrs_in_its_one_pack_instead_o
     dear, dear_rounds = run(0.03)
     assert not dear["widened"] and len(dear["lrs"]) == SMALL.scouts
     assert len(cheap_rounds) < len(dear_rounds)  # the money of a refinement round went into the one wide pack
+
+
+def test_the_finals_mixed_seed_pack_is_measured_where_seeds_can_share_one(task):
+    three = parse_config({**task, "seeds": [0, 1, 2]})
+    costs = measure_pack_costs(three, load_data(three), 4, finalists=2)
+    assert costs["mixed_k"] == 4 and costs["mixed"] > 0  # 2 finalists x the 2 seeds after the first
+    assert "mixed" not in measure_pack_costs(parse_config(task), load_data(three), 4)  # no finalists asked
+    dropout = parse_config({**task, "seeds": [0, 1, 2], "model": {"name": "mlp", "hidden": [16], "dropout": 0.2}})
+    assert "mixed" not in measure_pack_costs(dropout, load_data(dropout), 4, finalists=2)  # its seeds stay apart
+
+
+def _final_packs(store: RunStore) -> dict[str, dict]:
+    """The finals' variants (seeds after the first): id -> status.json, with its metrics.csv rows as ``rows``."""
+    out = {}
+    for vid in store.variant_ids():
+        record = store.read_status(vid)
+        if record.get("stage") == "final":
+            out[vid] = {**record, "rows": store.read_metrics(vid)}
+    return out
+
+
+def test_the_finals_train_every_seed_in_one_pack_where_measured_faster_with_the_same_numbers(
+    task, tmp_path, monkeypatch
+):
+    three = {**task, "seeds": [0, 1, 2], "retrain": False}
+    runs = {}
+    for name, mixed in (("together", 0.015), ("apart", 0.2)):  # seconds per step: 2 x 0.015 for one pack per seed
+        fake = {**FAKE, "one": 0.01, "pack": 0.02, "mixed": mixed, "mixed_k": 4}
+        monkeypatch.setattr(pack_cost, "measure_pack_costs", lambda *a, fake=fake: dict(fake))
+        result = tune(three, out=tmp_path / name, settings=SMALL)
+        final = next(s for s in result.stages if s["stage"] == "final")
+        runs[name] = (result, final, _final_packs(RunStore.open(result.run_dir)))
+    together, final, packs = runs["together"]
+    assert final["seeds_in_one_pack"] is True and "every seed in one pack: about" in final["reason"]
+    assert {tuple(r["computed"]["seeds"]) for r in packs.values()} == {(1, 2)}  # one pack, both seeds
+    assert {r["computed"]["pack_size"] for r in packs.values()} == {2 * len(final["lrs"])}
+    apart, final_apart, packs_apart = runs["apart"]
+    assert final_apart["seeds_in_one_pack"] is False and "one pack per seed: about" in final_apart["reason"]
+    assert {tuple(r["computed"]["seeds"]) for r in packs_apart.values()} == {(1,), (2,)}
+    assert together.best["lr"] == apart.best["lr"] and set(packs) == set(packs_apart)
+    for vid, record in packs.items():  # each variant's numbers as when its seed had a pack of its own
+        alone = packs_apart[vid]["rows"]
+        assert len(record["rows"]) == len(alone) == three["train"]["epochs"]
+        for row, same in zip(record["rows"], alone):
+            for column in ("train_loss", "val_loss", "val_acc"):
+                assert row[column] == pytest.approx(same[column], rel=1e-5, abs=1e-6)

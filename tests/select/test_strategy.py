@@ -13,6 +13,7 @@ from lrsweep.select.strategy import (
     band_of,
     ceiling_is_a_blow_up,
     compressed_keep,
+    finals_step_seconds,
     grace_epochs,
     halving_epochs,
     halving_segments,
@@ -187,6 +188,16 @@ def test_pack_costs_give_stage_seconds_linear_in_the_pack_width():
     for scouts, epochs, grace in [(8, 6, 2), (8, 10, 4), (5, 4, 1)]:
         segments = halving_segments(scouts, epochs, grace, 3)
         assert sum(w * e for w, e in segments) == halving_epochs(scouts, epochs, grace, 3)
+
+
+def test_the_finals_seconds_one_pack_per_seed_against_every_seed_in_one_pack():
+    costs = {"k": 5, "one": 1.0, "pack": 2.0, "mixed": 3.0, "mixed_k": 4}  # a one-seed pack of 4: 1.75 s a step
+    apart, together = finals_step_seconds(costs, 2, 2)
+    assert apart == 2 * 1.25 and together == pytest.approx(3.0)  # 2 finalists x 2 seeds: the width measured
+    apart, together = finals_step_seconds(costs, 1, 2)  # 1 finalist: a mixed pack of 2, scaled as packs scale
+    assert apart == 2.0 and together == pytest.approx(3.0 * 1.25 / 1.75)
+    assert finals_step_seconds({k: v for k, v in costs.items() if k != "mixed"}, 2, 2)[1] == math.inf
+    assert finals_step_seconds(None, 2, 2) == (0.0, math.inf)  # nothing measured: the device's rule
 
 
 def test_the_band_never_holds_a_finalist_the_finals_call_not_tied():
