@@ -3,6 +3,7 @@
     python benchmarks/selection.py                    # every task (truths and picks cached: minutes, not hours)
     python benchmarks/selection.py logreg-adam        # one task (or --tasks a,b)
     python benchmarks/selection.py --time             # train every strategy now, timed: wall seconds for each
+    python benchmarks/selection.py --time --repeats 5 # the median of 5 interleaved rounds (default 3)
     python benchmarks/selection.py --budget 8         # tune (and TPE) at another budget
     python benchmarks/selection.py --json out.json    # every number of the table, and the machine's load
     python benchmarks/selection.py --grace            # the grace-period measurement behind tune's default
@@ -31,8 +32,9 @@ share of a training; the retrain of the winner is not counted for any of them):
 
 Seconds: without --time only tune is trained now (the other picks come from the cache), so only tune's
 are shown; with --time every strategy runs as a user runs it (selection_timing.py) on one task after
-another. Their ratio to grid5 is the robust figure on a shared machine; the absolute seconds move with
-the load, which the table's footnote states.
+another, ``--repeats`` rounds interleaved (the median of each strategy's). Their ratio to grid5 is the
+robust figure on a shared machine; the absolute seconds move with the load, which the table's footnote
+states.
 """
 
 from __future__ import annotations
@@ -77,6 +79,14 @@ def parse_args(argv=None):
         action="store_true",
         help="with --time: train and time the dense grid (24 LRs x 3 seeds) now too, instead of showing the time "
         "cached with its truth (costs about as much as all the other strategies together)",
+    )
+    p.add_argument(
+        "--repeats",
+        type=int,
+        default=3,
+        metavar="N",
+        help="with --time: N rounds of every strategy on each task, interleaved; each strategy's seconds are the "
+        "median of its rounds (default: %(default)s; tasks of a fraction of a second vary by 10-20%% run to run)",
     )
     p.add_argument("--json", metavar="FILE", help="also write every number of the table (and the load) to FILE")
     p.add_argument("--budget", type=float, default=None, help="tune's budget (default: tune's default)")
@@ -177,10 +187,11 @@ def run_tpe_scored(name, raw, trials, rule):
     return float(f"{study.best_params['lr']:.4g}"), sum(spent)
 
 
-def evaluate(name, raw, lr_range, strategies, budget, rule=None, timed=False, plain_cuts=False):
+def evaluate(name, raw, lr_range, strategies, budget, rule=None, timed=False, plain_cuts=False, repeats=1):
     """(best seed-mean val_loss, band low, band high, rows): per strategy (name, pick, in band?, cost in
     trainings, the pick's seed-mean val_loss, wall seconds or None, CPU seconds or None). ``timed``: every
-    strategy trained for real (selection_timing.py); otherwise from the cached picks, tune alone trained.
+    strategy trained for real (selection_timing.py), ``repeats`` rounds, the median seconds; otherwise from the
+    cached picks, tune alone trained.
     ``rule``: how variants are scored (select.at, early stopping; selection_scoring.py); not with ``timed``."""
     import selection_scoring as scoring
 
@@ -206,7 +217,7 @@ def evaluate(name, raw, lr_range, strategies, budget, rule=None, timed=False, pl
 
     budget = budget or TuneSettings().budget
     if timed:
-        for strategy, run in run_timed(raw, strategies, budget, GRID5, TPE_RANGE).items():
+        for strategy, run in run_timed(raw, strategies, budget, GRID5, TPE_RANGE, repeats).items():
             if run.note:
                 print(f"{name}: {strategy}: {run.note}", flush=True)
             judge(strategy, run.lr, run.trainings, run.seconds, run.cpu_seconds)
@@ -282,7 +293,15 @@ def run_task(name: str, args, strategies: list[str], rule=None) -> dict:
     raw, lr_range = tasks()[name]
     before = load_average()
     best, low, high, rows = evaluate(
-        name, raw, lr_range, strategies, args.budget, rule, timed=args.time, plain_cuts=args.plain_cuts
+        name,
+        raw,
+        lr_range,
+        strategies,
+        args.budget,
+        rule,
+        timed=args.time,
+        plain_cuts=args.plain_cuts,
+        repeats=args.repeats,
     )
     dense = truth(name, raw, lr_range).get("timing")
     if args.time and args.dense:
@@ -336,7 +355,8 @@ def main(argv=None) -> None:
     print(
         f"scored {rule.label}; cells: in band? · the pick · cost in trainings · wall seconds "
         "(the library call in this process, "
-        f"imports excluded; {trained}). The dense grid's seconds: "
+        f"imports excluded; {trained}{f'; the median of {args.repeats} rounds' if args.time else ''}). "
+        "The dense grid's seconds: "
         f"{'trained now, after the others' if args.time and args.dense else 'when its truth was computed'}. "
         f"1-minute load average {loads[0]} at the start, {loads[1]} at the end, on {os.cpu_count()} CPUs."
     )

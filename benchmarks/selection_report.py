@@ -102,6 +102,7 @@ def report_json(path: str, args, strategies: list[str], results: list[dict], loa
     meta = {
         "when": time.strftime("%Y-%m-%d %H:%M:%S"),
         "mode": "timed" if args.time else "cached",
+        "repeats": args.repeats if args.time else None,
         "budget": args.budget or TuneSettings().budget,
         "strategies": strategies,
         "load": loads,

@@ -136,9 +136,17 @@ def timed_tpe(raw: dict, trials: int, lr_range: tuple[float, float]) -> Timed:
 
 
 def run_timed(
-    raw: dict, strategies: list[str], budget: float, grid5: list[float], tpe_range: tuple[float, float]
+    raw: dict,
+    strategies: list[str],
+    budget: float,
+    grid5: list[float],
+    tpe_range: tuple[float, float],
+    repeats: int = 1,
 ) -> dict[str, Timed]:
-    """Every strategy asked for, trained for real on one task, one after another: strategy -> Timed."""
+    """Every strategy asked for, trained for real on one task, one after another, ``repeats`` rounds (the
+    strategies interleaved, so a change in the machine's load falls on all of them): strategy -> Timed, with
+    the median wall and CPU seconds of its rounds. Every round picks the same LR (each is seeded); a round
+    that does not says so in the note."""
     warm_up(raw)
     steps = per_training(raw) if {"find", "find+grid"} & set(strategies) else 0
     runs = {
@@ -148,4 +156,19 @@ def run_timed(
         "find+grid": lambda: timed_find(raw, steps, with_grid=True),
         "tpe": lambda: timed_tpe(raw, int(budget), tpe_range),
     }
-    return {s: runs[s]() for s in strategies}
+    rounds = [{s: runs[s]() for s in strategies} for _ in range(max(1, repeats))]
+    return {s: _median_of([r[s] for r in rounds]) for s in strategies}
+
+
+def _median_of(runs: list[Timed]) -> Timed:
+    first = runs[0]
+    picks = {f"{r.lr:.4g}" for r in runs}
+    note = first.note if len(picks) == 1 else f"{first.note} the rounds picked {', '.join(sorted(picks))}".strip()
+    seconds, cpu = _median(r.seconds for r in runs), _median(r.cpu_seconds for r in runs)
+    return Timed(first.lr, first.trainings, seconds, cpu, note)
+
+
+def _median(values) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
