@@ -93,7 +93,6 @@ class Tuner(TuneRecords):
         if (notice := direction_notice(self.config)) is not None:
             self.events.on_notice(notice)
         try:
-            self._measure_packs()
             low, high = self._range()
             self._scout(low, high)
             self._refine(high)
@@ -163,6 +162,7 @@ class Tuner(TuneRecords):
         s, c = self.settings, self.costs
         mode, grace, why = self._fidelity()
         above = ceiling_is_a_blow_up(self.range_test)
+        self._measure_packs(mode, grace)
         scouts, finalists, over = self._scout_plan(mode, grace, lambda n: scout_grid(low, high, n, above))
         cost = c.trainings(self._scout_epochs(mode, scouts, grace))
         if cost + self._finals_reserve(1) > self._left():
@@ -436,13 +436,18 @@ class Tuner(TuneRecords):
         scout = next((st for st in self.stages if st["stage"] == "scout"), {})
         return int(scout.get("finalists_planned") or self.settings.finalists)
 
-    def _measure_packs(self) -> None:
-        """What a pack of 1 and a pack of as many as the scouts cost per step here (once; tune.json keeps it)."""
+    def _measure_packs(self, mode: str, grace: int) -> None:
+        """What a pack of 1, a wider pack and the finals' mixed-seed pack cost per step here (once; tune.json keeps
+        it). The wider pack is as wide as the scouts where a plan may use its cost (a time budget, or a budget with
+        room for more scouts than the setting); else as wide as the finalists (the finals' choice needs no more)."""
         if self.pack_costs is not None or self.config.kind != "engine":
             return
         from lrsweep.api.tune_pack_cost import measure_pack_costs
 
-        self.pack_costs = measure_pack_costs(self.config, self.splits, self.settings.scouts, self.settings.finalists)
+        s = self.settings
+        wide = s.time_budget is not None or self._plan_fits(mode, grace, s.scouts + 1, 1)
+        width = s.scouts if wide else s.finalists
+        self.pack_costs = measure_pack_costs(self.config, self.splits, width, s.finalists)
 
     def _finals_reserve(self, finalists: int | None = None) -> float:
         """What the finals cost: ``finalists`` (default: the setting's) x the config's other seeds."""

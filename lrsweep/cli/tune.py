@@ -58,7 +58,7 @@ def tune(
         typer.Option(
             "--time-budget",
             min=0.1,
-            help="At most about this many wall seconds: tune times a pack of one and a pack of many at the start "
+            help="At most about this many wall seconds: tune times a pack of one and a pack of many before scouting "
             "and starts no stage, scouts or finalists that would overrun (it says so in tune.json's stages).",
         ),
     ] = None,

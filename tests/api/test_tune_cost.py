@@ -175,3 +175,13 @@ def test_the_finals_train_every_seed_in_one_pack_where_measured_faster_with_the_
         for row, same in zip(record["rows"], alone):
             for column in ("train_loss", "val_loss", "val_acc"):
                 assert row[column] == pytest.approx(same[column], rel=1e-5, abs=1e-6)
+
+
+def test_the_wide_pack_is_measured_only_where_a_plan_may_use_its_cost(task, tmp_path, fake_packs):
+    """At the default budget 8 scouts and the finals spend it all: no plan can widen, and a pack of 8 (the dearest
+    part of the measurement) is not timed; a time budget or room for more scouts times it."""
+    three = {**task, "seeds": [0, 1, 2]}
+    tune(three, out=tmp_path / "default", settings=TuneSettings())
+    tune(three, out=tmp_path / "timed", settings=TuneSettings(), time_budget=600)
+    tune(three, out=tmp_path / "roomy", budget=40, settings=TuneSettings())
+    assert fake_packs == [TuneSettings().finalists, TuneSettings().scouts, TuneSettings().scouts]
