@@ -43,6 +43,11 @@ MIN_SCOUTS = 3
 SCOUT_SPAN = 1000.0
 
 
+def scout_stage(status: str) -> str:
+    """A scout that trained every epoch (survived the cut) is ``rung``; one cut, diverged or failed, ``scout``."""
+    return "rung" if status == "done" else "scout"
+
+
 class Tuner(TuneRecords):
     """One tune run: the stages in order, each recorded in tune.json as it ends."""
 
@@ -183,9 +188,9 @@ class Tuner(TuneRecords):
             summary = self._compressed_scouts(lrs, grace)
         else:
             prune = PruneConfig(type="asha", grace_epochs=grace, reduction=s.reduction) if mode != "full" else None
-            summary = self._sweep(lrs, seeds=self.config.seeds[:1], prune=prune)
+            summary = self._sweep(lrs, seeds=self.config.seeds[:1], prune=prune, stage=scout_stage)
         for row in summary["variants"]:
-            self.stage_of[row["id"]] = "rung" if row["status"] == "done" else "scout"
+            self.stage_of[row["id"]] = scout_stage(row["status"])
         kept = self._kept(mode, scouts, grace)
         self._stage(
             "scout",
@@ -350,7 +355,7 @@ class Tuner(TuneRecords):
         keep = compressed_keep(lrs, [lr for _v, lr in sorted(scored)], max(1, len(lrs) // self.settings.reduction))
         self.counted.update(f"short:{r['id']}" for r in summary["variants"])
         self.short_epochs = sum(r["epochs_run"] for r in summary["variants"])
-        return self._sweep(keep, seeds=self.config.seeds[:1])
+        return self._sweep(keep, seeds=self.config.seeds[:1], stage=scout_stage)
 
     # ---- stage 3: refinement at full length, first seed
 
@@ -378,7 +383,7 @@ class Tuner(TuneRecords):
             rounds += 1
             self.planned += round_cost
             self.events.on_notice(f"tune: refining around {incumbent:.4g}: {', '.join(f'{p:.4g}' for p in points)}")
-            summary = self._sweep(points, seeds=self.config.seeds[:1])
+            summary = self._sweep(points, seeds=self.config.seeds[:1], stage=lambda _status: "refine")
             for row in summary["variants"]:
                 self.stage_of[row["id"]] = "refine"
             self.tried += points
@@ -407,7 +412,9 @@ class Tuner(TuneRecords):
         self.events.on_notice(
             f"tune: finals of {', '.join(f'{lr:.4g}' for lr in lrs)} with {len(self.config.seeds)} seed(s)"
         )
-        summary = self._sweep(lrs, seeds=self.config.seeds, retrain=self.config.retrain, seeds_share=share)
+        summary = self._sweep(
+            lrs, seeds=self.config.seeds, retrain=self.config.retrain, seeds_share=share, stage=lambda _s: "final"
+        )
         for row in summary["variants"]:
             self.stage_of.setdefault(row["id"], "final")
         self._stage(
@@ -464,7 +471,10 @@ class Tuner(TuneRecords):
         prune: PruneConfig | None = None,
         retrain: bool = False,
         seeds_share: bool | None = None,
+        stage: Callable[[str], str] | None = None,
     ) -> dict:
+        """``stage``: what each variant's status.json names as the stage that tried it, from how it ended (the
+        variants an earlier stage trained keep theirs)."""
         from lrsweep.sweep.runner import run_sweep
 
         config = replace(self.config, lrs=tuple(lrs), seeds=tuple(seeds), prune=prune or PruneConfig(), retrain=retrain)
@@ -477,6 +487,7 @@ class Tuner(TuneRecords):
                 executor=self.executor,
                 function=self.function,
                 seeds_share=seeds_share,
+                stage=stage,
             )
         finally:
             self._forget_reads()

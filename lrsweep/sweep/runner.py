@@ -9,6 +9,7 @@ side writes the run directory.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Protocol
 
@@ -137,6 +138,7 @@ def run_sweep(
     shard: Shard | None = None,
     function=None,
     seeds_share: bool | None = None,
+    stage: Callable[[str], str] | None = None,
 ) -> dict:
     """Train every unfinished variant of ``config`` (of its ``shard`` slice); returns (and writes) the summary.
 
@@ -145,7 +147,8 @@ def run_sweep(
     then ``grid --resume``, do that once every shard has finished). A config of your own code (``command:``,
     ``function:``, given here as ``function`` when it is a callable) has no ``splits``: each variant is one trial.
     ``seeds_share``: whether seeds may share a pack, where a caller measured which is faster (None: the device's
-    rule, see :func:`lrsweep.engine.packing.seeds_apart`).
+    rule, see :func:`lrsweep.engine.packing.seeds_apart`). ``stage``: tune's, the stage each ended variant's
+    status.json names (from its status).
     Raises :class:`Interrupted` on KeyboardInterrupt, after writing what is consistent.
     """
     events = events or QuietEvents()
@@ -171,6 +174,7 @@ def run_sweep(
         config.fingerprint(),
         spec=spec,
         health=lambda rows: health(rows, scoring, chance),
+        stage=stage,
     )
     pending = [v for v in mine if sink.status(v.id) == PENDING]
     events.on_start(mine, pending)

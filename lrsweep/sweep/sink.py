@@ -69,12 +69,14 @@ class Sink:
         fingerprint: str = "",
         spec: TrainSpec | None = None,
         health: Health | None = None,
+        stage: Callable[[str], str] | None = None,
     ):
         from lrsweep.run.checkpoints import Checkpoints
 
         self.store, self.events, self.backend, self.epochs, self.params = store, events, backend, epochs, params
         self.spec = spec  # for the model.pt of variants that carry their weights back (save: all)
         self.health = health  # judges a variant that finished done (stuck at chance? its best epoch)
+        self.stage = stage  # tune's: the stage a variant's status.json names, from how it ended
         self.variants = {v.id: v for v in variants}
         self.checkpoints = Checkpoints(store, fingerprint, self.variants, self.on_notice, keep=store.keep_checkpoints)
         self.rows: dict[str, list[dict]] = {}
@@ -203,6 +205,8 @@ class Sink:
         extra = {**extra, "engine_note": note} if note else extra
         if result.status == STATUS_DONE and self.health is not None:
             extra.update(self.health([e.as_row() for e in result.epochs]))
+        if self.stage is not None:
+            extra["stage"] = self.stage(result.status)
         finish(self.store, variant, result, self.params(variant), self.backend, device, **extra)
         self.checkpoints.discard(variant.id, lambda vid: self.status(vid) != PENDING)
         self.events.on_variant_end(variant, result)
