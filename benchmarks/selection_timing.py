@@ -10,6 +10,7 @@ files being read for the first time.
 
 from __future__ import annotations
 
+import gc
 import math
 import os
 import tempfile
@@ -144,9 +145,9 @@ def run_timed(
     repeats: int = 1,
 ) -> dict[str, Timed]:
     """Every strategy asked for, trained for real on one task, one after another, ``repeats`` rounds (the
-    strategies interleaved, so a change in the machine's load falls on all of them): strategy -> Timed, with
-    the median wall and CPU seconds of its rounds. Every round picks the same LR (each is seeded); a round
-    that does not says so in the note."""
+    strategies interleaved, their order reversed every other round, so a change in the machine's load falls on all
+    of them and none is always first): strategy -> Timed, with the median wall and CPU seconds of its rounds.
+    Every round picks the same LR (each is seeded); a round that does not says so in the note."""
     warm_up(raw)
     steps = per_training(raw) if {"find", "find+grid"} & set(strategies) else 0
     runs = {
@@ -156,7 +157,14 @@ def run_timed(
         "find+grid": lambda: timed_find(raw, steps, with_grid=True),
         "tpe": lambda: timed_tpe(raw, int(budget), tpe_range),
     }
-    rounds = [{s: runs[s]() for s in strategies} for _ in range(max(1, repeats))]
+    rounds = []
+    for r in range(max(1, repeats)):
+        order = strategies if r % 2 == 0 else strategies[::-1]  # no strategy always first after the warm-up
+        done = {}
+        for s in order:
+            gc.collect()  # the previous strategy's garbage, collected before this one's clock starts
+            done[s] = runs[s]()
+        rounds.append(done)
     return {s: _median_of([r[s] for r in rounds]) for s in strategies}
 
 
