@@ -7,14 +7,15 @@ from __future__ import annotations
 import time
 from dataclasses import replace
 
-MEASURE_STEPS = 4  # timed optimizer steps per pack (after one untimed step)
+MEASURE_STEPS = 5  # optimizer steps timed per pack, its first included (a first step of a pack of one, untimed,
+# pays for the lazy set-up before any)
 
 
 def measure_pack_costs(config, splits, width: int, finalists: int = 0) -> dict:
     """``{k, one, pack, steps, vectorized}``: seconds per optimizer step of a pack of 1 and of ``width``; with
     ``finalists`` and several seeds, ``mixed`` too: of a pack of ``finalists`` x the config's other seeds, those
     seeds mixed (``mixed_k`` variants), as tune's finals would train in one pack (see
-    ``select.strategy.finals_in_one_pack``). No ``mixed`` where seeds cannot share a pack (a model that draws
+    ``select.strategy.finals_step_seconds``). No ``mixed`` where seeds cannot share a pack (a model that draws
     random numbers, a sequential engine).
 
     A model the vectorized engine cannot stack trains its variants one after another: a pack of K costs K
@@ -33,7 +34,7 @@ def _measure(config, splits, width: int, finalists: int) -> dict:
     from lrsweep.sweep.runner import train_spec
 
     spec = train_spec(config, splits)
-    rows = min(len(splits.train_x), (MEASURE_STEPS + 1) * spec.batch_size)
+    rows = min(len(splits.train_x), MEASURE_STEPS * spec.batch_size)
     train = (splits.train_x[:rows], splits.train_y[:rows])
     spec = replace(spec, epochs=1)
     lrs = [min(config.lrs) * (1 + i / width) for i in range(width)]

@@ -70,7 +70,7 @@ class TuneResult:
     batch_sizes: dict | None = None  # several batch sizes: one TuneResult (as a dict) per batch size, by its str
     scaling: dict | None = None  # ... and each batch size's pick against lr_scaling's rule (select.scaling)
     fidelity: dict | None = None  # how scouts were compared under the schedule: {mode, grace_epochs, schedule, reason}
-    pack_costs: dict | None = None  # seconds per optimizer step of a pack of 1 and of k, measured at the start
+    pack_costs: dict | None = None  # seconds per step of a pack of 1, of k, and of the finals' seeds mixed (mixed)
 
     def __post_init__(self) -> None:
         for name in ("best", "band", "cost"):

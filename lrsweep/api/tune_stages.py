@@ -268,7 +268,7 @@ class Tuner(TuneRecords):
         way = "every seed in one pack" if together < apart else "one pack per seed"
         return together < apart, (
             f"{way}: about {together * steps:.2f} s in one pack against {apart * steps:.2f} s one pack per seed "
-            "(the pack costs measured at the start)"
+            "(the pack costs measured before scouting)"
         )
 
     def _scout_plan(self, mode: str, grace: int, grid: Callable[[int], list[float]]) -> tuple[int, int, str]:

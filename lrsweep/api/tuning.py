@@ -75,7 +75,7 @@ def tune(
         lr, epochs, seeds, metric, mode, params, name: shorthands for config keys (see ``lrsweep.grid``).
         jobs, devices, backend, address: where the stages' sweeps train (see ``lrsweep grid --help``).
         budget, resolution, time_budget: override :class:`TuneSettings` (``time_budget``: wall seconds; no stage
-            is started that the pack costs measured at the start say would overrun it).
+            is started that the pack costs measured before scouting say would overrun it).
         events: a ``runner.SweepEvents`` (progress); stage changes arrive as ``on_notice``.
         out: the folder the run directory is created in.
         resume: a tune run directory to finish (its config and settings are used).

@@ -75,7 +75,7 @@ def build_model(name: str, options: dict, input_shape: Sequence[int], output_siz
     """The model for one variant: the same seed always gives the same initial weights."""
     factory = MODELS.get(name, key="model.name")
     with torch.random.fork_rng(devices=[]):
-        torch.random.default_generator.manual_seed(seed)  # the CPU generator that initializes weights, that alone
+        torch.manual_seed(seed)
         kwargs = {"input_shape": tuple(input_shape), "output_size": output_size, **options}
         model = (
             call_user(factory, kwargs, f"model factory '{name}'", key="model.name")
