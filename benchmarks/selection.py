@@ -67,6 +67,16 @@ GRID5 = [1e-4, 1e-3, 1e-2, 1e-1, 1.0]
 TPE_RANGE = (1e-5, 10.0)
 
 
+def positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of 1 or more, got {text!r}")
+    return value
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("tasks", nargs="*", help="task names (default: all)")
@@ -82,7 +92,7 @@ def parse_args(argv=None):
     )
     p.add_argument(
         "--repeats",
-        type=int,
+        type=positive_int,
         default=3,
         metavar="N",
         help="with --time: N rounds of every strategy on each task, interleaved; each strategy's seconds are the "

@@ -17,6 +17,7 @@ import tempfile
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
+from statistics import median
 
 from selection_tasks import SEEDS
 
@@ -158,7 +159,7 @@ def run_timed(
         "tpe": lambda: timed_tpe(raw, int(budget), tpe_range),
     }
     rounds = []
-    for r in range(max(1, repeats)):
+    for r in range(repeats):
         order = strategies if r % 2 == 0 else strategies[::-1]  # no strategy always first after the warm-up
         done = {}
         for s in order:
@@ -172,11 +173,5 @@ def _median_of(runs: list[Timed]) -> Timed:
     first = runs[0]
     picks = {f"{r.lr:.4g}" for r in runs}
     note = first.note if len(picks) == 1 else f"{first.note} the rounds picked {', '.join(sorted(picks))}".strip()
-    seconds, cpu = _median(r.seconds for r in runs), _median(r.cpu_seconds for r in runs)
+    seconds, cpu = median(r.seconds for r in runs), median(r.cpu_seconds for r in runs)
     return Timed(first.lr, first.trainings, seconds, cpu, note)
-
-
-def _median(values) -> float:
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2

@@ -55,20 +55,16 @@ def _measure(config, splits, width: int, finalists: int) -> dict:
         timed(variants[:1], tuple(t[: spec.batch_size] for t in train))  # one step, untimed: pays for lazy set-up
         one = timed(variants[:1])
         pack = timed(variants)
-        vectorized = True
+        vectorized, mixed = True, {}
         others = config.seeds[1:]
         if finalists and others and not draws_randomness(spec):
-            mixed = expand(replace(config, lrs=tuple(lrs[:finalists]), seeds=others, schedulers=()))
-            return {**_costs(width, one, pack, steps, vectorized), "mixed": timed(mixed), "mixed_k": len(mixed)}
+            finals = expand(replace(config, lrs=tuple(lrs[:finalists]), seeds=others, schedulers=()))
+            mixed = {"mixed": timed(finals), "mixed_k": len(finals)}
     except VectorizeError:
         from lrsweep.engine.loop import train_variant
 
         started = time.perf_counter()
         train_variant(variants[0], spec, train)
         one = (time.perf_counter() - started) / steps
-        pack, vectorized = one * width, False
-    return _costs(width, one, pack, steps, vectorized)
-
-
-def _costs(width: int, one: float, pack: float, steps: int, vectorized: bool) -> dict:
-    return {"k": width, "one": one, "pack": pack, "steps": steps, "vectorized": vectorized}
+        pack, vectorized, mixed = one * width, False, {}
+    return {"k": width, "one": one, "pack": pack, "steps": steps, "vectorized": vectorized, **mixed}

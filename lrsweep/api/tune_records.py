@@ -26,7 +26,6 @@ class TuneRecords:
     costs: Costs
     section: str | None
     stages: list[dict]
-    stage_of: dict[str, str]
     planned: float
     tried: list[float]
     counted: set[str]
@@ -34,7 +33,6 @@ class TuneRecords:
     pack_costs: dict | None
     fidelity: dict | None
     reads: dict  # what _rows and _variant_epochs read from the run directory, until the next sweep (_forget_reads)
-    marked: set[str]  # variants whose status.json already says their stage
 
     def _forget_reads(self) -> None:
         """A sweep trains (or trained) variants: what was read from the run directory before is stale."""
@@ -90,7 +88,8 @@ class TuneRecords:
         return RunStore(path) if path.exists() else None
 
     def _rows(self) -> list[dict]:
-        """Every variant's summary row, with the stage that tried it (read once between sweeps)."""
+        """Every variant's summary row, with the stage that tried it (its status.json's, written by the sweep as
+        the variant ended; read once between sweeps)."""
         from lrsweep.select.health import Scoring
         from lrsweep.select.summary import variant_row
 
@@ -100,9 +99,9 @@ class TuneRecords:
                 status = self.store.read_status(vid)
                 if status and status.get("variant"):
                     row = variant_row(status["variant"], status, self.store.read_metrics(vid), scoring)
-                    read.append((status.get("stage"), row))
+                    read.append({**row, "stage": status.get("stage")})
             self.reads["rows"] = read
-        return [{**row, "stage": stage or self.stage_of.get(row["id"])} for stage, row in self.reads["rows"]]
+        return [dict(row) for row in self.reads["rows"]]
 
     def _variant_ids(self) -> list[str]:
         """The variants of this tune: all of the run directory's, or one batch size's (see api.tune_batches)."""
@@ -144,20 +143,7 @@ class TuneRecords:
                 **extra,
             }
         )
-        self._mark_stages()
         self._save_progress()
-
-    def _mark_stages(self) -> None:
-        """Each variant's status.json says which stage tried it (written once)."""
-        for vid, stage in self.stage_of.items():
-            if vid in self.marked:
-                continue
-            status = self.store.read_status(vid)
-            if status is None:
-                continue
-            if "stage" not in status:
-                self.store.write_status(vid, {**status, "stage": stage})
-            self.marked.add(vid)
 
     def _save_progress(self) -> None:
         self._write_tune(self._result(None, status="running").to_dict())

@@ -65,12 +65,10 @@ class Tuner(TuneRecords):
         self.executor, self.function = executor, function  # where the sweeps train; your own function, if given
         self.section = section  # one batch size's tune in a run of several: tune.json's batch_sizes[section]
         self.stages: list[dict] = []
-        self.stage_of: dict[str, str] = {}
         self.planned = 0.0  # trainings committed by the stages so far (upper bounds): what decisions use
         self.tried: list[float] = []  # every LR tried on the first seed, in order (a resume replays the same)
         self.counted: set[str] = set()  # variants whose epochs a stage's cost already counts
         self.reads: dict = {}
-        self.marked: set[str] = set()
         saved = self._read_tune() or {}
         self.range_test: dict | None = saved.get("range_test")
         self.pack_costs: dict | None = saved.get("pack_costs")  # measured once; a resume reads them back
@@ -189,8 +187,6 @@ class Tuner(TuneRecords):
         else:
             prune = PruneConfig(type="asha", grace_epochs=grace, reduction=s.reduction) if mode != "full" else None
             summary = self._sweep(lrs, seeds=self.config.seeds[:1], prune=prune, stage=scout_stage)
-        for row in summary["variants"]:
-            self.stage_of[row["id"]] = scout_stage(row["status"])
         kept = self._kept(mode, scouts, grace)
         self._stage(
             "scout",
@@ -384,8 +380,6 @@ class Tuner(TuneRecords):
             self.planned += round_cost
             self.events.on_notice(f"tune: refining around {incumbent:.4g}: {', '.join(f'{p:.4g}' for p in points)}")
             summary = self._sweep(points, seeds=self.config.seeds[:1], stage=lambda _status: "refine")
-            for row in summary["variants"]:
-                self.stage_of[row["id"]] = "refine"
             self.tried += points
             self._stage(
                 "refine",
@@ -415,8 +409,6 @@ class Tuner(TuneRecords):
         summary = self._sweep(
             lrs, seeds=self.config.seeds, retrain=self.config.retrain, seeds_share=share, stage=lambda _s: "final"
         )
-        for row in summary["variants"]:
-            self.stage_of.setdefault(row["id"], "final")
         self._stage(
             "final",
             lrs=lrs,
